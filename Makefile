@@ -1,0 +1,42 @@
+# Sluice. `make demo` and `make test` set up whatever is missing first (as root, on Debian).
+SHELL := /bin/bash
+# Node 24 from the npm registry when the machine's Node is older (see scripts/setup.sh).
+export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
+
+BPF_SRC := $(wildcard bpf/*.c)
+BPF_HDR := $(wildcard bpf/*.h)
+BPF_OBJ := $(patsubst bpf/%.c,build/bpf/%.o,$(BPF_SRC))
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell uname -m)-linux-gnu -Ibpf
+
+.PHONY: all setup build test unit demo bench typecheck clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: $(BPF_OBJ)
+
+build/bpf/%.o: bpf/%.c $(BPF_HDR)
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+
+typecheck: setup
+	npx tsc --noEmit -p tsconfig.json
+
+# Every test: unit tests of the pure logic, and integration tests with real BPF, real packets
+# between network namespaces, real gRPC and the real Kubernetes informers.
+test: setup build typecheck
+	npx vitest run
+
+unit: setup
+	npx vitest run test/unit
+
+demo: setup build
+	node sim/demo.ts
+
+bench: setup build
+	node bench/run.ts
+
+clean:
+	rm -rf build dist

@@ -1,0 +1,182 @@
+// TypeScript mirror of bpf/sluice_maps.h: one codec per struct, laid out with C's alignment rules.
+// test/integration/layout.test.ts checks every struct here against the BTF clang emits.
+
+type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 'be16';
+/** `ip4`: __u8[4] address; `be32ip`: __be32 address (4-aligned); `charN`: NUL-padded string. */
+type FieldType = Scalar | 'ip4' | 'be32ip' | `char${number}`;
+
+const SIZE: Record<Scalar | 'ip4' | 'be32ip', [size: number, align: number]> = {
+  u8: [1, 1], u16: [2, 2], u32: [4, 4], u64: [8, 8], be16: [2, 2], ip4: [4, 1], be32ip: [4, 4],
+};
+
+function sizeAlign(t: FieldType): [number, number] {
+  if (t.startsWith('char')) return [Number(t.slice(4)), 1];
+  return SIZE[t as keyof typeof SIZE];
+}
+
+export interface Field {
+  name: string;
+  type: FieldType;
+  offset: number;
+  size: number;
+}
+
+type ValueOf<T extends FieldType> = T extends 'u64' ? bigint
+  : T extends 'ip4' | 'be32ip' | `char${number}` ? string
+  : number;
+
+type Decoded<F extends readonly (readonly [string, FieldType])[]> = {
+  [K in F[number] as K[0]]: ValueOf<K[1]>;
+};
+
+export class StructCodec<T extends Record<string, unknown>> {
+  readonly name: string;
+  readonly fields: Field[];
+  readonly size: number;
+
+  constructor(name: string, spec: readonly (readonly [string, FieldType])[]) {
+    this.name = name;
+    let off = 0;
+    let maxAlign = 1;
+    this.fields = spec.map(([fname, type]) => {
+      const [size, align] = sizeAlign(type);
+      off = Math.ceil(off / align) * align;
+      const field = { name: fname, type, offset: off, size };
+      off += size;
+      maxAlign = Math.max(maxAlign, align);
+      return field;
+    });
+    this.size = Math.ceil(off / maxAlign) * maxAlign;
+  }
+
+  encode(value: Partial<T>, buf: Buffer = Buffer.alloc(this.size), base = 0): Buffer {
+    for (const fl of this.fields) {
+      const v = value[fl.name as keyof T];
+      const o = base + fl.offset;
+      switch (fl.type) {
+        case 'u8': buf.writeUInt8(Number(v ?? 0), o); break;
+        case 'u16': buf.writeUInt16LE(Number(v ?? 0), o); break;
+        case 'u32': buf.writeUInt32LE(Number(v ?? 0) >>> 0, o); break;
+        case 'u64': buf.writeBigUInt64LE(BigInt((v as bigint | number | undefined) ?? 0), o); break;
+        case 'be16': buf.writeUInt16BE(Number(v ?? 0), o); break;
+        case 'ip4': case 'be32ip': ipToBytes(String(v ?? '0.0.0.0')).copy(buf, o); break;
+        default: {
+          buf.fill(0, o, o + fl.size);
+          buf.write(String(v ?? '').slice(0, fl.size - 1), o, 'utf8');
+        }
+      }
+    }
+    return buf;
+  }
+
+  decode(buf: Buffer, base = 0): T {
+    const out: Record<string, unknown> = {};
+    for (const fl of this.fields) {
+      const o = base + fl.offset;
+      switch (fl.type) {
+        case 'u8': out[fl.name] = buf.readUInt8(o); break;
+        case 'u16': out[fl.name] = buf.readUInt16LE(o); break;
+        case 'u32': out[fl.name] = buf.readUInt32LE(o); break;
+        case 'u64': out[fl.name] = buf.readBigUInt64LE(o); break;
+        case 'be16': out[fl.name] = buf.readUInt16BE(o); break;
+        case 'ip4': case 'be32ip': out[fl.name] = `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`; break;
+        default: {
+          const end = buf.indexOf(0, o);
+          out[fl.name] = buf.toString('utf8', o, end < 0 || end > o + fl.size ? o + fl.size : end);
+        }
+      }
+    }
+    return out as T;
+  }
+}
+
+function codec<const F extends readonly (readonly [string, FieldType])[]>(name: string, spec: F) {
+  return new StructCodec<Decoded<F>>(name, spec);
+}
+
+export function ipToBytes(ip: string): Buffer {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  }
+  return Buffer.from(parts);
+}
+
+// --- the structs of bpf/sluice_maps.h, in the same order and with the same names ---
+
+export const SL_SCOPE_CLUSTER = 0;
+export const SL_SCOPE_EXTERNAL = 1;
+export const SL_SVC_F_AFFINITY = 1 << 0;
+export const SL_BE_F_TERMINATING = 1 << 0;
+export const SL_CT_DIR_SERVICE = 0;
+export const SL_CT_DIR_REPLY = 1;
+export const SL_CT_F_CLOSING = 1 << 0;
+export const SL_NAME_LEN = 44;
+export const SL_MAGLEV_CHUNK = 16;
+export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail'] as const;
+
+export const svcKey = codec('sl_svc_key', [
+  ['vip', 'ip4'], ['port', 'u16'], ['proto', 'u8'], ['scope', 'u8'],
+] as const);
+
+export const svcValue = codec('sl_svc_value', [
+  ['svc_id', 'u32'], ['maglev_base', 'u32'], ['maglev_size', 'u32'], ['count', 'u16'],
+  ['flags', 'u16'], ['affinity_timeout', 'u32'], ['name', `char${SL_NAME_LEN}`],
+] as const);
+
+export const maglevChunk = codec('sl_maglev_chunk', [
+  ...Array.from({ length: SL_MAGLEV_CHUNK }, (_, i) => [`id${i}`, 'u32'] as const),
+] as const);
+
+export const backend = codec('sl_backend', [
+  ['ip', 'ip4'], ['port', 'u16'], ['proto', 'u8'], ['flags', 'u8'], ['svc_id', 'u32'],
+] as const);
+
+export const ctKey = codec('sl_ct_key', [
+  ['saddr', 'be32ip'], ['daddr', 'be32ip'], ['sport', 'be16'], ['dport', 'be16'],
+  ['proto', 'u8'], ['dir', 'u8'], ['pad', 'u16'],
+] as const);
+
+export const ctEntry = codec('sl_ct_entry', [
+  ['nat_addr', 'be32ip'], ['nat_port', 'be16'], ['flags', 'u16'], ['svc_id', 'u32'],
+  ['backend_id', 'u32'], ['created_ns', 'u64'], ['last_seen_ns', 'u64'],
+] as const);
+
+export const affKey = codec('sl_aff_key', [['svc_id', 'u32'], ['client', 'be32ip']] as const);
+
+export const affValue = codec('sl_aff_value', [
+  ['backend_id', 'u32'], ['pad', 'u32'], ['last_used_ns', 'u64'],
+] as const);
+
+export const svcStats = codec('sl_svc_stats', [
+  ['conns', 'u64'], ['packets', 'u64'], ['bytes', 'u64'], ['rejects', 'u64'],
+] as const);
+
+export type SvcKey = ReturnType<typeof svcKey.decode>;
+export type SvcValue = ReturnType<typeof svcValue.decode>;
+export type Backend = ReturnType<typeof backend.decode>;
+export type CtKey = ReturnType<typeof ctKey.decode>;
+export type CtEntry = ReturnType<typeof ctEntry.decode>;
+export type AffKey = ReturnType<typeof affKey.decode>;
+export type AffValue = ReturnType<typeof affValue.decode>;
+export type SvcStats = ReturnType<typeof svcStats.decode>;
+
+export const ALL_STRUCTS = [svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats];
+
+/** Map names as pinned, with the key/value codecs each uses (u32 keys/values where null). */
+export const MAPS = {
+  sl_services: { key: svcKey, value: svcValue },
+  sl_backends: { key: null, value: backend },
+  sl_maglev: { key: null, value: maglevChunk },
+  sl_ct: { key: ctKey, value: ctEntry },
+  sl_affinity: { key: affKey, value: affValue },
+  sl_svc_stats: { key: null, value: svcStats },
+  sl_counters: { key: null, value: null },
+} as const;
+export type MapName = keyof typeof MAPS;
+export const MAP_NAMES = Object.keys(MAPS) as MapName[];
+
+export const IPPROTO = { TCP: 6, UDP: 17 } as const;
+export function protoName(p: number): string {
+  return p === 6 ? 'TCP' : p === 17 ? 'UDP' : String(p);
+}

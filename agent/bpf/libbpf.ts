@@ -1,0 +1,402 @@
+// The only module that talks to libbpf and libc through koffi. Everything else in the agent sees
+// the typed API exported here: objects, programs, maps, tc hooks, and LibbpfError on failure.
+import koffi from 'koffi';
+
+/** A failed libbpf or kernel call: errno plus what libbpf printed while doing it. */
+export class LibbpfError extends Error {
+  readonly errno: number;
+  readonly op: string;
+  readonly libbpfLog: string;
+  constructor(op: string, errno: number, libbpfLog = '') {
+    const detail = libbpfLog.trim() ? `\n${tail(libbpfLog.trim(), 40)}` : '';
+    super(`${op}: ${strerror(errno)} (errno ${errno})${detail}`);
+    this.name = 'LibbpfError';
+    this.op = op;
+    this.errno = errno;
+    this.libbpfLog = libbpfLog;
+  }
+}
+
+function tail(text: string, lines: number): string {
+  const all = text.split('\n');
+  return all.length <= lines ? text : ['…', ...all.slice(-lines)].join('\n');
+}
+
+const libbpf = koffi.load('libbpf.so.1');
+const libc = koffi.load('libc.so.6');
+
+const bpf_object = koffi.opaque('bpf_object');
+const bpf_map = koffi.opaque('bpf_map');
+const bpf_program = koffi.opaque('bpf_program');
+void bpf_object; void bpf_map; void bpf_program;
+
+// libbpf opts structs: `sz` first, trailing padding declared so koffi's size equals C's.
+const TcHook = koffi.struct('bpf_tc_hook', {
+  sz: 'size_t', ifindex: 'int', attach_point: 'int', parent: 'uint32_t', _pad: 'uint32_t',
+});
+const TcOpts = koffi.struct('bpf_tc_opts', {
+  sz: 'size_t', prog_fd: 'int', flags: 'uint32_t', prog_id: 'uint32_t', handle: 'uint32_t',
+  priority: 'uint32_t', _pad: 'uint32_t',
+});
+const BatchOpts = koffi.struct('bpf_map_batch_opts', {
+  sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t',
+});
+const XdpOpts = koffi.struct('bpf_xdp_attach_opts', { sz: 'size_t', old_prog_fd: 'int', _pad: 'int' });
+
+const PrintFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
+
+const f = {
+  set_print: libbpf.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
+  strerror: libbpf.func('int libbpf_strerror(int err, _Out_ char *buf, size_t size)'),
+  obj_open: libbpf.func('bpf_object *bpf_object__open(const char *path)'),
+  obj_load: libbpf.func('int bpf_object__load(bpf_object *obj)'),
+  obj_close: libbpf.func('void bpf_object__close(bpf_object *obj)'),
+  obj_find_map: libbpf.func('bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)'),
+  obj_find_prog: libbpf.func('bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)'),
+  prog_fd: libbpf.func('int bpf_program__fd(bpf_program *prog)'),
+  map_fd: libbpf.func('int bpf_map__fd(bpf_map *map)'),
+  map_set_pin_path: libbpf.func('int bpf_map__set_pin_path(bpf_map *map, const char *path)'),
+  map_set_max_entries: libbpf.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t n)'),
+  map_max_entries: libbpf.func('uint32_t bpf_map__max_entries(bpf_map *map)'),
+  obj_get: libbpf.func('int bpf_obj_get(const char *path)'),
+  update: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+  lookup: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
+  del: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  next_key: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)'),
+  update_batch: libbpf.func('int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+  delete_batch: libbpf.func('int bpf_map_delete_batch(int fd, const void *keys, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+  lookup_batch: libbpf.func('int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+  info_by_fd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ void *info, _Inout_ uint32_t *len)'),
+  tc_hook_create: libbpf.func('int bpf_tc_hook_create(bpf_tc_hook *hook)'),
+  tc_hook_destroy: libbpf.func('int bpf_tc_hook_destroy(bpf_tc_hook *hook)'),
+  tc_attach: libbpf.func('int bpf_tc_attach(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
+  tc_detach: libbpf.func('int bpf_tc_detach(const bpf_tc_hook *hook, const bpf_tc_opts *opts)'),
+  tc_query: libbpf.func('int bpf_tc_query(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
+  xdp_attach: libbpf.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
+  xdp_detach: libbpf.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
+  xdp_query_id: libbpf.func('int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *prog_id)'),
+  num_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+  vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
+  if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
+  mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+  munmap: libc.func('int munmap(void *addr, size_t len)'),
+  close: libc.func('int close(int fd)'),
+  fchmod: libc.func('int fchmod(int fd, uint32_t mode)'),
+};
+
+// libbpf prints diagnostics (verifier log, pin mismatches) through a callback. Collect them so a
+// failing call can carry its own explanation instead of leaving it on stderr.
+let printed: string[] = [];
+const printBuf = Buffer.alloc(4096);
+const printCb = koffi.register((level: number, fmt: string, args: unknown): number => {
+  const n = f.vsnprintf(printBuf, printBuf.length, fmt, args) as number;
+  const text = printBuf.subarray(0, Math.max(0, Math.min(n, printBuf.length - 1))).toString('utf8');
+  if (level <= 1 /* WARN and INFO, not DEBUG */) printed.push(text);
+  if (printed.length > 2000) printed = printed.slice(-1000);
+  return 0;
+}, koffi.pointer(PrintFn));
+f.set_print(printCb);
+
+function takeLog(): string {
+  const text = printed.join('');
+  printed = [];
+  return text;
+}
+
+function strerror(errno: number): string {
+  const buf = Buffer.alloc(128);
+  f.strerror(errno, buf, buf.length);
+  return buf.toString('utf8', 0, buf.indexOf(0) >= 0 ? buf.indexOf(0) : buf.length);
+}
+
+/** Throws LibbpfError for a libbpf int return (negative errno). */
+function check(op: string, ret: number): number {
+  if (ret < 0) throw new LibbpfError(op, -ret, takeLog());
+  return ret;
+}
+
+export const BPF_ANY = 0n;
+export const BPF_NOEXIST = 1n;
+export const BPF_EXIST = 2n;
+const ENOENT = 2;
+
+/** A loaded BPF object (programs + maps). Close it once programs are attached and maps pinned. */
+export class BpfObject {
+  #ptr: unknown;
+  readonly path: string;
+
+  private constructor(ptr: unknown, path: string) {
+    this.#ptr = ptr;
+    this.path = path;
+  }
+
+  static open(path: string): BpfObject {
+    takeLog();
+    const ptr = f.obj_open(path);
+    if (!ptr) throw new LibbpfError(`open ${path}`, koffi.errno() || 22, takeLog());
+    return new BpfObject(ptr, path);
+  }
+
+  #map(name: string): unknown {
+    const m = f.obj_find_map(this.#handle(), name);
+    if (!m) throw new LibbpfError(`map ${name} not found in ${this.path}`, ENOENT);
+    return m;
+  }
+
+  #handle(): unknown {
+    if (!this.#ptr) throw new Error(`BPF object ${this.path} is closed`);
+    return this.#ptr;
+  }
+
+  /** Before load: where the map is pinned (reused if a compatible pin exists, created otherwise). */
+  setPinPath(map: string, pinPath: string): void {
+    check(`set pin path of ${map}`, f.map_set_pin_path(this.#map(map), pinPath));
+  }
+
+  /** Before load: resize a map. */
+  setMaxEntries(map: string, n: number): void {
+    check(`set max_entries of ${map}`, f.map_set_max_entries(this.#map(map), n));
+  }
+
+  maxEntries(map: string): number {
+    return f.map_max_entries(this.#map(map)) as number;
+  }
+
+  load(): void {
+    takeLog();
+    check(`load ${this.path}`, f.obj_load(this.#handle()));
+  }
+
+  /** A program's fd; valid while the object is open. */
+  programFd(name: string): number {
+    const p = f.obj_find_prog(this.#handle(), name);
+    if (!p) throw new LibbpfError(`program ${name} not found in ${this.path}`, ENOENT);
+    return check(`fd of program ${name}`, f.prog_fd(p));
+  }
+
+  mapFd(name: string): number {
+    return check(`fd of map ${name}`, f.map_fd(this.#map(name)));
+  }
+
+  close(): void {
+    if (this.#ptr) f.obj_close(this.#ptr);
+    this.#ptr = null;
+  }
+}
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+/** Open a pinned object (map) and get its fd. */
+export function objGet(path: string): number {
+  return check(`open pinned ${path}`, f.obj_get(path));
+}
+
+export function closeFd(fd: number): void {
+  f.close(fd);
+}
+
+export function fchmod(fd: number, mode: number): void {
+  if ((f.fchmod(fd, mode) as number) < 0) throw new LibbpfError(`chmod fd ${fd}`, koffi.errno());
+}
+
+export function mapInfo(fd: number): MapInfo {
+  // struct bpf_map_info: the fields read here sit in its first 40 bytes.
+  const buf = Buffer.alloc(96);
+  const len = [buf.length];
+  check(`map info of fd ${fd}`, f.info_by_fd(fd, buf, len));
+  const nameEnd = buf.indexOf(0, 24);
+  return {
+    type: buf.readUInt32LE(0), id: buf.readUInt32LE(4), keySize: buf.readUInt32LE(8),
+    valueSize: buf.readUInt32LE(12), maxEntries: buf.readUInt32LE(16), flags: buf.readUInt32LE(20),
+    name: buf.toString('utf8', 24, nameEnd < 0 || nameEnd > 40 ? 40 : nameEnd),
+  };
+}
+
+export function mapUpdate(fd: number, key: Buffer, value: Buffer, flags = BPF_ANY): void {
+  check('map update', f.update(fd, key, value, flags));
+}
+
+/** Returns false when the key is absent. */
+export function mapLookup(fd: number, key: Buffer, value: Buffer): boolean {
+  const ret = f.lookup(fd, key, value) as number;
+  if (ret === -ENOENT) return false;
+  check('map lookup', ret);
+  return true;
+}
+
+/** Returns false when the key was already absent. */
+export function mapDelete(fd: number, key: Buffer): boolean {
+  const ret = f.del(fd, key) as number;
+  if (ret === -ENOENT) return false;
+  check('map delete', ret);
+  return true;
+}
+
+/** Every key of a map (snapshot, in the kernel's iteration order). */
+export function mapKeys(fd: number, keySize: number): Buffer[] {
+  const keys: Buffer[] = [];
+  let prev: Buffer | null = null;
+  for (;;) {
+    const next = Buffer.alloc(keySize);
+    const ret = f.next_key(fd, prev, next) as number;
+    if (ret === -ENOENT) return keys;
+    check('map get_next_key', ret);
+    keys.push(next);
+    prev = next;
+  }
+}
+
+const batchOpts = { sz: koffi.sizeof(BatchOpts), elem_flags: 0n, flags: 0n };
+
+/** Update `count` entries packed back to back in `keys` and `values`. */
+export function mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number): void {
+  const n = [count];
+  check('map update batch', f.update_batch(fd, keys, values, n, batchOpts));
+  if (n[0] !== count) throw new LibbpfError(`map update batch: wrote ${n[0]} of ${count}`, 5);
+}
+
+export function mapDeleteBatch(fd: number, keys: Buffer, count: number): void {
+  const n = [count];
+  const ret = f.delete_batch(fd, keys, n, batchOpts) as number;
+  if (ret === -ENOENT) return; // some keys were already gone: fine for deletion
+  check('map delete batch', ret);
+}
+
+/**
+ * Read the whole map with lookup_batch, `chunk` entries per syscall. Falls back to key iteration
+ * for map types without batch support. Values of per-CPU maps come as the kernel lays them out.
+ */
+export function mapDump(fd: number, keySize: number, valueSize: number, chunk = 256):
+  Array<{ key: Buffer; value: Buffer }> {
+  const out: Array<{ key: Buffer; value: Buffer }> = [];
+  const keys = Buffer.alloc(keySize * chunk);
+  const values = Buffer.alloc(valueSize * chunk);
+  const token = Buffer.alloc(Math.max(keySize, 8));
+  let inBatch: Buffer | null = null;
+  for (;;) {
+    const n = [chunk];
+    const ret = f.lookup_batch(fd, inBatch, token, keys, values, n, batchOpts) as number;
+    if (ret < 0 && ret !== -ENOENT) {
+      if (ret === -22 || ret === -95 /* EINVAL/EOPNOTSUPP: no batch for this map type */) {
+        return mapKeys(fd, keySize).flatMap((k) => {
+          const v = Buffer.alloc(valueSize);
+          return mapLookup(fd, k, v) ? [{ key: k, value: v }] : [];
+        });
+      }
+      check('map lookup batch', ret);
+    }
+    const got = n[0] ?? 0;
+    for (let i = 0; i < got; i++) {
+      out.push({
+        key: Buffer.from(keys.subarray(i * keySize, (i + 1) * keySize)),
+        value: Buffer.from(values.subarray(i * valueSize, (i + 1) * valueSize)),
+      });
+    }
+    if (ret === -ENOENT) return out;
+    inBatch = Buffer.from(token);
+  }
+}
+
+/** Shared mapping of a BPF_F_MMAPABLE array map's values. */
+export interface MappedArray {
+  view: Uint32Array;
+  unmap(): void;
+}
+
+const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+
+export function mmapArrayU32(fd: number, entries: number): MappedArray {
+  const page = 4096;
+  const len = Math.ceil((entries * 4) / page) * page;
+  const ptr = f.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+  // mmap reports failure as MAP_FAILED ((void *)-1).
+  if (ptr === null || ptr === 0n || ptr === 0xffffffffffffffffn) {
+    throw new LibbpfError(`mmap map fd ${fd}`, koffi.errno());
+  }
+  const view = new Uint32Array(koffi.view(ptr, len), 0, entries);
+  return { view, unmap: () => void f.munmap(ptr, len) };
+}
+
+/** Possible CPUs: per-CPU map values hold one slot (8-byte aligned) for each. */
+export function numPossibleCpus(): number {
+  return check('possible cpus', f.num_cpus());
+}
+
+export function ifIndex(name: string): number {
+  const idx = f.if_nametoindex(name) as number;
+  if (!idx) throw new LibbpfError(`interface ${name}`, ENOENT);
+  return idx;
+}
+
+export type TcAttachPoint = 'ingress' | 'egress';
+const BPF_TC_INGRESS = 1, BPF_TC_EGRESS = 2;
+const BPF_TC_F_REPLACE = 1;
+const EEXIST = 17;
+
+function tcHook(ifindex: number, point: number) {
+  return { sz: koffi.sizeof(TcHook), ifindex, attach_point: point, parent: 0, _pad: 0 };
+}
+
+/** Attach (or atomically replace) a direct-action classifier on the interface's clsact qdisc. */
+export function tcAttach(ifindex: number, point: TcAttachPoint, progFd: number, handle = 1, priority = 1): number {
+  const ap = point === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+  const ret = f.tc_hook_create(tcHook(ifindex, ap)) as number;
+  if (ret < 0 && ret !== -EEXIST) check(`create clsact on ifindex ${ifindex}`, ret);
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: progFd, flags: BPF_TC_F_REPLACE, prog_id: 0, handle, priority, _pad: 0 };
+  check(`attach tc ${point} on ifindex ${ifindex}`, f.tc_attach(tcHook(ifindex, ap), opts));
+  return opts.prog_id;
+}
+
+/** Program id attached at handle/priority, or 0 when none. */
+export function tcQuery(ifindex: number, point: TcAttachPoint, handle = 1, priority = 1): number {
+  const ap = point === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority, _pad: 0 };
+  const ret = f.tc_query(tcHook(ifindex, ap), opts) as number;
+  if (ret === -ENOENT || ret === -22) return 0;
+  check(`query tc ${point} on ifindex ${ifindex}`, ret);
+  return opts.prog_id;
+}
+
+export function tcDetach(ifindex: number, point: TcAttachPoint, handle = 1, priority = 1): void {
+  const ap = point === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority, _pad: 0 };
+  const ret = f.tc_detach(tcHook(ifindex, ap), opts) as number;
+  if (ret === -ENOENT || ret === -19 /* ENODEV: interface gone */) return;
+  check(`detach tc ${point} on ifindex ${ifindex}`, ret);
+}
+
+export const XDP_FLAGS_SKB_MODE = 1 << 1;
+export const XDP_FLAGS_DRV_MODE = 1 << 2;
+export const XDP_FLAGS_REPLACE = 1 << 4;
+
+export function xdpAttach(ifindex: number, progFd: number, flags: number): void {
+  check(`attach xdp on ifindex ${ifindex}`, f.xdp_attach(ifindex, progFd, flags, { sz: koffi.sizeof(XdpOpts), old_prog_fd: 0, _pad: 0 }));
+}
+
+export function xdpDetach(ifindex: number, flags: number): void {
+  const ret = f.xdp_detach(ifindex, flags, { sz: koffi.sizeof(XdpOpts), old_prog_fd: 0, _pad: 0 }) as number;
+  if (ret === -19) return;
+  check(`detach xdp on ifindex ${ifindex}`, ret);
+}
+
+export function xdpQueryId(ifindex: number, flags: number): number {
+  const id = [0];
+  check(`query xdp on ifindex ${ifindex}`, f.xdp_query_id(ifindex, flags, id));
+  return id[0] ?? 0;
+}
+
+/** Struct sizes as koffi lays them out, checked against C in the tests. */
+export const structSizes = {
+  bpf_tc_hook: koffi.sizeof(TcHook),
+  bpf_tc_opts: koffi.sizeof(TcOpts),
+  bpf_map_batch_opts: koffi.sizeof(BatchOpts),
+  bpf_xdp_attach_opts: koffi.sizeof(XdpOpts),
+};

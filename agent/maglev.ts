@@ -1,0 +1,70 @@
+// Maglev consistent hashing (Eisenbud et al., NSDI 2016, section 3.4). Every node builds the same
+// table from the same backend names, and removing one backend moves little more than its own
+// share of slots, so flows that were not on it mostly keep their backend.
+
+/** Table sizes: primes, each roughly twice the previous. */
+export const MAGLEV_PRIMES = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521] as const;
+
+/**
+ * Smallest table with at least 100 slots per backend (the paper's M >> N, which keeps every
+ * backend within 1% of M/N), capped at the largest prime.
+ */
+export function maglevSize(backends: number): number {
+  for (const m of MAGLEV_PRIMES) if (m >= 100 * backends) return m;
+  return MAGLEV_PRIMES[MAGLEV_PRIMES.length - 1]!;
+}
+
+/** MurmurHash3 x86 32-bit of a UTF-8 string: stable across nodes, processes and versions. */
+export function murmur3(text: string, seed: number): number {
+  const data = Buffer.from(text, 'utf8');
+  let h = seed >>> 0;
+  const c1 = 0xcc9e2d51, c2 = 0x1b873593;
+  const blocks = data.length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    let k = data.readUInt32LE(i);
+    k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2);
+    h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
+  }
+  const rest = data.length & 3;
+  if (rest) {
+    let k = 0;
+    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | data[blocks + i]!;
+    k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2); h ^= k;
+  }
+  h ^= data.length;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Build a lookup table of `size` slots (a prime) over `names`; each slot holds an index into
+ * `names` as given. The names are ranked in sorted order so the caller's order does not matter.
+ */
+export function buildMaglev(names: readonly string[], size: number): Int32Array {
+  const table = new Int32Array(size).fill(-1);
+  const n = names.length;
+  if (n === 0) return table;
+  const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  const offset = new Uint32Array(n), skip = new Uint32Array(n), next = new Uint32Array(n);
+  for (let r = 0; r < n; r++) {
+    const name = names[order[r]!]!;
+    offset[r] = murmur3(name, 0x5a17) % size;
+    skip[r] = (murmur3(name, 0xc0ffee) % (size - 1)) + 1;
+  }
+  let filled = 0;
+  for (;;) {
+    for (let r = 0; r < n; r++) {
+      // Walk backend r's permutation to its next free slot.
+      let c = (offset[r]! + next[r]! * skip[r]!) % size;
+      while (table[c]! >= 0) {
+        next[r]!++;
+        c = (offset[r]! + next[r]! * skip[r]!) % size;
+      }
+      table[c] = order[r]!;
+      next[r]!++;
+      if (++filled === size) return table;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// Keeps the datapath equal to the desired services: snapshots replace everything, deltas change
+// only the services they name. A service that cannot be turned into frontends is reported and
+// keeps whatever it had programmed, without holding back the others; a change that does not fit
+// the maps throws before anything is written (see Datapath.apply), so the caller can nack it.
+import { frontendKey, type Datapath, type FrontendSpec } from './datapath.ts';
+import { frontendsOf, serviceKey, type ServiceState } from './services.ts';
+
+export interface ApplyStats { services: number; changed: number; removed: number; errors: string[] }
+
+export class Reconciler {
+  readonly #dp: Datapath;
+  /** service key -> its frontend keys, as last applied; and the reverse. */
+  #owned = new Map<string, string[]>();
+  #ownerOf = new Map<string, string>();
+  #desired = new Map<string, ServiceState>();
+
+  constructor(dp: Datapath) {
+    this.#dp = dp;
+  }
+
+  get services(): ReadonlyMap<string, ServiceState> {
+    return this.#desired;
+  }
+
+  /** Replace everything: frontends of services not in `services` go (also ones adopted from pins). */
+  applySnapshot(services: ServiceState[]): ApplyStats {
+    const next = new Map(services.map((s) => [serviceKey(s), s]));
+    const { set, owned, errors, broken } = this.#frontends(next.values(), new Map());
+    const keep = new Set(set.map((f) => frontendKey(f)));
+    for (const svc of broken) for (const fk of this.#owned.get(svc) ?? []) keep.add(fk);
+    const remove = [...this.#dp.frontends.keys()].filter((k) => !keep.has(k));
+    const r = this.#dp.apply(set, remove);
+    for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
+    this.#desired = next;
+    this.#setOwned(owned, true);
+    return { services: next.size, ...r, errors };
+  }
+
+  applyDelta(upserts: ServiceState[], removals: string[]): ApplyStats {
+    const others = new Map(this.#ownerOf);
+    for (const key of [...removals, ...upserts.map(serviceKey)]) for (const fk of this.#owned.get(key) ?? []) others.delete(fk);
+    const { set, owned, errors, broken } = this.#frontends(upserts, others);
+    const keep = new Set(set.map((f) => frontendKey(f)));
+    const remove: string[] = [];
+    for (const key of [...removals, ...owned.keys()]) {
+      for (const fk of this.#owned.get(key) ?? []) if (!keep.has(fk)) remove.push(fk);
+    }
+    const r = this.#dp.apply(set, remove);
+    for (const key of removals) { this.#desired.delete(key); this.#setOwned(new Map([[key, []]])); }
+    for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), s);
+    this.#setOwned(owned);
+    return { services: this.#desired.size, ...r, errors };
+  }
+
+  #setOwned(owned: Map<string, string[]>, replaceAll = false): void {
+    if (replaceAll) { this.#owned = new Map(); this.#ownerOf = new Map(); }
+    for (const [svc, fks] of owned) {
+      for (const fk of this.#owned.get(svc) ?? []) this.#ownerOf.delete(fk);
+      if (fks.length) this.#owned.set(svc, fks); else this.#owned.delete(svc);
+      for (const fk of fks) this.#ownerOf.set(fk, svc);
+    }
+  }
+
+  /** Frontends of `services`; `taken` maps frontends already owned by services not being changed. */
+  #frontends(services: Iterable<ServiceState>, taken: Map<string, string>) {
+    const set: FrontendSpec[] = [];
+    const owned = new Map<string, string[]>();
+    const errors: string[] = [];
+    const broken = new Set<string>();
+    const claimed = new Map(taken);
+    for (const s of services) {
+      const key = serviceKey(s);
+      try {
+        const fes = frontendsOf(s);
+        for (const f of fes) {
+          const other = claimed.get(frontendKey(f));
+          if (other && other !== key) throw new Error(`service ${key}: ${frontendKey(f)} is already used by service ${other}`);
+        }
+        for (const f of fes) claimed.set(frontendKey(f), key);
+        set.push(...fes);
+        owned.set(key, fes.map((f) => frontendKey(f)));
+      } catch (e) {
+        errors.push((e as Error).message);
+        broken.add(key);
+      }
+    }
+    return { set, owned, errors, broken };
+  }
+}

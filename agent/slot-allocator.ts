@@ -1,0 +1,85 @@
+// First-fit allocator for runs of Maglev slots in the one big sl_maglev array. A freed run is held
+// back for a grace period first: a packet that read a service entry just before it was replaced
+// may still be indexing the old run.
+
+interface Run { start: number; len: number }
+
+export class SlotAllocator {
+  readonly capacity: number;
+  readonly graceMs: number;
+  #free: Run[];
+  #quarantine: Array<Run & { at: number }> = [];
+  #now: () => number;
+
+  constructor(capacity: number, opts: { graceMs?: number; now?: () => number } = {}) {
+    this.capacity = capacity;
+    this.graceMs = opts.graceMs ?? 1000;
+    this.#now = opts.now ?? Date.now;
+    this.#free = capacity > 0 ? [{ start: 0, len: capacity }] : [];
+  }
+
+  /** Rebuild from the runs in use (adopting pinned maps). */
+  static fromUsed(capacity: number, used: Run[], opts: { graceMs?: number; now?: () => number } = {}): SlotAllocator {
+    const a = new SlotAllocator(capacity, opts);
+    a.#free = [];
+    let pos = 0;
+    for (const r of [...used].sort((x, y) => x.start - y.start)) {
+      if (r.start < pos) throw new Error(`maglev runs overlap at slot ${r.start}`);
+      if (r.start > pos) a.#free.push({ start: pos, len: r.start - pos });
+      pos = r.start + r.len;
+    }
+    if (pos > capacity) throw new Error(`maglev run ends at ${pos}, beyond the map's ${capacity} slots`);
+    if (pos < capacity) a.#free.push({ start: pos, len: capacity - pos });
+    return a;
+  }
+
+  /** Slots that can be allocated now (quarantined runs excluded). */
+  get available(): number {
+    this.#release();
+    return this.#free.reduce((s, r) => s + r.len, 0);
+  }
+
+  get used(): number {
+    return this.capacity - this.available - this.#quarantine.reduce((s, r) => s + r.len, 0);
+  }
+
+  /** Start of a free run of `len` slots, or -1 when no run is large enough. */
+  alloc(len: number): number {
+    this.#release();
+    const i = this.#free.findIndex((r) => r.len >= len);
+    if (i < 0) return -1;
+    const run = this.#free[i]!;
+    const start = run.start;
+    if (run.len === len) this.#free.splice(i, 1);
+    else { run.start += len; run.len -= len; }
+    return start;
+  }
+
+  free(start: number, len: number): void {
+    if (len > 0) this.#quarantine.push({ start, len, at: this.#now() });
+  }
+
+  #release(): void {
+    const now = this.#now();
+    const ready = this.#quarantine.filter((q) => now - q.at >= this.graceMs);
+    if (!ready.length) return;
+    this.#quarantine = this.#quarantine.filter((q) => now - q.at < this.graceMs);
+    for (const r of ready) this.#insert({ start: r.start, len: r.len });
+  }
+
+  #insert(run: Run): void {
+    const free = this.#free;
+    let i = 0;
+    while (i < free.length && free[i]!.start < run.start) i++;
+    free.splice(i, 0, run);
+    // Coalesce with the neighbours.
+    if (i + 1 < free.length && run.start + run.len === free[i + 1]!.start) {
+      run.len += free[i + 1]!.len;
+      free.splice(i + 1, 1);
+    }
+    if (i > 0 && free[i - 1]!.start + free[i - 1]!.len === run.start) {
+      free[i - 1]!.len += run.len;
+      free.splice(i, 1);
+    }
+  }
+}

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Sluice east-west datapath: ClusterIP destination NAT at tc, on the host side
+ * of each pod's veth.
+ *
+ *   sl_from_pod (tc ingress, packets leaving a pod)
+ *     conntrack hit -> DNAT to the recorded backend
+ *     service hit   -> affinity or Maglev -> record conntrack -> DNAT
+ *     no backend    -> ICMP port unreachable back to the pod (kube-proxy's REJECT)
+ *   sl_to_pod (tc egress, packets entering a pod)
+ *     reply conntrack hit -> SNAT source back to the service address and port
+ *
+ * Reverse NAT runs where the reply enters the client pod, so it does not
+ * matter whether the backend is on this node or another one.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <linux/pkt_cls.h>
+#include <stddef.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "sluice_maps.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, struct sl_svc_key);
+	__type(value, struct sl_svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct sl_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_backends SEC(".maps");
+
+/*
+ * All frontends' Maglev tables, each a contiguous run of maglev_size slots.
+ * Mmapable so the agent writes a whole table with one memcpy; a table is
+ * written into free slots first and only then published by the service entry.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAGLEV_SLOTS / SL_MAGLEV_CHUNK);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_maglev_chunk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_CT);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_AFFINITY);
+	__type(key, struct sl_aff_key);
+	__type(value, struct sl_aff_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct sl_svc_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_counters SEC(".maps");
+
+#define NSEC_PER_SEC		1000000000ULL
+#define CT_REFRESH_NS		NSEC_PER_SEC	/* bound conntrack writes per flow */
+
+#define IP_MF			0x2000
+#define IP_OFFSET		0x1fff
+
+/* Parsed view of an IPv4 TCP/UDP packet; offsets are from the start of the frame. */
+struct flow {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	tcp_flags;	/* TCP flag byte (FIN 0x01 SYN 0x02 RST 0x04 ACK 0x10) */
+	__u16	l4_off;
+	__u32	len;
+};
+
+#define TCPF_FIN	0x01
+#define TCPF_SYN	0x02
+#define TCPF_RST	0x04
+#define TCPF_ACK	0x10
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&sl_counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+/*
+ * Fill @f from the packet. Returns 0 for an unfragmented IPv4 TCP/UDP packet,
+ * -1 for anything the datapath leaves alone.
+ */
+static __always_inline int parse(struct __sk_buff *skb, struct flow *f)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	__u32 ihl;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return -1;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return -1;
+	/* Later fragments carry no ports; conntrack cannot place them. */
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return -1;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip))
+		return -1;
+
+	f->saddr = ip->saddr;
+	f->daddr = ip->daddr;
+	f->proto = ip->protocol;
+	f->l4_off = sizeof(*eth) + ihl;
+	f->len = skb->len;
+
+	/* Ports and TCP flags: read with a helper, as IP options make the offset variable. */
+	if (f->proto == IPPROTO_TCP) {
+		__u8 hdr[14];
+
+		if (bpf_skb_load_bytes(skb, f->l4_off, hdr, sizeof(hdr)))
+			return -1;
+		__builtin_memcpy(&f->sport, &hdr[0], 2);
+		__builtin_memcpy(&f->dport, &hdr[2], 2);
+		f->tcp_flags = hdr[13];
+	} else {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, f->l4_off, ports, sizeof(ports)))
+			return -1;
+		f->sport = ports[0];
+		f->dport = ports[1];
+		f->tcp_flags = 0;
+	}
+	return 0;
+}
+
+/*
+ * Rewrite one address and one port (source or destination) and fix the IP and
+ * L4 checksums incrementally. BPF_F_PSEUDO_HDR makes the helper also handle
+ * CHECKSUM_PARTIAL packets from a local stack correctly.
+ */
+static __always_inline int rewrite(struct __sk_buff *skb, const struct flow *f, int dst,
+				   __be32 old_addr, __be32 new_addr, __be16 old_port, __be16 new_port)
+{
+	__u32 addr_off = sizeof(struct ethhdr) + (dst ? offsetof(struct iphdr, daddr)
+						      : offsetof(struct iphdr, saddr));
+	__u32 port_off = f->l4_off + (dst ? offsetof(struct tcphdr, dest)
+					  : offsetof(struct tcphdr, source));
+	__u32 csum_off, l4flags = 0;
+
+	if (f->proto == IPPROTO_TCP) {
+		csum_off = f->l4_off + offsetof(struct tcphdr, check);
+	} else {
+		csum_off = f->l4_off + offsetof(struct udphdr, check);
+		/* UDP checksum 0 means "none" and must stay so. */
+		l4flags = BPF_F_MARK_MANGLED_0;
+	}
+
+	if (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
+				l4flags | BPF_F_PSEUDO_HDR | sizeof(new_addr)))
+		return -1;
+	if (old_port != new_port &&
+	    bpf_l4_csum_replace(skb, csum_off, old_port, new_port, l4flags | sizeof(new_port)))
+		return -1;
+	if (bpf_l3_csum_replace(skb, sizeof(struct ethhdr) + offsetof(struct iphdr, check),
+				old_addr, new_addr, sizeof(new_addr)))
+		return -1;
+	if (bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0))
+		return -1;
+	if (old_port != new_port &&
+	    bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+		return -1;
+	return 0;
+}
+
+/* Bob Jenkins' lookup3 final mix, as the kernel's jhash_3words uses it. */
+#define rol32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+
+static __always_inline __u32 hash_flow(const struct flow *f)
+{
+	__u32 a = f->saddr, b = f->daddr ^ f->proto;
+	__u32 c = ((__u32)f->sport << 16) | f->dport;
+
+	a += 0xdeadbeef + 12;
+	b += 0xdeadbeef + 12;
+	c += 0xdeadbeef + 12;
+	c ^= b; c -= rol32(b, 14);
+	a ^= c; a -= rol32(c, 11);
+	b ^= a; b -= rol32(a, 25);
+	c ^= b; c -= rol32(b, 16);
+	a ^= c; a -= rol32(c, 4);
+	b ^= a; b -= rol32(a, 14);
+	c ^= b; c -= rol32(b, 24);
+	return c;
+}
+
+static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const struct flow *f)
+{
+	__u32 size = svc->maglev_size, slot, chunk;
+	struct sl_maglev_chunk *c;
+
+	if (!size)
+		return 0;
+	slot = svc->maglev_base + hash_flow(f) % size;
+	chunk = slot / SL_MAGLEV_CHUNK;
+	c = bpf_map_lookup_elem(&sl_maglev, &chunk);
+	return c ? c->id[slot & (SL_MAGLEV_CHUNK - 1)] : 0;
+}
+
+/*
+ * sessionAffinity ClientIP: reuse the client's backend while it is still this
+ * frontend's and was chosen less than affinity_timeout ago. Returns 0 to ask
+ * for a fresh choice.
+ */
+static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, const struct flow *f,
+					     __u64 now)
+{
+	struct sl_aff_key key = { .svc_id = svc->svc_id, .client = f->saddr };
+	struct sl_aff_value *v = bpf_map_lookup_elem(&sl_affinity, &key);
+	struct sl_backend *be;
+
+	if (!v)
+		return 0;
+	if (now - v->last_used_ns > (__u64)svc->affinity_timeout * NSEC_PER_SEC)
+		return 0;
+	be = bpf_map_lookup_elem(&sl_backends, &v->backend_id);
+	if (!be || be->svc_id != svc->svc_id)
+		return 0;
+	return v->backend_id;
+}
+
+static __always_inline void affinity_record(const struct sl_svc_value *svc, const struct flow *f,
+					    __u32 backend_id, __u64 now)
+{
+	struct sl_aff_key key = { .svc_id = svc->svc_id, .client = f->saddr };
+	struct sl_aff_value v = { .backend_id = backend_id, .last_used_ns = now };
+
+	bpf_map_update_elem(&sl_affinity, &key, &v, BPF_ANY);
+}
+
+/* Fold a 32-bit one's complement sum to 16 bits. */
+static __always_inline __u16 csum_fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/*
+ * Answer the pod with ICMP destination unreachable (port unreachable), as
+ * kube-proxy's REJECT rule does for a service without endpoints: the client's
+ * connect() or send() fails at once instead of timing out. The frame is
+ * rewritten in place: new IP + ICMP headers followed by the offending IP
+ * header and the first 8 bytes of its payload (RFC 792), then sent back out of
+ * the interface it came in on.
+ */
+/* linux/icmp.h drags in libc headers that do not build for the BPF target. */
+#define ICMP_DEST_UNREACH	3
+#define ICMP_PORT_UNREACH	3
+
+struct icmp_unreach {
+	__u8	type;
+	__u8	code;
+	__sum16	checksum;
+	__be32	unused;
+};
+
+struct icmp_reply {
+	struct iphdr	ip;
+	struct icmp_unreach icmp;
+	struct iphdr	orig_ip;
+	__u8		orig_l4[8];
+};
+
+static __always_inline int reject(struct __sk_buff *skb, const struct flow *f)
+{
+	struct icmp_reply r = {};
+	struct ethhdr eth;
+	__u8 mac[ETH_ALEN];
+	__u32 sum;
+
+	if (f->l4_off != sizeof(struct ethhdr) + sizeof(struct iphdr))
+		goto fail;	/* IP options: not worth the complexity here */
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) ||
+	    bpf_skb_load_bytes(skb, sizeof(eth), &r.orig_ip, sizeof(r.orig_ip)) ||
+	    bpf_skb_load_bytes(skb, f->l4_off, r.orig_l4, sizeof(r.orig_l4)))
+		goto fail;
+
+	r.ip.version = 4;
+	r.ip.ihl = 5;
+	r.ip.ttl = 64;
+	r.ip.protocol = IPPROTO_ICMP;
+	r.ip.tot_len = bpf_htons(sizeof(r));
+	r.ip.saddr = f->daddr;
+	r.ip.daddr = f->saddr;
+	r.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0));
+	r.icmp.type = ICMP_DEST_UNREACH;
+	r.icmp.code = ICMP_PORT_UNREACH;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.icmp,
+			    sizeof(r) - offsetof(struct icmp_reply, icmp), 0);
+	r.icmp.checksum = csum_fold(sum);
+
+	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+
+	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(r), 0) ||
+	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(eth), &r, sizeof(r), BPF_F_INVALIDATE_HASH))
+		goto fail;
+	count(SL_CNT_REJECT);
+	/* ifindex of the host-side veth: egress there is ingress into the pod. */
+	return bpf_redirect(skb->ifindex, 0);
+fail:
+	count(SL_CNT_REJECT_FAIL);
+	return TC_ACT_SHOT;
+}
+
+static __always_inline void stats_add(__u32 svc_id, __u32 len, int new_conn)
+{
+	struct sl_svc_stats *s = bpf_map_lookup_elem(&sl_svc_stats, &svc_id);
+
+	if (!s)
+		return;
+	s->packets++;
+	s->bytes += len;
+	if (new_conn)
+		s->conns++;
+}
+
+static __always_inline void ct_touch(struct sl_ct_entry *ct, const struct flow *f, __u64 now)
+{
+	if (f->tcp_flags & (TCPF_FIN | TCPF_RST)) {
+		if (!(ct->flags & SL_CT_F_CLOSING))
+			ct->flags |= SL_CT_F_CLOSING;
+		ct->last_seen_ns = now;
+	} else if (now - ct->last_seen_ns > CT_REFRESH_NS) {
+		ct->last_seen_ns = now;
+	}
+}
+
+SEC("tc")
+int sl_from_pod(struct __sk_buff *skb)
+{
+	struct sl_ct_key fwd = {}, rev = {};
+	struct sl_svc_key skey = {};
+	struct sl_svc_value *svc;
+	struct sl_ct_entry *ct, entry = {};
+	struct sl_backend *be;
+	struct flow f;
+	__u32 backend_id = 0;
+	__be32 be_addr;
+	__be16 be_port;
+	__u64 now;
+
+	if (parse(skb, &f))
+		return TC_ACT_OK;
+	now = bpf_ktime_get_ns();
+
+	fwd.saddr = f.saddr;
+	fwd.daddr = f.daddr;
+	fwd.sport = f.sport;
+	fwd.dport = f.dport;
+	fwd.proto = f.proto;
+	fwd.dir = SL_CT_DIR_SERVICE;
+
+	ct = bpf_map_lookup_elem(&sl_ct, &fwd);
+	/* A fresh SYN on a closed flow's tuple (port reuse) is a new connection. */
+	if (ct && (ct->flags & SL_CT_F_CLOSING) &&
+	    (f.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+		ct = NULL;
+	if (ct) {
+		be_addr = ct->nat_addr;
+		be_port = ct->nat_port;
+		stats_add(ct->svc_id, f.len, 0);
+		ct_touch(ct, &f, now);
+		if (rewrite(skb, &f, 1, f.daddr, be_addr, f.dport, be_port))
+			return TC_ACT_SHOT;
+		return TC_ACT_OK;
+	}
+
+	__builtin_memcpy(skey.vip, &f.daddr, 4);
+	skey.port = bpf_ntohs(f.dport);
+	skey.proto = f.proto;
+	skey.scope = SL_SCOPE_CLUSTER;
+	svc = bpf_map_lookup_elem(&sl_services, &skey);
+	if (!svc)
+		return TC_ACT_OK;	/* not a service: leave it alone */
+
+	if (!svc->count) {
+		struct sl_svc_stats *s = bpf_map_lookup_elem(&sl_svc_stats, &svc->svc_id);
+
+		if (s)
+			s->rejects++;
+		return reject(skb, &f);
+	}
+
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		backend_id = affinity_lookup(svc, &f, now);
+	if (!backend_id)
+		backend_id = maglev_pick(svc, &f);
+	be = backend_id ? bpf_map_lookup_elem(&sl_backends, &backend_id) : NULL;
+	/* A table run read just as it was recycled could name another frontend's backend. */
+	if (!be || be->svc_id != svc->svc_id) {
+		count(SL_CNT_NO_BACKEND_ENTRY);
+		return TC_ACT_SHOT;
+	}
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		affinity_record(svc, &f, backend_id, now);
+
+	__builtin_memcpy(&be_addr, be->ip, 4);
+	be_port = bpf_htons(be->port);
+
+	entry.nat_addr = be_addr;
+	entry.nat_port = be_port;
+	entry.svc_id = svc->svc_id;
+	entry.backend_id = backend_id;
+	entry.created_ns = now;
+	entry.last_seen_ns = now;
+	/* Reply entry first: a reply can never find the forward entry without it. */
+	rev.saddr = be_addr;
+	rev.daddr = f.saddr;
+	rev.sport = be_port;
+	rev.dport = f.sport;
+	rev.proto = f.proto;
+	rev.dir = SL_CT_DIR_REPLY;
+	{
+		struct sl_ct_entry rentry = entry;
+
+		rentry.nat_addr = f.daddr;
+		rentry.nat_port = f.dport;
+		if (bpf_map_update_elem(&sl_ct, &rev, &rentry, BPF_ANY) ||
+		    bpf_map_update_elem(&sl_ct, &fwd, &entry, BPF_ANY))
+			count(SL_CNT_CT_CREATE_FAIL);
+	}
+	stats_add(svc->svc_id, f.len, 1);
+
+	if (rewrite(skb, &f, 1, f.daddr, be_addr, f.dport, be_port))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int sl_to_pod(struct __sk_buff *skb)
+{
+	struct sl_ct_key rev = {};
+	struct sl_ct_entry *ct;
+	struct flow f;
+	__be32 vip;
+	__be16 vport;
+
+	if (parse(skb, &f))
+		return TC_ACT_OK;
+
+	rev.saddr = f.saddr;
+	rev.daddr = f.daddr;
+	rev.sport = f.sport;
+	rev.dport = f.dport;
+	rev.proto = f.proto;
+	rev.dir = SL_CT_DIR_REPLY;
+	ct = bpf_map_lookup_elem(&sl_ct, &rev);
+	if (!ct)
+		return TC_ACT_OK;
+
+	vip = ct->nat_addr;
+	vport = ct->nat_port;
+	ct_touch(ct, &f, bpf_ktime_get_ns());
+	if (rewrite(skb, &f, 0, f.saddr, vip, f.sport, vport))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Sluice map layouts: the one source of truth. agent/bpf/layout.ts mirrors
+ * these structs and test/integration/layout.test.ts checks the two against the
+ * BTF that clang emits, so a change here without a change there fails CI.
+ *
+ * Byte order: the maps people read (services, backends) hold addresses as
+ * byte arrays and ports in host order so `bpftool map dump` is readable as is;
+ * the hot-path maps (conntrack, affinity) hold packet fields exactly as they
+ * appear on the wire, so the datapath never converts them.
+ */
+#ifndef SLUICE_MAPS_H
+#define SLUICE_MAPS_H
+
+#include <linux/types.h>
+
+/* Default sizes; the agent may resize each map before load (--max-*). */
+#define SL_MAX_SERVICES		65536
+#define SL_MAX_BACKENDS		262144
+#define SL_MAGLEV_SLOTS		(1 << 22)
+/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes. */
+#define SL_MAGLEV_CHUNK		16
+#define SL_MAX_CT		262144
+#define SL_MAX_AFFINITY		65536
+
+#define SL_SCOPE_CLUSTER	0	/* ClusterIP, reached from pods (tc) */
+#define SL_SCOPE_EXTERNAL	1	/* NodePort/ExternalIP/LB (reserved for XDP) */
+
+struct sl_svc_key {
+	__u8	vip[4];
+	__u16	port;		/* host order */
+	__u8	proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8	scope;		/* SL_SCOPE_* */
+};
+
+#define SL_SVC_F_AFFINITY	(1 << 0)	/* sessionAffinity: ClientIP */
+
+#define SL_NAME_LEN		44
+
+struct sl_svc_value {
+	__u32	svc_id;		/* per-frontend id: stats index, affinity key */
+	__u32	maglev_base;	/* first slot of this frontend's table in sl_maglev */
+	__u32	maglev_size;	/* M (prime), 0 when count is 0 */
+	__u16	count;		/* backends taking new connections; 0 rejects */
+	__u16	flags;		/* SL_SVC_F_* */
+	__u32	affinity_timeout; /* seconds */
+	char	name[SL_NAME_LEN]; /* "namespace/name:port", for people */
+};
+
+#define SL_BE_F_TERMINATING	(1 << 0)
+
+/* Backends belong to exactly one frontend and their ids are never reused, so
+ * an id found in conntrack or affinity either still means the same backend of
+ * the same frontend or is gone from this map. */
+/* An element of sl_maglev: slot i of the whole table is chunk i / 16, id i % 16. */
+struct sl_maglev_chunk {
+	__u32	id[SL_MAGLEV_CHUNK];	/* backend ids */
+};
+
+struct sl_backend {
+	__u8	ip[4];
+	__u16	port;		/* host order */
+	__u8	proto;
+	__u8	flags;		/* SL_BE_F_* */
+	__u32	svc_id;		/* owning frontend */
+};
+
+#define SL_CT_DIR_SERVICE	0	/* client -> service address: key as sent by the client */
+#define SL_CT_DIR_REPLY		1	/* backend -> client: key as sent by the backend */
+
+struct sl_ct_key {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	dir;		/* SL_CT_DIR_* */
+	__u16	pad;
+};
+
+#define SL_CT_F_CLOSING		(1 << 0)	/* FIN or RST seen */
+
+struct sl_ct_entry {
+	__be32	nat_addr;	/* SERVICE: backend address; REPLY: service address */
+	__be16	nat_port;	/* SERVICE: backend port; REPLY: service port */
+	__u16	flags;		/* SL_CT_F_* */
+	__u32	svc_id;
+	__u32	backend_id;
+	__u64	created_ns;	/* CLOCK_MONOTONIC */
+	__u64	last_seen_ns;	/* refreshed at most once a second */
+};
+
+struct sl_aff_key {
+	__u32	svc_id;
+	__be32	client;
+};
+
+struct sl_aff_value {
+	__u32	backend_id;
+	__u32	pad;
+	__u64	last_used_ns;	/* refreshed on every new connection */
+};
+
+struct sl_svc_stats {
+	__u64	conns;		/* new connections balanced */
+	__u64	packets;	/* client -> service packets */
+	__u64	bytes;
+	__u64	rejects;	/* packets answered with ICMP unreachable (no backend) */
+};
+
+/* Node-wide counters, index into sl_counters. */
+enum {
+	SL_CNT_CT_CREATE_FAIL = 0,	/* conntrack insert failed: flow balanced statelessly */
+	SL_CNT_NO_BACKEND_ENTRY,	/* Maglev slot named no backend of this frontend: dropped */
+	SL_CNT_REJECT,			/* ICMP unreachable sent */
+	SL_CNT_REJECT_FAIL,		/* could not build the ICMP answer: dropped */
+	SL_CNT_MAX,
+};
+
+#endif /* SLUICE_MAPS_H */

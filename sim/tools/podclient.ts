@@ -1,0 +1,168 @@
+// A client pod's driver in the simulated cluster. Reads one JSON command per stdin line and
+// writes one JSON result per stdout line, so one process serves a whole test or demo.
+//   {"op":"burst","target":"10.96.0.10:80","proto":"tcp","count":3000,"concurrency":8,"timeoutMs":2000}
+//     -> {"ok":n,"failed":n,"counts":{"pod":n},"errors":{"ECONNREFUSED":n},"ms":[...per attempt...]}
+//   {"op":"echo","target":"...","proto":"tcp","bytes":1048576} -> {"pod":"...","intact":true}
+//   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
+//   {"op":"ping"} -> {"ok":n,"failed":n}                     (a round trip on each open one)
+//   {"op":"closeAll"} -> {"closed":n}
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import readline from 'node:readline';
+
+type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number };
+
+function split(target: string): [string, number] {
+  const i = target.lastIndexOf(':');
+  return [target.slice(0, i), Number(target.slice(i + 1))];
+}
+
+function tcpWho(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    let data = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); }, timeoutMs);
+    sock.on('connect', () => sock.write('who\n'));
+    sock.on('data', (d) => (data += d));
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => { clearTimeout(timer); data ? resolve(data.split(' ')[0]!) : reject(Object.assign(new Error('empty'), { code: 'EMPTY' })); });
+  });
+}
+
+function udpWho(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => { sock.close(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); }, timeoutMs);
+    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m.toString().split(' ')[0]!); });
+    // An ICMP unreachable surfaces as an error on a connected socket.
+    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
+    sock.connect(port, host, () => sock.send('who\n'));
+  });
+}
+
+async function burst(c: Cmd) {
+  const [host, port] = split(c.target!);
+  const count = c.count ?? 1, conc = c.concurrency ?? 1, timeoutMs = c.timeoutMs ?? 3000;
+  const counts: Record<string, number> = {}, errors: Record<string, number> = {};
+  const ms: number[] = [];
+  let ok = 0, failed = 0, next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      const t0 = performance.now();
+      try {
+        const pod = await (c.proto === 'udp' ? udpWho(host, port, timeoutMs) : tcpWho(host, port, timeoutMs));
+        counts[pod] = (counts[pod] ?? 0) + 1;
+        ok++;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'ERROR';
+        errors[code] = (errors[code] ?? 0) + 1;
+        failed++;
+      }
+      ms.push(Math.round((performance.now() - t0) * 100) / 100);
+    }
+  };
+  await Promise.all(Array.from({ length: conc }, worker));
+  return { ok, failed, counts, errors, ms };
+}
+
+async function echo(c: Cmd) {
+  const [host, port] = split(c.target!);
+  const payload = crypto.randomBytes(c.bytes ?? 65536);
+  if (c.proto === 'udp') {
+    return new Promise((resolve, reject) => {
+      const sock = dgram.createSocket('udp4');
+      const timer = setTimeout(() => { sock.close(); reject(new Error('udp echo timeout')); }, c.timeoutMs ?? 3000);
+      sock.on('message', (m) => {
+        clearTimeout(timer); sock.close();
+        const nl = m.indexOf(10);
+        resolve({ pod: m.subarray(0, nl).toString(), intact: m.subarray(nl + 1).equals(payload) });
+      });
+      sock.connect(port, host, () => sock.send(Buffer.concat([Buffer.from('ECHO\n'), payload])));
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('tcp echo timeout')); }, c.timeoutMs ?? 20000);
+    sock.on('connect', () => { sock.write('ECHO\n'); sock.write(payload); });
+    sock.on('data', (d) => {
+      chunks.push(d); got += d.length;
+      const all = Buffer.concat(chunks);
+      const nl = all.indexOf(10);
+      if (nl >= 0 && all.length - nl - 1 >= payload.length) {
+        clearTimeout(timer); sock.destroy();
+        resolve({ pod: all.subarray(0, nl).toString(), intact: all.subarray(nl + 1).equals(payload) });
+      }
+    });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+const held: Array<{ sock: net.Socket; pod: string; buf: string }> = [];
+
+async function open(c: Cmd) {
+  const [host, port] = split(c.target!);
+  const pods: string[] = [];
+  for (let i = 0; i < (c.n ?? 1); i++) {
+    const sock = net.connect({ host, port });
+    const entry = { sock, pod: '', buf: '' };
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.on('connect', () => sock.write('ECHO\n'));
+      const onData = (d: Buffer) => {
+        entry.buf += d.toString();
+        const nl = entry.buf.indexOf('\n');
+        if (nl >= 0) { entry.pod = entry.buf.slice(0, nl); entry.buf = entry.buf.slice(nl + 1); sock.off('data', onData); resolve(); }
+      };
+      sock.on('data', onData);
+    });
+    sock.on('error', () => {});
+    held.push(entry);
+    pods.push(entry.pod);
+  }
+  return { pods };
+}
+
+async function ping(c: Cmd) {
+  let ok = 0, failed = 0;
+  const byPod: Record<string, { ok: number; failed: number }> = {};
+  await Promise.all(held.map(async (h, i) => {
+    const token = `ping-${i}-${Date.now()}\n`;
+    const good = await new Promise<boolean>((resolve) => {
+      let got = '';
+      const timer = setTimeout(() => { h.sock.off('data', onData); resolve(false); }, c.timeoutMs ?? 3000);
+      const onData = (d: Buffer) => { got += d; if (got.includes(token)) { clearTimeout(timer); h.sock.off('data', onData); resolve(true); } };
+      h.sock.on('data', onData);
+      if (h.sock.destroyed || !h.sock.write(token)) { if (h.sock.destroyed) { clearTimeout(timer); resolve(false); } }
+    });
+    const p = (byPod[h.pod] ??= { ok: 0, failed: 0 });
+    if (good) { ok++; p.ok++; } else { failed++; p.failed++; }
+  }));
+  return { ok, failed, byPod };
+}
+
+const ops: Record<string, (c: Cmd) => Promise<unknown>> = {
+  burst, echo, open, ping,
+  closeAll: async () => { const n = held.length; for (const h of held.splice(0)) h.sock.destroy(); return { closed: n }; },
+};
+
+const rl = readline.createInterface({ input: process.stdin });
+let chain = Promise.resolve();
+rl.on('line', (line) => {
+  chain = chain.then(async () => {
+    let out: unknown;
+    try {
+      const c = JSON.parse(line) as Cmd;
+      const op = ops[c.op];
+      out = op ? await op(c) : { error: `unknown op ${c.op}` };
+    } catch (e) {
+      out = { error: String((e as Error).message ?? e) };
+    }
+    process.stdout.write(JSON.stringify(out) + '\n');
+  });
+});
+rl.on('close', () => chain.then(() => process.exit(0)));
+process.stdout.write(JSON.stringify({ ready: true }) + '\n');

@@ -1,0 +1,53 @@
+// A pod's workload in the simulated cluster: answers on the given TCP and UDP ports.
+//   HTTP (a request starting with an HTTP method): 200 with "<pod> <client ip>:<port>\n"
+//   "ECHO\n": sends "<pod>\n", then echoes every byte back until the client closes
+//   anything else: "<pod> <client ip>:<port>\n", then closes
+// UDP: "<pod> <client ip>:<port>\n" for each datagram, or the datagram itself after "<pod>\n"
+// when it starts with "ECHO\n".
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { name: { type: 'string' }, tcp: { type: 'string', default: '' }, udp: { type: 'string', default: '' } },
+});
+const name = values.name ?? 'pod';
+const ports = (s: string) => s.split(',').filter(Boolean).map(Number);
+
+const HTTP = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS) /;
+let listening = 0;
+const want = ports(values.tcp).length + ports(values.udp).length;
+const ready = () => { if (++listening === want) process.stdout.write('ready\n'); };
+
+for (const port of ports(values.tcp)) {
+  const srv = net.createServer((sock) => {
+    const who = `${name} ${sock.remoteAddress}:${sock.remotePort}\n`;
+    sock.on('error', () => sock.destroy());
+    sock.once('data', (first) => {
+      const text = first.subarray(0, 8).toString('latin1');
+      if (text.startsWith('ECHO\n')) {
+        sock.write(`${name}\n`);
+        if (first.length > 5) sock.write(first.subarray(5));
+        sock.pipe(sock);
+      } else if (HTTP.test(text)) {
+        sock.end(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(who)}\r\nconnection: close\r\n\r\n${who}`);
+      } else {
+        sock.end(who);
+      }
+    });
+  });
+  srv.listen(port, '0.0.0.0', ready);
+}
+
+for (const port of ports(values.udp)) {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (msg, rinfo) => {
+    const reply = msg.subarray(0, 5).toString('latin1') === 'ECHO\n'
+      ? Buffer.concat([Buffer.from(`${name}\n`), msg.subarray(5)])
+      : Buffer.from(`${name} ${rinfo.address}:${rinfo.port}\n`);
+    sock.send(reply, rinfo.port, rinfo.address);
+  });
+  sock.bind(port, '0.0.0.0', ready);
+}
+if (want === 0) process.stdout.write('ready\n');
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { SlotAllocator } from '../../agent/slot-allocator.ts';
+
+describe('SlotAllocator', () => {
+  it('allocates first fit and reports exhaustion with -1', () => {
+    const a = new SlotAllocator(1000, { graceMs: 0 });
+    expect(a.alloc(251)).toBe(0);
+    expect(a.alloc(509)).toBe(251);
+    expect(a.alloc(251)).toBe(-1);
+    expect(a.available).toBe(240);
+  });
+
+  it('holds freed runs back for the grace period, then coalesces them', () => {
+    let now = 0;
+    const a = new SlotAllocator(1000, { graceMs: 1000, now: () => now });
+    const x = a.alloc(400), y = a.alloc(400);
+    a.free(x, 400);
+    a.free(y, 400);
+    expect(a.alloc(500)).toBe(-1); // still in quarantine
+    now = 1000;
+    expect(a.available).toBe(1000);
+    expect(a.alloc(1000)).toBe(0); // neighbours were merged back into one run
+  });
+
+  it('rebuilds from runs in use and rejects overlaps', () => {
+    const a = SlotAllocator.fromUsed(1000, [{ start: 100, len: 100 }, { start: 500, len: 251 }], { graceMs: 0 });
+    expect(a.available).toBe(649);
+    expect(a.alloc(300)).toBe(200);
+    expect(() => SlotAllocator.fromUsed(1000, [{ start: 0, len: 10 }, { start: 5, len: 10 }])).toThrow(/overlap/);
+  });
+});
