@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*"; }
 
 APT_PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iperf3 iptables nftables
-          curl procps gcc make linux-libc-dev ethtool)
+          curl procps gcc make linux-libc-dev ethtool iputils-ping gnuplot-nox)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -227,6 +227,8 @@ export interface BurstResult {
   counts: Record<string, number>;
   errors: Record<string, number>;
   ms: number[];
+  /** With srcPort: local port -> pod that answered. */
+  flows?: Record<string, string>;
 }
 
 /** One JSON command per line to sim/tools/podclient.ts, one JSON result back. */
@@ -265,7 +267,7 @@ export class PodClient {
     return out;
   }
 
-  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number } = {}): Promise<BurstResult> {
+  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; srcPort?: number } = {}): Promise<BurstResult> {
     return this.cmd({ op: 'burst', target, ...opts });
   }
 

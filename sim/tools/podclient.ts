@@ -2,6 +2,8 @@
 // writes one JSON result per stdout line, so one process serves a whole test or demo.
 //   {"op":"burst","target":"10.96.0.10:80","proto":"tcp","count":3000,"concurrency":8,"timeoutMs":2000}
 //     -> {"ok":n,"failed":n,"counts":{"pod":n},"errors":{"ECONNREFUSED":n},"ms":[...per attempt...]}
+//     with "byPort":true, counts are keyed "pod:serverport"; with "srcPort":P, attempt i binds
+//     local port P+i and "flows" maps each local port to the pod that answered
 //   {"op":"echo","target":"...","proto":"tcp","bytes":1048576} -> {"pod":"...","intact":true}
 //   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
 //   {"op":"ping"} -> {"ok":n,"failed":n}                     (a round trip on each open one)
@@ -11,33 +13,35 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
 
-type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number };
+type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; srcPort?: number };
 
 function split(target: string): [string, number] {
   const i = target.lastIndexOf(':');
   return [target.slice(0, i), Number(target.slice(i + 1))];
 }
 
-function tcpWho(host: string, port: number, timeoutMs: number): Promise<string> {
+/** The answer line's words: [pod, client ip:port, server port]. */
+function tcpWho(host: string, port: number, timeoutMs: number, localPort?: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
+    const sock = net.connect({ host, port, localPort });
     let data = '';
     const timer = setTimeout(() => { sock.destroy(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); }, timeoutMs);
     sock.on('connect', () => sock.write('who\n'));
     sock.on('data', (d) => (data += d));
     sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-    sock.on('close', () => { clearTimeout(timer); data ? resolve(data.split(' ')[0]!) : reject(Object.assign(new Error('empty'), { code: 'EMPTY' })); });
+    sock.on('close', () => { clearTimeout(timer); data ? resolve(data.trim().split(' ')) : reject(Object.assign(new Error('empty'), { code: 'EMPTY' })); });
   });
 }
 
-function udpWho(host: string, port: number, timeoutMs: number): Promise<string> {
+function udpWho(host: string, port: number, timeoutMs: number, localPort?: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket('udp4');
     const timer = setTimeout(() => { sock.close(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); }, timeoutMs);
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m.toString().split(' ')[0]!); });
+    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m.toString().trim().split(' ')); });
     // An ICMP unreachable surfaces as an error on a connected socket.
     sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
-    sock.connect(port, host, () => sock.send('who\n'));
+    const go = () => sock.connect(port, host, () => sock.send('who\n'));
+    if (localPort) sock.bind(localPort, go); else go();
   });
 }
 
@@ -46,14 +50,18 @@ async function burst(c: Cmd) {
   const count = c.count ?? 1, conc = c.concurrency ?? 1, timeoutMs = c.timeoutMs ?? 3000;
   const counts: Record<string, number> = {}, errors: Record<string, number> = {};
   const ms: number[] = [];
+  const flows: Record<number, string> = {};
   let ok = 0, failed = 0, next = 0;
   const worker = async () => {
     while (next < count) {
+      const src = c.srcPort ? c.srcPort + next : undefined;
       next++;
       const t0 = performance.now();
       try {
-        const pod = await (c.proto === 'udp' ? udpWho(host, port, timeoutMs) : tcpWho(host, port, timeoutMs));
-        counts[pod] = (counts[pod] ?? 0) + 1;
+        const words = await (c.proto === 'udp' ? udpWho(host, port, timeoutMs, src) : tcpWho(host, port, timeoutMs, src));
+        const key = c.byPort ? `${words[0]}:${words[2]}` : words[0]!;
+        counts[key] = (counts[key] ?? 0) + 1;
+        if (src) flows[src] = words[0]!;
         ok++;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? 'ERROR';
@@ -64,7 +72,7 @@ async function burst(c: Cmd) {
     }
   };
   await Promise.all(Array.from({ length: conc }, worker));
-  return { ok, failed, counts, errors, ms };
+  return { ok, failed, counts, errors, ms, ...(c.srcPort ? { flows } : {}) };
 }
 
 async function echo(c: Cmd) {

@@ -1,9 +1,9 @@
 // A pod's workload in the simulated cluster: answers on the given TCP and UDP ports.
-//   HTTP (a request starting with an HTTP method): 200 with "<pod> <client ip>:<port>\n"
+//   HTTP (a request starting with an HTTP method): 200 with "<pod> <client ip>:<port> <local port>\n"
 //   "ECHO\n": sends "<pod>\n", then echoes every byte back until the client closes
-//   anything else: "<pod> <client ip>:<port>\n", then closes
-// UDP: "<pod> <client ip>:<port>\n" for each datagram, or the datagram itself after "<pod>\n"
-// when it starts with "ECHO\n".
+//   anything else: "<pod> <client ip>:<port> <local port>\n", then closes
+// UDP: the same line for each datagram, or the datagram itself after "<pod>\n" when it starts
+// with "ECHO\n".
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ const ready = () => { if (++listening === want) process.stdout.write('ready\n');
 
 for (const port of ports(values.tcp)) {
   const srv = net.createServer((sock) => {
-    const who = `${name} ${sock.remoteAddress}:${sock.remotePort}\n`;
+    const who = `${name} ${sock.remoteAddress}:${sock.remotePort} ${port}\n`;
     sock.on('error', () => sock.destroy());
     sock.once('data', (first) => {
       const text = first.subarray(0, 8).toString('latin1');
@@ -44,7 +44,7 @@ for (const port of ports(values.udp)) {
   sock.on('message', (msg, rinfo) => {
     const reply = msg.subarray(0, 5).toString('latin1') === 'ECHO\n'
       ? Buffer.concat([Buffer.from(`${name}\n`), msg.subarray(5)])
-      : Buffer.from(`${name} ${rinfo.address}:${rinfo.port}\n`);
+      : Buffer.from(`${name} ${rinfo.address}:${rinfo.port} ${port}\n`);
     sock.send(reply, rinfo.port, rinfo.address);
   });
   sock.bind(port, '0.0.0.0', ready);

@@ -1,0 +1,103 @@
+// A Sluice agent process on a simulated node, with its structured log at hand.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import type { ServiceState } from '../agent/services.ts';
+import type { SimCluster, SimNode } from './cluster.ts';
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+export interface AgentOptions {
+  /** Standalone source: the agent re-reads this JSON file. Made in a temp dir when neither source is given. */
+  stateFile?: string;
+  /** gRPC control plane address (host:port or unix:/path). */
+  controlPlane?: string;
+  args?: string[];
+}
+
+export class SimAgent {
+  readonly node: SimNode;
+  readonly cluster: SimCluster;
+  readonly stateFile: string | undefined;
+  readonly #opts: AgentOptions;
+  proc!: ChildProcess;
+  logs: LogLine[] = [];
+  stderr = '';
+  #listeners = new Set<(l: LogLine) => void>();
+
+  private constructor(cluster: SimCluster, node: SimNode, opts: AgentOptions) {
+    this.cluster = cluster;
+    this.node = node;
+    this.#opts = opts;
+    this.stateFile = opts.stateFile ?? (opts.controlPlane ? undefined
+      : path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-state-')), 'services.json'));
+  }
+
+  static async start(cluster: SimCluster, nodeName: string, opts: AgentOptions = {}, services?: ServiceState[]): Promise<SimAgent> {
+    const a = new SimAgent(cluster, cluster.node(nodeName), opts);
+    if (a.stateFile && (services || !fs.existsSync(a.stateFile))) writeAtomic(a.stateFile, { services: services ?? [] });
+    await a.restart();
+    return a;
+  }
+
+  /** (Re)start the process and wait for "agent ready". */
+  async restart(): Promise<void> {
+    const args = ['--node-name', this.node.nodeName, '--log-level', 'debug', ...(this.#opts.args ?? [])];
+    if (this.stateFile) args.push('--state-file', this.stateFile);
+    if (this.#opts.controlPlane) args.push('--control-plane', this.#opts.controlPlane);
+    const p = this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args);
+    this.proc = p;
+    p.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000); });
+    readline.createInterface({ input: p.stdout! }).on('line', (line) => {
+      let l: LogLine;
+      try { l = JSON.parse(line) as LogLine; } catch { l = { msg: line }; }
+      this.logs.push(l);
+      for (const fn of this.#listeners) fn(l);
+    });
+    await this.waitLog((l) => l.msg === 'agent ready', 30000);
+  }
+
+  /** Resolve with the first log line (from `since` on) that matches. */
+  waitLog(match: (l: LogLine) => boolean, timeoutMs = 15000, since = 0): Promise<LogLine> {
+    const seen = this.logs.slice(since).find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const onExit = () => done(new Error(`agent on ${this.node.name} exited. stderr: ${this.stderr}`));
+      const timer = setTimeout(() => done(new Error(`agent on ${this.node.name}: no matching log line after ${timeoutMs} ms; last lines: ${JSON.stringify(this.logs.slice(-5))}`)), timeoutMs);
+      const fn = (l: LogLine) => { if (match(l)) done(undefined, l); };
+      const done = (err?: Error, l?: LogLine) => {
+        clearTimeout(timer);
+        this.#listeners.delete(fn);
+        this.proc.off('exit', onExit);
+        if (err) reject(err); else resolve(l!);
+      };
+      this.#listeners.add(fn);
+      this.proc.once('exit', onExit);
+    });
+  }
+
+  /** Standalone mode: write the services and wait until the agent has applied (or refused) them. */
+  async setServices(services: ServiceState[]): Promise<LogLine> {
+    if (!this.stateFile) throw new Error('agent runs with a control plane, not a state file');
+    const since = this.logs.length;
+    writeAtomic(this.stateFile, { services });
+    return this.waitLog((l) => l.msg === 'applied' || l.msg === 'version not applied; previous state kept', 20000, since);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) return resolve();
+      this.proc.once('exit', () => resolve());
+      // nsenter execs the agent, so this pid is the agent's own.
+      this.proc.kill(signal);
+    });
+  }
+}
+
+export function writeAtomic(file: string, doc: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(doc));
+  fs.renameSync(tmp, file);
+}

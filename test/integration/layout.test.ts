@@ -1,0 +1,67 @@
+// The map layouts live in bpf/sluice_maps.h and are mirrored once in agent/bpf/layout.ts; the FFI
+// structs are declared once in agent/bpf/libbpf.ts. These tests hold both mirrors to what the
+// compilers say.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { structSizes } from '../../agent/bpf/libbpf.ts';
+import { ALL_STRUCTS } from '../../agent/bpf/layout.ts';
+import { DEFAULT_OBJECT } from '../../agent/datapath.ts';
+
+interface BtfType { id: number; kind: string; name?: string; size?: number; type_id?: number; nr_elems?: number; members?: Array<{ name: string; type_id: number; bits_offset: number }> }
+
+function btfTypes(): Map<number, BtfType> {
+  const out = execFileSync('bpftool', ['btf', 'dump', 'file', DEFAULT_OBJECT, '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return new Map((JSON.parse(out).types as BtfType[]).map((t) => [t.id, t]));
+}
+
+function sizeOf(types: Map<number, BtfType>, id: number): number {
+  const t = types.get(id)!;
+  switch (t.kind) {
+    case 'TYPEDEF': case 'CONST': case 'VOLATILE': return sizeOf(types, t.type_id!);
+    case 'ARRAY': return sizeOf(types, t.type_id!) * t.nr_elems!;
+    default: return t.size!;
+  }
+}
+
+describe('map layouts', () => {
+  const types = btfTypes();
+  for (const codec of ALL_STRUCTS) {
+    it(`${codec.name} in TypeScript matches the BTF clang emitted`, () => {
+      const s = [...types.values()].find((t) => t.kind === 'STRUCT' && t.name === codec.name);
+      expect(s, `struct ${codec.name} in ${DEFAULT_OBJECT}`).toBeDefined();
+      expect(codec.size).toBe(s!.size);
+      const btf = s!.members!.map((m) => ({ name: m.name, offset: m.bits_offset / 8, size: sizeOf(types, m.type_id) }));
+      // An array member (sl_maglev_chunk.id[16]) is mirrored as one field per element.
+      const ts = codec.fields.map((f) => ({ name: f.name, offset: f.offset, size: f.size }));
+      if (btf.length === 1 && ts.length > 1) {
+        expect(ts.reduce((n, f) => n + f.size, 0)).toBe(btf[0]!.size);
+        expect(ts[0]!.offset).toBe(btf[0]!.offset);
+      } else {
+        expect(ts).toEqual(btf);
+      }
+    });
+  }
+});
+
+describe('libbpf structs declared for koffi', () => {
+  it('have the sizes C gives them', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sizes-'));
+    const src = path.join(dir, 'sizes.c');
+    fs.writeFileSync(src, `#include <stdio.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+int main(void) {
+  printf("{\\"bpf_tc_hook\\":%zu,\\"bpf_tc_opts\\":%zu,\\"bpf_map_batch_opts\\":%zu,\\"bpf_xdp_attach_opts\\":%zu}\\n",
+         sizeof(struct bpf_tc_hook), sizeof(struct bpf_tc_opts), sizeof(struct bpf_map_batch_opts), sizeof(struct bpf_xdp_attach_opts));
+  return 0;
+}
+`);
+    execFileSync('cc', [src, '-o', path.join(dir, 'sizes')]);
+    const c = JSON.parse(execFileSync(path.join(dir, 'sizes'), { encoding: 'utf8' }));
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(structSizes).toEqual(c);
+  });
+});
