@@ -10,6 +10,7 @@ const execFileP = promisify(execFile);
 
 export const NS_PREFIX = 'sluice-';
 export const PIN_ROOT = '/sys/fs/bpf/sluice';
+export const RUN_DIR = '/run/sluice';
 
 export async function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<string> {
   try {
@@ -66,11 +67,13 @@ export function deleteNamespaceSync(ns: string): void {
   spawnSync('ip', ['netns', 'del', ns]);
 }
 
-/** Remove pinned maps of the given run (directories <pin root>/<run>-*). */
+/** Remove pinned maps and agent status files of the given run (<pin root>/<run>-*, <run dir>/<run>-*). */
 export function deletePinsSync(runId: string): void {
-  let dirs: string[] = [];
-  try { dirs = fs.readdirSync(PIN_ROOT); } catch { return; }
-  for (const d of dirs) if (d === runId || d.startsWith(`${runId}-`)) fs.rmSync(path.join(PIN_ROOT, d), { recursive: true, force: true });
+  for (const root of [PIN_ROOT, RUN_DIR]) {
+    let dirs: string[] = [];
+    try { dirs = fs.readdirSync(root); } catch { continue; }
+    for (const d of dirs) if (d === runId || d.startsWith(`${runId}-`)) fs.rmSync(path.join(root, d), { recursive: true, force: true });
+  }
 }
 
 /**

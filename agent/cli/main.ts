@@ -1,0 +1,130 @@
+// sluice: look at a node's datapath. Reads the pinned maps directly, so it works while the agent
+// is down; `status` also reads the agent's status file.
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_PIN_ROOT } from '../datapath.ts';
+import { PinnedMaps } from '../inspect.ts';
+import { DEFAULT_RUN_DIR, readStatus } from '../status.ts';
+import { table } from './table.ts';
+
+const HELP = `Usage: sluice [options] <command>
+
+Commands:
+  service list         frontends with their backends and counters (as 'cilium service list')
+  bpf ct list          connection tracking entries
+  bpf affinity list    sessionAffinity ClientIP entries
+  status               the agent's versions, control plane link, interfaces, map fill
+
+Options:
+  -o, --output table|json   (default: table)
+  --node-name NAME          node whose maps to read (default: $NODE_NAME, else the only node
+                            pinned under --pin-root, else the host name)
+  --pin-root DIR            (default: ${DEFAULT_PIN_ROOT})
+  --run-dir DIR             where the agent writes its status (default: ${DEFAULT_RUN_DIR})
+  -h, --help
+`;
+
+function fail(msg: string, code = 2): never {
+  process.stderr.write(`sluice: ${msg}\n`);
+  if (code === 2) process.stderr.write(`\n${HELP}`);
+  process.exit(code);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o', default: 'table' }, 'node-name': { type: 'string' },
+      'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT }, 'run-dir': { type: 'string', default: DEFAULT_RUN_DIR },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+const { values: o, positionals } = parsed;
+if (o.help || positionals.length === 0) { process.stdout.write(HELP); process.exit(o.help ? 0 : 2); }
+if (o.output !== 'table' && o.output !== 'json') fail(`--output: ${o.output} is not table or json`);
+const json = o.output === 'json';
+const cmd = positionals.join(' ');
+
+function nodeName(): string {
+  if (o['node-name']) return o['node-name'];
+  if (process.env.NODE_NAME) return process.env.NODE_NAME;
+  try {
+    const dirs = fs.readdirSync(o['pin-root']!);
+    if (dirs.length === 1) return dirs[0]!;
+  } catch { /* fall through */ }
+  return os.hostname();
+}
+
+function out(data: unknown, render: () => string): void {
+  process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : render());
+}
+
+const node = nodeName();
+let maps: PinnedMaps;
+try {
+  maps = new PinnedMaps(node, o['pin-root']);
+} catch (e) {
+  fail((e as Error).message, 1);
+}
+
+switch (cmd) {
+  case 'service list': {
+    const rows = maps.services();
+    out(rows, () => table(['ID', 'Frontend', 'Service Type', 'Name', 'Backend'], rows.flatMap((s) => {
+      const bs = s.backends.length ? s.backends.map((b, i) => `${i + 1} => ${b.address}/${s.protocol} (${b.state})`) : ['(none: connections are refused)'];
+      const type = s.type + (s.affinityTimeout ? ` affinity=${s.affinityTimeout}s` : '');
+      return bs.map((b, i) => (i === 0 ? [String(s.id), s.frontend, type, s.name, b] : ['', '', '', '', b]));
+    })));
+    break;
+  }
+  case 'bpf ct list': {
+    const rows = maps.conntrack();
+    out(rows, () => table(['Dir', 'Proto', 'Source', 'Destination', 'NAT', 'Service', 'Backend', 'State', 'Age(s)', 'Idle(s)'],
+      rows.map((r) => [r.direction, r.protocol, r.source, r.destination, r.nat, String(r.serviceId), String(r.backendId),
+        r.closing ? 'closing' : 'open', r.ageSeconds.toFixed(1), r.idleSeconds.toFixed(1)])));
+    break;
+  }
+  case 'bpf affinity list': {
+    const rows = maps.affinity();
+    out(rows, () => table(['Service', 'Client', 'Backend', 'Idle(s)'],
+      rows.map((r) => [String(r.serviceId), r.client, String(r.backendId), r.idleSeconds.toFixed(1)])));
+    break;
+  }
+  case 'status': {
+    const status = readStatus(node, o['run-dir']!);
+    const fill = maps.fill();
+    const counters = maps.counters();
+    const data = { node, agent: status, maps: fill, counters };
+    out(data, () => {
+      const lines: string[] = [`Node:            ${node}`];
+      if (!status) {
+        lines.push(`Agent:           no status file under ${o['run-dir']} (agent not running here?)`);
+      } else {
+        const running = status.pid && pidAlive(status.pid);
+        lines.push(`Agent:           ${running ? `running (pid ${status.pid})` : 'not running'}, started ${status.startedAt}${status.adopted ? ', adopted pinned maps' : ''}`);
+        const cp = status.controlPlane;
+        lines.push(`Control plane:   ${cp ? `${cp.target} ${cp.connected ? 'connected' : 'disconnected'}${cp.serverId ? ` (server ${cp.serverId})` : ''}${cp.lastError ? `, last error: ${cp.lastError}` : ''}` : `standalone (${status.source})`}`);
+        lines.push(`Applied version: ${status.appliedVersion}${status.appliedAt ? ` at ${status.appliedAt}` : ''}`);
+        lines.push(`Nacked versions: ${status.nacked.length ? status.nacked.map((n) => `${n.version} (${n.error})`).join('; ') : 'none'}`);
+        lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
+        if (status.external) lines.push(`External:        ${status.external}`);
+      }
+      lines.push('', table(['Map', 'Entries', 'Capacity', 'Fill'], fill.map((f) => [f.map, String(f.entries), String(f.capacity), `${((100 * f.entries) / f.capacity).toFixed(1)}%`])).trimEnd());
+      lines.push('', `Datapath counters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      return lines.join('\n') + '\n';
+    });
+    break;
+  }
+  default:
+    fail(`unknown command: ${cmd}`);
+}
+maps.close();
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}

@@ -1,0 +1,67 @@
+// Ages out conntrack and affinity entries the datapath no longer needs. The BPF side only refreshes
+// timestamps (at most once a second per flow); deciding what is dead happens here, off the hot path.
+// A flow with traffic within its timeout is never touched.
+import * as bpf from './bpf/libbpf.ts';
+import * as L from './bpf/layout.ts';
+import type { Datapath } from './datapath.ts';
+import { monotonicNs } from './inspect.ts';
+
+export interface GcTimeouts {
+  /** Idle TCP flows (Cilium's default: 6 h). */
+  tcpSeconds: number;
+  /** TCP flows after FIN or RST. */
+  closingSeconds: number;
+  /** Idle UDP flows. */
+  udpSeconds: number;
+}
+
+export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, udpSeconds: 60 };
+
+export interface GcResult { ctScanned: number; ctDeleted: number; affinityDeleted: number }
+
+export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = monotonicNs()): GcResult {
+  const live = new Set<number>();
+  const timeoutOf = new Map<number, number>();
+  for (const fe of dp.frontends.values()) {
+    for (const b of fe.backends.values()) live.add(b.id);
+    timeoutOf.set(fe.svcId, fe.affinityTimeout);
+  }
+
+  const ct = bpf.mapDump(dp.fds.sl_ct, L.ctKey.size, L.ctEntry.size, 4096);
+  const dead: Buffer[] = [];
+  for (const { key, value } of ct) {
+    const proto = key[L.ctKey.fields.find((f) => f.name === 'proto')!.offset]!;
+    const e = L.ctEntry.decode(value);
+    const idle = Number(now - e.last_seen_ns) / 1e9;
+    const limit = e.flags & L.SL_CT_F_CLOSING ? t.closingSeconds : proto === L.IPPROTO.TCP ? t.tcpSeconds : t.udpSeconds;
+    // UDP has no end of flow: like kube-proxy, forget flows to removed endpoints so the next
+    // datagram is balanced again. TCP flows to a removed (terminating) endpoint run on.
+    const stale = proto === L.IPPROTO.UDP && !live.has(e.backend_id);
+    if (idle > limit || stale) dead.push(key);
+  }
+  deleteKeys(dp.fds.sl_ct, dead, L.ctKey.size);
+
+  const aff = bpf.mapDump(dp.fds.sl_affinity, L.affKey.size, L.affValue.size, 4096);
+  const gone: Buffer[] = [];
+  for (const { key, value } of aff) {
+    const k = L.affKey.decode(key), v = L.affValue.decode(value);
+    const timeout = timeoutOf.get(k.svc_id);
+    if (!timeout || Number(now - v.last_used_ns) / 1e9 > timeout || !live.has(v.backend_id)) gone.push(key);
+  }
+  deleteKeys(dp.fds.sl_affinity, gone, L.affKey.size);
+  return { ctScanned: ct.length, ctDeleted: dead.length, affinityDeleted: gone.length };
+}
+
+function deleteKeys(fd: number, keys: Buffer[], size: number): void {
+  for (let i = 0; i < keys.length; i += 1024) {
+    const chunk = keys.slice(i, i + 1024);
+    const buf = Buffer.alloc(size * chunk.length);
+    chunk.forEach((k, j) => k.copy(buf, j * size));
+    try {
+      bpf.mapDeleteBatch(fd, buf, chunk.length);
+    } catch {
+      // An LRU map may have evicted some keys meanwhile; fall back to one by one.
+      for (const k of chunk) bpf.mapDelete(fd, k);
+    }
+  }
+}

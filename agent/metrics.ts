@@ -1,0 +1,82 @@
+// Prometheus metrics and health endpoints of the agent. Read-only: nothing served here changes state.
+import http from 'node:http';
+import client from 'prom-client';
+import type { Datapath } from './datapath.ts';
+import type { PinnedMaps } from './inspect.ts';
+
+export class AgentMetrics {
+  readonly registry = new client.Registry();
+  readonly applied = new client.Counter({ name: 'sluice_versions_applied_total', help: 'State versions applied to the datapath', registers: [this.registry] });
+  readonly nacked = new client.Counter({ name: 'sluice_versions_nacked_total', help: 'State versions refused (nacked); the previous state was kept', registers: [this.registry] });
+  readonly serviceErrors = new client.Counter({ name: 'sluice_service_errors_total', help: 'Services left as they were because they could not be programmed', registers: [this.registry] });
+  readonly applySeconds = new client.Histogram({
+    name: 'sluice_apply_duration_seconds', help: 'Time to apply one state version to the maps',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
+  readonly appliedVersion = new client.Gauge({ name: 'sluice_applied_version', help: 'Last state version applied', registers: [this.registry] });
+  readonly cpConnected = new client.Gauge({ name: 'sluice_control_plane_connected', help: '1 while the control plane stream is up', registers: [this.registry] });
+  readonly cpReconnects = new client.Counter({ name: 'sluice_control_plane_reconnects_total', help: 'Control plane stream losses', registers: [this.registry] });
+  readonly attachErrors = new client.Gauge({ name: 'sluice_attach_errors', help: 'Failed attempts to attach to an interface', registers: [this.registry] });
+  readonly gcDeleted = new client.Counter({ name: 'sluice_gc_deleted_total', help: 'Expired entries removed by the agent', labelNames: ['map'], registers: [this.registry] });
+  readonly errors = new client.Counter({ name: 'sluice_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
+
+  constructor(dp: Datapath, maps: PinnedMaps, interfaces: () => number) {
+    const reg = [this.registry];
+    new client.Gauge({ name: 'sluice_services', help: 'Frontends (service address, port, protocol) programmed', registers: reg, collect() { this.set(dp.frontends.size); } });
+    new client.Gauge({ name: 'sluice_backends', help: 'Backends programmed', registers: reg, collect() { this.set(dp.backendCount); } });
+    new client.Gauge({ name: 'sluice_attached_interfaces', help: 'Interfaces with the datapath attached', registers: reg, collect() { this.set(interfaces()); } });
+    new client.Gauge({
+      name: 'sluice_map_entries', help: 'Entries in use per BPF map', labelNames: ['map'], registers: reg,
+      collect() { for (const f of cachedFill()) this.set({ map: f.map }, f.entries); },
+    });
+    new client.Gauge({
+      name: 'sluice_map_capacity', help: 'Capacity per BPF map', labelNames: ['map'], registers: reg,
+      collect() { for (const f of cachedFill()) this.set({ map: f.map }, f.capacity); },
+    });
+    const perService = (name: string, help: string, field: 'connections' | 'packets' | 'bytes' | 'rejects') =>
+      new client.Counter({
+        name, help, labelNames: ['service', 'frontend'], registers: reg,
+        collect() {
+          this.reset();
+          for (const s of cachedServices()) this.inc({ service: s.name, frontend: s.frontend }, s.stats[field]);
+        },
+      });
+    perService('sluice_service_connections_total', 'New connections balanced, per frontend (from BPF counters)', 'connections');
+    perService('sluice_service_packets_total', 'Client-to-service packets, per frontend', 'packets');
+    perService('sluice_service_bytes_total', 'Client-to-service bytes, per frontend', 'bytes');
+    perService('sluice_service_rejects_total', 'Packets refused for lack of endpoints, per frontend', 'rejects');
+    new client.Counter({
+      name: 'sluice_datapath_events_total', help: 'Node-wide datapath counters', labelNames: ['event'], registers: reg,
+      collect() { this.reset(); for (const [k, v] of Object.entries(maps.counters())) this.inc({ event: k }, v); },
+    });
+    // One map walk serves all gauges of a scrape.
+    let fill: ReturnType<PinnedMaps['fill']> = [], fillAt = 0;
+    let svcs: ReturnType<PinnedMaps['services']> = [], svcAt = 0;
+    const cachedFill = () => { if (Date.now() - fillAt > 1000) { fill = maps.fill(); fillAt = Date.now(); } return fill; };
+    const cachedServices = () => { if (Date.now() - svcAt > 1000) { svcs = maps.services(); svcAt = Date.now(); } return svcs; };
+  }
+
+  /** Serve /metrics, /healthz (the datapath is loaded) and /readyz (a version has been applied). */
+  serve(addr: string, ready: () => boolean): Promise<http.Server> {
+    const i = addr.lastIndexOf(':');
+    const host = addr.slice(0, i) || '0.0.0.0', port = Number(addr.slice(i + 1));
+    const srv = http.createServer(async (req, res) => {
+      if (req.url === '/metrics') {
+        res.setHeader('content-type', this.registry.contentType);
+        res.end(await this.registry.metrics());
+      } else if (req.url === '/healthz') {
+        res.end('ok\n');
+      } else if (req.url === '/readyz') {
+        res.statusCode = ready() ? 200 : 503;
+        res.end(ready() ? 'ready\n' : 'no state applied yet\n');
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    return new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => resolve(srv));
+    });
+  }
+}

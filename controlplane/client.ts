@@ -1,0 +1,230 @@
+// The agent side of StateService.Stream: dials the control plane, says Hello, hands every update to
+// onUpdate and acks (resolved) or nacks (a thrown error or a returned string) it. Reconnects with
+// exponential backoff and jitter; exposes its connection state through getters and events.
+import * as fs from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { stateServiceDefinition, type AgentMessageMsg } from './proto.ts';
+import type { sluice } from './gen/state.js';
+import type { ModelEndpoint, ModelPort, ModelService } from './model.ts';
+
+export type { ModelService as ServiceState, ModelPort as PortState, ModelEndpoint as EndpointState } from './model.ts';
+
+/** A decoded StateUpdate as plain objects, every field present. */
+export interface StateUpdate {
+  version: number;
+  nonce: string;
+  /** A snapshot replaces everything: services not in it must be removed. */
+  snapshot: boolean;
+  upserts: ModelService[];
+  /** Keys "namespace/name". */
+  removals: string[];
+  serverId: string;
+}
+
+export interface ClientTls {
+  /** CA that signed the control plane's certificate. */
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Name to verify the server certificate against when it differs from the target host. */
+  serverName?: string;
+}
+
+/** The subset of a pino logger the client uses. */
+export interface ClientLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface StateStreamOptions {
+  /** "host:port" or "unix:/path". */
+  target: string;
+  nodeName: string;
+  agentId?: string;
+  lastAppliedVersion?: number;
+  tls?: ClientTls;
+  onUpdate: (u: StateUpdate) => Promise<void | string>;
+  logger?: ClientLogger;
+  /** Reconnect backoff: initial and maximum delay (defaults 200 ms and 10 s), with jitter. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Keepalive ping interval (default 20 s) and ping timeout (default 10 s). */
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'closed';
+
+export interface StateStreamEvents {
+  state: [state: ConnectionState];
+  /** First update received on a new stream. */
+  connected: [serverId: string];
+  disconnected: [error: string];
+  applied: [u: StateUpdate];
+  rejected: [u: StateUpdate, error: string];
+}
+
+const noopLogger: ClientLogger = { info() {}, warn() {}, debug() {} };
+
+export class StateStreamClient extends EventEmitter<StateStreamEvents> {
+  private readonly opts: StateStreamOptions;
+  private readonly log: ClientLogger;
+  private readonly client: grpc.Client;
+  private readonly agentId: string;
+  private call: grpc.ClientDuplexStream<AgentMessageMsg, sluice.v1.StateUpdate> | null = null;
+  private stateValue: ConnectionState = 'connecting';
+  private lastErrorValue = '';
+  private serverIdValue = '';
+  private lastAckedValue: number;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closedFlag = false;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(opts: StateStreamOptions) {
+    super();
+    this.opts = opts;
+    this.log = opts.logger ?? noopLogger;
+    this.agentId = opts.agentId ?? `${opts.nodeName}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.lastAckedValue = opts.lastAppliedVersion ?? 0;
+    let creds = grpc.credentials.createInsecure();
+    const channelOpts: grpc.ChannelOptions = {
+      'grpc.keepalive_time_ms': opts.keepaliveTimeMs ?? 20_000,
+      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': 512 * 1024 * 1024,
+      'grpc.max_send_message_length': 16 * 1024 * 1024,
+      'grpc.initial_reconnect_backoff_ms': opts.backoffInitialMs ?? 200,
+      'grpc.max_reconnect_backoff_ms': opts.backoffMaxMs ?? 10_000,
+    };
+    if (opts.tls) {
+      creds = grpc.credentials.createSsl(fs.readFileSync(opts.tls.caFile), fs.readFileSync(opts.tls.keyFile), fs.readFileSync(opts.tls.certFile));
+      if (opts.tls.serverName) channelOpts['grpc.ssl_target_name_override'] = opts.tls.serverName;
+    }
+    this.client = new grpc.Client(opts.target, creds, channelOpts);
+    this.open();
+  }
+
+  get state(): ConnectionState { return this.stateValue; }
+  get connected(): boolean { return this.stateValue === 'connected'; }
+  get lastError(): string { return this.lastErrorValue; }
+  get serverId(): string { return this.serverIdValue; }
+  get lastAckedVersion(): number { return this.lastAckedValue; }
+
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const call = this.call;
+    this.call = null;
+    if (call) call.cancel();
+    this.client.close();
+    this.setState('closed');
+  }
+
+  private setState(s: ConnectionState): void {
+    if (this.stateValue === s) return;
+    this.stateValue = s;
+    this.emit('state', s);
+  }
+
+  private open(): void {
+    if (this.closedFlag) return;
+    this.setState('connecting');
+    const def = stateServiceDefinition.Stream;
+    const call = this.client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+    this.call = call;
+    let gotFirst = false;
+    let ended = false;
+    const onEnd = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      if (this.call === call) this.call = null;
+      if (this.closedFlag) return;
+      this.lastErrorValue = why;
+      const wasConnected = this.stateValue === 'connected';
+      this.setState('connecting');
+      this.emit('disconnected', why);
+      const base = this.opts.backoffInitialMs ?? 200;
+      const max = this.opts.backoffMaxMs ?? 10_000;
+      const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() * 0.5);
+      this.attempt++;
+      (wasConnected ? this.log.warn : this.log.debug).call(this.log, { target: this.opts.target, err: why, retryInMs: Math.round(delay) }, 'state stream lost; reconnecting');
+      this.timer = setTimeout(() => { this.timer = null; this.open(); }, delay);
+    };
+    call.on('data', (m: sluice.v1.StateUpdate) => {
+      const u = toUpdate(m);
+      if (!gotFirst) {
+        gotFirst = true;
+        this.attempt = 0;
+        this.serverIdValue = u.serverId;
+        this.lastErrorValue = '';
+        this.setState('connected');
+        this.log.info({ target: this.opts.target, serverId: u.serverId, node: this.opts.nodeName }, 'state stream connected');
+        this.emit('connected', u.serverId);
+      }
+      this.queue = this.queue.then(() => this.apply(call, u, () => ended));
+    });
+    call.on('error', (e: grpc.ServiceError) => onEnd(`${grpc.status[e.code] ?? e.code}: ${e.details || e.message}`));
+    call.on('end', () => onEnd('stream ended by server'));
+    call.write({ hello: { nodeName: this.opts.nodeName, lastAppliedVersion: this.lastAckedValue, agentId: this.agentId } });
+  }
+
+  private async apply(call: grpc.ClientDuplexStream<AgentMessageMsg, sluice.v1.StateUpdate>, u: StateUpdate, isEnded: () => boolean): Promise<void> {
+    let error: string | undefined;
+    try {
+      const r = await this.opts.onUpdate(u);
+      if (typeof r === 'string') error = r || 'rejected';
+    } catch (e) {
+      error = (e as Error)?.message ?? String(e);
+    }
+    if (error === undefined) {
+      this.lastAckedValue = u.version;
+      this.emit('applied', u);
+    } else {
+      this.log.warn({ version: u.version, err: error }, 'update rejected (nack)');
+      this.emit('rejected', u, error);
+    }
+    if (isEnded() || this.closedFlag) return;
+    call.write({ ack: { version: u.version, nonce: u.nonce, ok: error === undefined, error: error ?? '' } });
+  }
+}
+
+export function connectStateStream(opts: StateStreamOptions): StateStreamClient {
+  return new StateStreamClient(opts);
+}
+
+function toEndpoint(e: sluice.v1.Endpoint.$Properties): ModelEndpoint {
+  return {
+    ip: e.ip ?? '', port: e.port ?? 0, ready: !!e.ready, serving: !!e.serving, terminating: !!e.terminating,
+    nodeName: e.nodeName ?? '', targetRef: e.targetRef ?? '',
+  };
+}
+
+function toPort(p: sluice.v1.ServicePort.$Properties): ModelPort {
+  return {
+    name: p.name ?? '', protocol: p.protocol ?? '', port: p.port ?? 0, nodePort: p.nodePort ?? 0,
+    endpoints: (p.endpoints ?? []).map(toEndpoint),
+  };
+}
+
+export function toService(s: sluice.v1.Service.$Properties): ModelService {
+  return {
+    namespace: s.namespace ?? '', name: s.name ?? '', type: s.type ?? '',
+    clusterIps: [...(s.clusterIps ?? [])], ports: (s.ports ?? []).map(toPort),
+    affinityClientIp: !!s.affinityClientIp, affinityTimeoutSeconds: s.affinityTimeoutSeconds ?? 0,
+    internalTrafficLocal: !!s.internalTrafficLocal, externalTrafficLocal: !!s.externalTrafficLocal,
+    externalIps: [...(s.externalIps ?? [])], loadBalancerIps: [...(s.loadBalancerIps ?? [])],
+  };
+}
+
+function toUpdate(m: sluice.v1.StateUpdate): StateUpdate {
+  return {
+    version: Number(m.version ?? 0), nonce: m.nonce ?? '', snapshot: !!m.snapshot,
+    upserts: (m.upserts ?? []).map(toService), removals: [...(m.removals ?? [])], serverId: m.serverId ?? '',
+  };
+}

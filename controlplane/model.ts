@@ -1,0 +1,360 @@
+// The service model: pure functions from Kubernetes Service + EndpointSlice objects to the
+// per-node `sluice.v1.Service` messages, following kube-proxy's semantics. Errors are data.
+//
+// Rules (see docs/control-plane.md):
+// - Services: ClusterIP, NodePort, LoadBalancer. Headless (clusterIP None) and ExternalName are ignored.
+// - Malformed data (bad IP, bad port, unknown protocol/type, duplicate port) drops the whole object
+//   and reports {kind, object, field, message}. Unsupported-but-valid parts (IPv6 addresses, SCTP
+//   ports) are refused per part: the part is dropped and reported, the rest of the object is kept.
+// - Endpoints come from the EndpointSlices labelled kubernetes.io/service-name=<service>; a Service
+//   port takes its per-endpoint port from the slice port with the same name and protocol (the slice
+//   holds the already-resolved targetPort). An endpoint whose slice lacks that port is omitted for it.
+// - Conditions: ready unset = ready; serving unset = ready; terminating unset = false.
+//   Ready endpoints serve; when none is ready, the serving+terminating ones do.
+// - internalTrafficPolicy Local keeps only the node's own endpoints (endpoint nodeName), applying the
+//   same ready/terminating fallback within them.
+import { isIP } from 'node:net';
+
+export interface ModelEndpoint {
+  ip: string;
+  port: number;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  nodeName: string;
+  targetRef: string;
+}
+
+export interface ModelPort {
+  name: string;
+  protocol: string; // TCP | UDP
+  port: number;
+  nodePort: number;
+  endpoints: ModelEndpoint[];
+}
+
+/** Plain form of sluice.v1.Service (field names as protobufjs generates them). */
+export interface ModelService {
+  namespace: string;
+  name: string;
+  type: string;
+  clusterIps: string[];
+  ports: ModelPort[];
+  affinityClientIp: boolean;
+  affinityTimeoutSeconds: number;
+  internalTrafficLocal: boolean;
+  externalTrafficLocal: boolean;
+  externalIps: string[];
+  loadBalancerIps: string[];
+}
+
+export interface ModelError {
+  kind: string; // Service | EndpointSlice | Pod | Deployment | File
+  object: string; // namespace/name (or a file path)
+  field: string;
+  message: string;
+}
+
+// Minimal structural views of the Kubernetes objects (both the raw JSON from a watch and the typed
+// objects from client-node's ObjectSerializer fit these).
+export interface KubeMeta {
+  name?: string;
+  namespace?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: unknown;
+}
+export interface KubeServicePort {
+  name?: string;
+  protocol?: string;
+  port?: unknown;
+  targetPort?: unknown;
+  nodePort?: unknown;
+}
+export interface KubeService {
+  kind?: string;
+  apiVersion?: string;
+  metadata?: KubeMeta;
+  spec?: {
+    type?: string;
+    clusterIP?: string;
+    clusterIPs?: string[];
+    ports?: KubeServicePort[];
+    selector?: Record<string, string>;
+    sessionAffinity?: string;
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: unknown } };
+    internalTrafficPolicy?: string;
+    externalTrafficPolicy?: string;
+    externalIPs?: string[];
+    externalName?: string;
+  };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+}
+export interface KubeEndpointSlice {
+  kind?: string;
+  apiVersion?: string;
+  metadata?: KubeMeta;
+  addressType?: string;
+  endpoints?: {
+    addresses?: string[];
+    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+    nodeName?: string;
+    targetRef?: { kind?: string; namespace?: string; name?: string };
+  }[];
+  ports?: { name?: string; protocol?: string; port?: unknown }[];
+}
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const DEFAULT_AFFINITY_TIMEOUT = 10800;
+const MAX_AFFINITY_TIMEOUT = 86400;
+
+export function objectKey(meta: KubeMeta | undefined): string {
+  return `${meta?.namespace || 'default'}/${meta?.name ?? ''}`;
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EndpointSlices
+
+export interface ParsedSlice {
+  key: string; // namespace/name of the slice
+  service: string; // namespace/service-name, '' when the label is missing
+  ports: { name: string; protocol: string; port: number }[];
+  endpoints: Omit<ModelEndpoint, 'port'>[];
+  errors: ModelError[];
+}
+
+/** Validates one EndpointSlice. Bad endpoints/ports are dropped individually and reported. */
+export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
+  const key = objectKey(slice.metadata);
+  const errors: ModelError[] = [];
+  const err = (field: string, message: string): void => {
+    errors.push({ kind: 'EndpointSlice', object: key, field, message });
+  };
+  const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '';
+  const out: ParsedSlice = { key, service: svcName ? `${slice.metadata?.namespace || 'default'}/${svcName}` : '', ports: [], endpoints: [], errors };
+  if (!slice.metadata?.name) err('metadata.name', 'missing name');
+  if (slice.addressType === 'IPv6') {
+    err('addressType', 'IPv6 endpoints are not supported (IPv4 only); slice ignored');
+    return out;
+  }
+  if (slice.addressType !== 'IPv4') {
+    if (slice.addressType !== 'FQDN') err('addressType', `unsupported addressType ${JSON.stringify(slice.addressType)}; slice ignored`);
+    return out; // FQDN slices are not used by kube-proxy either
+  }
+  (slice.ports ?? []).forEach((p, i) => {
+    const protocol = p.protocol ?? 'TCP';
+    if (protocol === 'SCTP') { err(`ports[${i}].protocol`, 'SCTP is not supported; port ignored'); return; }
+    if (protocol !== 'TCP' && protocol !== 'UDP') { err(`ports[${i}].protocol`, `unknown protocol ${JSON.stringify(protocol)}; port ignored`); return; }
+    if (p.port === undefined || p.port === null) return; // "all ports": not meaningful for services
+    if (!isPort(p.port)) { err(`ports[${i}].port`, `invalid port ${JSON.stringify(p.port)}; port ignored`); return; }
+    out.ports.push({ name: p.name ?? '', protocol, port: p.port });
+  });
+  (slice.endpoints ?? []).forEach((e, i) => {
+    const ip = e.addresses?.[0];
+    if (ip === undefined) { err(`endpoints[${i}].addresses`, 'no address; endpoint ignored'); return; }
+    const fam = isIP(ip);
+    if (fam === 6) { err(`endpoints[${i}].addresses[0]`, `IPv6 address ${ip} in an IPv4 slice; endpoint ignored`); return; }
+    if (fam !== 4) { err(`endpoints[${i}].addresses[0]`, `malformed IP ${JSON.stringify(ip)}; endpoint ignored`); return; }
+    const c = e.conditions ?? {};
+    const ready = c.ready ?? true;
+    const serving = c.serving ?? ready;
+    const terminating = c.terminating ?? false;
+    const t = e.targetRef;
+    const targetRef = t?.name ? `${t.kind ?? 'Pod'}/${t.namespace ?? slice.metadata?.namespace ?? 'default'}/${t.name}` : '';
+    out.endpoints.push({ ip, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef });
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+export interface ServiceResult {
+  /** Node-independent model: every endpoint of every slice (all conditions), merged, sorted. */
+  model: ModelService | null;
+  errors: ModelError[];
+  /** true when the object is intentionally not modelled (headless, ExternalName). */
+  ignored: boolean;
+}
+
+function ipv4List(list: unknown, field: string, err: (f: string, m: string) => void, fatal: { v: boolean }): string[] {
+  const out: string[] = [];
+  if (list === undefined || list === null) return out;
+  if (!Array.isArray(list)) { err(field, 'not a list'); fatal.v = true; return out; }
+  list.forEach((ip: unknown, i) => {
+    const fam = typeof ip === 'string' ? isIP(ip) : 0;
+    if (fam === 4) { if (!out.includes(ip as string)) out.push(ip as string); } else if (fam === 6) err(`${field}[${i}]`, `IPv6 address ${String(ip)} is not supported (IPv4 only); ignored`);
+    else { err(`${field}[${i}]`, `malformed IP ${JSON.stringify(ip)}`); fatal.v = true; }
+  });
+  return out;
+}
+
+/** Builds the node-independent model of one Service from its (already parsed) slices. */
+export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): ServiceResult {
+  const key = objectKey(svc.metadata);
+  const errors: ModelError[] = [];
+  const err = (field: string, message: string): void => {
+    errors.push({ kind: 'Service', object: key, field, message });
+  };
+  const fatal = { v: false };
+  const spec = svc.spec ?? {};
+  const type = spec.type ?? 'ClusterIP';
+  if (!svc.metadata?.name) { err('metadata.name', 'missing name'); return { model: null, errors, ignored: false }; }
+  if (type === 'ExternalName') return { model: null, errors, ignored: true };
+  if (spec.clusterIP === 'None' || spec.clusterIPs?.[0] === 'None') return { model: null, errors, ignored: true };
+  if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer') {
+    err('spec.type', `unknown type ${JSON.stringify(type)}`);
+    return { model: null, errors, ignored: false };
+  }
+
+  let clusterIps: string[];
+  if (spec.clusterIPs && spec.clusterIPs.length > 0) {
+    clusterIps = ipv4List(spec.clusterIPs, 'spec.clusterIPs', err, fatal);
+    if (spec.clusterIP && spec.clusterIP !== spec.clusterIPs[0]) { err('spec.clusterIP', `${spec.clusterIP} differs from spec.clusterIPs[0]`); fatal.v = true; }
+  } else if (spec.clusterIP) {
+    clusterIps = ipv4List([spec.clusterIP], 'spec.clusterIP', err, fatal).slice(0, 1);
+    if (errors.length > 0) errors[errors.length - 1]!.field = 'spec.clusterIP';
+  } else {
+    err('spec.clusterIP', 'no cluster IP');
+    return { model: null, errors, ignored: false };
+  }
+
+  const ports: ModelPort[] = [];
+  const seen = new Set<string>();
+  const rawPorts = spec.ports ?? [];
+  rawPorts.forEach((p, i) => {
+    const protocol = p.protocol ?? 'TCP';
+    if (protocol === 'SCTP') { err(`spec.ports[${i}].protocol`, 'SCTP is not supported; port ignored'); return; }
+    if (protocol !== 'TCP' && protocol !== 'UDP') { err(`spec.ports[${i}].protocol`, `unknown protocol ${JSON.stringify(protocol)}`); fatal.v = true; return; }
+    if (!isPort(p.port)) { err(`spec.ports[${i}].port`, `invalid port ${JSON.stringify(p.port)}`); fatal.v = true; return; }
+    const tp = p.targetPort;
+    if (tp !== undefined && tp !== null && !isPort(tp) && !(typeof tp === 'string' && /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(tp) && /[a-z]/.test(tp))) {
+      err(`spec.ports[${i}].targetPort`, `invalid targetPort ${JSON.stringify(tp)}`); fatal.v = true; return;
+    }
+    const nodePort = p.nodePort ?? 0;
+    if (nodePort !== 0 && !isPort(nodePort)) { err(`spec.ports[${i}].nodePort`, `invalid nodePort ${JSON.stringify(nodePort)}`); fatal.v = true; return; }
+    const name = p.name ?? '';
+    if (rawPorts.length > 1 && !name) { err(`spec.ports[${i}].name`, 'name is required when a Service has several ports'); fatal.v = true; return; }
+    const id = `${p.port}/${protocol}`;
+    if (seen.has(id) || seen.has(`name:${name}`)) { err(`spec.ports[${i}]`, `duplicate port ${id} or name ${JSON.stringify(name)}`); fatal.v = true; return; }
+    seen.add(id); seen.add(`name:${name}`);
+    ports.push({ name, protocol, port: p.port, nodePort: type === 'ClusterIP' ? 0 : (nodePort as number), endpoints: [] });
+  });
+
+  const affinity = spec.sessionAffinity === 'ClientIP';
+  let affinityTimeout = 0;
+  if (affinity) {
+    const t = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_AFFINITY_TIMEOUT) {
+      err('spec.sessionAffinityConfig.clientIP.timeoutSeconds', `invalid timeout ${JSON.stringify(t)} (1..${MAX_AFFINITY_TIMEOUT})`); fatal.v = true;
+    } else affinityTimeout = t;
+  } else if (spec.sessionAffinity !== undefined && spec.sessionAffinity !== 'None') {
+    err('spec.sessionAffinity', `unknown sessionAffinity ${JSON.stringify(spec.sessionAffinity)}`); fatal.v = true;
+  }
+  for (const [f, v] of [['spec.internalTrafficPolicy', spec.internalTrafficPolicy], ['spec.externalTrafficPolicy', spec.externalTrafficPolicy]] as const) {
+    if (v !== undefined && v !== 'Cluster' && v !== 'Local') { err(f, `unknown policy ${JSON.stringify(v)}`); fatal.v = true; }
+  }
+  const externalIps = ipv4List(spec.externalIPs, 'spec.externalIPs', err, fatal);
+  const lbIps: string[] = [];
+  (svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
+    if (!ing.ip) return; // hostname-only ingress: nothing to program
+    const fam = isIP(ing.ip);
+    if (fam === 4) { if (!lbIps.includes(ing.ip)) lbIps.push(ing.ip); } else if (fam === 6) err(`status.loadBalancer.ingress[${i}].ip`, `IPv6 address ${ing.ip} is not supported (IPv4 only); ignored`);
+    else { err(`status.loadBalancer.ingress[${i}].ip`, `malformed IP ${JSON.stringify(ing.ip)}`); fatal.v = true; }
+  });
+
+  if (fatal.v) return { model: null, errors, ignored: false };
+  if (clusterIps.length === 0) {
+    err('spec.clusterIPs', 'no IPv4 cluster IP (IPv6-only services are not supported); service ignored');
+    return { model: null, errors, ignored: false };
+  }
+
+  // Endpoints: merge slices, de-duplicate by ip:port (keeping the "best" conditions), sort.
+  for (const port of ports) {
+    const byAddr = new Map<string, ModelEndpoint>();
+    for (const s of slices) {
+      const sp = s.ports.find((x) => x.name === port.name && x.protocol === port.protocol);
+      if (!sp) continue; // the slice's endpoints lack this port
+      for (const e of s.endpoints) {
+        const ep: ModelEndpoint = { ...e, port: sp.port };
+        const k = `${e.ip}:${sp.port}`;
+        const prev = byAddr.get(k);
+        if (!prev || rank(ep) > rank(prev)) byAddr.set(k, ep);
+      }
+    }
+    port.endpoints = [...byAddr.values()].sort(compareEndpoints);
+  }
+
+  const model: ModelService = {
+    namespace: svc.metadata.namespace || 'default',
+    name: svc.metadata.name,
+    type,
+    clusterIps,
+    ports,
+    affinityClientIp: affinity,
+    affinityTimeoutSeconds: affinityTimeout,
+    internalTrafficLocal: spec.internalTrafficPolicy === 'Local',
+    externalTrafficLocal: spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || externalIps.length > 0),
+    externalIps,
+    loadBalancerIps: type === 'LoadBalancer' ? lbIps : [],
+  };
+  return { model, errors, ignored: false };
+}
+
+function rank(e: ModelEndpoint): number {
+  return (e.ready ? 4 : 0) + (e.serving ? 2 : 0) + (e.terminating ? 0 : 1);
+}
+
+function ipNum(ip: string): number {
+  const p = ip.split('.');
+  return ((Number(p[0]) << 24) >>> 0) + (Number(p[1]) << 16) + (Number(p[2]) << 8) + Number(p[3]);
+}
+
+function compareEndpoints(a: ModelEndpoint, b: ModelEndpoint): number {
+  return ipNum(a.ip) - ipNum(b.ip) || a.port - b.port;
+}
+
+/** Endpoints that should receive new connections: ready ones, else serving+terminating ones. */
+export function selectEndpoints(all: ModelEndpoint[]): ModelEndpoint[] {
+  const ready = all.filter((e) => e.ready);
+  if (ready.length > 0) return ready;
+  return all.filter((e) => e.serving && e.terminating);
+}
+
+/** The message for one node: endpoint selection and internalTrafficPolicy applied. */
+export function projectForNode(model: ModelService, nodeName: string): ModelService {
+  return {
+    ...model,
+    ports: model.ports.map((p) => ({
+      ...p,
+      endpoints: selectEndpoints(model.internalTrafficLocal ? p.endpoints.filter((e) => e.nodeName === nodeName) : p.endpoints),
+    })),
+  };
+}
+
+/** Convenience for callers holding plain lists: the services (sorted by key) for one node. */
+export function buildNodeServices(services: KubeService[], slices: KubeEndpointSlice[], nodeName: string): { services: ModelService[]; errors: ModelError[] } {
+  const errors: ModelError[] = [];
+  const byService = new Map<string, ParsedSlice[]>();
+  for (const s of slices) {
+    const p = parseSlice(s);
+    errors.push(...p.errors);
+    if (!p.service) continue;
+    const list = byService.get(p.service) ?? [];
+    list.push(p);
+    byService.set(p.service, list);
+  }
+  const out: ModelService[] = [];
+  for (const svc of services) {
+    const r = buildService(svc, byService.get(objectKey(svc.metadata)) ?? []);
+    errors.push(...r.errors);
+    if (r.model) out.push(projectForNode(r.model, nodeName));
+  }
+  out.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
+  return { services: out, errors };
+}

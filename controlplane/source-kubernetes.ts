@@ -1,0 +1,167 @@
+// The Kubernetes source: client-node informers on v1 Services and discovery.k8s.io/v1
+// EndpointSlices (get/list/watch only) feeding the store.
+//
+// - Lists are paged (limit/continue); an expired continue token (410) restarts the list.
+// - Watches ask for bookmarks (allowWatchBookmarks=true).
+// - A 410 (ERROR event or HTTP status) makes the informer relist by itself and emit the differences.
+// - Any other informer error stops it (client-node behaviour): we restart it with backoff
+//   (1 s doubling to 30 s), never after stop().
+// - The store is marked synced once both informers have completed a first list.
+import { KubeConfig, CoreV1Api, DiscoveryV1Api, makeInformer, type Informer, type KubernetesObject, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { StateStore } from './store.ts';
+import { objectKey, type KubeEndpointSlice, type KubeService } from './model.ts';
+
+export interface KubernetesSourceOptions {
+  store: StateStore;
+  logger: Logger;
+  /** Path of a kubeconfig file; in-cluster configuration when absent. */
+  kubeconfig?: string;
+  /** A ready KubeConfig (tests); wins over kubeconfig. */
+  kubeConfig?: KubeConfig;
+  pageSize?: number;
+  restartBackoffInitialMs?: number;
+  restartBackoffMaxMs?: number;
+  onSourceError?: () => void;
+}
+
+type Inf<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+interface Watched {
+  name: string;
+  informer: Inf<KubernetesObject>;
+  listed: boolean;
+  delayMs: number;
+  timer: NodeJS.Timeout | null;
+  restarting: boolean;
+}
+
+function is410(e: unknown): boolean {
+  const x = e as { code?: number; statusCode?: number } | null;
+  return x?.code === 410 || x?.statusCode === 410;
+}
+
+/** Pages through a list call; restarts from scratch when the continue token expired (410). */
+async function pagedList<T extends KubernetesObject>(
+  fetchPage: (cont: string | undefined) => Promise<KubernetesListObject<T>>,
+  log: Logger, what: string,
+): Promise<KubernetesListObject<T>> {
+  for (let attempt = 0; ; attempt++) {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let first: KubernetesListObject<T> | undefined;
+    try {
+      do {
+        const page = await fetchPage(cont);
+        first ??= page;
+        items.push(...page.items);
+        cont = page.metadata?._continue || undefined;
+      } while (cont);
+      return { ...first!, items, metadata: { ...first!.metadata, _continue: undefined, resourceVersion: first!.metadata?.resourceVersion } };
+    } catch (e) {
+      if (cont !== undefined && is410(e) && attempt < 5) {
+        log.info({ resource: what }, 'list continue token expired (410); restarting the list');
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+export class KubernetesSource {
+  private readonly opts: KubernetesSourceOptions;
+  private readonly log: Logger;
+  private readonly kc: KubeConfig;
+  private readonly watched: Watched[] = [];
+  private stopped = false;
+
+  constructor(opts: KubernetesSourceOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+    if (opts.kubeConfig) this.kc = opts.kubeConfig;
+    else {
+      this.kc = new KubeConfig();
+      if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
+      else this.kc.loadFromCluster();
+    }
+  }
+
+  start(): void {
+    const limit = this.opts.pageSize ?? 500;
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const disco = this.kc.makeApiClient(DiscoveryV1Api);
+    const store = this.opts.store;
+
+    const svcInf = makeInformer<KubernetesObject>(this.kc, '/api/v1/services?allowWatchBookmarks=true', () =>
+      pagedList((cont) => core.listServiceForAllNamespaces({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'services'));
+    const sliceInf = makeInformer<KubernetesObject>(this.kc, '/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true', () =>
+      pagedList((cont) => disco.listEndpointSliceForAllNamespaces({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'endpointslices'));
+
+    svcInf.on('add', (o) => store.upsertService(o as KubeService));
+    svcInf.on('update', (o) => store.upsertService(o as KubeService));
+    svcInf.on('delete', (o) => store.deleteService(objectKey(o.metadata)));
+    sliceInf.on('add', (o) => store.upsertSlice(o as KubeEndpointSlice));
+    sliceInf.on('update', (o) => store.upsertSlice(o as KubeEndpointSlice));
+    sliceInf.on('delete', (o) => store.deleteSlice(objectKey(o.metadata)));
+
+    for (const [name, informer] of [['services', svcInf], ['endpointslices', sliceInf]] as const) {
+      const w: Watched = { name, informer, listed: false, delayMs: 0, timer: null, restarting: false };
+      this.watched.push(w);
+      informer.on('error', (err: unknown) => this.onError(w, err));
+      informer.on('connect', () => this.log.debug({ resource: name }, 'informer (re)connecting'));
+      // A list or watch event means the informer works again: reset its restart backoff.
+      informer.on('add', () => { w.delayMs = 0; });
+      informer.on('update', () => { w.delayMs = 0; });
+      informer.on('delete', () => { w.delayMs = 0; });
+      void this.run(w);
+    }
+  }
+
+  /** Starts (or restarts) one informer; marks the store synced once every informer has listed. */
+  private async run(w: Watched): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await w.informer.start();
+    } catch (e) {
+      this.onError(w, e);
+      return;
+    }
+    if (this.stopped) return;
+    // start() resolves after the list succeeded and the watch was requested (or after an error,
+    // which went to onError). resourceVersion is set once a list succeeded.
+    const rv = (w.informer as unknown as { latestResourceVersion?: () => string }).latestResourceVersion?.() ?? '';
+    if (rv && !w.listed) {
+      w.listed = true;
+      this.log.info({ resource: w.name, resourceVersion: rv, objects: w.informer.list().length }, 'initial list done');
+      if (this.watched.every((x) => x.listed)) {
+        this.opts.store.markSynced();
+        this.log.info({ services: this.opts.store.size }, 'kubernetes source synced');
+      }
+    }
+  }
+
+  private onError(w: Watched, err: unknown): void {
+    this.opts.onSourceError?.();
+    if (this.stopped || w.timer) return;
+    const initial = this.opts.restartBackoffInitialMs ?? 1000;
+    const max = this.opts.restartBackoffMaxMs ?? 30_000;
+    w.delayMs = w.delayMs === 0 ? initial : Math.min(max, w.delayMs * 2);
+    const delay = w.delayMs * (0.8 + Math.random() * 0.4);
+    const e = err as { message?: string; statusCode?: number; code?: number } | undefined;
+    this.log.warn({ resource: w.name, err: e?.message ?? String(err), status: e?.statusCode ?? e?.code, retryInMs: Math.round(delay) }, 'informer failed; restarting with backoff');
+    w.timer = setTimeout(() => {
+      w.timer = null;
+      if (this.stopped) return;
+      void this.run(w);
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watched) {
+      if (w.timer) clearTimeout(w.timer);
+      w.timer = null;
+      await w.informer.stop();
+    }
+  }
+}

@@ -1,0 +1,214 @@
+// The in-memory store fed by a source (Kubernetes informers or the manifests directory): raw
+// Services and EndpointSlices in, node-independent service models out. Changes are batched: every
+// mutation marks service keys dirty and a flush (scheduled on the next macrotask, or forced with
+// flush()) rebuilds only those services and emits 'change' with the keys whose model changed.
+import { EventEmitter } from 'node:events';
+import {
+  buildService, objectKey, parseSlice, projectForNode,
+  type KubeEndpointSlice, type KubeService, type ModelError, type ModelService, type ParsedSlice,
+} from './model.ts';
+
+export interface ServiceEntry {
+  key: string;
+  model: ModelService;
+  /** Store-wide revision at which this model last changed. */
+  rev: number;
+  /** Serialized model, used to detect real changes. */
+  fingerprint: string;
+  endpointCount: number;
+  /** Per-node projections of internalTrafficPolicy=Local services (cleared when the model changes). */
+  perNode?: Map<string, ModelService>;
+  clusterView?: ModelService;
+}
+
+export interface StoreEvents {
+  change: [keys: Set<string>];
+  /** Errors of one object changed (new list; empty = the object is valid again or gone). */
+  errors: [objectKey: string, errors: ModelError[]];
+  synced: [];
+}
+
+export class StateStore extends EventEmitter<StoreEvents> {
+  private readonly rawServices = new Map<string, KubeService>();
+  private readonly slices = new Map<string, ParsedSlice>();
+  private readonly slicesByService = new Map<string, Set<string>>();
+  private readonly entries = new Map<string, ServiceEntry>();
+  private readonly objectErrors = new Map<string, ModelError[]>();
+  private readonly dirty = new Set<string>();
+  private flushScheduled = false;
+  private revCounter = 0;
+  private endpointTotal = 0;
+  private syncedFlag = false;
+
+  // ---- mutations --------------------------------------------------------------------------
+  upsertService(svc: KubeService): void {
+    const key = objectKey(svc.metadata);
+    this.rawServices.set(key, svc);
+    this.markDirty(key);
+  }
+
+  deleteService(key: string): void {
+    if (this.rawServices.delete(key)) this.markDirty(key);
+  }
+
+  upsertSlice(slice: KubeEndpointSlice): void {
+    const parsed = parseSlice(slice);
+    const old = this.slices.get(parsed.key);
+    if (old) this.unlinkSlice(old);
+    this.slices.set(parsed.key, parsed);
+    if (parsed.service) {
+      let set = this.slicesByService.get(parsed.service);
+      if (!set) this.slicesByService.set(parsed.service, (set = new Set()));
+      set.add(parsed.key);
+      this.markDirty(parsed.service);
+    }
+    this.setErrors(`EndpointSlice ${parsed.key}`, parsed.errors);
+  }
+
+  deleteSlice(key: string): void {
+    const old = this.slices.get(key);
+    if (!old) return;
+    this.slices.delete(key);
+    this.unlinkSlice(old);
+    this.setErrors(`EndpointSlice ${key}`, []);
+  }
+
+  /** Replaces the whole content (manifests source): only what differs is marked dirty. */
+  replaceAll(services: KubeService[], slices: KubeEndpointSlice[]): void {
+    const svcKeys = new Set<string>();
+    for (const s of services) {
+      const key = objectKey(s.metadata);
+      svcKeys.add(key);
+      const prev = this.rawServices.get(key);
+      if (!prev || JSON.stringify(prev) !== JSON.stringify(s)) this.upsertService(s);
+    }
+    for (const key of [...this.rawServices.keys()]) if (!svcKeys.has(key)) this.deleteService(key);
+    const sliceKeys = new Set<string>();
+    const sliceJson = new Map<string, string>();
+    for (const s of slices) {
+      const key = objectKey(s.metadata);
+      sliceKeys.add(key);
+      const json = JSON.stringify(s);
+      sliceJson.set(key, json);
+      if (this.lastSliceJson.get(key) !== json) this.upsertSlice(s);
+    }
+    for (const key of [...this.slices.keys()]) if (!sliceKeys.has(key)) this.deleteSlice(key);
+    this.lastSliceJson = sliceJson;
+  }
+  private lastSliceJson = new Map<string, string>();
+
+  markSynced(): void {
+    if (this.syncedFlag) return;
+    this.flush();
+    this.syncedFlag = true;
+    this.emit('synced');
+  }
+
+  get synced(): boolean {
+    return this.syncedFlag;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+  get size(): number {
+    return this.entries.size;
+  }
+  get endpointCount(): number {
+    return this.endpointTotal;
+  }
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+  get(key: string): ServiceEntry | undefined {
+    return this.entries.get(key);
+  }
+  /** Current validation errors of every object. */
+  errors(): ModelError[] {
+    return [...this.objectErrors.values()].flat();
+  }
+  invalidObjectCount(): number {
+    return this.objectErrors.size;
+  }
+
+  /** The message for one node; projections are cached per entry. */
+  viewFor(entry: ServiceEntry, nodeName: string): ModelService {
+    if (!entry.model.internalTrafficLocal) return (entry.clusterView ??= projectForNode(entry.model, nodeName));
+    entry.perNode ??= new Map();
+    let v = entry.perNode.get(nodeName);
+    if (!v) entry.perNode.set(nodeName, (v = projectForNode(entry.model, nodeName)));
+    return v;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+  private unlinkSlice(p: ParsedSlice): void {
+    if (!p.service) return;
+    const set = this.slicesByService.get(p.service);
+    if (set) {
+      set.delete(p.key);
+      if (set.size === 0) this.slicesByService.delete(p.service);
+    }
+    this.markDirty(p.service);
+  }
+
+  /** Errors found by a source (unparsable file, allocation failure...): same reporting path. */
+  reportErrors(objKey: string, errs: ModelError[]): void {
+    this.setErrors(objKey, errs);
+  }
+
+  private setErrors(objKey: string, errs: ModelError[]): void {
+    const prev = this.objectErrors.get(objKey);
+    if (errs.length === 0) {
+      if (prev) { this.objectErrors.delete(objKey); this.emit('errors', objKey, []); }
+      return;
+    }
+    if (prev && JSON.stringify(prev) === JSON.stringify(errs)) return;
+    this.objectErrors.set(objKey, errs);
+    this.emit('errors', objKey, errs);
+  }
+
+  private markDirty(key: string): void {
+    this.dirty.add(key);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Rebuilds dirty services now; emits 'change' with the keys whose model changed. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.dirty.size === 0) return;
+    const changed = new Set<string>();
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    for (const key of keys) {
+      const raw = this.rawServices.get(key);
+      const prev = this.entries.get(key);
+      let model: ModelService | null = null;
+      if (raw) {
+        const sliceKeys = this.slicesByService.get(key);
+        const parsed: ParsedSlice[] = [];
+        if (sliceKeys) for (const k of sliceKeys) { const p = this.slices.get(k); if (p) parsed.push(p); }
+        const r = buildService(raw, parsed);
+        model = r.model;
+        this.setErrors(`Service ${key}`, r.errors);
+      } else {
+        this.setErrors(`Service ${key}`, []);
+      }
+      if (!model) {
+        if (prev) {
+          this.entries.delete(key);
+          this.endpointTotal -= prev.endpointCount;
+          changed.add(key);
+        }
+        continue;
+      }
+      const fingerprint = JSON.stringify(model);
+      if (prev && prev.fingerprint === fingerprint) continue;
+      const endpointCount = model.ports.reduce((n, p) => n + p.endpoints.length, 0);
+      this.endpointTotal += endpointCount - (prev?.endpointCount ?? 0);
+      this.entries.set(key, { key, model, rev: ++this.revCounter, fingerprint, endpointCount });
+      changed.add(key);
+    }
+    if (changed.size > 0) this.emit('change', changed);
+  }
+}

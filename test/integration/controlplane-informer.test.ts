@@ -1,0 +1,186 @@
+// The Kubernetes source through the REAL client-node informers against a fake API server speaking
+// the list/watch protocol; checked end to end through the real gRPC server and client.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { FakeApiServer, type KObj } from '../fixtures/fake-apiserver.ts';
+import { StateStore } from '../../controlplane/store.ts';
+import { StateServer } from '../../controlplane/server.ts';
+import { createMetrics } from '../../controlplane/metrics.ts';
+import { KubernetesSource } from '../../controlplane/source-kubernetes.ts';
+import { connectStateStream, type ServiceState, type StateStreamClient } from '../../controlplane/client.ts';
+
+const SVC = '/api/v1/services';
+const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+function svc(name: string, ip: string): KObj {
+  return { metadata: { name, namespace: 'default' }, spec: { type: 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 'http' }] } };
+}
+function eps(name: string, service: string, ips: string[], port = 8080): KObj {
+  return {
+    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': service } },
+    addressType: 'IPv4', ports: [{ name: 'http', port, protocol: 'TCP' }],
+    endpoints: ips.map((ip, i) => ({ addresses: [ip], conditions: { ready: true }, nodeName: 'node-a', targetRef: { kind: 'Pod', namespace: 'default', name: `${service}-${i}` } })),
+  };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 45_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('kubernetes source with real informers', () => {
+  const api = new FakeApiServer();
+  const agent = new Map<string, ServiceState>();
+  let store: StateStore;
+  let server: StateServer;
+  let source: KubernetesSource;
+  let client: StateStreamClient;
+  let snapshots = 0;
+
+  /** Agent view: key -> sorted "ip:port" of its first port. */
+  const view = (): Record<string, string[]> =>
+    Object.fromEntries([...agent].sort().map(([k, s]) => [k, (s.ports[0]?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`)]));
+
+  /**
+   * Waits for both watches, then sends one event on each that changes nothing for the agent:
+   * client-node resets its own watch reconnect backoff only when an event arrives, so this keeps
+   * the next forced reconnect quick.
+   */
+  let pings = 0;
+  async function settle(): Promise<void> {
+    await waitFor('watches', () => api.watcherCount === 2);
+    pings++;
+    api.upsert(SVC, { metadata: { name: 'ping', namespace: 'default' }, spec: { type: 'ExternalName', externalName: `p${pings}.example` } });
+    api.upsert(EPS, { metadata: { name: 'ping', namespace: 'default', labels: { 'kubernetes.io/service-name': 'ping' } }, addressType: 'IPv4', endpoints: [], ports: [{ port: pings }] });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  beforeAll(async () => {
+    await api.start();
+    // enough objects for several list pages (pageSize 2)
+    api.upsert(SVC, svc('a', '10.96.0.10'));
+    api.upsert(SVC, svc('b', '10.96.0.11'));
+    api.upsert(SVC, svc('c', '10.96.0.12'));
+    api.upsert(EPS, eps('a-1', 'a', ['10.244.1.1']));
+    api.upsert(EPS, eps('b-1', 'b', ['10.244.1.2']));
+    api.upsert(EPS, eps('c-1', 'c', ['10.244.1.3']));
+
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser({ name: 'fake', server: api.url, skipTLSVerify: true }, { name: 'test', token: 'test-token' });
+    store = new StateStore();
+    const metrics = createMetrics(store);
+    source = new KubernetesSource({ store, logger: log, kubeConfig: kc, pageSize: 2, restartBackoffInitialMs: 100, restartBackoffMaxMs: 1000 });
+    server = new StateServer({ store, logger: log, metrics });
+    const port = await server.listen('127.0.0.1:0');
+    source.start();
+    client = connectStateStream({
+      target: `127.0.0.1:${port}`, nodeName: 'node-a',
+      onUpdate: async (u) => {
+        if (u.snapshot) { agent.clear(); snapshots++; }
+        for (const k of u.removals) agent.delete(k);
+        for (const s of u.upserts) agent.set(`${s.namespace}/${s.name}`, s);
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    client?.close();
+    await source?.stop();
+    await server?.close();
+    await api.close();
+  });
+
+  it('initial paged list reaches the agent as one snapshot', async () => {
+    await waitFor('initial state', () => Object.keys(view()).length === 3);
+    expect(view()).toEqual({ 'default/a': ['10.244.1.1:8080'], 'default/b': ['10.244.1.2:8080'], 'default/c': ['10.244.1.3:8080'] });
+    expect(snapshots).toBe(1);
+    const lists = api.requests.filter((r) => !r.includes('watch=true'));
+    expect(lists.some((r) => r.includes('limit=2') && r.includes('continue='))).toBe(true);
+    const watches = api.requests.filter((r) => r.includes('watch=true'));
+    expect(watches.length).toBeGreaterThanOrEqual(2);
+    for (const w of watches) expect(w).toContain('allowWatchBookmarks=true');
+  }, 60_000);
+
+  it('watch adds, updates and deletes reach the agent', async () => {
+    await settle();
+    api.upsert(SVC, svc('d', '10.96.0.13'));
+    api.upsert(EPS, eps('d-1', 'd', ['10.244.1.4', '10.244.1.5']));
+    api.upsert(EPS, eps('a-1', 'a', ['10.244.1.1', '10.244.1.6'], 9090));
+    api.remove(SVC, 'default', 'b');
+    api.remove(EPS, 'default', 'b-1');
+    api.bookmark();
+    await waitFor('watch changes', () => JSON.stringify(view()) === JSON.stringify({
+      'default/a': ['10.244.1.1:9090', '10.244.1.6:9090'], 'default/c': ['10.244.1.3:8080'], 'default/d': ['10.244.1.4:8080', '10.244.1.5:8080'],
+    }));
+    expect(snapshots).toBe(1);
+  }, 60_000);
+
+  it('410 as an ERROR watch event forces a relist that ends in the right state', async () => {
+    await settle();
+    // Changes nobody sees as events (history compacted), then the watches drop.
+    api.remove(SVC, 'default', 'c', { silent: true });
+    api.remove(EPS, 'default', 'c-1', { silent: true });
+    api.upsert(SVC, svc('e', '10.96.0.14'), { silent: true });
+    api.upsert(EPS, eps('e-1', 'e', ['10.244.1.7']), { silent: true });
+    api.upsert(EPS, eps('d-1', 'd', ['10.244.1.4']), { silent: true });
+    api.compact();
+    const before = api.requests.length;
+    api.closeWatches();
+    await waitFor('relist after ERROR 410', () => JSON.stringify(view()) === JSON.stringify({
+      'default/a': ['10.244.1.1:9090', '10.244.1.6:9090'], 'default/d': ['10.244.1.4:8080'], 'default/e': ['10.244.1.7:8080'],
+    }));
+    const after = api.requests.slice(before);
+    expect(after.some((r) => !r.includes('watch=true') && r.startsWith(SVC))).toBe(true); // relisted
+  }, 60_000);
+
+  it('410 as an HTTP status forces a relist too', async () => {
+    await settle();
+    api.remove(SVC, 'default', 'a', { silent: true });
+    api.remove(EPS, 'default', 'a-1', { silent: true });
+    api.upsert(EPS, eps('e-1', 'e', ['10.244.1.7', '10.244.1.8']), { silent: true });
+    api.compact();
+    api.http410OnNextWatches = 2;
+    api.closeWatches();
+    await waitFor('relist after HTTP 410', () => JSON.stringify(view()) === JSON.stringify({
+      'default/d': ['10.244.1.4:8080'], 'default/e': ['10.244.1.7:8080', '10.244.1.8:8080'],
+    }));
+    expect(api.http410OnNextWatches).toBe(0);
+    // still watching afterwards
+    await waitFor('watches again', () => api.watcherCount === 2);
+    api.upsert(SVC, svc('f', '10.96.0.15'));
+    await waitFor('post-relist add', () => 'default/f' in view());
+    expect(snapshots).toBe(1); // all of this went out as deltas on the same stream
+  }, 60_000);
+
+  it('an expired continue token (410) restarts the list', async () => {
+    await settle();
+    for (let i = 0; i < 6; i++) api.upsert(SVC, svc(`p${i}`, `10.96.1.${i + 1}`), { silent: true });
+    api.compact();
+    api.expireNextContinues = 1;
+    const before = api.requests.length;
+    api.closeWatches();
+    await waitFor('paged relist', () => ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].every((n) => `default/${n}` in view()));
+    expect(api.expireNextContinues).toBe(0);
+    const svcLists = api.requests.slice(before).filter((r) => r.startsWith(SVC) && !r.includes('watch=true'));
+    expect(svcLists.filter((r) => !r.includes('continue=')).length).toBeGreaterThanOrEqual(2); // restarted from the first page
+    expect(Object.keys(view()).sort()).toEqual(['default/d', 'default/e', 'default/f', ...['p0', 'p1', 'p2', 'p3', 'p4', 'p5'].map((n) => `default/${n}`)]);
+  }, 60_000);
+
+  it('a non-410 watch error stops the informer; the source restarts it with backoff', async () => {
+    await settle();
+    api.fail500OnNextWatches = 2;
+    api.closeWatches();
+    await waitFor('watch failures consumed', () => api.fail500OnNextWatches === 0);
+    api.upsert(SVC, svc('g', '10.96.0.16'));
+    await waitFor('add after restart', () => 'default/g' in view());
+    await waitFor('watches again', () => api.watcherCount === 2);
+    api.remove(SVC, 'default', 'g');
+    await waitFor('delete after restart', () => !('default/g' in view()));
+    expect(snapshots).toBe(1);
+  }, 60_000);
+});

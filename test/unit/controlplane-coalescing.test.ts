@@ -1,0 +1,127 @@
+// A slow agent never makes the server buffer without bound: while one update is unacknowledged,
+// changes coalesce into a pending set of service keys, and the update after the ack carries the
+// newest state. Also: nack handling (logged/counted, no resend loop, retried with the next change).
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { StateStore } from '../../controlplane/store.ts';
+import { StateServer } from '../../controlplane/server.ts';
+import { createMetrics } from '../../controlplane/metrics.ts';
+import { connectStateStream, type StateStreamClient, type StateUpdate } from '../../controlplane/client.ts';
+import type { KubeEndpointSlice, KubeService } from '../../controlplane/model.ts';
+
+const log = pino({ level: 'silent' });
+
+function service(i: number): KubeService {
+  return { metadata: { name: `s${i}`, namespace: 'default' }, spec: { clusterIP: `10.96.${i >> 8}.${i & 255}`, ports: [{ port: 80 }] } };
+}
+function sliceFor(i: number, gen: number): KubeEndpointSlice {
+  return {
+    metadata: { name: `s${i}-x`, namespace: 'default', labels: { 'kubernetes.io/service-name': `s${i}` } },
+    addressType: 'IPv4', ports: [{ port: 8080 }],
+    endpoints: [{ addresses: [`10.244.${gen >> 8}.${gen & 255}`], nodeName: 'n1' }],
+  };
+}
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.reverse()) await f();
+  cleanup = [];
+});
+
+async function setup(n: number): Promise<{ store: StateStore; server: StateServer; port: number; metrics: ReturnType<typeof createMetrics> }> {
+  const store = new StateStore();
+  for (let i = 0; i < n; i++) { store.upsertService(service(i)); store.upsertSlice(sliceFor(i, 1)); }
+  store.markSynced();
+  const metrics = createMetrics(store);
+  const server = new StateServer({ store, logger: log, metrics });
+  const port = await server.listen('127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return { store, server, port, metrics };
+}
+
+describe('coalescing and acks', () => {
+  it('a never-acking agent keeps bounded pending state; the update after the ack is the newest state', async () => {
+    const N = 50;
+    const { store, server, port, metrics } = await setup(N);
+    const updates: StateUpdate[] = [];
+    let release: (() => void) | null = null;
+    let hold = true;
+    const client: StateStreamClient = connectStateStream({
+      target: `127.0.0.1:${port}`, nodeName: 'n1',
+      onUpdate: (u) => {
+        updates.push(u);
+        if (!hold) return Promise.resolve();
+        return new Promise<void>((r) => { release = r; });
+      },
+    });
+    cleanup.push(async () => client.close());
+    await waitFor(() => updates.length === 1);
+    expect(updates[0]!.snapshot).toBe(true);
+    expect(updates[0]!.upserts).toHaveLength(N);
+
+    // 5,000 changes (100 generations of every slice) while the snapshot is unacknowledged.
+    for (let gen = 2; gen <= 101; gen++) {
+      for (let i = 0; i < N; i++) store.upsertSlice(sliceFor(i, gen));
+      store.flush();
+      const a = server.agents()[0]!;
+      expect(a.inflight).toBe(true);
+      expect(a.pending).toBeLessThanOrEqual(N); // bounded by the number of services, not events
+    }
+    store.deleteService('default/s0');
+    store.flush();
+    expect(server.agents()[0]!.pending).toBeLessThanOrEqual(N);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(updates).toHaveLength(1); // nothing else was sent while one update is in flight
+
+    hold = false;
+    release!();
+    await waitFor(() => updates.length === 2);
+    const d = updates[1]!;
+    expect(d.snapshot).toBe(false);
+    expect(d.version).toBeGreaterThan(updates[0]!.version);
+    expect(d.removals).toEqual(['default/s0']);
+    expect(d.upserts).toHaveLength(N - 1);
+    for (const s of d.upserts) expect(s.ports[0]!.endpoints.map((e) => e.ip)).toEqual(['10.244.0.101']);
+    await waitFor(() => server.agents()[0]?.lastAckedVersion === d.version);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(updates).toHaveLength(2);
+    expect(await metrics.updatesSent.get()).toMatchObject({ values: expect.arrayContaining([expect.objectContaining({ labels: { kind: 'snapshot' }, value: 1 }), expect.objectContaining({ labels: { kind: 'delta' }, value: 1 })]) });
+  }, 60_000);
+
+  it('a nack is counted, not resent on its own, and its services are retried with the next change', async () => {
+    const { store, server, port, metrics } = await setup(3);
+    const updates: StateUpdate[] = [];
+    let nackNext = false;
+    const client = connectStateStream({
+      target: `127.0.0.1:${port}`, nodeName: 'n1',
+      onUpdate: async (u) => {
+        updates.push(u);
+        if (nackNext) { nackNext = false; return 'cannot apply'; }
+      },
+    });
+    cleanup.push(async () => client.close());
+    await waitFor(() => updates.length === 1 && server.agents()[0]?.inflight === false);
+    nackNext = true;
+    store.upsertSlice(sliceFor(1, 7));
+    await waitFor(() => updates.length === 2);
+    await waitFor(() => server.agents()[0]?.inflight === false);
+    expect((await metrics.nacks.get()).values[0]!.value).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(updates).toHaveLength(2); // no resend loop
+    expect(client.lastAckedVersion).toBe(updates[0]!.version);
+
+    store.upsertSlice(sliceFor(2, 8)); // a newer change: carries s2 and the retried s1
+    await waitFor(() => updates.length === 3);
+    const keys = updates[2]!.upserts.map((s) => s.name).sort();
+    expect(keys).toEqual(['s1', 's2']);
+    await waitFor(() => client.lastAckedVersion === updates[2]!.version);
+    expect((await metrics.acks.get()).values[0]!.value).toBe(2);
+  }, 60_000);
+});

@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import { buildNodeServices, type KubeEndpointSlice, type KubeService, type ModelError, type ModelService } from '../../controlplane/model.ts';
+
+// Compact builders ---------------------------------------------------------------------------
+function svc(name: string, spec: KubeService['spec'], extra: Partial<KubeService> = {}): KubeService {
+  return { kind: 'Service', metadata: { name, namespace: 'default' }, spec, ...extra };
+}
+type Ep = { ip: string; node?: string; ready?: boolean; serving?: boolean; terminating?: boolean; pod?: string };
+function slice(name: string, service: string, ports: { name?: string; port: number; protocol?: string }[], eps: Ep[], addressType = 'IPv4'): KubeEndpointSlice {
+  return {
+    kind: 'EndpointSlice',
+    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': service } },
+    addressType,
+    ports,
+    endpoints: eps.map((e) => ({
+      addresses: [e.ip],
+      nodeName: e.node,
+      conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating },
+      targetRef: e.pod ? { kind: 'Pod', namespace: 'default', name: e.pod } : undefined,
+    })),
+  };
+}
+/** Shorthand view of a model: key -> "port/proto" -> ["ip:port", ...]. */
+function view(list: ModelService[]): Record<string, Record<string, string[]>> {
+  return Object.fromEntries(list.map((s) => [`${s.namespace}/${s.name}`, Object.fromEntries(s.ports.map((p) => [`${p.port}/${p.protocol}`, p.endpoints.map((e) => `${e.ip}:${e.port}`)]))]));
+}
+function errs(list: ModelError[]): string[] {
+  return list.map((e) => `${e.kind} ${e.object} ${e.field}`);
+}
+
+interface Case {
+  name: string;
+  services: KubeService[];
+  slices: KubeEndpointSlice[];
+  node?: string;
+  expect: Record<string, Record<string, string[]>>;
+  errors?: string[];
+  check?: (s: ModelService[], e: ModelError[]) => void;
+}
+
+const cases: Case[] = [
+  {
+    name: 'named targetPort resolved per endpoint through slice port names (different numbers per slice)',
+    services: [svc('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'metrics', port: 9100, targetPort: 'metrics' }] })],
+    slices: [
+      slice('web-a', 'web', [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9100 }], [{ ip: '10.244.1.2' }, { ip: '10.244.1.3' }]),
+      // this group of pods names its http port differently and has no metrics port
+      slice('web-b', 'web', [{ name: 'http', port: 9090 }], [{ ip: '10.244.2.2' }]),
+    ],
+    expect: { 'default/web': { '80/TCP': ['10.244.1.2:8080', '10.244.1.3:8080', '10.244.2.2:9090'], '9100/TCP': ['10.244.1.2:9100', '10.244.1.3:9100'] } },
+  },
+  {
+    name: 'terminating-only endpoints: serving+terminating ones are used when none is ready',
+    services: [svc('db', { clusterIP: '10.96.0.11', ports: [{ port: 5432 }] })],
+    slices: [slice('db-1', 'db', [{ port: 5432 }], [
+      { ip: '10.244.1.5', ready: false, serving: true, terminating: true },
+      { ip: '10.244.1.6', ready: false, serving: false, terminating: true }, // not serving: never used
+      { ip: '10.244.1.7', ready: false }, // not ready, not terminating (serving unset = ready = false)
+    ])],
+    expect: { 'default/db': { '5432/TCP': ['10.244.1.5:5432'] } },
+  },
+  {
+    name: 'ready endpoints win over serving+terminating ones; unset conditions mean ready',
+    services: [svc('db', { clusterIP: '10.96.0.11', ports: [{ port: 5432 }] })],
+    slices: [slice('db-1', 'db', [{ port: 5432 }], [
+      { ip: '10.244.1.5', ready: false, serving: true, terminating: true },
+      { ip: '10.244.1.8' }, // conditions unset: ready
+    ])],
+    expect: { 'default/db': { '5432/TCP': ['10.244.1.8:5432'] } },
+  },
+  {
+    name: 'duplicate endpoints across slices are merged (ready copy kept)',
+    services: [svc('api', { clusterIP: '10.96.0.12', ports: [{ name: 'grpc', port: 443, targetPort: 8443 }] })],
+    slices: [
+      slice('api-old', 'api', [{ name: 'grpc', port: 8443 }], [{ ip: '10.244.3.1', ready: false }, { ip: '10.244.3.2' }]),
+      slice('api-new', 'api', [{ name: 'grpc', port: 8443 }], [{ ip: '10.244.3.1' }, { ip: '10.244.3.3' }]),
+    ],
+    expect: { 'default/api': { '443/TCP': ['10.244.3.1:8443', '10.244.3.2:8443', '10.244.3.3:8443'] } },
+  },
+  {
+    name: 'a port removed from the Service disappears even though the slice still lists it',
+    services: [svc('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] })],
+    slices: [slice('web-a', 'web', [{ name: 'http', port: 8080 }, { name: 'https', port: 8443 }], [{ ip: '10.244.1.2' }])],
+    expect: { 'default/web': { '80/TCP': ['10.244.1.2:8080'] } },
+  },
+  {
+    name: 'malformed cluster IP: error names object and field; other services unaffected',
+    services: [
+      svc('bad', { clusterIP: '10.96.0.300', ports: [{ port: 80 }] }),
+      svc('good', { clusterIP: '10.96.0.13', ports: [{ port: 80 }] }),
+    ],
+    slices: [slice('good-1', 'good', [{ port: 80 }], [{ ip: '10.244.1.9' }]), slice('bad-1', 'bad', [{ port: 80 }], [{ ip: '10.244.1.10' }])],
+    expect: { 'default/good': { '80/TCP': ['10.244.1.9:80'] } },
+    errors: ['Service default/bad spec.clusterIP'],
+  },
+  {
+    name: 'malformed endpoint IP: that endpoint is dropped and reported, the rest stays',
+    services: [svc('good', { clusterIP: '10.96.0.13', ports: [{ port: 80 }] })],
+    slices: [slice('good-1', 'good', [{ port: 80 }], [{ ip: '10.244.1.9' }, { ip: '10.244.1' }])],
+    expect: { 'default/good': { '80/TCP': ['10.244.1.9:80'] } },
+    errors: ['EndpointSlice default/good-1 endpoints[1].addresses[0]'],
+  },
+  {
+    name: 'bad port number: whole service left out with an error on the field',
+    services: [svc('bad', { clusterIP: '10.96.0.14', ports: [{ port: 70000 }] }), svc('ok', { clusterIP: '10.96.0.15', ports: [{ port: 53, protocol: 'UDP' }] })],
+    slices: [],
+    expect: { 'default/ok': { '53/UDP': [] } },
+    errors: ['Service default/bad spec.ports[0].port'],
+  },
+  {
+    name: 'headless and ExternalName services are ignored without errors',
+    services: [
+      svc('headless', { clusterIP: 'None', ports: [{ port: 80 }], selector: { app: 'x' } }),
+      svc('ext', { type: 'ExternalName', externalName: 'example.com' }),
+    ],
+    slices: [slice('headless-1', 'headless', [{ port: 80 }], [{ ip: '10.244.1.2' }])],
+    expect: {},
+    errors: [],
+  },
+  {
+    name: 'SCTP ports are refused with an error naming the field; the TCP port is kept',
+    services: [svc('mixed', { clusterIP: '10.96.0.16', ports: [{ name: 'sig', port: 3868, protocol: 'SCTP' }, { name: 'web', port: 80 }] })],
+    slices: [slice('mixed-1', 'mixed', [{ name: 'web', port: 80 }], [{ ip: '10.244.1.2' }])],
+    expect: { 'default/mixed': { '80/TCP': ['10.244.1.2:80'] } },
+    errors: ['Service default/mixed spec.ports[0].protocol'],
+    check: (_s, e) => expect(e[0]!.message).toMatch(/SCTP/),
+  },
+  {
+    name: 'IPv6: dual-stack keeps its IPv4 part, IPv6-only service and IPv6 slice are refused',
+    services: [
+      svc('dual', { clusterIP: '10.96.0.17', clusterIPs: ['10.96.0.17', 'fd00::17'], ports: [{ port: 80 }] }),
+      svc('v6', { clusterIP: 'fd00::18', clusterIPs: ['fd00::18'], ports: [{ port: 80 }] }),
+    ],
+    slices: [
+      slice('dual-v4', 'dual', [{ port: 80 }], [{ ip: '10.244.1.2' }]),
+      slice('dual-v6', 'dual', [{ port: 80 }], [{ ip: 'fd00:244::2' }], 'IPv6'),
+    ],
+    expect: { 'default/dual': { '80/TCP': ['10.244.1.2:80'] } },
+    errors: ['EndpointSlice default/dual-v6 addressType', 'Service default/dual spec.clusterIPs[1]', 'Service default/v6 spec.clusterIPs[0]', 'Service default/v6 spec.clusterIPs'],
+    check: (s, e) => {
+      expect(s[0]!.clusterIps).toEqual(['10.96.0.17']);
+      for (const x of e) expect(x.message).toMatch(/IPv6/);
+    },
+  },
+  {
+    name: 'internalTrafficPolicy Local keeps only this node\'s endpoints (with terminating fallback per node)',
+    node: 'node-a',
+    services: [
+      svc('local', { clusterIP: '10.96.0.19', internalTrafficPolicy: 'Local', ports: [{ port: 80 }] }),
+      svc('cluster', { clusterIP: '10.96.0.20', ports: [{ port: 80 }] }),
+    ],
+    slices: [
+      slice('local-1', 'local', [{ port: 80 }], [
+        { ip: '10.244.1.2', node: 'node-a', ready: false, serving: true, terminating: true },
+        { ip: '10.244.2.2', node: 'node-b' },
+      ]),
+      slice('cluster-1', 'cluster', [{ port: 80 }], [{ ip: '10.244.1.3', node: 'node-a' }, { ip: '10.244.2.3', node: 'node-b' }]),
+    ],
+    expect: { 'default/cluster': { '80/TCP': ['10.244.1.3:80', '10.244.2.3:80'] }, 'default/local': { '80/TCP': ['10.244.1.2:80'] } },
+    check: (s) => expect(s.find((x) => x.name === 'local')!.internalTrafficLocal).toBe(true),
+  },
+  {
+    name: 'sessionAffinity ClientIP: default timeout 10800, explicit timeout kept',
+    services: [
+      svc('sticky', { clusterIP: '10.96.0.21', sessionAffinity: 'ClientIP', ports: [{ port: 80 }] }),
+      svc('sticky2', { clusterIP: '10.96.0.22', sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: [{ port: 80 }] }),
+      svc('plain', { clusterIP: '10.96.0.23', ports: [{ port: 80 }] }),
+    ],
+    slices: [],
+    expect: { 'default/plain': { '80/TCP': [] }, 'default/sticky': { '80/TCP': [] }, 'default/sticky2': { '80/TCP': [] } },
+    check: (s) => {
+      const by = Object.fromEntries(s.map((x) => [x.name, x]));
+      expect([by.sticky!.affinityClientIp, by.sticky!.affinityTimeoutSeconds]).toEqual([true, 10800]);
+      expect([by.sticky2!.affinityClientIp, by.sticky2!.affinityTimeoutSeconds]).toEqual([true, 60]);
+      expect([by.plain!.affinityClientIp, by.plain!.affinityTimeoutSeconds]).toEqual([false, 0]);
+    },
+  },
+  {
+    name: 'NodePort/LoadBalancer/externalIPs/externalTrafficPolicy are carried',
+    services: [svc('lb', {
+      type: 'LoadBalancer', clusterIP: '10.96.0.24', externalIPs: ['192.0.2.10'], externalTrafficPolicy: 'Local',
+      ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }],
+    }, { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }, { hostname: 'lb.example.com' }] } } })],
+    slices: [slice('lb-1', 'lb', [{ name: 'http', port: 8080 }], [{ ip: '10.244.1.2', node: 'node-b' }])],
+    expect: { 'default/lb': { '80/TCP': ['10.244.1.2:8080'] } },
+    check: (s) => {
+      const x = s[0]!;
+      expect([x.type, x.ports[0]!.nodePort, x.externalIps, x.loadBalancerIps, x.externalTrafficLocal]).toEqual(['LoadBalancer', 30080, ['192.0.2.10'], ['198.51.100.7'], true]);
+      expect(x.ports[0]!.endpoints[0]).toMatchObject({ nodeName: 'node-b', ready: true, serving: true, terminating: false });
+    },
+  },
+];
+
+describe('service model', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = buildNodeServices(c.services, c.slices, c.node ?? 'node-a');
+      expect(view(r.services)).toEqual(c.expect);
+      if (c.errors) expect(errs(r.errors).sort()).toEqual([...c.errors].sort());
+      c.check?.(r.services, r.errors);
+    });
+  }
+
+  it('an invalid object never changes the model of the others', () => {
+    const good = [svc('a', { clusterIP: '10.96.0.30', ports: [{ port: 80 }] })];
+    const goodSlices = [slice('a-1', 'a', [{ port: 80 }], [{ ip: '10.244.9.1' }])];
+    const base = buildNodeServices(good, goodSlices, 'n');
+    const withBad = buildNodeServices([...good, svc('b', { clusterIP: 'nonsense', ports: [{ port: 80 }] })],
+      [...goodSlices, slice('b-1', 'b', [{ port: -1 }], [{ ip: 'x' }])], 'n');
+    expect(withBad.services).toEqual(base.services);
+    expect(errs(withBad.errors).sort()).toEqual(['EndpointSlice default/b-1 endpoints[0].addresses[0]', 'EndpointSlice default/b-1 ports[0].port', 'Service default/b spec.clusterIP']);
+  });
+});
