@@ -122,12 +122,14 @@ export class PinnedMaps {
 
   /** Entries in use and capacity of every map. */
   fill(): Array<{ map: L.MapName; entries: number; capacity: number }> {
-    return L.MAP_NAMES.map((m) => {
+    // Array maps are always "full"; their use is what the services map says.
+    const services = bpf.mapCount(this.fd('sl_services'), L.svcKey.size, L.svcValue.size);
+    return L.MAP_NAMES.filter((m) => m !== 'sl_counters').map((m) => {
       const info = bpf.mapInfo(this.fd(m));
       let entries: number;
       if (m === 'sl_maglev') entries = this.services().reduce((n, s) => n + s.maglevSize, 0);
-      else if (m === 'sl_svc_stats' || m === 'sl_counters') entries = info.maxEntries;
-      else entries = bpf.mapKeys(this.fd(m), info.keySize).length;
+      else if (m === 'sl_svc_stats') entries = services;
+      else entries = bpf.mapCount(this.fd(m), info.keySize, info.valueSize);
       const capacity = m === 'sl_maglev' ? info.maxEntries * L.SL_MAGLEV_CHUNK : info.maxEntries;
       return { map: m, entries, capacity };
     });

@@ -8,7 +8,7 @@
 //   sluice-<run>-<node>-<pod> a pod: eth0 with a /32, default route via 169.254.1.1
 //
 // Nothing is created in the root namespace, and addresses never leave these namespaces.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import readline from 'node:readline';
 import {
@@ -162,6 +162,15 @@ export class SimCluster {
   /** Start a process in a namespace; it is killed on destroy(). */
   spawn(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     const p = nsSpawn(ns, cmd, args, { env: { ...process.env, ...env } });
+    this.#procs.add(p);
+    p.on('exit', () => this.#procs.delete(p));
+    return p;
+  }
+
+  /** Start a process in the root namespace (for what needs no network of its own, such as a
+   *  control plane on a Unix socket); it is killed on destroy(). */
+  spawnLocal(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.#procs.add(p);
     p.on('exit', () => this.#procs.delete(p));
     return p;
