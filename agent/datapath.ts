@@ -14,6 +14,8 @@ export interface BackendSpec {
   ip: string;
   port: number;
   terminating?: boolean;
+  /** Runs on this node (north-south sends it without source NAT). */
+  local?: boolean;
 }
 
 export interface FrontendSpec {
@@ -25,6 +27,8 @@ export interface FrontendSpec {
   name: string;
   /** sessionAffinity ClientIP timeout in seconds; 0 when there is no affinity. */
   affinityTimeout: number;
+  /** externalTrafficPolicy Local: backends are this node's, and none means drop. */
+  localOnly?: boolean;
   backends: BackendSpec[];
 }
 
@@ -39,8 +43,9 @@ export interface ProgrammedFrontend {
   maglevBase: number;
   maglevSize: number;
   affinityTimeout: number;
+  localOnly: boolean;
   /** "ip:port" -> backend id and state. */
-  backends: Map<string, { id: number; ip: string; port: number; terminating: boolean }>;
+  backends: Map<string, { id: number; ip: string; port: number; terminating: boolean; local: boolean }>;
 }
 
 export class CapacityError extends Error {
@@ -93,7 +98,7 @@ export class Datapath {
   readonly fds: Record<L.MapName, number>;
   readonly sizes: MapSizes;
   /** Program fds, valid until close(). */
-  readonly programs: { fromPod: number; toPod: number };
+  readonly programs: { fromPod: number; toPod: number; extXdp: number; extTc: number; extEgress: number };
   /** True when pinned maps from an earlier run were found and adopted. */
   readonly adopted: boolean;
   #obj: bpf.BpfObject;
@@ -114,7 +119,10 @@ export class Datapath {
     this.adopted = adopted;
     this.#cpus = bpf.numPossibleCpus();
     this.fds = Object.fromEntries(L.MAP_NAMES.map((m) => [m, obj.mapFd(m)])) as Record<L.MapName, number>;
-    this.programs = { fromPod: obj.programFd('sl_from_pod'), toPod: obj.programFd('sl_to_pod') };
+    this.programs = {
+      fromPod: obj.programFd('sl_from_pod'), toPod: obj.programFd('sl_to_pod'), extXdp: obj.programFd('sl_ext_xdp'),
+      extTc: obj.programFd('sl_ext_tc'), extEgress: obj.programFd('sl_ext_egress'),
+    };
     this.#maglev = bpf.mmapArrayU32(this.fds.sl_maglev, sizes.maglev);
     this.#alloc = new SlotAllocator(sizes.maglev);
     this.#adopt();
@@ -189,7 +197,7 @@ export class Datapath {
       const fe: ProgrammedFrontend = {
         key: frontendKey({ vip: k.vip, port: k.port, proto, scope: k.scope }), vip: k.vip, port: k.port, proto,
         scope: k.scope, name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size,
-        affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, backends: new Map(),
+        affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL), backends: new Map(),
       };
       this.#frontends.set(fe.key, fe);
       bySvc.set(fe.svcId, fe);
@@ -204,7 +212,7 @@ export class Datapath {
       this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
       const fe = bySvc.get(b.svc_id);
       if (!fe) { orphans.push(key); continue; }
-      fe.backends.set(`${b.ip}:${b.port}`, { id, ip: b.ip, port: b.port, terminating: !!(b.flags & L.SL_BE_F_TERMINATING) });
+      fe.backends.set(`${b.ip}:${b.port}`, { id, ip: b.ip, port: b.port, terminating: !!(b.flags & L.SL_BE_F_TERMINATING), local: !!(b.flags & L.SL_BE_F_LOCAL) });
       this.#backendCount++;
     }
     for (const k of orphans) bpf.mapDelete(this.fds.sl_backends, k);
@@ -260,8 +268,8 @@ export class Datapath {
     const cur = this.#frontends.get(key);
     const wanted = new Map(s.backends.map((b) => [beKey(b), b]));
     const tableChanged = !cur || !sameKeys(cur.backends, new Set(wanted.keys()));
-    if (cur && !tableChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout &&
-        [...wanted].every(([k, b]) => cur.backends.get(k)!.terminating === !!b.terminating)) {
+    if (cur && !tableChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
+        [...wanted].every(([k, b]) => sameBackendFlags(cur.backends.get(k)!, b))) {
       return false;
     }
 
@@ -271,8 +279,8 @@ export class Datapath {
     for (const [k, b] of wanted) {
       const old = cur?.backends.get(k);
       const id = old?.id ?? this.#nextBackendId++;
-      backends.set(k, { id, ip: b.ip, port: b.port, terminating: !!b.terminating });
-      if (!old || old.terminating !== !!b.terminating) writes.push([id, b]);
+      backends.set(k, { id, ip: b.ip, port: b.port, terminating: !!b.terminating, local: !!b.local });
+      if (!old || !sameBackendFlags(old, b)) writes.push([id, b]);
     }
     this.#writeBackends(writes, svcId, s.proto);
 
@@ -293,12 +301,12 @@ export class Datapath {
 
     const value = L.svcValue.encode({
       svc_id: svcId, maglev_base: base, maglev_size: size, count: wanted.size,
-      flags: s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0, affinity_timeout: s.affinityTimeout,
+      flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0), affinity_timeout: s.affinityTimeout,
       name: s.name.slice(0, L.SL_NAME_LEN - 1),
     });
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
-      svcId, maglevBase: base, maglevSize: size, affinityTimeout: s.affinityTimeout, backends,
+      svcId, maglevBase: base, maglevSize: size, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
     };
     if (!cur) this.#resetStats(svcId);
     // The publishing write: from here on, packets use the new backends and table.
@@ -323,7 +331,8 @@ export class Datapath {
     const keys = Buffer.alloc(4 * writes.length), values = Buffer.alloc(L.backend.size * writes.length);
     writes.forEach(([id, b], i) => {
       keys.writeUInt32LE(id, 4 * i);
-      L.backend.encode({ ip: b.ip, port: b.port, proto: L.IPPROTO[proto], flags: b.terminating ? L.SL_BE_F_TERMINATING : 0, svc_id: svcId }, values, i * L.backend.size);
+      const flags = (b.terminating ? L.SL_BE_F_TERMINATING : 0) | (b.local ? L.SL_BE_F_LOCAL : 0);
+      L.backend.encode({ ip: b.ip, port: b.port, proto: L.IPPROTO[proto], flags, svc_id: svcId }, values, i * L.backend.size);
     });
     bpf.mapUpdateBatch(this.fds.sl_backends, keys, values, writes.length);
   }
@@ -339,6 +348,11 @@ export class Datapath {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(svcId);
     bpf.mapUpdate(this.fds.sl_svc_stats, key, Buffer.alloc(L.svcStats.size * this.#cpus));
+  }
+
+  /** The node's own address, used as the source of north-south flows sent to other nodes. */
+  setNodeIp(ip: string): void {
+    bpf.mapUpdate(this.fds.sl_config, Buffer.alloc(4), L.config.encode({ node_ip: ip }));
   }
 
   /** Per-service counters summed over CPUs. */
@@ -357,6 +371,10 @@ export function readSvcStats(fd: number, svcId: number, cpus = bpf.numPossibleCp
     sum.conns += s.conns; sum.packets += s.packets; sum.bytes += s.bytes; sum.rejects += s.rejects;
   }
   return sum;
+}
+
+function sameBackendFlags(a: { terminating: boolean; local: boolean }, b: BackendSpec): boolean {
+  return a.terminating === !!b.terminating && a.local === !!b.local;
 }
 
 function beKey(b: { ip: string; port: number }): string {

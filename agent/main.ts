@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { connectStateStream, type StateStreamClient } from '../controlplane/client.ts';
 import { InterfaceAttacher } from './attach.ts';
+import { attachExternal, EXTERNAL_MODES, type ExternalAttachment } from './external.ts';
 import { CapacityError, Datapath, DEFAULT_OBJECT, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
 import { collectGarbage, DEFAULT_GC } from './gc.ts';
 import { PinnedMaps } from './inspect.ts';
@@ -28,6 +29,9 @@ mTLS to the control plane (all three, or none):
 
   --node-name NAME         this node's name (default: $NODE_NAME, else the host name)
   --pod-interfaces GLOBS   comma-separated name patterns of pods' host-side veths (default: lxc*)
+  --external-interface IF  the node's external interface: NodePorts on its addresses, ExternalIPs
+                           and LoadBalancer IPs are balanced there (north-south); off when unset
+  --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
   --bpf-object PATH        compiled datapath (default: build/bpf/sluice_lb.o of this checkout)
@@ -64,6 +68,7 @@ function parse() {
     return parseArgs({
       options: {
         'control-plane': str, 'state-file': str, 'tls-ca': str, 'tls-cert': str, 'tls-key': str, 'node-name': str,
+        'external-interface': str, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-object': { type: 'string', default: DEFAULT_OBJECT },
         'metrics-addr': { type: 'string', default: '0.0.0.0:9964' }, 'max-services': str, 'max-backends': str,
@@ -86,6 +91,8 @@ for (const f of ['tls-ca', 'tls-cert', 'tls-key', 'bpf-object'] as const) {
   if (args[f] && !fs.existsSync(args[f])) fail(`--${f}: ${args[f]} does not exist`);
 }
 if (args['metrics-addr'] !== 'off' && !/^[^:]*:\d+$/.test(args['metrics-addr'])) fail(`--metrics-addr: ${args['metrics-addr']} is not HOST:PORT`);
+const externalMode = args['external-mode'] as (typeof EXTERNAL_MODES)[number];
+if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMode} is not one of ${EXTERNAL_MODES.join(', ')}`);
 
 const log = pino({ level: args['log-level'], base: { component: 'agent' } });
 const node = args['node-name'] ?? process.env.NODE_NAME ?? os.hostname();
@@ -116,14 +123,27 @@ try {
 log.info({ node, pinDir: dp.pinDir, adopted: dp.adopted, frontends: dp.frontends.size, backends: dp.backendCount, sizes: dp.sizes },
   dp.adopted ? 'adopted pinned maps: traffic keeps flowing from the last state' : 'created maps');
 
+let external: ExternalAttachment | undefined;
+if (args['external-interface']) {
+  try {
+    external = attachExternal(args['external-interface'], dp.programs, externalMode);
+    dp.setNodeIp(external.ips[0]!);
+    log.info({ interface: external.name, mode: external.mode, addresses: external.ips, fallbacks: external.fallbacks }, 'north-south datapath attached');
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'cannot attach the north-south datapath');
+    process.exit(1);
+  }
+}
+
 const maps = new PinnedMaps(node, args['pin-root']);
-const reconciler = new Reconciler(dp);
+const reconciler = new Reconciler(dp, { node, nodeIps: external?.ips ?? [] });
 const attacher = new InterfaceAttacher(args['pod-interfaces'].split(','), dp.programs, (msg, fields) => log.info(fields, msg));
 const metrics = new AgentMetrics(dp, maps, () => attacher.attached.length);
 const status: AgentStatus = {
   node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
   source: args['control-plane'] ? `control plane ${args['control-plane']}` : `state file ${args['state-file']}`,
   appliedVersion: 0, nacked: [], interfaces: [],
+  external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
 };
 let stream: StateStreamClient | undefined;
 let ready = false;

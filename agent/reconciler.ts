@@ -3,19 +3,21 @@
 // keeps whatever it had programmed, without holding back the others; a change that does not fit
 // the maps throws before anything is written (see Datapath.apply), so the caller can nack it.
 import { frontendKey, type Datapath, type FrontendSpec } from './datapath.ts';
-import { frontendsOf, serviceKey, type ServiceState } from './services.ts';
+import { frontendsOf, serviceKey, type NodeContext, type ServiceState } from './services.ts';
 
 export interface ApplyStats { services: number; changed: number; removed: number; errors: string[] }
 
 export class Reconciler {
   readonly #dp: Datapath;
+  readonly #ctx: NodeContext | undefined;
   /** service key -> its frontend keys, as last applied; and the reverse. */
   #owned = new Map<string, string[]>();
   #ownerOf = new Map<string, string>();
   #desired = new Map<string, ServiceState>();
 
-  constructor(dp: Datapath) {
+  constructor(dp: Datapath, ctx?: NodeContext) {
     this.#dp = dp;
+    this.#ctx = ctx;
   }
 
   get services(): ReadonlyMap<string, ServiceState> {
@@ -71,7 +73,7 @@ export class Reconciler {
     for (const s of services) {
       const key = serviceKey(s);
       try {
-        const fes = frontendsOf(s);
+        const fes = frontendsOf(s, this.#ctx);
         for (const f of fes) {
           const other = claimed.get(frontendKey(f));
           if (other && other !== key) throw new Error(`service ${key}: ${frontendKey(f)} is already used by service ${other}`);

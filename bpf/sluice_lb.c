@@ -90,6 +90,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_config SEC(".maps");
+
 #define NSEC_PER_SEC		1000000000ULL
 #define CT_REFRESH_NS		NSEC_PER_SEC	/* bound conntrack writes per flow */
 
@@ -278,6 +286,32 @@ static __always_inline void affinity_record(const struct sl_svc_value *svc, cons
 	bpf_map_update_elem(&sl_affinity, &key, &v, BPF_ANY);
 }
 
+/*
+ * The backend for a new flow to @svc: the client's affine one while it lasts, else Maglev's.
+ * Same choice for east-west and north-south, so a client lands on the same pod either way.
+ */
+static __always_inline struct sl_backend *pick_backend(const struct sl_svc_value *svc, const struct flow *f,
+						       __u64 now, __u32 *backend_id)
+{
+	struct sl_backend *be;
+	__u32 id = 0;
+
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		id = affinity_lookup(svc, f, now);
+	if (!id)
+		id = maglev_pick(svc, f);
+	be = id ? bpf_map_lookup_elem(&sl_backends, &id) : NULL;
+	/* A table run read just as it was recycled could name another frontend's backend. */
+	if (!be || be->svc_id != svc->svc_id) {
+		count(SL_CNT_NO_BACKEND_ENTRY);
+		return NULL;
+	}
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		affinity_record(svc, f, id, now);
+	*backend_id = id;
+	return be;
+}
+
 /* Fold a 32-bit one's complement sum to 16 bits. */
 static __always_inline __u16 csum_fold(__u32 sum)
 {
@@ -388,7 +422,7 @@ int sl_from_pod(struct __sk_buff *skb)
 	struct sl_ct_entry *ct, entry = {};
 	struct sl_backend *be;
 	struct flow f;
-	__u32 backend_id = 0;
+	__u32 backend_id;
 	__be32 be_addr;
 	__be16 be_port;
 	__u64 now;
@@ -435,18 +469,9 @@ int sl_from_pod(struct __sk_buff *skb)
 		return reject(skb, &f);
 	}
 
-	if (svc->flags & SL_SVC_F_AFFINITY)
-		backend_id = affinity_lookup(svc, &f, now);
-	if (!backend_id)
-		backend_id = maglev_pick(svc, &f);
-	be = backend_id ? bpf_map_lookup_elem(&sl_backends, &backend_id) : NULL;
-	/* A table run read just as it was recycled could name another frontend's backend. */
-	if (!be || be->svc_id != svc->svc_id) {
-		count(SL_CNT_NO_BACKEND_ENTRY);
+	be = pick_backend(svc, &f, now, &backend_id);
+	if (!be)
 		return TC_ACT_SHOT;
-	}
-	if (svc->flags & SL_SVC_F_AFFINITY)
-		affinity_record(svc, &f, backend_id, now);
 
 	__builtin_memcpy(&be_addr, be->ip, 4);
 	be_port = bpf_htons(be->port);
@@ -502,6 +527,411 @@ int sl_to_pod(struct __sk_buff *skb)
 	if (!ct)
 		return TC_ACT_OK;
 
+	vip = ct->nat_addr;
+	vport = ct->nat_port;
+	ct_touch(ct, &f, bpf_ktime_get_ns());
+	if (rewrite(skb, &f, 0, f.saddr, vip, f.sport, vport))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+/*
+ * North-south: NodePort, ExternalIP and LoadBalancer addresses on the node's external interface.
+ *
+ *   client ──▶ eth0 (XDP sl_ext_xdp, or tc sl_ext_tc)
+ *     backend on this node (or externalTrafficPolicy Local): DNAT, hand to the kernel, which
+ *       routes to the pod; the reply leaves through eth0, where tc egress (sl_ext_egress)
+ *       puts the service address back as its source. The client's address is preserved.
+ *     backend on another node: DNAT and SNAT to this node, sent straight back out of eth0;
+ *       the reply comes back to this node, which undoes both and returns it to the client.
+ *
+ * The decision is shared by the XDP and tc variants; only how bytes are rewritten differs.
+ */
+
+enum ext_verdict {
+	EXT_NONE = 0,	/* not ours: leave untouched */
+	EXT_PASS,	/* rewritten: the kernel delivers it (to a local pod) */
+	EXT_OUT,	/* rewritten: send out again (another node, or back to the client) */
+	EXT_DROP,
+};
+
+struct ext_nat {
+	__be32	saddr, daddr;
+	__be16	sport, dport;
+};
+
+#define SNAT_PORT_MIN	32768
+#define SNAT_PORT_SPAN	28232	/* 32768..60999, Linux's default ephemeral range */
+#define SNAT_TRIES	4
+
+static __always_inline int ext_decide(struct flow *f, struct ext_nat *n)
+{
+	struct sl_ct_key key = {}, rkey = {};
+	struct sl_ct_entry *ct, entry = {}, rentry = {};
+	struct sl_svc_key skey = {};
+	struct sl_svc_value *svc;
+	struct sl_backend *be;
+	struct sl_config *cfg;
+	__u32 backend_id, zero = 0;
+	__be32 be_addr;
+	__be16 be_port;
+	__u64 now = bpf_ktime_get_ns();
+	int i;
+
+	n->saddr = f->saddr;
+	n->daddr = f->daddr;
+	n->sport = f->sport;
+	n->dport = f->dport;
+	key.saddr = f->saddr;
+	key.daddr = f->daddr;
+	key.sport = f->sport;
+	key.dport = f->dport;
+	key.proto = f->proto;
+
+	/* A reply from another node's backend to a flow this node source-NATed. */
+	key.dir = SL_CT_DIR_REPLY;
+	ct = bpf_map_lookup_elem(&sl_ct, &key);
+	if (ct && (ct->flags & SL_CT_F_SNAT)) {
+		ct_touch(ct, f, now);
+		n->saddr = ct->nat_addr;
+		n->sport = ct->nat_port;
+		n->daddr = ct->rev_addr;
+		n->dport = ct->rev_port;
+		return EXT_OUT;
+	}
+
+	/* A flow already balanced. */
+	key.dir = SL_CT_DIR_SERVICE;
+	ct = bpf_map_lookup_elem(&sl_ct, &key);
+	if (ct && (ct->flags & SL_CT_F_CLOSING) && (f->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN)
+		ct = NULL;
+	if (ct) {
+		ct_touch(ct, f, now);
+		stats_add(ct->svc_id, f->len, 0);
+		n->daddr = ct->nat_addr;
+		n->dport = ct->nat_port;
+		if (!(ct->flags & SL_CT_F_SNAT))
+			return EXT_PASS;
+		n->saddr = ct->rev_addr;
+		n->sport = ct->rev_port;
+		return EXT_OUT;
+	}
+
+	__builtin_memcpy(skey.vip, &f->daddr, 4);
+	skey.port = bpf_ntohs(f->dport);
+	skey.proto = f->proto;
+	skey.scope = SL_SCOPE_EXTERNAL;
+	svc = bpf_map_lookup_elem(&sl_services, &skey);
+	if (!svc)
+		return EXT_NONE;
+	if (!svc->count) {
+		if (svc->flags & SL_SVC_F_LOCAL) {
+			/* As kube-proxy: a Local service without a local endpoint drops. */
+			count(SL_CNT_EXT_NO_LOCAL);
+			return EXT_DROP;
+		}
+		/* No endpoint anywhere: the kernel refuses (RST / port unreachable) for a node address. */
+		return EXT_NONE;
+	}
+	be = pick_backend(svc, f, now, &backend_id);
+	if (!be)
+		return EXT_DROP;
+	__builtin_memcpy(&be_addr, be->ip, 4);
+	be_port = bpf_htons(be->port);
+
+	entry.nat_addr = be_addr;
+	entry.nat_port = be_port;
+	entry.svc_id = svc->svc_id;
+	entry.backend_id = backend_id;
+	entry.created_ns = now;
+	entry.last_seen_ns = now;
+	rentry = entry;
+	rentry.nat_addr = f->daddr;
+	rentry.nat_port = f->dport;
+	rkey.saddr = be_addr;
+	rkey.sport = be_port;
+	rkey.proto = f->proto;
+	rkey.dir = SL_CT_DIR_REPLY;
+	n->daddr = be_addr;
+	n->dport = be_port;
+
+	if ((be->flags & SL_BE_F_LOCAL) || (svc->flags & SL_SVC_F_LOCAL)) {
+		rkey.daddr = f->saddr;
+		rkey.dport = f->sport;
+		if (bpf_map_update_elem(&sl_ct, &rkey, &rentry, BPF_ANY) ||
+		    bpf_map_update_elem(&sl_ct, &key, &entry, BPF_ANY))
+			count(SL_CNT_CT_CREATE_FAIL);
+		stats_add(svc->svc_id, f->len, 1);
+		return EXT_PASS;
+	}
+
+	/* Another node's backend: replies must come back here, so the source becomes this node. */
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	if (!cfg || !cfg->node_ip)
+		return EXT_DROP;
+	rkey.daddr = cfg->node_ip;
+	rentry.flags = SL_CT_F_SNAT;
+	rentry.rev_addr = f->saddr;
+	rentry.rev_port = f->sport;
+	/* Keep the client's port when it is free towards that backend, else probe a few others. */
+	for (i = 0; i < SNAT_TRIES; i++) {
+		__u16 port = i ? SNAT_PORT_MIN + (hash_flow(f) + i * 7919) % SNAT_PORT_SPAN : bpf_ntohs(f->sport);
+
+		rkey.dport = bpf_htons(port);
+		if (!bpf_map_update_elem(&sl_ct, &rkey, &rentry, BPF_NOEXIST))
+			break;
+	}
+	if (i == SNAT_TRIES) {
+		count(SL_CNT_EXT_SNAT_FAIL);
+		return EXT_DROP;
+	}
+	entry.flags = SL_CT_F_SNAT;
+	entry.rev_addr = cfg->node_ip;
+	entry.rev_port = rkey.dport;
+	if (bpf_map_update_elem(&sl_ct, &key, &entry, BPF_ANY))
+		count(SL_CNT_CT_CREATE_FAIL);
+	stats_add(svc->svc_id, f->len, 1);
+	n->saddr = cfg->node_ip;
+	n->sport = rkey.dport;
+	return EXT_OUT;
+}
+
+/* RFC 1624 incremental update of a checksum for a 32-bit or 16-bit field change. */
+static __always_inline __u16 csum_update32(__u16 csum, __u32 from, __u32 to)
+{
+	__u32 s = (__u16)~csum;
+
+	s += (__u16)~from + (__u16)~(from >> 16);
+	s += (__u16)to + (__u16)(to >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+static __always_inline __u16 csum_update16(__u16 csum, __u16 from, __u16 to)
+{
+	__u32 s = (__u16)~csum;
+
+	s += (__u16)~from + to;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* XDP frames are linear and ours to write: rewrite in place with incremental checksums. */
+static __always_inline int xdp_rewrite(struct xdp_md *ctx, const struct flow *f, const struct ext_nat *n)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	__u16 *l4csum = NULL, csum;
+	__be16 *ports;
+	__u32 l4_off = f->l4_off;
+
+	if ((void *)(ip + 1) > data_end)
+		return -1;
+	/* The verifier needs a constant bound on the variable L4 offset. */
+	if (l4_off > sizeof(struct ethhdr) + 60)
+		return -1;
+	ports = data + l4_off;
+	if ((void *)(ports + 2) > data_end)
+		return -1;
+	if (f->proto == IPPROTO_TCP) {
+		struct tcphdr *th = (void *)ports;
+
+		if ((void *)(th + 1) > data_end)
+			return -1;
+		l4csum = &th->check;
+	} else {
+		struct udphdr *uh = (void *)ports;
+
+		if ((void *)(uh + 1) > data_end)
+			return -1;
+		if (uh->check)
+			l4csum = &uh->check;
+	}
+
+	ip->check = csum_update32(ip->check, ip->saddr, n->saddr);
+	ip->check = csum_update32(ip->check, ip->daddr, n->daddr);
+	if (l4csum) {
+		csum = *l4csum;
+		csum = csum_update32(csum, ip->saddr, n->saddr);
+		csum = csum_update32(csum, ip->daddr, n->daddr);
+		csum = csum_update16(csum, ports[0], n->sport);
+		csum = csum_update16(csum, ports[1], n->dport);
+		*l4csum = csum ? csum : (f->proto == IPPROTO_UDP ? 0xffff : 0);
+	}
+	ip->saddr = n->saddr;
+	ip->daddr = n->daddr;
+	ports[0] = n->sport;
+	ports[1] = n->dport;
+	return 0;
+}
+
+/* Parse an XDP frame into @f (IPv4 TCP/UDP, not a later fragment). */
+static __always_inline int xdp_parse(struct xdp_md *ctx, struct flow *f)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	__u8 *l4;
+	__u32 ihl;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return -1;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return -1;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return -1;
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip) || ihl > 60)
+		return -1;
+	l4 = (__u8 *)ip + ihl;
+	if ((void *)(l4 + 14) > data_end)
+		return -1;
+	f->saddr = ip->saddr;
+	f->daddr = ip->daddr;
+	f->proto = ip->protocol;
+	f->l4_off = sizeof(*eth) + ihl;
+	f->len = data_end - data;
+	__builtin_memcpy(&f->sport, l4, 2);
+	__builtin_memcpy(&f->dport, l4 + 2, 2);
+	f->tcp_flags = f->proto == IPPROTO_TCP ? l4[13] : 0;
+	return 0;
+}
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/*
+ * Route a translated packet: where it leaves and the next hop's MAC. Returns the
+ * BPF_FIB_LKUP_RET_* code; NO_NEIGH means the kernel must resolve the neighbour first.
+ */
+static __always_inline int fib_next_hop(void *ctx, __u32 ifindex, const struct flow *f, const struct ext_nat *n,
+					struct bpf_fib_lookup *fib)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET;
+	fib->l4_protocol = f->proto;
+	fib->sport = n->sport;
+	fib->dport = n->dport;
+	fib->ipv4_src = n->saddr;
+	fib->ipv4_dst = n->daddr;
+	fib->ifindex = ifindex;
+	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
+
+SEC("xdp")
+int sl_ext_xdp(struct xdp_md *ctx)
+{
+	struct bpf_fib_lookup fib;
+	struct ext_nat n;
+	struct flow f;
+	struct ethhdr *eth;
+	int v, rc = BPF_FIB_LKUP_RET_SUCCESS;
+
+	if (xdp_parse(ctx, &f))
+		return XDP_PASS;
+	v = ext_decide(&f, &n);
+	if (v == EXT_NONE)
+		return XDP_PASS;
+	if (v == EXT_DROP)
+		return XDP_DROP;
+	if (v == EXT_OUT) {
+		rc = fib_next_hop(ctx, ctx->ingress_ifindex, &f, &n, &fib);
+		/*
+		 * XDP cannot ask for ARP. Leave the frame as it came: sl_ext_tc at tc ingress finds the
+		 * conntrack entry made above and sends it with bpf_redirect_neigh(), which can.
+		 */
+		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+			return XDP_PASS;
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+			count(SL_CNT_EXT_FIB_FAIL);
+			return XDP_DROP;
+		}
+	}
+	if (xdp_rewrite(ctx, &f, &n))
+		return XDP_DROP;
+	if (v == EXT_PASS)
+		return XDP_PASS;
+	eth = (void *)(long)ctx->data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return XDP_DROP;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return fib.ifindex == ctx->ingress_ifindex ? XDP_TX : bpf_redirect(fib.ifindex, 0);
+}
+
+/*
+ * The same north-south path at tc ingress: the whole path for interfaces whose driver cannot run
+ * XDP, and, behind XDP, the frames that wait for a neighbour to be resolved.
+ */
+SEC("tc")
+int sl_ext_tc(struct __sk_buff *skb)
+{
+	struct bpf_fib_lookup fib;
+	struct ext_nat n;
+	struct ethhdr eth;
+	struct flow f;
+	int v, rc;
+
+	if (parse(skb, &f))
+		return TC_ACT_OK;
+	v = ext_decide(&f, &n);
+	if (v == EXT_NONE)
+		return TC_ACT_OK;
+	if (v == EXT_DROP)
+		return TC_ACT_SHOT;
+	if (rewrite(skb, &f, 0, f.saddr, n.saddr, f.sport, n.sport) ||
+	    rewrite(skb, &f, 1, f.daddr, n.daddr, f.dport, n.dport))
+		return TC_ACT_SHOT;
+	if (v == EXT_PASS)
+		return TC_ACT_OK;
+	rc = fib_next_hop(skb, skb->ifindex, &f, &n, &fib);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		count(SL_CNT_EXT_FIB_FAIL);
+		return TC_ACT_SHOT;
+	}
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_SHOT;
+	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+/*
+ * tc egress on the external interface: a reply from a pod of this node to an outside client
+ * leaves with the service address (node address and NodePort, or the external IP) as source.
+ */
+SEC("tc")
+int sl_ext_egress(struct __sk_buff *skb)
+{
+	struct sl_ct_key key = {};
+	struct sl_ct_entry *ct;
+	struct flow f;
+	__be32 vip;
+	__be16 vport;
+
+	if (parse(skb, &f))
+		return TC_ACT_OK;
+	key.saddr = f.saddr;
+	key.daddr = f.daddr;
+	key.sport = f.sport;
+	key.dport = f.dport;
+	key.proto = f.proto;
+	key.dir = SL_CT_DIR_REPLY;
+	ct = bpf_map_lookup_elem(&sl_ct, &key);
+	if (!ct || (ct->flags & SL_CT_F_SNAT))
+		return TC_ACT_OK;
 	vip = ct->nat_addr;
 	vport = ct->nat_port;
 	ct_touch(ct, &f, bpf_ktime_get_ns());

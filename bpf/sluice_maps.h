@@ -34,6 +34,7 @@ struct sl_svc_key {
 };
 
 #define SL_SVC_F_AFFINITY	(1 << 0)	/* sessionAffinity: ClientIP */
+#define SL_SVC_F_LOCAL		(1 << 1)	/* externalTrafficPolicy: Local (backends are this node's) */
 
 #define SL_NAME_LEN		44
 
@@ -48,6 +49,7 @@ struct sl_svc_value {
 };
 
 #define SL_BE_F_TERMINATING	(1 << 0)
+#define SL_BE_F_LOCAL		(1 << 1)	/* runs on this node */
 
 /* Backends belong to exactly one frontend and their ids are never reused, so
  * an id found in conntrack or affinity either still means the same backend of
@@ -79,11 +81,19 @@ struct sl_ct_key {
 };
 
 #define SL_CT_F_CLOSING		(1 << 0)	/* FIN or RST seen */
+#define SL_CT_F_SNAT		(1 << 1)	/* north-south via another node: source NATed to this node */
 
 struct sl_ct_entry {
 	__be32	nat_addr;	/* SERVICE: backend address; REPLY: service address */
 	__be16	nat_port;	/* SERVICE: backend port; REPLY: service port */
 	__u16	flags;		/* SL_CT_F_* */
+	/*
+	 * With SL_CT_F_SNAT: SERVICE: the node address and port the client's source became;
+	 * REPLY: the client's address and port, the reply's new destination.
+	 */
+	__be32	rev_addr;
+	__be16	rev_port;
+	__u16	pad;
 	__u32	svc_id;
 	__u32	backend_id;
 	__u64	created_ns;	/* CLOCK_MONOTONIC */
@@ -108,12 +118,21 @@ struct sl_svc_stats {
 	__u64	rejects;	/* packets answered with ICMP unreachable (no backend) */
 };
 
+/* sl_config[0]: what the datapath must know about its node. */
+struct sl_config {
+	__be32	node_ip;	/* source address for north-south flows sent to other nodes */
+	__u32	pad;
+};
+
 /* Node-wide counters, index into sl_counters. */
 enum {
 	SL_CNT_CT_CREATE_FAIL = 0,	/* conntrack insert failed: flow balanced statelessly */
 	SL_CNT_NO_BACKEND_ENTRY,	/* Maglev slot named no backend of this frontend: dropped */
 	SL_CNT_REJECT,			/* ICMP unreachable sent */
 	SL_CNT_REJECT_FAIL,		/* could not build the ICMP answer: dropped */
+	SL_CNT_EXT_NO_LOCAL,		/* externalTrafficPolicy Local, no local endpoint: dropped */
+	SL_CNT_EXT_SNAT_FAIL,		/* no free source port to reach another node: dropped */
+	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet: dropped */
 	SL_CNT_MAX,
 };
 

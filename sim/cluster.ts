@@ -108,11 +108,40 @@ export class SimCluster {
     // The fabric end is created inside the fabric namespace and its peer moved straight into the node.
     await nsRun(this.fabricNs, 'ip', ['link', 'add', `n${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await nsRun(this.fabricNs, 'ip', ['link', 'set', `n${index}`, 'master', 'br0', 'up']);
+    // Native XDP_TX on the node's eth0 hands frames to this peer, which takes them only while it
+    // runs XDP itself (as a NIC's receive path would): a program that passes everything.
+    await nsRun(this.fabricNs, 'ip', ['link', 'set', 'dev', `n${index}`, 'xdpdrv', 'obj', `${REPO}build/bpf/sim_xdp_pass.o`, 'sec', 'xdp']);
     await nsRun(ns, 'ip', ['addr', 'add', `${node.ip}/24`, 'dev', 'eth0']);
     await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
+    await wireChecksums(ns);
     await nsRun(ns, 'ip', ['addr', 'add', `${GATEWAY}/32`, 'dev', 'lo']);
     await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     this.nodes.set(name, node);
+  }
+
+  /**
+   * A host outside the cluster on the nodes' link (a client, or a router in front of the nodes):
+   * `sluice-<run>-<name>` with eth0 <ip>/24 on the fabric. `routes` send prefixes (external or
+   * LoadBalancer IPs, pod CIDRs) to a node, as a router would.
+   */
+  async addOutside(name: string, ip: string, routes: Array<{ to: string; via: string }> = []): Promise<{ ns: string; ip: string }> {
+    const ns = `${NS_PREFIX}${this.runId}-${name}`;
+    await this.#addNamespace(ns);
+    const end = `o${this.#namespaces.length}`;
+    await nsRun(this.fabricNs, 'ip', ['link', 'add', end, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await nsRun(this.fabricNs, 'ip', ['link', 'set', end, 'master', 'br0', 'up']);
+    await nsRun(ns, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
+    await wireChecksums(ns);
+    for (const r of routes) await nsRun(ns, 'ip', ['route', 'add', r.to, 'via', this.node(r.via).ip]);
+    return { ns, ip };
+  }
+
+  /** A traffic driver (sim/tools/podclient.ts) in any namespace of this cluster. */
+  async clientIn(ns: string): Promise<PodClient> {
+    const c = new PodClient(this.spawnTs(ns, 'sim/tools/podclient.ts', []));
+    await c.ready();
+    return c;
   }
 
   node(name: string): SimNode {
@@ -215,6 +244,15 @@ export class SimCluster {
   }
 }
 
+/**
+ * The fabric stands for a physical link, where every frame carries a complete checksum. A veth
+ * would otherwise hand on the partial (pseudo-header only) checksums of the local stack, which
+ * no NIC ever receives and XDP is not meant to see.
+ */
+async function wireChecksums(ns: string): Promise<void> {
+  await nsRun(ns, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+}
+
 /** Resolve with the first stdout line that `match` accepts. */
 export function waitForLine(p: ChildProcess, match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -276,7 +314,7 @@ export class PodClient {
     return out;
   }
 
-  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; srcPort?: number } = {}): Promise<BurstResult> {
+  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number } = {}): Promise<BurstResult> {
     return this.cmd({ op: 'burst', target, ...opts });
   }
 

@@ -107,13 +107,16 @@ export function ipToBytes(ip: string): Buffer {
 export const SL_SCOPE_CLUSTER = 0;
 export const SL_SCOPE_EXTERNAL = 1;
 export const SL_SVC_F_AFFINITY = 1 << 0;
+export const SL_SVC_F_LOCAL = 1 << 1;
 export const SL_BE_F_TERMINATING = 1 << 0;
+export const SL_BE_F_LOCAL = 1 << 1;
 export const SL_CT_DIR_SERVICE = 0;
 export const SL_CT_DIR_REPLY = 1;
 export const SL_CT_F_CLOSING = 1 << 0;
+export const SL_CT_F_SNAT = 1 << 1;
 export const SL_NAME_LEN = 44;
 export const SL_MAGLEV_CHUNK = 16;
-export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail'] as const;
+export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
 
 export const svcKey = codec('sl_svc_key', [
   ['vip', 'ip4'], ['port', 'u16'], ['proto', 'u8'], ['scope', 'u8'],
@@ -138,7 +141,7 @@ export const ctKey = codec('sl_ct_key', [
 ] as const);
 
 export const ctEntry = codec('sl_ct_entry', [
-  ['nat_addr', 'be32ip'], ['nat_port', 'be16'], ['flags', 'u16'], ['svc_id', 'u32'],
+  ['nat_addr', 'be32ip'], ['nat_port', 'be16'], ['flags', 'u16'], ['rev_addr', 'be32ip'], ['rev_port', 'be16'], ['pad', 'u16'], ['svc_id', 'u32'],
   ['backend_id', 'u32'], ['created_ns', 'u64'], ['last_seen_ns', 'u64'],
 ] as const);
 
@@ -147,6 +150,8 @@ export const affKey = codec('sl_aff_key', [['svc_id', 'u32'], ['client', 'be32ip
 export const affValue = codec('sl_aff_value', [
   ['backend_id', 'u32'], ['pad', 'u32'], ['last_used_ns', 'u64'],
 ] as const);
+
+export const config = codec('sl_config', [['node_ip', 'be32ip'], ['pad', 'u32']] as const);
 
 export const svcStats = codec('sl_svc_stats', [
   ['conns', 'u64'], ['packets', 'u64'], ['bytes', 'u64'], ['rejects', 'u64'],
@@ -161,7 +166,7 @@ export type AffKey = ReturnType<typeof affKey.decode>;
 export type AffValue = ReturnType<typeof affValue.decode>;
 export type SvcStats = ReturnType<typeof svcStats.decode>;
 
-export const ALL_STRUCTS = [svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats];
+export const ALL_STRUCTS = [svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config];
 
 /** Map names as pinned, with the key/value codecs each uses (u32 keys/values where null). */
 export const MAPS = {
@@ -172,6 +177,7 @@ export const MAPS = {
   sl_affinity: { key: affKey, value: affValue },
   sl_svc_stats: { key: null, value: svcStats },
   sl_counters: { key: null, value: null },
+  sl_config: { key: null, value: config },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

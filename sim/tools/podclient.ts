@@ -2,7 +2,8 @@
 // writes one JSON result per stdout line, so one process serves a whole test or demo.
 //   {"op":"burst","target":"10.96.0.10:80","proto":"tcp","count":3000,"concurrency":8,"timeoutMs":2000}
 //     -> {"ok":n,"failed":n,"counts":{"pod":n},"errors":{"ECONNREFUSED":n},"ms":[...per attempt...]}
-//     with "byPort":true, counts are keyed "pod:serverport"; with "srcPort":P, attempt i binds
+//     with "byPort":true, counts are keyed "pod:serverport", with "byClient":true "pod client-ip"
+//     (the source address the server saw); with "srcPort":P, attempt i binds
 //     local port P+i and "flows" maps each local port to the pod that answered
 //   {"op":"echo","target":"...","proto":"tcp","bytes":1048576} -> {"pod":"...","intact":true}
 //   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
@@ -13,7 +14,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
 
-type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; srcPort?: number };
+type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number };
 
 function split(target: string): [string, number] {
   const i = target.lastIndexOf(':');
@@ -59,7 +60,7 @@ async function burst(c: Cmd) {
       const t0 = performance.now();
       try {
         const words = await (c.proto === 'udp' ? udpWho(host, port, timeoutMs, src) : tcpWho(host, port, timeoutMs, src));
-        const key = c.byPort ? `${words[0]}:${words[2]}` : words[0]!;
+        const key = c.byPort ? `${words[0]}:${words[2]}` : c.byClient ? `${words[0]} ${words[1]!.split(':')[0]}` : words[0]!;
         counts[key] = (counts[key] ?? 0) + 1;
         if (src) flows[src] = words[0]!;
         ok++;
