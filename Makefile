@@ -8,7 +8,7 @@ BPF_HDR := $(wildcard bpf/*.h)
 BPF_OBJ := $(patsubst bpf/%.c,build/bpf/%.o,$(BPF_SRC))
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell uname -m)-linux-gnu -Ibpf
 
-.PHONY: all setup build test unit demo bench typecheck clean
+.PHONY: all setup build test unit demo demo-down bench typecheck clean
 
 all: build
 
@@ -34,6 +34,10 @@ unit: setup
 
 demo: setup build
 	node sim/demo.ts
+
+# Stops a cluster left running by DEMO_KEEP=1 make demo.
+demo-down:
+	node sim/demo.ts --down
 
 bench: setup build
 	node bench/run.ts
