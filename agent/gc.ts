@@ -15,6 +15,9 @@ export interface GcTimeouts {
   udpSeconds: number;
 }
 
+const PROTO_OFFSET = L.ctKey.fields.find((f) => f.name === 'proto')!.offset;
+const CREATED_OFFSET = L.ctEntry.fields.find((f) => f.name === 'created_ns')!.offset;
+
 export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, udpSeconds: 60 };
 
 export interface GcResult { ctScanned: number; ctDeleted: number; affinityDeleted: number }
@@ -29,17 +32,24 @@ export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = m
 
   const ct = bpf.mapDump(dp.fds.sl_ct, L.ctKey.size, L.ctEntry.size, 4096);
   const dead: Buffer[] = [];
-  for (const { key, value } of ct) {
-    const proto = key[L.ctKey.fields.find((f) => f.name === 'proto')!.offset]!;
+  const expired = (value: Buffer, proto: number) => {
     const e = L.ctEntry.decode(value);
     const idle = Number(now - e.last_seen_ns) / 1e9;
     const limit = e.flags & L.SL_CT_F_CLOSING ? t.closingSeconds : proto === L.IPPROTO.TCP ? t.tcpSeconds : t.udpSeconds;
     // UDP has no end of flow: like kube-proxy, forget flows to removed endpoints so the next
     // datagram is balanced again. TCP flows to a removed (terminating) endpoint run on.
-    const stale = proto === L.IPPROTO.UDP && !live.has(e.backend_id);
-    if (idle > limit || stale) dead.push(key);
+    return idle > limit || (proto === L.IPPROTO.UDP && !live.has(e.backend_id));
+  };
+  const createdAt = new Map<Buffer, bigint>();
+  for (const { key, value } of ct) {
+    if (expired(value, key[PROTO_OFFSET]!)) { dead.push(key); createdAt.set(key, value.readBigUInt64LE(CREATED_OFFSET)); }
   }
-  deleteKeys(dp.fds.sl_ct, dead, L.ctKey.size);
+  // A client may have reused the tuple since the dump: look again right before deleting, and
+  // spare an entry that now belongs to another, younger connection.
+  const current = Buffer.alloc(L.ctEntry.size);
+  const stillDead = dead.filter((key) => bpf.mapLookup(dp.fds.sl_ct, key, current) &&
+    current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) && expired(current, key[PROTO_OFFSET]!));
+  deleteKeys(dp.fds.sl_ct, stillDead, L.ctKey.size);
 
   const aff = bpf.mapDump(dp.fds.sl_affinity, L.affKey.size, L.affValue.size, 4096);
   const gone: Buffer[] = [];
@@ -49,7 +59,7 @@ export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = m
     if (!timeout || Number(now - v.last_used_ns) / 1e9 > timeout || !live.has(v.backend_id)) gone.push(key);
   }
   deleteKeys(dp.fds.sl_affinity, gone, L.affKey.size);
-  return { ctScanned: ct.length, ctDeleted: dead.length, affinityDeleted: gone.length };
+  return { ctScanned: ct.length, ctDeleted: stillDead.length, affinityDeleted: gone.length };
 }
 
 function deleteKeys(fd: number, keys: Buffer[], size: number): void {

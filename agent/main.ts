@@ -19,7 +19,8 @@ import { DEFAULT_RUN_DIR, writeStatus, type AgentStatus } from './status.ts';
 const HELP = `Usage: sluice-agent [options]
 
 Source of desired state (one of):
-  --control-plane ADDR     the control plane's gRPC address: host:port, or unix:/path
+  --control-plane ADDRS    the control plane's gRPC address (host:port, or unix:/path); several
+                           replicas comma-separated: the agent moves to the next when one is lost
   --state-file PATH        standalone: the services in this JSON file
                            ({"services": [sluice.v1.Service objects]}), re-read when it changes
 mTLS to the control plane (all three, or none):
@@ -152,7 +153,7 @@ function saveStatus(): void {
   status.interfaces = attacher.attached.map((a) => a.name).sort();
   if (stream) {
     status.controlPlane = {
-      target: args['control-plane']!, connected: stream.connected, serverId: stream.serverId || undefined,
+      target: stream.target, connected: stream.connected, serverId: stream.serverId || undefined,
       lastError: stream.lastError || undefined, reconnects: status.controlPlane?.reconnects ?? 0,
     };
   }
@@ -205,22 +206,44 @@ function watchStateFile(file: string): void {
   fs.watchFile(file, { interval: 100 }, (cur, prev) => { if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) load(); });
 }
 
-function followControlPlane(target: string): StateStreamClient {
-  const s = connectStateStream({
-    target, nodeName: node, agentId: `${node}/${process.pid}`, lastAppliedVersion: status.appliedVersion,
-    tls: args['tls-ca'] ? { caFile: args['tls-ca'], certFile: args['tls-cert']!, keyFile: args['tls-key']! } : undefined,
-    logger: log.child({ component: 'stream' }),
-    onUpdate: async (u) => apply(u.version, u.snapshot, u.upserts, u.removals),
-  });
-  s.on('connected', (serverId) => { metrics.cpConnected.set(1); log.info({ target, serverId }, 'control plane connected'); saveStatus(); });
-  s.on('disconnected', (why) => {
-    metrics.cpConnected.set(0);
-    metrics.cpReconnects.inc();
-    if (status.controlPlane) status.controlPlane.reconnects++;
-    log.warn({ target, why }, 'control plane unreachable; the datapath keeps its last state while reconnecting');
-    saveStatus();
-  });
-  return s;
+function followControlPlane(targets: string[]): void {
+  let i = 0, failures = 0, wasConnected = false;
+  const connect = (target: string) => {
+    const s = connectStateStream({
+      target, nodeName: node, agentId: `${node}/${process.pid}`, lastAppliedVersion: status.appliedVersion,
+      tls: args['tls-ca'] ? { caFile: args['tls-ca'], certFile: args['tls-cert']!, keyFile: args['tls-key']! } : undefined,
+      logger: log.child({ component: 'stream' }),
+      onUpdate: async (u) => apply(u.version, u.snapshot, u.upserts, u.removals),
+    });
+    s.on('connected', (serverId) => {
+      failures = 0;
+      wasConnected = true;
+      metrics.cpConnected.set(1);
+      log.info({ target, serverId }, 'control plane connected');
+      saveStatus();
+    });
+    s.on('disconnected', (why) => {
+      metrics.cpConnected.set(0);
+      if (wasConnected) {
+        wasConnected = false;
+        metrics.cpReconnects.inc();
+        if (status.controlPlane) status.controlPlane.reconnects++;
+        log.warn({ target, why }, 'control plane unreachable; the datapath keeps its last state while reconnecting');
+      }
+      // With replicas, try the next one (backing off once all have failed); whichever answers
+      // sends a full snapshot to reconcile with.
+      if (targets.length > 1 && stream === s) {
+        s.close();
+        i = (i + 1) % targets.length;
+        const delay = Math.min(10_000, 200 * 2 ** Math.floor(failures++ / targets.length));
+        const next = targets[i]!;
+        setTimeout(() => { if (stream === s) stream = connect(next); }, delay);
+      }
+      saveStatus();
+    });
+    return s;
+  };
+  stream = connect(targets[0]!);
 }
 
 if (args['metrics-addr'] !== 'off') {
@@ -252,7 +275,7 @@ const gcTimer = setInterval(() => {
 gcTimer.unref();
 
 if (args['state-file']) watchStateFile(args['state-file']);
-else stream = followControlPlane(args['control-plane']!);
+else followControlPlane(args['control-plane']!.split(',').map((t) => t.trim()).filter(Boolean));
 saveStatus();
 log.info({ interfaces: attacher.attached.length }, 'agent ready');
 

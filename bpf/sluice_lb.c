@@ -448,6 +448,23 @@ int sl_from_pod(struct __sk_buff *skb)
 		be_port = ct->nat_port;
 		stats_add(ct->svc_id, f.len, 0);
 		ct_touch(ct, &f, now);
+		/*
+		 * A handshake SYN re-asserts the reply entry: should it have been lost (LRU eviction),
+		 * SYN-ACKs would reach the client untranslated and the connection would wedge.
+		 */
+		if ((f.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+			struct sl_ct_entry rentry = *ct;
+
+			rev.saddr = be_addr;
+			rev.daddr = f.saddr;
+			rev.sport = be_port;
+			rev.dport = f.sport;
+			rev.proto = f.proto;
+			rev.dir = SL_CT_DIR_REPLY;
+			rentry.nat_addr = f.daddr;
+			rentry.nat_port = f.dport;
+			bpf_map_update_elem(&sl_ct, &rev, &rentry, BPF_ANY);
+		}
 		if (rewrite(skb, &f, 1, f.daddr, be_addr, f.dport, be_port))
 			return TC_ACT_SHOT;
 		return TC_ACT_OK;

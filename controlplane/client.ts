@@ -113,6 +113,7 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
   get lastError(): string { return this.lastErrorValue; }
   get serverId(): string { return this.serverIdValue; }
   get lastAckedVersion(): number { return this.lastAckedValue; }
+  get target(): string { return this.opts.target; }
 
   close(): void {
     if (this.closedFlag) return;

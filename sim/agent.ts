@@ -47,6 +47,7 @@ export class SimAgent {
     const args = ['--node-name', this.node.nodeName, '--log-level', 'debug', ...(this.#opts.args ?? [])];
     if (this.stateFile) args.push('--state-file', this.stateFile);
     if (this.#opts.controlPlane) args.push('--control-plane', this.#opts.controlPlane);
+    const since = this.logs.length;
     const p = this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args);
     this.proc = p;
     p.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000); });
@@ -56,7 +57,8 @@ export class SimAgent {
       this.logs.push(l);
       for (const fn of this.#listeners) fn(l);
     });
-    await this.waitLog((l) => l.msg === 'agent ready', 30000);
+    // This process's own line, not an earlier run's.
+    await this.waitLog((l) => l.msg === 'agent ready', 30000, since);
   }
 
   /** Resolve with the first log line (from `since` on) that matches. */
@@ -64,7 +66,7 @@ export class SimAgent {
     const seen = this.logs.slice(since).find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const onExit = () => done(new Error(`agent on ${this.node.name} exited. stderr: ${this.stderr}`));
+      const onExit = () => done(new Error(`agent on ${this.node.name} exited. stderr: ${this.stderr}; last lines: ${JSON.stringify(this.logs.slice(-5))}`));
       const timer = setTimeout(() => done(new Error(`agent on ${this.node.name}: no matching log line after ${timeoutMs} ms; last lines: ${JSON.stringify(this.logs.slice(-5))}`)), timeoutMs);
       const fn = (l: LogLine) => { if (match(l)) done(undefined, l); };
       const done = (err?: Error, l?: LogLine) => {

@@ -276,6 +276,8 @@ export interface BurstResult {
   ms: number[];
   /** With srcPort: local port -> pod that answered. */
   flows?: Record<string, string>;
+  /** The first 100 failed attempts: error, when it started (epoch ms), how long it took. */
+  failures: Array<{ code: string; at: number; ms: number }>;
 }
 
 /** One JSON command per line to sim/tools/podclient.ts, one JSON result back. */
@@ -314,7 +316,7 @@ export class PodClient {
     return out;
   }
 
-  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number } = {}): Promise<BurstResult> {
+  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number } = {}): Promise<BurstResult> {
     return this.cmd({ op: 'burst', target, ...opts });
   }
 

@@ -2,6 +2,7 @@
 // writes one JSON result per stdout line, so one process serves a whole test or demo.
 //   {"op":"burst","target":"10.96.0.10:80","proto":"tcp","count":3000,"concurrency":8,"timeoutMs":2000}
 //     -> {"ok":n,"failed":n,"counts":{"pod":n},"errors":{"ECONNREFUSED":n},"ms":[...per attempt...]}
+//     with "durationMs":D, it keeps going until D ms have passed (count is then a cap);
 //     with "byPort":true, counts are keyed "pod:serverport", with "byClient":true "pod client-ip"
 //     (the source address the server saw); with "srcPort":P, attempt i binds
 //     local port P+i and "flows" maps each local port to the pod that answered
@@ -14,7 +15,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
 
-type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number };
+type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number };
 
 function split(target: string): [string, number] {
   const i = target.lastIndexOf(':');
@@ -48,16 +49,19 @@ function udpWho(host: string, port: number, timeoutMs: number, localPort?: numbe
 
 async function burst(c: Cmd) {
   const [host, port] = split(c.target!);
-  const count = c.count ?? 1, conc = c.concurrency ?? 1, timeoutMs = c.timeoutMs ?? 3000;
+  const until = c.durationMs ? Date.now() + c.durationMs : Infinity;
+  const count = c.count ?? (c.durationMs ? 1e9 : 1), conc = c.concurrency ?? 1, timeoutMs = c.timeoutMs ?? 3000;
   const counts: Record<string, number> = {}, errors: Record<string, number> = {};
   const ms: number[] = [];
   const flows: Record<number, string> = {};
+  const failures: Array<{ code: string; at: number; ms: number }> = [];
+  const start = Date.now();
   let ok = 0, failed = 0, next = 0;
   const worker = async () => {
-    while (next < count) {
+    while (next < count && Date.now() < until) {
       const src = c.srcPort ? c.srcPort + next : undefined;
       next++;
-      const t0 = performance.now();
+      const t0 = performance.now(), wall = Date.now();
       try {
         const words = await (c.proto === 'udp' ? udpWho(host, port, timeoutMs, src) : tcpWho(host, port, timeoutMs, src));
         const key = c.byPort ? `${words[0]}:${words[2]}` : c.byClient ? `${words[0]} ${words[1]!.split(':')[0]}` : words[0]!;
@@ -68,12 +72,13 @@ async function burst(c: Cmd) {
         const code = (e as NodeJS.ErrnoException).code ?? 'ERROR';
         errors[code] = (errors[code] ?? 0) + 1;
         failed++;
+        if (failures.length < 100) failures.push({ code, at: wall, ms: Math.round(performance.now() - t0) });
       }
       ms.push(Math.round((performance.now() - t0) * 100) / 100);
     }
   };
   await Promise.all(Array.from({ length: conc }, worker));
-  return { ok, failed, counts, errors, ms, ...(c.srcPort ? { flows } : {}) };
+  return { ok, failed, counts, errors, ms, failures, startedAt: start, ...(c.srcPort ? { flows } : {}) };
 }
 
 async function echo(c: Cmd) {

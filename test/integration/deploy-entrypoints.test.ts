@@ -260,7 +260,8 @@ describe('the image entrypoints with the manifests\' flags, in the simulated clu
     await probeOk('agent', node.ns, node.ip, agentLaunch.container);
     const r = await traffic;
     expect(r.failed, JSON.stringify(r.errors)).toBe(0);
-    expect(procs.get('agent')!.out.join('\n')).toContain('adopted pinned maps');
+    // The probes run synchronously, so the agent's output may still be unread here: wait for it.
+    await waitFor('the new agent to report adopting the pinned maps', () => procs.get('agent')!.out.join('\n').includes('adopted pinned maps'), 15000);
   });
 
   it('the API requests the control plane made are exactly what the ClusterRole grants', () => {
