@@ -249,7 +249,11 @@ export class Datapath {
     // Service ids index the per-CPU stats array and 0 is reserved.
     if (services > this.sizes.services - 1) throw new CapacityError('sl_services', services - this.#frontends.size, this.sizes.services - 1 - this.#frontends.size);
     if (backends > this.sizes.backends) throw new CapacityError('sl_backends', backends - this.#backendCount, this.sizes.backends - this.#backendCount);
-    const free = this.#alloc.available;
+    let free = this.#alloc.available;
+    if (slots > free && slots <= free + this.#alloc.quarantined) {
+      this.#alloc.settle();
+      free = this.#alloc.available;
+    }
     if (slots > free) throw new CapacityError('sl_maglev', slots, free);
   }
 

@@ -39,6 +39,23 @@ export class SlotAllocator {
     return this.#free.reduce((s, r) => s + r.len, 0);
   }
 
+  /** Slots freed less than the grace period ago. */
+  get quarantined(): number {
+    this.#release();
+    return this.#quarantine.reduce((s, r) => s + r.len, 0);
+  }
+
+  /**
+   * Block until every quarantined run is free again (at most the grace period). For a change that
+   * fits only once runs freed a moment ago can be reused, such as replacing all services at once.
+   */
+  settle(): void {
+    if (!this.#quarantine.length) return;
+    const wait = Math.max(0, this.graceMs - (this.#now() - Math.max(...this.#quarantine.map((q) => q.at))));
+    if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    this.#release();
+  }
+
   get used(): number {
     return this.capacity - this.available - this.#quarantine.reduce((s, r) => s + r.len, 0);
   }

@@ -475,8 +475,23 @@ int sl_from_pod(struct __sk_buff *skb)
 	skey.proto = f.proto;
 	skey.scope = SL_SCOPE_CLUSTER;
 	svc = bpf_map_lookup_elem(&sl_services, &skey);
-	if (!svc)
-		return TC_ACT_OK;	/* not a service: leave it alone */
+	if (!svc) {
+		/*
+		 * Not a service: leave it alone. But a new flow straight to a pod may reuse the tuple
+		 * of an earlier service connection to that pod; its reply entry must not rewrite this
+		 * flow's replies to the service address.
+		 */
+		if (f.proto == IPPROTO_UDP || (f.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
+			rev.saddr = f.daddr;
+			rev.daddr = f.saddr;
+			rev.sport = f.dport;
+			rev.dport = f.sport;
+			rev.proto = f.proto;
+			rev.dir = SL_CT_DIR_REPLY;
+			bpf_map_delete_elem(&sl_ct, &rev);
+		}
+		return TC_ACT_OK;
+	}
 
 	if (!svc->count) {
 		struct sl_svc_stats *s = bpf_map_lookup_elem(&sl_svc_stats, &svc->svc_id);

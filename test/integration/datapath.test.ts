@@ -72,6 +72,22 @@ describe('ClusterIP datapath', () => {
     await nsRun(c.pod('client').ns, 'ping', ['-c', '1', '-W', '2', c.pod('b2').ip]);
   });
 
+  it('does not let a service connection\'s conntrack rewrite a later direct flow on the same tuple', async () => {
+    // Through the service from fixed source ports, then straight to each pod from the same ports:
+    // the direct flows' replies must keep the pod's address (the client would drop them otherwise).
+    const via = await client.burst('10.96.0.10:80', { count: 30, srcPort: 46000 });
+    expect(via.failed).toBe(0);
+    for (const [port, pod] of Object.entries(via.flows!)) {
+      const direct = await client.burst(`${c.pod(pod).ip}:8080`, { count: 1, srcPort: Number(port), timeoutMs: 3000 });
+      expect(direct.counts, `direct from port ${port} to ${pod}`).toEqual({ [pod]: 1 });
+    }
+    const udp = await client.burst('10.96.0.10:53', { proto: 'udp', count: 10, srcPort: 47000 });
+    for (const [port, pod] of Object.entries(udp.flows!)) {
+      const direct = await client.burst(`${c.pod(pod).ip}:5353`, { proto: 'udp', count: 1, srcPort: Number(port), timeoutMs: 3000 });
+      expect(direct.counts, `direct UDP from port ${port} to ${pod}`).toEqual({ [pod]: 1 });
+    }
+  });
+
   it('keeps data intact byte for byte, with and without checksum offload', async () => {
     for (const offload of ['on', 'off']) {
       for (const p of ['client', ...BACKENDS]) await nsRun(c.pod(p).ns, 'ethtool', ['-K', 'eth0', 'tx', offload]);

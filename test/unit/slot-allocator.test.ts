@@ -28,4 +28,15 @@ describe('SlotAllocator', () => {
     expect(a.alloc(300)).toBe(200);
     expect(() => SlotAllocator.fromUsed(1000, [{ start: 0, len: 10 }, { start: 5, len: 10 }])).toThrow(/overlap/);
   });
+
+  it('settles: waits out the grace period so freed runs can be reused at once', () => {
+    const a = new SlotAllocator(1000, { graceMs: 200 });
+    a.free(a.alloc(1000), 1000);
+    expect(a.available).toBe(0);
+    expect(a.quarantined).toBe(1000);
+    const t0 = Date.now();
+    a.settle();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150); // it really waited (timer slack allowed)
+    expect(a.available).toBe(1000);
+  });
 });
