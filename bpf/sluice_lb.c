@@ -121,6 +121,18 @@ struct flow {
 #define TCPF_RST	0x04
 #define TCPF_ACK	0x10
 
+/* Conntrack key of @f as seen (@reverse: of its reply, addresses and ports swapped). */
+static __always_inline void ct_key(struct sl_ct_key *k, const struct flow *f, __u8 dir, int reverse)
+{
+	k->saddr = reverse ? f->daddr : f->saddr;
+	k->daddr = reverse ? f->saddr : f->daddr;
+	k->sport = reverse ? f->dport : f->sport;
+	k->dport = reverse ? f->sport : f->dport;
+	k->proto = f->proto;
+	k->dir = dir;
+	k->pad = 0;
+}
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *c = bpf_map_lookup_elem(&sl_counters, &idx);
@@ -431,12 +443,7 @@ int sl_from_pod(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	now = bpf_ktime_get_ns();
 
-	fwd.saddr = f.saddr;
-	fwd.daddr = f.daddr;
-	fwd.sport = f.sport;
-	fwd.dport = f.dport;
-	fwd.proto = f.proto;
-	fwd.dir = SL_CT_DIR_SERVICE;
+	ct_key(&fwd, &f, SL_CT_DIR_SERVICE, 0);
 
 	ct = bpf_map_lookup_elem(&sl_ct, &fwd);
 	/* A fresh SYN on a closed flow's tuple (port reuse) is a new connection. */
@@ -482,12 +489,7 @@ int sl_from_pod(struct __sk_buff *skb)
 		 * flow's replies to the service address.
 		 */
 		if (f.proto == IPPROTO_UDP || (f.tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN) {
-			rev.saddr = f.daddr;
-			rev.daddr = f.saddr;
-			rev.sport = f.dport;
-			rev.dport = f.sport;
-			rev.proto = f.proto;
-			rev.dir = SL_CT_DIR_REPLY;
+			ct_key(&rev, &f, SL_CT_DIR_REPLY, 1);
 			bpf_map_delete_elem(&sl_ct, &rev);
 		}
 		return TC_ACT_OK;
@@ -537,10 +539,14 @@ int sl_from_pod(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-SEC("tc")
-int sl_to_pod(struct __sk_buff *skb)
+/*
+ * Replies of translated flows get their service address back as source: where a reply enters
+ * the client pod (east-west), or leaves by the external interface to an outside client (north-
+ * south with a backend on this node). Source-NATed north-south flows are undone by XDP instead.
+ */
+static __always_inline int reverse_nat(struct __sk_buff *skb)
 {
-	struct sl_ct_key rev = {};
+	struct sl_ct_key key = {};
 	struct sl_ct_entry *ct;
 	struct flow f;
 	__be32 vip;
@@ -548,23 +554,22 @@ int sl_to_pod(struct __sk_buff *skb)
 
 	if (parse(skb, &f))
 		return TC_ACT_OK;
-
-	rev.saddr = f.saddr;
-	rev.daddr = f.daddr;
-	rev.sport = f.sport;
-	rev.dport = f.dport;
-	rev.proto = f.proto;
-	rev.dir = SL_CT_DIR_REPLY;
-	ct = bpf_map_lookup_elem(&sl_ct, &rev);
-	if (!ct)
+	ct_key(&key, &f, SL_CT_DIR_REPLY, 0);
+	ct = bpf_map_lookup_elem(&sl_ct, &key);
+	if (!ct || (ct->flags & SL_CT_F_SNAT))
 		return TC_ACT_OK;
-
 	vip = ct->nat_addr;
 	vport = ct->nat_port;
 	ct_touch(ct, &f, bpf_ktime_get_ns());
 	if (rewrite(skb, &f, 0, f.saddr, vip, f.sport, vport))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
+}
+
+SEC("tc")
+int sl_to_pod(struct __sk_buff *skb)
+{
+	return reverse_nat(skb);
 }
 
 /*
@@ -614,14 +619,9 @@ static __always_inline int ext_decide(struct flow *f, struct ext_nat *n)
 	n->daddr = f->daddr;
 	n->sport = f->sport;
 	n->dport = f->dport;
-	key.saddr = f->saddr;
-	key.daddr = f->daddr;
-	key.sport = f->sport;
-	key.dport = f->dport;
-	key.proto = f->proto;
 
 	/* A reply from another node's backend to a flow this node source-NATed. */
-	key.dir = SL_CT_DIR_REPLY;
+	ct_key(&key, f, SL_CT_DIR_REPLY, 0);
 	ct = bpf_map_lookup_elem(&sl_ct, &key);
 	if (ct && (ct->flags & SL_CT_F_SNAT)) {
 		ct_touch(ct, f, now);
@@ -940,34 +940,9 @@ int sl_ext_tc(struct __sk_buff *skb)
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-/*
- * tc egress on the external interface: a reply from a pod of this node to an outside client
- * leaves with the service address (node address and NodePort, or the external IP) as source.
- */
+/* tc egress on the external interface: see reverse_nat(). */
 SEC("tc")
 int sl_ext_egress(struct __sk_buff *skb)
 {
-	struct sl_ct_key key = {};
-	struct sl_ct_entry *ct;
-	struct flow f;
-	__be32 vip;
-	__be16 vport;
-
-	if (parse(skb, &f))
-		return TC_ACT_OK;
-	key.saddr = f.saddr;
-	key.daddr = f.daddr;
-	key.sport = f.sport;
-	key.dport = f.dport;
-	key.proto = f.proto;
-	key.dir = SL_CT_DIR_REPLY;
-	ct = bpf_map_lookup_elem(&sl_ct, &key);
-	if (!ct || (ct->flags & SL_CT_F_SNAT))
-		return TC_ACT_OK;
-	vip = ct->nat_addr;
-	vport = ct->nat_port;
-	ct_touch(ct, &f, bpf_ktime_get_ns());
-	if (rewrite(skb, &f, 0, f.saddr, vip, f.sport, vport))
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	return reverse_nat(skb);
 }
