@@ -142,13 +142,11 @@ static __always_inline void count(__u32 idx)
 }
 
 /*
- * Fill @f from the packet. Returns 0 for an unfragmented IPv4 TCP/UDP packet,
- * -1 for anything the datapath leaves alone.
+ * Ethernet and IPv4 headers in [data, data_end): fill @f's addresses, protocol and L4 offset.
+ * Returns 0 for an unfragmented IPv4 TCP/UDP packet, -1 for anything the datapath leaves alone.
  */
-static __always_inline int parse(struct __sk_buff *skb, struct flow *f)
+static __always_inline int parse_l3(void *data, void *data_end, struct flow *f)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	__u32 ihl;
@@ -164,16 +162,22 @@ static __always_inline int parse(struct __sk_buff *skb, struct flow *f)
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return -1;
 	ihl = ip->ihl * 4;
-	if (ihl < sizeof(*ip))
+	if (ihl < sizeof(*ip) || ihl > 60)
 		return -1;
-
 	f->saddr = ip->saddr;
 	f->daddr = ip->daddr;
 	f->proto = ip->protocol;
 	f->l4_off = sizeof(*eth) + ihl;
-	f->len = skb->len;
+	return 0;
+}
 
-	/* Ports and TCP flags: read with a helper, as IP options make the offset variable. */
+/* Fill @f from an skb. Ports and TCP flags are read with a helper: the L4 header may lie
+ * beyond the linear part. */
+static __always_inline int parse(struct __sk_buff *skb, struct flow *f)
+{
+	if (parse_l3((void *)(long)skb->data, (void *)(long)skb->data_end, f))
+		return -1;
+	f->len = skb->len;
 	if (f->proto == IPPROTO_TCP) {
 		__u8 hdr[14];
 
@@ -800,39 +804,32 @@ static __always_inline int xdp_rewrite(struct xdp_md *ctx, const struct flow *f,
 	return 0;
 }
 
-/* Parse an XDP frame into @f (IPv4 TCP/UDP, not a later fragment). */
+/* Fill @f from an XDP frame, which is linear: ports and flags are read in place. */
 static __always_inline int xdp_parse(struct xdp_md *ctx, struct flow *f)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip;
+	__u32 off;
 	__u8 *l4;
-	__u32 ihl;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (parse_l3(data, data_end, f))
 		return -1;
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
+	off = f->l4_off;
+	if (off > sizeof(struct ethhdr) + 60)	/* for the verifier: parse_l3 bounds it */
 		return -1;
-	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+	l4 = data + off;
+	/* Ports for both; TCP's flags byte is the 14th. A short UDP datagram has only 8 bytes. */
+	if ((void *)(l4 + 4) > data_end)
 		return -1;
-	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return -1;
-	ihl = ip->ihl * 4;
-	if (ihl < sizeof(*ip) || ihl > 60)
-		return -1;
-	l4 = (__u8 *)ip + ihl;
-	if ((void *)(l4 + 14) > data_end)
-		return -1;
-	f->saddr = ip->saddr;
-	f->daddr = ip->daddr;
-	f->proto = ip->protocol;
-	f->l4_off = sizeof(*eth) + ihl;
+	f->tcp_flags = 0;
+	if (f->proto == IPPROTO_TCP) {
+		if ((void *)(l4 + 14) > data_end)
+			return -1;
+		f->tcp_flags = l4[13];
+	}
 	f->len = data_end - data;
 	__builtin_memcpy(&f->sport, l4, 2);
 	__builtin_memcpy(&f->dport, l4 + 2, 2);
-	f->tcp_flags = f->proto == IPPROTO_TCP ? l4[13] : 0;
 	return 0;
 }
 
