@@ -161,7 +161,15 @@ export class Datapath {
         if (!SIZE_OF.services.includes(m) && fs.existsSync(path.join(dir, m))) adopted = true;
         obj.setPinPath(m, path.join(dir, m));
       }
-      obj.load();
+      try {
+        obj.load();
+      } catch (e) {
+        if (adopted && e instanceof bpf.LibbpfError && /reuse pinned map|incompatible/i.test(e.libbpfLog)) {
+          throw new Error(`the maps pinned under ${dir} have another layout than this agent's datapath (an upgrade that changed ` +
+            `bpf/sluice_maps.h). Remove that directory to start afresh; established flows are then balanced again.\n${e.message}`);
+        }
+        throw e;
+      }
       for (const m of L.MAP_NAMES) fs.chmodSync(path.join(dir, m), 0o600);
       return new Datapath(o, obj, sizes, adopted);
     } catch (e) {

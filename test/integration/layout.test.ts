@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
 import { ALL_STRUCTS } from '../../agent/bpf/layout.ts';
-import { DEFAULT_OBJECT } from '../../agent/datapath.ts';
+import { Datapath, DEFAULT_OBJECT, DEFAULT_PIN_ROOT } from '../../agent/datapath.ts';
 
 interface BtfType { id: number; kind: string; name?: string; size?: number; type_id?: number; nr_elems?: number; members?: Array<{ name: string; type_id: number; bits_offset: number }> }
 
@@ -63,5 +63,20 @@ int main(void) {
     const c = JSON.parse(execFileSync(path.join(dir, 'sizes'), { encoding: 'utf8' }));
     fs.rmSync(dir, { recursive: true, force: true });
     expect(structSizes).toEqual(c);
+  });
+});
+
+describe('pinned maps of another layout', () => {
+  it('make the agent refuse to start with an error naming the directory and the remedy', () => {
+    const node = `p${process.pid}-layout`; // removed with this run's other pins by the harness
+    const dir = path.join(DEFAULT_PIN_ROOT, node);
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      // sl_ct as an older datapath might have pinned it: a 24-byte value instead of today's.
+      execFileSync('bpftool', ['map', 'create', path.join(dir, 'sl_ct'), 'type', 'lru_hash', 'key', '16', 'value', '24', 'entries', '1024', 'name', 'sl_ct']);
+      expect(() => Datapath.open({ node })).toThrow(/have another layout[\s\S]*Remove that directory[\s\S]*couldn't reuse pinned map/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
