@@ -72,13 +72,4 @@ export class InterfaceAttacher {
   stop(): void {
     clearInterval(this.#timer);
   }
-
-  /** Remove our programs (used by `--detach-on-exit`; by default they stay for the next agent). */
-  detachAll(): void {
-    for (const a of this.#attached.values()) {
-      bpf.tcDetach(a.ifindex, 'ingress');
-      bpf.tcDetach(a.ifindex, 'egress');
-    }
-    this.#attached.clear();
-  }
 }

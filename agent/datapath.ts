@@ -191,10 +191,6 @@ export class Datapath {
     return this.#backendCount;
   }
 
-  get maglevSlotsUsed(): number {
-    return this.#alloc.used;
-  }
-
   /** Rebuild the in-memory view from the pinned maps; drop backends no frontend owns. */
   #adopt(): void {
     const bySvc = new Map<number, ProgrammedFrontend>();

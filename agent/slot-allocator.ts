@@ -56,10 +56,6 @@ export class SlotAllocator {
     this.#release();
   }
 
-  get used(): number {
-    return this.capacity - this.available - this.#quarantine.reduce((s, r) => s + r.len, 0);
-  }
-
   /** Start of a free run of `len` slots, or -1 when no run is large enough. */
   alloc(len: number): number {
     this.#release();

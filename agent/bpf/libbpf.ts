@@ -71,17 +71,14 @@ const f = {
   tc_hook_destroy: libbpf.func('int bpf_tc_hook_destroy(bpf_tc_hook *hook)'),
   tc_attach: libbpf.func('int bpf_tc_attach(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
   tc_detach: libbpf.func('int bpf_tc_detach(const bpf_tc_hook *hook, const bpf_tc_opts *opts)'),
-  tc_query: libbpf.func('int bpf_tc_query(const bpf_tc_hook *hook, _Inout_ bpf_tc_opts *opts)'),
   xdp_attach: libbpf.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
   xdp_detach: libbpf.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
-  xdp_query_id: libbpf.func('int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *prog_id)'),
   num_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
   munmap: libc.func('int munmap(void *addr, size_t len)'),
   close: libc.func('int close(int fd)'),
-  fchmod: libc.func('int fchmod(int fd, uint32_t mode)'),
 };
 
 // libbpf prints diagnostics (verifier log, pin mismatches) through a callback. Collect them so a
@@ -116,8 +113,6 @@ function check(op: string, ret: number): number {
 }
 
 export const BPF_ANY = 0n;
-export const BPF_NOEXIST = 1n;
-export const BPF_EXIST = 2n;
 const ENOENT = 2;
 
 /** A loaded BPF object (programs + maps). Close it once programs are attached and maps pinned. */
@@ -201,10 +196,6 @@ export function objGet(path: string): number {
 
 export function closeFd(fd: number): void {
   f.close(fd);
-}
-
-export function fchmod(fd: number, mode: number): void {
-  if ((f.fchmod(fd, mode) as number) < 0) throw new LibbpfError(`chmod fd ${fd}`, koffi.errno());
 }
 
 export function mapInfo(fd: number): MapInfo {
@@ -373,16 +364,6 @@ export function tcAttach(ifindex: number, point: TcAttachPoint, progFd: number, 
   return opts.prog_id;
 }
 
-/** Program id attached at handle/priority, or 0 when none. */
-export function tcQuery(ifindex: number, point: TcAttachPoint, handle = 1, priority = 1): number {
-  const ap = point === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-  const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority, _pad: 0 };
-  const ret = f.tc_query(tcHook(ifindex, ap), opts) as number;
-  if (ret === -ENOENT || ret === -22) return 0;
-  check(`query tc ${point} on ifindex ${ifindex}`, ret);
-  return opts.prog_id;
-}
-
 export function tcDetach(ifindex: number, point: TcAttachPoint, handle = 1, priority = 1): void {
   const ap = point === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS;
   const opts = { sz: koffi.sizeof(TcOpts), prog_fd: 0, flags: 0, prog_id: 0, handle, priority, _pad: 0 };
@@ -393,7 +374,6 @@ export function tcDetach(ifindex: number, point: TcAttachPoint, handle = 1, prio
 
 export const XDP_FLAGS_SKB_MODE = 1 << 1;
 export const XDP_FLAGS_DRV_MODE = 1 << 2;
-export const XDP_FLAGS_REPLACE = 1 << 4;
 
 export function xdpAttach(ifindex: number, progFd: number, flags: number): void {
   check(`attach xdp on ifindex ${ifindex}`, f.xdp_attach(ifindex, progFd, flags, { sz: koffi.sizeof(XdpOpts), old_prog_fd: 0, _pad: 0 }));
@@ -405,11 +385,6 @@ export function xdpDetach(ifindex: number, flags: number): void {
   check(`detach xdp on ifindex ${ifindex}`, ret);
 }
 
-export function xdpQueryId(ifindex: number, flags: number): number {
-  const id = [0];
-  check(`query xdp on ifindex ${ifindex}`, f.xdp_query_id(ifindex, flags, id));
-  return id[0] ?? 0;
-}
 
 /** Struct sizes as koffi lays them out, checked against C in the tests. */
 export const structSizes = {
