@@ -27,7 +27,7 @@ export class Reconciler {
   /** Replace everything: frontends of services not in `services` go (also ones adopted from pins). */
   applySnapshot(services: ServiceState[]): ApplyStats {
     const next = new Map(services.map((s) => [serviceKey(s), s]));
-    const { set, owned, errors, broken } = this.#frontends(next.values(), new Map());
+    const { set, owned, errors, broken } = this.#frontends(next.values(), () => undefined);
     const keep = new Set(set.map((f) => frontendKey(f)));
     for (const svc of broken) for (const fk of this.#owned.get(svc) ?? []) keep.add(fk);
     const remove = [...this.#dp.frontends.keys()].filter((k) => !keep.has(k));
@@ -39,8 +39,13 @@ export class Reconciler {
   }
 
   applyDelta(upserts: ServiceState[], removals: string[]): ApplyStats {
-    const others = new Map(this.#ownerOf);
-    for (const key of [...removals, ...upserts.map(serviceKey)]) for (const fk of this.#owned.get(key) ?? []) others.delete(fk);
+    // Frontends held by services outside this change; the changed ones give theirs up. (A view,
+    // not a copy: a delta costs what it changes, not what the node holds.)
+    const changing = new Set([...removals, ...upserts.map(serviceKey)]);
+    const others = (fk: string) => {
+      const owner = this.#ownerOf.get(fk);
+      return owner && !changing.has(owner) ? owner : undefined;
+    };
     const { set, owned, errors, broken } = this.#frontends(upserts, others);
     const keep = new Set(set.map((f) => frontendKey(f)));
     const remove: string[] = [];
@@ -63,19 +68,19 @@ export class Reconciler {
     }
   }
 
-  /** Frontends of `services`; `taken` maps frontends already owned by services not being changed. */
-  #frontends(services: Iterable<ServiceState>, taken: Map<string, string>) {
+  /** Frontends of `services`; `takenBy` names the owner of a frontend held by a service not being changed. */
+  #frontends(services: Iterable<ServiceState>, takenBy: (frontend: string) => string | undefined) {
     const set: FrontendSpec[] = [];
     const owned = new Map<string, string[]>();
     const errors: string[] = [];
     const broken = new Set<string>();
-    const claimed = new Map(taken);
+    const claimed = new Map<string, string>();
     for (const s of services) {
       const key = serviceKey(s);
       try {
         const fes = frontendsOf(s, this.#ctx);
         for (const f of fes) {
-          const other = claimed.get(frontendKey(f));
+          const other = claimed.get(frontendKey(f)) ?? takenBy(frontendKey(f));
           if (other && other !== key) throw new Error(`service ${key}: ${frontendKey(f)} is already used by service ${other}`);
         }
         for (const f of fes) claimed.set(frontendKey(f), key);
