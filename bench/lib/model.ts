@@ -1,0 +1,202 @@
+// The services every contender is programmed with, and how each contender writes them down:
+// the agent's state file, kube-proxy's iptables-mode rules (iptables-restore input) and its
+// nftables-mode rules (nft -f input). Rule shapes follow kube-proxy's proxier output; the
+// hashes in chain names are shortened the same way (a 16-character digest of the name).
+import crypto from 'node:crypto';
+
+export interface Endpoint { ip: string; port: number }
+export interface BenchPort { name: string; port: number; endpoints: Endpoint[] }
+export interface BenchService { namespace: string; name: string; vip: string; ports: BenchPort[] }
+
+/** Pod network of the simulated cluster: traffic from here is not masqueraded (kube-proxy's clusterCIDR). */
+export const CLUSTER_CIDR = '10.244.0.0/16';
+export const TARGET_VIP = '10.111.255.1';
+export const PROBE_VIP = '10.111.255.3';
+export const CRR_PORT = 80;
+export const IPERF_PORT = 5201;
+
+/** VIP of filler service i (0-based): 10.96.0.1 onwards, in 10.96.0.0/12 like a cluster's service CIDR. */
+export function fillerVip(i: number): string {
+  const n = i + 1;
+  return `10.${96 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/** Endpoint k of the filler services: addresses nobody answers on (those services are never hit). */
+function fillerEndpoint(k: number): Endpoint {
+  return { ip: `10.${128 + ((k >> 16) & 63)}.${(k >> 8) & 255}.${k & 255}`, port: 8080 };
+}
+
+export interface TargetPods { be1: string; be2: string }
+
+/**
+ * `count` services in all: count-1 filler services with `endpoints` endpoints each, then the
+ * measured service last (port 80 to both backend pods, port 5201 to be1 only, since iperf3's
+ * control and data connections must reach the same server). With `probe`, one more service
+ * (bench/probe, one endpoint: `probe` pod's port 80) comes just before it; the one-change test flips it.
+ */
+export function benchServices(count: number, endpoints: number, pods: TargetPods, probe?: string): BenchService[] {
+  const out: BenchService[] = [];
+  for (let i = 0; i < count - 1; i++) {
+    out.push({
+      namespace: `ns-${i % 50}`, name: `svc-${i}`, vip: fillerVip(i),
+      ports: [{ name: 'http', port: 80, endpoints: Array.from({ length: endpoints }, (_, e) => fillerEndpoint(i * endpoints + e)) }],
+    });
+  }
+  // The probe service (when asked for) goes before the measured one, which stays last.
+  if (probe) out.push(probeService(probe));
+  out.push({
+    namespace: 'bench', name: 'target', vip: TARGET_VIP,
+    ports: [
+      { name: 'iperf', port: IPERF_PORT, endpoints: [{ ip: pods.be1, port: IPERF_PORT }] },
+      { name: 'http', port: CRR_PORT, endpoints: [{ ip: pods.be1, port: CRR_PORT }, { ip: pods.be2, port: CRR_PORT }] },
+    ],
+  });
+  return out;
+}
+
+export function probeService(podIp: string): BenchService {
+  return { namespace: 'bench', name: 'probe', vip: PROBE_VIP, ports: [{ name: 'http', port: CRR_PORT, endpoints: [{ ip: podIp, port: CRR_PORT }] }] };
+}
+
+// ---- Sluice agent state file -------------------------------------------------------------
+
+export function stateFile(services: BenchService[]): string {
+  return JSON.stringify({
+    services: services.map((s) => ({
+      namespace: s.namespace, name: s.name, clusterIps: [s.vip],
+      ports: s.ports.map((p) => ({ name: p.name, protocol: 'TCP', port: p.port, endpoints: p.endpoints.map((e) => ({ ip: e.ip, port: e.port, ready: true })) })),
+    })),
+  });
+}
+
+// ---- kube-proxy, iptables mode ---------------------------------------------------------
+
+const digest = (prefix: string, text: string) =>
+  prefix + crypto.createHash('sha256').update(text).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16).toUpperCase();
+
+const svcPortName = (s: BenchService, p: BenchPort) => `${s.namespace}/${s.name}:${p.name}`;
+const svcChain = (s: BenchService, p: BenchPort) => digest('KUBE-SVC-', `${svcPortName(s, p)}tcp`);
+const sepChain = (s: BenchService, p: BenchPort, e: Endpoint) => digest('KUBE-SEP-', `${svcPortName(s, p)}tcp${e.ip}:${e.port}`);
+
+/** One service port's KUBE-SVC and KUBE-SEP chains (declarations and rules). */
+function iptablesServicePort(s: BenchService, p: BenchPort, decl: string[], rules: string[]): void {
+  const name = svcPortName(s, p), svc = svcChain(s, p);
+  decl.push(`:${svc} - [0:0]`);
+  rules.push(`-A ${svc} ! -s ${CLUSTER_CIDR} -d ${s.vip}/32 -p tcp -m comment --comment "${name} cluster IP" -m tcp --dport ${p.port} -j KUBE-MARK-MASQ`);
+  const n = p.endpoints.length;
+  p.endpoints.forEach((e, i) => {
+    const sep = sepChain(s, p, e);
+    const left = n - i;
+    const stat = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(11)}` : '';
+    rules.push(`-A ${svc} -m comment --comment "${name} -> ${e.ip}:${e.port}"${stat} -j ${sep}`);
+    decl.push(`:${sep} - [0:0]`);
+    rules.push(`-A ${sep} -s ${e.ip}/32 -m comment --comment "${name}" -j KUBE-MARK-MASQ`);
+    rules.push(`-A ${sep} -p tcp -m comment --comment "${name}" -m tcp -j DNAT --to-destination ${e.ip}:${e.port}`);
+  });
+}
+
+/** The whole nat table as kube-proxy (iptables mode) writes it, for `iptables-restore` (full, flushing). */
+export function iptablesRestore(services: BenchService[]): string {
+  const decl = [':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
+    ':KUBE-SERVICES - [0:0]', ':KUBE-NODEPORTS - [0:0]', ':KUBE-POSTROUTING - [0:0]', ':KUBE-MARK-MASQ - [0:0]'];
+  const rules = [
+    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
+    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
+    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+  ];
+  const portals: string[] = [];
+  for (const s of services) {
+    for (const p of s.ports) {
+      portals.push(`-A KUBE-SERVICES -d ${s.vip}/32 -p tcp -m comment --comment "${svcPortName(s, p)} cluster IP" -m tcp --dport ${p.port} -j ${svcChain(s, p)}`);
+      iptablesServicePort(s, p, decl, rules);
+    }
+  }
+  // kube-proxy's last KUBE-SERVICES rule; the services' rules come before it in list order,
+  // so the measured service (last in the list) is the last one a packet is compared with.
+  portals.push('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+  return ['*nat', ...decl, ...rules, ...portals, 'COMMIT', ''].join('\n');
+}
+
+/**
+ * One endpoint replaced in service `s` (from `before` to `after`), as kube-proxy's partial sync
+ * writes it (`iptables-restore --noflush`): the service chain rewritten, the new endpoint's chain
+ * added, the old one deleted.
+ */
+export function iptablesChange(before: BenchService, after: BenchService): string {
+  const decl: string[] = [], rules: string[] = [], gone: string[] = [];
+  for (const [i, p] of after.ports.entries()) {
+    iptablesServicePort(after, p, decl, rules);
+    const old = before.ports[i]!;
+    for (const e of old.endpoints) if (!p.endpoints.some((x) => x.ip === e.ip && x.port === e.port)) gone.push(sepChain(before, old, e));
+  }
+  return ['*nat', ...decl, ...gone.map((c) => `:${c} - [0:0]`), ...rules, ...gone.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+}
+
+// ---- kube-proxy, nftables mode ---------------------------------------------------------
+
+const NFT_TABLE = 'ip kube-proxy';
+const nftSvcChain = (s: BenchService, p: BenchPort) => `service-${digest('', `${svcPortName(s, p)}tcp`).slice(0, 8)}-${s.namespace}/${s.name}/tcp/${p.name}`;
+const nftEpChain = (s: BenchService, p: BenchPort, e: Endpoint) =>
+  `endpoint-${digest('', `${svcPortName(s, p)}tcp${e.ip}:${e.port}`).slice(0, 8)}-${s.namespace}/${s.name}/tcp/${p.name}__${e.ip}/${e.port}`;
+
+function nftServicePort(s: BenchService, p: BenchPort, out: string[]): void {
+  const svc = nftSvcChain(s, p);
+  out.push(`add chain ${NFT_TABLE} ${svc}`);
+  out.push(`flush chain ${NFT_TABLE} ${svc}`);
+  out.push(`add rule ${NFT_TABLE} ${svc} ip daddr ${s.vip} tcp dport ${p.port} ip saddr != ${CLUSTER_CIDR} jump mark-for-masquerade`);
+  for (const e of p.endpoints) {
+    const ep = nftEpChain(s, p, e);
+    out.push(`add chain ${NFT_TABLE} ${ep}`);
+    out.push(`flush chain ${NFT_TABLE} ${ep}`);
+    out.push(`add rule ${NFT_TABLE} ${ep} ip saddr ${e.ip} jump mark-for-masquerade`);
+    out.push(`add rule ${NFT_TABLE} ${ep} meta l4proto tcp dnat to ${e.ip}:${e.port}`);
+  }
+  if (p.endpoints.length) {
+    const vmap = p.endpoints.map((e, i) => `${i} : goto ${nftEpChain(s, p, e)}`).join(' , ');
+    out.push(`add rule ${NFT_TABLE} ${svc} numgen random mod ${p.endpoints.length} vmap { ${vmap} }`);
+  }
+}
+
+/** kube-proxy's nftables-mode table (one transaction for `nft -f`), built from nothing. */
+export function nftRuleset(services: BenchService[]): string {
+  const out = [
+    `add table ${NFT_TABLE}`,
+    `add chain ${NFT_TABLE} mark-for-masquerade`,
+    `add rule ${NFT_TABLE} mark-for-masquerade mark set mark or 0x4000`,
+    `add chain ${NFT_TABLE} masquerading`,
+    `add rule ${NFT_TABLE} masquerading mark and 0x4000 == 0 return`,
+    `add rule ${NFT_TABLE} masquerading mark set mark xor 0x4000`,
+    `add rule ${NFT_TABLE} masquerading masquerade fully-random`,
+    `add map ${NFT_TABLE} service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }`,
+    `add chain ${NFT_TABLE} services`,
+    `add rule ${NFT_TABLE} services ip daddr . meta l4proto . th dport vmap @service-ips`,
+    `add chain ${NFT_TABLE} nat-prerouting { type nat hook prerouting priority -100 ; }`,
+    `add rule ${NFT_TABLE} nat-prerouting jump services`,
+    `add chain ${NFT_TABLE} nat-output { type nat hook output priority -100 ; }`,
+    `add rule ${NFT_TABLE} nat-output jump services`,
+    `add chain ${NFT_TABLE} nat-postrouting { type nat hook postrouting priority 100 ; }`,
+    `add rule ${NFT_TABLE} nat-postrouting jump masquerading`,
+  ];
+  for (const s of services) {
+    for (const p of s.ports) {
+      nftServicePort(s, p, out);
+      out.push(`add element ${NFT_TABLE} service-ips { ${s.vip} . tcp . ${p.port} : goto ${nftSvcChain(s, p)} }`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+/** One endpoint replaced in `before` -> `after`, as kube-proxy's nftables proxier sends it. */
+export function nftChange(before: BenchService, after: BenchService): string {
+  const out: string[] = [];
+  for (const [i, p] of after.ports.entries()) {
+    nftServicePort(after, p, out);
+    const old = before.ports[i]!;
+    for (const e of old.endpoints) if (!p.endpoints.some((x) => x.ip === e.ip && x.port === e.port)) out.push(`delete chain ${NFT_TABLE} ${nftEpChain(before, old, e)}`);
+  }
+  return out.join('\n') + '\n';
+}

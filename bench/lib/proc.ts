@@ -1,0 +1,90 @@
+// Small process helpers for the benchmark: line queues over a child's stdout, draining output
+// nobody reads (a full pipe would stall the child), bounded waits.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import readline from 'node:readline';
+
+/** Every stdout line of a child, in order, for awaiting one at a time; stderr is kept (the tail). */
+export class Lines {
+  readonly proc: ChildProcess;
+  #buf: string[] = [];
+  #waiters: Array<{ match: (l: string) => boolean; resolve: (l: string) => void }> = [];
+  #listeners: Array<(l: string) => void> = [];
+  stderr = '';
+  exited: number | null | undefined;
+
+  constructor(p: ChildProcess) {
+    this.proc = p;
+    readline.createInterface({ input: p.stdout! }).on('line', (l) => this.#push(l));
+    p.stderr?.on('data', (d) => { this.stderr = (this.stderr + String(d)).slice(-4000); });
+    p.on('exit', (code) => { this.exited = code; });
+  }
+
+  #push(l: string): void {
+    for (const f of this.#listeners) f(l);
+    const i = this.#waiters.findIndex((w) => w.match(l));
+    if (i >= 0) { const [w] = this.#waiters.splice(i, 1); w!.resolve(l); return; }
+    this.#buf.push(l);
+    if (this.#buf.length > 1000) this.#buf.shift();
+  }
+
+  onLine(f: (l: string) => void): void {
+    this.#listeners.push(f);
+  }
+
+  /** The first line (already received or still to come) that `match` accepts. */
+  next(match: (l: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+    const i = this.#buf.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.#buf.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const w = {
+        match,
+        resolve: (l: string) => { clearTimeout(timer); this.proc.off('exit', onExit); resolve(l); },
+      };
+      const fail = (why: string) => {
+        const k = this.#waiters.indexOf(w);
+        if (k >= 0) this.#waiters.splice(k, 1);
+        this.proc.off('exit', onExit);
+        reject(new Error(`${what}: ${why}. stderr: ${this.stderr.trim().slice(-1500)}`));
+      };
+      const timer = setTimeout(() => fail(`nothing after ${timeoutMs} ms`), timeoutMs);
+      const onExit = (code: number | null) => { clearTimeout(timer); setTimeout(() => fail(`exited (${code})`), 50); };
+      this.proc.once('exit', onExit);
+      this.#waiters.push(w);
+    });
+  }
+}
+
+/** Read and drop a child's output so it never blocks on a full pipe. */
+export function drain(p: ChildProcess): void {
+  p.stdout?.resume();
+  p.stderr?.resume();
+}
+
+/** Resident set size (VmRSS) and its peak (VmHWM) of a process, in bytes. */
+export function rss(pid: number): { rss: number; hwm: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/**
+ * The process a namespace spawn really runs: `nsenter --net` execs its command in place, so the
+ * child's pid is normally already it; if a wrapper forked, follow its only child.
+ */
+export function realPid(pid: number, comm: string): number {
+  for (let depth = 0; depth < 3; depth++) {
+    let name = '';
+    try { name = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return pid; }
+    if (name === comm) return pid;
+    let kids: number[] = [];
+    try { kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { /* none */ }
+    if (kids.length !== 1) return pid;
+    pid = kids[0]!;
+  }
+  return pid;
+}
+
+export function hrMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

@@ -1,0 +1,623 @@
+// `make bench`: Sluice against the direct pod path and kube-proxy's iptables- and nftables-mode
+// rule shapes, in one run and one topology (see docs/benchmarks.md).
+//
+//   node bench/run.ts              full run (~10-15 min)
+//   BENCH_QUICK=1 node bench/run.ts  smoke run (< 2 min): 1 and 1,000 services, short rounds
+//   BENCH_OUT=DIR                  where latest.json, latest.md and crr.png go (default bench/results)
+//
+// Topology: one simulated node (network namespace) per contender, each with the same three pods
+// (client, be1, be2), so no contender's rules or programs ever see another's traffic:
+//   direct   no service at all: the client talks to be1's pod IP (no NAT, the physical limit)
+//   sluice   the Sluice agent with its tc programs on the pods' veths: state-file mode for traffic
+//            and programming; then, for the production-path sync figures, following the control
+//            plane (root namespace, Unix socket), which watches the fake Kubernetes API server
+//            (test/fixtures/fake-apiserver.ts, in this process on 127.0.0.1; bench/lib/kube.ts)
+//   iptables kube-proxy's iptables-mode nat table (iptables-restore)
+//   nftables kube-proxy's nftables-mode table (nft -f)
+// Everything lives in sluice-<run>-* namespaces and is removed at the end, also after failures.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { maglevSize } from '../agent/maglev.ts';
+import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
+import { nsRun, run, sleep, waitFor } from '../sim/netns.ts';
+import {
+  benchServices, CRR_PORT, iptablesChange, iptablesRestore, IPERF_PORT, nftChange, nftRuleset, PROBE_VIP,
+  probeService, stateFile, TARGET_VIP, type BenchService,
+} from './lib/model.ts';
+import { ProductionPath } from './lib/kube.ts';
+import { drain, hrMs, Lines, realPid, rss } from './lib/proc.ts';
+import { percentile, summarize, type Summary } from './lib/stats.ts';
+import { writeReport } from './report.ts';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench/results'));
+const CFG = QUICK
+  ? { counts: [1, 1000], rounds: 2, crrSecs: 1, iperfSecs: 1, syncCount: 1000, syncRounds: 2, changes: 5, big: 0, cpChanges: 20 }
+  : { counts: [1, 1000, 10000], rounds: 4, crrSecs: 3, iperfSecs: 2, syncCount: 10000, syncRounds: 3, changes: 20, big: 100000, cpChanges: 200 };
+/** Endpoints per filler service (the measured service has two); 1 at the 100,000-service point. */
+const FILLER_ENDPOINTS = 10;
+const BIG_ENDPOINTS = 1;
+/** A programming load slower than this is not repeated; changes slower than this in total stop early. */
+const SLOW_LOAD_MS = 60_000;
+
+const BUILD = path.join(REPO, 'build/bench');
+const CRR = path.join(BUILD, 'crr');
+const SRV = path.join(BUILD, 'srv');
+
+type Name = 'direct' | 'sluice' | 'iptables' | 'nftables';
+const ALL: Name[] = ['direct', 'sluice', 'iptables', 'nftables'];
+const NODE_OF: Record<Name, string> = { direct: 'direct', sluice: 'sluice', iptables: 'ipt', nftables: 'nft' };
+
+interface Contender { name: Name; node: SimNode; client: SimPod; be1: SimPod; be2: SimPod }
+
+const log = (msg: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+function compile(): void {
+  fs.mkdirSync(BUILD, { recursive: true });
+  for (const [src, bin] of [['bench/crr.c', CRR], ['bench/srv.c', SRV]] as const) {
+    const s = path.join(REPO, src);
+    if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs > fs.statSync(s).mtimeMs) continue;
+    const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, s], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`gcc ${src}: ${cc.stderr}`);
+  }
+  if (!fs.existsSync(path.join(REPO, 'build/bpf/sluice_lb.o'))) {
+    const mk = spawnSync('make', ['-s', '-C', REPO, 'build'], { encoding: 'utf8' });
+    if (mk.status !== 0) throw new Error(`make build: ${mk.stderr}`);
+  }
+}
+
+// ---- the Sluice agent -------------------------------------------------------------------
+
+interface Applied { version: number; services: number; ms: number; at: number; snapshot: boolean }
+
+class Agent {
+  readonly stateFile: string;
+  readonly node: SimNode;
+  lines!: Lines;
+  pid = 0;
+  applied: Applied[] = [];
+  #cluster: SimCluster;
+
+  constructor(cluster: SimCluster, node: SimNode, dir: string) {
+    this.#cluster = cluster;
+    this.node = node;
+    this.stateFile = path.join(dir, 'state.json');
+  }
+
+  /** Start with the state file (empty), or following the control plane at `controlPlane`. */
+  async start(maxServices: number, maxBackends: number, maglevSlots: number, controlPlane?: string): Promise<void> {
+    if (!controlPlane) this.write(stateFile([]));
+    this.applied = [];
+    const p = this.#cluster.spawnTs(this.node.ns, 'agent/main.ts', [
+      '--node-name', this.node.nodeName, ...(controlPlane ? ['--control-plane', controlPlane] : ['--state-file', this.stateFile]),
+      '--max-services', String(maxServices),
+      '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144',
+    ]);
+    this.lines = new Lines(p);
+    this.lines.onLine((l) => {
+      if (process.env.BENCH_DEBUG) process.stderr.write(`[agent] ${l.slice(0, 400)}\n`);
+      if (!l.includes('"applied"')) return;
+      try {
+        const o = JSON.parse(l) as { msg?: string; version: number; services: number; ms: number; snapshot: boolean };
+        if (o.msg === 'applied') this.applied.push({ version: o.version, services: o.services, ms: o.ms, at: hrMs(), snapshot: o.snapshot });
+      } catch { /* not JSON */ }
+    });
+    await this.lines.next((l) => l.includes('"agent ready"'), 60000, 'sluice agent start');
+    this.pid = realPid(p.pid!, 'node');
+  }
+
+  async stop(): Promise<void> {
+    const p = this.lines.proc;
+    if (p.exitCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([gone, sleep(10000)]);
+    if (p.exitCode === null) p.kill('SIGKILL');
+  }
+
+  /** Replace the state file atomically (the agent polls it every 100 ms). */
+  write(text: string): void {
+    const tmp = `${this.stateFile}.tmp`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, this.stateFile);
+  }
+
+  /** Write `text` at `t0` (hrMs) and wait for the agent's "applied" of `services` services. */
+  async apply(text: string, services: number, timeoutMs: number): Promise<{ e2eMs: number; agentMs: number }> {
+    const tmp = `${this.stateFile}.tmp`;
+    fs.writeFileSync(tmp, text);
+    const seen = this.applied.length;
+    const t0 = hrMs();
+    fs.renameSync(tmp, this.stateFile);
+    const a = await waitFor(`sluice agent to apply ${services} services`,
+      () => this.applied.slice(seen).find((x) => x.services === services), timeoutMs, 2);
+    return { e2eMs: a.at - t0, agentMs: a.ms };
+  }
+}
+
+// ---- programming each contender ------------------------------------------------------------
+
+async function iptablesLoad(c: Contender, text: string, noflush = false): Promise<number> {
+  const t0 = hrMs();
+  await nsRun(c.node.ns, 'iptables-restore', noflush ? ['-w', '--noflush'] : ['-w'], { input: text });
+  return hrMs() - t0;
+}
+
+async function nftLoad(c: Contender, text: string): Promise<number> {
+  const t0 = hrMs();
+  await nsRun(c.node.ns, 'nft', ['-f', '-'], { input: text });
+  return hrMs() - t0;
+}
+
+async function clearRules(c: Contender): Promise<void> {
+  if (c.name === 'iptables') await nsRun(c.node.ns, 'iptables-restore', ['-w'], { input: '*nat\nCOMMIT\n' });
+  if (c.name === 'nftables') await nsRun(c.node.ns, 'nft', ['delete', 'table', 'ip', 'kube-proxy'], { allowFail: true });
+}
+
+/** Program `services` into contender `c` from nothing; returns the load's wall time in ms. */
+async function program(c: Contender, services: BenchService[], agent: Agent, text?: { state?: string }): Promise<{ ms: number; agentMs?: number }> {
+  switch (c.name) {
+    case 'direct': return { ms: 0 };
+    case 'sluice': {
+      if (agent.applied.at(-1)?.services !== 0) {
+        await agent.apply(stateFile([]), 0, 120000);
+        // The agent holds freed Maglev slots back for 1 s (packets may still read an old table).
+        await sleep(1200);
+      }
+      const r = await agent.apply(text?.state ?? stateFile(services), services.length, 600000);
+      return { ms: r.e2eMs, agentMs: r.agentMs };
+    }
+    case 'iptables': await clearRules(c); return { ms: await iptablesLoad(c, iptablesRestore(services)) };
+    case 'nftables': await clearRules(c); return { ms: await nftLoad(c, nftRuleset(services)) };
+  }
+}
+
+// ---- traffic ------------------------------------------------------------------------------
+
+/** Where the client connects: be1's pod IP on the direct path, the service address otherwise. */
+function targetOf(c: Contender): string {
+  return c.name === 'direct' ? c.be1.ip : TARGET_VIP;
+}
+
+async function crr(c: Contender, secs: number): Promise<{ conns: number; errors: number; rate: number }> {
+  const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), CRR, 'crr', targetOf(c), String(CRR_PORT), String(secs)]);
+  return JSON.parse(out.trim()) as { conns: number; errors: number; rate: number };
+}
+
+async function iperf(c: Contender, secs: number): Promise<number> {
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), 'iperf3', '-c', targetOf(c), '-p', String(IPERF_PORT),
+      '-t', String(secs), '-J'], { allowFail: true });
+    try {
+      const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+      const bps = j.end?.sum_received?.bits_per_second;
+      if (bps && bps > 0) return bps / 1e9;
+      last = j.error ?? 'no result';
+    } catch { last = out.slice(0, 200) || 'no output'; }
+    await sleep(500);
+  }
+  throw new Error(`iperf3 through ${c.name}: ${last}`);
+}
+
+/** A short check that a contender's service answers from both backends before it is measured. */
+async function verify(c: Contender): Promise<void> {
+  const r = await crr(c, 0.3);
+  if (r.conns === 0 || r.errors > 0) throw new Error(`${c.name}: the service does not answer (${JSON.stringify(r)})`);
+}
+
+// ---- results ------------------------------------------------------------------------------
+
+type ByCount<T> = Record<string, T>;
+export interface Results {
+  meta: Record<string, unknown>;
+  crr: Record<string, ByCount<Summary & { errors: number }>>;
+  throughput_gbps: Record<string, ByCount<Summary>>;
+  sync: {
+    program: Record<string, ByCount<Summary & { agent_ms?: Summary; note: string }>>;
+    one_change: Record<string, ByCount<{ median_ms: number; p99_ms: number; min_ms: number; max_ms: number; n: number; command_ms?: Summary; agent_ms?: Summary; api_to_cp_send_ms?: Summary & { p99: number }; cp_send_to_agent_applied_ms?: Summary & { p99: number }; note: string }>>;
+    controlplane: unknown;
+  };
+  memory: Record<string, ByCount<Record<string, unknown>>>;
+  load_ms: Record<string, ByCount<number[]>>;
+}
+
+function put<T>(o: Record<string, ByCount<T>>, name: string, count: number, v: T): void {
+  (o[name] ??= {})[String(count)] = v;
+}
+
+async function measureTraffic(cs: Contender[], count: number, res: Results): Promise<void> {
+  const rates = new Map<Name, number[]>(), errs = new Map<Name, number>(), gbps = new Map<Name, number[]>();
+  for (let r = 0; r < CFG.rounds; r++) {
+    // Round-robin, starting one contender later each round, so drift and noise spread evenly.
+    const order = cs.map((_, i) => cs[(i + r) % cs.length]!);
+    for (const c of order) {
+      const x = await crr(c, CFG.crrSecs);
+      (rates.get(c.name) ?? rates.set(c.name, []).get(c.name)!).push(x.rate);
+      errs.set(c.name, (errs.get(c.name) ?? 0) + x.errors);
+    }
+    for (const c of order) (gbps.get(c.name) ?? gbps.set(c.name, []).get(c.name)!).push(await iperf(c, CFG.iperfSecs));
+    log(`  ${count} services, round ${r + 1}/${CFG.rounds}: ${cs.map((c) => `${c.name} ${Math.round(rates.get(c.name)!.at(-1)!)}/s ${gbps.get(c.name)!.at(-1)!.toFixed(1)} Gbit/s`).join(', ')}`);
+  }
+  for (const c of cs) {
+    put(res.crr, c.name, count, { ...summarize(rates.get(c.name)!, 0), errors: errs.get(c.name) ?? 0 });
+    put(res.throughput_gbps, c.name, count, summarize(gbps.get(c.name)!, 2));
+  }
+}
+
+async function bpfMapBytes(node: SimNode): Promise<{ total: number; maps: Record<string, { bytes_memlock: number; max_entries: number; type: string }> }> {
+  const dir = `/sys/fs/bpf/sluice/${node.nodeName}`;
+  const maps: Record<string, { bytes_memlock: number; max_entries: number; type: string }> = {};
+  let total = 0;
+  for (const f of fs.readdirSync(dir)) {
+    const j = JSON.parse(await run('bpftool', ['-j', 'map', 'show', 'pinned', path.join(dir, f)])) as { bytes_memlock: number; max_entries: number; type: string };
+    maps[f] = { bytes_memlock: j.bytes_memlock, max_entries: j.max_entries, type: j.type };
+    total += j.bytes_memlock;
+  }
+  return { total, maps };
+}
+
+async function measureMemory(agent: Agent, count: number, endpoints: number, sizes: Record<string, number>, res: Results): Promise<void> {
+  const m = rss(agent.pid);
+  const b = await bpfMapBytes(agent.node);
+  put(res.memory, 'sluice', count, {
+    agent_rss_bytes: m.rss, agent_peak_rss_bytes: m.hwm, bpf_map_bytes: b.total, bpf_maps: b.maps,
+    endpoints_per_service: endpoints, map_sizes: sizes,
+    note: 'agent RSS from /proc/<agent pid>/status (VmRSS, VmHWM); BPF map bytes = sum of bytes_memlock of every pinned map (bpftool), as sized with the flags in map_sizes',
+  });
+  log(`  memory at ${count} services: agent RSS ${(m.rss / 2 ** 20).toFixed(1)} MiB (peak ${(m.hwm / 2 ** 20).toFixed(1)}), BPF maps ${(b.total / 2 ** 20).toFixed(1)} MiB`);
+}
+
+// ---- one endpoint change ------------------------------------------------------------------
+
+const POD_ID: Record<string, string> = { be1: 'A', be2: 'B' };
+
+/** Start a prober in the client pod that reports when the probe service first answers from `want`. */
+async function startWatch(cluster: SimCluster, c: Contender, want: string): Promise<Lines> {
+  const w = new Lines(cluster.spawn(c.client.ns, CRR, ['watch', PROBE_VIP, String(CRR_PORT), want, '20000']));
+  await w.next((l) => l === 'ready', 10000, `${c.name} probe`);
+  return w;
+}
+
+async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, base: BenchService[], count: number, res: Results): Promise<void> {
+  const pods = (c: Contender) => ({ be1: c.be1.ip, be2: c.be2.ip });
+  const e2e = new Map<Name, number[]>(), cmd = new Map<Name, number[]>(), agentMs = new Map<Name, number[]>();
+  const push = (m: Map<Name, number[]>, n: Name, v: number) => (m.get(n) ?? m.set(n, []).get(n)!).push(v);
+  const cur = new Map<Name, 'be1' | 'be2'>(cs.map((c) => [c.name, 'be1']));
+  const sluice = cs.find((c) => c.name === 'sluice')!;
+  // The two states the probe service flips between, serialized before any timing.
+  const withProbe = (ip: string) => base.map((s) => (s.namespace === 'bench' && s.name === 'probe' ? probeService(ip) : s));
+  const states = { be1: stateFile(withProbe(sluice.be1.ip)), be2: stateFile(withProbe(sluice.be2.ip)) };
+  const spent = new Map<Name, number>();
+  for (let k = 0; k < CFG.changes; k++) {
+    // Bounded: after 5 changes, a contender that has used SLOW_LOAD_MS in total stops early.
+    const order = cs.map((_, i) => cs[(i + k) % cs.length]!).filter((c) => k < 5 || (spent.get(c.name) ?? 0) <= SLOW_LOAD_MS);
+    if (!order.length) break;
+    for (const c of order) {
+      const from = cur.get(c.name)!, to = from === 'be1' ? 'be2' : 'be1';
+      const before = probeService(pods(c)[from]), after = probeService(pods(c)[to]);
+      const change = c.name === 'iptables' ? iptablesChange(before, after) : c.name === 'nftables' ? nftChange(before, after) : '';
+      const watch = await startWatch(cluster, c, POD_ID[to]!);
+      let t0: number;
+      if (c.name === 'sluice') {
+        const r = await agent.apply(states[to], base.length, 30000);
+        t0 = hrMs() - r.e2eMs;
+        push(agentMs, c.name, r.agentMs);
+      } else {
+        t0 = hrMs();
+        const ms = c.name === 'iptables' ? await iptablesLoad(c, change, true) : await nftLoad(c, change);
+        push(cmd, c.name, ms);
+      }
+      const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, `${c.name} probe result`)) as { seen_ns?: number; timeout?: boolean };
+      if (!seen.seen_ns) throw new Error(`${c.name}: the probe never saw the new endpoint`);
+      push(e2e, c.name, seen.seen_ns / 1e6 - t0);
+      spent.set(c.name, (spent.get(c.name) ?? 0) + seen.seen_ns / 1e6 - t0);
+      cur.set(c.name, to);
+    }
+  }
+  const notes: Record<Name, string> = {
+    direct: '',
+    sluice: 'standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s 100 ms state-file poll and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes)',
+    iptables: 'iptables-restore --noflush of the changed chains (kube-proxy partial sync) started -> first new connection answered by the new endpoint. command_ms: the iptables-restore process wall time',
+    nftables: 'nft -f of the changed chains started -> first new connection answered by the new endpoint. command_ms: the nft process wall time',
+  };
+  for (const c of cs) {
+    const v = e2e.get(c.name)!;
+    const s = summarize(v, 2);
+    // Sluice's production path (control plane) is measured separately as one_change.sluice.
+    put(res.sync.one_change, c.name === 'sluice' ? 'sluice_state_file' : c.name, count, {
+      median_ms: s.median, p99_ms: +percentile(v, 99).toFixed(2), min_ms: s.min, max_ms: s.max, n: v.length,
+      ...(cmd.has(c.name) ? { command_ms: summarize(cmd.get(c.name)!, 2) } : {}),
+      ...(agentMs.has(c.name) ? { agent_ms: summarize(agentMs.get(c.name)!, 2) } : {}),
+      note: notes[c.name],
+    });
+    log(`  one change, ${c.name}: median ${s.median} ms, p99 ${percentile(v, 99).toFixed(2)} ms (n=${v.length})`);
+  }
+}
+
+// ---- Sluice's production path: Kubernetes API watch -> control plane -> gRPC delta -> agent -----
+
+const WARMUP_CHANGES = 2;
+const summ = (v: number[]) => ({ ...summarize(v, 2), p99: +percentile(v, 99).toFixed(2) });
+
+/**
+ * The agent (restarted, following the control plane) and the control plane (root namespace, Unix
+ * socket) reading the fake Kubernetes API server (this process, 127.0.0.1) holding `base` as
+ * Service + EndpointSlice objects. Measures (a) an agent connecting -> the snapshot of every
+ * service applied, `rounds` times (an agent restart each), and (b) `changes` endpoint changes of
+ * the probe service: EndpointSlice MODIFIED watch event -> the probe's first connection answered
+ * by the new backend.
+ */
+async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, base: BenchService[], sizes: ReturnType<typeof agentSizes>,
+  dir: string, count: number, res: Results): Promise<void> {
+  const nodeName = sl.node.nodeName;
+  const pp = new ProductionPath(cluster, fs.mkdtempSync(path.join(dir, 'cp-')));
+  const restartAgent = async () => {
+    await agent.stop();
+    fs.rmSync(`/sys/fs/bpf/sluice/${nodeName}`, { recursive: true, force: true });
+    await agent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots, pp.address);
+  };
+  try {
+    // The probe starts at be1 (the last state-file change may have left it either way).
+    const services = base.map((s) => (s.namespace === 'bench' && s.name === 'probe' ? probeService(sl.be1.ip) : s));
+    const { syncedMs } = await pp.start(services, nodeName);
+    log(`  control plane synced ${services.length} services from the API server in ${syncedMs.toFixed(0)} ms`);
+
+    // (a) agent connects -> every service applied.
+    const connectMs: number[] = [], snapAgentMs: number[] = [];
+    for (let r = 0; r < CFG.syncRounds; r++) {
+      const seenConn = pp.connected.length;
+      await restartAgent();
+      const a = await waitFor('agent snapshot from the control plane', () => agent.applied.find((x) => x.snapshot && x.services === services.length), 600000, 5);
+      const hello = pp.connected[seenConn];
+      if (hello === undefined) throw new Error('the control plane did not log the agent\'s connection');
+      connectMs.push(a.at - hello);
+      snapAgentMs.push(a.ms);
+      log(`  round ${r + 1}: agent hello -> ${services.length} services applied in ${(a.at - hello).toFixed(0)} ms (agent apply ${a.ms} ms)`);
+    }
+    put(res.sync.program, 'sluice_control_plane', count, {
+      ...summarize(connectMs, 1), agent_ms: summarize(snapAgentMs, 1),
+      note: `production path, agent (re)connecting: control plane (already synced from the API server) logs the agent's hello -> agent logs "applied" for the snapshot of ${services.length} services (snapshot build, gRPC over a Unix socket, decode, Maglev tables, map writes; an agent restart per round)`,
+    });
+    // The new agent's tc programs attach on its first interface scan.
+    await waitFor('sluice service via the control plane', async () => { try { await verify(sl); return true; } catch { return false; } }, 15000, 300);
+
+    // (b) one endpoint change.
+    const e2e: number[] = [], agentMs: number[] = [], toCp: number[] = [], cpToAgent: number[] = [];
+    let cur: 'be1' | 'be2' = 'be1';
+    // Two unmeasured changes first: the control plane and the agent are Node processes that a
+    // cluster runs for days; their first delta runs cold (JIT) code paths.
+    for (let k = -WARMUP_CHANGES; k < CFG.changes; k++) {
+      const to: 'be1' | 'be2' = cur === 'be1' ? 'be2' : 'be1';
+      const watch = await startWatch(cluster, sl, POD_ID[to]!);
+      const seenA = agent.applied.length, seenU = pp.updates.length;
+      const t0 = pp.modify(probeService(to === 'be1' ? sl.be1.ip : sl.be2.ip), nodeName);
+      const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, 'sluice (control plane) probe result')) as { seen_ns?: number };
+      if (!seen.seen_ns) throw new Error('sluice (control plane): the probe never saw the new endpoint');
+      const a = await waitFor('agent delta', () => agent.applied.slice(seenA).find((x) => !x.snapshot), 10000, 2);
+      cur = to;
+      if (k < 0) continue;
+      e2e.push(seen.seen_ns / 1e6 - t0);
+      agentMs.push(a.ms);
+      const u = pp.updates.slice(seenU).find((x) => !x.snapshot && x.upserts > 0);
+      if (u) { toCp.push(u.at - t0); cpToAgent.push(a.at - u.at); }
+    }
+    const s = summ(e2e);
+    put(res.sync.one_change, 'sluice', count, {
+      median_ms: s.median, p99_ms: s.p99, min_ms: s.min, max_ms: s.max, n: e2e.length,
+      agent_ms: summarize(agentMs, 2),
+      ...(toCp.length ? { api_to_cp_send_ms: summ(toCp), cp_send_to_agent_applied_ms: summ(cpToAgent) } : {}),
+      note: `production path: the fake Kubernetes API server emits the MODIFIED EndpointSlice watch event -> control plane informers -> store -> gRPC delta of the one service (Unix socket) -> agent Reconciler.applyDelta -> first new connection answered by the new endpoint (after ${WARMUP_CHANGES} unmeasured warm-up changes). agent_ms: the agent\'s own apply time for the delta; api_to_cp_send_ms: watch event -> control plane logs "update sent"; cp_send_to_agent_applied_ms: that log line -> the agent\'s "applied" log line (both as seen by the benchmark on the processes\' stdout)`,
+    });
+    log(`  one change, sluice via control plane: median ${s.median} ms, p99 ${s.p99} ms (n=${e2e.length}; agent apply median ${summarize(agentMs, 2).median} ms${toCp.length ? `, API -> control plane sent ${summ(toCp).median} ms, -> agent applied ${summ(cpToAgent).median} ms` : ''})`);
+  } finally {
+    await pp.stop();
+  }
+}
+
+// ---- the control plane's own figures (controlplane/bench-sync.ts) ----------------------------
+
+/*
+ * HOOK: control plane sync figures. controlplane/bench-sync.ts (owned by the control plane) is run
+ * as a bounded subprocess when it exists; its JSON (last stdout line) is merged as sync.controlplane.
+ * When it is missing or fails, sync.controlplane says so and the rest of the run is unaffected.
+ */
+async function controlPlaneSync(services: number): Promise<unknown> {
+  const script = path.join(REPO, 'controlplane/bench-sync.ts');
+  if (!fs.existsSync(script)) {
+    log('  controlplane/bench-sync.ts not found: control plane figures skipped');
+    return { skipped: 'controlplane/bench-sync.ts not found' };
+  }
+  const limit = QUICK ? 40 : 180;
+  const r = spawnSync('timeout', [String(limit), process.execPath, script, '--services', String(services), '--endpoints', String(FILLER_ENDPOINTS),
+    '--changes', String(CFG.cpChanges)], { encoding: 'utf8', maxBuffer: 64 << 20, cwd: REPO });
+  // It prints one JSON object (possibly indented over several lines); take the last one.
+  const text = (r.stdout ?? '').trim();
+  const start = text.startsWith('{') ? 0 : text.lastIndexOf('\n{') + 1;
+  const last = start >= 0 && text ? text.slice(start) : '';
+  if (r.status !== 0 || !last) {
+    log(`  controlplane/bench-sync.ts failed (exit ${r.status}): skipped`);
+    return { skipped: `controlplane/bench-sync.ts exit ${r.status}${r.status === 124 ? ' (time limit)' : ''}: ${(r.stderr ?? '').trim().slice(-300)}` };
+  }
+  try {
+    const j = JSON.parse(last) as unknown;
+    log(`  control plane: ${JSON.stringify(j).slice(0, 300)}`);
+    return { services, endpoints_per_service: FILLER_ENDPOINTS, ...(j as object) };
+  } catch {
+    return { skipped: 'controlplane/bench-sync.ts printed no JSON' };
+  }
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+function agentSizes(services: number, endpoints: number) {
+  const slots = (services - 1) * maglevSize(endpoints) + 2 * maglevSize(2);
+  return {
+    maxServices: Math.max(1024, Math.ceil((services + 16) * 1.25)),
+    maxBackends: Math.max(4096, Math.ceil((services * endpoints + 16) * 1.25)),
+    // Room for the table being rebuilt next to the live one during a change, plus 5%.
+    maglevSlots: Math.ceil(slots * 1.05) + 4 * maglevSize(endpoints),
+  };
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  compile();
+  fs.mkdirSync(OUT, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
+  log(`${QUICK ? 'quick' : 'full'} run; results to ${OUT}`);
+  const cluster = await SimCluster.create({ nodes: ALL.map((n) => NODE_OF[n]) });
+  const res: Results = {
+    meta: {}, crr: {}, throughput_gbps: {}, sync: { program: {}, one_change: {}, controlplane: null }, memory: {}, load_ms: {},
+  };
+  try {
+    // Topology: the same three pods on every contender's node.
+    const cs: Contender[] = [];
+    for (const name of ALL) {
+      const node = cluster.node(NODE_OF[name]);
+      const client = await cluster.addPod(node.name, 'client');
+      const be1 = await cluster.addPod(node.name, 'be1');
+      const be2 = await cluster.addPod(node.name, 'be2');
+      // Many short connections: a wide port range and TIME_WAIT reuse in the client pod, and TCP
+      // timestamps without per-destination random offsets (tcp_timestamps=2). The client reaches
+      // the same backend socket under two destination addresses (the VIP of the measured service
+      // and of the probe service); with random offsets a new SYN that reuses a tuple still in the
+      // backend's TIME_WAIT fails PAWS and waits for a 1 s retransmit, on every contender alike.
+      await nsRun(client.ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.tcp_timestamps=2']);
+      for (const [pod, id] of [[be1, 'A'], [be2, 'B']] as const) {
+        await new Lines(cluster.spawn(pod.ns, SRV, [String(CRR_PORT), id])).next((l) => l === 'ready', 10000, `srv in ${pod.ns}`);
+      }
+      drain(cluster.spawn(be1.ns, 'iperf3', ['-s', '-p', String(IPERF_PORT)]));
+      await waitFor(`iperf3 -s in ${be1.ns}`, async () => (await nsRun(be1.ns, 'ss', ['-ltnH', `sport = :${IPERF_PORT}`])).trim(), 10000, 50);
+      cs.push({ name, node, client, be1, be2 });
+    }
+    const byName = (n: Name) => cs.find((c) => c.name === n)!;
+    const pods = (c: Contender) => ({ be1: c.be1.ip, be2: c.be2.ip });
+
+    const n = CFG.syncCount;
+    const syncSet = (c: Contender) => benchServices(n, FILLER_ENDPOINTS, pods(c), c.be1.ip);
+    const prog = new Map<Name, number[]>(), progAgent: number[] = [];
+    // Partial results are written after every phase, so a run cut short still leaves its figures.
+    const checkpoint = () => { try { res.meta = meta(Date.now() - t0); writeReport(res, OUT, QUICK); } catch (e) { log(`  (partial report: ${(e as Error).message})`); } };
+    const maxCount = Math.max(...CFG.counts, CFG.syncCount);
+    const sizes = agentSizes(maxCount + 1, FILLER_ENDPOINTS);
+    const agent = new Agent(cluster, byName('sluice').node, tmp);
+    await agent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
+    log(`topology up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cs.map((c) => `${c.name} (${c.node.ns})`).join(', ')}`);
+
+    // 1. Connection rate and throughput at each service count.
+    for (const count of CFG.counts) {
+      log(`programming ${count} services (${FILLER_ENDPOINTS} endpoints each) into every contender`);
+      for (const c of cs) {
+        // At the programming test's size the probe service is included, so this load from nothing
+        // is also that test's first round (nft -f of 10,000 x 10 takes minutes: load it once).
+        const services = count === CFG.syncCount ? syncSet(c) : benchServices(count, FILLER_ENDPOINTS, pods(c));
+        const r = await program(c, services, agent);
+        (res.load_ms[c.name] ??= {})[String(count)] = [+r.ms.toFixed(1)];
+        if (count === CFG.syncCount && c.name !== 'direct') {
+          (prog.get(c.name) ?? prog.set(c.name, []).get(c.name)!).push(r.ms);
+          if (r.agentMs !== undefined) progAgent.push(r.agentMs);
+        }
+        await verify(c);
+      }
+      checkpoint();
+      await measureTraffic(cs, count, res);
+      checkpoint();
+      if (count === maxCount) await measureMemory(agent, count, FILLER_ENDPOINTS, sizes, res);
+    }
+
+    // 2. Programming N x 10 from nothing, rounds interleaved.
+    const syncers = cs.filter((c) => c.name !== 'direct');
+    log(`programming ${n} services x ${FILLER_ENDPOINTS} endpoints from nothing, ${CFG.syncRounds} rounds (the first was the load above)`);
+    if (!CFG.counts.includes(n)) throw new Error('syncCount must be one of the counts');
+    const svcOf = new Map(syncers.map((c) => [c.name, syncSet(c)]));
+    const sluiceState = stateFile(svcOf.get('sluice')!);
+    for (let r = 1; r < CFG.syncRounds; r++) {
+      const order = syncers.map((_, i) => syncers[(i + r) % syncers.length]!)
+        // Bounded: a contender whose load took over a minute is measured once (nft -f of 10,000 x 10
+        // takes minutes on Debian 12's nft 1.0.6), and the run notes it.
+        .filter((c) => (prog.get(c.name)?.[0] ?? 0) <= SLOW_LOAD_MS);
+      for (const c of order) {
+        const x = await program(c, svcOf.get(c.name)!, agent, { state: sluiceState });
+        (prog.get(c.name) ?? prog.set(c.name, []).get(c.name)!).push(x.ms);
+        if (x.agentMs !== undefined) progAgent.push(x.agentMs);
+      }
+      if (order.length) log(`  round ${r + 1}: ${order.map((c) => `${c.name} ${prog.get(c.name)!.at(-1)!.toFixed(0)} ms`).join(', ')}`);
+    }
+    const progNotes: Record<string, string> = {
+      sluice: `agent running with no services; state file with ${n + 1} services replaced -> agent logs "applied" (includes up to 100 ms state-file poll, JSON parse, Maglev tables, map writes). agent_ms: the agent's own apply time. Control plane figures: sync.controlplane`,
+      iptables: `iptables-restore of kube-proxy's full nat table (${n + 1} services) into an empty table: process wall time`,
+      nftables: `nft -f of kube-proxy's nftables table (${n + 1} services) into an empty ruleset: process wall time`,
+    };
+    for (const c of syncers) {
+      put(res.sync.program, c.name, n, {
+        ...summarize(prog.get(c.name)!, 1),
+        ...(c.name === 'sluice' ? { agent_ms: summarize(progAgent, 1) } : {}),
+        note: progNotes[c.name]!,
+      });
+    }
+    for (const c of syncers) await verify(c);
+    checkpoint();
+
+    // 3. One endpoint change -> datapath using it.
+    log(`one endpoint change, ${CFG.changes} times per contender, at ${n + 1} services`);
+    await oneChange(cluster, syncers, agent, svcOf.get('sluice')!, n, res);
+    checkpoint();
+
+    // 3b. The same through Sluice's production path (API server -> control plane -> agent).
+    log(`sluice through the production path (fake API server -> control plane -> gRPC -> agent) at ${n + 1} services`);
+    await productionPath(cluster, byName('sluice'), agent, svcOf.get('sluice')!, sizes, tmp, n, res);
+    checkpoint();
+
+    // 4. The control plane's own sync figures, when controlplane/bench-sync.ts exists.
+    res.sync.controlplane = await controlPlaneSync(n);
+    checkpoint();
+
+    // 5. Sluice at 100,000 services (1 endpoint each; a fresh agent with maps sized for it).
+    if (CFG.big) {
+      const big = CFG.big;
+      log(`sluice at ${big} services (${BIG_ENDPOINTS} endpoint each): restarting the agent with maps sized for it`);
+      await agent.stop();
+      fs.rmSync(`/sys/fs/bpf/sluice/${agent.node.nodeName}`, { recursive: true, force: true });
+      const bigSizes = agentSizes(big, BIG_ENDPOINTS);
+      await agent.start(bigSizes.maxServices, bigSizes.maxBackends, bigSizes.maglevSlots);
+      const sl = byName('sluice');
+      const services = benchServices(big, BIG_ENDPOINTS, pods(sl));
+      await waitFor('agent to attach to the pods', () => agent.applied.length > 0, 10000);
+      const r = await program(sl, services, agent);
+      (res.load_ms.sluice ??= {})[String(big)] = [+r.ms.toFixed(1)];
+      log(`  programmed ${big} services in ${r.ms.toFixed(0)} ms (agent ${r.agentMs} ms)`);
+      // Tc programs of the new agent attach on its first scan; wait until the service answers.
+      await waitFor('sluice service at 100,000', async () => { try { await verify(sl); return true; } catch { return false; } }, 15000, 300);
+      await measureTraffic([byName('direct'), sl], big, res);
+      await measureMemory(agent, big, BIG_ENDPOINTS, bigSizes, res);
+    }
+
+    res.meta = meta(Date.now() - t0);
+    writeReport(res, OUT, QUICK);
+    log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${path.join(OUT, 'latest.json')}, latest.md, crr.png`);
+  } finally {
+    await cluster.destroy();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function meta(ms: number): Record<string, unknown> {
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const iperfV = spawnSync('iperf3', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
+  return {
+    date: new Date().toISOString(), host: os.hostname(), kernel: os.release(), cpu, cpus: os.cpus().length,
+    memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, iperf3: iperfV.trim(),
+    mode: QUICK ? 'quick' : 'full', duration_s: Math.round(ms / 1000),
+    config: { ...CFG, filler_endpoints: FILLER_ENDPOINTS, big_endpoints: BIG_ENDPOINTS },
+    client: 'bench/crr.c: one connection at a time: connect, write 1 byte, read the 1-byte reply, wait for the server\'s FIN, close',
+    server: 'bench/srv.c: single-threaded accept, read 1 byte, write 1 byte, close (server closes first)',
+  };
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,73 @@
+// Smoke test of `make bench`: the quick mode runs end to end into a temporary directory and writes
+// every figure for every contender. No speed is asserted (shared CI machines are too noisy).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const REPO = new URL('../..', import.meta.url).pathname;
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-test-'));
+
+afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+function runQuick(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(REPO, 'bench/run.ts')], {
+      cwd: REPO, env: { ...process.env, BENCH_QUICK: '1', BENCH_OUT: out }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    p.stdout.on('data', (d) => { output = (output + String(d)).slice(-20000); });
+    p.stderr.on('data', (d) => { output = (output + String(d)).slice(-20000); });
+    // Bounded: the quick mode takes about a minute; SIGTERM lets it remove its namespaces.
+    const timer = setTimeout(() => p.kill('SIGTERM'), 170_000);
+    p.on('exit', (code) => { clearTimeout(timer); resolve({ code, output }); });
+  });
+}
+
+const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+describe('bench quick mode', () => {
+  it('measures every contender and writes latest.json, latest.md and crr.png', async () => {
+    const r = await runQuick();
+    expect(r.code, r.output).toBe(0);
+    const j = JSON.parse(fs.readFileSync(path.join(out, 'latest.json'), 'utf8')) as Record<string, any>;
+    for (const k of ['crr', 'throughput_gbps', 'sync', 'memory']) expect(j).toHaveProperty(k);
+
+    for (const name of ['direct', 'sluice', 'iptables', 'nftables']) {
+      for (const n of ['1', '1000']) {
+        const c = j.crr[name]?.[n], t = j.throughput_gbps[name]?.[n];
+        expect(c, `crr ${name} ${n}`).toBeDefined();
+        expect(t, `throughput ${name} ${n}`).toBeDefined();
+        for (const v of [c.median, c.min, c.max, t.median, t.min, t.max]) expect(positive(v), `${name} ${n}: ${v}`).toBe(true);
+        expect(c.min).toBeLessThanOrEqual(c.median);
+        expect(c.median).toBeLessThanOrEqual(c.max);
+      }
+    }
+    for (const name of ['sluice', 'iptables', 'nftables']) {
+      const p = j.sync.program[name]?.['1000'];
+      expect(positive(p?.median), `program ${name}`).toBe(true);
+      const o = j.sync.one_change[name]?.['1000'];
+      expect(positive(o?.median_ms), `one change ${name}`).toBe(true);
+      expect(positive(o?.p99_ms), `one change p99 ${name}`).toBe(true);
+    }
+    expect(positive(j.sync.program.sluice['1000'].agent_ms.median)).toBe(true);
+    // Sluice is measured two ways: its production path (fake API server -> control plane -> agent)
+    // as one_change.sluice, and its standalone state-file mode.
+    const sf = j.sync.one_change.sluice_state_file?.['1000'];
+    expect(positive(sf?.median_ms), 'one change sluice state file').toBe(true);
+    expect(positive(j.sync.one_change.sluice['1000'].agent_ms.median)).toBe(true);
+    expect(positive(j.sync.program.sluice_control_plane?.['1000']?.median), 'program sluice via control plane').toBe(true);
+    const m = j.memory.sluice?.['1000'];
+    expect(positive(m?.agent_rss_bytes)).toBe(true);
+    expect(positive(m?.bpf_map_bytes)).toBe(true);
+
+    expect(fs.readFileSync(path.join(out, 'latest.md'), 'utf8')).toContain('| 1,000 | sluice |');
+    const png = fs.readFileSync(path.join(out, 'crr.png'));
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+
+    // Nothing of this run is left behind.
+    const left = fs.readdirSync('/run/netns').filter((n) => n.startsWith('sluice-') && r.output.includes(n));
+    expect(left).toEqual([]);
+  }, 180_000);
+});
