@@ -39,8 +39,10 @@ demo: setup build
 demo-down:
 	node sim/demo.ts --down
 
+# East-west (ClusterIP) first, then north-south (NodePort, XDP packet rate): bench/results/.
 bench: setup build
 	node bench/run.ts
+	node bench/northsouth.ts
 
 clean:
 	rm -rf build dist

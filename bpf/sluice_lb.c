@@ -709,12 +709,21 @@ static __always_inline int ext_decide(struct flow *f, struct ext_nat *n)
 	rentry.flags = SL_CT_F_SNAT;
 	rentry.rev_addr = f->saddr;
 	rentry.rev_port = f->sport;
-	/* Keep the client's port when it is free towards that backend, else probe a few others. */
+	/*
+	 * Keep the client's port when it is free towards that backend, else probe a few others. A
+	 * port still held by a closed flow (FIN/RST seen) is taken over, as TCP reuses TIME_WAIT:
+	 * under a stream of short connections, closed flows would otherwise hold every candidate.
+	 */
 	for (i = 0; i < SNAT_TRIES; i++) {
 		__u16 port = i ? SNAT_PORT_MIN + (hash_flow(f) + i * 7919) % SNAT_PORT_SPAN : bpf_ntohs(f->sport);
+		struct sl_ct_entry *held;
 
 		rkey.dport = bpf_htons(port);
 		if (!bpf_map_update_elem(&sl_ct, &rkey, &rentry, BPF_NOEXIST))
+			break;
+		held = bpf_map_lookup_elem(&sl_ct, &rkey);
+		if (held && (held->flags & SL_CT_F_CLOSING) &&
+		    !bpf_map_update_elem(&sl_ct, &rkey, &rentry, BPF_EXIST))
 			break;
 	}
 	if (i == SNAT_TRIES) {

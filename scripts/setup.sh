@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*"; }
 
-APT_PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iperf3 iptables nftables
+APT_PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 iperf3 iptables nftables xdp-tools
           curl procps gcc make linux-libc-dev ethtool iputils-ping gnuplot-nox)
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -36,6 +36,10 @@ function services(): ServiceState[] {
       ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30081, endpoints: [ep('web-b1', 8080)] }],
     },
     {
+      namespace: 'default', name: 'np-remote', type: 'NodePort', clusterIps: ['10.96.1.14'],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30084, endpoints: [ep('web-b2', 8080)] }],
+    },
+    {
       namespace: 'default', name: 'ext', type: 'ClusterIP', clusterIps: ['10.96.1.12'], externalIps: [EXTERNAL_IP],
       ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: all.map((p) => ep(p, 8080)) }],
     },
@@ -110,6 +114,18 @@ describe('north-south', () => {
     expect(none.ok).toBe(0);
     expect(none.errors).toEqual({ TIMEOUT: 3 });
     expect(status('a').counters.ext_no_local).toBeGreaterThan(0);
+  });
+
+  it('reuses source ports at once through another node (closed flows give up their SNAT port)', async () => {
+    const before = status('a').counters.ext_snat_fail as number;
+    // Only a remote backend from node a; the same 150 client ports twice in a row, as a busy client
+    // reusing ports in TIME_WAIT would.
+    for (let round = 0; round < 2; round++) {
+      const r = await outside.burst(`${c.node('a').ip}:30084`, { count: 150, srcPort: 45000, concurrency: 3 });
+      expect(r.failed, `round ${round}: ${JSON.stringify(r.errors)}`).toBe(0);
+      expect(Object.keys(r.counts)).toEqual(['web-b2']);
+    }
+    expect(status('a').counters.ext_snat_fail).toBe(before);
   });
 
   it('serves an ExternalIP and a LoadBalancer IP', async () => {
