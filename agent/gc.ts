@@ -44,12 +44,15 @@ export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = m
   for (const { key, value } of ct) {
     if (expired(value, key[PROTO_OFFSET]!)) { dead.push(key); createdAt.set(key, value.readBigUInt64LE(CREATED_OFFSET)); }
   }
-  // A client may have reused the tuple since the dump: look again right before deleting, and
-  // spare an entry that now belongs to another, younger connection.
+  // A client may have reused the tuple since the dump: look again right before deleting each
+  // entry, and spare one that now belongs to another, younger connection. One key at a time keeps
+  // the window between that look and the delete to microseconds.
   const current = Buffer.alloc(L.ctEntry.size);
-  const stillDead = dead.filter((key) => bpf.mapLookup(dp.fds.sl_ct, key, current) &&
-    current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) && expired(current, key[PROTO_OFFSET]!));
-  deleteKeys(dp.fds.sl_ct, stillDead, L.ctKey.size);
+  let ctDeleted = 0;
+  for (const key of dead) {
+    if (bpf.mapLookup(dp.fds.sl_ct, key, current) && current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) &&
+        expired(current, key[PROTO_OFFSET]!) && bpf.mapDelete(dp.fds.sl_ct, key)) ctDeleted++;
+  }
 
   const aff = bpf.mapDump(dp.fds.sl_affinity, L.affKey.size, L.affValue.size, 4096);
   const gone: Buffer[] = [];
@@ -59,7 +62,7 @@ export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = m
     if (!timeout || Number(now - v.last_used_ns) / 1e9 > timeout || !live.has(v.backend_id)) gone.push(key);
   }
   deleteKeys(dp.fds.sl_affinity, gone, L.affKey.size);
-  return { ctScanned: ct.length, ctDeleted: stillDead.length, affinityDeleted: gone.length };
+  return { ctScanned: ct.length, ctDeleted, affinityDeleted: gone.length };
 }
 
 function deleteKeys(fd: number, keys: Buffer[], size: number): void {
