@@ -25,7 +25,7 @@ import path from 'node:path';
 import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { inNs, nsRun, sleep, waitFor } from '../sim/netns.ts';
-import { drain, Lines } from './lib/proc.ts';
+import { drain, iperf3Gbps, Lines } from './lib/proc.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 import {
   iptablesNodePort, nftNodePort, NP_CRR, NP_CRR_REMOTE, NP_IPERF, NP_IPERF_REMOTE, NP_UDP, NP_UDP_REMOTE, npServices,
@@ -85,19 +85,8 @@ async function crr(ns: string, c: Contender, secs: number): Promise<{ conns: num
   return JSON.parse(out.trim()) as { conns: number; errors: number; rate: number };
 }
 
-async function iperf(ns: string, c: Contender, secs: number): Promise<number> {
-  let last = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const out = await nsRun(ns, 'timeout', [String(secs + 20), 'iperf3', '-c', c.host, '-p', String(c.iperfPort), '-t', String(secs), '-J'], { allowFail: true });
-    try {
-      const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
-      const bps = j.end?.sum_received?.bits_per_second;
-      if (bps && bps > 0) return bps / 1e9;
-      last = j.error ?? 'no result';
-    } catch { last = out.slice(0, 200) || 'no output'; }
-    await sleep(500);
-  }
-  throw new Error(`iperf3 through ${c.name}: ${last}`);
+function iperf(ns: string, c: Contender, secs: number): Promise<number> {
+  return iperf3Gbps(ns, c.host, c.iperfPort, secs, c.name);
 }
 
 // ---- packets per second ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ import {
   probeService, stateFile, TARGET_VIP, type BenchService,
 } from './lib/model.ts';
 import { ProductionPath } from './lib/kube.ts';
-import { drain, hrMs, Lines, realPid, rss } from './lib/proc.ts';
+import { drain, hrMs, iperf3Gbps, Lines, realPid, rss } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 
@@ -186,20 +186,8 @@ async function crr(c: Contender, secs: number): Promise<{ conns: number; errors:
   return JSON.parse(out.trim()) as { conns: number; errors: number; rate: number };
 }
 
-async function iperf(c: Contender, secs: number): Promise<number> {
-  let last = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), 'iperf3', '-c', targetOf(c), '-p', String(IPERF_PORT),
-      '-t', String(secs), '-J'], { allowFail: true });
-    try {
-      const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
-      const bps = j.end?.sum_received?.bits_per_second;
-      if (bps && bps > 0) return bps / 1e9;
-      last = j.error ?? 'no result';
-    } catch { last = out.slice(0, 200) || 'no output'; }
-    await sleep(500);
-  }
-  throw new Error(`iperf3 through ${c.name}: ${last}`);
+function iperf(c: Contender, secs: number): Promise<number> {
+  return iperf3Gbps(c.client.ns, targetOf(c), IPERF_PORT, secs, c.name);
 }
 
 /** A short check that a contender's service answers from both backends before it is measured. */

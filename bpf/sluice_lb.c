@@ -328,6 +328,25 @@ static __always_inline struct sl_backend *pick_backend(const struct sl_svc_value
 	return be;
 }
 
+/*
+ * A new flow's two conntrack entries: @fwd (client -> service) translates to the backend, @rev
+ * (backend -> client) back to the service address the client used.
+ */
+static __always_inline void ct_new_pair(struct sl_ct_entry *fwd, struct sl_ct_entry *rev, const struct flow *f,
+					const struct sl_svc_value *svc, __u32 backend_id,
+					__be32 be_addr, __be16 be_port, __u64 now)
+{
+	fwd->nat_addr = be_addr;
+	fwd->nat_port = be_port;
+	fwd->svc_id = svc->svc_id;
+	fwd->backend_id = backend_id;
+	fwd->created_ns = now;
+	fwd->last_seen_ns = now;
+	*rev = *fwd;
+	rev->nat_addr = f->daddr;
+	rev->nat_port = f->dport;
+}
+
 /* Fold a 32-bit one's complement sum to 16 bits. */
 static __always_inline __u16 csum_fold(__u32 sum)
 {
@@ -514,12 +533,6 @@ int sl_from_pod(struct __sk_buff *skb)
 	__builtin_memcpy(&be_addr, be->ip, 4);
 	be_port = bpf_htons(be->port);
 
-	entry.nat_addr = be_addr;
-	entry.nat_port = be_port;
-	entry.svc_id = svc->svc_id;
-	entry.backend_id = backend_id;
-	entry.created_ns = now;
-	entry.last_seen_ns = now;
 	/* Reply entry first: a reply can never find the forward entry without it. */
 	rev.saddr = be_addr;
 	rev.daddr = f.saddr;
@@ -528,10 +541,9 @@ int sl_from_pod(struct __sk_buff *skb)
 	rev.proto = f.proto;
 	rev.dir = SL_CT_DIR_REPLY;
 	{
-		struct sl_ct_entry rentry = entry;
+		struct sl_ct_entry rentry;
 
-		rentry.nat_addr = f.daddr;
-		rentry.nat_port = f.dport;
+		ct_new_pair(&entry, &rentry, &f, svc, backend_id, be_addr, be_port, now);
 		if (bpf_map_update_elem(&sl_ct, &rev, &rentry, BPF_ANY) ||
 		    bpf_map_update_elem(&sl_ct, &fwd, &entry, BPF_ANY))
 			count(SL_CNT_CT_CREATE_FAIL);
@@ -675,15 +687,7 @@ static __always_inline int ext_decide(struct flow *f, struct ext_nat *n)
 	__builtin_memcpy(&be_addr, be->ip, 4);
 	be_port = bpf_htons(be->port);
 
-	entry.nat_addr = be_addr;
-	entry.nat_port = be_port;
-	entry.svc_id = svc->svc_id;
-	entry.backend_id = backend_id;
-	entry.created_ns = now;
-	entry.last_seen_ns = now;
-	rentry = entry;
-	rentry.nat_addr = f->daddr;
-	rentry.nat_port = f->dport;
+	ct_new_pair(&entry, &rentry, f, svc, backend_id, be_addr, be_port, now);
 	rkey.saddr = be_addr;
 	rkey.sport = be_port;
 	rkey.proto = f->proto;

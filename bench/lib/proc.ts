@@ -1,6 +1,7 @@
 // Small process helpers for the benchmark: line queues over a child's stdout, draining output
 // nobody reads (a full pipe would stall the child), bounded waits.
 import type { ChildProcess } from 'node:child_process';
+import { nsRun, sleep } from '../../sim/netns.ts';
 import fs from 'node:fs';
 import readline from 'node:readline';
 
@@ -87,4 +88,20 @@ export function realPid(pid: number, comm: string): number {
 
 export function hrMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** iperf3 single-stream throughput in Gbit/s from a client in `ns` to host:port, up to 3 tries. */
+export async function iperf3Gbps(ns: string, host: string, port: number, secs: number, what: string): Promise<number> {
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const out = await nsRun(ns, 'timeout', [String(secs + 20), 'iperf3', '-c', host, '-p', String(port), '-t', String(secs), '-J'], { allowFail: true });
+    try {
+      const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+      const bps = j.end?.sum_received?.bits_per_second;
+      if (bps && bps > 0) return bps / 1e9;
+      last = j.error ?? 'no result';
+    } catch { last = out.slice(0, 200) || 'no output'; }
+    await sleep(500);
+  }
+  throw new Error(`iperf3 through ${what}: ${last}`);
 }

@@ -10,6 +10,7 @@
 // Only the nat part is modelled (kube-proxy's filter-table chains accept this traffic anyway).
 import crypto from 'node:crypto';
 import type { ServiceState } from '../../agent/services.ts';
+import { KUBE_NAT_CHAINS, KUBE_NAT_RULES } from '../lib/model.ts';
 
 export interface NpEndpoint { ip: string; port: number; nodeName: string }
 export interface NpPort { name: string; proto: 'tcp' | 'udp'; port: number; nodePort: number; endpoints: NpEndpoint[] }
@@ -80,17 +81,8 @@ const digest = (prefix: string, text: string) =>
 const spn = (s: NpService, p: NpPort) => `${s.namespace}/${s.name}:${p.name}`;
 
 export function iptablesNodePort(services: NpService[]): string {
-  const decl = [':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
-    ':KUBE-SERVICES - [0:0]', ':KUBE-NODEPORTS - [0:0]', ':KUBE-POSTROUTING - [0:0]', ':KUBE-MARK-MASQ - [0:0]'];
-  const rules = [
-    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
-    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
-    '-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000',
-    '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
-    '-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000',
-    '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
-  ];
+  const decl: string[] = [...KUBE_NAT_CHAINS];
+  const rules: string[] = [...KUBE_NAT_RULES];
   const portals: string[] = [], nodeports: string[] = [];
   for (const s of services) {
     for (const p of s.ports) {

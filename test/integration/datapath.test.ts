@@ -151,8 +151,8 @@ describe('ClusterIP datapath', () => {
       if (pod !== 'b2') expect(r.failed, `open connections to ${pod}`).toBe(0);
     }
     const after = await client.burst('10.96.0.20:80', { count: 1000, srcPort: 44000, concurrency: 4 });
-    expect(after.counts.b2 ?? 0).toBe(0);
-    expect(after.failed).toBe(0);
+    expect(after.counts.b2 ?? 0, JSON.stringify(after.counts)).toBe(0);
+    expect(after.failed, `${JSON.stringify(after.errors)} ${JSON.stringify(after.failures.slice(0, 5))}`).toBe(0);
 
     const common = Object.keys(before.flows!).filter((p) => after.flows![p]);
     expect(common.length).toBeGreaterThan(900);
