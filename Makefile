@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
 BPF_SRC := $(wildcard bpf/*.c)
-BPF_HDR := $(wildcard bpf/*.h)
+BPF_HDR := $(wildcard bpf/*.h bpf/lib/*.h)
 BPF_OBJ := $(patsubst bpf/%.c,build/bpf/%.o,$(BPF_SRC))
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell uname -m)-linux-gnu -Ibpf
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
+import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { buildMaglev, maglevSize } from './maglev.ts';
 import { SlotAllocator } from './slot-allocator.ts';
 
@@ -59,9 +60,7 @@ export class CapacityError extends Error {
 
 export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number };
 
-export const DEFAULT_SIZES: MapSizes = {
-  services: 65536, backends: 262144, maglev: 1 << 22, ct: 262144, affinity: 65536,
-};
+export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 
 /** sl_maglev holds SL_MAGLEV_CHUNK slots per element. */
 const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
@@ -72,7 +71,6 @@ const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
 };
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/sluice';
-export const DEFAULT_OBJECT = new URL('../build/bpf/sluice_lb.o', import.meta.url).pathname;
 
 export function frontendKey(f: { vip: string; port: number; proto: string; scope?: number }): string {
   return `${f.vip}:${f.port}/${f.proto}${f.scope ? '/external' : ''}`;
@@ -86,7 +84,8 @@ export function pinDir(node: string, pinRoot = DEFAULT_PIN_ROOT): string {
 export interface OpenOptions {
   node: string;
   pinRoot?: string;
-  objectPath?: string;
+  /** Directory of the compiled datapath objects (default: build/bpf of this checkout). */
+  objectDir?: string;
   /** Sizes for maps created now; pinned maps keep the size they were created with. */
   sizes?: Partial<MapSizes>;
   warn?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -101,7 +100,7 @@ export class Datapath {
   readonly programs: { fromPod: number; toPod: number; extXdp: number; extTc: number; extEgress: number };
   /** True when pinned maps from an earlier run were found and adopted. */
   readonly adopted: boolean;
-  #obj: bpf.BpfObject;
+  #objs: LoadedObjects;
   #maglev: bpf.MappedArray;
   #frontends = new Map<string, ProgrammedFrontend>();
   #alloc: SlotAllocator;
@@ -111,17 +110,22 @@ export class Datapath {
   #backendCount = 0;
   readonly #cpus: number;
 
-  private constructor(o: OpenOptions, obj: bpf.BpfObject, sizes: MapSizes, adopted: boolean) {
+  private constructor(o: OpenOptions, objs: LoadedObjects, sizes: MapSizes) {
     this.node = o.node;
     this.pinDir = pinDir(o.node, o.pinRoot);
-    this.#obj = obj;
+    this.#objs = objs;
     this.sizes = sizes;
-    this.adopted = adopted;
+    this.adopted = objs.adopted;
     this.#cpus = bpf.numPossibleCpus();
-    this.fds = Object.fromEntries(L.MAP_NAMES.map((m) => [m, obj.mapFd(m)])) as Record<L.MapName, number>;
+    this.fds = objs.maps;
+    const prog = (name: string) => {
+      const fd = objs.programs[name];
+      if (fd === undefined) throw new Error(`program ${name} is in none of the datapath objects`);
+      return fd;
+    };
     this.programs = {
-      fromPod: obj.programFd('sl_from_pod'), toPod: obj.programFd('sl_to_pod'), extXdp: obj.programFd('sl_ext_xdp'),
-      extTc: obj.programFd('sl_ext_tc'), extEgress: obj.programFd('sl_ext_egress'),
+      fromPod: prog('sl_from_pod'), toPod: prog('sl_to_pod'), extXdp: prog('sl_ext_xdp'),
+      extTc: prog('sl_ext_tc'), extEgress: prog('sl_ext_egress'),
     };
     this.#maglev = bpf.mmapArrayU32(this.fds.sl_maglev, sizes.maglev);
     this.#alloc = new SlotAllocator(sizes.maglev);
@@ -129,7 +133,7 @@ export class Datapath {
   }
 
   /**
-   * Load the BPF object with its maps pinned under <pinRoot>/<node>/. Maps pinned by an earlier
+   * Load the BPF objects with their maps pinned under <pinRoot>/<node>/. Maps pinned by an earlier
    * agent are reused as they are (with their entries), so a restart never interrupts traffic.
    */
   static open(o: OpenOptions): Datapath {
@@ -138,49 +142,29 @@ export class Datapath {
     fs.chmodSync(dir, 0o700);
     const want: MapSizes = { ...DEFAULT_SIZES, ...o.sizes };
     want.maglev = maglevElems(want.maglev) * L.SL_MAGLEV_CHUNK;
-    const sizes = { ...want };
-    let adopted = false;
-    const obj = bpf.BpfObject.open(o.objectPath ?? DEFAULT_OBJECT);
+    const sizeOf = Object.entries(SIZE_OF) as [keyof MapSizes, L.MapName[]][];
+    const entries: Partial<Record<L.MapName, number>> = {};
+    for (const [k, maps] of sizeOf) for (const m of maps) entries[m] = m === 'sl_maglev' ? maglevElems(want[k]) : want[k];
+    const objs = openObjects(datapathObjects(o.objectDir), dir, entries);
     try {
-      for (const [k, maps] of Object.entries(SIZE_OF) as [keyof MapSizes, L.MapName[]][]) {
+      const sizes = { ...want };
+      for (const [k, maps] of sizeOf) {
         for (const m of maps) {
-          const pin = path.join(dir, m);
-          let n = want[k];
-          if (fs.existsSync(pin)) {
-            adopted = true;
-            const fd = bpf.objGet(pin);
-            try { n = bpf.mapInfo(fd).maxEntries; } finally { bpf.closeFd(fd); }
-            if (m === 'sl_maglev') n *= L.SL_MAGLEV_CHUNK;
-            if (n !== want[k]) o.warn?.('pinned map keeps its size', { map: m, pinned: n, requested: want[k] });
-            sizes[k] = n;
-          }
-          obj.setMaxEntries(m, m === 'sl_maglev' ? maglevElems(n) : n);
+          const n = objs.entries[m] * (m === 'sl_maglev' ? L.SL_MAGLEV_CHUNK : 1);
+          if (n !== want[k]) o.warn?.('pinned map keeps its size', { map: m, pinned: n, requested: want[k] });
+          sizes[k] = n;
         }
       }
-      for (const m of L.MAP_NAMES) {
-        if (!SIZE_OF.services.includes(m) && fs.existsSync(path.join(dir, m))) adopted = true;
-        obj.setPinPath(m, path.join(dir, m));
-      }
-      try {
-        obj.load();
-      } catch (e) {
-        if (adopted && e instanceof bpf.LibbpfError && /reuse pinned map|incompatible/i.test(e.libbpfLog)) {
-          throw new Error(`the maps pinned under ${dir} have another layout than this agent's datapath (an upgrade that changed ` +
-            `bpf/sluice_maps.h). Remove that directory to start afresh; established flows are then balanced again.\n${e.message}`);
-        }
-        throw e;
-      }
-      for (const m of L.MAP_NAMES) fs.chmodSync(path.join(dir, m), 0o600);
-      return new Datapath(o, obj, sizes, adopted);
+      return new Datapath(o, objs, sizes);
     } catch (e) {
-      obj.close();
+      objs.close();
       throw e;
     }
   }
 
   close(): void {
     this.#maglev.unmap();
-    this.#obj.close();
+    this.#objs.close();
   }
 
   get frontends(): ReadonlyMap<string, ProgrammedFrontend> {

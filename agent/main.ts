@@ -8,7 +8,8 @@ import pino from 'pino';
 import { connectStateStream, type StateStreamClient } from '../controlplane/client.ts';
 import { InterfaceAttacher } from './attach.ts';
 import { attachExternal, EXTERNAL_MODES, type ExternalAttachment } from './external.ts';
-import { CapacityError, Datapath, DEFAULT_OBJECT, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
+import { CapacityError, Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
+import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
 import { collectGarbage, DEFAULT_GC } from './gc.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -35,7 +36,7 @@ mTLS to the control plane (all three, or none):
   --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
-  --bpf-object PATH        compiled datapath (default: build/bpf/sluice_lb.o of this checkout)
+  --bpf-dir DIR            compiled datapath, sluice_pod.o and sluice_ext.o (default: build/bpf of this checkout)
   --metrics-addr HOST:PORT Prometheus /metrics, /healthz, /readyz; "off" disables (default: 0.0.0.0:9964)
   --max-services N         map sizes, used when a map is first created
   --max-backends N           (defaults: ${DEFAULT_SIZES.services} services, ${DEFAULT_SIZES.backends} backends,
@@ -71,7 +72,7 @@ function parse() {
         'control-plane': str, 'state-file': str, 'tls-ca': str, 'tls-cert': str, 'tls-key': str, 'node-name': str,
         'external-interface': str, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
-        'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-object': { type: 'string', default: DEFAULT_OBJECT },
+        'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '0.0.0.0:9964' }, 'max-services': str, 'max-backends': str,
         'maglev-slots': str, 'max-conntrack': str, 'max-affinity': str, 'ct-tcp-timeout': str, 'ct-udp-timeout': str,
         'ct-closing-timeout': str, 'gc-interval': str, 'scan-interval': str,
@@ -88,7 +89,7 @@ if (args.help) { process.stdout.write(HELP); process.exit(0); }
 if (!!args['control-plane'] === !!args['state-file']) fail('give exactly one source: --control-plane or --state-file');
 const tlsFlags = [args['tls-ca'], args['tls-cert'], args['tls-key']];
 if (tlsFlags.some(Boolean) && !tlsFlags.every(Boolean)) fail('mTLS needs all of --tls-ca, --tls-cert and --tls-key');
-for (const f of ['tls-ca', 'tls-cert', 'tls-key', 'bpf-object'] as const) {
+for (const f of ['tls-ca', 'tls-cert', 'tls-key', 'bpf-dir'] as const) {
   if (args[f] && !fs.existsSync(args[f])) fail(`--${f}: ${args[f]} does not exist`);
 }
 if (args['metrics-addr'] !== 'off' && !/^[^:]*:\d+$/.test(args['metrics-addr'])) fail(`--metrics-addr: ${args['metrics-addr']} is not HOST:PORT`);
@@ -107,7 +108,7 @@ const gcTimeouts = {
 let dp: Datapath;
 try {
   dp = Datapath.open({
-    node, pinRoot: args['pin-root'], objectPath: args['bpf-object'],
+    node, pinRoot: args['pin-root'], objectDir: args['bpf-dir'],
     sizes: {
       services: num('max-services', args['max-services'], DEFAULT_SIZES.services),
       backends: num('max-backends', args['max-backends'], DEFAULT_SIZES.backends),

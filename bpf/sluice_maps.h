@@ -14,17 +14,27 @@
 
 #include <linux/types.h>
 
-/* Default sizes; the agent may resize each map before load (--max-*). */
-#define SL_MAX_SERVICES		65536
-#define SL_MAX_BACKENDS		262144
-#define SL_MAGLEV_SLOTS		(1 << 22)
-/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes. */
-#define SL_MAGLEV_CHUNK		16
-#define SL_MAX_CT		262144
-#define SL_MAX_AFFINITY		65536
+/*
+ * Constants are enums, not #defines, so that they reach the BTF clang emits (bpf/lib/maps.h
+ * anchors them) and the layout test can hold agent/bpf/layout.ts to them.
+ */
 
-#define SL_SCOPE_CLUSTER	0	/* ClusterIP, reached from pods (tc) */
-#define SL_SCOPE_EXTERNAL	1	/* NodePort/ExternalIP/LB (reserved for XDP) */
+/* Default sizes; the agent may resize each map before load (--max-*). */
+enum sl_size {
+	SL_MAX_SERVICES		= 65536,
+	SL_MAX_BACKENDS		= 262144,
+	SL_MAGLEV_SLOTS		= 1 << 22,
+	/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes. */
+	SL_MAGLEV_CHUNK		= 16,
+	SL_MAX_CT		= 262144,
+	SL_MAX_AFFINITY		= 65536,
+	SL_NAME_LEN		= 44,
+};
+
+enum sl_scope {
+	SL_SCOPE_CLUSTER	= 0,	/* ClusterIP, reached from pods (tc) */
+	SL_SCOPE_EXTERNAL	= 1,	/* NodePort/ExternalIP/LB, on the external interface */
+};
 
 struct sl_svc_key {
 	__u8	vip[4];
@@ -33,10 +43,10 @@ struct sl_svc_key {
 	__u8	scope;		/* SL_SCOPE_* */
 };
 
-#define SL_SVC_F_AFFINITY	(1 << 0)	/* sessionAffinity: ClientIP */
-#define SL_SVC_F_LOCAL		(1 << 1)	/* externalTrafficPolicy: Local (backends are this node's) */
-
-#define SL_NAME_LEN		44
+enum sl_svc_flag {
+	SL_SVC_F_AFFINITY	= 1 << 0,	/* sessionAffinity: ClientIP */
+	SL_SVC_F_LOCAL		= 1 << 1,	/* externalTrafficPolicy: Local (backends are this node's) */
+};
 
 struct sl_svc_value {
 	__u32	svc_id;		/* per-frontend id: stats index, affinity key */
@@ -48,8 +58,10 @@ struct sl_svc_value {
 	char	name[SL_NAME_LEN]; /* "namespace/name:port", for people */
 };
 
-#define SL_BE_F_TERMINATING	(1 << 0)
-#define SL_BE_F_LOCAL		(1 << 1)	/* runs on this node */
+enum sl_be_flag {
+	SL_BE_F_TERMINATING	= 1 << 0,
+	SL_BE_F_LOCAL		= 1 << 1,	/* runs on this node */
+};
 
 /* Backends belong to exactly one frontend and their ids are never reused, so
  * an id found in conntrack or affinity either still means the same backend of
@@ -67,8 +79,10 @@ struct sl_backend {
 	__u32	svc_id;		/* owning frontend */
 };
 
-#define SL_CT_DIR_SERVICE	0	/* client -> service address: key as sent by the client */
-#define SL_CT_DIR_REPLY		1	/* backend -> client: key as sent by the backend */
+enum sl_ct_dir {
+	SL_CT_DIR_SERVICE	= 0,	/* client -> service address: key as sent by the client */
+	SL_CT_DIR_REPLY		= 1,	/* backend -> client: key as sent by the backend */
+};
 
 struct sl_ct_key {
 	__be32	saddr;
@@ -80,8 +94,10 @@ struct sl_ct_key {
 	__u16	pad;
 };
 
-#define SL_CT_F_CLOSING		(1 << 0)	/* FIN or RST seen */
-#define SL_CT_F_SNAT		(1 << 1)	/* north-south via another node: source NATed to this node */
+enum sl_ct_flag {
+	SL_CT_F_CLOSING		= 1 << 0,	/* FIN or RST seen */
+	SL_CT_F_SNAT		= 1 << 1,	/* north-south via another node: source NATed to this node */
+};
 
 struct sl_ct_entry {
 	__be32	nat_addr;	/* SERVICE: backend address; REPLY: service address */
@@ -124,8 +140,8 @@ struct sl_config {
 	__u32	pad;
 };
 
-/* Node-wide counters, index into sl_counters. */
-enum {
+/* Node-wide counters, index into sl_counters; agent/bpf/layout.ts names them in this order. */
+enum sl_counter {
 	SL_CNT_CT_CREATE_FAIL = 0,	/* conntrack insert failed: flow balanced statelessly */
 	SL_CNT_NO_BACKEND_ENTRY,	/* Maglev slot named no backend of this frontend: dropped */
 	SL_CNT_REJECT,			/* ICMP unreachable sent */

@@ -104,19 +104,33 @@ export function ipToBytes(ip: string): Buffer {
 
 // --- the structs of bpf/sluice_maps.h, in the same order and with the same names ---
 
-export const SL_SCOPE_CLUSTER = 0;
-export const SL_SCOPE_EXTERNAL = 1;
-export const SL_SVC_F_AFFINITY = 1 << 0;
-export const SL_SVC_F_LOCAL = 1 << 1;
-export const SL_BE_F_TERMINATING = 1 << 0;
-export const SL_BE_F_LOCAL = 1 << 1;
-export const SL_CT_DIR_SERVICE = 0;
-export const SL_CT_DIR_REPLY = 1;
-export const SL_CT_F_CLOSING = 1 << 0;
-export const SL_CT_F_SNAT = 1 << 1;
-export const SL_NAME_LEN = 44;
-export const SL_MAGLEV_CHUNK = 16;
+/** The enums of bpf/sluice_maps.h by C name, each constant with its value; checked against BTF. */
+export const ENUMS = {
+  sl_size: {
+    SL_MAX_SERVICES: 65536, SL_MAX_BACKENDS: 262144, SL_MAGLEV_SLOTS: 1 << 22, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 262144,
+    SL_MAX_AFFINITY: 65536, SL_NAME_LEN: 44,
+  },
+  sl_scope: { SL_SCOPE_CLUSTER: 0, SL_SCOPE_EXTERNAL: 1 },
+  sl_svc_flag: { SL_SVC_F_AFFINITY: 1 << 0, SL_SVC_F_LOCAL: 1 << 1 },
+  sl_be_flag: { SL_BE_F_TERMINATING: 1 << 0, SL_BE_F_LOCAL: 1 << 1 },
+  sl_ct_dir: { SL_CT_DIR_SERVICE: 0, SL_CT_DIR_REPLY: 1 },
+  sl_ct_flag: { SL_CT_F_CLOSING: 1 << 0, SL_CT_F_SNAT: 1 << 1 },
+} as const;
+
+export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
+export const { SL_SCOPE_CLUSTER, SL_SCOPE_EXTERNAL } = ENUMS.sl_scope;
+export const { SL_SVC_F_AFFINITY, SL_SVC_F_LOCAL } = ENUMS.sl_svc_flag;
+export const { SL_BE_F_TERMINATING, SL_BE_F_LOCAL } = ENUMS.sl_be_flag;
+export const { SL_CT_DIR_SERVICE, SL_CT_DIR_REPLY } = ENUMS.sl_ct_dir;
+export const { SL_CT_F_CLOSING, SL_CT_F_SNAT } = ENUMS.sl_ct_flag;
+
+/** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
+
+/** Default map sizes (the agent's --max-* flags; SL_MAX_* in C). */
+export const DEFAULT_SIZES = {
+  services: SL_MAX_SERVICES, backends: SL_MAX_BACKENDS, maglev: SL_MAGLEV_SLOTS, ct: SL_MAX_CT, affinity: SL_MAX_AFFINITY,
+};
 
 export const svcKey = codec('sl_svc_key', [
   ['vip', 'ip4'], ['port', 'u16'], ['proto', 'u8'], ['scope', 'u8'],
@@ -168,16 +182,19 @@ export type SvcStats = ReturnType<typeof svcStats.decode>;
 
 export const ALL_STRUCTS = [svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config];
 
-/** Map names as pinned, with the key/value codecs each uses (u32 keys/values where null). */
+/**
+ * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
+ * where null) and max_entries as compiled, before the agent resizes them.
+ */
 export const MAPS = {
-  sl_services: { key: svcKey, value: svcValue },
-  sl_backends: { key: null, value: backend },
-  sl_maglev: { key: null, value: maglevChunk },
-  sl_ct: { key: ctKey, value: ctEntry },
-  sl_affinity: { key: affKey, value: affValue },
-  sl_svc_stats: { key: null, value: svcStats },
-  sl_counters: { key: null, value: null },
-  sl_config: { key: null, value: config },
+  sl_services: { key: svcKey, value: svcValue, entries: SL_MAX_SERVICES },
+  sl_backends: { key: null, value: backend, entries: SL_MAX_BACKENDS },
+  sl_maglev: { key: null, value: maglevChunk, entries: SL_MAGLEV_SLOTS / SL_MAGLEV_CHUNK },
+  sl_ct: { key: ctKey, value: ctEntry, entries: SL_MAX_CT },
+  sl_affinity: { key: affKey, value: affValue, entries: SL_MAX_AFFINITY },
+  sl_svc_stats: { key: null, value: svcStats, entries: SL_MAX_SERVICES },
+  sl_counters: { key: null, value: null, entries: COUNTER_NAMES.length },
+  sl_config: { key: null, value: config, entries: 1 },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

@@ -53,6 +53,8 @@ const f = {
   obj_close: libbpf.func('void bpf_object__close(bpf_object *obj)'),
   obj_find_map: libbpf.func('bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)'),
   obj_find_prog: libbpf.func('bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)'),
+  obj_next_prog: libbpf.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
+  prog_name: libbpf.func('const char *bpf_program__name(const bpf_program *prog)'),
   prog_fd: libbpf.func('int bpf_program__fd(bpf_program *prog)'),
   map_fd: libbpf.func('int bpf_map__fd(bpf_map *map)'),
   map_set_pin_path: libbpf.func('int bpf_map__set_pin_path(bpf_map *map, const char *path)'),
@@ -167,6 +169,13 @@ export class BpfObject {
     const p = f.obj_find_prog(this.#handle(), name);
     if (!p) throw new LibbpfError(`program ${name} not found in ${this.path}`, ENOENT);
     return check(`fd of program ${name}`, f.prog_fd(p));
+  }
+
+  /** The names of the object's programs (their C function names), in section order. */
+  programNames(): string[] {
+    const names: string[] = [];
+    for (let p = f.obj_next_prog(this.#handle(), null); p; p = f.obj_next_prog(this.#handle(), p)) names.push(f.prog_name(p) as string);
+    return names;
   }
 
   mapFd(name: string): number {

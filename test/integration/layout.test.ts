@@ -1,19 +1,25 @@
-// The map layouts live in bpf/sluice_maps.h and are mirrored once in agent/bpf/layout.ts; the FFI
-// structs are declared once in agent/bpf/libbpf.ts. These tests hold both mirrors to what the
-// compilers say.
+// The map layouts and constants live in bpf/sluice_maps.h and are mirrored once in
+// agent/bpf/layout.ts; the FFI structs are declared once in agent/bpf/libbpf.ts. These tests hold
+// both mirrors to what the compilers say, for every datapath object.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
-import { ALL_STRUCTS } from '../../agent/bpf/layout.ts';
-import { Datapath, DEFAULT_OBJECT, DEFAULT_PIN_ROOT } from '../../agent/datapath.ts';
+import { ALL_STRUCTS, COUNTER_NAMES, ENUMS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
+import { datapathObjects } from '../../agent/bpf/objects.ts';
+import { Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from '../../agent/datapath.ts';
 
-interface BtfType { id: number; kind: string; name?: string; size?: number; type_id?: number; nr_elems?: number; members?: Array<{ name: string; type_id: number; bits_offset: number }> }
+interface BtfType {
+  id: number; kind: string; name?: string; size?: number; type_id?: number; nr_elems?: number;
+  members?: Array<{ name: string; type_id: number; bits_offset: number }>;
+  values?: Array<{ name: string; val: number }>;
+  vars?: Array<{ type_id: number }>;
+}
 
-function btfTypes(): Map<number, BtfType> {
-  const out = execFileSync('bpftool', ['btf', 'dump', 'file', DEFAULT_OBJECT, '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+function btfTypes(object: string): Map<number, BtfType> {
+  const out = execFileSync('bpftool', ['btf', 'dump', 'file', object, '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return new Map((JSON.parse(out).types as BtfType[]).map((t) => [t.id, t]));
 }
 
@@ -26,25 +32,79 @@ function sizeOf(types: Map<number, BtfType>, id: number): number {
   }
 }
 
-describe('map layouts', () => {
-  const types = btfTypes();
-  for (const codec of ALL_STRUCTS) {
-    it(`${codec.name} in TypeScript matches the BTF clang emitted`, () => {
-      const s = [...types.values()].find((t) => t.kind === 'STRUCT' && t.name === codec.name);
-      expect(s, `struct ${codec.name} in ${DEFAULT_OBJECT}`).toBeDefined();
-      expect(codec.size).toBe(s!.size);
-      const btf = s!.members!.map((m) => ({ name: m.name, offset: m.bits_offset / 8, size: sizeOf(types, m.type_id) }));
-      // An array member (sl_maglev_chunk.id[16]) is mirrored as one field per element.
-      const ts = codec.fields.map((f) => ({ name: f.name, offset: f.offset, size: f.size }));
-      if (btf.length === 1 && ts.length > 1) {
-        expect(ts.reduce((n, f) => n + f.size, 0)).toBe(btf[0]!.size);
-        expect(ts[0]!.offset).toBe(btf[0]!.offset);
-      } else {
-        expect(ts).toEqual(btf);
-      }
+/** The sl_* enums: name -> constant -> value. */
+function enumsOf(types: Map<number, BtfType>): Record<string, Record<string, number>> {
+  return Object.fromEntries([...types.values()].filter((t) => t.kind === 'ENUM' && t.name?.startsWith('sl_'))
+    .map((t) => [t.name!, Object.fromEntries(t.values!.map((v) => [v.name, v.val]))]));
+}
+
+/**
+ * The map definitions in .maps, in declaration order. libbpf's __uint(max_entries, N) is a member
+ * `int (*max_entries)[N]`, __type(key, T) a member `T *key`.
+ */
+function mapsOf(types: Map<number, BtfType>): Array<{ name: string; entries: number; key: number; value: number }> {
+  const sec = [...types.values()].find((t) => t.kind === 'DATASEC' && t.name === '.maps')!;
+  return sec.vars!.map((v) => {
+    const variable = types.get(v.type_id)!;
+    const members = types.get(variable.type_id!)!.members!;
+    const target = (m: string) => types.get(members.find((x) => x.name === m)!.type_id)!.type_id!;
+    return {
+      name: variable.name!, entries: types.get(target('max_entries'))!.nr_elems!,
+      key: sizeOf(types, target('key')), value: sizeOf(types, target('value')),
+    };
+  });
+}
+
+for (const object of datapathObjects()) {
+  describe(`${path.basename(object)}: map layouts`, () => {
+    const types = btfTypes(object);
+    for (const codec of ALL_STRUCTS) {
+      it(`${codec.name} in TypeScript matches the BTF clang emitted`, () => {
+        const s = [...types.values()].find((t) => t.kind === 'STRUCT' && t.name === codec.name);
+        expect(s, `struct ${codec.name} in ${object}`).toBeDefined();
+        expect(codec.size).toBe(s!.size);
+        const btf = s!.members!.map((m) => ({ name: m.name, offset: m.bits_offset / 8, size: sizeOf(types, m.type_id) }));
+        // An array member (sl_maglev_chunk.id[16]) is mirrored as one field per element.
+        const ts = codec.fields.map((f) => ({ name: f.name, offset: f.offset, size: f.size }));
+        if (btf.length === 1 && ts.length > 1) {
+          expect(ts.reduce((n, f) => n + f.size, 0)).toBe(btf[0]!.size);
+          expect(ts[0]!.offset).toBe(btf[0]!.offset);
+        } else {
+          expect(ts).toEqual(btf);
+        }
+      });
+    }
+  });
+
+  describe(`${path.basename(object)}: constants mirrored from C`, () => {
+    const types = btfTypes(object);
+    const enums = enumsOf(types);
+
+    it('every enum of sluice_maps.h (sizes, scopes, flags, conntrack directions) has its values in layout.ts', () => {
+      expect(Object.keys(enums).sort()).toEqual([...Object.keys(ENUMS), 'sl_counter'].sort());
+      for (const [name, values] of Object.entries(ENUMS)) expect(enums[name], `enum ${name}`).toEqual(values);
     });
-  }
-});
+
+    it('counter names follow enum sl_counter, in its order', () => {
+      const byValue = Object.entries(enums.sl_counter!).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+      expect(byValue).toEqual([...COUNTER_NAMES.map((n) => `SL_CNT_${n.toUpperCase()}`), 'SL_CNT_MAX']);
+    });
+
+    it('map names, key/value sizes and default max_entries are those of the map definitions', () => {
+      expect(mapsOf(types)).toEqual(MAP_NAMES.map((name) => {
+        const m = MAPS[name];
+        return { name, entries: m.entries, key: m.key?.size ?? 4, value: m.value?.size ?? 8 };
+      }));
+    });
+
+    it("the agent's default sizes are the header's", () => {
+      const s = enums.sl_size!;
+      expect(DEFAULT_SIZES).toEqual({
+        services: s.SL_MAX_SERVICES, backends: s.SL_MAX_BACKENDS, maglev: s.SL_MAGLEV_SLOTS, ct: s.SL_MAX_CT, affinity: s.SL_MAX_AFFINITY,
+      });
+    });
+  });
+}
 
 describe('libbpf structs declared for koffi', () => {
   it('have the sizes C gives them', () => {

@@ -1,0 +1,99 @@
+// Loads the datapath's BPF objects (one per attach point: bpf/sluice_pod.c, bpf/sluice_ext.c) as
+// one datapath. Every object declares every map (bpf/lib/maps.h); each map is given the same size
+// in all of them and pinned by name under the node's directory. The first object loaded creates
+// the pins (or reuses those an earlier agent left), the others reuse them, so all programs share
+// one set of maps.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as bpf from './libbpf.ts';
+import * as L from './layout.ts';
+
+/** The compiled datapath, in load order: what `make build` puts in build/bpf/. */
+export const DATAPATH_OBJECTS = ['sluice_pod.o', 'sluice_ext.o'] as const;
+export const DEFAULT_BPF_DIR = new URL('../../build/bpf/', import.meta.url).pathname;
+
+/** Paths of the datapath objects in `dir`. */
+export function datapathObjects(dir = DEFAULT_BPF_DIR): string[] {
+  return DATAPATH_OBJECTS.map((o) => path.join(dir, o));
+}
+
+export interface LoadedObjects {
+  /** Map fds by map name, valid until close(). */
+  maps: Record<L.MapName, number>;
+  /** Program fds by program (C function) name, valid until close(). */
+  programs: Record<string, number>;
+  /** True when pinned maps from an earlier run were found and reused. */
+  adopted: boolean;
+  /** max_entries of every map as loaded: a pinned map keeps the size it was created with. */
+  entries: Record<L.MapName, number>;
+  close(): void;
+}
+
+/**
+ * Open and load the objects at `paths` with their maps pinned under `pinDir`. `entries` sizes maps
+ * created now (by name; others keep the objects' defaults). Throws, leaving no object open and no
+ * pin it created, when an object cannot be loaded; when pins of another layout are the reason,
+ * the error names their directory and the remedy.
+ */
+export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName, number>> = {}): LoadedObjects {
+  const objs: bpf.BpfObject[] = [];
+  const close = () => { for (const o of objs) o.close(); };
+  let adopted = false;
+  try {
+    for (const p of paths) objs.push(bpf.BpfObject.open(p));
+    if (!objs[0]) throw new Error('no datapath object to load');
+    const sizes = {} as Record<L.MapName, number>;
+    for (const m of L.MAP_NAMES) {
+      const pin = path.join(pinDir, m);
+      let n = entries[m] ?? objs[0].maxEntries(m);
+      if (fs.existsSync(pin)) {
+        adopted = true;
+        if (entries[m] !== undefined) n = pinnedEntries(pin);
+      }
+      sizes[m] = n;
+      for (const o of objs) {
+        o.setMaxEntries(m, n);
+        o.setPinPath(m, pin);
+      }
+    }
+    for (const o of objs) load(o, adopted, pinDir);
+    for (const m of L.MAP_NAMES) fs.chmodSync(path.join(pinDir, m), 0o600);
+
+    const programs: Record<string, number> = {};
+    for (const o of objs) {
+      for (const name of o.programNames()) {
+        if (name in programs) throw new Error(`program ${name} is in more than one datapath object (${o.path})`);
+        programs[name] = o.programFd(name);
+      }
+    }
+    const first = objs[0];
+    const maps = Object.fromEntries(L.MAP_NAMES.map((m) => [m, first.mapFd(m)])) as Record<L.MapName, number>;
+    return { maps, programs, adopted, entries: sizes, close };
+  } catch (e) {
+    close();
+    // Pins this call created (an object loaded before another failed) would be adopted next time.
+    if (!adopted) for (const m of L.MAP_NAMES) fs.rmSync(path.join(pinDir, m), { force: true });
+    throw e;
+  }
+}
+
+function pinnedEntries(pin: string): number {
+  const fd = bpf.objGet(pin);
+  try {
+    return bpf.mapInfo(fd).maxEntries;
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+function load(obj: bpf.BpfObject, adopted: boolean, dir: string): void {
+  try {
+    obj.load();
+  } catch (e) {
+    if (adopted && e instanceof bpf.LibbpfError && /reuse pinned map|incompatible/i.test(e.libbpfLog)) {
+      throw new Error(`the maps pinned under ${dir} have another layout than this agent's datapath (an upgrade that changed ` +
+        `bpf/sluice_maps.h). Remove that directory to start afresh; established flows are then balanced again.\n${e.message}`);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Conntrack (sl_ct): every balanced flow has a SERVICE entry, keyed as the client sends, that
+ * names its backend, and a REPLY entry, keyed as the backend answers, that names the service
+ * address to restore. Entries are written by the datapath; only the agent expires them.
+ */
+#ifndef SLUICE_LIB_CONNTRACK_H
+#define SLUICE_LIB_CONNTRACK_H
+
+#include "counters.h"
+#include "parse.h"
+
+#define NSEC_PER_SEC		1000000000ULL
+#define CT_REFRESH_NS		NSEC_PER_SEC	/* bound conntrack writes per flow */
+
+/* The one place a conntrack key is built: a packet from saddr:sport to daddr:dport. */
+static __always_inline void ct_key_set(struct sl_ct_key *k, __be32 saddr, __be16 sport, __be32 daddr,
+				       __be16 dport, __u8 proto, enum sl_ct_dir dir)
+{
+	k->saddr = saddr;
+	k->daddr = daddr;
+	k->sport = sport;
+	k->dport = dport;
+	k->proto = proto;
+	k->dir = dir;
+	k->pad = 0;
+}
+
+/* Key of @f as it travels, looked up in direction @dir. */
+static __always_inline void ct_key_of(struct sl_ct_key *k, const struct flow *f, enum sl_ct_dir dir)
+{
+	ct_key_set(k, f->saddr, f->sport, f->daddr, f->dport, f->proto, dir);
+}
+
+/*
+ * The SERVICE entry of @f (key @k), or NULL. A fresh SYN on the tuple of a closed flow (port
+ * reuse) is a new connection: NULL as well, so the caller balances it afresh.
+ */
+static __always_inline struct sl_ct_entry *ct_lookup_service(const struct sl_ct_key *k, const struct flow *f)
+{
+	struct sl_ct_entry *ct = bpf_map_lookup_elem(&sl_ct, k);
+
+	if (ct && (ct->flags & SL_CT_F_CLOSING) && flow_is_syn(f))
+		return NULL;
+	return ct;
+}
+
+/* Mark @ct closing on FIN/RST and refresh its timestamp, at most once a second otherwise. */
+static __always_inline void ct_touch(struct sl_ct_entry *ct, const struct flow *f, __u64 now)
+{
+	if (f->tcp_flags & (TCPF_FIN | TCPF_RST)) {
+		if (!(ct->flags & SL_CT_F_CLOSING))
+			ct->flags |= SL_CT_F_CLOSING;
+		ct->last_seen_ns = now;
+	} else if (now - ct->last_seen_ns > CT_REFRESH_NS) {
+		ct->last_seen_ns = now;
+	}
+}
+
+/* The REPLY entry matching SERVICE entry @fwd of @f: the same flow, translating back to the address @f was sent to. */
+static __always_inline void ct_reply_entry(struct sl_ct_entry *rev, const struct sl_ct_entry *fwd, const struct flow *f)
+{
+	*rev = *fwd;
+	rev->nat_addr = f->daddr;
+	rev->nat_port = f->dport;
+}
+
+/*
+ * A new flow's two conntrack entries: @fwd (client -> service) translates to the backend, @rev
+ * (backend -> client) back to the service address the client used.
+ */
+static __always_inline void ct_new_pair(struct sl_ct_entry *fwd, struct sl_ct_entry *rev, const struct flow *f,
+					__u32 svc_id, __u32 backend_id, __be32 be_addr, __be16 be_port, __u64 now)
+{
+	__builtin_memset(fwd, 0, sizeof(*fwd));
+	fwd->nat_addr = be_addr;
+	fwd->nat_port = be_port;
+	fwd->svc_id = svc_id;
+	fwd->backend_id = backend_id;
+	fwd->created_ns = now;
+	fwd->last_seen_ns = now;
+	ct_reply_entry(rev, fwd, f);
+}
+
+/*
+ * Record both entries of a flow whose reply comes back unchanged (no source NAT): the REPLY key
+ * is the backend's answer to @f's client. Reply entry first: a reply can never find the forward
+ * entry without it. A failed insert is counted, and the flow is balanced statelessly.
+ */
+static __always_inline void ct_insert_pair(const struct sl_ct_key *fkey, const struct sl_ct_entry *fwd,
+					   const struct sl_ct_entry *rev, const struct flow *f)
+{
+	struct sl_ct_key rkey;
+
+	ct_key_set(&rkey, fwd->nat_addr, fwd->nat_port, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	if (bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_ANY) ||
+	    bpf_map_update_elem(&sl_ct, fkey, fwd, BPF_ANY))
+		count(SL_CNT_CT_CREATE_FAIL);
+}
+
+/*
+ * A handshake SYN of an established flow (SERVICE entry @ct, no source NAT) re-asserts its REPLY
+ * entry: should that have been lost (LRU eviction), SYN-ACKs would reach the client untranslated
+ * and the connection would wedge.
+ */
+static __always_inline void ct_reassert_reply(const struct sl_ct_entry *ct, const struct flow *f)
+{
+	struct sl_ct_key rkey;
+	struct sl_ct_entry rev;
+
+	ct_key_set(&rkey, ct->nat_addr, ct->nat_port, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	ct_reply_entry(&rev, ct, f);
+	bpf_map_update_elem(&sl_ct, &rkey, &rev, BPF_ANY);
+}
+
+/*
+ * @f, a new flow to no service, may reuse the tuple of an earlier service connection to the same
+ * pod: forget that connection's REPLY entry, which would otherwise rewrite this flow's replies.
+ */
+static __always_inline void ct_forget_reply(const struct flow *f)
+{
+	struct sl_ct_key rkey;
+
+	if (f->proto != IPPROTO_UDP && !flow_is_syn(f))
+		return;
+	ct_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	bpf_map_delete_elem(&sl_ct, &rkey);
+}
+
+#endif /* SLUICE_LIB_CONNTRACK_H */

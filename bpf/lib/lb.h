@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Load balancing: the service lookup, the backend choice (ClientIP affinity, else Maglev), and
+ * lb_decide(), the one balancing decision every entry point calls.
+ */
+#ifndef SLUICE_LIB_LB_H
+#define SLUICE_LIB_LB_H
+
+#include "conntrack.h"
+#include "nat.h"
+
+/* What the entry point is to do with a packet after lb_decide(). */
+enum lb_verdict {
+	LB_UNTOUCHED = 0,	/* no service or flow of ours: leave the packet as it is */
+	LB_DNAT,		/* translated to the nat_tuple (destination): deliver it as routed */
+	LB_FORWARD,		/* translated to the nat_tuple (source too): send it out to the backend's node */
+	LB_REJECT,		/* a frontend without endpoints anywhere: refuse the connection */
+	LB_DROP,		/* cannot be balanced (counted where it is news): drop */
+};
+
+/* Bob Jenkins' lookup3 final mix, as the kernel's jhash_3words uses it. */
+#define rol32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+
+/* A hash of @f's 5-tuple: the Maglev slot, and where SNAT ports are probed. */
+static __always_inline __u32 hash_flow(const struct flow *f)
+{
+	__u32 a = f->saddr, b = f->daddr ^ f->proto;
+	__u32 c = ((__u32)f->sport << 16) | f->dport;
+
+	a += 0xdeadbeef + 12;
+	b += 0xdeadbeef + 12;
+	c += 0xdeadbeef + 12;
+	c ^= b; c -= rol32(b, 14);
+	a ^= c; a -= rol32(c, 11);
+	b ^= a; b -= rol32(a, 25);
+	c ^= b; c -= rol32(b, 16);
+	a ^= c; a -= rol32(c, 4);
+	b ^= a; b -= rol32(a, 14);
+	c ^= b; c -= rol32(b, 24);
+	return c;
+}
+
+/* The frontend @f is addressed to, in @scope (sl_services), or NULL. */
+static __always_inline struct sl_svc_value *lb_lookup(const struct flow *f, enum sl_scope scope)
+{
+	struct sl_svc_key key = {};
+
+	__builtin_memcpy(key.vip, &f->daddr, 4);
+	key.port = bpf_ntohs(f->dport);
+	key.proto = f->proto;
+	key.scope = scope;
+	return bpf_map_lookup_elem(&sl_services, &key);
+}
+
+/* The backend id in @f's slot of @svc's Maglev run; 0 when there is none. */
+static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const struct flow *f)
+{
+	__u32 size = svc->maglev_size, slot, chunk;
+	struct sl_maglev_chunk *c;
+
+	if (!size)
+		return 0;
+	slot = svc->maglev_base + hash_flow(f) % size;
+	chunk = slot / SL_MAGLEV_CHUNK;
+	c = bpf_map_lookup_elem(&sl_maglev, &chunk);
+	return c ? c->id[slot & (SL_MAGLEV_CHUNK - 1)] : 0;
+}
+
+/*
+ * sessionAffinity ClientIP: the backend id @f's client had, while it is still this frontend's and
+ * was chosen less than affinity_timeout ago. Returns 0 to ask for a fresh choice.
+ */
+static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, const struct flow *f,
+					     __u64 now)
+{
+	struct sl_aff_key key = { .svc_id = svc->svc_id, .client = f->saddr };
+	struct sl_aff_value *v = bpf_map_lookup_elem(&sl_affinity, &key);
+	struct sl_backend *be;
+
+	if (!v)
+		return 0;
+	if (now - v->last_used_ns > (__u64)svc->affinity_timeout * NSEC_PER_SEC)
+		return 0;
+	be = bpf_map_lookup_elem(&sl_backends, &v->backend_id);
+	if (!be || be->svc_id != svc->svc_id)
+		return 0;
+	return v->backend_id;
+}
+
+/* Remember (or refresh) @backend_id as @f's client's backend of @svc. */
+static __always_inline void affinity_record(const struct sl_svc_value *svc, const struct flow *f,
+					    __u32 backend_id, __u64 now)
+{
+	struct sl_aff_key key = { .svc_id = svc->svc_id, .client = f->saddr };
+	struct sl_aff_value v = { .backend_id = backend_id, .last_used_ns = now };
+
+	bpf_map_update_elem(&sl_affinity, &key, &v, BPF_ANY);
+}
+
+/*
+ * The backend for a new flow to @svc: the client's affine one while it lasts, else Maglev's.
+ * Returns it with its id in @backend_id, or NULL (counted: SL_CNT_NO_BACKEND_ENTRY) when the slot
+ * names no backend of this frontend.
+ */
+static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_value *svc, const struct flow *f,
+							  __u64 now, __u32 *backend_id)
+{
+	struct sl_backend *be;
+	__u32 id = 0;
+
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		id = affinity_lookup(svc, f, now);
+	if (!id)
+		id = maglev_pick(svc, f);
+	be = id ? bpf_map_lookup_elem(&sl_backends, &id) : NULL;
+	/* A table run read just as it was recycled could name another frontend's backend. */
+	if (!be || be->svc_id != svc->svc_id) {
+		count(SL_CNT_NO_BACKEND_ENTRY);
+		return NULL;
+	}
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		affinity_record(svc, f, id, now);
+	*backend_id = id;
+	return be;
+}
+
+/*
+ * Whether a new flow to @be must also be source-NATed to this node: only from outside the
+ * cluster (a pod's address routes back to its own node anyway), and only to another node's
+ * backend (externalTrafficPolicy Local keeps the client's address and this node's endpoints).
+ */
+static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const struct sl_backend *be,
+					 enum sl_scope scope)
+{
+	return scope == SL_SCOPE_EXTERNAL && !(be->flags & SL_BE_F_LOCAL) && !(svc->flags & SL_SVC_F_LOCAL);
+}
+
+#define SNAT_PORT_MIN	32768
+#define SNAT_PORT_SPAN	28232	/* 32768..60999, Linux's default ephemeral range */
+#define SNAT_TRIES	4
+
+/*
+ * Source NAT for new flow @f to another node's backend (entries @fwd/@rev from ct_new_pair()):
+ * replies must come back here, so the source becomes this node's address (sl_config) and a port
+ * whose REPLY entry this inserts exclusively. Keeps the client's port when it is free towards
+ * that backend, else probes a few hashed others. A port still held by a closed flow (FIN/RST
+ * seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short connections, closed
+ * flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
+ * returns 0; returns -1 (drop) without a node address or a free port (SL_CNT_EXT_SNAT_FAIL).
+ */
+static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd, struct sl_ct_entry *rev,
+				   struct nat_tuple *n)
+{
+	struct sl_config *cfg;
+	struct sl_ct_key rkey;
+	__u32 zero = 0;
+	int i;
+
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	if (!cfg || !cfg->node_ip)
+		return -1;
+	rev->flags = SL_CT_F_SNAT;
+	rev->rev_addr = f->saddr;
+	rev->rev_port = f->sport;
+	for (i = 0; i < SNAT_TRIES; i++) {
+		__u16 port = i ? SNAT_PORT_MIN + (hash_flow(f) + i * 7919) % SNAT_PORT_SPAN : bpf_ntohs(f->sport);
+		struct sl_ct_entry *held;
+
+		ct_key_set(&rkey, fwd->nat_addr, fwd->nat_port, cfg->node_ip, bpf_htons(port), f->proto,
+			   SL_CT_DIR_REPLY);
+		if (!bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_NOEXIST))
+			break;
+		held = bpf_map_lookup_elem(&sl_ct, &rkey);
+		if (held && (held->flags & SL_CT_F_CLOSING) &&
+		    !bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_EXIST))
+			break;
+	}
+	if (i == SNAT_TRIES) {
+		count(SL_CNT_EXT_SNAT_FAIL);
+		return -1;
+	}
+	fwd->flags = SL_CT_F_SNAT;
+	fwd->rev_addr = cfg->node_ip;
+	fwd->rev_port = rkey.dport;
+	n->saddr = cfg->node_ip;
+	n->sport = rkey.dport;
+	return 0;
+}
+
+/*
+ * The balancing decision for @f arriving in @scope (pods: SL_SCOPE_CLUSTER; the external
+ * interface: SL_SCOPE_EXTERNAL), the same for both so a client lands on the same backend either
+ * way. A flow already in conntrack keeps its backend; a new flow to a frontend gets one
+ * (lb_pick_backend()), and its conntrack pair, with source NAT where lb_needs_snat() says so.
+ * Fills @n with what @f's addresses and ports become and returns what to do (enum lb_verdict);
+ * for LB_REJECT, @svc_id names the frontend. Reads sl_ct, sl_services, sl_backends, sl_maglev,
+ * sl_affinity, sl_config; writes sl_ct, sl_affinity, sl_svc_stats, sl_counters.
+ */
+static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_scope scope,
+						 struct nat_tuple *n, __u32 *svc_id)
+{
+	struct sl_ct_entry *ct, fwd, rev;
+	struct sl_svc_value *svc;
+	struct sl_backend *be;
+	struct sl_ct_key key;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 backend_id;
+
+	nat_identity(n, f);
+	ct_key_of(&key, f, SL_CT_DIR_SERVICE);
+	ct = ct_lookup_service(&key, f);
+	if (ct) {
+		stats_add(ct->svc_id, f->len, 0);
+		ct_touch(ct, f, now);
+		n->daddr = ct->nat_addr;
+		n->dport = ct->nat_port;
+		if (ct->flags & SL_CT_F_SNAT) {
+			n->saddr = ct->rev_addr;
+			n->sport = ct->rev_port;
+			return LB_FORWARD;
+		}
+		if (flow_is_syn(f))
+			ct_reassert_reply(ct, f);
+		return LB_DNAT;
+	}
+
+	svc = lb_lookup(f, scope);
+	if (!svc)
+		return LB_UNTOUCHED;
+	if (!svc->count) {
+		if (svc->flags & SL_SVC_F_LOCAL) {
+			/* As kube-proxy: a Local service without a local endpoint drops. */
+			count(SL_CNT_EXT_NO_LOCAL);
+			return LB_DROP;
+		}
+		*svc_id = svc->svc_id;
+		return LB_REJECT;
+	}
+	be = lb_pick_backend(svc, f, now, &backend_id);
+	if (!be)
+		return LB_DROP;
+	__builtin_memcpy(&n->daddr, be->ip, 4);
+	n->dport = bpf_htons(be->port);
+	ct_new_pair(&fwd, &rev, f, svc->svc_id, backend_id, n->daddr, n->dport, now);
+
+	if (!lb_needs_snat(svc, be, scope)) {
+		ct_insert_pair(&key, &fwd, &rev, f);
+		stats_add(svc->svc_id, f->len, 1);
+		return LB_DNAT;
+	}
+	if (lb_snat(f, &fwd, &rev, n))
+		return LB_DROP;
+	if (bpf_map_update_elem(&sl_ct, &key, &fwd, BPF_ANY))
+		count(SL_CNT_CT_CREATE_FAIL);
+	stats_add(svc->svc_id, f->len, 1);
+	return LB_FORWARD;
+}
+
+#endif /* SLUICE_LIB_LB_H */

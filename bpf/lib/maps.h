@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The pinned maps, shared by every datapath object: each object declares them all with the same
+ * shape, the agent gives them the same sizes, and the first object loaded pins them under the
+ * node's directory by name while the others reuse those pins. Layouts: ../sluice_maps.h.
+ */
+#ifndef SLUICE_LIB_MAPS_H
+#define SLUICE_LIB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice_maps.h"
+
+/* A map pinned by its name: what `bpftool map show pinned <dir>/<name>` finds. */
+#define SL_PINNED_MAP(_name, _type, _entries, _key, _value, _flags)	\
+	struct {							\
+		__uint(type, _type);					\
+		__uint(max_entries, _entries);				\
+		__uint(map_flags, _flags);				\
+		__type(key, _key);					\
+		__type(value, _value);					\
+		__uint(pinning, LIBBPF_PIN_BY_NAME);			\
+	} _name SEC(".maps")
+
+/* Frontends: (address, port, protocol, scope) -> service entry. */
+SL_PINNED_MAP(sl_services, BPF_MAP_TYPE_HASH, SL_MAX_SERVICES, struct sl_svc_key, struct sl_svc_value, 0);
+/* Backends by id. */
+SL_PINNED_MAP(sl_backends, BPF_MAP_TYPE_HASH, SL_MAX_BACKENDS, __u32, struct sl_backend, 0);
+/*
+ * All frontends' Maglev tables, each a contiguous run of maglev_size slots.
+ * Mmapable so the agent writes a whole table with one memcpy; a table is
+ * written into free slots first and only then published by the service entry.
+ */
+SL_PINNED_MAP(sl_maglev, BPF_MAP_TYPE_ARRAY, SL_MAGLEV_SLOTS / SL_MAGLEV_CHUNK, __u32,
+	      struct sl_maglev_chunk, BPF_F_MMAPABLE);
+/* Both directions of every balanced flow. */
+SL_PINNED_MAP(sl_ct, BPF_MAP_TYPE_LRU_HASH, SL_MAX_CT, struct sl_ct_key, struct sl_ct_entry, 0);
+/* sessionAffinity ClientIP: (frontend, client) -> backend. */
+SL_PINNED_MAP(sl_affinity, BPF_MAP_TYPE_LRU_HASH, SL_MAX_AFFINITY, struct sl_aff_key, struct sl_aff_value, 0);
+/* Per-frontend counters, indexed by svc_id. */
+SL_PINNED_MAP(sl_svc_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, struct sl_svc_stats, 0);
+/* Node-wide counters, indexed by enum sl_counter. */
+SL_PINNED_MAP(sl_counters, BPF_MAP_TYPE_PERCPU_ARRAY, SL_CNT_MAX, __u32, __u64, 0);
+/* What the datapath must know about its node (one element). */
+SL_PINNED_MAP(sl_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_config, 0);
+
+/*
+ * Emits the enums of sluice_maps.h into the object's BTF, where the layout test reads them
+ * (clang only describes types something uses). libbpf skips this section: it is no map.
+ */
+struct sl_btf_enums {
+	enum sl_size		size;
+	enum sl_scope		scope;
+	enum sl_svc_flag	svc_flag;
+	enum sl_be_flag		be_flag;
+	enum sl_ct_dir		ct_dir;
+	enum sl_ct_flag		ct_flag;
+	enum sl_counter		counter;
+};
+const struct sl_btf_enums sl_btf_enums SEC(".sluice.btf") = {};
+
+#endif /* SLUICE_LIB_MAPS_H */
