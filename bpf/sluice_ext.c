@@ -34,45 +34,73 @@ static __always_inline enum lb_verdict ext_decide(const struct flow *f, struct n
 	return v == LB_REJECT ? LB_UNTOUCHED : v;
 }
 
-SEC("xdp")
-int sl_ext_xdp(struct xdp_md *ctx)
+/* XDP: send a frame of @f, translated to @n but not yet rewritten, to its next hop. */
+static __always_inline int xdp_forward(struct xdp_md *ctx, const struct flow *f, const struct nat_tuple *n)
 {
 	struct bpf_fib_lookup fib;
-	struct nat_tuple n;
-	struct flow f;
 	struct ethhdr *eth;
-	enum lb_verdict v;
-	int rc;
 
-	if (parse_xdp(ctx, &f))
-		return XDP_PASS;
-	v = ext_decide(&f, &n);
-	if (v == LB_UNTOUCHED)
-		return XDP_PASS;
-	if (v == LB_DROP)
-		return XDP_DROP;
-	if (v == LB_FORWARD) {
-		rc = fib_next_hop(ctx, ctx->ingress_ifindex, &f, &n, &fib);
+	switch (fib_next_hop(ctx, ctx->ingress_ifindex, f, n, &fib)) {
+	case FIB_NEED_NEIGH:
 		/*
 		 * XDP cannot ask for ARP. Leave the frame as it came: sl_ext_tc at tc ingress finds the
-		 * conntrack entry made above and sends it with bpf_redirect_neigh(), which can.
+		 * conntrack entry made by the decision and sends it with bpf_redirect_neigh(), which can.
 		 */
-		if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-			return XDP_PASS;
-		if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
-			count(SL_CNT_EXT_FIB_FAIL);
-			return XDP_DROP;
-		}
-	}
-	if (nat_xdp(ctx, &f, &n))
-		return XDP_DROP;
-	if (v == LB_DNAT)
 		return XDP_PASS;
+	case FIB_NONE:
+		return XDP_DROP;
+	case FIB_FOUND:
+		break;
+	}
+	if (nat_xdp(ctx, f, n))
+		return XDP_DROP;
 	eth = (void *)(long)ctx->data;
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return XDP_DROP;
 	fib_set_macs(eth, &fib);
 	return fib.ifindex == ctx->ingress_ifindex ? XDP_TX : bpf_redirect(fib.ifindex, 0);
+}
+
+SEC("xdp")
+int sl_ext_xdp(struct xdp_md *ctx)
+{
+	struct nat_tuple n;
+	struct flow f;
+
+	if (parse_xdp(ctx, &f))
+		return XDP_PASS;
+	switch (ext_decide(&f, &n)) {
+	case LB_DNAT:
+		return nat_xdp(ctx, &f, &n) ? XDP_DROP : XDP_PASS;
+	case LB_FORWARD:
+		return xdp_forward(ctx, &f, &n);
+	case LB_DROP:
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+}
+
+/* tc: send a packet of @f, already rewritten to @n, to its next hop. */
+static __always_inline int tc_forward(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
+{
+	struct bpf_fib_lookup fib;
+	struct ethhdr eth;
+
+	switch (fib_next_hop(skb, skb->ifindex, f, n, &fib)) {
+	case FIB_NEED_NEIGH:
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	case FIB_NONE:
+		return TC_ACT_SHOT;
+	case FIB_FOUND:
+		break;
+	}
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_SHOT;
+	fib_set_macs(&eth, &fib);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
 }
 
 /*
@@ -82,37 +110,17 @@ int sl_ext_xdp(struct xdp_md *ctx)
 SEC("tc")
 int sl_ext_tc(struct __sk_buff *skb)
 {
-	struct bpf_fib_lookup fib;
+	enum lb_verdict v = LB_UNTOUCHED;
 	struct nat_tuple n;
-	struct ethhdr eth;
 	struct flow f;
-	enum lb_verdict v;
-	int rc;
 
-	if (parse_skb(skb, &f))
-		return TC_ACT_OK;
-	v = ext_decide(&f, &n);
+	if (!parse_skb(skb, &f))
+		v = ext_decide(&f, &n);
 	if (v == LB_UNTOUCHED)
 		return TC_ACT_OK;
-	if (v == LB_DROP)
+	if (v == LB_DROP || nat_skb(skb, &f, &n))
 		return TC_ACT_SHOT;
-	if (nat_skb(skb, &f, &n))
-		return TC_ACT_SHOT;
-	if (v == LB_DNAT)
-		return TC_ACT_OK;
-	rc = fib_next_hop(skb, skb->ifindex, &f, &n, &fib);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
-		count(SL_CNT_EXT_FIB_FAIL);
-		return TC_ACT_SHOT;
-	}
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
-		return TC_ACT_SHOT;
-	fib_set_macs(&eth, &fib);
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
-		return TC_ACT_SHOT;
-	return bpf_redirect(fib.ifindex, 0);
+	return v == LB_FORWARD ? tc_forward(skb, &f, &n) : TC_ACT_OK;
 }
 
 /* tc egress on the external interface: see nat_reverse_skb(). */

@@ -17,13 +17,9 @@
 static __always_inline void ct_key_set(struct sl_ct_key *k, __be32 saddr, __be16 sport, __be32 daddr,
 				       __be16 dport, __u8 proto, enum sl_ct_dir dir)
 {
-	k->saddr = saddr;
-	k->daddr = daddr;
-	k->sport = sport;
-	k->dport = dport;
-	k->proto = proto;
-	k->dir = dir;
-	k->pad = 0;
+	*k = (struct sl_ct_key){
+		.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport, .proto = proto, .dir = dir,
+	};
 }
 
 /* Key of @f as it travels, looked up in direction @dir. */
@@ -72,13 +68,10 @@ static __always_inline void ct_reply_entry(struct sl_ct_entry *rev, const struct
 static __always_inline void ct_new_pair(struct sl_ct_entry *fwd, struct sl_ct_entry *rev, const struct flow *f,
 					__u32 svc_id, __u32 backend_id, __be32 be_addr, __be16 be_port, __u64 now)
 {
-	__builtin_memset(fwd, 0, sizeof(*fwd));
-	fwd->nat_addr = be_addr;
-	fwd->nat_port = be_port;
-	fwd->svc_id = svc_id;
-	fwd->backend_id = backend_id;
-	fwd->created_ns = now;
-	fwd->last_seen_ns = now;
+	*fwd = (struct sl_ct_entry){
+		.nat_addr = be_addr, .nat_port = be_port, .svc_id = svc_id, .backend_id = backend_id,
+		.created_ns = now, .last_seen_ns = now,
+	};
 	ct_reply_entry(rev, fwd, f);
 }
 

@@ -9,14 +9,21 @@
 #define AF_INET 2
 #endif
 
+enum fib_result {
+	FIB_FOUND,		/* egress interface and MACs known */
+	FIB_NEED_NEIGH,		/* routed, but the kernel must resolve the neighbour first */
+	FIB_NONE,		/* no route (counted: SL_CNT_EXT_FIB_FAIL) */
+};
+
 /*
  * Route a packet of @f translated to @n, arriving on @ifindex: fills @fib with where it leaves
- * and the next hop's MAC. Returns the BPF_FIB_LKUP_RET_* code; NO_NEIGH means the kernel must
- * resolve the neighbour first (fib->ifindex is set then).
+ * (fib->ifindex, also for FIB_NEED_NEIGH) and the next hop's MAC.
  */
-static __always_inline int fib_next_hop(void *ctx, __u32 ifindex, const struct flow *f, const struct nat_tuple *n,
-					struct bpf_fib_lookup *fib)
+static __always_inline enum fib_result fib_next_hop(void *ctx, __u32 ifindex, const struct flow *f,
+						    const struct nat_tuple *n, struct bpf_fib_lookup *fib)
 {
+	int rc;
+
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET;
 	fib->l4_protocol = f->proto;
@@ -25,7 +32,13 @@ static __always_inline int fib_next_hop(void *ctx, __u32 ifindex, const struct f
 	fib->ipv4_src = n->saddr;
 	fib->ipv4_dst = n->daddr;
 	fib->ifindex = ifindex;
-	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		return FIB_FOUND;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return FIB_NEED_NEIGH;
+	count(SL_CNT_EXT_FIB_FAIL);
+	return FIB_NONE;
 }
 
 /* Set @eth's addresses to the next hop's, as @fib found them. */
