@@ -12,7 +12,7 @@
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
-# clang/llvm + libbpf-dev + linux-libc-dev: what `make build` needs for build/bpf/sluice_lb.o;
+# clang/llvm + libbpf-dev + linux-libc-dev: what `make build` needs for build/bpf/*.o;
 # libbpf1 comes with libbpf-dev and lets assemble.sh's --help checks load the agent.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends clang llvm libbpf-dev linux-libc-dev make \

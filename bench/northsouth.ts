@@ -22,6 +22,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { datapathObjects } from '../agent/bpf/objects.ts';
 import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { inNs, nsRun, sleep, waitFor } from '../sim/netns.ts';
@@ -73,7 +74,7 @@ function compile(): void {
         `-D${def}`, '-c', bsrc, '-o', obj]);
     }
   }
-  if (!fs.existsSync(path.join(REPO, 'build/bpf/sluice_lb.o')) || !fs.existsSync(path.join(REPO, 'build/bpf/sim_xdp_pass.o'))) {
+  if (datapathObjects().some((o) => !fs.existsSync(o)) || !fs.existsSync(path.join(REPO, 'build/bpf/sim_xdp_pass.o'))) {
     sh('make', ['-s', '-C', REPO, 'build']);
   }
 }

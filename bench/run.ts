@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { datapathObjects } from '../agent/bpf/objects.ts';
 import { maglevSize } from '../agent/maglev.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { nsRun, run, sleep, waitFor } from '../sim/netns.ts';
@@ -62,7 +63,7 @@ function compile(): void {
     const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, s], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`gcc ${src}: ${cc.stderr}`);
   }
-  if (!fs.existsSync(path.join(REPO, 'build/bpf/sluice_lb.o'))) {
+  if (datapathObjects().some((o) => !fs.existsSync(o))) {
     const mk = spawnSync('make', ['-s', '-C', REPO, 'build'], { encoding: 'utf8' });
     if (mk.status !== 0) throw new Error(`make build: ${mk.stderr}`);
   }

@@ -19,7 +19,7 @@ DEST=$(cd "$DEST" && pwd)
 # Already JavaScript (protobufjs static code): tsc reads its .d.ts and does not copy the .js.
 mkdir -p "$DEST/controlplane/gen"
 cp "$SRC"/controlplane/gen/*.js "$DEST/controlplane/gen/"
-# agent/datapath resolves its default object as ../build/bpf/sluice_lb.o next to agent/.
+# agent/bpf/objects.ts resolves the datapath objects in ../../build/bpf/ from agent/bpf/.
 mkdir -p "$DEST/build/bpf"
 cp "$SRC"/build/bpf/*.o "$DEST/build/bpf/"
 cp -r "$SRC/proto" "$DEST/"
@@ -34,5 +34,7 @@ while IFS= read -r -d '' f; do
   done
 done < <(find "$DEST/agent" "$DEST/controlplane" -name '*.js' -print0)
 [ "$missing" = 0 ]
-[ -f "$DEST/build/bpf/sluice_lb.o" ] || { echo "assemble: build/bpf/sluice_lb.o missing (make build)" >&2; exit 1; }
+for obj in sluice_pod.o sluice_ext.o; do
+  [ -f "$DEST/build/bpf/$obj" ] || { echo "assemble: build/bpf/$obj missing (make build)" >&2; exit 1; }
+done
 echo "assemble: $DEST ready"
