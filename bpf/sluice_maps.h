@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Sluice map layouts: the one source of truth. agent/bpf/layout.ts mirrors
- * these structs and test/integration/layout.test.ts checks the two against the
- * BTF that clang emits, so a change here without a change there fails CI.
+ * Sluice map layouts and constants: the one source of truth. agent/bpf/layout.ts
+ * mirrors these structs and enums, and test/integration/layout.test.ts checks the
+ * two against the BTF that clang emits, so a change here without a change there
+ * fails CI.
  *
  * Byte order: the maps people read (services, backends) hold addresses as
  * byte arrays and ports in host order so `bpftool map dump` is readable as is;
@@ -19,16 +20,16 @@
  * anchors them) and the layout test can hold agent/bpf/layout.ts to them.
  */
 
-/* Default sizes; the agent may resize each map before load (--max-*). */
+/* Map sizes: defaults the agent may change before load (--max-*), and two fixed ones. */
 enum sl_size {
 	SL_MAX_SERVICES		= 65536,
 	SL_MAX_BACKENDS		= 262144,
 	SL_MAGLEV_SLOTS		= 1 << 22,
-	/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes. */
+	/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes (fixed). */
 	SL_MAGLEV_CHUNK		= 16,
 	SL_MAX_CT		= 262144,
 	SL_MAX_AFFINITY		= 65536,
-	SL_NAME_LEN		= 44,
+	SL_NAME_LEN		= 44,	/* sl_svc_value.name, NUL included (fixed) */
 };
 
 enum sl_scope {

@@ -15,7 +15,7 @@ enum lb_verdict {
 	LB_DNAT,		/* translated to the nat_tuple (destination): deliver it as routed */
 	LB_FORWARD,		/* translated to the nat_tuple (source too): send it out to the backend's node */
 	LB_REJECT,		/* a frontend without endpoints anywhere: refuse the connection */
-	LB_DROP,		/* cannot be balanced (counted where it is news): drop */
+	LB_DROP,		/* cannot be balanced: drop */
 };
 
 /* Bob Jenkins' lookup3 final mix, as the kernel's jhash_3words uses it. */
