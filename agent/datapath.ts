@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
-import { decodeBackend, decodeFrontend, frontendKey, type Backend, type Frontend, type ProgrammedFrontend } from './frontend.ts';
+import { decodeBackend, decodeFrontend, frontendKey, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
 import { buildMaglev, maglevSize } from './maglev.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
-import { packed, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader } from './maps/map.ts';
+import { packed, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
 import { MapTransaction, MapWriteError } from './maps/transaction.ts';
 import { SlotAllocator, type AllocatorCheckpoint } from './slot-allocator.ts';
 
@@ -31,7 +31,7 @@ export class CapacityError extends Error {
   }
 }
 
-export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number };
+export type { MapSizes } from './maps/map.ts';
 
 export const DEFAULT_SIZES: MapSizes = {
   services: 65536, backends: 262144, maglev: 1 << 22, ct: 262144, affinity: 65536,
@@ -63,7 +63,8 @@ export interface OpenOptions {
 }
 
 interface ViewCheckpoint {
-  frontends: Map<string, ProgrammedFrontend>;
+  /** Frontends this change replaced or removed, as they were (undefined: it did not exist). */
+  frontends: Map<string, ProgrammedFrontend | undefined>;
   alloc: AllocatorCheckpoint;
   nextBackendId: number;
   freeSvcIds: number[];
@@ -92,6 +93,8 @@ export class Datapath {
   #freeSvcIds: number[] = [];
   #nextSvcId = 1;
   #backendCount = 0;
+  /** While apply() runs: what to put back if it fails. */
+  #undo: ViewCheckpoint | undefined;
   readonly #cpus: number;
 
   private constructor(o: { node: string; pinRoot?: string }, maps: DatapathMaps, sizes: MapSizes, adopted: boolean, obj?: bpf.BpfObject) {
@@ -220,16 +223,18 @@ export class Datapath {
     this.#checkCapacity(specs, removeKeys);
 
     const tx = new MapTransaction();
-    const saved = this.#checkpoint();
+    const saved = this.#undo = this.#checkpoint();
     try {
       let removed = 0, changed = 0;
       for (const k of removeKeys) { this.#remove(tx, k); removed++; }
       for (const [k, s] of specs) if (this.#program(tx, k, s)) changed++;
       tx.commit();
+      this.#undo = undefined;
       return { changed, removed };
     } catch (e) {
       const notUndone = tx.rollback();
       this.#restore(saved);
+      this.#undo = undefined;
       if (notUndone.length) {
         throw new Error(`${(e as Error).message}; rollback incomplete, the maps differ from the agent's view: ${notUndone.join('; ')}`, { cause: e });
       }
@@ -241,13 +246,15 @@ export class Datapath {
   /** What apply() changes besides the maps, to put back when a change is undone. */
   #checkpoint(): ViewCheckpoint {
     return {
-      frontends: new Map(this.#frontends), alloc: this.#alloc.checkpoint(), nextBackendId: this.#nextBackendId,
+      frontends: new Map(), alloc: this.#alloc.checkpoint(), nextBackendId: this.#nextBackendId,
       freeSvcIds: [...this.#freeSvcIds], nextSvcId: this.#nextSvcId, backendCount: this.#backendCount,
     };
   }
 
   #restore(c: ViewCheckpoint): void {
-    this.#frontends = c.frontends;
+    for (const [k, fe] of c.frontends) {
+      if (fe) this.#frontends.set(k, fe); else this.#frontends.delete(k);
+    }
     this.#alloc.restore(c.alloc);
     this.#nextBackendId = c.nextBackendId;
     this.#freeSvcIds = c.freeSvcIds;
@@ -286,7 +293,7 @@ export class Datapath {
     this.#backendCount -= fe.backends.size;
     this.#alloc.free(fe.maglevBase, fe.maglevSize);
     this.#freeSvcIds.push(fe.svcId);
-    this.#frontends.delete(key);
+    this.#setFrontend(key, undefined);
   }
 
   /** Returns false when the frontend was already programmed exactly so. */
@@ -343,15 +350,22 @@ export class Datapath {
       this.#deleteBackends(tx, gone);
     }
     this.#backendCount += backends.size - (cur?.backends.size ?? 0);
-    this.#frontends.set(key, fe);
+    this.#setFrontend(key, fe);
     return true;
+  }
+
+  /** Changes the in-memory view, remembering the first value of each key for #restore. */
+  #setFrontend(key: string, fe: ProgrammedFrontend | undefined): void {
+    const undo = this.#undo!.frontends;
+    if (!undo.has(key)) undo.set(key, this.#frontends.get(key));
+    if (fe) this.#frontends.set(key, fe); else this.#frontends.delete(key);
   }
 
   #takeSvcId(): number {
     return this.#freeSvcIds.pop() ?? this.#nextSvcId++;
   }
 
-  #writeBackends(tx: MapTransaction, writes: Array<[number, Backend]>, svcId: number, proto: 'TCP' | 'UDP'): void {
+  #writeBackends(tx: MapTransaction, writes: Array<[number, Backend]>, svcId: number, proto: Proto): void {
     if (!writes.length) return;
     const values = Buffer.alloc(L.backend.size * writes.length);
     writes.forEach(([, b], i) => {
@@ -394,7 +408,7 @@ function beKey(b: { ip: string; port: number }): string {
   return `${b.ip}:${b.port}`;
 }
 
-function svcKeyOf(f: { vip: string; port: number; proto: 'TCP' | 'UDP'; scope?: number }) {
+function svcKeyOf(f: { vip: string; port: number; proto: Proto; scope?: number }) {
   return { vip: f.vip, port: f.port, proto: L.IPPROTO[f.proto], scope: f.scope ?? 0 };
 }
 

@@ -5,7 +5,7 @@ import { LibbpfError } from '../bpf/libbpf.ts';
 import * as L from '../bpf/layout.ts';
 import {
   BPF_ANY, BPF_EXIST, BPF_NOEXIST, MAP_SHAPES, perCpuValueSize, type BpfMap, type DatapathMaps, type MapEntry, type MapKind,
-  type U32Region, type UpdateFlag,
+  type MapSizes, type U32Region, type UpdateFlag,
 } from './map.ts';
 
 export const EPERM = 1, ENOENT = 2, EEXIST = 17, EINVAL = 22, E2BIG = 7, ENOMEM = 12;
@@ -156,10 +156,8 @@ export function memoryRegion(slots: number): U32Region {
   return { view: new Uint32Array(slots), close: () => undefined };
 }
 
-export interface FakeSizes { services: number; backends: number; maglev: number; ct: number; affinity: number }
-
 /** A full set of fake datapath maps sharing one Faults, sized like Datapath.open would size them. */
-export function fakeMaps(sizes: FakeSizes, cpus = 2, faults = new Faults()): DatapathMaps & { faults: Faults; maps: Record<L.MapName, FakeMap> } {
+export function fakeMaps(sizes: MapSizes, cpus = 2, faults = new Faults()): DatapathMaps & { faults: Faults; maps: Record<L.MapName, FakeMap> } {
   const entries: Record<L.MapName, number> = {
     sl_services: sizes.services, sl_backends: sizes.backends, sl_maglev: Math.ceil(sizes.maglev / L.SL_MAGLEV_CHUNK),
     sl_ct: sizes.ct, sl_affinity: sizes.affinity, sl_svc_stats: sizes.services, sl_counters: L.COUNTER_NAMES.length, sl_config: 1,

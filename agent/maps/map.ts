@@ -44,6 +44,9 @@ export interface U32Region {
   close(): void;
 }
 
+/** Entries of the resizable maps (sl_maglev: slots, not elements). */
+export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number };
+
 /** Everything the datapath programmer writes to: every pinned map, the Maglev slots, the CPU count. */
 export interface DatapathMaps {
   maps: Record<L.MapName, BpfMap>;
