@@ -2,52 +2,26 @@
 // in-memory copy of what is there. Each frontend changes atomically from the datapath's view:
 // new backends, then a fresh Maglev run, then one write of the service entry that publishes both;
 // what the old entry referenced is removed last. Capacity is checked for a whole change before
-// anything is written, so a change that does not fit is refused, not half-applied.
+// anything is written, so a change that does not fit is refused; every write goes through an undo
+// log, so a write failing in the middle (EPERM, ENOMEM, a map filled by another writer) is undone
+// and the change is refused too: never half-applied. The maps are a DatapathMaps bundle (libbpf's
+// in the agent, fakes in unit tests).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
+import { decodeBackend, decodeFrontend, frontendKey, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
 import { buildMaglev, maglevSize } from './maglev.ts';
-import { SlotAllocator } from './slot-allocator.ts';
+import { libbpfMaps } from './maps/libbpf-map.ts';
+import { packed, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
+import { MapTransaction, MapWriteError } from './maps/transaction.ts';
+import { SlotAllocator, type AllocatorCheckpoint } from './slot-allocator.ts';
 
-export interface BackendSpec {
-  ip: string;
-  port: number;
-  terminating?: boolean;
-  /** Runs on this node (north-south sends it without source NAT). */
-  local?: boolean;
-}
-
-export interface FrontendSpec {
-  vip: string;
-  port: number;
-  proto: 'TCP' | 'UDP';
-  scope?: number;
-  /** For people: "namespace/name:port", truncated to fit the map. */
-  name: string;
-  /** sessionAffinity ClientIP timeout in seconds; 0 when there is no affinity. */
-  affinityTimeout: number;
-  /** externalTrafficPolicy Local: backends are this node's, and none means drop. */
-  localOnly?: boolean;
-  backends: BackendSpec[];
-}
-
-export interface ProgrammedFrontend {
-  key: string;
-  vip: string;
-  port: number;
-  proto: 'TCP' | 'UDP';
-  scope: number;
-  name: string;
-  svcId: number;
-  maglevBase: number;
-  maglevSize: number;
-  affinityTimeout: number;
-  localOnly: boolean;
-  /** "ip:port" -> backend id and state. */
-  backends: Map<string, { id: number; ip: string; port: number; terminating: boolean; local: boolean }>;
-}
+export { frontendKey, type Backend, type Frontend, type ProgrammedFrontend } from './frontend.ts';
+/** Earlier names of Frontend and Backend. */
+export type FrontendSpec = Frontend;
+export type BackendSpec = Backend;
 
 export class CapacityError extends Error {
   readonly map: string;
@@ -58,7 +32,7 @@ export class CapacityError extends Error {
   }
 }
 
-export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number };
+export type { MapSizes } from './maps/map.ts';
 
 export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 
@@ -71,10 +45,6 @@ const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
 };
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/sluice';
-
-export function frontendKey(f: { vip: string; port: number; proto: string; scope?: number }): string {
-  return `${f.vip}:${f.port}/${f.proto}${f.scope ? '/external' : ''}`;
-}
 
 export function pinDir(node: string, pinRoot = DEFAULT_PIN_ROOT): string {
   if (!/^[A-Za-z0-9._-]+$/.test(node)) throw new Error(`node name ${JSON.stringify(node)} is not usable as a directory name`);
@@ -91,45 +61,70 @@ export interface OpenOptions {
   warn?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+interface ViewCheckpoint {
+  /** Frontends this change replaced or removed, as they were (undefined: it did not exist). */
+  frontends: Map<string, ProgrammedFrontend | undefined>;
+  alloc: AllocatorCheckpoint;
+  nextBackendId: number;
+  freeSvcIds: number[];
+  nextSvcId: number;
+  backendCount: number;
+}
+
+/** Program fds of a datapath built from maps alone (no object loaded): none. */
+const NO_PROGRAMS = { fromPod: -1, toPod: -1, extXdp: -1, extTc: -1, extEgress: -1 };
+
 export class Datapath {
   readonly node: string;
   readonly pinDir: string;
-  readonly fds: Record<L.MapName, number>;
+  readonly maps: Record<L.MapName, BpfMap>;
   readonly sizes: MapSizes;
   /** Program fds, valid until close(). */
   readonly programs: { fromPod: number; toPod: number; extXdp: number; extTc: number; extEgress: number };
   /** True when pinned maps from an earlier run were found and adopted. */
   readonly adopted: boolean;
-  #objs: LoadedObjects;
-  #maglev: bpf.MappedArray;
+  #objs: LoadedObjects | undefined;
+  #maglev: DatapathMaps['maglev'];
+  #typed: ReturnType<typeof typedMaps>;
   #frontends = new Map<string, ProgrammedFrontend>();
   #alloc: SlotAllocator;
   #nextBackendId = 1;
   #freeSvcIds: number[] = [];
   #nextSvcId = 1;
   #backendCount = 0;
+  /** While apply() runs: what to put back if it fails. */
+  #undo: ViewCheckpoint | undefined;
   readonly #cpus: number;
 
-  private constructor(o: OpenOptions, objs: LoadedObjects, sizes: MapSizes) {
+  private constructor(o: { node: string; pinRoot?: string }, maps: DatapathMaps, sizes: MapSizes, adopted: boolean, objs?: LoadedObjects) {
     this.node = o.node;
     this.pinDir = pinDir(o.node, o.pinRoot);
     this.#objs = objs;
     this.sizes = sizes;
-    this.adopted = objs.adopted;
-    this.#cpus = bpf.numPossibleCpus();
-    this.fds = objs.maps;
+    this.adopted = adopted;
+    this.#cpus = maps.cpus;
+    this.maps = maps.maps;
+    this.#typed = typedMaps((m) => maps.maps[m]);
     const prog = (name: string) => {
-      const fd = objs.programs[name];
+      const fd = objs!.programs[name];
       if (fd === undefined) throw new Error(`program ${name} is in none of the datapath objects`);
       return fd;
     };
-    this.programs = {
+    this.programs = objs ? {
       fromPod: prog('sl_from_pod'), toPod: prog('sl_to_pod'), extXdp: prog('sl_ext_xdp'),
       extTc: prog('sl_ext_tc'), extEgress: prog('sl_ext_egress'),
-    };
-    this.#maglev = bpf.mmapArrayU32(this.fds.sl_maglev, sizes.maglev);
+    } : NO_PROGRAMS;
+    this.#maglev = maps.maglev;
     this.#alloc = new SlotAllocator(sizes.maglev);
     this.#adopt();
+  }
+
+  /**
+   * A datapath over maps that already exist (fakes in unit tests): no object is loaded and no
+   * program attached. Entries already in the maps are adopted as open() adopts pinned ones.
+   */
+  static fromMaps(maps: DatapathMaps, o: { node: string; sizes: MapSizes; pinRoot?: string }): Datapath {
+    return new Datapath(o, maps, o.sizes, maps.maps.sl_services.count() > 0);
   }
 
   /**
@@ -155,7 +150,7 @@ export class Datapath {
           sizes[k] = n;
         }
       }
-      return new Datapath(o, objs, sizes);
+      return new Datapath(o, libbpfMaps((m) => objs.maps[m], sizes.maglev), sizes, objs.adopted, objs);
     } catch (e) {
       objs.close();
       throw e;
@@ -163,8 +158,8 @@ export class Datapath {
   }
 
   close(): void {
-    this.#maglev.unmap();
-    this.#objs.close();
+    this.#maglev.close();
+    this.#objs?.close();
   }
 
   get frontends(): ReadonlyMap<string, ProgrammedFrontend> {
@@ -179,14 +174,8 @@ export class Datapath {
   #adopt(): void {
     const bySvc = new Map<number, ProgrammedFrontend>();
     const runs: Array<{ start: number; len: number }> = [];
-    for (const { key, value } of bpf.mapDump(this.fds.sl_services, L.svcKey.size, L.svcValue.size)) {
-      const k = L.svcKey.decode(key), v = L.svcValue.decode(value);
-      const proto = L.protoName(k.proto) as 'TCP' | 'UDP';
-      const fe: ProgrammedFrontend = {
-        key: frontendKey({ vip: k.vip, port: k.port, proto, scope: k.scope }), vip: k.vip, port: k.port, proto,
-        scope: k.scope, name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size,
-        affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL), backends: new Map(),
-      };
+    for (const { key, value } of this.#typed.services.entries()) {
+      const fe = decodeFrontend(key, value);
       this.#frontends.set(fe.key, fe);
       bySvc.set(fe.svcId, fe);
       if (fe.maglevSize) runs.push({ start: fe.maglevBase, len: fe.maglevSize });
@@ -195,33 +184,69 @@ export class Datapath {
     for (let id = 1; id < this.#nextSvcId; id++) if (!bySvc.has(id)) this.#freeSvcIds.push(id);
     this.#alloc = SlotAllocator.fromUsed(this.sizes.maglev, runs);
     const orphans: Buffer[] = [];
-    for (const { key, value } of bpf.mapDump(this.fds.sl_backends, 4, L.backend.size)) {
-      const id = key.readUInt32LE(0), b = L.backend.decode(value);
+    for (const { key: id, value: b, rawKey } of this.#typed.backends.entries()) {
       this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
       const fe = bySvc.get(b.svc_id);
-      if (!fe) { orphans.push(key); continue; }
-      fe.backends.set(`${b.ip}:${b.port}`, { id, ip: b.ip, port: b.port, terminating: !!(b.flags & L.SL_BE_F_TERMINATING), local: !!(b.flags & L.SL_BE_F_LOCAL) });
+      if (!fe) { orphans.push(rawKey); continue; }
+      fe.backends.set(`${b.ip}:${b.port}`, decodeBackend(id, b));
       this.#backendCount++;
     }
-    for (const k of orphans) bpf.mapDelete(this.fds.sl_backends, k);
+    for (const k of orphans) this.maps.sl_backends.delete(k);
   }
 
   /**
-   * Program `set` (add or replace) and remove the frontends named in `remove`. Throws
-   * CapacityError before writing anything when the result would not fit the maps.
+   * Program `set` (add or replace) and remove the frontends named in `remove`, all or nothing.
+   * Throws CapacityError before writing anything when the result would not fit the maps. When a
+   * write fails, every write made so far is undone (newest first) and the in-memory view, the
+   * Maglev allocator and the id counters are put back; the MapWriteError thrown names the map and
+   * the operation.
    */
-  apply(set: FrontendSpec[], remove: string[] = []): { changed: number; removed: number } {
+  apply(set: Frontend[], remove: string[] = []): { changed: number; removed: number } {
     const specs = new Map(set.map((s) => [frontendKey(s), normalise(s)]));
     const removeKeys = remove.filter((k) => this.#frontends.has(k) && !specs.has(k));
     this.#checkCapacity(specs, removeKeys);
 
-    let removed = 0, changed = 0;
-    for (const k of removeKeys) { this.#remove(k); removed++; }
-    for (const [k, s] of specs) if (this.#program(k, s)) changed++;
-    return { changed, removed };
+    const tx = new MapTransaction();
+    const saved = this.#undo = this.#checkpoint();
+    try {
+      let removed = 0, changed = 0;
+      for (const k of removeKeys) { this.#remove(tx, k); removed++; }
+      for (const [k, s] of specs) if (this.#program(tx, k, s)) changed++;
+      tx.commit();
+      this.#undo = undefined;
+      return { changed, removed };
+    } catch (e) {
+      const notUndone = tx.rollback();
+      this.#restore(saved);
+      this.#undo = undefined;
+      if (notUndone.length) {
+        throw new Error(`${(e as Error).message}; rollback incomplete, the maps differ from the agent's view: ${notUndone.join('; ')}`, { cause: e });
+      }
+      if (e instanceof MapWriteError) e.message += '; the change was undone, the previous state is kept';
+      throw e;
+    }
   }
 
-  #checkCapacity(specs: Map<string, FrontendSpec>, removeKeys: string[]): void {
+  /** What apply() changes besides the maps, to put back when a change is undone. */
+  #checkpoint(): ViewCheckpoint {
+    return {
+      frontends: new Map(), alloc: this.#alloc.checkpoint(), nextBackendId: this.#nextBackendId,
+      freeSvcIds: [...this.#freeSvcIds], nextSvcId: this.#nextSvcId, backendCount: this.#backendCount,
+    };
+  }
+
+  #restore(c: ViewCheckpoint): void {
+    for (const [k, fe] of c.frontends) {
+      if (fe) this.#frontends.set(k, fe); else this.#frontends.delete(k);
+    }
+    this.#alloc.restore(c.alloc);
+    this.#nextBackendId = c.nextBackendId;
+    this.#freeSvcIds = c.freeSvcIds;
+    this.#nextSvcId = c.nextSvcId;
+    this.#backendCount = c.backendCount;
+  }
+
+  #checkCapacity(specs: Map<string, Frontend>, removeKeys: string[]): void {
     let services = this.#frontends.size - removeKeys.length;
     let backends = this.#backendCount;
     let slots = 0;
@@ -245,18 +270,18 @@ export class Datapath {
     if (slots > free) throw new CapacityError('sl_maglev', slots, free);
   }
 
-  #remove(key: string): void {
+  #remove(tx: MapTransaction, key: string): void {
     const fe = this.#frontends.get(key)!;
-    bpf.mapDelete(this.fds.sl_services, L.svcKey.encode(svcKeyOf(fe)));
-    this.#deleteBackends([...fe.backends.values()].map((b) => b.id));
+    tx.delete(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)));
+    this.#deleteBackends(tx, [...fe.backends.values()].map((b) => b.id));
     this.#backendCount -= fe.backends.size;
     this.#alloc.free(fe.maglevBase, fe.maglevSize);
     this.#freeSvcIds.push(fe.svcId);
-    this.#frontends.delete(key);
+    this.#setFrontend(key, undefined);
   }
 
   /** Returns false when the frontend was already programmed exactly so. */
-  #program(key: string, s: FrontendSpec): boolean {
+  #program(tx: MapTransaction, key: string, s: Frontend): boolean {
     const cur = this.#frontends.get(key);
     const wanted = new Map(s.backends.map((b) => [beKey(b), b]));
     const tableChanged = !cur || !sameKeys(cur.backends, new Set(wanted.keys()));
@@ -267,14 +292,14 @@ export class Datapath {
 
     const svcId = cur?.svcId ?? this.#takeSvcId();
     const backends: ProgrammedFrontend['backends'] = new Map();
-    const writes: Array<[number, BackendSpec]> = [];
+    const writes: Array<[number, Backend]> = [];
     for (const [k, b] of wanted) {
       const old = cur?.backends.get(k);
       const id = old?.id ?? this.#nextBackendId++;
       backends.set(k, { id, ip: b.ip, port: b.port, terminating: !!b.terminating, local: !!b.local });
       if (!old || !sameBackendFlags(old, b)) writes.push([id, b]);
     }
-    this.#writeBackends(writes, svcId, s.proto);
+    this.#writeBackends(tx, writes, svcId, s.proto);
 
     let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0;
     if (tableChanged) {
@@ -286,8 +311,7 @@ export class Datapath {
         const names = [...wanted.keys()];
         const ids = names.map((n) => backends.get(n)!.id);
         const table = buildMaglev(names, size);
-        const run = this.#maglev.view.subarray(base, base + size);
-        for (let i = 0; i < size; i++) run[i] = ids[table[i]!]!;
+        tx.writeRegion(this.#maglev.view, base, Uint32Array.from(table, (b) => ids[b]!));
       }
     }
 
@@ -300,72 +324,67 @@ export class Datapath {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
       svcId, maglevBase: base, maglevSize: size, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
     };
-    if (!cur) this.#resetStats(svcId);
+    if (!cur) this.#resetStats(tx, svcId);
     // The publishing write: from here on, packets use the new backends and table.
-    bpf.mapUpdate(this.fds.sl_services, L.svcKey.encode(svcKeyOf(fe)), value);
+    tx.update(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)), value);
 
     if (cur) {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevSize);
       const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
-      this.#deleteBackends(gone);
+      this.#deleteBackends(tx, gone);
     }
     this.#backendCount += backends.size - (cur?.backends.size ?? 0);
-    this.#frontends.set(key, fe);
+    this.#setFrontend(key, fe);
     return true;
+  }
+
+  /** Changes the in-memory view, remembering the first value of each key for #restore. */
+  #setFrontend(key: string, fe: ProgrammedFrontend | undefined): void {
+    const undo = this.#undo!.frontends;
+    if (!undo.has(key)) undo.set(key, this.#frontends.get(key));
+    if (fe) this.#frontends.set(key, fe); else this.#frontends.delete(key);
   }
 
   #takeSvcId(): number {
     return this.#freeSvcIds.pop() ?? this.#nextSvcId++;
   }
 
-  #writeBackends(writes: Array<[number, BackendSpec]>, svcId: number, proto: 'TCP' | 'UDP'): void {
+  #writeBackends(tx: MapTransaction, writes: Array<[number, Backend]>, svcId: number, proto: Proto): void {
     if (!writes.length) return;
-    const keys = Buffer.alloc(4 * writes.length), values = Buffer.alloc(L.backend.size * writes.length);
-    writes.forEach(([id, b], i) => {
-      keys.writeUInt32LE(id, 4 * i);
+    const values = Buffer.alloc(L.backend.size * writes.length);
+    writes.forEach(([, b], i) => {
       const flags = (b.terminating ? L.SL_BE_F_TERMINATING : 0) | (b.local ? L.SL_BE_F_LOCAL : 0);
       L.backend.encode({ ip: b.ip, port: b.port, proto: L.IPPROTO[proto], flags, svc_id: svcId }, values, i * L.backend.size);
     });
-    bpf.mapUpdateBatch(this.fds.sl_backends, keys, values, writes.length);
+    tx.updateBatch(this.maps.sl_backends, packed(writes.map(([id]) => u32Key(id)), 4), values, writes.length);
   }
 
-  #deleteBackends(ids: number[]): void {
-    if (!ids.length) return;
-    const keys = Buffer.alloc(4 * ids.length);
-    ids.forEach((id, i) => keys.writeUInt32LE(id, 4 * i));
-    bpf.mapDeleteBatch(this.fds.sl_backends, keys, ids.length);
+  #deleteBackends(tx: MapTransaction, ids: number[]): void {
+    if (ids.length) tx.deleteBatch(this.maps.sl_backends, packed(ids.map(u32Key), 4), ids.length);
   }
 
-  #resetStats(svcId: number): void {
-    const key = Buffer.alloc(4);
-    key.writeUInt32LE(svcId);
-    bpf.mapUpdate(this.fds.sl_svc_stats, key, Buffer.alloc(L.svcStats.size * this.#cpus));
+  #resetStats(tx: MapTransaction, svcId: number): void {
+    tx.update(this.maps.sl_svc_stats, u32Key(svcId), Buffer.alloc(this.maps.sl_svc_stats.valueSize));
   }
 
   /** The node's own address, used as the source of north-south flows sent to other nodes. */
   setNodeIp(ip: string): void {
-    bpf.mapUpdate(this.fds.sl_config, Buffer.alloc(4), L.config.encode({ node_ip: ip }));
+    this.#typed.config.set(0, { node_ip: ip, pad: 0 });
   }
 
   /** Per-service counters summed over CPUs. */
   stats(svcId: number): L.SvcStats {
-    return readSvcStats(this.fds.sl_svc_stats, svcId, this.#cpus);
+    return readSvcStats(this.maps.sl_svc_stats, svcId, this.#cpus);
   }
 }
 
-export function readSvcStats(fd: number, svcId: number, cpus = bpf.numPossibleCpus()): L.SvcStats {
-  const key = Buffer.alloc(4), buf = Buffer.alloc(L.svcStats.size * cpus);
-  key.writeUInt32LE(svcId);
-  const sum: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };
-  if (!bpf.mapLookup(fd, key, buf)) return sum;
-  for (let c = 0; c < cpus; c++) {
-    const s = L.svcStats.decode(buf, c * L.svcStats.size);
-    sum.conns += s.conns; sum.packets += s.packets; sum.bytes += s.bytes; sum.rejects += s.rejects;
-  }
-  return sum;
+const NO_STATS: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };
+
+export function readSvcStats(map: MapReader, svcId: number, cpus: number): L.SvcStats {
+  return sumPerCpu(map.lookup(u32Key(svcId)), L.svcStats, cpus, NO_STATS);
 }
 
-function sameBackendFlags(a: { terminating: boolean; local: boolean }, b: BackendSpec): boolean {
+function sameBackendFlags(a: { terminating: boolean; local: boolean }, b: Backend): boolean {
   return a.terminating === !!b.terminating && a.local === !!b.local;
 }
 
@@ -373,7 +392,7 @@ function beKey(b: { ip: string; port: number }): string {
   return `${b.ip}:${b.port}`;
 }
 
-function svcKeyOf(f: { vip: string; port: number; proto: 'TCP' | 'UDP'; scope?: number }) {
+function svcKeyOf(f: { vip: string; port: number; proto: Proto; scope?: number }) {
   return { vip: f.vip, port: f.port, proto: L.IPPROTO[f.proto], scope: f.scope ?? 0 };
 }
 
@@ -393,7 +412,7 @@ function tableSize(cur: ProgrammedFrontend | undefined, n: number): number {
   return want;
 }
 
-function normalise(s: FrontendSpec): FrontendSpec {
+function normalise(s: Frontend): Frontend {
   L.ipToBytes(s.vip);
   for (const b of s.backends) {
     L.ipToBytes(b.ip);

@@ -1,10 +1,10 @@
 // Ages out conntrack and affinity entries the datapath no longer needs. The BPF side only refreshes
 // timestamps (at most once a second per flow); deciding what is dead happens here, off the hot path.
 // A flow with traffic within its timeout is never touched.
-import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
 import type { Datapath } from './datapath.ts';
 import { monotonicNs } from './inspect.ts';
+import { packed, type BpfMap } from './maps/map.ts';
 
 export interface GcTimeouts {
   /** Idle TCP flows (Cilium's default: 6 h). */
@@ -22,7 +22,10 @@ export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, u
 
 export interface GcResult { ctScanned: number; ctDeleted: number; affinityDeleted: number }
 
-export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = monotonicNs()): GcResult {
+/** What the GC needs of the datapath: its view of the frontends, and the conntrack and affinity maps. */
+export type GcTarget = { frontends: Datapath['frontends']; maps: Pick<Datapath['maps'], 'sl_ct' | 'sl_affinity'> };
+
+export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = monotonicNs()): GcResult {
   const live = new Set<number>();
   const timeoutOf = new Map<number, number>();
   for (const fe of dp.frontends.values()) {
@@ -30,7 +33,7 @@ export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = m
     timeoutOf.set(fe.svcId, fe.affinityTimeout);
   }
 
-  const ct = bpf.mapDump(dp.fds.sl_ct, L.ctKey.size, L.ctEntry.size, 4096);
+  const ct = dp.maps.sl_ct.entries();
   const dead: Buffer[] = [];
   const expired = (value: Buffer, proto: number) => {
     const e = L.ctEntry.decode(value);
@@ -47,34 +50,28 @@ export function collectGarbage(dp: Datapath, t: GcTimeouts = DEFAULT_GC, now = m
   // A client may have reused the tuple since the dump: look again right before deleting each
   // entry, and spare one that now belongs to another, younger connection. One key at a time keeps
   // the window between that look and the delete to microseconds.
-  const current = Buffer.alloc(L.ctEntry.size);
   let ctDeleted = 0;
   for (const key of dead) {
-    if (bpf.mapLookup(dp.fds.sl_ct, key, current) && current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) &&
-        expired(current, key[PROTO_OFFSET]!) && bpf.mapDelete(dp.fds.sl_ct, key)) ctDeleted++;
+    const current = dp.maps.sl_ct.lookup(key);
+    if (current && current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) &&
+        expired(current, key[PROTO_OFFSET]!) && dp.maps.sl_ct.delete(key)) ctDeleted++;
   }
 
-  const aff = bpf.mapDump(dp.fds.sl_affinity, L.affKey.size, L.affValue.size, 4096);
+  const aff = dp.maps.sl_affinity.entries();
   const gone: Buffer[] = [];
   for (const { key, value } of aff) {
     const k = L.affKey.decode(key), v = L.affValue.decode(value);
     const timeout = timeoutOf.get(k.svc_id);
     if (!timeout || Number(now - v.last_used_ns) / 1e9 > timeout || !live.has(v.backend_id)) gone.push(key);
   }
-  deleteKeys(dp.fds.sl_affinity, gone, L.affKey.size);
+  deleteKeys(dp.maps.sl_affinity, gone);
   return { ctScanned: ct.length, ctDeleted, affinityDeleted: gone.length };
 }
 
-function deleteKeys(fd: number, keys: Buffer[], size: number): void {
+function deleteKeys(map: BpfMap, keys: Buffer[]): void {
+  // Keys an LRU map evicted meanwhile are skipped by deleteBatch.
   for (let i = 0; i < keys.length; i += 1024) {
     const chunk = keys.slice(i, i + 1024);
-    const buf = Buffer.alloc(size * chunk.length);
-    chunk.forEach((k, j) => k.copy(buf, j * size));
-    try {
-      bpf.mapDeleteBatch(fd, buf, chunk.length);
-    } catch {
-      // An LRU map may have evicted some keys meanwhile; fall back to one by one.
-      for (const k of chunk) bpf.mapDelete(fd, k);
-    }
+    map.deleteBatch(packed(chunk, map.keySize), chunk.length);
   }
 }

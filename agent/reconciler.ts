@@ -1,8 +1,9 @@
 // Keeps the datapath equal to the desired services: snapshots replace everything, deltas change
 // only the services they name. A service that cannot be turned into frontends is reported and
 // keeps whatever it had programmed, without holding back the others; a change that does not fit
-// the maps throws before anything is written (see Datapath.apply), so the caller can nack it.
-import { frontendKey, type Datapath, type FrontendSpec } from './datapath.ts';
+// the maps, or whose map writes fail, throws with the maps and this reconciler as they were (see
+// Datapath.apply), so the caller can nack it with the error's message.
+import { frontendKey, type Datapath, type Frontend } from './datapath.ts';
 import { frontendsOf, serviceKey, type NodeContext, type ServiceState } from './services.ts';
 
 export interface ApplyStats { services: number; changed: number; removed: number; errors: string[] }
@@ -70,7 +71,7 @@ export class Reconciler {
 
   /** Frontends of `services`; `takenBy` names the owner of a frontend held by a service not being changed. */
   #frontends(services: Iterable<ServiceState>, takenBy: (frontend: string) => string | undefined) {
-    const set: FrontendSpec[] = [];
+    const set: Frontend[] = [];
     const owned = new Map<string, string[]>();
     const errors: string[] = [];
     const broken = new Set<string>();

@@ -3,6 +3,7 @@
 // may still be indexing the old run.
 
 interface Run { start: number; len: number }
+export interface AllocatorCheckpoint { readonly free: Run[]; readonly quarantine: Array<Run & { at: number }> }
 
 export class SlotAllocator {
   readonly capacity: number;
@@ -54,6 +55,16 @@ export class SlotAllocator {
     const wait = Math.max(0, this.graceMs - (this.#now() - Math.max(...this.#quarantine.map((q) => q.at))));
     if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
     this.#release();
+  }
+
+  /** The allocator's state, for restore() when a change that allocated and freed runs is undone. */
+  checkpoint(): AllocatorCheckpoint {
+    return { free: this.#free.map((r) => ({ ...r })), quarantine: this.#quarantine.map((q) => ({ ...q })) };
+  }
+
+  restore(c: AllocatorCheckpoint): void {
+    this.#free = c.free.map((r) => ({ ...r }));
+    this.#quarantine = c.quarantine.map((q) => ({ ...q }));
   }
 
   /** Start of a free run of `len` slots, or -1 when no run is large enough. */

@@ -263,11 +263,17 @@ export function mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: 
   if (n[0] !== count) throw new LibbpfError(`map update batch: wrote ${n[0]} of ${count}`, 5);
 }
 
+/** Delete `count` keys packed back to back; keys already gone are skipped. */
 export function mapDeleteBatch(fd: number, keys: Buffer, count: number): void {
-  const n = [count];
-  const ret = f.delete_batch(fd, keys, n, batchOpts) as number;
-  if (ret === -ENOENT) return; // some keys were already gone: fine for deletion
-  check('map delete batch', ret);
+  const keySize = keys.length / count;
+  for (let done = 0; done < count;) {
+    const n = [count - done];
+    const ret = f.delete_batch(fd, keys.subarray(done * keySize), n, batchOpts) as number;
+    // The kernel stops at the first absent key (ENOENT) having deleted n[0] before it: skip that one.
+    if (ret === -ENOENT) { done += (n[0] ?? 0) + 1; continue; }
+    check('map delete batch', ret);
+    return;
+  }
 }
 
 /**

@@ -1,0 +1,73 @@
+// One concept, the frontend (a service address, port, protocol and scope with its backends), in
+// the forms the agent meets it: as wanted (Frontend, from services.ts), as programmed in the maps
+// (ProgrammedFrontend, the datapath's in-memory view), and as read back from pinned maps for
+// people (FrontendRow, `sluice service list`). Service-level types live in services.ts.
+import * as L from './bpf/layout.ts';
+
+export type Proto = 'TCP' | 'UDP';
+
+export interface Backend {
+  ip: string;
+  port: number;
+  terminating?: boolean;
+  /** Runs on this node (north-south sends it without source NAT). */
+  local?: boolean;
+}
+
+export interface ProgrammedBackend extends Required<Backend> {
+  id: number;
+}
+
+export interface Frontend {
+  vip: string;
+  port: number;
+  proto: Proto;
+  scope?: number;
+  /** For people: "namespace/name:port", truncated to fit the map. */
+  name: string;
+  /** sessionAffinity ClientIP timeout in seconds; 0 when there is no affinity. */
+  affinityTimeout: number;
+  /** externalTrafficPolicy Local: backends are this node's, and none means drop. */
+  localOnly?: boolean;
+  backends: Backend[];
+}
+
+/** A frontend as it is in the maps: where its entry, backends and Maglev run are. */
+export interface ProgrammedFrontend extends Omit<Frontend, 'scope' | 'localOnly' | 'backends'> {
+  key: string;
+  scope: number;
+  localOnly: boolean;
+  svcId: number;
+  maglevBase: number;
+  maglevSize: number;
+  /** "ip:port" -> backend id and state. */
+  backends: Map<string, ProgrammedBackend>;
+}
+
+/** A programmed frontend as `sluice service list -o json` prints it. */
+export interface FrontendRow extends Pick<ProgrammedFrontend, 'vip' | 'port' | 'name' | 'affinityTimeout' | 'maglevSize'> {
+  id: number;
+  frontend: string;
+  protocol: string;
+  type: 'ClusterIP' | 'External';
+  backends: Array<{ id: number; address: string; state: 'active' | 'terminating' }>;
+  stats: { connections: number; packets: number; bytes: number; rejects: number };
+}
+
+export function frontendKey(f: { vip: string; port: number; proto: string; scope?: number }): string {
+  return `${f.vip}:${f.port}/${f.proto}${f.scope ? '/external' : ''}`;
+}
+
+/** A programmed frontend (without backends) from its sl_services entry. */
+export function decodeFrontend(k: L.SvcKey, v: L.SvcValue): ProgrammedFrontend {
+  const proto = L.protoName(k.proto) as Proto;
+  return {
+    key: frontendKey({ vip: k.vip, port: k.port, proto, scope: k.scope }), vip: k.vip, port: k.port, proto, scope: k.scope,
+    name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size,
+    affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL), backends: new Map(),
+  };
+}
+
+export function decodeBackend(id: number, b: L.Backend): ProgrammedBackend {
+  return { id, ip: b.ip, port: b.port, terminating: !!(b.flags & L.SL_BE_F_TERMINATING), local: !!(b.flags & L.SL_BE_F_LOCAL) };
+}

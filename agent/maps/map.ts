@@ -1,0 +1,155 @@
+// The one interface every pinned map is used through: the datapath programmer, the conntrack GC
+// and the CLI's readers see a BpfMap, never an fd. Two implementations: libbpf-map.ts (the kernel's
+// maps) and fake-map.ts (memory, with injectable faults, for unit tests). Failures are LibbpfError
+// (errno plus the operation) from both.
+import * as L from '../bpf/layout.ts';
+
+/** bpf_map_update_elem flags. */
+export const BPF_ANY = 0;
+/** Create only: EEXIST when the key is present. */
+export const BPF_NOEXIST = 1;
+/** Replace only: ENOENT when the key is absent. */
+export const BPF_EXIST = 2;
+export type UpdateFlag = typeof BPF_ANY | typeof BPF_NOEXIST | typeof BPF_EXIST;
+
+export type MapKind = 'hash' | 'lru_hash' | 'array' | 'percpu_array';
+
+export interface MapEntry { key: Buffer; value: Buffer }
+
+export interface BpfMap {
+  readonly name: string;
+  readonly kind: MapKind;
+  readonly keySize: number;
+  /** Bytes of one value as lookup returns it: per-CPU maps hold one 8-aligned slot per CPU. */
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  /** The value, or undefined when the key is absent. */
+  lookup(key: Buffer): Buffer | undefined;
+  update(key: Buffer, value: Buffer, flags?: UpdateFlag): void;
+  /** Returns false when the key was already absent. */
+  delete(key: Buffer): boolean;
+  /** `count` keys and values packed back to back; may have written a prefix when it throws. */
+  updateBatch(keys: Buffer, values: Buffer, count: number): void;
+  /** Keys already absent are fine; may have deleted a prefix when it throws. */
+  deleteBatch(keys: Buffer, count: number): void;
+  /** A snapshot of every entry, in the map's iteration order. */
+  entries(): MapEntry[];
+  /** Number of entries (array maps: max_entries). */
+  count(): number;
+}
+
+/** The mmapped Maglev array (sl_maglev) as u32 slots: a real mapping or plain memory. */
+export interface U32Region {
+  readonly view: Uint32Array;
+  close(): void;
+}
+
+/** Entries of the resizable maps (sl_maglev: slots, not elements). */
+export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number };
+
+/** Everything the datapath programmer writes to: every pinned map, the Maglev slots, the CPU count. */
+export interface DatapathMaps {
+  maps: Record<L.MapName, BpfMap>;
+  maglev: U32Region;
+  /** Possible CPUs: the number of slots of per-CPU values. */
+  cpus: number;
+}
+
+export type MapReader = Pick<BpfMap, 'lookup' | 'entries' | 'count' | 'keySize' | 'valueSize' | 'maxEntries' | 'name'>;
+
+/** Per-CPU maps store each CPU's value 8-byte aligned. */
+export function perCpuValueSize(valueSize: number, cpus: number): number {
+  return Math.ceil(valueSize / 8) * 8 * cpus;
+}
+
+export function u32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+/** Keys and values packed back to back, as the batch operations take them. */
+export function packed(items: Buffer[], size: number): Buffer {
+  const out = Buffer.alloc(items.length * size);
+  items.forEach((b, i) => b.copy(out, i * size));
+  return out;
+}
+
+/** Sizes and kinds of the maps in bpf/sluice_lb.c; entries of the resizable ones come from MapSizes. */
+export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; valueSize: number }> = {
+  sl_services: { kind: 'hash', keySize: L.svcKey.size, valueSize: L.svcValue.size },
+  sl_backends: { kind: 'hash', keySize: 4, valueSize: L.backend.size },
+  sl_maglev: { kind: 'array', keySize: 4, valueSize: L.maglevChunk.size },
+  sl_ct: { kind: 'lru_hash', keySize: L.ctKey.size, valueSize: L.ctEntry.size },
+  sl_affinity: { kind: 'lru_hash', keySize: L.affKey.size, valueSize: L.affValue.size },
+  sl_svc_stats: { kind: 'percpu_array', keySize: 4, valueSize: L.svcStats.size },
+  sl_counters: { kind: 'percpu_array', keySize: 4, valueSize: 8 },
+  sl_config: { kind: 'array', keySize: 4, valueSize: L.config.size },
+};
+
+/** Encodes and decodes one key or value; layout.ts's StructCodecs are Codecs. */
+export interface Codec<T> {
+  readonly size: number;
+  encode(value: NoInfer<T>, buf?: Buffer, base?: number): Buffer;
+  decode(buf: Buffer, base?: number): T;
+}
+
+/** A u32 key (array index, backend id). */
+export const u32: Codec<number> = {
+  size: 4,
+  encode: (n, buf = Buffer.alloc(4), base = 0) => { buf.writeUInt32LE(n >>> 0, base); return buf; },
+  decode: (buf, base = 0) => buf.readUInt32LE(base),
+};
+
+/** A BpfMap seen through the codecs of its key and value structs. */
+export class TypedMap<K, V> {
+  readonly raw: BpfMap;
+  readonly key: Codec<K>;
+  readonly value: Codec<V>;
+
+  constructor(raw: BpfMap, key: Codec<K>, value: Codec<V>) {
+    this.raw = raw;
+    this.key = key;
+    this.value = value;
+  }
+
+  get(k: K): V | undefined {
+    const v = this.raw.lookup(this.key.encode(k));
+    return v && this.value.decode(v);
+  }
+
+  set(k: K, v: V, flags: UpdateFlag = BPF_ANY): void {
+    this.raw.update(this.key.encode(k), this.value.encode(v), flags);
+  }
+
+  delete(k: K): boolean {
+    return this.raw.delete(this.key.encode(k));
+  }
+
+  entries(): Array<{ key: K; value: V; rawKey: Buffer }> {
+    return this.raw.entries().map((e) => ({ key: this.key.decode(e.key), value: this.value.decode(e.value), rawKey: e.key }));
+  }
+}
+
+/** The typed views of the maps the agent and the CLI decode. */
+export function typedMaps(map: (name: L.MapName) => BpfMap) {
+  return {
+    services: new TypedMap(map('sl_services'), L.svcKey, L.svcValue),
+    backends: new TypedMap(map('sl_backends'), u32, L.backend),
+    ct: new TypedMap(map('sl_ct'), L.ctKey, L.ctEntry),
+    affinity: new TypedMap(map('sl_affinity'), L.affKey, L.affValue),
+    config: new TypedMap(map('sl_config'), u32, L.config),
+  };
+}
+
+/** Per-CPU u64-field structs summed over CPUs (svc stats, counters). */
+export function sumPerCpu<T extends Record<string, bigint>>(value: Buffer | undefined, codec: Codec<T>, cpus: number, zero: T): T {
+  const sum = { ...zero };
+  if (!value) return sum;
+  const stride = Math.ceil(codec.size / 8) * 8;
+  for (let c = 0; c < cpus; c++) {
+    const v = codec.decode(value, c * stride);
+    for (const k of Object.keys(sum) as Array<keyof T>) sum[k] = ((sum[k] as bigint) + (v[k] as bigint)) as T[keyof T];
+  }
+  return sum;
+}

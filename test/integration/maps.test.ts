@@ -1,0 +1,86 @@
+// The map layer on the kernel's maps: the fake used by the unit tests has the shapes and answers of
+// the real maps, and a write the kernel refuses in the middle of an apply is undone on real maps.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LibbpfError, numPossibleCpus } from '../../agent/bpf/libbpf.ts';
+import { Datapath, DEFAULT_PIN_ROOT, type Frontend, type MapSizes } from '../../agent/datapath.ts';
+import { fakeMaps } from '../../agent/maps/fake-map.ts';
+import { BPF_EXIST, BPF_NOEXIST, u32Key, type BpfMap } from '../../agent/maps/map.ts';
+import { MapWriteError } from '../../agent/maps/transaction.ts';
+
+const SIZES: MapSizes = { services: 16, backends: 8, maglev: 4096, ct: 64, affinity: 64 };
+const node = `p${process.pid}-maps`; // removed with this run's other pins by the harness
+let dp: Datapath;
+
+beforeAll(() => {
+  dp = Datapath.open({ node, sizes: SIZES });
+});
+
+afterAll(() => {
+  dp?.close();
+  fs.rmSync(path.join(DEFAULT_PIN_ROOT, node), { recursive: true, force: true });
+});
+
+const errno = (fn: () => unknown) => {
+  try { fn(); } catch (e) { expect(e).toBeInstanceOf(LibbpfError); return (e as LibbpfError).errno; }
+  return 0;
+};
+
+/** What a map answers to the operations the fake imitates: errnos, in order. */
+function answers(backends: BpfMap, config: BpfMap): number[] {
+  const v = Buffer.alloc(backends.valueSize);
+  const out = [
+    errno(() => backends.update(u32Key(1), v, BPF_NOEXIST)),
+    errno(() => backends.update(u32Key(1), v, BPF_NOEXIST)),
+    errno(() => backends.update(u32Key(2), v, BPF_EXIST)),
+  ];
+  for (let id = 2; id <= backends.maxEntries; id++) backends.update(u32Key(id), v);
+  out.push(errno(() => backends.update(u32Key(100), v)));
+  backends.deleteBatch(Buffer.concat([1, 50, 2].map(u32Key)), 3); // an absent key in the middle is skipped
+  out.push(backends.count(), Number(backends.delete(u32Key(1))));
+  out.push(errno(() => config.delete(u32Key(0))), errno(() => config.update(u32Key(1), Buffer.alloc(config.valueSize))));
+  for (let id = 3; id <= backends.maxEntries; id++) backends.delete(u32Key(id));
+  return out;
+}
+
+const dump = (d: Datapath) => Object.fromEntries(Object.entries(d.maps).map(([name, m]) =>
+  [name, m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort()]));
+
+const fe = (vip: string, ips: string[]): Frontend => ({
+  vip, port: 80, proto: 'TCP', name: `default/${vip}`, affinityTimeout: 0, backends: ips.map((ip) => ({ ip, port: 8080 })),
+});
+
+describe('map layer on kernel maps', () => {
+  it('the fake maps have the kernel maps\' shapes and answer as they do', () => {
+    const fake = fakeMaps(SIZES, numPossibleCpus());
+    const shape = (m: BpfMap) => ({ kind: m.kind, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
+    for (const name of Object.keys(dp.maps) as Array<keyof typeof dp.maps>) {
+      expect(shape(fake.maps[name]), name).toEqual(shape(dp.maps[name]));
+    }
+    const real = answers(dp.maps.sl_backends, dp.maps.sl_config);
+    expect(real).toEqual([0, 17, 2, 7, SIZES.backends - 2, 0, 22, 7]);
+    expect(answers(fake.maps.sl_backends, fake.maps.sl_config)).toEqual(real);
+  });
+
+  it('a write the kernel refuses midway (map filled by another writer) is undone, Maglev slots included', () => {
+    dp.apply([fe('10.96.1.1', ['10.0.0.1', '10.0.0.2'])]);
+    const before = dump(dp), frontends = new Map(dp.frontends);
+    const strangers = [];
+    for (let id = 1000; dp.maps.sl_backends.count() < SIZES.backends; id++) {
+      strangers.push(u32Key(id));
+      dp.maps.sl_backends.update(u32Key(id), Buffer.alloc(dp.maps.sl_backends.valueSize));
+    }
+    const filled = dump(dp);
+    const change = [fe('10.96.1.1', ['10.0.0.2', '10.0.0.3']), fe('10.96.1.2', ['10.0.0.4'])];
+    expect(() => dp.apply(change)).toThrow(MapWriteError);
+    expect(() => dp.apply(change)).toThrow(/^batch update on sl_backends failed: .*\(errno 7\); the change was undone/);
+    expect(dump(dp)).toEqual(filled);
+    expect(dp.frontends).toEqual(frontends);
+
+    for (const k of strangers) dp.maps.sl_backends.delete(k);
+    expect(dump(dp)).toEqual(before);
+    expect(dp.apply(change)).toEqual({ changed: 2, removed: 0 });
+    expect([...dp.frontends.get('10.96.1.1:80/TCP')!.backends.keys()]).toEqual(['10.0.0.2:8080', '10.0.0.3:8080']);
+  });
+});

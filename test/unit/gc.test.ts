@@ -1,0 +1,82 @@
+// The conntrack and affinity GC over the fake maps: what expires goes, what is live stays, and a
+// tuple a client re-created between the scan and the delete is spared.
+import { describe, expect, it } from 'vitest';
+import * as L from '../../agent/bpf/layout.ts';
+import { Datapath, type MapSizes } from '../../agent/datapath.ts';
+import { collectGarbage } from '../../agent/gc.ts';
+import { fakeMaps } from '../../agent/maps/fake-map.ts';
+
+const SIZES: MapSizes = { services: 16, backends: 16, maglev: 1 << 12, ct: 64, affinity: 64 };
+const S = 1_000_000_000n;
+const NOW = 100_000n * S;
+const TIMEOUTS = { tcpSeconds: 100, closingSeconds: 10, udpSeconds: 30 };
+
+function setup() {
+  const maps = fakeMaps(SIZES);
+  const dp = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+  dp.apply([
+    { vip: '10.96.0.10', port: 80, proto: 'TCP', name: 'default/web:http', affinityTimeout: 60,
+      backends: [{ ip: '10.0.0.1', port: 8080 }, { ip: '10.0.0.2', port: 8080 }] },
+    { vip: '10.96.0.10', port: 53, proto: 'UDP', name: 'default/web:dns', affinityTimeout: 0, backends: [{ ip: '10.0.0.3', port: 5353 }] },
+  ]);
+  const tcp = dp.frontends.get('10.96.0.10:80/TCP')!, udp = dp.frontends.get('10.96.0.10:53/UDP')!;
+  return { maps, dp, tcp, udp, tcpBackend: tcp.backends.get('10.0.0.1:8080')!.id, udpBackend: udp.backends.get('10.0.0.3:5353')!.id };
+}
+
+let sport = 40000;
+function flow(proto: 'TCP' | 'UDP', backendId: number, svcId: number, idleSeconds: bigint, flags = 0) {
+  const key = L.ctKey.encode({ saddr: '10.1.0.5', daddr: '10.96.0.10', sport: sport++, dport: 80, proto: L.IPPROTO[proto], dir: L.SL_CT_DIR_SERVICE });
+  const value = L.ctEntry.encode({ nat_addr: '10.0.0.1', nat_port: 8080, flags, svc_id: svcId, backend_id: backendId,
+    created_ns: NOW - 20_000n * S, last_seen_ns: NOW - idleSeconds * S });
+  return { key, value };
+}
+
+describe('collectGarbage', () => {
+  it('deletes expired conntrack and affinity entries and keeps live ones', () => {
+    const { maps, dp, tcp, udp, tcpBackend, udpBackend } = setup();
+    const ct = {
+      idleTcp: flow('TCP', tcpBackend, tcp.svcId, 200n),
+      activeTcp: flow('TCP', tcpBackend, tcp.svcId, 50n),
+      closed: flow('TCP', tcpBackend, tcp.svcId, 20n, L.SL_CT_F_CLOSING),
+      activeUdp: flow('UDP', udpBackend, udp.svcId, 5n),
+      udpToRemovedBackend: flow('UDP', 999, udp.svcId, 5n),
+    };
+    for (const f of Object.values(ct)) maps.maps.sl_ct.update(f.key, f.value);
+    const aff = (svcId: number, client: string, backendId: number, idle: bigint) => {
+      const key = L.affKey.encode({ svc_id: svcId, client });
+      maps.maps.sl_affinity.update(key, L.affValue.encode({ backend_id: backendId, last_used_ns: NOW - idle * S }));
+      return key;
+    };
+    const live = aff(tcp.svcId, '10.1.0.5', tcpBackend, 10n);
+    aff(tcp.svcId, '10.1.0.6', tcpBackend, 100n);
+    aff(tcp.svcId, '10.1.0.7', 999, 1n);
+    aff(udp.svcId, '10.1.0.8', udpBackend, 1n);
+
+    expect(collectGarbage(dp, TIMEOUTS, NOW)).toEqual({ ctScanned: 5, ctDeleted: 3, affinityDeleted: 3 });
+    const left = maps.maps.sl_ct.entries().map((e) => e.key.toString('hex')).sort();
+    expect(left).toEqual([ct.activeTcp.key, ct.activeUdp.key].map((k) => k.toString('hex')).sort());
+    expect(maps.maps.sl_affinity.entries().map((e) => e.key)).toEqual([live]);
+  });
+
+  it('spares a tuple re-created between the scan and the delete', () => {
+    const { maps, dp, tcp, tcpBackend } = setup();
+    const old = flow('TCP', tcpBackend, tcp.svcId, 200n);
+    const gone = flow('TCP', tcpBackend, tcp.svcId, 200n);
+    const ctMap = maps.maps.sl_ct;
+    ctMap.update(old.key, old.value);
+    ctMap.update(gone.key, gone.value);
+    // A new connection on the same tuple, created right after the GC's scan.
+    const reborn = Buffer.from(old.value);
+    L.ctEntry.encode({ ...L.ctEntry.decode(old.value), created_ns: NOW, last_seen_ns: NOW }, reborn);
+    const scan = ctMap.entries.bind(ctMap);
+    ctMap.entries = () => {
+      const snapshot = scan();
+      ctMap.update(old.key, reborn);
+      return snapshot;
+    };
+
+    expect(collectGarbage(dp, TIMEOUTS, NOW)).toMatchObject({ ctScanned: 2, ctDeleted: 1 });
+    expect(ctMap.lookup(old.key)).toEqual(reborn);
+    expect(ctMap.lookup(gone.key)).toBeUndefined();
+  });
+});
