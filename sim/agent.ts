@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { ServiceState } from '../agent/services.ts';
+import type { ServiceJson } from '../proto/contract.ts';
 import type { SimCluster, SimNode } from './cluster.ts';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
@@ -35,7 +35,7 @@ export class SimAgent {
       : path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-state-')), 'services.json'));
   }
 
-  static async start(cluster: SimCluster, nodeName: string, opts: AgentOptions = {}, services?: ServiceState[]): Promise<SimAgent> {
+  static async start(cluster: SimCluster, nodeName: string, opts: AgentOptions = {}, services?: ServiceJson[]): Promise<SimAgent> {
     const a = new SimAgent(cluster, cluster.node(nodeName), opts);
     if (a.stateFile && (services || !fs.existsSync(a.stateFile))) writeAtomic(a.stateFile, { services: services ?? [] });
     await a.restart();
@@ -81,7 +81,7 @@ export class SimAgent {
   }
 
   /** Standalone mode: write the services and wait until the agent has applied (or refused) them. */
-  async setServices(services: ServiceState[]): Promise<LogLine> {
+  async setServices(services: ServiceJson[]): Promise<LogLine> {
     if (!this.stateFile) throw new Error('agent runs with a control plane, not a state file');
     const since = this.logs.length;
     writeAtomic(this.stateFile, { services });
