@@ -14,7 +14,10 @@ export interface AgentOptions {
   stateFile?: string;
   /** gRPC control plane address (host:port or unix:/path). */
   controlPlane?: string;
+  /** More flags; a flag given here overrides the launcher's default (e.g. --log-level). */
   args?: string[];
+  /** How long to wait for "agent ready" (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 export class SimAgent {
@@ -58,7 +61,13 @@ export class SimAgent {
       for (const fn of this.#listeners) fn(l);
     });
     // This process's own line, not an earlier run's.
-    await this.waitLog((l) => l.msg === 'agent ready', 30000, since);
+    await this.waitLog((l) => l.msg === 'agent ready', this.#opts.readyTimeoutMs ?? 30000, since);
+  }
+
+  /** Call `fn` with every log line from now on (as it arrives); returns a function that stops it. */
+  onLog(fn: (l: LogLine) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Resolve with the first log line (from `since` on) that matches. */
