@@ -1,21 +1,15 @@
-// sluice-agent: the node agent. Loads the datapath (adopting pinned maps from an earlier run, so
-// traffic never stops), attaches it to pods' interfaces, and applies the desired services from the
-// control plane (or, standalone, from a state file) to the maps.
+// sluice-agent: the node agent's command line. Parses the flags and runs startAgent (agent/agent.ts)
+// until SIGTERM or SIGINT.
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { connectStateStream, type StateStreamClient } from '../controlplane/client.ts';
-import { InterfaceAttacher } from './attach.ts';
-import { attachExternal, EXTERNAL_MODES, type ExternalAttachment } from './external.ts';
-import { CapacityError, Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
+import { AgentStartError, startAgent, type AgentHandle } from './agent.ts';
+import { EXTERNAL_MODES } from './external.ts';
 import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
-import { collectGarbage, DEFAULT_GC } from './gc.ts';
-import { PinnedMaps } from './inspect.ts';
-import { AgentMetrics } from './metrics.ts';
-import { Reconciler } from './reconciler.ts';
-import type { ServiceState } from './services.ts';
-import { DEFAULT_RUN_DIR, writeStatus, type AgentStatus } from './status.ts';
+import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
+import { DEFAULT_GC } from './gc.ts';
+import { DEFAULT_RUN_DIR } from './status.ts';
 
 const HELP = `Usage: sluice-agent [options]
 
@@ -97,18 +91,23 @@ const externalMode = args['external-mode'] as (typeof EXTERNAL_MODES)[number];
 if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMode} is not one of ${EXTERNAL_MODES.join(', ')}`);
 
 const log = pino({ level: args['log-level'], base: { component: 'agent' } });
-const node = args['node-name'] ?? process.env.NODE_NAME ?? os.hostname();
-const runDir = args['run-dir'];
-const gcTimeouts = {
-  tcpSeconds: num('ct-tcp-timeout', args['ct-tcp-timeout'], DEFAULT_GC.tcpSeconds),
-  udpSeconds: num('ct-udp-timeout', args['ct-udp-timeout'], DEFAULT_GC.udpSeconds),
-  closingSeconds: num('ct-closing-timeout', args['ct-closing-timeout'], DEFAULT_GC.closingSeconds),
-};
-
-let dp: Datapath;
+const metricsAddr = args['metrics-addr'];
+let agent: AgentHandle;
 try {
-  dp = Datapath.open({
-    node, pinRoot: args['pin-root'], objectDir: args['bpf-dir'],
+  agent = await startAgent({
+    node: args['node-name'] ?? process.env.NODE_NAME ?? os.hostname(),
+    source: args['state-file'] ? { stateFile: args['state-file'] } : {
+      controlPlane: args['control-plane']!.split(',').map((t) => t.trim()).filter(Boolean),
+      tls: args['tls-ca'] ? { caFile: args['tls-ca'], certFile: args['tls-cert']!, keyFile: args['tls-key']! } : undefined,
+    },
+    podInterfaces: args['pod-interfaces'].split(','),
+    externalInterface: args['external-interface'],
+    externalMode,
+    pinRoot: args['pin-root'],
+    runDir: args['run-dir'],
+    bpfDir: args['bpf-dir'],
+    metrics: metricsAddr === 'off' ? undefined
+      : { host: metricsAddr.slice(0, metricsAddr.lastIndexOf(':')) || '0.0.0.0', port: Number(metricsAddr.slice(metricsAddr.lastIndexOf(':') + 1)) },
     sizes: {
       services: num('max-services', args['max-services'], DEFAULT_SIZES.services),
       backends: num('max-backends', args['max-backends'], DEFAULT_SIZES.backends),
@@ -116,180 +115,24 @@ try {
       ct: num('max-conntrack', args['max-conntrack'], DEFAULT_SIZES.ct),
       affinity: num('max-affinity', args['max-affinity'], DEFAULT_SIZES.affinity),
     },
-    warn: (msg, fields) => log.warn(fields, msg),
+    gc: {
+      tcpSeconds: num('ct-tcp-timeout', args['ct-tcp-timeout'], DEFAULT_GC.tcpSeconds),
+      udpSeconds: num('ct-udp-timeout', args['ct-udp-timeout'], DEFAULT_GC.udpSeconds),
+      closingSeconds: num('ct-closing-timeout', args['ct-closing-timeout'], DEFAULT_GC.closingSeconds),
+    },
+    gcIntervalMs: num('gc-interval', args['gc-interval'], 10) * 1000,
+    scanIntervalMs: num('scan-interval', args['scan-interval'], 500),
+    log,
   });
 } catch (e) {
-  log.fatal({ err: (e as Error).message }, 'cannot load the datapath');
+  if (!(e instanceof AgentStartError)) throw e;
+  log.fatal(e.fields, e.message);
   process.exit(1);
 }
-log.info({ node, pinDir: dp.pinDir, adopted: dp.adopted, frontends: dp.frontends.size, backends: dp.backendCount, sizes: dp.sizes },
-  dp.adopted ? 'adopted pinned maps: traffic keeps flowing from the last state' : 'created maps');
-
-let external: ExternalAttachment | undefined;
-if (args['external-interface']) {
-  try {
-    external = attachExternal(args['external-interface'], dp.programs, externalMode);
-    dp.setNodeIp(external.ips[0]!);
-    log.info({ interface: external.name, mode: external.mode, addresses: external.ips, fallbacks: external.fallbacks }, 'north-south datapath attached');
-  } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'cannot attach the north-south datapath');
-    process.exit(1);
-  }
-}
-
-const maps = new PinnedMaps(node, args['pin-root']);
-const reconciler = new Reconciler(dp, { node, nodeIps: external?.ips ?? [] });
-const attacher = new InterfaceAttacher(args['pod-interfaces'].split(','), dp.programs, (msg, fields) => log.info(fields, msg));
-const metrics = new AgentMetrics(dp, maps, () => attacher.attached.length);
-const status: AgentStatus = {
-  node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
-  source: args['control-plane'] ? `control plane ${args['control-plane']}` : `state file ${args['state-file']}`,
-  appliedVersion: 0, nacked: [], interfaces: [],
-  external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
-};
-let stream: StateStreamClient | undefined;
-let ready = false;
-
-function saveStatus(): void {
-  status.interfaces = attacher.attached.map((a) => a.name).sort();
-  if (stream) {
-    status.controlPlane = {
-      target: stream.target, connected: stream.connected, serverId: stream.serverId || undefined,
-      lastError: stream.lastError || undefined, reconnects: status.controlPlane?.reconnects ?? 0,
-    };
-  }
-  try { writeStatus(status, runDir); } catch (e) { log.warn({ err: (e as Error).message }, 'cannot write the status file'); }
-}
-
-/** Apply one version; returns the error text for a nack, or undefined when applied. */
-function apply(version: number, snapshot: boolean, upserts: ServiceState[], removals: string[]): string | undefined {
-  const t0 = performance.now();
-  try {
-    const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
-    const seconds = (performance.now() - t0) / 1000;
-    for (const e of r.errors) log.error({ version, err: e }, 'service left as it was');
-    metrics.serviceErrors.inc(r.errors.length);
-    metrics.applied.inc();
-    metrics.applySeconds.observe(seconds);
-    metrics.appliedVersion.set(version);
-    status.appliedVersion = version;
-    status.appliedAt = new Date().toISOString();
-    ready = true;
-    log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
-    return undefined;
-  } catch (e) {
-    const msg = (e as Error).message;
-    metrics.nacked.inc();
-    metrics.errors.inc({ kind: e instanceof CapacityError ? 'map_full' : 'apply' });
-    status.nacked = [...status.nacked, { version, error: msg, at: new Date().toISOString() }].slice(-10);
-    log.error({ version, err: msg, capacity: e instanceof CapacityError }, 'version not applied; previous state kept');
-    return msg;
-  } finally {
-    saveStatus();
-  }
-}
-
-function watchStateFile(file: string): void {
-  let version = 0;
-  const load = () => {
-    let services: ServiceState[];
-    try {
-      const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { services?: ServiceState[] };
-      if (!Array.isArray(doc.services)) throw new Error('"services" must be an array');
-      services = doc.services;
-    } catch (e) {
-      log.error({ file, err: (e as Error).message }, 'state file unreadable; previous state kept');
-      return;
-    }
-    apply(++version, true, services, []);
-  };
-  load();
-  fs.watchFile(file, { interval: 100 }, (cur, prev) => { if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) load(); });
-}
-
-function followControlPlane(targets: string[]): void {
-  let i = 0, failures = 0, wasConnected = false;
-  const connect = (target: string) => {
-    const s = connectStateStream({
-      target, nodeName: node, agentId: `${node}/${process.pid}`, lastAppliedVersion: status.appliedVersion,
-      tls: args['tls-ca'] ? { caFile: args['tls-ca'], certFile: args['tls-cert']!, keyFile: args['tls-key']! } : undefined,
-      logger: log.child({ component: 'stream' }),
-      onUpdate: async (u) => apply(u.version, u.snapshot, u.upserts, u.removals),
-    });
-    s.on('connected', (serverId) => {
-      failures = 0;
-      wasConnected = true;
-      metrics.cpConnected.set(1);
-      log.info({ target, serverId }, 'control plane connected');
-      saveStatus();
-    });
-    s.on('disconnected', (why) => {
-      metrics.cpConnected.set(0);
-      if (wasConnected) {
-        wasConnected = false;
-        metrics.cpReconnects.inc();
-        if (status.controlPlane) status.controlPlane.reconnects++;
-        log.warn({ target, why }, 'control plane unreachable; the datapath keeps its last state while reconnecting');
-      }
-      // With replicas, try the next one (backing off once all have failed); whichever answers
-      // sends a full snapshot to reconcile with.
-      if (targets.length > 1 && stream === s) {
-        s.close();
-        i = (i + 1) % targets.length;
-        const delay = Math.min(10_000, 200 * 2 ** Math.floor(failures++ / targets.length));
-        const next = targets[i]!;
-        setTimeout(() => { if (stream === s) stream = connect(next); }, delay);
-      }
-      saveStatus();
-    });
-    return s;
-  };
-  stream = connect(targets[0]!);
-}
-
-if (args['metrics-addr'] !== 'off') {
-  try {
-    await metrics.serve(args['metrics-addr'], () => ready);
-  } catch (e) {
-    log.fatal({ addr: args['metrics-addr'], err: (e as Error).message }, 'cannot serve metrics');
-    process.exit(1);
-  }
-}
-attacher.start(num('scan-interval', args['scan-interval'], 500));
-const scanSave = setInterval(() => {
-  metrics.attachErrors.set(attacher.errors);
-  if (attacher.attached.length !== status.interfaces.length) saveStatus();
-}, 1000);
-scanSave.unref();
-
-const gcTimer = setInterval(() => {
-  try {
-    const r = collectGarbage(dp, gcTimeouts);
-    metrics.gcDeleted.inc({ map: 'sl_ct' }, r.ctDeleted);
-    metrics.gcDeleted.inc({ map: 'sl_affinity' }, r.affinityDeleted);
-    if (r.ctDeleted || r.affinityDeleted) log.debug(r, 'expired entries removed');
-  } catch (e) {
-    metrics.errors.inc({ kind: 'gc' });
-    log.warn({ err: (e as Error).message }, 'garbage collection failed');
-  }
-}, num('gc-interval', args['gc-interval'], 10) * 1000);
-gcTimer.unref();
-
-if (args['state-file']) watchStateFile(args['state-file']);
-else followControlPlane(args['control-plane']!.split(',').map((t) => t.trim()).filter(Boolean));
-saveStatus();
-log.info({ interfaces: attacher.attached.length }, 'agent ready');
 
 function shutdown(sig: string): void {
   log.info({ signal: sig }, 'stopping; programs and maps stay in place for the next agent');
-  stream?.close();
-  attacher.stop();
-  clearInterval(gcTimer);
-  status.pid = 0;
-  saveStatus();
-  maps.close();
-  dp.close();
-  process.exit(0);
+  void agent.stop().finally(() => process.exit(0));
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,5 +1,4 @@
-// Prometheus metrics and health endpoints of the agent. Read-only: nothing served here changes state.
-import http from 'node:http';
+// Prometheus metrics of the agent (served by common/status-server.ts).
 import client from 'prom-client';
 import type { Datapath } from './datapath.ts';
 import type { PinnedMaps } from './inspect.ts';
@@ -54,29 +53,5 @@ export class AgentMetrics {
     let svcs: ReturnType<PinnedMaps['services']> = [], svcAt = 0;
     const cachedFill = () => { if (Date.now() - fillAt > 1000) { fill = maps.fill(); fillAt = Date.now(); } return fill; };
     const cachedServices = () => { if (Date.now() - svcAt > 1000) { svcs = maps.services(); svcAt = Date.now(); } return svcs; };
-  }
-
-  /** Serve /metrics, /healthz (the datapath is loaded) and /readyz (a version has been applied). */
-  serve(addr: string, ready: () => boolean): Promise<http.Server> {
-    const i = addr.lastIndexOf(':');
-    const host = addr.slice(0, i) || '0.0.0.0', port = Number(addr.slice(i + 1));
-    const srv = http.createServer(async (req, res) => {
-      if (req.url === '/metrics') {
-        res.setHeader('content-type', this.registry.contentType);
-        res.end(await this.registry.metrics());
-      } else if (req.url === '/healthz') {
-        res.end('ok\n');
-      } else if (req.url === '/readyz') {
-        res.statusCode = ready() ? 200 : 503;
-        res.end(ready() ? 'ready\n' : 'no state applied yet\n');
-      } else {
-        res.statusCode = 404;
-        res.end();
-      }
-    });
-    return new Promise((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(port, host, () => resolve(srv));
-    });
   }
 }

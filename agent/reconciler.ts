@@ -4,7 +4,8 @@
 // the maps, or whose map writes fail, throws with the maps and this reconciler as they were (see
 // Datapath.apply), so the caller can nack it with the error's message.
 import { frontendKey, type Datapath, type Frontend } from './datapath.ts';
-import { frontendsOf, serviceKey, type NodeContext, type ServiceState } from './services.ts';
+import { frontendsOf, type NodeContext } from './services.ts';
+import { serviceKey, type Service } from '../proto/contract.ts';
 
 export interface ApplyStats { services: number; changed: number; removed: number; errors: string[] }
 
@@ -14,19 +15,19 @@ export class Reconciler {
   /** service key -> its frontend keys, as last applied; and the reverse. */
   #owned = new Map<string, string[]>();
   #ownerOf = new Map<string, string>();
-  #desired = new Map<string, ServiceState>();
+  #desired = new Map<string, Service>();
 
   constructor(dp: Datapath, ctx?: NodeContext) {
     this.#dp = dp;
     this.#ctx = ctx;
   }
 
-  get services(): ReadonlyMap<string, ServiceState> {
+  get services(): ReadonlyMap<string, Service> {
     return this.#desired;
   }
 
   /** Replace everything: frontends of services not in `services` go (also ones adopted from pins). */
-  applySnapshot(services: ServiceState[]): ApplyStats {
+  applySnapshot(services: Service[]): ApplyStats {
     const next = new Map(services.map((s) => [serviceKey(s), s]));
     const { set, owned, errors, broken } = this.#frontends(next.values(), () => undefined);
     const keep = new Set(set.map((f) => frontendKey(f)));
@@ -39,7 +40,7 @@ export class Reconciler {
     return { services: next.size, ...r, errors };
   }
 
-  applyDelta(upserts: ServiceState[], removals: string[]): ApplyStats {
+  applyDelta(upserts: Service[], removals: string[]): ApplyStats {
     // Frontends held by services outside this change; the changed ones give theirs up. (A view,
     // not a copy: a delta costs what it changes, not what the node holds.)
     const changing = new Set([...removals, ...upserts.map(serviceKey)]);
@@ -70,7 +71,7 @@ export class Reconciler {
   }
 
   /** Frontends of `services`; `takenBy` names the owner of a frontend held by a service not being changed. */
-  #frontends(services: Iterable<ServiceState>, takenBy: (frontend: string) => string | undefined) {
+  #frontends(services: Iterable<Service>, takenBy: (frontend: string) => string | undefined) {
     const set: Frontend[] = [];
     const owned = new Map<string, string[]>();
     const errors: string[] = [];

@@ -1,40 +1,10 @@
-// Turns services as the control plane sends them (sluice.v1.Service, in protobufjs' camelCase
-// object form) into datapath frontends: one per IPv4 cluster IP and port.
+// Turns services as the control plane sends them (sluice.v1.Service, see proto/contract.ts) into
+// datapath frontends: one per IPv4 cluster IP and port, and the external ones. The control plane's
+// model has validated the service and applied its defaults; what is checked here is only what this
+// datapath cannot hold (IPv4 addresses, TCP and UDP, 16-bit ports, an affinity timeout), with an error
+// naming the service and the field.
 import type { FrontendSpec } from './datapath.ts';
-
-export interface EndpointState {
-  ip: string;
-  port: number;
-  ready?: boolean;
-  serving?: boolean;
-  terminating?: boolean;
-  nodeName?: string;
-  targetRef?: string;
-}
-
-export interface ServicePortState {
-  name?: string;
-  protocol: string;
-  port: number;
-  nodePort?: number;
-  endpoints?: EndpointState[];
-}
-
-export interface ServiceState {
-  namespace: string;
-  name: string;
-  type?: string;
-  clusterIps?: string[];
-  ports?: ServicePortState[];
-  affinityClientIp?: boolean;
-  affinityTimeoutSeconds?: number;
-  internalTrafficLocal?: boolean;
-  externalTrafficLocal?: boolean;
-  externalIps?: string[];
-  loadBalancerIps?: string[];
-}
-
-export const serviceKey = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
+import { serviceKey, type Service } from '../proto/contract.ts';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -45,40 +15,51 @@ export interface NodeContext {
   nodeIps: string[];
 }
 
-/**
- * Frontends of one service: cluster-internal ones for every IPv4 cluster IP and port, and external
- * ones for NodePorts on every node address, externalIPs and LoadBalancer ingress IPs. Throws an
- * error naming the service and field when it is unusable.
- */
-export function frontendsOf(s: ServiceState, ctx: NodeContext = { node: '', nodeIps: [] }): FrontendSpec[] {
-  const key = serviceKey(s);
-  const out: FrontendSpec[] = [];
-  const timeout = s.affinityClientIp ? (s.affinityTimeoutSeconds || 10800) : 0;
-  const ip = (v: string, field: string) => {
-    if (!IPV4.test(v)) throw new Error(`service ${key}: ${field}: ${JSON.stringify(v)} is not an IPv4 address`);
-    return v;
+/** Throws, naming the service and field, what the datapath's maps cannot represent. */
+function datapathLimits(key: string) {
+  const fail = (field: string, what: string): never => { throw new Error(`service ${key}: ${field}: ${what}`); };
+  return {
+    ip(v: string, field: string): string {
+      return IPV4.test(v) ? v : fail(field, `${JSON.stringify(v)} is not an IPv4 address (the datapath holds IPv4 only)`);
+    },
+    port(v: number, field: string): number {
+      return v >= 1 && v <= 65535 ? v : fail(field, `${v} does not fit a 16-bit port`);
+    },
+    proto(v: string, field: string): 'TCP' | 'UDP' {
+      return v === 'TCP' || v === 'UDP' ? v : fail(field, `${v} is not supported (TCP and UDP are)`);
+    },
+    fail,
   };
-  const ports = (s.ports ?? []).map((p, i) => {
-    const proto = p.protocol || 'TCP';
-    if (proto !== 'TCP' && proto !== 'UDP') throw new Error(`service ${key}: ports[${i}].protocol: ${proto} is not supported (TCP and UDP are)`);
-    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) throw new Error(`service ${key}: ports[${i}].port: ${p.port} is out of range`);
-    if (p.nodePort && (!Number.isInteger(p.nodePort) || p.nodePort < 1 || p.nodePort > 65535)) throw new Error(`service ${key}: ports[${i}].nodePort: ${p.nodePort} is out of range`);
-    const backends = (p.endpoints ?? []).map((e, j) => {
-      ip(e.ip, `ports[${i}].endpoints[${j}].ip`);
-      if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new Error(`service ${key}: ports[${i}].endpoints[${j}].port: ${e.port} is out of range`);
-      return { ip: e.ip, port: e.port, terminating: !!e.terminating, local: !!ctx.node && e.nodeName === ctx.node };
-    });
-    return { p, proto: proto as 'TCP' | 'UDP', backends };
+}
+
+/**
+ * Frontends of one service: cluster-internal ones for every cluster IP and port, and external ones
+ * for NodePorts on every node address, externalIPs and LoadBalancer ingress IPs.
+ */
+export function frontendsOf(s: Service, ctx: NodeContext = { node: '', nodeIps: [] }): FrontendSpec[] {
+  const key = serviceKey(s);
+  const check = datapathLimits(key);
+  const out: FrontendSpec[] = [];
+  if (s.affinityClientIp && s.affinityTimeoutSeconds === 0) check.fail('affinityTimeoutSeconds', '0 with affinityClientIp (the datapath reads 0 as no affinity)');
+  const base = { affinityTimeout: s.affinityClientIp ? s.affinityTimeoutSeconds : 0 };
+  const ports = s.ports.map((p, i) => {
+    const proto = check.proto(p.protocol, `ports[${i}].protocol`);
+    check.port(p.port, `ports[${i}].port`);
+    if (p.nodePort) check.port(p.nodePort, `ports[${i}].nodePort`);
+    const backends = p.endpoints.map((e, j) => ({
+      ip: check.ip(e.ip, `ports[${i}].endpoints[${j}].ip`), port: check.port(e.port, `ports[${i}].endpoints[${j}].port`),
+      terminating: e.terminating, local: !!ctx.node && e.nodeName === ctx.node,
+    }));
+    return { p, proto, backends };
   });
-  const base = { affinityTimeout: timeout };
-  for (const [v, vip] of (s.clusterIps ?? []).entries()) {
-    ip(vip, `clusterIPs[${v}]`);
+  for (const [v, vip] of s.clusterIps.entries()) {
+    check.ip(vip, `clusterIps[${v}]`);
     for (const { p, proto, backends } of ports) {
       out.push({ ...base, vip, port: p.port, proto, name: `${key}:${p.name || p.port}`, backends });
     }
   }
   // externalTrafficPolicy Local: only this node's endpoints, and the client address is kept.
-  const local = !!s.externalTrafficLocal;
+  const local = s.externalTrafficLocal;
   const external = (vip: string, port: number, proto: 'TCP' | 'UDP', name: string, backends: FrontendSpec['backends']) =>
     out.push({ ...base, vip, port, proto, name, scope: 1, localOnly: local, backends: local ? backends.filter((b) => b.local) : backends });
   for (const { p, proto, backends } of ports) {
@@ -86,9 +67,9 @@ export function frontendsOf(s: ServiceState, ctx: NodeContext = { node: '', node
     if (p.nodePort && (s.type === 'NodePort' || s.type === 'LoadBalancer')) {
       for (const nip of ctx.nodeIps) external(nip, p.nodePort, proto, `${key}:${pname} nodeport`, backends);
     }
-    for (const [i, e] of (s.externalIps ?? []).entries()) external(ip(e, `externalIPs[${i}]`), p.port, proto, `${key}:${pname} external`, backends);
+    for (const [i, e] of s.externalIps.entries()) external(check.ip(e, `externalIps[${i}]`), p.port, proto, `${key}:${pname} external`, backends);
     if (s.type === 'LoadBalancer') {
-      for (const [i, e] of (s.loadBalancerIps ?? []).entries()) external(ip(e, `loadBalancerIPs[${i}]`), p.port, proto, `${key}:${pname} lb`, backends);
+      for (const [i, e] of s.loadBalancerIps.entries()) external(check.ip(e, `loadBalancerIps[${i}]`), p.port, proto, `${key}:${pname} lb`, backends);
     }
   }
   return out;

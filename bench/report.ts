@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Results } from './run.ts';
+import type { Results } from './lib/results.ts';
 import type { Summary } from './lib/stats.ts';
 
 const ORDER = ['direct', 'sluice', 'iptables', 'nftables'];

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { datapathObjects } from '../agent/bpf/objects.ts';
 import { maglevSize } from '../agent/maglev.ts';
+import { SimAgent, type LogLine } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { nsRun, run, sleep, waitFor } from '../sim/netns.ts';
 import {
@@ -31,6 +32,7 @@ import { ProductionPath } from './lib/kube.ts';
 import { drain, hrMs, iperf3Gbps, Lines, realPid, rss } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
 import { writeReport } from './report.ts';
+import type { ByCount, Results } from './lib/results.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench/results'));
@@ -73,10 +75,11 @@ function compile(): void {
 
 interface Applied { version: number; services: number; ms: number; at: number; snapshot: boolean }
 
+/** The agent on the sluice node, launched by the simulated cluster's launcher (sim/agent.ts). */
 class Agent {
   readonly stateFile: string;
   readonly node: SimNode;
-  lines!: Lines;
+  sim!: SimAgent;
   pid = 0;
   applied: Applied[] = [];
   #cluster: SimCluster;
@@ -91,31 +94,25 @@ class Agent {
   async start(maxServices: number, maxBackends: number, maglevSlots: number, controlPlane?: string): Promise<void> {
     if (!controlPlane) this.write(stateFile([]));
     this.applied = [];
-    const p = this.#cluster.spawnTs(this.node.ns, 'agent/main.ts', [
-      '--node-name', this.node.nodeName, ...(controlPlane ? ['--control-plane', controlPlane] : ['--state-file', this.stateFile]),
-      '--max-services', String(maxServices),
-      '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144',
-    ]);
-    this.lines = new Lines(p);
-    this.lines.onLine((l) => {
-      if (process.env.BENCH_DEBUG) process.stderr.write(`[agent] ${l.slice(0, 400)}\n`);
-      if (!l.includes('"applied"')) return;
-      try {
-        const o = JSON.parse(l) as { msg?: string; version: number; services: number; ms: number; snapshot: boolean };
-        if (o.msg === 'applied') this.applied.push({ version: o.version, services: o.services, ms: o.ms, at: hrMs(), snapshot: o.snapshot });
-      } catch { /* not JSON */ }
+    this.sim = await SimAgent.start(this.#cluster, this.node.name, {
+      ...(controlPlane ? { controlPlane } : { stateFile: this.stateFile }),
+      readyTimeoutMs: 60000,
+      args: ['--log-level', 'info', '--max-services', String(maxServices),
+        '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144'],
     });
-    await this.lines.next((l) => l.includes('"agent ready"'), 60000, 'sluice agent start');
-    this.pid = realPid(p.pid!, 'node');
+    // Timed as each line arrives, not when the benchmark gets round to looking.
+    const seen = (l: LogLine) => {
+      if (process.env.BENCH_DEBUG) process.stderr.write(`[agent] ${JSON.stringify(l).slice(0, 400)}\n`);
+      if (l.msg === 'applied') this.applied.push({ version: Number(l.version), services: Number(l.services), ms: Number(l.ms), at: hrMs(), snapshot: !!l.snapshot });
+    };
+    this.sim.logs.forEach(seen);
+    this.sim.onLog(seen);
+    this.pid = realPid(this.sim.proc.pid!, 'node');
   }
 
   async stop(): Promise<void> {
-    const p = this.lines.proc;
-    if (p.exitCode !== null) return;
-    const gone = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await Promise.race([gone, sleep(10000)]);
-    if (p.exitCode === null) p.kill('SIGKILL');
+    await Promise.race([this.sim.kill('SIGTERM'), sleep(10000)]);
+    await this.sim.kill('SIGKILL');
   }
 
   /** Replace the state file atomically (the agent polls it every 100 ms). */
@@ -198,20 +195,6 @@ async function verify(c: Contender): Promise<void> {
 }
 
 // ---- results ------------------------------------------------------------------------------
-
-type ByCount<T> = Record<string, T>;
-export interface Results {
-  meta: Record<string, unknown>;
-  crr: Record<string, ByCount<Summary & { errors: number }>>;
-  throughput_gbps: Record<string, ByCount<Summary>>;
-  sync: {
-    program: Record<string, ByCount<Summary & { agent_ms?: Summary; note: string }>>;
-    one_change: Record<string, ByCount<{ median_ms: number; p99_ms: number; min_ms: number; max_ms: number; n: number; command_ms?: Summary; agent_ms?: Summary; api_to_cp_send_ms?: Summary & { p99: number }; cp_send_to_agent_applied_ms?: Summary & { p99: number }; note: string }>>;
-    controlplane: unknown;
-  };
-  memory: Record<string, ByCount<Record<string, unknown>>>;
-  load_ms: Record<string, ByCount<number[]>>;
-}
 
 function put<T>(o: Record<string, ByCount<T>>, name: string, count: number, v: T): void {
   (o[name] ??= {})[String(count)] = v;

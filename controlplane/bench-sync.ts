@@ -14,8 +14,8 @@ import { pino } from 'pino';
 import { StateStore } from './store.ts';
 import { StateServer } from './server.ts';
 import { createMetrics } from './metrics.ts';
-import { connectStateStream } from './client.ts';
-import { pb } from './proto.ts';
+import { connectStateStream } from '../agent/stream-client.ts';
+import { pb } from '../proto/contract.ts';
 import type { KubeEndpointSlice, KubeService } from './model.ts';
 
 const now = (): number => performance.timeOrigin + performance.now();

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The Sluice control plane: a source (Kubernetes informers or a manifests directory) feeding the
 // state store, served to agents over gRPC, with metrics and health over HTTP.
-import * as http from 'node:http';
 import * as fs from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { StateStore } from './store.ts';
@@ -10,6 +9,7 @@ import { createMetrics } from './metrics.ts';
 import { ManifestsSource } from './source-manifests.ts';
 import { KubernetesSource } from './source-kubernetes.ts';
 import { parseCidr } from './ipalloc.ts';
+import { serveStatus, type StatusServer } from '../common/status-server.ts';
 
 export const USAGE = `Usage: node controlplane/main.ts [flags]
 
@@ -145,37 +145,19 @@ export async function startControlPlane(flags: Flags, log: Logger): Promise<Cont
     source = k;
   }
   const grpcPort = await server.listen(flags.listen, flags.tls);
-  let httpServer: http.Server | null = null;
-  let metricsPort = 0;
+  let status: StatusServer | null = null;
   if (flags.metricsAddr) {
     const { host, port } = parseHostPort(flags.metricsAddr, 'metrics-addr');
-    httpServer = http.createServer((req, res) => {
-      const url = (req.url ?? '/').split('?')[0];
-      if (url === '/metrics') {
-        metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        }, (e: Error) => { res.writeHead(500); res.end(e.message); });
-      } else if (url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' }); res.end('ok\n');
-      } else if (url === '/readyz') {
-        const ok = store.synced;
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }); res.end(ok ? 'ok\n' : 'source not synced\n');
-      } else {
-        res.writeHead(404); res.end();
-      }
-    });
-    await new Promise<void>((resolve, reject) => { httpServer!.once('error', reject); httpServer!.listen(port, host, () => resolve()); });
-    const addr = httpServer.address();
-    metricsPort = typeof addr === 'object' && addr ? addr.port : 0;
-    log.info({ address: `${host}:${metricsPort}` }, 'metrics server listening');
+    status = await serveStatus({ host, port, registry: metrics.registry, notReady: () => (store.synced ? undefined : 'source not synced') });
+    log.info({ address: `${host}:${status.port}` }, 'metrics server listening');
   }
+  const metricsPort = status?.port ?? 0;
   return {
     store, server, grpcPort, metricsPort,
     async stop() {
       await source.stop();
       await server.close();
-      if (httpServer) await new Promise<void>((r) => { httpServer!.closeAllConnections(); httpServer!.close(() => r()); });
+      await status?.close();
     },
   };
 }

@@ -1,5 +1,7 @@
 // The service model: pure functions from Kubernetes Service + EndpointSlice objects to the
-// per-node `sluice.v1.Service` messages, following kube-proxy's semantics. Errors are data.
+// per-node `sluice.v1.Service` messages (`Service`, derived from the proto in proto/contract.ts),
+// following kube-proxy's semantics. Errors are data. This is where a Service is validated and its
+// defaults (the affinity timeout) applied: the agent trusts what it receives, up to its datapath's limits.
 //
 // Rules (see docs/control-plane.md):
 // - Services: ClusterIP, NodePort, LoadBalancer. Headless (clusterIP None) and ExternalName are ignored.
@@ -14,39 +16,7 @@
 // - internalTrafficPolicy Local keeps only the node's own endpoints (endpoint nodeName), applying the
 //   same ready/terminating fallback within them.
 import { isIP } from 'node:net';
-
-export interface ModelEndpoint {
-  ip: string;
-  port: number;
-  ready: boolean;
-  serving: boolean;
-  terminating: boolean;
-  nodeName: string;
-  targetRef: string;
-}
-
-export interface ModelPort {
-  name: string;
-  protocol: string; // TCP | UDP
-  port: number;
-  nodePort: number;
-  endpoints: ModelEndpoint[];
-}
-
-/** Plain form of sluice.v1.Service (field names as protobufjs generates them). */
-export interface ModelService {
-  namespace: string;
-  name: string;
-  type: string;
-  clusterIps: string[];
-  ports: ModelPort[];
-  affinityClientIp: boolean;
-  affinityTimeoutSeconds: number;
-  internalTrafficLocal: boolean;
-  externalTrafficLocal: boolean;
-  externalIps: string[];
-  loadBalancerIps: string[];
-}
+import type { Endpoint, Service, ServicePort } from '../proto/contract.ts';
 
 export interface ModelError {
   kind: string; // Service | EndpointSlice | Pod | Deployment | File
@@ -124,7 +94,7 @@ export interface ParsedSlice {
   key: string; // namespace/name of the slice
   service: string; // namespace/service-name, '' when the label is missing
   ports: { name: string; protocol: string; port: number }[];
-  endpoints: Omit<ModelEndpoint, 'port'>[];
+  endpoints: Omit<Endpoint, 'port'>[];
   errors: ModelError[];
 }
 
@@ -176,7 +146,7 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
 
 export interface ServiceResult {
   /** Node-independent model: every endpoint of every slice (all conditions), merged, sorted. */
-  model: ModelService | null;
+  model: Service | null;
   errors: ModelError[];
   /** true when the object is intentionally not modelled (headless, ExternalName). */
   ignored: boolean;
@@ -224,7 +194,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     return { model: null, errors, ignored: false };
   }
 
-  const ports: ModelPort[] = [];
+  const ports: ServicePort[] = [];
   const seen = new Set<string>();
   const rawPorts = spec.ports ?? [];
   rawPorts.forEach((p, i) => {
@@ -276,12 +246,12 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
 
   // Endpoints: merge slices, de-duplicate by ip:port (keeping the "best" conditions), sort.
   for (const port of ports) {
-    const byAddr = new Map<string, ModelEndpoint>();
+    const byAddr = new Map<string, Endpoint>();
     for (const s of slices) {
       const sp = s.ports.find((x) => x.name === port.name && x.protocol === port.protocol);
       if (!sp) continue; // the slice's endpoints lack this port
       for (const e of s.endpoints) {
-        const ep: ModelEndpoint = { ...e, port: sp.port };
+        const ep: Endpoint = { ...e, port: sp.port };
         const k = `${e.ip}:${sp.port}`;
         const prev = byAddr.get(k);
         if (!prev || rank(ep) > rank(prev)) byAddr.set(k, ep);
@@ -290,7 +260,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     port.endpoints = [...byAddr.values()].sort(compareEndpoints);
   }
 
-  const model: ModelService = {
+  const model: Service = {
     namespace: svc.metadata.namespace || 'default',
     name: svc.metadata.name,
     type,
@@ -306,7 +276,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
   return { model, errors, ignored: false };
 }
 
-function rank(e: ModelEndpoint): number {
+function rank(e: Endpoint): number {
   return (e.ready ? 4 : 0) + (e.serving ? 2 : 0) + (e.terminating ? 0 : 1);
 }
 
@@ -315,19 +285,19 @@ function ipNum(ip: string): number {
   return ((Number(p[0]) << 24) >>> 0) + (Number(p[1]) << 16) + (Number(p[2]) << 8) + Number(p[3]);
 }
 
-function compareEndpoints(a: ModelEndpoint, b: ModelEndpoint): number {
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return ipNum(a.ip) - ipNum(b.ip) || a.port - b.port;
 }
 
 /** Endpoints that should receive new connections: ready ones, else serving+terminating ones. */
-export function selectEndpoints(all: ModelEndpoint[]): ModelEndpoint[] {
+export function selectEndpoints(all: Endpoint[]): Endpoint[] {
   const ready = all.filter((e) => e.ready);
   if (ready.length > 0) return ready;
   return all.filter((e) => e.serving && e.terminating);
 }
 
 /** The message for one node: endpoint selection and internalTrafficPolicy applied. */
-export function projectForNode(model: ModelService, nodeName: string): ModelService {
+export function projectForNode(model: Service, nodeName: string): Service {
   return {
     ...model,
     ports: model.ports.map((p) => ({
@@ -338,7 +308,7 @@ export function projectForNode(model: ModelService, nodeName: string): ModelServ
 }
 
 /** Convenience for callers holding plain lists: the services (sorted by key) for one node. */
-export function buildNodeServices(services: KubeService[], slices: KubeEndpointSlice[], nodeName: string): { services: ModelService[]; errors: ModelError[] } {
+export function buildNodeServices(services: KubeService[], slices: KubeEndpointSlice[], nodeName: string): { services: Service[]; errors: ModelError[] } {
   const errors: ModelError[] = [];
   const byService = new Map<string, ParsedSlice[]>();
   for (const s of slices) {
@@ -349,7 +319,7 @@ export function buildNodeServices(services: KubeService[], slices: KubeEndpointS
     list.push(p);
     byService.set(p.service, list);
   }
-  const out: ModelService[] = [];
+  const out: Service[] = [];
   for (const svc of services) {
     const r = buildService(svc, byService.get(objectKey(svc.metadata)) ?? []);
     errors.push(...r.errors);

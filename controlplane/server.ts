@@ -15,11 +15,10 @@ import type { TLSSocket } from 'node:tls';
 import type * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { stateServiceDefinition, type StateUpdateMsg } from './proto.ts';
-import type { sluice } from './gen/state.js';
+import { stateServiceDefinition, type Service, type StateUpdateMsg } from '../proto/contract.ts';
+import type { sluice } from '../proto/gen/state.js';
 import type { StateStore } from './store.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
-import type { ModelService } from './model.ts';
 
 /** Largest message either side accepts: a 10,000 x 10 snapshot is ~8 MB (see docs), keep headroom. */
 export const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
@@ -287,7 +286,7 @@ export class StateServer {
   /** Sends the next update if none is in flight and there is something to send. */
   private pump(s: AgentSession): void {
     if (s.closed || !s.helloReceived || s.inflight || s.parked || !this.store.synced) return;
-    const upserts: ModelService[] = [];
+    const upserts: Service[] = [];
     const removals: string[] = [];
     const prevRevs = new Map<string, number | undefined>();
     let snapshot = false;

@@ -5,20 +5,21 @@
 import { EventEmitter } from 'node:events';
 import {
   buildService, objectKey, parseSlice, projectForNode,
-  type KubeEndpointSlice, type KubeService, type ModelError, type ModelService, type ParsedSlice,
+  type KubeEndpointSlice, type KubeService, type ModelError, type ParsedSlice,
 } from './model.ts';
+import type { Service } from '../proto/contract.ts';
 
 export interface ServiceEntry {
   key: string;
-  model: ModelService;
+  model: Service;
   /** Store-wide revision at which this model last changed. */
   rev: number;
   /** Serialized model, used to detect real changes. */
   fingerprint: string;
   endpointCount: number;
   /** Per-node projections of internalTrafficPolicy=Local services (cleared when the model changes). */
-  perNode?: Map<string, ModelService>;
-  clusterView?: ModelService;
+  perNode?: Map<string, Service>;
+  clusterView?: Service;
 }
 
 export interface StoreEvents {
@@ -130,7 +131,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
 
   /** The message for one node; projections are cached per entry. */
-  viewFor(entry: ServiceEntry, nodeName: string): ModelService {
+  viewFor(entry: ServiceEntry, nodeName: string): Service {
     if (!entry.model.internalTrafficLocal) return (entry.clusterView ??= projectForNode(entry.model, nodeName));
     entry.perNode ??= new Map();
     let v = entry.perNode.get(nodeName);
@@ -183,7 +184,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     for (const key of keys) {
       const raw = this.rawServices.get(key);
       const prev = this.entries.get(key);
-      let model: ModelService | null = null;
+      let model: Service | null = null;
       if (raw) {
         const sliceKeys = this.slicesByService.get(key);
         const parsed: ParsedSlice[] = [];

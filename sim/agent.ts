@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { ServiceState } from '../agent/services.ts';
+import type { ServiceJson } from '../proto/contract.ts';
 import type { SimCluster, SimNode } from './cluster.ts';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
@@ -14,7 +14,10 @@ export interface AgentOptions {
   stateFile?: string;
   /** gRPC control plane address (host:port or unix:/path). */
   controlPlane?: string;
+  /** More flags; a flag given here overrides the launcher's default (e.g. --log-level). */
   args?: string[];
+  /** How long to wait for "agent ready" (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 export class SimAgent {
@@ -35,7 +38,7 @@ export class SimAgent {
       : path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-state-')), 'services.json'));
   }
 
-  static async start(cluster: SimCluster, nodeName: string, opts: AgentOptions = {}, services?: ServiceState[]): Promise<SimAgent> {
+  static async start(cluster: SimCluster, nodeName: string, opts: AgentOptions = {}, services?: ServiceJson[]): Promise<SimAgent> {
     const a = new SimAgent(cluster, cluster.node(nodeName), opts);
     if (a.stateFile && (services || !fs.existsSync(a.stateFile))) writeAtomic(a.stateFile, { services: services ?? [] });
     await a.restart();
@@ -58,7 +61,13 @@ export class SimAgent {
       for (const fn of this.#listeners) fn(l);
     });
     // This process's own line, not an earlier run's.
-    await this.waitLog((l) => l.msg === 'agent ready', 30000, since);
+    await this.waitLog((l) => l.msg === 'agent ready', this.#opts.readyTimeoutMs ?? 30000, since);
+  }
+
+  /** Call `fn` with every log line from now on (as it arrives); returns a function that stops it. */
+  onLog(fn: (l: LogLine) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 
   /** Resolve with the first log line (from `since` on) that matches. */
@@ -81,7 +90,7 @@ export class SimAgent {
   }
 
   /** Standalone mode: write the services and wait until the agent has applied (or refused) them. */
-  async setServices(services: ServiceState[]): Promise<LogLine> {
+  async setServices(services: ServiceJson[]): Promise<LogLine> {
     if (!this.stateFile) throw new Error('agent runs with a control plane, not a state file');
     const since = this.logs.length;
     writeAtomic(this.stateFile, { services });

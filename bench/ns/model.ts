@@ -9,7 +9,7 @@
 //             -> external-<hash> (mark-for-masquerade, goto service-<hash>) -> endpoint-<hash> dnat.
 // Only the nat part is modelled (kube-proxy's filter-table chains accept this traffic anyway).
 import crypto from 'node:crypto';
-import type { ServiceState } from '../../agent/services.ts';
+import type { ServiceJson } from '../../proto/contract.ts';
 import { KUBE_NAT_CHAINS, KUBE_NAT_RULES } from '../lib/model.ts';
 
 export interface NpEndpoint { ip: string; port: number; nodeName: string }
@@ -64,7 +64,7 @@ export function npServices(count: number, nodeName: string, local: string, remot
 
 // ---- Sluice --------------------------------------------------------------------------------
 
-export function sluiceServices(services: NpService[]): ServiceState[] {
+export function sluiceServices(services: NpService[]): ServiceJson[] {
   return services.map((s) => ({
     namespace: s.namespace, name: s.name, type: 'NodePort', clusterIps: [s.vip],
     ports: s.ports.map((p) => ({

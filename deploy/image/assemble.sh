@@ -17,12 +17,12 @@ DEST=$(cd "$DEST" && pwd)
 (cd "$SRC" && node node_modules/typescript/bin/tsc -p deploy/tsconfig.image.json --outDir "$DEST")
 
 # Already JavaScript (protobufjs static code): tsc reads its .d.ts and does not copy the .js.
-mkdir -p "$DEST/controlplane/gen"
-cp "$SRC"/controlplane/gen/*.js "$DEST/controlplane/gen/"
+mkdir -p "$DEST/proto/gen"
+cp "$SRC"/proto/gen/*.js "$DEST/proto/gen/"
 # agent/bpf/objects.ts resolves the datapath objects in ../../build/bpf/ from agent/bpf/.
 mkdir -p "$DEST/build/bpf"
 cp "$SRC"/build/bpf/*.o "$DEST/build/bpf/"
-cp -r "$SRC/proto" "$DEST/"
+cp -r "$SRC/proto/sluice" "$DEST/proto/"
 cp "$SRC/package.json" "$DEST/"
 
 # Every compiled relative import must point at a file that is there.
@@ -32,7 +32,7 @@ while IFS= read -r -d '' f; do
   for spec in $(grep -oE "(from|import\\() *['\"]\\.{1,2}/[^'\"]+['\"]" "$f" | grep -oE "\\.{1,2}/[^'\"]+"); do
     if [ ! -e "$dir/$spec" ]; then echo "assemble: $f imports $spec, which is not in the image" >&2; missing=1; fi
   done
-done < <(find "$DEST/agent" "$DEST/controlplane" -name '*.js' -print0)
+done < <(find "$DEST/agent" "$DEST/controlplane" "$DEST/proto" "$DEST/common" -name '*.js' -print0)
 [ "$missing" = 0 ]
 for obj in sluice_pod.o sluice_ext.o; do
   [ -f "$DEST/build/bpf/$obj" ] || { echo "assemble: build/bpf/$obj missing (make build)" >&2; exit 1; }

@@ -1,5 +1,5 @@
 // End to end over real gRPC between processes: a control plane (controlplane/main.ts, manifests
-// source) and two agent processes (test/fixtures/stream-agent.ts using controlplane/client.ts).
+// source) and two agent processes (test/fixtures/stream-agent.ts using agent/stream-client.ts).
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

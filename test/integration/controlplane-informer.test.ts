@@ -8,7 +8,8 @@ import { StateStore } from '../../controlplane/store.ts';
 import { StateServer } from '../../controlplane/server.ts';
 import { createMetrics } from '../../controlplane/metrics.ts';
 import { KubernetesSource } from '../../controlplane/source-kubernetes.ts';
-import { connectStateStream, type ServiceState, type StateStreamClient } from '../../controlplane/client.ts';
+import { connectStateStream, type StateStreamClient } from '../../agent/stream-client.ts';
+import type { Service } from '../../proto/contract.ts';
 
 const SVC = '/api/v1/services';
 const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
@@ -35,7 +36,7 @@ async function waitFor(what: string, cond: () => boolean, ms = 45_000): Promise<
 
 describe('kubernetes source with real informers', () => {
   const api = new FakeApiServer();
-  const agent = new Map<string, ServiceState>();
+  const agent = new Map<string, Service>();
   let store: StateStore;
   let server: StateServer;
   let source: KubernetesSource;

@@ -2,7 +2,7 @@
 // namespaces on one simulated node.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceState } from '../../agent/services.ts';
+import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
 import { SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, sleep } from '../../sim/netns.ts';
@@ -13,7 +13,7 @@ let agent: SimAgent;
 let client: PodClient;
 
 function svc(name: string, vip: string, ports: Array<{ name: string; port: number; target: number; proto?: 'TCP' | 'UDP' }>,
-  pods: string[], extra: Partial<ServiceState> = {}): ServiceState {
+  pods: string[], extra: Partial<ServiceJson> = {}): ServiceJson {
   return {
     namespace: 'default', name, clusterIps: [vip], ...extra,
     ports: ports.map((p) => ({
@@ -24,7 +24,7 @@ function svc(name: string, vip: string, ports: Array<{ name: string; port: numbe
 }
 
 /** The services of this file; tests change the backend sets they own through `services`. */
-const services = (): ServiceState[] => [
+const services = (): ServiceJson[] => [
   svc('web', '10.96.0.10', [{ name: 'http', port: 80, target: 8080 }, { name: 'https', port: 443, target: 8443 },
     { name: 'dns', port: 53, target: 5353, proto: 'UDP' }], ['b1', 'b2', 'b3']),
   svc('four', '10.96.0.20', [{ name: 'http', port: 80, target: 8080 }], fourBackends),

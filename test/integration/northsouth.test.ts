@@ -2,7 +2,7 @@
 // an ExternalIP and a LoadBalancer IP; backends run on both nodes.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceState } from '../../agent/services.ts';
+import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun } from '../../sim/netns.ts';
@@ -21,7 +21,7 @@ function ep(pod: string, port: number) {
   return { ip: p.ip, port, ready: true, nodeName: p.node.nodeName };
 }
 
-function services(): ServiceState[] {
+function services(): ServiceJson[] {
   const all = PODS.map(([p]) => p);
   return [
     {

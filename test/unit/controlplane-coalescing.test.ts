@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { StateStore } from '../../controlplane/store.ts';
 import { StateServer } from '../../controlplane/server.ts';
 import { createMetrics } from '../../controlplane/metrics.ts';
-import { connectStateStream, type StateStreamClient, type StateUpdate } from '../../controlplane/client.ts';
+import { connectStateStream, type StateStreamClient, type StateUpdate } from '../../agent/stream-client.ts';
 import type { KubeEndpointSlice, KubeService } from '../../controlplane/model.ts';
 
 const log = pino({ level: 'silent' });

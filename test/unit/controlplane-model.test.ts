@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildNodeServices, type KubeEndpointSlice, type KubeService, type ModelError, type ModelService } from '../../controlplane/model.ts';
+import { buildNodeServices, type KubeEndpointSlice, type KubeService, type ModelError } from '../../controlplane/model.ts';
+import type { Service } from '../../proto/contract.ts';
 
 // Compact builders ---------------------------------------------------------------------------
 function svc(name: string, spec: KubeService['spec'], extra: Partial<KubeService> = {}): KubeService {
@@ -21,7 +22,7 @@ function slice(name: string, service: string, ports: { name?: string; port: numb
   };
 }
 /** Shorthand view of a model: key -> "port/proto" -> ["ip:port", ...]. */
-function view(list: ModelService[]): Record<string, Record<string, string[]>> {
+function view(list: Service[]): Record<string, Record<string, string[]>> {
   return Object.fromEntries(list.map((s) => [`${s.namespace}/${s.name}`, Object.fromEntries(s.ports.map((p) => [`${p.port}/${p.protocol}`, p.endpoints.map((e) => `${e.ip}:${e.port}`)]))]));
 }
 function errs(list: ModelError[]): string[] {
@@ -35,7 +36,7 @@ interface Case {
   node?: string;
   expect: Record<string, Record<string, string[]>>;
   errors?: string[];
-  check?: (s: ModelService[], e: ModelError[]) => void;
+  check?: (s: Service[], e: ModelError[]) => void;
 }
 
 const cases: Case[] = [

@@ -7,7 +7,7 @@ import { E2BIG, EINVAL, ENOMEM, EPERM, fakeMaps } from '../../agent/maps/fake-ma
 import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { u32Key } from '../../agent/maps/map.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
-import type { ServiceState } from '../../agent/services.ts';
+import { toService, type ServiceJson } from '../../proto/contract.ts';
 
 const SIZES: MapSizes = { services: 64, backends: 128, maglev: 1 << 13, ct: 64, affinity: 64 };
 const NODE = { node: 'n1', nodeIps: ['192.168.1.10'] };
@@ -15,7 +15,7 @@ const NODE = { node: 'n1', nodeIps: ['192.168.1.10'] };
 const ep = (n: number, extra: { terminating?: boolean; nodeName?: string } = {}) => ({ ip: `10.0.0.${n}`, port: 8080, ready: true, ...extra });
 
 /** Before: four services, one of them external (LoadBalancer, Local) and one with affinity. */
-const BEFORE: ServiceState[] = [
+const BEFORE = ([
   { namespace: 'default', name: 'web', clusterIps: ['10.96.0.10'], ports: [
     { name: 'http', protocol: 'TCP', port: 80, endpoints: [ep(1), ep(2), ep(3)] },
     { name: 'dns', protocol: 'UDP', port: 53, endpoints: [ep(1), ep(2)] }] },
@@ -25,10 +25,10 @@ const BEFORE: ServiceState[] = [
   { namespace: 'default', name: 'lb', type: 'LoadBalancer', clusterIps: ['10.96.0.40'], externalTrafficLocal: true,
     loadBalancerIps: ['203.0.113.7'], ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080,
       endpoints: [ep(7, { nodeName: 'n1' }), ep(8, { nodeName: 'n2' })] }] },
-];
+] as ServiceJson[]).map(toService);
 
 /** After: changed backend sets, a terminating backend, new affinity timeout, a removal, a new service, external changes. */
-const AFTER: ServiceState[] = [
+const AFTER = ([
   { namespace: 'default', name: 'web', clusterIps: ['10.96.0.10'], ports: [
     { name: 'http', protocol: 'TCP', port: 80, endpoints: [ep(2, { terminating: true }), ep(3), ep(9)] },
     { name: 'dns', protocol: 'UDP', port: 53, endpoints: [ep(1), ep(2), ep(3)] }] },
@@ -38,7 +38,7 @@ const AFTER: ServiceState[] = [
   { namespace: 'default', name: 'lb', type: 'LoadBalancer', clusterIps: ['10.96.0.40'], externalTrafficLocal: true,
     loadBalancerIps: ['203.0.113.7', '203.0.113.8'], ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080,
       endpoints: [ep(7, { nodeName: 'n1' }), ep(12, { nodeName: 'n1' })] }] },
-];
+] as ServiceJson[]).map(toService);
 
 function setup() {
   const maps = fakeMaps(SIZES);

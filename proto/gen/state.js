@@ -1,6 +1,6 @@
 /*eslint-disable block-scoped-var, id-length, no-control-regex, no-magic-numbers, no-mixed-operators, no-prototype-builtins, no-redeclare, no-shadow, no-var, sort-vars, default-case, jsdoc/require-param*/
 import $protobuf from "protobufjs/minimal.js";
-// Added by controlplane/gen.sh: uint64 as plain numbers.
+// Added by proto/gen.sh: uint64 as plain numbers.
 $protobuf.util.Long = undefined;
 $protobuf.configure();
 

@@ -1,27 +1,16 @@
 // The agent side of StateService.Stream: dials the control plane, says Hello, hands every update to
 // onUpdate and acks (resolved) or nacks (a thrown error or a returned string) it. Reconnects with
-// exponential backoff and jitter; exposes its connection state through getters and events.
+// exponential backoff and jitter; with several replicas it moves to the next one whenever a stream is
+// lost (backing off once all have failed), and whichever answers sends a full snapshot to reconcile
+// with. Exposes its connection state through getters and events.
 import * as fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { stateServiceDefinition, type AgentMessageMsg } from './proto.ts';
-import type { sluice } from './gen/state.js';
-import type { ModelEndpoint, ModelPort, ModelService } from './model.ts';
+import { stateServiceDefinition, toStateUpdate, type AgentMessageMsg, type StateUpdate } from '../proto/contract.ts';
+import type { sluice } from '../proto/gen/state.js';
 
-export type { ModelService as ServiceState, ModelPort as PortState, ModelEndpoint as EndpointState } from './model.ts';
-
-/** A decoded StateUpdate as plain objects, every field present. */
-export interface StateUpdate {
-  version: number;
-  nonce: string;
-  /** A snapshot replaces everything: services not in it must be removed. */
-  snapshot: boolean;
-  upserts: ModelService[];
-  /** Keys "namespace/name". */
-  removals: string[];
-  serverId: string;
-}
+export type { StateUpdate } from '../proto/contract.ts';
 
 export interface ClientTls {
   /** CA that signed the control plane's certificate. */
@@ -40,15 +29,16 @@ export interface ClientLogger {
 }
 
 export interface StateStreamOptions {
-  /** "host:port" or "unix:/path". */
-  target: string;
+  /** "host:port" or "unix:/path"; several: replicas, tried in turn. */
+  target: string | string[];
   nodeName: string;
   agentId?: string;
   lastAppliedVersion?: number;
   tls?: ClientTls;
   onUpdate: (u: StateUpdate) => Promise<void | string>;
   logger?: ClientLogger;
-  /** Reconnect backoff: initial and maximum delay (defaults 200 ms and 10 s), with jitter. */
+  /** Reconnect backoff: initial and maximum delay (defaults 200 ms and 10 s), with jitter; it grows
+   * once per round through all targets. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** Keepalive ping interval (default 20 s) and ping timeout (default 10 s). */
@@ -72,7 +62,11 @@ const noopLogger: ClientLogger = { info() {}, warn() {}, debug() {} };
 export class StateStreamClient extends EventEmitter<StateStreamEvents> {
   private readonly opts: StateStreamOptions;
   private readonly log: ClientLogger;
-  private readonly client: grpc.Client;
+  private readonly targets: string[];
+  private readonly creds: grpc.ChannelCredentials;
+  private readonly channelOpts: grpc.ChannelOptions;
+  private client: grpc.Client;
+  private targetIndex = 0;
   private readonly agentId: string;
   private call: grpc.ClientDuplexStream<AgentMessageMsg, sluice.v1.StateUpdate> | null = null;
   private stateValue: ConnectionState = 'connecting';
@@ -90,6 +84,8 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
     this.log = opts.logger ?? noopLogger;
     this.agentId = opts.agentId ?? `${opts.nodeName}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.lastAckedValue = opts.lastAppliedVersion ?? 0;
+    this.targets = typeof opts.target === 'string' ? [opts.target] : [...opts.target];
+    if (this.targets.length === 0) throw new Error('state stream: no control plane address');
     let creds = grpc.credentials.createInsecure();
     const channelOpts: grpc.ChannelOptions = {
       'grpc.keepalive_time_ms': opts.keepaliveTimeMs ?? 20_000,
@@ -104,7 +100,9 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
       creds = grpc.credentials.createSsl(fs.readFileSync(opts.tls.caFile), fs.readFileSync(opts.tls.keyFile), fs.readFileSync(opts.tls.certFile));
       if (opts.tls.serverName) channelOpts['grpc.ssl_target_name_override'] = opts.tls.serverName;
     }
-    this.client = new grpc.Client(opts.target, creds, channelOpts);
+    this.creds = creds;
+    this.channelOpts = channelOpts;
+    this.client = new grpc.Client(this.targets[0]!, creds, channelOpts);
     this.open();
   }
 
@@ -113,7 +111,8 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
   get lastError(): string { return this.lastErrorValue; }
   get serverId(): string { return this.serverIdValue; }
   get lastAckedVersion(): number { return this.lastAckedValue; }
-  get target(): string { return this.opts.target; }
+  /** The address currently dialled (or last connected). */
+  get target(): string { return this.targets[this.targetIndex]!; }
 
   close(): void {
     if (this.closedFlag) return;
@@ -131,6 +130,13 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
     if (this.stateValue === s) return;
     this.stateValue = s;
     this.emit('state', s);
+  }
+
+  /** Failover: a fresh channel to the next replica (grpc-js would keep retrying the lost one). */
+  private nextTarget(): void {
+    this.client.close();
+    this.targetIndex = (this.targetIndex + 1) % this.targets.length;
+    this.client = new grpc.Client(this.target, this.creds, this.channelOpts);
   }
 
   private open(): void {
@@ -152,20 +158,22 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
       this.emit('disconnected', why);
       const base = this.opts.backoffInitialMs ?? 200;
       const max = this.opts.backoffMaxMs ?? 10_000;
-      const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + Math.random() * 0.5);
+      const delay = Math.min(max, base * 2 ** Math.floor(this.attempt / this.targets.length)) * (0.5 + Math.random() * 0.5);
       this.attempt++;
-      (wasConnected ? this.log.warn : this.log.debug).call(this.log, { target: this.opts.target, err: why, retryInMs: Math.round(delay) }, 'state stream lost; reconnecting');
+      const lost = this.target;
+      if (this.targets.length > 1) this.nextTarget();
+      (wasConnected ? this.log.warn : this.log.debug).call(this.log, { target: lost, ...(lost !== this.target ? { next: this.target } : {}), err: why, retryInMs: Math.round(delay) }, 'state stream lost; reconnecting');
       this.timer = setTimeout(() => { this.timer = null; this.open(); }, delay);
     };
     call.on('data', (m: sluice.v1.StateUpdate) => {
-      const u = toUpdate(m);
+      const u = toStateUpdate(m);
       if (!gotFirst) {
         gotFirst = true;
         this.attempt = 0;
         this.serverIdValue = u.serverId;
         this.lastErrorValue = '';
         this.setState('connected');
-        this.log.info({ target: this.opts.target, serverId: u.serverId, node: this.opts.nodeName }, 'state stream connected');
+        this.log.info({ target: this.target, serverId: u.serverId, node: this.opts.nodeName }, 'state stream connected');
         this.emit('connected', u.serverId);
       }
       this.queue = this.queue.then(() => this.apply(call, u, () => ended));
@@ -197,35 +205,4 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
 
 export function connectStateStream(opts: StateStreamOptions): StateStreamClient {
   return new StateStreamClient(opts);
-}
-
-function toEndpoint(e: sluice.v1.Endpoint.$Properties): ModelEndpoint {
-  return {
-    ip: e.ip ?? '', port: e.port ?? 0, ready: !!e.ready, serving: !!e.serving, terminating: !!e.terminating,
-    nodeName: e.nodeName ?? '', targetRef: e.targetRef ?? '',
-  };
-}
-
-function toPort(p: sluice.v1.ServicePort.$Properties): ModelPort {
-  return {
-    name: p.name ?? '', protocol: p.protocol ?? '', port: p.port ?? 0, nodePort: p.nodePort ?? 0,
-    endpoints: (p.endpoints ?? []).map(toEndpoint),
-  };
-}
-
-export function toService(s: sluice.v1.Service.$Properties): ModelService {
-  return {
-    namespace: s.namespace ?? '', name: s.name ?? '', type: s.type ?? '',
-    clusterIps: [...(s.clusterIps ?? [])], ports: (s.ports ?? []).map(toPort),
-    affinityClientIp: !!s.affinityClientIp, affinityTimeoutSeconds: s.affinityTimeoutSeconds ?? 0,
-    internalTrafficLocal: !!s.internalTrafficLocal, externalTrafficLocal: !!s.externalTrafficLocal,
-    externalIps: [...(s.externalIps ?? [])], loadBalancerIps: [...(s.loadBalancerIps ?? [])],
-  };
-}
-
-function toUpdate(m: sluice.v1.StateUpdate): StateUpdate {
-  return {
-    version: Number(m.version ?? 0), nonce: m.nonce ?? '', snapshot: !!m.snapshot,
-    upserts: (m.upserts ?? []).map(toService), removals: [...(m.removals ?? [])], serverId: m.serverId ?? '',
-  };
 }

@@ -1,0 +1,239 @@
+// The node agent as a library: startAgent loads the datapath (adopting pinned maps from an earlier
+// run, so traffic never stops), attaches it to pods' interfaces, and applies the desired services from
+// the control plane (or, standalone, from a state file) to the maps. agent/main.ts is its command line.
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { serveStatus, type StatusServer } from '../common/status-server.ts';
+import { toService, type Service, type ServiceJson } from '../proto/contract.ts';
+import { InterfaceAttacher } from './attach.ts';
+import { CapacityError, Datapath, type MapSizes } from './datapath.ts';
+import { MapWriteError } from './maps/transaction.ts';
+import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './external.ts';
+import { collectGarbage, type GcTimeouts } from './gc.ts';
+import { PinnedMaps } from './inspect.ts';
+import { AgentMetrics } from './metrics.ts';
+import { Reconciler } from './reconciler.ts';
+import { writeStatus, type AgentStatus } from './status.ts';
+import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
+
+const E2BIG = 7;
+
+export interface AgentOptions {
+  node: string;
+  /** Where desired state comes from: control plane replicas (tried in turn), or a JSON state file. */
+  source: { controlPlane: string[]; tls?: ClientTls } | { stateFile: string };
+  /** Name patterns of pods' host-side veths. */
+  podInterfaces: string[];
+  /** The node's external interface (north-south); off when unset. */
+  externalInterface?: string;
+  externalMode: (typeof EXTERNAL_MODES)[number];
+  pinRoot: string;
+  /** The status file for `sluice status` goes under runDir/<node>/. */
+  runDir: string;
+  bpfDir: string;
+  /** /metrics, /healthz, /readyz; not served when unset. */
+  metrics?: { host: string; port: number };
+  sizes: MapSizes;
+  gc: GcTimeouts;
+  gcIntervalMs: number;
+  scanIntervalMs: number;
+  log: Logger;
+}
+
+export interface AgentHandle {
+  readonly datapath: Datapath;
+  /** Port of the metrics server (0 when off). */
+  readonly metricsPort: number;
+  /** Stop following the source and release everything; programs and maps stay in place. */
+  stop(): Promise<void>;
+}
+
+/** Why the agent could not start, with the fields to log alongside. */
+export class AgentStartError extends Error {
+  readonly fields: Record<string, unknown>;
+  constructor(message: string, fields: Record<string, unknown>) {
+    super(message);
+    this.fields = fields;
+  }
+}
+
+const errText = (e: unknown): string => (e as Error).message;
+
+export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
+  const { log, node, runDir } = o;
+  let dp: Datapath;
+  try {
+    dp = Datapath.open({ node, pinRoot: o.pinRoot, objectDir: o.bpfDir, sizes: o.sizes, warn: (msg, fields) => log.warn(fields, msg) });
+  } catch (e) {
+    throw new AgentStartError('cannot load the datapath', { err: errText(e) });
+  }
+  log.info({ node, pinDir: dp.pinDir, adopted: dp.adopted, frontends: dp.frontends.size, backends: dp.backendCount, sizes: dp.sizes },
+    dp.adopted ? 'adopted pinned maps: traffic keeps flowing from the last state' : 'created maps');
+
+  let external: ExternalAttachment | undefined;
+  if (o.externalInterface) {
+    try {
+      external = attachExternal(o.externalInterface, dp.programs, o.externalMode);
+      dp.setNodeIp(external.ips[0]!);
+      log.info({ interface: external.name, mode: external.mode, addresses: external.ips, fallbacks: external.fallbacks }, 'north-south datapath attached');
+    } catch (e) {
+      dp.close();
+      throw new AgentStartError('cannot attach the north-south datapath', { err: errText(e) });
+    }
+  }
+
+  const maps = new PinnedMaps(node, o.pinRoot);
+  const reconciler = new Reconciler(dp, { node, nodeIps: external?.ips ?? [] });
+  const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));
+  const metrics = new AgentMetrics(dp, maps, () => attacher.attached.length);
+  const status: AgentStatus = {
+    node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
+    source: 'controlPlane' in o.source ? `control plane ${o.source.controlPlane.join(',')}` : `state file ${o.source.stateFile}`,
+    appliedVersion: 0, nacked: [], interfaces: [],
+    external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
+  };
+  let stream: StateStreamClient | undefined;
+  let ready = false;
+
+  const saveStatus = (): void => {
+    status.interfaces = attacher.attached.map((a) => a.name).sort();
+    if (stream) {
+      status.controlPlane = {
+        target: stream.target, connected: stream.connected, serverId: stream.serverId || undefined,
+        lastError: stream.lastError || undefined, reconnects: status.controlPlane?.reconnects ?? 0,
+      };
+    }
+    try { writeStatus(status, runDir); } catch (e) { log.warn({ err: errText(e) }, 'cannot write the status file'); }
+  };
+
+  /** Apply one version; returns the error text for a nack, or undefined when applied. */
+  const apply = (version: number, snapshot: boolean, upserts: Service[], removals: string[]): string | undefined => {
+    const t0 = performance.now();
+    try {
+      const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
+      const seconds = (performance.now() - t0) / 1000;
+      for (const e of r.errors) log.error({ version, err: e }, 'service left as it was');
+      metrics.serviceErrors.inc(r.errors.length);
+      metrics.applied.inc();
+      metrics.applySeconds.observe(seconds);
+      metrics.appliedVersion.set(version);
+      status.appliedVersion = version;
+      status.appliedAt = new Date().toISOString();
+      ready = true;
+      log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
+      return undefined;
+    } catch (e) {
+      const msg = errText(e);
+      metrics.nacked.inc();
+      // Refused before any write, or a write the kernel answered with E2BIG (another writer filled the map).
+      const full = e instanceof CapacityError || (e instanceof MapWriteError && e.errno === E2BIG);
+      metrics.errors.inc({ kind: full ? 'map_full' : 'apply' });
+      status.nacked = [...status.nacked, { version, error: msg, at: new Date().toISOString() }].slice(-10);
+      log.error({ version, err: msg, capacity: full }, 'version not applied; previous state kept');
+      return msg;
+    } finally {
+      saveStatus();
+    }
+  };
+
+  const watchStateFile = (file: string): void => {
+    let version = 0;
+    const load = () => {
+      let services: Service[];
+      try {
+        const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { services?: ServiceJson[] };
+        if (!Array.isArray(doc.services)) throw new Error('"services" must be an array');
+        services = doc.services.map((s, i) => {
+          try { return toService(s); } catch (e) { throw new Error(`services[${i}]: ${errText(e)}`); }
+        });
+      } catch (e) {
+        log.error({ file, err: errText(e) }, 'state file unreadable; previous state kept');
+        return;
+      }
+      apply(++version, true, services, []);
+    };
+    load();
+    fs.watchFile(file, { interval: 100 }, (cur, prev) => { if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) load(); });
+  };
+
+  const followControlPlane = (targets: string[], tls: ClientTls | undefined): StateStreamClient => {
+    let wasConnected = false;
+    const s = connectStateStream({
+      target: targets, nodeName: node, agentId: `${node}/${process.pid}`, lastAppliedVersion: status.appliedVersion, tls,
+      logger: log.child({ component: 'stream' }),
+      onUpdate: async (u) => apply(u.version, u.snapshot, u.upserts, u.removals),
+    });
+    s.on('connected', (serverId) => {
+      wasConnected = true;
+      metrics.cpConnected.set(1);
+      log.info({ target: s.target, serverId }, 'control plane connected');
+      saveStatus();
+    });
+    s.on('disconnected', (why) => {
+      metrics.cpConnected.set(0);
+      if (wasConnected) {
+        wasConnected = false;
+        metrics.cpReconnects.inc();
+        if (status.controlPlane) status.controlPlane.reconnects++;
+        log.warn({ target: s.target, why }, 'control plane unreachable; the datapath keeps its last state while reconnecting');
+      }
+      saveStatus();
+    });
+    return s;
+  };
+
+  let http: StatusServer | undefined;
+  if (o.metrics) {
+    try {
+      http = await serveStatus({ ...o.metrics, registry: metrics.registry, notReady: () => (ready ? undefined : 'no state applied yet') });
+    } catch (e) {
+      maps.close();
+      dp.close();
+      throw new AgentStartError('cannot serve metrics', { addr: `${o.metrics.host}:${o.metrics.port}`, err: errText(e) });
+    }
+  }
+  attacher.start(o.scanIntervalMs);
+  const scanSave = setInterval(() => {
+    metrics.attachErrors.set(attacher.errors);
+    if (attacher.attached.length !== status.interfaces.length) saveStatus();
+  }, 1000);
+  scanSave.unref();
+
+  const gcTimer = setInterval(() => {
+    try {
+      const r = collectGarbage(dp, o.gc);
+      metrics.gcDeleted.inc({ map: 'sl_ct' }, r.ctDeleted);
+      metrics.gcDeleted.inc({ map: 'sl_affinity' }, r.affinityDeleted);
+      if (r.ctDeleted || r.affinityDeleted) log.debug(r, 'expired entries removed');
+    } catch (e) {
+      metrics.errors.inc({ kind: 'gc' });
+      log.warn({ err: errText(e) }, 'garbage collection failed');
+    }
+  }, o.gcIntervalMs);
+  gcTimer.unref();
+
+  if ('stateFile' in o.source) watchStateFile(o.source.stateFile);
+  else stream = followControlPlane(o.source.controlPlane, o.source.tls);
+  saveStatus();
+  log.info({ interfaces: attacher.attached.length }, 'agent ready');
+
+  let stopped = false;
+  return {
+    datapath: dp,
+    metricsPort: http?.port ?? 0,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      stream?.close();
+      if ('stateFile' in o.source) fs.unwatchFile(o.source.stateFile);
+      attacher.stop();
+      clearInterval(gcTimer);
+      clearInterval(scanSave);
+      await http?.close();
+      status.pid = 0;
+      saveStatus();
+      maps.close();
+      dp.close();
+    },
+  };
+}

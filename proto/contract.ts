@@ -1,0 +1,57 @@
+// The wire contract, the one definition both sides use: the generated protobufjs code (proto/gen,
+// from proto/sluice/v1/state.proto by proto/gen.sh), the plain types derived from it, and a grpc-js
+// service definition that uses its encode/decode (no @grpc/proto-loader).
+import type * as grpc from '@grpc/grpc-js';
+import { sluice } from './gen/state.js';
+
+export const pb = sluice.v1;
+export type AgentMessageMsg = sluice.v1.AgentMessage.$Properties;
+export type StateUpdateMsg = sluice.v1.StateUpdate.$Properties;
+
+/**
+ * A message in plain form with every field present, derived from the generated declarations: what
+ * `toObject(m, { defaults: true, arrays: true })` returns (protobufjs internals like $unknowns left out).
+ */
+export type Plain<T> = { -readonly [K in keyof T as K extends `$${string}` ? never : K]-?: PlainValue<NonNullable<T[K]>> };
+type PlainValue<V> = V extends (infer E)[] ? PlainValue<E>[] : V extends object ? Plain<V> : V;
+
+/** sluice.v1.Service: what the control plane's model produces and the agent programs. */
+export type Service = Plain<sluice.v1.Service.$Properties>;
+export type ServicePort = Plain<sluice.v1.ServicePort.$Properties>;
+export type Endpoint = Plain<sluice.v1.Endpoint.$Properties>;
+/** A decoded StateUpdate, every field present. */
+export type StateUpdate = Plain<sluice.v1.StateUpdate.$Properties>;
+/** A Service as a state file or a test writes it: protobufjs' object form, any field may be left out. */
+export type ServiceJson = sluice.v1.Service.$Properties;
+
+const PLAIN: { defaults: true; arrays: true } = { defaults: true, arrays: true };
+
+/** Every field present (defaults filled in) and every value of its declared type; throws on a wrong shape. */
+export function toService(o: ServiceJson): Service {
+  return pb.Service.toObject(pb.Service.fromObject(o), PLAIN) as Service;
+}
+
+export function toStateUpdate(m: sluice.v1.StateUpdate): StateUpdate {
+  return pb.StateUpdate.toObject(m, PLAIN) as StateUpdate;
+}
+
+export const serviceKey = (s: { namespace?: string | null; name?: string | null }): string => `${s.namespace}/${s.name}`;
+
+function serializer<T>(encode: (m: T) => { finish(): Uint8Array }): (m: T) => Buffer {
+  return (m: T) => {
+    const u8 = encode(m).finish();
+    return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+  };
+}
+
+export const stateServiceDefinition = {
+  Stream: {
+    path: '/sluice.v1.StateService/Stream',
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializer<AgentMessageMsg>((m) => pb.AgentMessage.encode(m)),
+    requestDeserialize: (b: Buffer): sluice.v1.AgentMessage => pb.AgentMessage.decode(b),
+    responseSerialize: serializer<StateUpdateMsg>((m) => pb.StateUpdate.encode(m)),
+    responseDeserialize: (b: Buffer): sluice.v1.StateUpdate => pb.StateUpdate.decode(b),
+  },
+} satisfies grpc.ServiceDefinition;
