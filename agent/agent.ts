@@ -193,6 +193,18 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   }
   attacher.start(o.scanIntervalMs);
+  if (dp.migration) {
+    // Every interface found now runs the new programs: the old ones wrote their last entries.
+    try {
+      dp.finishMigration();
+    } catch (e) {
+      throw new AgentStartError('cannot finish migrating the pinned maps', { err: errText(e), ...dp.migration });
+    }
+    const { from, to, maps: migrated, copied } = dp.migration;
+    status.migration = { from, to, maps: migrated, entries: copied, at: new Date().toISOString() };
+    log.info({ from, to, maps: migrated, entries: copied }, 'migrated pinned maps');
+    saveStatus();
+  }
   const scanSave = setInterval(() => {
     metrics.attachErrors.set(attacher.errors);
     if (attacher.attached.length !== status.interfaces.length) saveStatus();

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
+import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { decodeBackend, decodeFrontend, frontendKey, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
 import { buildMaglev, maglevSize } from './maglev.ts';
@@ -83,6 +84,8 @@ export class Datapath {
   readonly programs: { fromPod: number; toPod: number; extXdp: number; extTc: number; extEgress: number };
   /** True when pinned maps from an earlier run were found and adopted. */
   readonly adopted: boolean;
+  /** Pins of an older layout being converted: finishMigration() once the programs are attached. */
+  readonly migration: Migration | undefined;
   #objs: LoadedObjects | undefined;
   #maglev: DatapathMaps['maglev'];
   #typed: ReturnType<typeof typedMaps>;
@@ -96,8 +99,10 @@ export class Datapath {
   #undo: ViewCheckpoint | undefined;
   readonly #cpus: number;
 
-  private constructor(o: { node: string; pinRoot?: string }, maps: DatapathMaps, sizes: MapSizes, adopted: boolean, objs?: LoadedObjects) {
+  private constructor(o: { node: string; pinRoot?: string }, maps: DatapathMaps, sizes: MapSizes, adopted: boolean, objs?: LoadedObjects,
+    migration?: Migration) {
     this.node = o.node;
+    this.migration = migration;
     this.pinDir = pinDir(o.node, o.pinRoot);
     this.#objs = objs;
     this.sizes = sizes;
@@ -129,7 +134,8 @@ export class Datapath {
 
   /**
    * Load the BPF objects with their maps pinned under <pinRoot>/<node>/. Maps pinned by an earlier
-   * agent are reused as they are (with their entries), so a restart never interrupts traffic.
+   * agent are reused as they are (with their entries), so a restart never interrupts traffic; pins
+   * of an older layout are converted (agent/bpf/migrate.ts): call finishMigration() after attaching.
    */
   static open(o: OpenOptions): Datapath {
     const dir = pinDir(o.node, o.pinRoot);
@@ -140,6 +146,8 @@ export class Datapath {
     const sizeOf = Object.entries(SIZE_OF) as [keyof MapSizes, L.MapName[]][];
     const entries: Partial<Record<L.MapName, number>> = {};
     for (const [k, maps] of sizeOf) for (const m of maps) entries[m] = m === 'sl_maglev' ? maglevElems(want[k]) : want[k];
+    const migration = prepareMigration(dir);
+    Object.assign(entries, migration?.entries);
     const objs = openObjects(datapathObjects(o.objectDir), dir, entries);
     try {
       const sizes = { ...want };
@@ -150,11 +158,20 @@ export class Datapath {
           sizes[k] = n;
         }
       }
-      return new Datapath(o, libbpfMaps((m) => objs.maps[m], sizes.maglev), sizes, objs.adopted, objs);
+      const dp = new Datapath(o, libbpfMaps((m) => objs.maps[m], sizes.maglev), sizes, objs.adopted, objs, migration);
+      // The old programs still run on the aside maps: carry what they hold now, the rest in finishMigration().
+      if (migration) copyEntries(migration, dp.maps);
+      else if (!objs.adopted) recordLayoutVersion(dp.maps.sl_meta);
+      return dp;
     } catch (e) {
       objs.close();
       throw e;
     }
+  }
+
+  /** After the programs are attached: the last copy of a migration, then the new layout is recorded. */
+  finishMigration(): void {
+    if (this.migration) finishMigration(this.migration, this.maps);
   }
 
   close(): void {

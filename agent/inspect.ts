@@ -77,7 +77,7 @@ export class MapRows {
   affinity(): AffinityRow[] {
     const now = monotonicNs();
     return this.#typed().affinity.entries().map(({ key: k, value: v }) => (
-      { serviceId: k.svc_id, client: k.client, backendId: v.backend_id, idleSeconds: secondsSince(now, v.last_used_ns) }));
+      { serviceId: k.svc_id, client: L.affClient(k), backendId: v.backend_id, idleSeconds: secondsSince(now, v.last_used_ns) }));
   }
 
   /** Node-wide datapath counters (see SL_CNT_* in bpf/sluice_maps.h). */

@@ -20,6 +20,21 @@
  * anchors them) and the layout test can hold agent/bpf/layout.ts to them.
  */
 
+/*
+ * The layout of the maps below, recorded in sl_meta. Raise it with any change a pinned map would
+ * not survive (a struct, a key, a map's type), and give agent/bpf/migrate.ts the step from the
+ * previous one: an agent that finds older pins converts them in place instead of dropping flows.
+ * Layout 1 had no sl_meta.
+ */
+enum sl_layout {
+	SL_LAYOUT_VERSION	= 2,
+};
+
+struct sl_meta {
+	__u32	layout_version;	/* SL_LAYOUT_VERSION of whoever created the pins, or migrated them last */
+	__u32	pad;
+};
+
 /* Map sizes: defaults the agent may change before load (--max-*), and two fixed ones. */
 enum sl_size {
 	SL_MAX_SERVICES		= 65536,
@@ -117,9 +132,17 @@ struct sl_ct_entry {
 	__u64	last_seen_ns;	/* refreshed at most once a second */
 };
 
+enum sl_aff_client {
+	SL_AFF_CLIENT_ADDR4	= 0,	/* client[0..3]: the client's IPv4 address, as on the wire */
+	SL_AFF_CLIENT_NETNS	= 1,	/* client[0..7]: a network namespace cookie (socket-level, no address yet) */
+};
+
+/* Since layout 2 the client is named by kind in 16 bytes, room for an IPv6 address too. */
 struct sl_aff_key {
 	__u32	svc_id;
-	__be32	client;
+	__u8	kind;		/* SL_AFF_CLIENT_* */
+	__u8	pad[3];
+	__u8	client[16];
 };
 
 struct sl_aff_value {

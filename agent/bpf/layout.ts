@@ -2,8 +2,8 @@
 // test/integration/layout.test.ts checks every struct here against the BTF clang emits.
 
 type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 'be16';
-/** `ip4`: __u8[4] address; `be32ip`: __be32 address (4-aligned); `charN`: NUL-padded string. */
-type FieldType = Scalar | 'ip4' | 'be32ip' | `char${number}`;
+/** `ip4`: __u8[4] address; `be32ip`: __be32 address (4-aligned); `charN`: NUL-padded string; `bytesN`: __u8[N], raw. */
+type FieldType = Scalar | 'ip4' | 'be32ip' | `char${number}` | `bytes${number}`;
 
 const SIZE: Record<Scalar | 'ip4' | 'be32ip', [size: number, align: number]> = {
   u8: [1, 1], u16: [2, 2], u32: [4, 4], u64: [8, 8], be16: [2, 2], ip4: [4, 1], be32ip: [4, 4],
@@ -11,6 +11,7 @@ const SIZE: Record<Scalar | 'ip4' | 'be32ip', [size: number, align: number]> = {
 
 function sizeAlign(t: FieldType): [number, number] {
   if (t.startsWith('char')) return [Number(t.slice(4)), 1];
+  if (t.startsWith('bytes')) return [Number(t.slice(5)), 1];
   return SIZE[t as keyof typeof SIZE];
 }
 
@@ -22,6 +23,7 @@ export interface Field {
 }
 
 type ValueOf<T extends FieldType> = T extends 'u64' ? bigint
+  : T extends `bytes${number}` ? Buffer
   : T extends 'ip4' | 'be32ip' | `char${number}` ? string
   : number;
 
@@ -60,7 +62,10 @@ export class StructCodec<T extends Record<string, unknown>> {
         case 'u64': buf.writeBigUInt64LE(BigInt((v as bigint | number | undefined) ?? 0), o); break;
         case 'be16': buf.writeUInt16BE(Number(v ?? 0), o); break;
         case 'ip4': case 'be32ip': ipToBytes(String(v ?? '0.0.0.0')).copy(buf, o); break;
-        default: {
+        default: if (fl.type.startsWith('bytes')) {
+          buf.fill(0, o, o + fl.size);
+          (v as Buffer | undefined)?.copy(buf, o, 0, fl.size);
+        } else {
           buf.fill(0, o, o + fl.size);
           buf.write(String(v ?? '').slice(0, fl.size - 1), o, 'utf8');
         }
@@ -80,7 +85,9 @@ export class StructCodec<T extends Record<string, unknown>> {
         case 'u64': out[fl.name] = buf.readBigUInt64LE(o); break;
         case 'be16': out[fl.name] = buf.readUInt16BE(o); break;
         case 'ip4': case 'be32ip': out[fl.name] = `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`; break;
-        default: {
+        default: if (fl.type.startsWith('bytes')) {
+          out[fl.name] = Buffer.from(buf.subarray(o, o + fl.size));
+        } else {
           const end = buf.indexOf(0, o);
           out[fl.name] = buf.toString('utf8', o, end < 0 || end > o + fl.size ? o + fl.size : end);
         }
@@ -106,6 +113,8 @@ export function ipToBytes(ip: string): Buffer {
 
 /** The enums of bpf/sluice_maps.h by C name, each constant with its value; checked against BTF. */
 export const ENUMS = {
+  sl_layout: { SL_LAYOUT_VERSION: 2 },
+  sl_aff_client: { SL_AFF_CLIENT_ADDR4: 0, SL_AFF_CLIENT_NETNS: 1 },
   sl_size: {
     SL_MAX_SERVICES: 65536, SL_MAX_BACKENDS: 262144, SL_MAGLEV_SLOTS: 1 << 22, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 262144,
     SL_MAX_AFFINITY: 65536, SL_NAME_LEN: 44,
@@ -118,6 +127,8 @@ export const ENUMS = {
 } as const;
 
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
+export const { SL_LAYOUT_VERSION } = ENUMS.sl_layout;
+export const { SL_AFF_CLIENT_ADDR4, SL_AFF_CLIENT_NETNS } = ENUMS.sl_aff_client;
 export const { SL_SCOPE_CLUSTER, SL_SCOPE_EXTERNAL } = ENUMS.sl_scope;
 export const { SL_SVC_F_AFFINITY, SL_SVC_F_LOCAL } = ENUMS.sl_svc_flag;
 export const { SL_BE_F_TERMINATING, SL_BE_F_LOCAL } = ENUMS.sl_be_flag;
@@ -131,6 +142,8 @@ export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'r
 export const DEFAULT_SIZES = {
   services: SL_MAX_SERVICES, backends: SL_MAX_BACKENDS, maglev: SL_MAGLEV_SLOTS, ct: SL_MAX_CT, affinity: SL_MAX_AFFINITY,
 };
+
+export const meta = codec('sl_meta', [['layout_version', 'u32'], ['pad', 'u32']] as const);
 
 export const svcKey = codec('sl_svc_key', [
   ['vip', 'ip4'], ['port', 'u16'], ['proto', 'u8'], ['scope', 'u8'],
@@ -159,7 +172,13 @@ export const ctEntry = codec('sl_ct_entry', [
   ['backend_id', 'u32'], ['created_ns', 'u64'], ['last_seen_ns', 'u64'],
 ] as const);
 
-export const affKey = codec('sl_aff_key', [['svc_id', 'u32'], ['client', 'be32ip']] as const);
+export const affKey = codec('sl_aff_key', [['svc_id', 'u32'], ['kind', 'u8'], ['pad', 'bytes3'], ['client', 'bytes16']] as const);
+export const AFF_CLIENT_OFFSET = affKey.fields.find((f) => f.name === 'client')!.offset;
+
+/** The affinity key's client for people: an IPv4 address, or the network namespace's cookie. */
+export function affClient(k: { kind: number; client: Buffer }): string {
+  return k.kind === SL_AFF_CLIENT_ADDR4 ? `${k.client[0]}.${k.client[1]}.${k.client[2]}.${k.client[3]}` : `netns:${k.client.readBigUInt64LE(0)}`;
+}
 
 export const affValue = codec('sl_aff_value', [
   ['backend_id', 'u32'], ['pad', 'u32'], ['last_used_ns', 'u64'],
@@ -180,7 +199,7 @@ export type AffKey = ReturnType<typeof affKey.decode>;
 export type AffValue = ReturnType<typeof affValue.decode>;
 export type SvcStats = ReturnType<typeof svcStats.decode>;
 
-export const ALL_STRUCTS = [svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config];
+export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config];
 
 /**
  * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
@@ -195,6 +214,7 @@ export const MAPS = {
   sl_svc_stats: { key: null, value: svcStats, entries: SL_MAX_SERVICES },
   sl_counters: { key: null, value: null, entries: COUNTER_NAMES.length },
   sl_config: { key: null, value: config, entries: 1 },
+  sl_meta: { key: null, value: meta, entries: 1 },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

@@ -113,6 +113,8 @@ switch (cmd) {
         lines.push(`Nacked versions: ${status.nacked.length ? status.nacked.map((n) => `${n.version} (${n.error})`).join('; ') : 'none'}`);
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
         if (status.external) lines.push(`External:        ${status.external}`);
+        const mg = status.migration;
+        if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }
       lines.push('', table(['Map', 'Entries', 'Capacity', 'Fill'], fill.map((f) => [f.map, String(f.entries), String(f.capacity), `${((100 * f.entries) / f.capacity).toFixed(1)}%`])).trimEnd());
       lines.push('', `Datapath counters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);

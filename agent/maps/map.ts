@@ -75,7 +75,7 @@ export function packed(items: Buffer[], size: number): Buffer {
   return out;
 }
 
-/** Sizes and kinds of the maps in bpf/sluice_lb.c; entries of the resizable ones come from MapSizes. */
+/** Sizes and kinds of the maps in bpf/lib/maps.h; entries of the resizable ones come from MapSizes. */
 export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; valueSize: number }> = {
   sl_services: { kind: 'hash', keySize: L.svcKey.size, valueSize: L.svcValue.size },
   sl_backends: { kind: 'hash', keySize: 4, valueSize: L.backend.size },
@@ -85,6 +85,7 @@ export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; val
   sl_svc_stats: { kind: 'percpu_array', keySize: 4, valueSize: L.svcStats.size },
   sl_counters: { kind: 'percpu_array', keySize: 4, valueSize: 8 },
   sl_config: { kind: 'array', keySize: 4, valueSize: L.config.size },
+  sl_meta: { kind: 'array', keySize: 4, valueSize: L.meta.size },
 };
 
 /** Encodes and decodes one key or value; layout.ts's StructCodecs are Codecs. */

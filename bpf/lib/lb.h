@@ -66,17 +66,29 @@ static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const s
 	return c ? c->id[slot & (SL_MAGLEV_CHUNK - 1)] : 0;
 }
 
+/* @f's client as the affinity map names it: by its IPv4 address (pad and unused bytes zero). */
+static __always_inline void affinity_key(struct sl_aff_key *key, const struct sl_svc_value *svc, const struct flow *f)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->svc_id = svc->svc_id;
+	key->kind = SL_AFF_CLIENT_ADDR4;
+	__builtin_memcpy(key->client, &f->saddr, sizeof(f->saddr));
+}
+
 /*
  * sessionAffinity ClientIP: the backend id @f's client had, while it is still this frontend's and
  * was chosen less than affinity_timeout ago. Returns 0 to ask for a fresh choice.
  */
+
 static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, const struct flow *f,
 					     __u64 now)
 {
-	struct sl_aff_key key = { .svc_id = svc->svc_id, .client = f->saddr };
-	struct sl_aff_value *v = bpf_map_lookup_elem(&sl_affinity, &key);
+	struct sl_aff_value *v;
+	struct sl_aff_key key;
 	struct sl_backend *be;
 
+	affinity_key(&key, svc, f);
+	v = bpf_map_lookup_elem(&sl_affinity, &key);
 	if (!v)
 		return 0;
 	if (now - v->last_used_ns > (__u64)svc->affinity_timeout * NSEC_PER_SEC)
@@ -91,9 +103,10 @@ static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, con
 static __always_inline void affinity_record(const struct sl_svc_value *svc, const struct flow *f,
 					    __u32 backend_id, __u64 now)
 {
-	struct sl_aff_key key = { .svc_id = svc->svc_id, .client = f->saddr };
 	struct sl_aff_value v = { .backend_id = backend_id, .last_used_ns = now };
+	struct sl_aff_key key;
 
+	affinity_key(&key, svc, f);
 	bpf_map_update_elem(&sl_affinity, &key, &v, BPF_ANY);
 }
 

@@ -44,12 +44,16 @@ SL_PINNED_MAP(sl_svc_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, s
 SL_PINNED_MAP(sl_counters, BPF_MAP_TYPE_PERCPU_ARRAY, SL_CNT_MAX, __u32, __u64, 0);
 /* What the datapath must know about its node (one element). */
 SL_PINNED_MAP(sl_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_config, 0);
+/* The layout version of these pins (one element), for the next agent; the datapath never reads it. */
+SL_PINNED_MAP(sl_meta, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_meta, 0);
 
 /*
  * Emits the enums of sluice_maps.h into the object's BTF, where the layout test reads them
  * (clang only describes types something uses). libbpf skips this section: it is no map.
  */
 struct sl_btf_enums {
+	enum sl_layout		layout;
+	enum sl_aff_client	aff_client;
 	enum sl_size		size;
 	enum sl_scope		scope;
 	enum sl_svc_flag	svc_flag;

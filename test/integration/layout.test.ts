@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
 import { ALL_STRUCTS, COUNTER_NAMES, ENUMS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
+import * as L from '../../agent/bpf/layout.ts';
 import { datapathObjects } from '../../agent/bpf/objects.ts';
 import { Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from '../../agent/datapath.ts';
 
@@ -127,7 +128,23 @@ int main(void) {
 });
 
 describe('pinned maps of another layout', () => {
-  it('make the agent refuse to start with an error naming the directory and the remedy', () => {
+  it('of a newer layout version: the agent refuses to guess at a downgrade', () => {
+    const node = `p${process.pid}-newer`; // removed with this run's other pins by the harness
+    const dir = path.join(DEFAULT_PIN_ROOT, node);
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      const meta = path.join(dir, 'sl_meta');
+      execFileSync('bpftool', ['map', 'create', meta, 'type', 'array', 'key', '4', 'value', String(L.meta.size), 'entries', '1', 'name', 'sl_meta']);
+      const value = L.meta.encode({ layout_version: L.SL_LAYOUT_VERSION + 1 });
+      execFileSync('bpftool', ['map', 'update', 'pinned', meta, 'key', 'hex', '00', '00', '00', '00', 'value', 'hex', ...[...value].map((b) => b.toString(16).padStart(2, '0'))]);
+      expect(() => Datapath.open({ node })).toThrow(new RegExp(`layout version ${L.SL_LAYOUT_VERSION + 1}, newer than this agent's ${L.SL_LAYOUT_VERSION}`));
+      expect(fs.readdirSync(dir), 'nothing created or moved').toEqual(['sl_meta']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('that no migration step explains make the agent refuse to start with an error naming the directory and the remedy', () => {
     const node = `p${process.pid}-layout`; // removed with this run's other pins by the harness
     const dir = path.join(DEFAULT_PIN_ROOT, node);
     fs.mkdirSync(dir, { recursive: true });

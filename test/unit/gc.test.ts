@@ -43,7 +43,7 @@ describe('collectGarbage', () => {
     };
     for (const f of Object.values(ct)) maps.maps.sl_ct.update(f.key, f.value);
     const aff = (svcId: number, client: string, backendId: number, idle: bigint) => {
-      const key = L.affKey.encode({ svc_id: svcId, client });
+      const key = L.affKey.encode({ svc_id: svcId, kind: L.SL_AFF_CLIENT_ADDR4, client: L.ipToBytes(client) });
       maps.maps.sl_affinity.update(key, L.affValue.encode({ backend_id: backendId, last_used_ns: NOW - idle * S }));
       return key;
     };
