@@ -30,6 +30,15 @@ export interface Frontend {
   /** externalTrafficPolicy Local: backends are this node's, and none means drop. */
   localOnly?: boolean;
   backends: Backend[];
+  /** A new flow while `backends` is empty: 'reject' (ICMP unreachable, kube-proxy's REJECT; the default) or 'drop'. */
+  whenEmpty?: 'reject' | 'drop';
+  /**
+   * External scope, externalTrafficPolicy Local: the backends for this node's own pods and processes,
+   * which kube-proxy short-circuits to the cluster-wide set. Undefined: `backends`.
+   */
+  shortCircuit?: Backend[];
+  /** loadBalancerSourceRanges (CIDRs) a client must come from; undefined or empty: any client. */
+  sourceRanges?: string[];
 }
 
 /** A frontend as it is in the maps: where its entry, backends and Maglev run are. */

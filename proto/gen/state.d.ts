@@ -650,6 +650,9 @@ export namespace sluice {
             /** Service loadBalancerIps. */
             loadBalancerIps: string[];
 
+            /** Service loadBalancerSourceRanges. */
+            loadBalancerSourceRanges: string[];
+
             /**
              * Creates a new Service instance using the specified properties.
              * @param [properties] Properties to set
@@ -766,6 +769,9 @@ export namespace sluice {
 
                 /** Service loadBalancerIps */
                 loadBalancerIps?: (string[]|null);
+
+                /** Service loadBalancerSourceRanges */
+                loadBalancerSourceRanges?: (string[]|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -956,6 +962,15 @@ export namespace sluice {
             /** Endpoint targetRef. */
             targetRef: string;
 
+            /** Endpoint internal. */
+            internal: boolean;
+
+            /** Endpoint external. */
+            external: boolean;
+
+            /** Endpoint cluster. */
+            cluster: boolean;
+
             /**
              * Creates a new Endpoint instance using the specified properties.
              * @param [properties] Properties to set
@@ -1060,6 +1075,15 @@ export namespace sluice {
 
                 /** Endpoint targetRef */
                 targetRef?: (string|null);
+
+                /** Endpoint internal */
+                internal?: (boolean|null);
+
+                /** Endpoint external */
+                external?: (boolean|null);
+
+                /** Endpoint cluster */
+                cluster?: (boolean|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -1659,6 +1659,7 @@ export const sluice = $root.sluice = (() => {
              * @property {boolean|null} [externalTrafficLocal] Service externalTrafficLocal
              * @property {Array.<string>|null} [externalIps] Service externalIps
              * @property {Array.<string>|null} [loadBalancerIps] Service loadBalancerIps
+             * @property {Array.<string>|null} [loadBalancerSourceRanges] Service loadBalancerSourceRanges
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1688,6 +1689,7 @@ export const sluice = $root.sluice = (() => {
                 this.ports = [];
                 this.externalIps = [];
                 this.loadBalancerIps = [];
+                this.loadBalancerSourceRanges = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1783,6 +1785,14 @@ export const sluice = $root.sluice = (() => {
             Service.prototype.loadBalancerIps = $util.emptyArray;
 
             /**
+             * Service loadBalancerSourceRanges.
+             * @member {Array.<string>} loadBalancerSourceRanges
+             * @memberof sluice.v1.Service
+             * @instance
+             */
+            Service.prototype.loadBalancerSourceRanges = $util.emptyArray;
+
+            /**
              * Creates a new Service instance using the specified properties.
              * @function create
              * @memberof sluice.v1.Service
@@ -1840,6 +1850,9 @@ export const sluice = $root.sluice = (() => {
                 if (message.loadBalancerIps != null && message.loadBalancerIps.length)
                     for (let i = 0; i < message.loadBalancerIps.length; ++i)
                         writer.uint32(/* id 11, wireType 2 =*/90).string(message.loadBalancerIps[i]);
+                if (message.loadBalancerSourceRanges != null && message.loadBalancerSourceRanges.length)
+                    for (let i = 0; i < message.loadBalancerSourceRanges.length; ++i)
+                        writer.uint32(/* id 12, wireType 2 =*/98).string(message.loadBalancerSourceRanges[i]);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1992,6 +2005,14 @@ export const sluice = $root.sluice = (() => {
                             message.loadBalancerIps.push(reader.stringVerify());
                             continue;
                         }
+                    case 12: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.loadBalancerSourceRanges && message.loadBalancerSourceRanges.length))
+                                message.loadBalancerSourceRanges = [];
+                            message.loadBalancerSourceRanges.push(reader.stringVerify());
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2091,6 +2112,13 @@ export const sluice = $root.sluice = (() => {
                         if (!$util.isString(message.loadBalancerIps[i]))
                             return "loadBalancerIps: string[] expected";
                 }
+                if (message.loadBalancerSourceRanges != null && $Object.hasOwnProperty.call(message, "loadBalancerSourceRanges")) {
+                    if (!$Array.isArray(message.loadBalancerSourceRanges))
+                        return "loadBalancerSourceRanges: array expected";
+                    for (let i = 0; i < message.loadBalancerSourceRanges.length; ++i)
+                        if (!$util.isString(message.loadBalancerSourceRanges[i]))
+                            return "loadBalancerSourceRanges: string[] expected";
+                }
                 return null;
             };
 
@@ -2164,6 +2192,13 @@ export const sluice = $root.sluice = (() => {
                     for (let i = 0; i < object.loadBalancerIps.length; ++i)
                         message.loadBalancerIps[i] = $String(object.loadBalancerIps[i]);
                 }
+                if (object.loadBalancerSourceRanges) {
+                    if (!$Array.isArray(object.loadBalancerSourceRanges))
+                        throw $TypeError(".sluice.v1.Service.loadBalancerSourceRanges: array expected");
+                    message.loadBalancerSourceRanges = $Array(object.loadBalancerSourceRanges.length);
+                    for (let i = 0; i < object.loadBalancerSourceRanges.length; ++i)
+                        message.loadBalancerSourceRanges[i] = $String(object.loadBalancerSourceRanges[i]);
+                }
                 return message;
             };
 
@@ -2189,6 +2224,7 @@ export const sluice = $root.sluice = (() => {
                     object.ports = [];
                     object.externalIps = [];
                     object.loadBalancerIps = [];
+                    object.loadBalancerSourceRanges = [];
                 }
                 if (options.defaults) {
                     object.namespace = "";
@@ -2232,6 +2268,11 @@ export const sluice = $root.sluice = (() => {
                     object.loadBalancerIps = $Array(message.loadBalancerIps.length);
                     for (let j = 0; j < message.loadBalancerIps.length; ++j)
                         object.loadBalancerIps[j] = message.loadBalancerIps[j];
+                }
+                if (message.loadBalancerSourceRanges && message.loadBalancerSourceRanges.length) {
+                    object.loadBalancerSourceRanges = $Array(message.loadBalancerSourceRanges.length);
+                    for (let j = 0; j < message.loadBalancerSourceRanges.length; ++j)
+                        object.loadBalancerSourceRanges[j] = message.loadBalancerSourceRanges[j];
                 }
                 return object;
             };
@@ -2686,6 +2727,9 @@ export const sluice = $root.sluice = (() => {
              * @property {boolean|null} [terminating] Endpoint terminating
              * @property {string|null} [nodeName] Endpoint nodeName
              * @property {string|null} [targetRef] Endpoint targetRef
+             * @property {boolean|null} [internal] Endpoint internal
+             * @property {boolean|null} [external] Endpoint external
+             * @property {boolean|null} [cluster] Endpoint cluster
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2774,6 +2818,30 @@ export const sluice = $root.sluice = (() => {
             Endpoint.prototype.targetRef = "";
 
             /**
+             * Endpoint internal.
+             * @member {boolean} internal
+             * @memberof sluice.v1.Endpoint
+             * @instance
+             */
+            Endpoint.prototype.internal = false;
+
+            /**
+             * Endpoint external.
+             * @member {boolean} external
+             * @memberof sluice.v1.Endpoint
+             * @instance
+             */
+            Endpoint.prototype.external = false;
+
+            /**
+             * Endpoint cluster.
+             * @member {boolean} cluster
+             * @memberof sluice.v1.Endpoint
+             * @instance
+             */
+            Endpoint.prototype.cluster = false;
+
+            /**
              * Creates a new Endpoint instance using the specified properties.
              * @function create
              * @memberof sluice.v1.Endpoint
@@ -2819,6 +2887,12 @@ export const sluice = $root.sluice = (() => {
                     writer.uint32(/* id 6, wireType 2 =*/50).string(message.nodeName);
                 if (message.targetRef != null && $Object.hasOwnProperty.call(message, "targetRef") && message.targetRef !== "")
                     writer.uint32(/* id 7, wireType 2 =*/58).string(message.targetRef);
+                if (message.internal != null && $Object.hasOwnProperty.call(message, "internal") && message.internal !== false)
+                    writer.uint32(/* id 8, wireType 0 =*/64).bool(message.internal);
+                if (message.external != null && $Object.hasOwnProperty.call(message, "external") && message.external !== false)
+                    writer.uint32(/* id 9, wireType 0 =*/72).bool(message.external);
+                if (message.cluster != null && $Object.hasOwnProperty.call(message, "cluster") && message.cluster !== false)
+                    writer.uint32(/* id 10, wireType 0 =*/80).bool(message.cluster);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2939,6 +3013,33 @@ export const sluice = $root.sluice = (() => {
                                 delete message.targetRef;
                             continue;
                         }
+                    case 8: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.internal = value;
+                            else
+                                delete message.internal;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.external = value;
+                            else
+                                delete message.external;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.cluster = value;
+                            else
+                                delete message.cluster;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -3008,6 +3109,15 @@ export const sluice = $root.sluice = (() => {
                 if (message.targetRef != null && $Object.hasOwnProperty.call(message, "targetRef"))
                     if (!$util.isString(message.targetRef))
                         return "targetRef: string expected";
+                if (message.internal != null && $Object.hasOwnProperty.call(message, "internal"))
+                    if (typeof message.internal !== "boolean")
+                        return "internal: boolean expected";
+                if (message.external != null && $Object.hasOwnProperty.call(message, "external"))
+                    if (typeof message.external !== "boolean")
+                        return "external: boolean expected";
+                if (message.cluster != null && $Object.hasOwnProperty.call(message, "cluster"))
+                    if (typeof message.cluster !== "boolean")
+                        return "cluster: boolean expected";
                 return null;
             };
 
@@ -3050,6 +3160,15 @@ export const sluice = $root.sluice = (() => {
                 if (object.targetRef != null)
                     if (typeof object.targetRef !== "string" || object.targetRef.length)
                         message.targetRef = $String(object.targetRef);
+                if (object.internal != null)
+                    if (object.internal)
+                        message.internal = $Boolean(object.internal);
+                if (object.external != null)
+                    if (object.external)
+                        message.external = $Boolean(object.external);
+                if (object.cluster != null)
+                    if (object.cluster)
+                        message.cluster = $Boolean(object.cluster);
                 return message;
             };
 
@@ -3078,6 +3197,9 @@ export const sluice = $root.sluice = (() => {
                     object.terminating = false;
                     object.nodeName = "";
                     object.targetRef = "";
+                    object.internal = false;
+                    object.external = false;
+                    object.cluster = false;
                 }
                 if (message.ip != null && $Object.hasOwnProperty.call(message, "ip"))
                     object.ip = message.ip;
@@ -3093,6 +3215,12 @@ export const sluice = $root.sluice = (() => {
                     object.nodeName = message.nodeName;
                 if (message.targetRef != null && $Object.hasOwnProperty.call(message, "targetRef"))
                     object.targetRef = message.targetRef;
+                if (message.internal != null && $Object.hasOwnProperty.call(message, "internal"))
+                    object.internal = message.internal;
+                if (message.external != null && $Object.hasOwnProperty.call(message, "external"))
+                    object.external = message.external;
+                if (message.cluster != null && $Object.hasOwnProperty.call(message, "cluster"))
+                    object.cluster = message.cluster;
                 return object;
             };
 
