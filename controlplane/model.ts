@@ -136,7 +136,7 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     const terminating = c.terminating ?? false;
     const t = e.targetRef;
     const targetRef = t?.name ? `${t.kind ?? 'Pod'}/${t.namespace ?? slice.metadata?.namespace ?? 'default'}/${t.name}` : '';
-    out.endpoints.push({ ip, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef });
+    out.endpoints.push({ ip, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false });
   });
   return out;
 }
@@ -272,6 +272,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     externalTrafficLocal: spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || externalIps.length > 0),
     externalIps,
     loadBalancerIps: type === 'LoadBalancer' ? lbIps : [],
+    loadBalancerSourceRanges: [],
   };
   return { model, errors, ignored: false };
 }
