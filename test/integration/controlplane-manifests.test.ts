@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pino } from 'pino';
 import { StateStore } from '../../controlplane/store.ts';
-import { ManifestsSource } from '../../controlplane/source-manifests.ts';
+import { ManifestsSource, type ManifestsSourceOptions } from '../../controlplane/source-manifests.ts';
 
 const log = pino({ level: 'silent' });
 let dirs: string[] = [];
@@ -25,12 +25,12 @@ function tmp(): { root: string; dir: string } {
   fs.mkdirSync(dir);
   return { root, dir };
 }
-function start(dir: string, extra: { stateFile?: string } = {}): { store: StateStore; src: ManifestsSource } {
+async function start(dir: string, extra: Partial<ManifestsSourceOptions> = {}): Promise<{ store: StateStore; src: ManifestsSource }> {
   const store = new StateStore();
   const src = new ManifestsSource({ dir, store, logger: log, rescanIntervalMs: 500, debounceMs: 50, ...extra });
-  src.start();
-  store.flush();
   sources.push(src);
+  await src.start();
+  store.flush();
   return { store, src };
 }
 async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
@@ -62,11 +62,11 @@ spec:
 `;
 
 describe('manifests source', () => {
-  it('allocates ClusterIPs from the service CIDR: stable across restarts, never duplicated, explicit IPs respected', () => {
+  it('allocates ClusterIPs from the service CIDR: stable across restarts, never duplicated, explicit IPs respected', async () => {
     const { root, dir } = tmp();
     const many = Array.from({ length: 40 }, (_, i) => `---\nkind: Service\nmetadata: {name: s${i}, namespace: ns${i % 3}}\nspec: {ports: [{port: 80}]}\n`).join('');
     fs.writeFileSync(path.join(dir, 'many.yaml'), many + '---\nkind: Service\nmetadata: {name: fixed}\nspec: {clusterIP: 10.96.0.50, ports: [{port: 53, protocol: UDP}]}\n');
-    const a = start(dir, { stateFile: path.join(root, 'state', 'alloc.json') });
+    const a = await start(dir, { stateFile: path.join(root, 'state', 'alloc.json') });
     const ips = new Map<string, string>();
     for (const k of a.store.keys()) ips.set(k, a.store.get(k)!.model.clusterIps[0]!);
     expect(ips.size).toBe(41);
@@ -82,23 +82,23 @@ describe('manifests source', () => {
     a.src.stop();
 
     // Restart (new process state) with the same state file, plus a new service that explicitly
-    // claims an IP another service was allocated: the explicit one wins, the other moves, no duplicate.
+    // claims an IP another service was allocated: first come, first served, as the API server does.
     const victim = 'ns1/s1';
     const victimIp = ips.get(victim)!;
     fs.writeFileSync(path.join(dir, 'claim.yaml'), `kind: Service\nmetadata: {name: claimer}\nspec: {clusterIP: ${victimIp}, ports: [{port: 80}]}\n`);
-    const b = start(dir, { stateFile: path.join(root, 'state', 'alloc.json') });
+    const b = await start(dir, { stateFile: path.join(root, 'state', 'alloc.json') });
     const after = new Map<string, string>();
     for (const k of b.store.keys()) after.set(k, b.store.get(k)!.model.clusterIps[0]!);
-    expect(new Set(after.values()).size).toBe(42);
-    expect(after.get('default/claimer')).toBe(victimIp);
-    expect(after.get(victim)).not.toBe(victimIp);
-    for (const [k, ip] of ips) if (k !== victim) expect(after.get(k)).toBe(ip); // stable
+    expect(after.size).toBe(41);
+    expect(after.has('default/claimer')).toBe(false);
+    for (const [k, ip] of ips) expect(after.get(k)).toBe(ip); // stable, the victim included
+    expect(b.store.errors()).toEqual([expect.objectContaining({ object: 'default/claimer', field: 'spec.clusterIP', message: expect.stringContaining(`already allocated to Service ${victim}`) })]);
   });
 
-  it('default state file lives next to (not inside) the manifests dir; duplicate explicit IPs are reported', () => {
+  it('default state file lives next to (not inside) the manifests dir; duplicate explicit IPs are reported', async () => {
     const { root, dir } = tmp();
     fs.writeFileSync(path.join(dir, 'a.yaml'), 'kind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}]}\n---\nkind: Service\nmetadata: {name: x}\nspec: {clusterIP: 10.96.0.9, ports: [{port: 80}]}\n---\nkind: Service\nmetadata: {name: y}\nspec: {clusterIP: 10.96.0.9, ports: [{port: 80}]}\n');
-    const { store } = start(dir);
+    const { store } = await start(dir);
     expect(fs.existsSync(path.join(root, 'manifests.sluice-state.json'))).toBe(true);
     expect([...store.keys()].sort()).toEqual(['default/a', 'default/x']);
     expect(store.errors()).toEqual([expect.objectContaining({ kind: 'Service', object: 'default/y', field: 'spec.clusterIP' })]);
@@ -144,7 +144,7 @@ metadata: {name: stranger, labels: {app: other}, namespace: elsewhere}
 spec: {nodeName: node-c}
 status: {podIP: 10.244.3.8}
 `);
-    const { store } = start(dir);
+    const { store } = await start(dir);
     expect(eps(store, 'default/web')).toEqual([
       '10.244.1.10:8080@node-a', '10.244.2.10:8080@node-b', '10.244.3.5:8081@node-c', '10.244.3.6:8080(unready)@node-c', '10.244.3.7:8080(terminating)@node-c',
     ]);
@@ -172,7 +172,7 @@ status: {podIP: 10.244.3.8}
     await waitFor('deployment removed', () => eps(store, 'default/web').length === 3 && store.errors().length === 0);
   }, 60_000);
 
-  it('allocates pod IPs for Deployments without the pod-ips annotation, stable across restarts', () => {
+  it('allocates pod IPs for Deployments without the pod-ips annotation, stable across restarts', async () => {
     const { dir } = tmp();
     fs.writeFileSync(path.join(dir, 'd.yaml'), `
 kind: Service
@@ -187,13 +187,13 @@ spec:
     metadata: {labels: {app: api}}
     spec: {nodeName: node-x, containers: [{name: c}]}
 `);
-    const a = start(dir);
+    const a = await start(dir);
     const first = eps(a.store, 'default/api');
     expect(first).toHaveLength(3);
     expect(new Set(first).size).toBe(3);
     for (const e of first) expect(e).toMatch(/^10\.244\.\d+\.\d+:8443@node-x$/);
     a.src.stop();
-    const b = start(dir);
+    const b = await start(dir);
     expect(eps(b.store, 'default/api')).toEqual(first);
   });
 });
