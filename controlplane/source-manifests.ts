@@ -249,6 +249,11 @@ export class ManifestsSource {
     this.reportedKeys = new Set(byKey.keys());
   }
 
+  /** A scan is in progress (parsing included). */
+  get scanning(): boolean {
+    return this.running !== null;
+  }
+
   /** Files currently unreadable or invalid (their last good content is still served). */
   get fileErrors(): ({ file: string } & FileError)[] {
     return [...this.files].flatMap(([file, f]) => (f.error ? [{ file, ...f.error }] : []));

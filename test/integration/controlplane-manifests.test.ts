@@ -197,3 +197,188 @@ spec:
     expect(eps(b.store, 'default/api')).toEqual(first);
   });
 });
+
+const svcYaml = (name: string, extra: string): string => `kind: Service\nmetadata: {name: ${name}}\nspec: {${extra}}\n`;
+const ipOf = (store: StateStore, key: string): string | undefined => store.get(key)?.model.clusterIps[0];
+
+describe('manifests source allocates as the API server does (finding 1)', () => {
+  it('first come, first served: aaa-steal cannot take web\'s clusterIP, live or across a restart; the error names both', async () => {
+    const { root, dir } = tmp();
+    const stateFile = path.join(root, 'alloc.json');
+    fs.writeFileSync(path.join(dir, 'web.yaml'), svcYaml('web', 'type: NodePort, clusterIP: 10.96.0.80, externalIPs: [192.0.2.10], ports: [{port: 80, nodePort: 30080}]'));
+    const a = await start(dir, { stateFile });
+    expect(ipOf(a.store, 'default/web')).toBe('10.96.0.80');
+    // "aaa-steal" sorts first: the old scan let it win and blamed web
+    fs.writeFileSync(path.join(dir, 'steal.yaml'), svcYaml('aaa-steal', 'clusterIP: 10.96.0.80, ports: [{port: 80}]'));
+    await a.src.scan();
+    a.store.flush();
+    expect([...a.store.keys()]).toEqual(['default/web']);
+    expect(a.store.get('default/web')!.model.ports[0]!.nodePort).toBe(30080);
+    expect(a.store.errors()).toEqual([{
+      kind: 'Service', object: 'default/aaa-steal', field: 'spec.clusterIP',
+      message: 'cluster IP 10.96.0.80 is already allocated to Service default/web (first come, first served); service refused',
+    }]);
+    a.src.stop();
+    // the holder survives a restart of the control plane (state file), whatever the names' order
+    const b = await start(dir, { stateFile });
+    expect([...b.store.keys()]).toEqual(['default/web']);
+    expect(b.store.errors()).toEqual([expect.objectContaining({ object: 'default/aaa-steal', field: 'spec.clusterIP' })]);
+    // the holder goes: the newcomer gets the address
+    fs.rmSync(path.join(dir, 'web.yaml'));
+    await b.src.scan();
+    b.store.flush();
+    expect(ipOf(b.store, 'default/aaa-steal')).toBe('10.96.0.80');
+    expect(b.store.errors()).toEqual([]);
+  });
+
+  it('refuses explicit clusterIPs outside the range or on pod and node addresses, nodePorts outside the range or taken (per protocol)', async () => {
+    const { dir } = tmp();
+    fs.writeFileSync(path.join(dir, 'infra.yaml'), `
+kind: Node
+metadata: {name: node-a}
+status: {addresses: [{type: InternalIP, address: 10.96.5.5}]}
+---
+kind: Pod
+metadata: {name: odd, labels: {app: odd}}
+spec: {nodeName: node-a}
+status: {podIP: 10.96.7.7, hostIP: 10.96.5.6}
+`);
+    const services: Record<string, string> = {
+      'out-of-range': 'clusterIP: 10.0.0.10, ports: [{port: 80}]',
+      'network-addr': 'clusterIP: 10.96.0.0, ports: [{port: 80}]',
+      'pod-ip': 'clusterIP: 10.96.7.7, ports: [{port: 80}]',
+      'node-ip': 'clusterIP: 10.96.5.5, ports: [{port: 80}]',
+      'host-ip': 'clusterIP: 10.96.5.6, ports: [{port: 80}]',
+      'np-low': 'type: NodePort, ports: [{port: 80, nodePort: 8080}]',
+      'np-a': 'type: NodePort, ports: [{port: 80, nodePort: 31000}]',
+      'np-b-tcp': 'type: NodePort, ports: [{port: 80, nodePort: 31000}]',
+      'np-c-udp': 'type: NodePort, ports: [{port: 53, protocol: UDP, nodePort: 31000}]',
+    };
+    fs.writeFileSync(path.join(dir, 'svc.yaml'), Object.entries(services).map(([n, spec]) => svcYaml(n, spec)).join('---\n'));
+    const { store } = await start(dir, { nodePortRange: '30000-32767' });
+    expect([...store.keys()].sort()).toEqual(['default/np-a', 'default/np-c-udp']);
+    const errs = Object.fromEntries(store.errors().map((e) => [e.object.replace('default/', ''), `${e.field}: ${e.message}`]));
+    expect(errs).toEqual({
+      'out-of-range': 'spec.clusterIP: cluster IP 10.0.0.10 is not in the service range 10.96.0.0/12; service refused',
+      'network-addr': 'spec.clusterIP: cluster IP 10.96.0.0 is not in the service range 10.96.0.0/12; service refused',
+      'pod-ip': 'spec.clusterIP: cluster IP 10.96.7.7 is the address of Pod default/odd; service refused',
+      'node-ip': 'spec.clusterIP: cluster IP 10.96.5.5 is the address of Node node-a; service refused',
+      'host-ip': 'spec.clusterIP: cluster IP 10.96.5.6 is the address of Node node-a; service refused',
+      'np-low': 'spec.ports[0].nodePort: nodePort 8080 is not in the NodePort range 30000-32767; service refused',
+      'np-b-tcp': 'spec.ports[0].nodePort: nodePort 31000/TCP is already allocated to Service default/np-a (first come, first served); service refused',
+    });
+    // allocated addresses avoid pod and node addresses too, and stay in the range
+    for (const k of store.keys()) expect(['10.96.5.5', '10.96.5.6', '10.96.7.7']).not.toContain(ipOf(store, k));
+  });
+});
+
+describe('manifests source: files (findings 2 and 3)', () => {
+  const web = svcYaml('web', 'clusterIP: 10.96.0.80, ports: [{port: 80}]');
+
+  it('refuses a file above the size limit naming the file and both sizes; other files are served', async () => {
+    const { dir } = tmp();
+    fs.writeFileSync(path.join(dir, 'web.yaml'), web);
+    fs.writeFileSync(path.join(dir, 'big.yaml'), `kind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: "${'a'.repeat(2 * 1024 * 1024)}"\n`);
+    const seen: string[] = [];
+    const { store, src } = await start(dir, { onSourceError: (r) => seen.push(r) });
+    expect([...store.keys()]).toEqual(['default/web']);
+    const big = path.join(dir, 'big.yaml');
+    expect(src.fileErrors).toEqual([{ file: big, reason: 'too-large', message: `${fs.statSync(big).size} bytes, above the limit of 1048576 bytes (maxFileBytes)` }]);
+    expect(store.errors()).toEqual([expect.objectContaining({ kind: 'File', object: big, field: 'too-large' })]);
+    expect(src.parses).toBe(1); // never read, let alone parsed
+    await src.scan(); await src.scan();
+    expect(seen).toEqual(['too-large']); // counted once, not every rescan
+  });
+
+  it('re-parses only the file that changed', async () => {
+    const { dir } = tmp();
+    for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(dir, `s${i}.yaml`), svcYaml(`s${i}`, 'ports: [{port: 80}]'));
+    const { store, src } = await start(dir);
+    expect(store.size).toBe(30);
+    expect(src.parses).toBe(30);
+    await src.scan();
+    expect(src.parses).toBe(30);
+    fs.writeFileSync(path.join(dir, 's7.yaml'), svcYaml('s7', 'ports: [{port: 8080}]'));
+    await src.scan();
+    store.flush();
+    expect(src.parses).toBe(31);
+    expect(store.get('default/s7')!.model.ports[0]!.port).toBe(8080);
+  });
+
+  it('keeps the event loop responsive while a 5 MB file and a 50k-key document are handled; other Services keep updating', async () => {
+    const { dir } = tmp();
+    fs.writeFileSync(path.join(dir, 'web.yaml'), web);
+    const { store, src } = await start(dir, { maxFileBytes: 2 * 1024 * 1024, debounceMs: 20 });
+    const keys = Array.from({ length: 50_000 }, (_, i) => `  key${i}: value-${i}\n`).join('');
+    fs.writeFileSync(path.join(dir, 'configmap.yaml'), `kind: ConfigMap\nmetadata: {name: wide}\ndata:\n${keys}`);
+    expect(fs.statSync(path.join(dir, 'configmap.yaml')).size).toBeGreaterThan(1024 * 1024);
+    fs.writeFileSync(path.join(dir, 'huge.yaml'), `kind: ConfigMap\nmetadata: {name: huge}\ndata:\n  x: "${'a'.repeat(5 * 1024 * 1024)}"\n`);
+    let worst = 0;
+    let last = performance.now();
+    const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last - 10); last = now; }, 10);
+    try {
+      const before = src.parses;
+      await waitFor('the 50k-key document parsed', () => src.parses > before && !src.scanning, 60_000);
+      fs.writeFileSync(path.join(dir, 'web.yaml'), web.replace('port: 80', 'port: 81'));
+      await waitFor('web updated', () => store.get('default/web')?.model.ports[0]?.port === 81, 30_000);
+    } finally {
+      clearInterval(tick);
+    }
+    expect(src.fileErrors.map((e) => `${path.basename(e.file)} ${e.reason}`)).toEqual(['huge.yaml too-large']);
+    // a synchronous parse blocked for seconds (a minute for 50k keys); the worker keeps ticks on time
+    expect(worst).toBeLessThan(500);
+  }, 90_000);
+
+  it('an unreadable or invalid file keeps its objects, reported once per distinct problem; they go only with the file', async () => {
+    const { root, dir } = tmp();
+    const file = path.join(dir, 'web.yaml');
+    fs.writeFileSync(file, web);
+    const logged: { file?: string; reason?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => { const o = JSON.parse(line); if (o.msg === 'manifests: cannot use file') logged.push(o); } });
+    const counted: string[] = [];
+    const { store, src } = await start(dir, { logger, onSourceError: (r) => counted.push(r) });
+    const still = async (what: string): Promise<void> => {
+      await src.scan(); await src.scan(); // rescans do not repeat the report
+      store.flush();
+      expect(ipOf(store, 'default/web'), what).toBe('10.96.0.80');
+    };
+    // a symlink loop in its place (the finding): unreadable
+    fs.rmSync(file);
+    fs.symlinkSync(path.join(dir, 'loop.yaml'), file);
+    fs.symlinkSync(file, path.join(dir, 'loop.yaml'));
+    await still('symlink loop');
+    expect(src.fileErrors.find((e) => e.file === file)).toEqual(expect.objectContaining({ reason: 'unreadable', message: expect.stringContaining('ELOOP') }));
+    fs.rmSync(path.join(dir, 'loop.yaml'));
+    // invalid YAML
+    fs.rmSync(file);
+    fs.writeFileSync(file, 'kind: Service\nmetadata: {name: web\n  bad: [');
+    await still('invalid yaml');
+    // a duplicated key (kubectl refuses it too)
+    fs.writeFileSync(file, 'kind: Service\nmetadata: {name: web}\nmetadata: {name: other}\n');
+    await still('duplicate key');
+    // unreadable by permission is not testable as root; a directory in its place is
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    await still('directory');
+    expect(counted).toEqual(['unreadable', 'unreadable', 'yaml', 'yaml', 'not-a-file']);
+    expect(logged.map((l) => `${path.basename(l.file!)} ${l.reason}`)).toEqual(['loop.yaml unreadable', 'web.yaml unreadable', 'web.yaml yaml', 'web.yaml yaml', 'web.yaml not-a-file']);
+    // fixed: valid again, error cleared
+    fs.rmdirSync(file);
+    fs.writeFileSync(file, web.replace('port: 80', 'port: 81'));
+    await src.scan();
+    store.flush();
+    expect(store.get('default/web')!.model.ports[0]!.port).toBe(81);
+    expect(store.errors()).toEqual([]);
+    // really gone: the Service goes
+    fs.rmSync(file);
+    await src.scan();
+    store.flush();
+    expect(store.size).toBe(0);
+    // a dangling link and a directory named *.yaml are reported (once), not skipped silently
+    fs.symlinkSync(path.join(root, 'nowhere.yaml'), path.join(dir, 'dangling.yaml'));
+    fs.mkdirSync(path.join(dir, 'dir.yaml'));
+    await src.scan(); await src.scan();
+    expect(src.fileErrors.map((e) => `${path.basename(e.file)} ${e.reason}`)).toEqual(['dangling.yaml dangling-link', 'dir.yaml not-a-file']);
+    expect(counted.slice(5)).toEqual(['dangling-link', 'not-a-file']);
+  });
+});
