@@ -44,7 +44,7 @@ function parse(req: ParseRequest): ParseReply {
   } catch (e) {
     return { id: req.id, ok: false, reason: 'unreadable', message: (e as Error).message };
   }
-  const parsed = parseAllDocuments(text, { uniqueKeys: false });
+  const parsed = parseAllDocuments(text, { uniqueKeys: false, logLevel: 'error' });
   const list = Array.isArray(parsed) ? parsed : [];
   for (const d of list) {
     const bad = d.errors[0];
