@@ -1,6 +1,7 @@
-// The manifests source's parser: one worker thread (manifest-parser-worker.ts) that reads and parses
-// files one at a time, with a size limit, a per-file time limit and a memory limit. A file that
-// exceeds the time or memory limit is refused; the worker is replaced for the next file.
+// The manifests source's parser: a few worker threads (manifest-parser-worker.ts) that read and parse
+// files, with a size limit, a per-file time limit and a memory limit. A file that exceeds the time
+// or memory limit is refused and its worker replaced. With two workers, one huge file does not hold
+// up the small edits queued behind it.
 import { Worker } from 'node:worker_threads';
 
 /** The kinds the manifests source reads; other documents stay in the worker. */
@@ -17,76 +18,91 @@ export type ParseReply = ParseResult & { id: number };
 export interface ManifestParserOptions {
   maxBytes: number;
   timeoutMs: number;
-  /** Heap limit of the worker (MiB). */
+  /** Heap limit of each worker (MiB). */
   maxHeapMb: number;
+  /** Number of workers (default 2). */
+  workers?: number;
 }
+
+interface Job { id: number; file: string; resolve: (r: ParseResult) => void }
+interface Slot { worker: Worker | null; job: Job | null; timer: NodeJS.Timeout | null }
 
 export class ManifestParser {
   private readonly opts: ManifestParserOptions;
-  private worker: Worker | null = null;
+  private readonly slots: Slot[];
+  private readonly queue: Job[] = [];
   private seq = 0;
-  private pending: { id: number; resolve: (r: ParseResult) => void; timer: NodeJS.Timeout } | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(opts: ManifestParserOptions) {
     this.opts = opts;
+    this.slots = Array.from({ length: Math.max(1, opts.workers ?? 2) }, () => ({ worker: null, job: null, timer: null }));
   }
 
-  /** Parses one file (requests are served one at a time, in order). */
+  /** Parses one file; resolves (never rejects) with the documents or the reason there are none. */
   parse(file: string): Promise<ParseResult> {
-    const p = this.queue.then(() => this.run(file));
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private run(file: string): Promise<ParseResult> {
+    if (this.closed) return Promise.resolve({ ok: false, reason: 'parser-crashed', message: 'parser closed' });
     return new Promise((resolve) => {
-      const w = this.ensureWorker();
-      const id = ++this.seq;
-      const timer = setTimeout(() => {
-        this.finish(id, { ok: false, reason: 'timeout', message: `parsing took longer than ${this.opts.timeoutMs} ms` });
-        this.kill();
-      }, this.opts.timeoutMs);
-      this.pending = { id, resolve, timer };
-      w.postMessage({ id, file, maxBytes: this.opts.maxBytes } satisfies ParseRequest);
+      this.queue.push({ id: ++this.seq, file, resolve });
+      this.pump();
     });
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.job || this.queue.length === 0) continue;
+      const job = this.queue.shift()!;
+      slot.job = job;
+      slot.timer = setTimeout(() => {
+        this.finish(slot, job.id, { ok: false, reason: 'timeout', message: `parsing took longer than ${this.opts.timeoutMs} ms` });
+        this.kill(slot);
+      }, this.opts.timeoutMs);
+      this.workerOf(slot).postMessage({ id: job.id, file: job.file, maxBytes: this.opts.maxBytes } satisfies ParseRequest);
+    }
+  }
+
+  private workerOf(slot: Slot): Worker {
+    if (slot.worker) return slot.worker;
     const w = new Worker(new URL('./manifest-parser-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb } });
     w.unref();
     w.on('message', (m: ParseReply) => {
       const { id, ...result } = m;
-      this.finish(id, result as ParseResult);
+      this.finish(slot, id, result as ParseResult);
     });
     const died = (message: string): void => {
-      if (this.worker !== w) return;
-      this.worker = null;
-      if (this.pending) this.finish(this.pending.id, { ok: false, reason: 'parser-crashed', message });
+      if (slot.worker !== w) return;
+      slot.worker = null;
+      if (slot.job) this.finish(slot, slot.job.id, { ok: false, reason: 'parser-crashed', message });
     };
     w.on('error', (e) => died(`parser worker failed: ${e.message}`));
     w.on('exit', (code) => died(`parser worker exited (code ${code})`));
-    this.worker = w;
+    slot.worker = w;
     return w;
   }
 
-  private finish(id: number, r: ParseResult): void {
-    if (!this.pending || this.pending.id !== id) return;
-    clearTimeout(this.pending.timer);
-    const { resolve } = this.pending;
-    this.pending = null;
+  private finish(slot: Slot, id: number, r: ParseResult): void {
+    if (!slot.job || slot.job.id !== id) return;
+    if (slot.timer) clearTimeout(slot.timer);
+    const { resolve } = slot.job;
+    slot.job = null;
+    slot.timer = null;
     resolve(r);
+    if (!this.closed) this.pump();
   }
 
-  private kill(): void {
-    const w = this.worker;
-    this.worker = null;
+  private kill(slot: Slot): void {
+    const w = slot.worker;
+    slot.worker = null;
     void w?.terminate();
   }
 
   close(): void {
-    if (this.pending) this.finish(this.pending.id, { ok: false, reason: 'parser-crashed', message: 'parser closed' });
-    this.kill();
+    this.closed = true;
+    const closed: ParseResult = { ok: false, reason: 'parser-crashed', message: 'parser closed' };
+    for (const job of this.queue.splice(0)) job.resolve(closed);
+    for (const slot of this.slots) {
+      if (slot.job) this.finish(slot, slot.job.id, closed);
+      this.kill(slot);
+    }
   }
 }

@@ -63,8 +63,13 @@ export interface ManifestsSourceOptions {
   maxFileBytes?: number;
   /** Parsing one file may take this long (default 20 s); the parser is then replaced. */
   parseTimeoutMs?: number;
-  /** Heap limit of the parser worker (default 512 MiB). */
+  /** Heap limit of each parser worker (default 512 MiB). */
   parserHeapMb?: number;
+  /**
+   * A scan waits this long for the files it sent to the parser (default 500 ms; the first scan waits
+   * for all); slower files are taken in by a later scan, so one huge file does not hold up the rest.
+   */
+  parseWaitMs?: number;
   rescanIntervalMs?: number;
   debounceMs?: number;
   /** Called once per distinct problem (a file's new error, an unreadable directory, a failed state write). */
@@ -91,6 +96,8 @@ interface FileEntry {
   /** Outcome of parsing `tried` (null = fine). */
   parsed: FileError | null;
   error: FileError | null;
+  /** The parse in progress (of the version with this stat signature). */
+  parsing: { sig: string; done: Promise<void> } | null;
 }
 interface FileError { reason: FileFailure; message: string }
 
@@ -114,6 +121,7 @@ export class ManifestsSource {
   private running: Promise<void> | null = null;
   private again = false;
   private dirError: string | null = null;
+  private firstScanDone = false;
   scans = 0;
   /** Files parsed (by the worker) since start: unchanged files are not parsed again. */
   parses = 0;
@@ -136,6 +144,7 @@ export class ManifestsSource {
   start(): Promise<void> {
     if (!fs.statSync(this.opts.dir).isDirectory()) throw new Error(`manifests: ${this.opts.dir} is not a directory`);
     return this.scan().then(() => {
+      this.firstScanDone = true;
       if (this.stopped) return;
       this.opts.store.markSynced();
       try {
@@ -249,9 +258,14 @@ export class ManifestsSource {
     this.reportedKeys = new Set(byKey.keys());
   }
 
-  /** A scan is in progress (parsing included). */
-  get scanning(): boolean {
-    return this.running !== null;
+  /** A scan is in progress, or a file is being parsed. */
+  get busy(): boolean {
+    return this.running !== null || [...this.files.values()].some((f) => f.parsing !== null);
+  }
+
+  /** Files being parsed now. */
+  get parsing(): string[] {
+    return [...this.files].flatMap(([file, f]) => (f.parsing ? [file] : []));
   }
 
   /** Files currently unreadable or invalid (their last good content is still served). */
@@ -281,15 +295,29 @@ export class ManifestsSource {
     if (this.dirError !== null) this.log.info({ dir: this.opts.dir }, 'manifests: directory readable again');
     this.dirError = null;
     const seen = new Set<string>();
+    const checked: { file: string; entry: FileEntry; r: FileError | null | 'parsing' }[] = [];
     for (const n of names) {
       if (this.stopped) break;
       const file = path.join(this.opts.dir, n);
       seen.add(file);
       let entry = this.files.get(file);
-      if (!entry) this.files.set(file, (entry = { docs: [], tried: '', parsed: null, error: null }));
+      if (!entry) this.files.set(file, (entry = { docs: [], tried: '', parsed: null, error: null, parsing: null }));
       const r = await this.readOne(file, entry);
       if (r === 'gone') { this.files.delete(file); seen.delete(file); continue; }
-      this.setFileError(file, entry, r);
+      checked.push({ file, entry, r });
+    }
+    // Wait for the parses (all of them on the first scan); a file still parsing after that keeps its
+    // current content and problem, and its parse schedules a rescan when it ends.
+    const parsing = checked.flatMap((c) => (c.r === 'parsing' && c.entry.parsing ? [c.entry.parsing.done] : []));
+    if (parsing.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const wait = !this.firstScanDone ? [] : [new Promise<void>((r) => { timer = setTimeout(r, this.opts.parseWaitMs ?? 500); })];
+      await Promise.race([Promise.all(parsing), ...wait]);
+      clearTimeout(timer);
+    }
+    for (const { file, entry, r } of checked) {
+      if (r !== 'parsing') this.setFileError(file, entry, r);
+      else if (!entry.parsing) this.setFileError(file, entry, entry.parsed);
       if (entry.error) errors.push({ kind: 'File', object: file, field: entry.error.reason, message: `${entry.error.message}${entry.docs.length > 0 ? '; keeping the last good content of this file' : ''}` });
     }
     for (const [f, e] of [...this.files]) {
@@ -300,8 +328,8 @@ export class ManifestsSource {
     return all();
   }
 
-  /** Refreshes one entry: 'gone', or its current problem (null = none). */
-  private async readOne(file: string, entry: FileEntry): Promise<'gone' | FileError | null> {
+  /** Looks at one file: 'gone', its current problem (null = none), or 'parsing' (see entry.parsing). */
+  private async readOne(file: string, entry: FileEntry): Promise<'gone' | 'parsing' | FileError | null> {
     let st: fs.Stats;
     try {
       st = await fs.promises.stat(file);
@@ -316,12 +344,21 @@ export class ManifestsSource {
     if (st.size > this.maxBytes) return { reason: 'too-large', message: `${st.size} bytes, above the limit of ${this.maxBytes} bytes (maxFileBytes)` };
     const sig = statSignature(st);
     if (sig === entry.tried) return entry.parsed;
-    entry.tried = sig;
+    if (entry.parsing?.sig === sig) return 'parsing';
     this.parses++;
-    const r = await this.parser.parse(file);
-    if (r.ok) entry.docs = r.docs;
-    entry.parsed = r.ok ? null : { reason: r.reason, message: r.message };
-    return entry.parsed;
+    const parsing = {
+      sig,
+      done: this.parser.parse(file).then((r) => {
+        if (entry.parsing !== parsing) return; // superseded by a newer version of the file
+        entry.parsing = null;
+        entry.tried = sig;
+        if (r.ok) entry.docs = r.docs;
+        entry.parsed = r.ok ? null : { reason: r.reason, message: r.message };
+        this.schedule();
+      }),
+    };
+    entry.parsing = parsing;
+    return 'parsing';
   }
 
   /** Logs (warn) and counts a file's problem once per distinct problem; logs when it is fixed. */

@@ -195,7 +195,7 @@ describe(`fuzzing the manifests source with malformed YAML (seed ${SEED})`, () =
       fs.writeFileSync(path.join(dir, '0-canary.yaml'), canaryYaml);
       const store = new StateStore();
       const counted: string[] = [];
-      const src = new ManifestsSource({ dir, store, logger: log, rescanIntervalMs: 60_000, debounceMs: 60_000, maxFileBytes: 256 * 1024, onSourceError: (reason) => counted.push(reason) });
+      const src = new ManifestsSource({ dir, store, logger: log, rescanIntervalMs: 60_000, debounceMs: 60_000, parseWaitMs: 30_000, maxFileBytes: 256 * 1024, onSourceError: (reason) => counted.push(reason) });
       await src.start();
       store.flush();
       const canary = store.get('default/canary')!;
