@@ -65,3 +65,4 @@ function parse(req: ParseRequest): ParseReply {
 }
 
 parentPort!.on('message', (req: ParseRequest) => parentPort!.postMessage(parse(req)));
+parentPort!.postMessage('ready');

@@ -25,7 +25,8 @@ export interface ManifestParserOptions {
 }
 
 interface Job { id: number; file: string; resolve: (r: ParseResult) => void }
-interface Slot { worker: Worker | null; job: Job | null; timer: NodeJS.Timeout | null }
+/** One worker; `ready` once it has loaded (the time limit counts from there, not from its start). */
+interface Slot { worker: Worker | null; ready: boolean; job: Job | null; timer: NodeJS.Timeout | null }
 
 export class ManifestParser {
   private readonly opts: ManifestParserOptions;
@@ -36,7 +37,7 @@ export class ManifestParser {
 
   constructor(opts: ManifestParserOptions) {
     this.opts = opts;
-    this.slots = Array.from({ length: Math.max(1, opts.workers ?? 2) }, () => ({ worker: null, job: null, timer: null }));
+    this.slots = Array.from({ length: Math.max(1, opts.workers ?? 2) }, () => ({ worker: null, ready: false, job: null, timer: null }));
   }
 
   /** Parses one file; resolves (never rejects) with the documents or the reason there are none. */
@@ -51,33 +52,40 @@ export class ManifestParser {
   private pump(): void {
     for (const slot of this.slots) {
       if (slot.job || this.queue.length === 0) continue;
+      if (!slot.worker) this.spawn(slot);
+      if (!slot.ready) continue; // pump() again once it is
       const job = this.queue.shift()!;
       slot.job = job;
       slot.timer = setTimeout(() => {
+        this.kill(slot); // first: finish() hands the slot its next file
         this.finish(slot, job.id, { ok: false, reason: 'timeout', message: `parsing took longer than ${this.opts.timeoutMs} ms` });
-        this.kill(slot);
       }, this.opts.timeoutMs);
-      this.workerOf(slot).postMessage({ id: job.id, file: job.file, maxBytes: this.opts.maxBytes } satisfies ParseRequest);
+      slot.worker!.postMessage({ id: job.id, file: job.file, maxBytes: this.opts.maxBytes } satisfies ParseRequest);
     }
   }
 
-  private workerOf(slot: Slot): Worker {
-    if (slot.worker) return slot.worker;
+  private spawn(slot: Slot): void {
     const w = new Worker(new URL('./manifest-parser-worker.ts', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb } });
     w.unref();
-    w.on('message', (m: ParseReply) => {
+    w.on('message', (m: ParseReply | 'ready') => {
+      if (m === 'ready') { slot.ready = true; this.pump(); return; }
       const { id, ...result } = m;
       this.finish(slot, id, result as ParseResult);
     });
     const died = (message: string): void => {
       if (slot.worker !== w) return;
+      const wasReady = slot.ready;
       slot.worker = null;
+      slot.ready = false;
       if (slot.job) this.finish(slot, slot.job.id, { ok: false, reason: 'parser-crashed', message });
+      // a worker that cannot even start fails the next file rather than being respawned forever
+      else if (!wasReady && !this.closed) this.queue.shift()?.resolve({ ok: false, reason: 'parser-crashed', message });
+      if (!this.closed) this.pump();
     };
     w.on('error', (e) => died(`parser worker failed: ${e.message}`));
     w.on('exit', (code) => died(`parser worker exited (code ${code})`));
     slot.worker = w;
-    return w;
+    slot.ready = false;
   }
 
   private finish(slot: Slot, id: number, r: ParseResult): void {
@@ -93,6 +101,7 @@ export class ManifestParser {
   private kill(slot: Slot): void {
     const w = slot.worker;
     slot.worker = null;
+    slot.ready = false;
     void w?.terminate();
   }
 

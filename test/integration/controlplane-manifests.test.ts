@@ -339,6 +339,22 @@ describe('manifests source: files (findings 2 and 3)', () => {
     expect(worst).toBeLessThan((parseEnd - parseStart) / 4);
   }, 90_000);
 
+  it('a file that takes too long to parse is refused and its worker replaced; the other files are parsed', async () => {
+    const { dir } = tmp();
+    fs.writeFileSync(path.join(dir, 'web.yaml'), web);
+    const keys = Array.from({ length: 100_000 }, (_, i) => `  key${i}: value-${i}\n`).join('');
+    fs.writeFileSync(path.join(dir, 'slow.yaml'), `kind: ConfigMap\nmetadata: {name: slow}\ndata:\n${keys}`);
+    const counted: string[] = [];
+    const { store, src } = await start(dir, { maxFileBytes: 4 * 1024 * 1024, parseTimeoutMs: 300, onSourceError: (r) => counted.push(r) });
+    expect(src.fileErrors).toEqual([{ file: path.join(dir, 'slow.yaml'), reason: 'timeout', message: 'parsing took longer than 300 ms' }]);
+    expect([...store.keys()]).toEqual(['default/web']);
+    fs.writeFileSync(path.join(dir, 'web.yaml'), web.replace('port: 80', 'port: 81'));
+    await src.scan();
+    store.flush();
+    expect(store.get('default/web')!.model.ports[0]!.port).toBe(81);
+    expect(counted).toEqual(['timeout']); // not parsed again while unchanged
+  });
+
   it('an unreadable or invalid file keeps its objects, reported once per distinct problem; they go only with the file', async () => {
     const { root, dir } = tmp();
     const file = path.join(dir, 'web.yaml');
