@@ -121,6 +121,7 @@ export class ManifestsSource {
   private running: Promise<void> | null = null;
   private again = false;
   private dirError: string | null = null;
+  private stateFileError: string | null = null;
   private firstScanDone = false;
   scans = 0;
   /** Files parsed (by the worker) since start: unchanged files are not parsed again. */
@@ -239,9 +240,14 @@ export class ManifestsSource {
     for (const s of derived) slices.set(objectKey(s.metadata), s);
     try {
       if (this.stateFile.save()) this.log.debug({ file: this.stateFile.file }, 'manifests: allocation state saved');
+      this.stateFileError = null;
     } catch (e) {
-      this.log.error({ file: this.stateFile.file, err: (e as Error).message }, 'manifests: cannot write state file');
-      this.opts.onSourceError?.('state-file');
+      const msg = (e as Error).message;
+      if (this.stateFileError !== msg) {
+        this.log.error({ file: this.stateFile.file, err: msg }, 'manifests: cannot write state file');
+        this.opts.onSourceError?.('state-file');
+      }
+      this.stateFileError = msg;
     }
     this.opts.store.replaceAll([...services.values()], [...slices.values()]);
     this.reportSourceErrors(errors);

@@ -138,10 +138,10 @@ describe(`fuzzing the Kubernetes source through real informers (seed ${SEED})`, 
     await api.close();
   });
 
-  it('survives 3,000 malformed Services and EndpointSlices (two versions each): canary intact, every rejection reported, at most once per version', async () => {
+  it('survives 2,000 malformed Services and EndpointSlices, two versions each: canary intact, every rejection reported, at most once per version', async () => {
     const canary = store.get('default/canary')!;
     const r = prng(SEED);
-    const N = 1500;
+    const N = 1000;
     const versions = new Map<string, number>();
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < N; i++) {
