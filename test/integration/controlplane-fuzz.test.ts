@@ -143,6 +143,11 @@ describe(`fuzzing the Kubernetes source through real informers (seed ${SEED})`, 
     const r = prng(SEED);
     const N = 1000;
     const versions = new Map<string, number>();
+    const put = (collection: string, kind: string, o: KObj): void => {
+      api.upsert(collection, o);
+      const key = `${kind} ${o.metadata.namespace || 'default'}/${o.metadata.name}`;
+      versions.set(key, (versions.get(key) ?? 0) + 1);
+    };
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < N; i++) {
         const name = `f${i}`;
@@ -151,10 +156,13 @@ describe(`fuzzing the Kubernetes source through real informers (seed ${SEED})`, 
         const svc = mutate(r, baseService(name));
         const eps = mutate(r, baseSlice(`${name}-s`, target));
         if (target === 'canary') (eps.metadata as { namespace?: string }).namespace = 'fuzz'; // another namespace: never the canary's
-        api.upsert(SVC, svc);
-        api.upsert(EPS, eps);
-        versions.set(`Service fuzz/${name}`, round + 1);
-        versions.set(`EndpointSlice fuzz/${name}-s`, round + 1);
+        put(SVC, 'Service', svc);
+        put(EPS, 'EndpointSlice', eps);
+      }
+      // metadata the informer's cache keys on: odd but string-typed names and namespaces, junk elsewhere
+      for (let i = 0; i < 50; i++) {
+        const meta = { name: `m${i}-${r.pick(['', 'x'.repeat(300), 'é', 'a/b', '..'])}`, namespace: r.pick(['fuzz', 'x'.repeat(300), 'kube-system']), labels: junk(r), annotations: junk(r), deletionTimestamp: junk(r), ownerReferences: junk(r) };
+        put(SVC, 'Service', { ...baseService('m'), metadata: meta as KObj['metadata'] });
       }
       api.upsert(SVC, { metadata: { name: `done-${round}`, namespace: 'default' }, spec: { type: 'ClusterIP', clusterIP: `10.96.0.${20 + round}`, ports: [{ port: 80 }] } });
       await waitFor(`round ${round} processed`, () => store.get(`default/done-${round}`) !== undefined, 50_000);
