@@ -76,7 +76,7 @@ export interface ManifestsSourceOptions {
   onSourceError?: (reason: SourceErrorReason) => void;
 }
 
-export type SourceErrorReason = FileFailure | 'directory-unreadable' | 'state-file';
+export type SourceErrorReason = FileFailure | 'directory-unreadable' | 'state-file' | 'scan-failed';
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 
@@ -122,6 +122,7 @@ export class ManifestsSource {
   private again = false;
   private dirError: string | null = null;
   private stateFileError: string | null = null;
+  private scanError: string | null = null;
   private firstScanDone = false;
   scans = 0;
   /** Files parsed (by the worker) since start: unchanged files are not parsed again. */
@@ -185,7 +186,18 @@ export class ManifestsSource {
         do {
           this.again = false;
           if (this.stopped) return;
-          await this.scanOnce();
+          try {
+            await this.scanOnce();
+            this.scanError = null;
+          } catch (e) {
+            // a bug must not take the control plane down: the store keeps what it had
+            const msg = (e as Error).message;
+            if (this.scanError !== msg) {
+              this.log.error({ dir: this.opts.dir, err: msg }, 'manifests: scan failed; keeping previous content');
+              this.opts.onSourceError?.('scan-failed');
+            }
+            this.scanError = msg;
+          }
         } while (this.again);
       } finally {
         this.running = null;
