@@ -120,9 +120,8 @@ export class ManifestsSource {
   private reportedKeys = new Set<string>();
   private running: Promise<void> | null = null;
   private again = false;
-  private dirError: string | null = null;
-  private stateFileError: string | null = null;
-  private scanError: string | null = null;
+  /** Problems not tied to one file, by reason: the message last reported. */
+  private readonly problems = new Map<SourceErrorReason, string>();
   private firstScanDone = false;
   scans = 0;
   /** Files parsed (by the worker) since start: unchanged files are not parsed again. */
@@ -188,15 +187,10 @@ export class ManifestsSource {
           if (this.stopped) return;
           try {
             await this.scanOnce();
-            this.scanError = null;
+            this.problem('scan-failed', null, 'scan failed; keeping previous content');
           } catch (e) {
             // a bug must not take the control plane down: the store keeps what it had
-            const msg = (e as Error).message;
-            if (this.scanError !== msg) {
-              this.log.error({ dir: this.opts.dir, err: msg }, 'manifests: scan failed; keeping previous content');
-              this.opts.onSourceError?.('scan-failed');
-            }
-            this.scanError = msg;
+            this.problem('scan-failed', (e as Error).message, 'scan failed; keeping previous content');
           }
         } while (this.again);
       } finally {
@@ -252,14 +246,9 @@ export class ManifestsSource {
     for (const s of derived) slices.set(objectKey(s.metadata), s);
     try {
       if (this.stateFile.save()) this.log.debug({ file: this.stateFile.file }, 'manifests: allocation state saved');
-      this.stateFileError = null;
+      this.problem('state-file', null, `cannot write state file ${this.stateFile.file}`);
     } catch (e) {
-      const msg = (e as Error).message;
-      if (this.stateFileError !== msg) {
-        this.log.error({ file: this.stateFile.file, err: msg }, 'manifests: cannot write state file');
-        this.opts.onSourceError?.('state-file');
-      }
-      this.stateFileError = msg;
+      this.problem('state-file', (e as Error).message, `cannot write state file ${this.stateFile.file}`);
     }
     this.opts.store.replaceAll([...services.values()], [...slices.values()]);
     this.reportSourceErrors(errors);
@@ -302,16 +291,10 @@ export class ManifestsSource {
     try {
       names = (await fs.promises.readdir(this.opts.dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
     } catch (e) {
-      const msg = (e as Error).message;
-      if (this.dirError !== msg) {
-        this.log.error({ dir: this.opts.dir, err: msg }, 'manifests: cannot read directory; keeping previous content');
-        this.opts.onSourceError?.('directory-unreadable');
-      }
-      this.dirError = msg;
+      this.problem('directory-unreadable', (e as Error).message, 'cannot read directory; keeping previous content');
       return all();
     }
-    if (this.dirError !== null) this.log.info({ dir: this.opts.dir }, 'manifests: directory readable again');
-    this.dirError = null;
+    this.problem('directory-unreadable', null, 'cannot read directory; keeping previous content');
     const seen = new Set<string>();
     const checked: { file: string; entry: FileEntry; r: FileError | null | 'parsing' }[] = [];
     for (const n of names) {
@@ -377,6 +360,20 @@ export class ManifestsSource {
     };
     entry.parsing = parsing;
     return 'parsing';
+  }
+
+  /** Logs (error) and counts a problem of the source once per distinct message (null: it is over). */
+  private problem(reason: SourceErrorReason, message: string | null, what: string): void {
+    const before = this.problems.get(reason);
+    if (message === null) {
+      if (before !== undefined) this.log.info({ dir: this.opts.dir, reason }, `manifests: fixed: ${what}`);
+      this.problems.delete(reason);
+      return;
+    }
+    if (before === message) return;
+    this.problems.set(reason, message);
+    this.log.error({ dir: this.opts.dir, reason, err: message }, `manifests: ${what}`);
+    this.opts.onSourceError?.(reason);
   }
 
   /** Logs (warn) and counts a file's problem once per distinct problem; logs when it is fixed. */

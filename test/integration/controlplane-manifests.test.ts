@@ -355,6 +355,29 @@ describe('manifests source: files (findings 2 and 3)', () => {
     expect(counted).toEqual(['timeout']); // not parsed again while unchanged
   });
 
+  it('a state file that cannot be written and a directory that cannot be read are reported once; the content is kept', async () => {
+    const { root, dir } = tmp();
+    fs.writeFileSync(path.join(dir, 'web.yaml'), svcYaml('web', 'ports: [{port: 80}]'));
+    const counted: string[] = [];
+    const stateDir = path.join(root, 'state');
+    const { store, src } = await start(dir, { stateFile: path.join(stateDir, 'state.json'), onSourceError: (r) => counted.push(r) });
+    const ip = ipOf(store, 'default/web');
+    expect(ip).toMatch(/^10\.(9[6-9]|10[0-9]|11[01])\./);
+    // the state file's directory becomes a file; a new Service needs a save
+    fs.rmSync(stateDir, { recursive: true });
+    fs.writeFileSync(stateDir, '');
+    fs.writeFileSync(path.join(dir, 'api.yaml'), svcYaml('api', 'ports: [{port: 80}]'));
+    await src.scan(); await src.scan();
+    store.flush();
+    expect(ipOf(store, 'default/api')).toBeDefined();
+    expect(counted).toEqual(['state-file']);
+    fs.rmSync(dir, { recursive: true });
+    await src.scan(); await src.scan();
+    store.flush();
+    expect(ipOf(store, 'default/web')).toBe(ip);
+    expect(counted).toEqual(['state-file', 'directory-unreadable']);
+  });
+
   it('an unreadable or invalid file keeps its objects, reported once per distinct problem; they go only with the file', async () => {
     const { root, dir } = tmp();
     const file = path.join(dir, 'web.yaml');
