@@ -1,5 +1,5 @@
-// IPv4 CIDR helpers and a persistent, never-duplicating allocator (ClusterIPs and Deployment pod
-// IPs of the manifests source).
+// IPv4 CIDR helpers, a persistent, never-duplicating allocator (ClusterIPs and Deployment pod IPs of
+// the manifests source) and the state file that records who holds which address and NodePort.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -38,6 +38,24 @@ export function cidrContains(c: Cidr, ip: string): boolean {
   return n >= c.base && n < c.base + c.size;
 }
 
+/** In the CIDR and neither its network nor its broadcast address (what the API server's range holds). */
+export function cidrUsable(c: Cidr, ip: string): boolean {
+  if (!cidrContains(c, ip)) return false;
+  const n = ipToNum(ip);
+  return n !== c.base && n !== c.base + c.size - 1;
+}
+
+export interface PortRange { min: number; max: number; text: string }
+
+/** "30000-32767" (the API server's --service-node-port-range syntax). */
+export function parsePortRange(text: string): PortRange {
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min < 1 || max > 65535 || min > max) throw new Error(`invalid port range ${JSON.stringify(text)} (expected MIN-MAX within 1-65535)`);
+  return { min, max, text };
+}
+
 /**
  * Allocates one address per key from a CIDR. The first candidate is derived from a hash of the key
  * (so even a lost state file tends to give the same answer), then linear probing; the network and
@@ -61,6 +79,17 @@ export interface AllocationState {
   services: Record<string, string>;
   /** "namespace/pod-name" -> IP allocated for a Deployment's pod. */
   pods: Record<string, string>;
+  /**
+   * Explicit addresses and ports -> the Service ("namespace/name") that holds them: the first to
+   * claim one keeps it (first come, first served, as the API server's allocators), across restarts.
+   * clusterIPs: "10.96.0.80" -> key; nodePorts: "30080/TCP" -> key.
+   */
+  held: { clusterIPs: Record<string, string>; nodePorts: Record<string, string> };
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** The state file: JSON, written atomically (temporary file + rename). */
@@ -71,10 +100,13 @@ export class StateFile {
 
   constructor(file: string, serviceCidr: string, podCidr: string) {
     this.file = file;
-    let st: AllocationState = { version: 1, serviceCidr, podCidr, services: {}, pods: {} };
+    let st: AllocationState = { version: 1, serviceCidr, podCidr, services: {}, pods: {}, held: { clusterIPs: {}, nodePorts: {} } };
     try {
-      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<AllocationState>;
-      st = { version: 1, serviceCidr, podCidr, services: { ...(raw.services ?? {}) }, pods: { ...(raw.pods ?? {}) } };
+      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { services?: unknown; pods?: unknown; held?: { clusterIPs?: unknown; nodePorts?: unknown } };
+      st = {
+        version: 1, serviceCidr, podCidr, services: stringRecord(raw.services), pods: stringRecord(raw.pods),
+        held: { clusterIPs: stringRecord(raw.held?.clusterIPs), nodePorts: stringRecord(raw.held?.nodePorts) },
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read state file ${file}: ${(e as Error).message}`);
     }

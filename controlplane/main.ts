@@ -6,9 +6,10 @@ import { pino, type Logger } from 'pino';
 import { StateStore } from './store.ts';
 import { StateServer, type TlsFiles } from './server.ts';
 import { createMetrics } from './metrics.ts';
+import { createManifestsMetrics } from './metrics-manifests.ts';
 import { ManifestsSource } from './source-manifests.ts';
 import { KubernetesSource } from './source-kubernetes.ts';
-import { parseCidr } from './ipalloc.ts';
+import { parseCidr, parsePortRange } from './ipalloc.ts';
 import { serveStatus, type StatusServer } from '../common/status-server.ts';
 
 export const USAGE = `Usage: node controlplane/main.ts [flags]
@@ -21,6 +22,8 @@ export const USAGE = `Usage: node controlplane/main.ts [flags]
                                   (default: <DIR>.sluice-state.json next to DIR)
   --service-cidr CIDR             ClusterIP range for the manifests source (default 10.96.0.0/12)
   --pod-cidr CIDR                 pod IP range for Deployments of the manifests source (default 10.244.0.0/16)
+  --service-node-port-range A-B   NodePort range of the manifests source, as the API server's (default 30000-32767)
+  --max-manifest-bytes N          manifest files above N bytes are refused (default 1048576)
   --rescan-interval SECONDS       manifests safety-net rescan period (default 10)
   --listen ADDR                   gRPC address: host:port or unix:/path (default 127.0.0.1:7443)
   --tls-cert PATH --tls-key PATH --tls-ca PATH
@@ -38,6 +41,8 @@ export interface Flags {
   stateFile?: string;
   serviceCidr: string;
   podCidr: string;
+  nodePortRange: string;
+  maxManifestBytes: number;
   rescanIntervalS: number;
   listen: string;
   tls?: TlsFiles;
@@ -47,7 +52,7 @@ export interface Flags {
 
 export class FlagError extends Error {}
 
-const VALUE_FLAGS = new Set(['source', 'kubeconfig', 'manifests', 'state-file', 'service-cidr', 'pod-cidr', 'rescan-interval', 'listen', 'tls-cert', 'tls-key', 'tls-ca', 'metrics-addr', 'log-level']);
+const VALUE_FLAGS = new Set(['source', 'kubeconfig', 'manifests', 'state-file', 'service-cidr', 'pod-cidr', 'service-node-port-range', 'max-manifest-bytes', 'rescan-interval', 'listen', 'tls-cert', 'tls-key', 'tls-ca', 'metrics-addr', 'log-level']);
 
 function parseHostPort(v: string, flag: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v);
@@ -102,10 +107,14 @@ export function parseFlags(argv: string[]): Flags | 'help' {
     tls = { certFile: v['tls-cert']!, keyFile: v['tls-key']!, caFile: v['tls-ca']! };
   }
   if (v['metrics-addr'] !== undefined) parseHostPort(v['metrics-addr'], 'metrics-addr');
+  const nodePortRange = v['service-node-port-range'] ?? '30000-32767';
+  try { parsePortRange(nodePortRange); } catch (e) { throw new FlagError(`--service-node-port-range: ${(e as Error).message}`); }
+  const maxManifestBytes = Number(v['max-manifest-bytes'] ?? 1 << 20);
+  if (!Number.isInteger(maxManifestBytes) || maxManifestBytes <= 0) throw new FlagError('--max-manifest-bytes: expected a positive whole number of bytes');
   const logLevel = v['log-level'] ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new FlagError(`--log-level: unknown level ${JSON.stringify(logLevel)}`);
   return {
-    source, kubeconfig: v.kubeconfig, manifests: v.manifests, stateFile: v['state-file'], serviceCidr, podCidr,
+    source, kubeconfig: v.kubeconfig, manifests: v.manifests, stateFile: v['state-file'], serviceCidr, podCidr, nodePortRange, maxManifestBytes,
     rescanIntervalS: rescan, listen, tls, metricsAddr: v['metrics-addr'], logLevel,
   };
 }
@@ -131,11 +140,14 @@ export async function startControlPlane(flags: Flags, log: Logger): Promise<Cont
   const server = new StateServer({ store, logger: log, metrics });
   let source: { stop(): unknown };
   if (flags.source === 'manifests') {
+    const manifestsMetrics = createManifestsMetrics(metrics.registry);
     const m = new ManifestsSource({
       dir: flags.manifests!, store, logger: log, stateFile: flags.stateFile, serviceCidr: flags.serviceCidr, podCidr: flags.podCidr,
-      rescanIntervalMs: flags.rescanIntervalS * 1000, onSourceError: () => metrics.sourceErrors.inc({ source: 'manifests' }),
+      nodePortRange: flags.nodePortRange, maxFileBytes: flags.maxManifestBytes, rescanIntervalMs: flags.rescanIntervalS * 1000,
+      onSourceError: (reason) => { metrics.sourceErrors.inc({ source: 'manifests' }); manifestsMetrics.onSourceError(reason); },
     });
-    m.start();
+    manifestsMetrics.watch(m);
+    await m.start();
     log.info({ dir: flags.manifests, stateFile: m.stateFile.file, services: store.size }, 'manifests source started');
     source = m;
   } else {

@@ -7,10 +7,12 @@
 // - Any other informer error stops it (client-node behaviour): we restart it with backoff
 //   (1 s doubling to 30 s), never after stop().
 // - The store is marked synced once both informers have completed a first list.
+// - Objects not shaped as the schema says (kube-shape.ts) are dropped and reported.
 import { KubeConfig, CoreV1Api, DiscoveryV1Api, makeInformer, type Informer, type KubernetesObject, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
 import { objectKey, type KubeEndpointSlice, type KubeService } from './model.ts';
+import { shapeErrors } from './kube-shape.ts';
 
 export interface KubernetesSourceOptions {
   store: StateStore;
@@ -97,12 +99,23 @@ export class KubernetesSource {
     const sliceInf = makeInformer<KubernetesObject>(this.kc, '/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true', () =>
       pagedList((cont) => disco.listEndpointSliceForAllNamespaces({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'endpointslices'));
 
-    svcInf.on('add', (o) => store.upsertService(o as KubeService));
-    svcInf.on('update', (o) => store.upsertService(o as KubeService));
-    svcInf.on('delete', (o) => store.deleteService(objectKey(o.metadata)));
-    sliceInf.on('add', (o) => store.upsertSlice(o as KubeEndpointSlice));
-    sliceInf.on('update', (o) => store.upsertSlice(o as KubeEndpointSlice));
-    sliceInf.on('delete', (o) => store.deleteSlice(objectKey(o.metadata)));
+    // Objects whose JSON shape is not the schema's (kube-shape.ts) are dropped and reported, like
+    // objects the model finds malformed; the store reports each distinct error list once.
+    const shapeOk = (kind: string, o: KubernetesObject, drop: (key: string) => void): boolean => {
+      const key = objectKey(o.metadata);
+      const errs = shapeErrors(kind, key, o);
+      store.reportErrors(`${kind} ${key} (shape)`, errs);
+      if (errs.length > 0) drop(key);
+      return errs.length === 0;
+    };
+    const upsertService = (o: KubernetesObject): void => { if (shapeOk('Service', o, (k) => store.deleteService(k))) store.upsertService(o as KubeService); };
+    const upsertSlice = (o: KubernetesObject): void => { if (shapeOk('EndpointSlice', o, (k) => store.deleteSlice(k))) store.upsertSlice(o as KubeEndpointSlice); };
+    svcInf.on('add', upsertService);
+    svcInf.on('update', upsertService);
+    svcInf.on('delete', (o) => { store.reportErrors(`Service ${objectKey(o.metadata)} (shape)`, []); store.deleteService(objectKey(o.metadata)); });
+    sliceInf.on('add', upsertSlice);
+    sliceInf.on('update', upsertSlice);
+    sliceInf.on('delete', (o) => { store.reportErrors(`EndpointSlice ${objectKey(o.metadata)} (shape)`, []); store.deleteSlice(objectKey(o.metadata)); });
 
     for (const [name, informer] of [['services', svcInf], ['endpointslices', sliceInf]] as const) {
       const w: Watched = { name, informer, listed: false, delayMs: 0, timer: null, restarting: false };

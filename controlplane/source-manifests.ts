@@ -1,10 +1,14 @@
 // The manifests source: a directory of YAML files (multi-document) holding Services,
-// EndpointSlices, Pods and Deployments, watched for changes (fs.watch + debounce, plus a periodic
-// rescan as a safety net). Every scan rebuilds the full desired content and hands it to the store,
-// which only propagates what changed.
+// EndpointSlices, Pods, Deployments and Nodes, watched for changes (fs.watch + debounce, plus a
+// periodic rescan as a safety net). Every scan rebuilds the full desired content and hands it to the
+// store, which only propagates what changed.
 //
-// - Services without spec.clusterIP get one from the service CIDR, persisted in a state file so it
-//   is stable across restarts and never duplicated (explicit ClusterIPs win over allocated ones).
+// - Files are parsed in a worker thread (manifest-parser.ts), only when their stat signature changed,
+//   with a size limit. A file that becomes unreadable or invalid keeps its last good content and is
+//   reported once per distinct problem; its objects go only when its name leaves the directory.
+// - ClusterIPs and NodePorts as the API server allocates them (service-alloc.ts): explicit ones in
+//   their ranges and free, first come first served, never a Pod's or Node's address; Services
+//   without spec.clusterIP get one, persisted in the state file with the holders.
 // - Deployments expand into Pods <name>-<i> (i = 0..replicas-1) with the template's labels and
 //   containers. Pod IP: the i-th entry of annotation sluice.io/pod-ips ("10.244.1.2,10.244.2.3"),
 //   else one allocated from the pod CIDR (persisted too). Node: the (i mod n)-th entry of annotation
@@ -19,11 +23,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
-import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
 import { SERVICE_NAME_LABEL, objectKey, type KubeEndpointSlice, type KubeMeta, type KubeService, type ModelError } from './model.ts';
-import { StateFile, allocate, cidrContains, parseCidr, type Cidr } from './ipalloc.ts';
+import { StateFile, allocate, cidrContains, parseCidr, parsePortRange, type Cidr, type PortRange } from './ipalloc.ts';
+import { allocateServiceAddresses } from './service-alloc.ts';
+import { shapeErrors } from './kube-shape.ts';
+import { ManifestParser, type FileFailure } from './manifest-parser.ts';
 
 export const POD_IPS_ANNOTATION = 'sluice.io/pod-ips';
 export const NODE_ANNOTATION = 'sluice.io/node';
@@ -34,8 +40,9 @@ export interface KubePod {
   kind?: string;
   metadata?: KubeMeta;
   spec?: PodSpec;
-  status?: { podIP?: string; phase?: string; conditions?: { type?: string; status?: string }[] };
+  status?: { podIP?: string; hostIP?: string; phase?: string; conditions?: { type?: string; status?: string }[] };
 }
+interface KubeNode { status?: { addresses?: { type?: string; address?: string }[] } }
 interface KubeDeployment {
   kind?: string;
   metadata?: KubeMeta;
@@ -50,53 +57,106 @@ export interface ManifestsSourceOptions {
   stateFile?: string;
   serviceCidr?: string;
   podCidr?: string;
+  /** NodePort range, "MIN-MAX" (default 30000-32767, the API server's). */
+  nodePortRange?: string;
+  /** Files above this size are refused (default 1 MiB). */
+  maxFileBytes?: number;
+  /** Parsing one file may take this long (default 20 s); the parser is then replaced. */
+  parseTimeoutMs?: number;
+  /** Heap limit of each parser worker (default 512 MiB). */
+  parserHeapMb?: number;
+  /**
+   * A scan waits this long for the files it sent to the parser (default 500 ms; the first scan waits
+   * for all); slower files are taken in by a later scan, so one huge file does not hold up the rest.
+   */
+  parseWaitMs?: number;
   rescanIntervalMs?: number;
   debounceMs?: number;
-  onSourceError?: () => void;
+  /** Called once per distinct problem (a file's new error, an unreadable directory, a failed state write). */
+  onSourceError?: (reason: SourceErrorReason) => void;
 }
+
+export type SourceErrorReason = FileFailure | 'directory-unreadable' | 'state-file' | 'scan-failed';
+
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
 
 export function defaultStateFile(dir: string): string {
   const abs = path.resolve(dir);
   return path.join(path.dirname(abs), `${path.basename(abs)}.sluice-state.json`);
 }
 
-interface FileCache { text: string; docs: unknown[] }
+/**
+ * What the source knows of one file: the documents of its last good version (kept while the file is
+ * unreadable or invalid) and its current problem. `tried` is the stat signature last parsed, so an
+ * unchanged file is never parsed again (neither a good one nor a bad one).
+ */
+interface FileEntry {
+  docs: unknown[];
+  tried: string;
+  /** Outcome of parsing `tried` (null = fine). */
+  parsed: FileError | null;
+  error: FileError | null;
+  /** The parse in progress (of the version with this stat signature). */
+  parsing: { sig: string; done: Promise<void> } | null;
+}
+interface FileError { reason: FileFailure; message: string }
+
+const statSignature = (st: fs.Stats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 
 export class ManifestsSource {
   private readonly opts: ManifestsSourceOptions;
   private readonly log: Logger;
   private readonly serviceCidr: Cidr;
   private readonly podCidr: Cidr;
+  private readonly nodePorts: PortRange;
+  private readonly maxBytes: number;
+  private readonly parser: ManifestParser;
   readonly stateFile: StateFile;
-  private readonly files = new Map<string, FileCache>();
+  private readonly files = new Map<string, FileEntry>();
   private watcher: fs.FSWatcher | null = null;
   private interval: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private stopped = false;
   private reportedKeys = new Set<string>();
+  private running: Promise<void> | null = null;
+  private again = false;
+  /** Problems not tied to one file, by reason: the message last reported. */
+  private readonly problems = new Map<SourceErrorReason, string>();
+  private firstScanDone = false;
   scans = 0;
+  /** Files parsed (by the worker) since start: unchanged files are not parsed again. */
+  parses = 0;
 
   constructor(opts: ManifestsSourceOptions) {
     this.opts = opts;
     this.log = opts.logger;
     this.serviceCidr = parseCidr(opts.serviceCidr ?? '10.96.0.0/12');
     this.podCidr = parseCidr(opts.podCidr ?? '10.244.0.0/16');
+    this.nodePorts = parsePortRange(opts.nodePortRange ?? '30000-32767');
+    this.maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.parser = new ManifestParser({ maxBytes: this.maxBytes, timeoutMs: opts.parseTimeoutMs ?? 20_000, maxHeapMb: opts.parserHeapMb ?? 512 });
     this.stateFile = new StateFile(opts.stateFile ?? defaultStateFile(opts.dir), this.serviceCidr.text, this.podCidr.text);
   }
 
-  /** Scans once (the store is then synced) and starts watching. */
-  start(): void {
+  /**
+   * Checks the directory (throws at once if it is not one), then scans once (the store is then
+   * synced) and starts watching. The returned promise resolves after that first scan.
+   */
+  start(): Promise<void> {
     if (!fs.statSync(this.opts.dir).isDirectory()) throw new Error(`manifests: ${this.opts.dir} is not a directory`);
-    this.scan();
-    this.opts.store.markSynced();
-    try {
-      this.watcher = fs.watch(this.opts.dir, () => this.schedule());
-      this.watcher.on('error', (e) => this.log.warn({ dir: this.opts.dir, err: e.message }, 'manifests: fs.watch failed; relying on periodic rescans'));
-    } catch (e) {
-      this.log.warn({ dir: this.opts.dir, err: (e as Error).message }, 'manifests: fs.watch unavailable; relying on periodic rescans');
-    }
-    this.interval = setInterval(() => this.scan(), this.opts.rescanIntervalMs ?? 10_000);
-    this.interval.unref();
+    return this.scan().then(() => {
+      this.firstScanDone = true;
+      if (this.stopped) return;
+      this.opts.store.markSynced();
+      try {
+        this.watcher = fs.watch(this.opts.dir, () => this.schedule());
+        this.watcher.on('error', (e) => this.log.warn({ dir: this.opts.dir, err: e.message }, 'manifests: fs.watch failed; relying on periodic rescans'));
+      } catch (e) {
+        this.log.warn({ dir: this.opts.dir, err: (e as Error).message }, 'manifests: fs.watch unavailable; relying on periodic rescans');
+      }
+      this.interval = setInterval(() => void this.scan(), this.opts.rescanIntervalMs ?? 10_000);
+      this.interval.unref();
+    });
   }
 
   stop(): void {
@@ -105,28 +165,57 @@ export class ManifestsSource {
     this.watcher = null;
     if (this.interval) clearInterval(this.interval);
     if (this.debounce) clearTimeout(this.debounce);
+    this.parser.close();
   }
 
   private schedule(): void {
     if (this.stopped) return;
     if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => { this.debounce = null; this.scan(); }, this.opts.debounceMs ?? 100);
+    this.debounce = setTimeout(() => { this.debounce = null; void this.scan(); }, this.opts.debounceMs ?? 100);
   }
 
-  /** Reads the directory and replaces the store's content. Synchronous: never runs twice at once. */
-  scan(): void {
-    if (this.stopped) return;
+  /**
+   * Reads the directory and replaces the store's content. Never runs twice at once: a scan asked
+   * for while one runs makes that one go round again; the promise resolves when none is left.
+   */
+  scan(): Promise<void> {
+    if (this.running) { this.again = true; return this.running; }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          if (this.stopped) return;
+          try {
+            await this.scanOnce();
+            this.problem('scan-failed', null, 'scan failed; keeping previous content');
+          } catch (e) {
+            // a bug must not take the control plane down: the store keeps what it had
+            this.problem('scan-failed', (e as Error).message, 'scan failed; keeping previous content');
+          }
+        } while (this.again);
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async scanOnce(): Promise<void> {
     this.scans++;
     const errors: ModelError[] = [];
-    const docs = this.readAll(errors);
+    const docs = await this.readAll(errors);
+    if (this.stopped) return;
     const services = new Map<string, KubeService>();
     const slices = new Map<string, KubeEndpointSlice>();
     const pods = new Map<string, KubePod>();
     const deployments: KubeDeployment[] = [];
+    const reserved = new Map<string, string>(); // addresses no Service may take
     for (const { doc, file } of docs) {
-      if (!doc || typeof doc !== 'object') continue;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) continue;
       const o = doc as { kind?: string; metadata?: KubeMeta };
       const key = objectKey(o.metadata);
+      const bad = shapeErrors(o.kind ?? '', key, doc);
+      if (bad.length > 0) { errors.push(...bad); continue; }
       const dup = (map: Map<string, unknown>): boolean => {
         if (!o.metadata?.name) { errors.push({ kind: o.kind ?? 'Object', object: file, field: 'metadata.name', message: 'missing name' }); return true; }
         if (map.has(key)) { errors.push({ kind: o.kind!, object: key, field: 'metadata.name', message: `defined twice (again in ${path.basename(file)}); later definition ignored` }); return true; }
@@ -137,18 +226,29 @@ export class ManifestsSource {
         case 'EndpointSlice': if (!dup(slices)) slices.set(key, doc as KubeEndpointSlice); break;
         case 'Pod': if (!dup(pods)) pods.set(key, doc as KubePod); break;
         case 'Deployment': if (!dup(new Map())) deployments.push(doc as KubeDeployment); break;
+        case 'Node':
+          for (const a of (doc as KubeNode).status?.addresses ?? []) if (a.address) reserved.set(a.address, `Node ${o.metadata?.name ?? '?'}`);
+          break;
         default: break; // other kinds are not ours
       }
     }
     this.expandDeployments(deployments, pods, errors);
-    this.allocateClusterIps(services, errors);
+    for (const [k, p] of pods) {
+      if (p.status?.podIP) reserved.set(p.status.podIP, `Pod ${k}`);
+      if (p.status?.hostIP && !reserved.has(p.status.hostIP)) reserved.set(p.status.hostIP, `Node ${p.spec?.nodeName ?? p.status.hostIP}`);
+    }
+    allocateServiceAddresses(services, this.stateFile.state, {
+      serviceCidr: this.serviceCidr, nodePorts: this.nodePorts, reserved,
+      onAllocated: (service, clusterIP) => this.log.info({ service, clusterIP }, 'manifests: cluster IP allocated'),
+      onReallocated: (service, ip) => this.log.warn({ service, ip }, 'manifests: allocated cluster IP now out of the range or taken by a pod or node; reallocating'),
+    }, errors);
     const derived = deriveSlices([...services.values()], [...pods.values()]);
     for (const s of derived) slices.set(objectKey(s.metadata), s);
     try {
       if (this.stateFile.save()) this.log.debug({ file: this.stateFile.file }, 'manifests: allocation state saved');
+      this.problem('state-file', null, `cannot write state file ${this.stateFile.file}`);
     } catch (e) {
-      this.log.error({ file: this.stateFile.file, err: (e as Error).message }, 'manifests: cannot write state file');
-      this.opts.onSourceError?.();
+      this.problem('state-file', (e as Error).message, `cannot write state file ${this.stateFile.file}`);
     }
     this.opts.store.replaceAll([...services.values()], [...slices.values()]);
     this.reportSourceErrors(errors);
@@ -165,45 +265,128 @@ export class ManifestsSource {
     this.reportedKeys = new Set(byKey.keys());
   }
 
-  private readAll(errors: ModelError[]): { doc: unknown; file: string }[] {
+  /** A scan is in progress, or a file is being parsed. */
+  get busy(): boolean {
+    return this.running !== null || [...this.files.values()].some((f) => f.parsing !== null);
+  }
+
+  /** Files being parsed now. */
+  get parsing(): string[] {
+    return [...this.files].flatMap(([file, f]) => (f.parsing ? [file] : []));
+  }
+
+  /** Files currently unreadable or invalid (their last good content is still served). */
+  get fileErrors(): ({ file: string } & FileError)[] {
+    return [...this.files].flatMap(([file, f]) => (f.error ? [{ file, ...f.error }] : []));
+  }
+
+  /**
+   * The documents of every *.yaml / *.yml file. Only files whose stat signature changed are parsed
+   * (in the worker); a file that cannot be read or parsed keeps its last good documents; a file is
+   * forgotten only when its name is gone from the directory.
+   */
+  private async readAll(errors: ModelError[]): Promise<{ doc: unknown; file: string }[]> {
+    const all = (): { doc: unknown; file: string }[] => [...this.files].flatMap(([file, f]) => f.docs.map((doc) => ({ doc, file })));
     let names: string[];
     try {
-      names = fs.readdirSync(this.opts.dir).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
+      names = (await fs.promises.readdir(this.opts.dir)).filter((n) => /\.ya?ml$/i.test(n) && !n.startsWith('.')).sort();
     } catch (e) {
-      this.log.error({ dir: this.opts.dir, err: (e as Error).message }, 'manifests: cannot read directory; keeping previous content');
-      this.opts.onSourceError?.();
-      return [...this.files.entries()].flatMap(([file, c]) => c.docs.map((doc) => ({ doc, file })));
+      this.problem('directory-unreadable', (e as Error).message, 'cannot read directory; keeping previous content');
+      return all();
     }
-    const out: { doc: unknown; file: string }[] = [];
+    this.problem('directory-unreadable', null, 'cannot read directory; keeping previous content');
     const seen = new Set<string>();
+    const checked: { file: string; entry: FileEntry; r: FileError | null | 'parsing' }[] = [];
     for (const n of names) {
+      if (this.stopped) break;
       const file = path.join(this.opts.dir, n);
       seen.add(file);
-      let text: string;
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch {
-        continue; // removed between readdir and read
-      }
-      let cached = this.files.get(file);
-      if (!cached || cached.text !== text) {
-        const parsed = parseAllDocuments(text);
-        const list = Array.isArray(parsed) ? parsed : [];
-        const bad = list.flatMap((d) => d.errors);
-        if (bad.length > 0) {
-          const msg = bad[0]!.message.split('\n')[0] ?? 'parse error';
-          errors.push({ kind: 'File', object: file, field: 'yaml', message: `${msg}${cached ? '; keeping the previous content of this file' : ''}` });
-          this.opts.onSourceError?.();
-          if (cached) out.push(...cached.docs.map((doc) => ({ doc, file })));
-          continue;
-        }
-        cached = { text, docs: list.map((d) => d.toJS()) };
-        this.files.set(file, cached);
-      }
-      out.push(...cached.docs.map((doc) => ({ doc, file })));
+      let entry = this.files.get(file);
+      if (!entry) this.files.set(file, (entry = { docs: [], tried: '', parsed: null, error: null, parsing: null }));
+      const r = await this.readOne(file, entry);
+      if (r === 'gone') { this.files.delete(file); seen.delete(file); continue; }
+      checked.push({ file, entry, r });
     }
-    for (const f of [...this.files.keys()]) if (!seen.has(f)) this.files.delete(f);
-    return out;
+    // Wait for the parses (all of them on the first scan); a file still parsing after that keeps its
+    // current content and problem, and its parse schedules a rescan when it ends.
+    const parsing = checked.flatMap((c) => (c.r === 'parsing' && c.entry.parsing ? [c.entry.parsing.done] : []));
+    if (parsing.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const wait = !this.firstScanDone ? [] : [new Promise<void>((r) => { timer = setTimeout(r, this.opts.parseWaitMs ?? 500); })];
+      await Promise.race([Promise.all(parsing), ...wait]);
+      clearTimeout(timer);
+    }
+    for (const { file, entry, r } of checked) {
+      if (r !== 'parsing') this.setFileError(file, entry, r);
+      else if (!entry.parsing) this.setFileError(file, entry, entry.parsed);
+      if (entry.error) errors.push({ kind: 'File', object: file, field: entry.error.reason, message: `${entry.error.message}${entry.docs.length > 0 ? '; keeping the last good content of this file' : ''}` });
+    }
+    for (const [f, e] of [...this.files]) {
+      if (seen.has(f)) continue;
+      this.files.delete(f);
+      if (e.error) this.log.info({ file: f }, 'manifests: file removed');
+    }
+    return all();
+  }
+
+  /** Looks at one file: 'gone', its current problem (null = none), or 'parsing' (see entry.parsing). */
+  private async readOne(file: string, entry: FileEntry): Promise<'gone' | 'parsing' | FileError | null> {
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(file);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== 'ENOENT') return { reason: 'unreadable', message: err.message };
+      // ENOENT from stat: either the name is gone (removed between readdir and now) or a dangling link
+      try { await fs.promises.lstat(file); } catch { return 'gone'; }
+      return { reason: 'dangling-link', message: `symbolic link to a missing file (${await fs.promises.readlink(file).catch(() => '?')})` };
+    }
+    if (!st.isFile()) return { reason: 'not-a-file', message: st.isDirectory() ? 'a directory, not a file' : 'not a regular file' };
+    if (st.size > this.maxBytes) return { reason: 'too-large', message: `${st.size} bytes, above the limit of ${this.maxBytes} bytes (maxFileBytes)` };
+    const sig = statSignature(st);
+    if (sig === entry.tried) return entry.parsed;
+    if (entry.parsing?.sig === sig) return 'parsing';
+    this.parses++;
+    const parsing = {
+      sig,
+      done: this.parser.parse(file).then((r) => {
+        if (entry.parsing !== parsing) return; // superseded by a newer version of the file
+        entry.parsing = null;
+        entry.tried = sig;
+        if (r.ok) entry.docs = r.docs;
+        entry.parsed = r.ok ? null : { reason: r.reason, message: r.message };
+        this.schedule();
+      }),
+    };
+    entry.parsing = parsing;
+    return 'parsing';
+  }
+
+  /** Logs (error) and counts a problem of the source once per distinct message (null: it is over). */
+  private problem(reason: SourceErrorReason, message: string | null, what: string): void {
+    const before = this.problems.get(reason);
+    if (message === null) {
+      if (before !== undefined) this.log.info({ dir: this.opts.dir, reason }, `manifests: fixed: ${what}`);
+      this.problems.delete(reason);
+      return;
+    }
+    if (before === message) return;
+    this.problems.set(reason, message);
+    this.log.error({ dir: this.opts.dir, reason, err: message }, `manifests: ${what}`);
+    this.opts.onSourceError?.(reason);
+  }
+
+  /** Logs (warn) and counts a file's problem once per distinct problem; logs when it is fixed. */
+  private setFileError(file: string, entry: FileEntry, error: FileError | null): void {
+    const before = entry.error;
+    entry.error = error;
+    if (!error) {
+      if (before) this.log.info({ file }, 'manifests: file valid again');
+      return;
+    }
+    if (before?.reason === error.reason && before.message === error.message) return;
+    this.log.warn({ file, reason: error.reason, err: error.message, keeping: entry.docs.length > 0 ? 'last good content' : 'nothing' }, 'manifests: cannot use file');
+    this.opts.onSourceError?.(error.reason);
   }
 
   private expandDeployments(deployments: KubeDeployment[], pods: Map<string, KubePod>, errors: ModelError[]): void {
@@ -268,59 +451,6 @@ export class ManifestsSource {
     }
   }
 
-  private allocateClusterIps(services: Map<string, KubeService>, errors: ModelError[]): void {
-    const st = this.stateFile.state;
-    const taken = new Map<string, string>(); // ip -> service key
-    const needs: [string, KubeService][] = [];
-    for (const [key, svc] of [...services.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      const spec = (svc.spec ??= {});
-      if (spec.type === 'ExternalName') continue;
-      const explicit = spec.clusterIP || spec.clusterIPs?.[0];
-      if (explicit) {
-        if (explicit === 'None') continue;
-        for (const ip of spec.clusterIPs?.length ? spec.clusterIPs : [explicit]) {
-          const owner = taken.get(ip);
-          if (owner !== undefined) {
-            errors.push({ kind: 'Service', object: key, field: 'spec.clusterIP', message: `cluster IP ${ip} is already used by ${owner}; service ignored` });
-            services.delete(key);
-            break;
-          }
-          taken.set(ip, key);
-        }
-        continue;
-      }
-      needs.push([key, svc]);
-    }
-    const wanted = new Set(needs.map(([k]) => k));
-    for (const k of Object.keys(st.services)) if (!wanted.has(k)) delete st.services[k];
-    // Keep previous allocations unless an explicit IP now claims them.
-    for (const [key] of needs) {
-      const prev = st.services[key];
-      if (prev && cidrContains(this.serviceCidr, prev) && !taken.has(prev)) taken.set(prev, key);
-      else if (prev) {
-        this.log.warn({ service: key, ip: prev }, 'manifests: allocated cluster IP now claimed elsewhere or out of the CIDR; reallocating');
-        delete st.services[key];
-      }
-    }
-    const takenSet = new Set(taken.keys());
-    for (const [key, svc] of needs) {
-      let ip = st.services[key];
-      if (!ip) {
-        const a = allocate(this.serviceCidr, `svc:${key}`, takenSet);
-        if (!a) {
-          errors.push({ kind: 'Service', object: key, field: 'spec.clusterIP', message: `service CIDR ${this.serviceCidr.text} exhausted; service ignored` });
-          services.delete(key);
-          continue;
-        }
-        ip = a;
-        takenSet.add(a);
-        st.services[key] = a;
-        this.log.info({ service: key, clusterIP: a }, 'manifests: cluster IP allocated');
-      }
-      svc.spec!.clusterIP = ip;
-      svc.spec!.clusterIPs = [ip];
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
