@@ -47,9 +47,13 @@ const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/sluice';
 
+/**
+ * The node's pin directory. bpffs refuses names with a dot, and node names are often FQDNs
+ * (ip-10-0-1-5.ec2.internal): dots become underscores, which a DNS-1123 name never holds.
+ */
 export function pinDir(node: string, pinRoot = DEFAULT_PIN_ROOT): string {
   if (!/^[A-Za-z0-9._-]+$/.test(node)) throw new Error(`node name ${JSON.stringify(node)} is not usable as a directory name`);
-  return path.join(pinRoot, node);
+  return path.join(pinRoot, node.replaceAll('.', '_'));
 }
 
 export interface OpenOptions {

@@ -1,0 +1,24 @@
+// Pin directories in bpffs, which refuses names holding a dot: a node named as an FQDN (as EKS and
+// many clouds name nodes) must still get its maps, and the CLI must find them under the same name.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Datapath, DEFAULT_PIN_ROOT, pinDir } from '../../agent/datapath.ts';
+import { NODE_BIN, REPO } from '../../sim/cluster.ts';
+
+describe('pin directories', () => {
+  it('hold the maps of a node whose name has dots, and the CLI reads them by that name', () => {
+    const node = `p${process.pid}-pins.ec2.internal`; // removed with this run's other pins by the harness
+    const dir = pinDir(node);
+    expect(dir).toBe(`${DEFAULT_PIN_ROOT}/p${process.pid}-pins_ec2_internal`);
+    const dp = Datapath.open({ node, sizes: { services: 64, backends: 64, maglev: 4096, ct: 64, affinity: 64 } });
+    try {
+      dp.apply([{ vip: '10.96.0.1', port: 443, proto: 'TCP', name: 'default/kubernetes:https', affinityTimeout: 0, backends: [{ ip: '10.0.0.1', port: 6443 }] }]);
+      const rows = JSON.parse(execFileSync(NODE_BIN, [`${REPO}agent/cli/main.ts`, '--node-name', node, 'service', 'list', '-o', 'json'], { encoding: 'utf8' }));
+      expect(rows.map((r: { frontend: string }) => r.frontend)).toEqual(['10.96.0.1:443/TCP']);
+    } finally {
+      dp.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
