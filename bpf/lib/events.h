@@ -58,17 +58,12 @@ static __always_inline void event_emit(enum sl_event_type type, enum sl_event_re
 	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
 	if (!e)
 		return;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->saddr = f->saddr;
-	e->daddr = f->daddr;
-	e->sport = f->sport;
-	e->dport = f->dport;
-	e->proto = f->proto;
-	e->type = type;
-	e->reason = reason;
-	e->pad = 0;
-	e->svc_id = svc_id;
-	e->backend_id = backend_id;
+	/* Every byte written: reserved ring memory is not zeroed. */
+	*e = (struct sl_event){
+		.ts_ns = bpf_ktime_get_ns(), .saddr = f->saddr, .daddr = f->daddr, .sport = f->sport,
+		.dport = f->dport, .proto = f->proto, .type = type, .reason = reason, .svc_id = svc_id,
+		.backend_id = backend_id,
+	};
 	bpf_ringbuf_submit(e, 0);
 }
 
