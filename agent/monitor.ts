@@ -76,12 +76,12 @@ export function serviceMatches(name: string | undefined, filter: string): boolea
 /** Shows events until a bound or the signal stops it; returns how many were shown. */
 export async function monitor(maps: PinnedMaps, o: MonitorOptions): Promise<number> {
   const names = new FrontendNames(maps);
-  const ring = bpf.objGet(path.join(maps.dir, 'sl_events'));
-  const config = new EventConfig(path.join(maps.dir, 'sl_event_config'));
   const records: Buffer[] = [];
-  let rb: bpf.RingBuffer | null = null;
+  let ring = -1, config: EventConfig | null = null, rb: bpf.RingBuffer | null = null;
   let shown = 0;
   try {
+    ring = bpf.objGet(path.join(maps.dir, 'sl_events'));
+    config = new EventConfig(path.join(maps.dir, 'sl_event_config'));
     config.want(o.types, o.sample);
     rb = new bpf.RingBuffer(ring, (r) => void records.push(r));
     const start = monotonicNs();
@@ -103,8 +103,8 @@ export async function monitor(maps: PinnedMaps, o: MonitorOptions): Promise<numb
     }
   } finally {
     rb?.close();
-    config.restore();
-    bpf.closeFd(ring);
+    config?.restore();
+    if (ring >= 0) bpf.closeFd(ring);
   }
   return shown;
 }

@@ -36,6 +36,15 @@ ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
 chroot "$ROOT" /usr/local/bin/node --version > /dev/null
 
+# A machine whose HTTPS goes through an inspecting proxy names the extra CAs Node must trust in
+# NODE_EXTRA_CA_CERTS; the build's npm ci needs them too, so the base trusts what this machine does.
+CHANGES=(--change 'CMD ["node"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  log "trusting this machine's CAs ($NODE_EXTRA_CA_CERTS) for npm in the build"
+  install -D -m 0644 "$NODE_EXTRA_CA_CERTS" "$ROOT/etc/ssl/certs/host-ca-certificates.crt"
+  CHANGES+=(--change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/host-ca-certificates.crt')
+fi
+
 log "importing as $IMAGE"
-tar -C "$ROOT" -c . | podman import --quiet --change 'CMD ["node"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$IMAGE" > /dev/null
+tar -C "$ROOT" -c . | podman import --quiet "${CHANGES[@]}" - "$IMAGE" > /dev/null
 log "$IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{ printf "%d MB", $1 / 1e6 }')"
