@@ -8,7 +8,7 @@ BPF_HDR := $(wildcard bpf/*.h bpf/lib/*.h)
 BPF_OBJ := $(patsubst bpf/%.c,build/bpf/%.o,$(BPF_SRC))
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell uname -m)-linux-gnu -Ibpf
 
-.PHONY: all setup build test unit demo demo-down bench typecheck clean
+.PHONY: all setup build test unit demo demo-down bench typecheck clean image
 
 all: build
 
@@ -43,6 +43,12 @@ demo-down:
 bench: setup build
 	node bench/run.ts
 	node bench/northsouth.ts
+
+# The Dockerfile, built here with podman/buildah on a debootstrapped base (no registry image needed),
+# then each entrypoint run from the image in the simulated cluster. Slow (minutes, network for apt
+# and npm), so not part of `make test`. See scripts/image.sh and docs/kind.md.
+image: build
+	bash scripts/image.sh
 
 clean:
 	rm -rf build dist

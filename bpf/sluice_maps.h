@@ -164,6 +164,61 @@ struct sl_config {
 	__u32	pad;
 };
 
+/*
+ * Datapath events (sl_events, a ring buffer read by `sluice monitor`): why a connection failed,
+ * and, while someone asks for them (sl_event_config), sampled new flows and affinity hits.
+ */
+enum sl_event_type {
+	SL_EV_DROP		= 1,	/* packet dropped; reason says why */
+	SL_EV_REJECT		= 2,	/* connection refused (ICMP unreachable or the kernel's RST) */
+	SL_EV_FLOW		= 3,	/* new flow balanced to backend_id (sampled) */
+	SL_EV_AFFINITY		= 4,	/* new flow sent to its client's affine backend_id (sampled) */
+};
+
+/*
+ * Why (sl_event.reason). To add one: a value before SL_EV_REASON_MAX, its name in
+ * agent/bpf/layout.ts EVENT_REASONS (the layout test holds the order), and event_emit() where the
+ * datapath decides it; `sluice monitor` prints it from then on.
+ */
+enum sl_event_reason {
+	SL_EV_REASON_NONE = 0,		/* flows and affinity hits */
+	SL_EV_REASON_NO_ENDPOINTS,	/* frontend without endpoints: rejected, as kube-proxy's REJECT */
+	SL_EV_REASON_NO_LOCAL_ENDPOINT,	/* externalTrafficPolicy Local, none on this node: dropped */
+	SL_EV_REASON_NO_BACKEND_ENTRY,	/* Maglev slot named no backend of this frontend: dropped */
+	SL_EV_REASON_SNAT_FAIL,		/* no node address or free source port towards another node: dropped */
+	SL_EV_REASON_MAX,
+};
+
+struct sl_event {
+	__u64	ts_ns;		/* CLOCK_MONOTONIC */
+	__be32	saddr;		/* the packet as it arrived */
+	__be32	daddr;
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	type;		/* SL_EV_* */
+	__u8	reason;		/* SL_EV_REASON_* */
+	__u8	pad;
+	__u32	svc_id;		/* the frontend (sl_services names it, and its scope) */
+	__u32	backend_id;	/* FLOW, AFFINITY: the backend chosen; else 0 */
+};
+
+enum sl_event_config_flag {
+	SL_EVC_F_FLOW		= 1 << 0,	/* emit SL_EV_FLOW */
+	SL_EVC_F_AFFINITY	= 1 << 1,	/* emit SL_EV_AFFINITY */
+};
+
+/* sl_event_config[0], written by `sluice monitor`; all zero (the default): drops and rejects only. */
+struct sl_event_config {
+	__u32	flags;		/* SL_EVC_F_* */
+	__u32	sample;		/* emit one in `sample` flows/affinity hits (0 or 1: every one) */
+};
+
+/* Ring buffer bytes (a power of two, page multiple): ~20k events before a slow reader loses some. */
+enum sl_event_size {
+	SL_EVENTS_BYTES		= 1 << 20,
+};
+
 /* Node-wide counters, index into sl_counters; agent/bpf/layout.ts names them in this order. */
 enum sl_counter {
 	SL_CNT_CT_CREATE_FAIL = 0,	/* conntrack insert failed: flow balanced statelessly */

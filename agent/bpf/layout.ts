@@ -124,6 +124,9 @@ export const ENUMS = {
   sl_be_flag: { SL_BE_F_TERMINATING: 1 << 0, SL_BE_F_LOCAL: 1 << 1 },
   sl_ct_dir: { SL_CT_DIR_SERVICE: 0, SL_CT_DIR_REPLY: 1 },
   sl_ct_flag: { SL_CT_F_CLOSING: 1 << 0, SL_CT_F_SNAT: 1 << 1 },
+  sl_event_type: { SL_EV_DROP: 1, SL_EV_REJECT: 2, SL_EV_FLOW: 3, SL_EV_AFFINITY: 4 },
+  sl_event_config_flag: { SL_EVC_F_FLOW: 1 << 0, SL_EVC_F_AFFINITY: 1 << 1 },
+  sl_event_size: { SL_EVENTS_BYTES: 1 << 20 },
 } as const;
 
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
@@ -134,6 +137,7 @@ export const { SL_SVC_F_AFFINITY, SL_SVC_F_LOCAL } = ENUMS.sl_svc_flag;
 export const { SL_BE_F_TERMINATING, SL_BE_F_LOCAL } = ENUMS.sl_be_flag;
 export const { SL_CT_DIR_SERVICE, SL_CT_DIR_REPLY } = ENUMS.sl_ct_dir;
 export const { SL_CT_F_CLOSING, SL_CT_F_SNAT } = ENUMS.sl_ct_flag;
+export const { SL_EVC_F_FLOW, SL_EVC_F_AFFINITY } = ENUMS.sl_event_config_flag;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
@@ -190,6 +194,23 @@ export const svcStats = codec('sl_svc_stats', [
   ['conns', 'u64'], ['packets', 'u64'], ['bytes', 'u64'], ['rejects', 'u64'],
 ] as const);
 
+/** enum sl_event_type by value, lower-cased without SL_EV_. */
+export const EVENT_TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(ENUMS.sl_event_type).map(([k, v]) => [v, k.slice('SL_EV_'.length).toLowerCase()]));
+
+/**
+ * enum sl_event_reason in order, lower-cased without SL_EV_REASON_ (SL_EV_REASON_MAX is their
+ * count). A new reason goes here too, in the header's order: the layout test holds the two together.
+ */
+export const EVENT_REASONS = ['none', 'no_endpoints', 'no_local_endpoint', 'no_backend_entry', 'snat_fail'] as const;
+
+export const event = codec('sl_event', [
+  ['ts_ns', 'u64'], ['saddr', 'be32ip'], ['daddr', 'be32ip'], ['sport', 'be16'], ['dport', 'be16'],
+  ['proto', 'u8'], ['type', 'u8'], ['reason', 'u8'], ['pad', 'u8'], ['svc_id', 'u32'], ['backend_id', 'u32'],
+] as const);
+
+export const eventConfig = codec('sl_event_config', [['flags', 'u32'], ['sample', 'u32']] as const);
+
 export type SvcKey = ReturnType<typeof svcKey.decode>;
 export type SvcValue = ReturnType<typeof svcValue.decode>;
 export type Backend = ReturnType<typeof backend.decode>;
@@ -198,8 +219,10 @@ export type CtEntry = ReturnType<typeof ctEntry.decode>;
 export type AffKey = ReturnType<typeof affKey.decode>;
 export type AffValue = ReturnType<typeof affValue.decode>;
 export type SvcStats = ReturnType<typeof svcStats.decode>;
+export type DatapathEvent = ReturnType<typeof event.decode>;
 
-export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config];
+export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config,
+  event, eventConfig];
 
 /**
  * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
@@ -218,6 +241,18 @@ export const MAPS = {
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];
+
+/**
+ * The event maps (bpf/lib/events.h), pinned beside MAPS but outside the map layer: only
+ * `sluice monitor` reads them. sl_events is a ring buffer (no key or value; entries: its bytes).
+ */
+export const EVENT_MAPS = {
+  sl_events: { key: null, value: null, entries: ENUMS.sl_event_size.SL_EVENTS_BYTES, ringbuf: true },
+  sl_event_config: { key: null, value: eventConfig, entries: 1, ringbuf: false },
+} as const;
+export type EventMapName = keyof typeof EVENT_MAPS;
+/** Every map pinned under a node's directory. */
+export const PINNED_MAP_NAMES: Array<MapName | EventMapName> = [...MAP_NAMES, ...Object.keys(EVENT_MAPS) as EventMapName[]];
 
 export const IPPROTO = { TCP: 6, UDP: 17 } as const;
 export function protoName(p: number): string {

@@ -28,7 +28,8 @@ const libc = koffi.load('libc.so.6');
 const bpf_object = koffi.opaque('bpf_object');
 const bpf_map = koffi.opaque('bpf_map');
 const bpf_program = koffi.opaque('bpf_program');
-void bpf_object; void bpf_map; void bpf_program;
+const ring_buffer = koffi.opaque('ring_buffer');
+void bpf_object; void bpf_map; void bpf_program; void ring_buffer;
 
 // libbpf opts structs: `sz` first, trailing padding declared so koffi's size equals C's.
 const TcHook = koffi.struct('bpf_tc_hook', {
@@ -44,6 +45,7 @@ const BatchOpts = koffi.struct('bpf_map_batch_opts', {
 const XdpOpts = koffi.struct('bpf_xdp_attach_opts', { sz: 'size_t', old_prog_fd: 'int', _pad: 'int' });
 
 const PrintFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
+const RingSampleFn = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
 
 const f = {
   set_print: libbpf.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
@@ -76,6 +78,9 @@ const f = {
   xdp_attach: libbpf.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
   xdp_detach: libbpf.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
   num_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+  rb_new: libbpf.func('ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn *cb, void *ctx, const void *opts)'),
+  rb_poll: libbpf.func('int ring_buffer__poll(ring_buffer *rb, int timeout_ms)'),
+  rb_free: libbpf.func('void ring_buffer__free(ring_buffer *rb)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
@@ -400,6 +405,44 @@ export function xdpDetach(ifindex: number, flags: number): void {
   check(`detach xdp on ifindex ${ifindex}`, ret);
 }
 
+const EINTR = 4;
+
+/**
+ * A consumer of a BPF ring buffer map (libbpf's ring_buffer). poll() waits up to `timeoutMs` and
+ * hands each record, copied, to `onRecord` before it returns. A ring buffer has one consumer
+ * position, shared by every reader of the map: two readers each see part of the records.
+ */
+export class RingBuffer {
+  #ptr: unknown;
+  #cb: ReturnType<typeof koffi.register> | null;
+
+  constructor(mapFd: number, onRecord: (record: Buffer) => void) {
+    this.#cb = koffi.register((_ctx: unknown, data: unknown, size: number | bigint): number => {
+      onRecord(Buffer.from(koffi.view(data, Number(size)).slice(0)));
+      return 0;
+    }, koffi.pointer(RingSampleFn));
+    takeLog();
+    this.#ptr = f.rb_new(mapFd, this.#cb, null, null);
+    if (!this.#ptr) {
+      this.close();
+      throw new LibbpfError(`ring buffer on map fd ${mapFd}`, koffi.errno() || 22, takeLog());
+    }
+  }
+
+  /** Records handed to onRecord; 0 when the wait ended without any (or a signal cut it short). */
+  poll(timeoutMs: number): number {
+    if (!this.#ptr) throw new Error('ring buffer is closed');
+    const ret = f.rb_poll(this.#ptr, timeoutMs) as number;
+    return ret === -EINTR ? 0 : check('ring buffer poll', ret);
+  }
+
+  close(): void {
+    if (this.#ptr) f.rb_free(this.#ptr);
+    this.#ptr = null;
+    if (this.#cb) koffi.unregister(this.#cb);
+    this.#cb = null;
+  }
+}
 
 /** Struct sizes as koffi lays them out, checked against C in the tests. */
 export const structSizes = {

@@ -35,7 +35,7 @@ export interface LoadedObjects {
  * pin it created, when an object cannot be loaded; when pins of another layout are the reason,
  * the error names their directory and the remedy.
  */
-export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName, number>> = {}): LoadedObjects {
+export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName | L.EventMapName, number>> = {}): LoadedObjects {
   const objs: bpf.BpfObject[] = [];
   const close = () => { for (const o of objs) o.close(); };
   let adopted = false;
@@ -43,21 +43,21 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
     for (const p of paths) objs.push(bpf.BpfObject.open(p));
     if (!objs[0]) throw new Error('no datapath object to load');
     const sizes = {} as Record<L.MapName, number>;
-    for (const m of L.MAP_NAMES) {
+    for (const m of L.PINNED_MAP_NAMES) {
       const pin = path.join(pinDir, m);
       let n = entries[m] ?? objs[0].maxEntries(m);
       if (fs.existsSync(pin)) {
         adopted = true;
         if (entries[m] !== undefined) n = pinnedEntries(pin);
       }
-      sizes[m] = n;
+      if (m in L.MAPS) sizes[m as L.MapName] = n;
       for (const o of objs) {
         o.setMaxEntries(m, n);
         o.setPinPath(m, pin);
       }
     }
     for (const o of objs) load(o, adopted, pinDir);
-    for (const m of L.MAP_NAMES) fs.chmodSync(path.join(pinDir, m), 0o600);
+    for (const m of L.PINNED_MAP_NAMES) fs.chmodSync(path.join(pinDir, m), 0o600);
 
     const programs: Record<string, number> = {};
     for (const o of objs) {
@@ -72,7 +72,7 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
   } catch (e) {
     close();
     // Pins this call created (an object loaded before another failed) would be adopted next time.
-    if (!adopted) for (const m of L.MAP_NAMES) fs.rmSync(path.join(pinDir, m), { force: true });
+    if (!adopted) for (const m of L.PINNED_MAP_NAMES) fs.rmSync(path.join(pinDir, m), { force: true });
     throw e;
   }
 }

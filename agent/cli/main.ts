@@ -5,6 +5,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PIN_ROOT } from '../datapath.ts';
 import { PinnedMaps } from '../inspect.ts';
+import { monitorCommand, MONITOR_HELP, MONITOR_OPTIONS } from './monitor.ts';
 import { DEFAULT_RUN_DIR, readStatus } from '../status.ts';
 import { table } from './table.ts';
 
@@ -15,6 +16,8 @@ Commands:
   bpf ct list          connection tracking entries
   bpf affinity list    sessionAffinity ClientIP entries
   status               the agent's versions, control plane link, interfaces, map fill
+  monitor              datapath events as they happen: drops and rejects with their reason,
+                       sampled new flows and affinity hits (as 'cilium monitor')
 
 Options:
   -o, --output table|json   (default: table)
@@ -23,7 +26,7 @@ Options:
   --pin-root DIR            (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR             where the agent writes its status (default: ${DEFAULT_RUN_DIR})
   -h, --help
-`;
+${MONITOR_HELP}`;
 
 function fail(msg: string, code = 2): never {
   process.stderr.write(`sluice: ${msg}\n`);
@@ -38,7 +41,7 @@ try {
     options: {
       output: { type: 'string', short: 'o', default: 'table' }, 'node-name': { type: 'string' },
       'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT }, 'run-dir': { type: 'string', default: DEFAULT_RUN_DIR },
-      help: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean', short: 'h' }, ...MONITOR_OPTIONS,
     },
   });
 } catch (e) {
@@ -122,6 +125,9 @@ switch (cmd) {
     });
     break;
   }
+  case 'monitor':
+    process.exitCode = await monitorCommand(maps, o, json, fail);
+    break;
   default:
     fail(`unknown command: ${cmd}`);
 }

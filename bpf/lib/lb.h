@@ -7,6 +7,7 @@
 #define SLUICE_LIB_LB_H
 
 #include "conntrack.h"
+#include "events.h"
 #include "nat.h"
 
 /* What the entry point is to do with a packet after lb_decide(). */
@@ -119,18 +120,22 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 							  __u64 now, __u32 *backend_id)
 {
 	struct sl_backend *be;
-	__u32 id = 0;
+	__u32 id = 0, affine;
 
 	if (svc->flags & SL_SVC_F_AFFINITY)
 		id = affinity_lookup(svc, f, now);
+	affine = id;
 	if (!id)
 		id = maglev_pick(svc, f);
 	be = id ? bpf_map_lookup_elem(&sl_backends, &id) : NULL;
 	/* A table run read just as it was recycled could name another frontend's backend. */
 	if (!be || be->svc_id != svc->svc_id) {
 		count(SL_CNT_NO_BACKEND_ENTRY);
+		event_emit(SL_EV_DROP, SL_EV_REASON_NO_BACKEND_ENTRY, f, svc->svc_id, 0);
 		return NULL;
 	}
+	if (affine)
+		event_emit(SL_EV_AFFINITY, SL_EV_REASON_NONE, f, svc->svc_id, id);
 	if (svc->flags & SL_SVC_F_AFFINITY)
 		affinity_record(svc, f, id, now);
 	*backend_id = id;
@@ -207,7 +212,8 @@ static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd
  * (lb_pick_backend()), and its conntrack pair, with source NAT where lb_needs_snat() says so.
  * Fills @n with what @f's addresses and ports become and returns what to do (enum lb_verdict);
  * for LB_REJECT, @svc_id names the frontend. Reads sl_ct, sl_services, sl_backends, sl_maglev,
- * sl_affinity, sl_config; writes sl_ct, sl_affinity, sl_svc_stats, sl_counters.
+ * sl_affinity, sl_config, sl_event_config; writes sl_ct, sl_affinity, sl_svc_stats, sl_counters,
+ * sl_events.
  */
 static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_scope scope,
 						 struct nat_tuple *n, __u32 *svc_id)
@@ -244,9 +250,11 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 		if (svc->flags & SL_SVC_F_LOCAL) {
 			/* As kube-proxy: a Local service without a local endpoint drops. */
 			count(SL_CNT_EXT_NO_LOCAL);
+			event_emit(SL_EV_DROP, SL_EV_REASON_NO_LOCAL_ENDPOINT, f, svc->svc_id, 0);
 			return LB_DROP;
 		}
 		*svc_id = svc->svc_id;
+		event_emit(SL_EV_REJECT, SL_EV_REASON_NO_ENDPOINTS, f, svc->svc_id, 0);
 		return LB_REJECT;
 	}
 	be = lb_pick_backend(svc, f, now, &backend_id);
@@ -259,13 +267,17 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	if (!lb_needs_snat(svc, be, scope)) {
 		ct_insert_pair(&key, &fwd, &rev, f);
 		stats_add(svc->svc_id, f->len, 1);
+		event_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);
 		return LB_DNAT;
 	}
-	if (lb_snat(f, &fwd, &rev, n))
+	if (lb_snat(f, &fwd, &rev, n)) {
+		event_emit(SL_EV_DROP, SL_EV_REASON_SNAT_FAIL, f, svc->svc_id, 0);
 		return LB_DROP;
+	}
 	if (bpf_map_update_elem(&sl_ct, &key, &fwd, BPF_ANY))
 		count(SL_CNT_CT_CREATE_FAIL);
 	stats_add(svc->svc_id, f->len, 1);
+	event_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);
 	return LB_FORWARD;
 }
 

@@ -15,6 +15,11 @@
 // written to a temporary directory, `--kubeconfig` points the control plane at the fake API
 // server (in-cluster credentials exist only in a pod), and `--pod-interfaces` takes the simulated
 // CNI's interface names (lxc*) instead of kindnet's (veth*).
+//
+// With SLUICE_IMAGE set (`make image`), the same entrypoints run from that built image instead
+// (test/fixtures/image-run.ts): the container shares the node's network namespace, gets the
+// manifest's securityContext and mounts (the host's bpffs, a run directory shared by the agent
+// and the CLI as the agent pod's emptyDir is, the written-out Secrets).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { waitFor } from '../../sim/netns.ts';
+import { IMAGE, imageCommand, LABEL, type SecurityContext } from '../fixtures/image-run.ts';
 
 type Obj = Record<string, any>;
 const SIM_CNI_INTERFACES = 'lxc*';
@@ -93,8 +99,22 @@ function kubeletView(spec: Obj, container: Obj, nodeName: string, mountDir: stri
   return { cmd: wrapper, args: [...cmdArgs.map(expand), ...args], env };
 }
 
-function start(name: string, ns: string, cmd: string, args: string[], env: Record<string, string>): ChildProcess {
-  const proc = c.spawn(ns, cmd, args, { ...env, PATH: PATH_WITH_NODE, SLUICE_HOME: image });
+/**
+ * `binary` (an image entrypoint: a wrapper path or its name) from the assembled layout, or from
+ * the image, as container `sc` runs it: the agent's and the CLI's share the bpffs and run directory.
+ */
+function launch(binary: string, args: string[], env: Record<string, string>, sc?: SecurityContext, network: 'host' | 'none' = 'host'): [string, string[], NodeJS.ProcessEnv] {
+  const name = path.basename(binary);
+  if (!IMAGE) return [path.join(REPO, 'deploy/image/bin', name), args, { ...env, PATH: PATH_WITH_NODE, SLUICE_HOME: image }];
+  const mounts: Array<[string, string]> = [[tmp, tmp]];
+  if (name !== 'sluice-controlplane') mounts.push(['/sys/fs/bpf', '/sys/fs/bpf:rslave'], [path.join(tmp, 'run'), '/run/sluice']);
+  const [cmd, cmdArgs] = imageCommand(IMAGE, { binary: name, args, env, securityContext: sc, mounts, network });
+  return [cmd, cmdArgs, {}];
+}
+
+function start(name: string, ns: string, binary: string, args: string[], env: Record<string, string>, sc?: SecurityContext): ChildProcess {
+  const [cmd, cmdArgs, cmdEnv] = launch(binary, args, env, sc);
+  const proc = c.spawn(ns, cmd, cmdArgs, cmdEnv);
   const rec = { proc, out: [] as string[], exit: null as { code: number | null; signal: string | null } | null };
   for (const s of [proc.stdout!, proc.stderr!]) readline.createInterface({ input: s }).on('line', (l) => { rec.out.push(l); if (process.env.TEST_LOG_LEVEL) console.log(`[${name}] ${l}`); });
   proc.on('exit', (code, signal) => { rec.exit = { code, signal }; });
@@ -152,6 +172,9 @@ beforeAll(async () => {
   image = path.join(tmp, 'image');
   execFileSync('bash', [path.join(REPO, 'deploy/image/assemble.sh'), REPO, image], { stdio: 'pipe', env: { ...process.env, PATH: PATH_WITH_NODE } });
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(image, 'node_modules'));
+  fs.mkdirSync(path.join(tmp, 'run'));
+  // The control plane's container runs as the image's unprivileged user and reads its Secrets here.
+  if (IMAGE) fs.chmodSync(tmp, 0o755);
 
   // A fake API server on the control-plane node, holding the kubernetes Service and its endpoints.
   const api = c.spawn(node.ns, NODE_BIN, ['--input-type=module', '-e', `
@@ -181,7 +204,7 @@ beforeAll(async () => {
   // The control plane, as the Deployment runs it.
   const cpSpec = find('Deployment', 'sluice-controlplane').spec.template.spec;
   const cp = kubeletView(cpSpec, cpSpec.containers[0], node.nodeName, path.join(tmp, 'mounts-cp'));
-  start('controlplane', node.ns, cp.cmd, [...cp.args, `--kubeconfig=${kubeconfig}`], cp.env);
+  start('controlplane', node.ns, cp.cmd, [...cp.args, `--kubeconfig=${kubeconfig}`], cp.env, cpSpec.containers[0].securityContext);
   await probeOk('controlplane', node.ns, node.ip, cpSpec.containers[0]);
 
   // The agent, as the DaemonSet runs it.
@@ -189,27 +212,34 @@ beforeAll(async () => {
   const ag = kubeletView(dsSpec, dsSpec.containers[0], node.nodeName, path.join(tmp, 'mounts-agent'));
   const agentArgs = ag.args.map((a) => a.startsWith('--pod-interfaces=') ? `--pod-interfaces=${SIM_CNI_INTERFACES}` : a);
   agentLaunch = { cmd: ag.cmd, args: agentArgs, env: ag.env, container: dsSpec.containers[0] };
-  start('agent', node.ns, ag.cmd, agentArgs, ag.env);
+  start('agent', node.ns, ag.cmd, agentArgs, ag.env, dsSpec.containers[0].securityContext);
   await probeOk('agent', node.ns, node.ip, dsSpec.containers[0]);
   client = await c.client('client');
 }, 240_000);
 
 afterAll(async () => {
   await c?.destroy();
+  // Killing `podman run` leaves its container: remove the ones this test started.
+  if (IMAGE) spawnSync('sh', ['-c', `podman ps -aq --filter label=${LABEL} | xargs -r podman rm -f -t 2`], { stdio: 'ignore' });
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** The CLI, as `kubectl exec` runs it in the agent's container. */
 function sluice(...args: string[]): string {
-  return execFileSync(path.join(REPO, 'deploy/image/bin/sluice'), args, { encoding: 'utf8', env: { ...process.env, PATH: PATH_WITH_NODE, SLUICE_HOME: image } });
+  const [cmd, cmdArgs, env] = launch('sluice', args, {}, agentLaunch.container.securityContext, 'none');
+  return execFileSync(cmd, cmdArgs, { encoding: 'utf8', env: { ...process.env, ...env } });
 }
 
 describe('the image entrypoints with the manifests\' flags, in the simulated cluster', () => {
   it('every entrypoint starts, and rejects an unknown flag with exit 2 (so accepting the manifests\' flags means something)', () => {
     for (const b of ['sluice-agent', 'sluice-controlplane', 'sluice']) {
-      const env = { ...process.env, PATH: PATH_WITH_NODE, SLUICE_HOME: image };
-      const help = spawnSync(path.join(REPO, 'deploy/image/bin', b), ['--help'], { encoding: 'utf8', env });
+      const run = (arg: string) => {
+        const [cmd, args, env] = launch(b, [arg], {}, undefined, 'none');
+        return spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+      };
+      const help = run('--help');
       expect(help.status, `${b} --help: ${help.stderr}`).toBe(0);
-      const bad = spawnSync(path.join(REPO, 'deploy/image/bin', b), ['--no-such-flag'], { encoding: 'utf8', env });
+      const bad = run('--no-such-flag');
       expect(bad.status, `${b} --no-such-flag`).toBe(2);
     }
   });
@@ -255,7 +285,7 @@ describe('the image entrypoints with the manifests\' flags, in the simulated clu
     const during = await client.burst('10.96.0.1:443', { count: 20 });
     expect(during.failed, JSON.stringify(during.errors)).toBe(0);
     expect(during.counts).toEqual({ apiserver: 20 });
-    start('agent', node.ns, agentLaunch.cmd, agentLaunch.args, agentLaunch.env);
+    start('agent', node.ns, agentLaunch.cmd, agentLaunch.args, agentLaunch.env, agentLaunch.container.securityContext);
     const traffic = client.burst('10.96.0.1:443', { count: 400, concurrency: 2 });
     await probeOk('agent', node.ns, node.ip, agentLaunch.container);
     const r = await traffic;

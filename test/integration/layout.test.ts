@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
-import { ALL_STRUCTS, COUNTER_NAMES, ENUMS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
+import { ALL_STRUCTS, COUNTER_NAMES, ENUMS, EVENT_MAPS, EVENT_REASONS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
 import * as L from '../../agent/bpf/layout.ts';
 import { datapathObjects } from '../../agent/bpf/objects.ts';
 import { Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from '../../agent/datapath.ts';
@@ -41,7 +41,7 @@ function enumsOf(types: Map<number, BtfType>): Record<string, Record<string, num
 
 /**
  * The map definitions in .maps, in declaration order. libbpf's __uint(max_entries, N) is a member
- * `int (*max_entries)[N]`, __type(key, T) a member `T *key`.
+ * `int (*max_entries)[N]`, __type(key, T) a member `T *key` (none in a ring buffer: size 0).
  */
 function mapsOf(types: Map<number, BtfType>): Array<{ name: string; entries: number; key: number; value: number }> {
   const sec = [...types.values()].find((t) => t.kind === 'DATASEC' && t.name === '.maps')!;
@@ -49,9 +49,10 @@ function mapsOf(types: Map<number, BtfType>): Array<{ name: string; entries: num
     const variable = types.get(v.type_id)!;
     const members = types.get(variable.type_id!)!.members!;
     const target = (m: string) => types.get(members.find((x) => x.name === m)!.type_id)!.type_id!;
+    const size = (m: string) => (members.some((x) => x.name === m) ? sizeOf(types, target(m)) : 0);
     return {
       name: variable.name!, entries: types.get(target('max_entries'))!.nr_elems!,
-      key: sizeOf(types, target('key')), value: sizeOf(types, target('value')),
+      key: size('key'), value: size('value'),
     };
   });
 }
@@ -82,7 +83,7 @@ for (const object of datapathObjects()) {
     const enums = enumsOf(types);
 
     it('every enum of sluice_maps.h (sizes, scopes, flags, conntrack directions) has its values in layout.ts', () => {
-      expect(Object.keys(enums).sort()).toEqual([...Object.keys(ENUMS), 'sl_counter'].sort());
+      expect(Object.keys(enums).sort()).toEqual([...Object.keys(ENUMS), 'sl_counter', 'sl_event_reason'].sort());
       for (const [name, values] of Object.entries(ENUMS)) expect(enums[name], `enum ${name}`).toEqual(values);
     });
 
@@ -91,11 +92,22 @@ for (const object of datapathObjects()) {
       expect(byValue).toEqual([...COUNTER_NAMES.map((n) => `SL_CNT_${n.toUpperCase()}`), 'SL_CNT_MAX']);
     });
 
+    it('event reason names follow enum sl_event_reason, in its order', () => {
+      const byValue = Object.entries(enums.sl_event_reason!).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+      expect(byValue).toEqual([...EVENT_REASONS.map((n) => `SL_EV_REASON_${n.toUpperCase()}`), 'SL_EV_REASON_MAX']);
+    });
+
     it('map names, key/value sizes and default max_entries are those of the map definitions', () => {
-      expect(mapsOf(types)).toEqual(MAP_NAMES.map((name) => {
-        const m = MAPS[name];
-        return { name, entries: m.entries, key: m.key?.size ?? 4, value: m.value?.size ?? 8 };
-      }));
+      const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+      expect(mapsOf(types).sort(byName)).toEqual([
+        ...MAP_NAMES.map((name) => {
+          const m = MAPS[name];
+          return { name, entries: m.entries, key: m.key?.size ?? 4, value: m.value?.size ?? 8 };
+        }),
+        ...Object.entries(EVENT_MAPS).map(([name, m]) => ({
+          name, entries: m.entries, key: m.ringbuf ? 0 : 4, value: m.value?.size ?? 0,
+        })),
+      ].sort(byName));
     });
 
     it("the agent's default sizes are the header's", () => {
