@@ -157,8 +157,15 @@ const cases: Case[] = [
       ]),
       slice('cluster-1', 'cluster', [{ port: 80 }], [{ ip: '10.244.1.3', node: 'node-a' }, { ip: '10.244.2.3', node: 'node-b' }]),
     ],
-    expect: { 'default/cluster': { '80/TCP': ['10.244.1.3:80', '10.244.2.3:80'] }, 'default/local': { '80/TCP': ['10.244.1.2:80'] } },
-    check: (s) => expect(s.find((x) => x.name === 'local')!.internalTrafficLocal).toBe(true),
+    // The message carries the union of kube-proxy's sets: the cluster-wide set (the ready endpoint on
+    // node-b) rides along flagged cluster only, so the agent can tell "no local endpoint" (drop) from
+    // "no endpoint anywhere" (reject); internal traffic uses only the internal-flagged one.
+    expect: { 'default/cluster': { '80/TCP': ['10.244.1.3:80', '10.244.2.3:80'] }, 'default/local': { '80/TCP': ['10.244.1.2:80', '10.244.2.2:80'] } },
+    check: (s) => {
+      const local = s.find((x) => x.name === 'local')!;
+      expect(local.internalTrafficLocal).toBe(true);
+      expect(local.ports[0]!.endpoints.map((e) => [e.ip, e.internal, e.external, e.cluster])).toEqual([['10.244.1.2', true, false, false], ['10.244.2.2', false, true, true]]);
+    },
   },
   {
     name: 'sessionAffinity ClientIP: default timeout 10800, explicit timeout kept',
