@@ -92,8 +92,8 @@ export const NOT_PROXIED_SELECTOR = `!${SERVICE_PROXY_NAME_LABEL},!${HEADLESS_LA
 
 /** Not kube-proxy's to program (another proxy's, or a headless service's slices). */
 export function notProxied(meta: KubeMeta | undefined): boolean {
-  const l = meta?.labels;
-  return l !== undefined && (SERVICE_PROXY_NAME_LABEL in l || HEADLESS_LABEL in l);
+  const l: unknown = meta?.labels;
+  return typeof l === 'object' && l !== null && (Object.hasOwn(l, SERVICE_PROXY_NAME_LABEL) || Object.hasOwn(l, HEADLESS_LABEL));
 }
 
 /** An endpoint of the node-independent model: the contract's Endpoint plus its topology hints. */
