@@ -11,12 +11,17 @@
 // - Endpoints come from the EndpointSlices labelled kubernetes.io/service-name=<service>; a Service
 //   port takes its per-endpoint port from the slice port with the same name and protocol (the slice
 //   holds the already-resolved targetPort). An endpoint whose slice lacks that port is omitted for it.
-// - Conditions: ready unset = ready; serving unset = ready; terminating unset = false.
-//   Ready endpoints serve; when none is ready, the serving+terminating ones do.
-// - internalTrafficPolicy Local keeps only the node's own endpoints (endpoint nodeName), applying the
-//   same ready/terminating fallback within them.
+// - Conditions: ready unset = ready; serving unset = serving; terminating unset = false (kube-proxy's
+//   endpointslicecache).
+// - Per node, each endpoint is placed in kube-proxy's sets (topology.ts: CategorizeEndpoints, with
+//   topology hints and the node's zone); the message carries the union, each endpoint flagged with
+//   its sets (internal / external / cluster).
+// - Label filters as kube-proxy's informers: Services and EndpointSlices labelled
+//   service.kubernetes.io/service-proxy-name (any value) or service.kubernetes.io/headless are not
+//   proxied. LoadBalancer ingress with ipMode Proxy is not an LB IP of this node.
 import { isIP } from 'node:net';
 import type { Endpoint, Service, ServicePort } from '../proto/contract.ts';
+import { categorizeEndpoints, type NodeTopology } from './topology.ts';
 
 export interface ModelError {
   kind: string; // Service | EndpointSlice | Pod | Deployment | File
@@ -58,8 +63,10 @@ export interface KubeService {
     externalTrafficPolicy?: string;
     externalIPs?: string[];
     externalName?: string;
+    loadBalancerSourceRanges?: unknown[];
+    trafficDistribution?: string;
   };
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string; ipMode?: string }[] } };
 }
 export interface KubeEndpointSlice {
   kind?: string;
@@ -70,12 +77,37 @@ export interface KubeEndpointSlice {
     addresses?: string[];
     conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
     nodeName?: string;
+    zone?: string;
+    hints?: { forZones?: { name?: string }[]; forNodes?: { name?: string }[] };
     targetRef?: { kind?: string; namespace?: string; name?: string };
   }[];
   ports?: { name?: string; protocol?: string; port?: unknown }[];
 }
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** kube-proxy's informers skip objects carrying either label (any value). */
+export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
+export const HEADLESS_LABEL = 'service.kubernetes.io/headless';
+export const NOT_PROXIED_SELECTOR = `!${SERVICE_PROXY_NAME_LABEL},!${HEADLESS_LABEL}`;
+
+/** Not kube-proxy's to program (another proxy's, or a headless service's slices). */
+export function notProxied(meta: KubeMeta | undefined): boolean {
+  const l: unknown = meta?.labels;
+  return typeof l === 'object' && l !== null && (Object.hasOwn(l, SERVICE_PROXY_NAME_LABEL) || Object.hasOwn(l, HEADLESS_LABEL));
+}
+
+/** An endpoint of the node-independent model: the contract's Endpoint plus its topology hints. */
+export interface ModelEndpoint extends Endpoint {
+  zoneHints: string[];
+  nodeHints: string[];
+}
+export interface ModelPort extends Omit<ServicePort, 'endpoints'> {
+  endpoints: ModelEndpoint[];
+}
+/** The node-independent model of one Service (projectForNode turns it into one node's message). */
+export interface ServiceModel extends Omit<Service, 'ports'> {
+  ports: ModelPort[];
+}
 export const DEFAULT_AFFINITY_TIMEOUT = 10800;
 const MAX_AFFINITY_TIMEOUT = 86400;
 
@@ -94,7 +126,7 @@ export interface ParsedSlice {
   key: string; // namespace/name of the slice
   service: string; // namespace/service-name, '' when the label is missing
   ports: { name: string; protocol: string; port: number }[];
-  endpoints: Omit<Endpoint, 'port'>[];
+  endpoints: Omit<ModelEndpoint, 'port'>[];
   errors: ModelError[];
 }
 
@@ -108,6 +140,7 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
   const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '';
   const out: ParsedSlice = { key, service: svcName ? `${slice.metadata?.namespace || 'default'}/${svcName}` : '', ports: [], endpoints: [], errors };
   if (!slice.metadata?.name) err('metadata.name', 'missing name');
+  if (notProxied(slice.metadata)) return { ...out, service: '' };
   if (slice.addressType === 'IPv6') {
     err('addressType', 'IPv6 endpoints are not supported (IPv4 only); slice ignored');
     return out;
@@ -132,11 +165,15 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     if (fam !== 4) { err(`endpoints[${i}].addresses[0]`, `malformed IP ${JSON.stringify(ip)}; endpoint ignored`); return; }
     const c = e.conditions ?? {};
     const ready = c.ready ?? true;
-    const serving = c.serving ?? ready;
+    const serving = c.serving ?? true;
     const terminating = c.terminating ?? false;
     const t = e.targetRef;
     const targetRef = t?.name ? `${t.kind ?? 'Pod'}/${t.namespace ?? slice.metadata?.namespace ?? 'default'}/${t.name}` : '';
-    out.endpoints.push({ ip, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false });
+    const names = (l: { name?: string }[] | undefined): string[] => [...new Set((l ?? []).flatMap((h) => (h.name ? [h.name] : [])))].sort();
+    out.endpoints.push({
+      ip, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false,
+      zoneHints: names(e.hints?.forZones), nodeHints: names(e.hints?.forNodes),
+    });
   });
   return out;
 }
@@ -146,9 +183,9 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
 
 export interface ServiceResult {
   /** Node-independent model: every endpoint of every slice (all conditions), merged, sorted. */
-  model: Service | null;
+  model: ServiceModel | null;
   errors: ModelError[];
-  /** true when the object is intentionally not modelled (headless, ExternalName). */
+  /** true when the object is intentionally not modelled (headless, ExternalName, another proxy's). */
   ignored: boolean;
 }
 
@@ -164,6 +201,29 @@ function ipv4List(list: unknown, field: string, err: (f: string, m: string) => v
   return out;
 }
 
+/**
+ * CIDRs (IPv4, canonical network form). A malformed entry is fatal: dropping it silently would widen
+ * who may reach the service. IPv6 entries are refused each (kube-proxy keeps only its family's).
+ */
+function cidrList(list: unknown, field: string, err: (f: string, m: string) => void, fatal: { v: boolean }): string[] {
+  const out: string[] = [];
+  if (list === undefined || list === null) return out;
+  if (!Array.isArray(list)) { err(field, 'not a list'); fatal.v = true; return out; }
+  list.forEach((raw: unknown, i) => {
+    const text = typeof raw === 'string' ? raw.trim() : '';
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+    const fam = m ? isIP(m[1]!) : 0;
+    const bits = m ? Number(m[2]) : -1;
+    if (fam === 6 && bits <= 128) { err(`${field}[${i}]`, `IPv6 CIDR ${text} is not supported (IPv4 only); ignored`); return; }
+    if (fam !== 4 || bits > 32) { err(`${field}[${i}]`, `malformed CIDR ${JSON.stringify(raw)}`); fatal.v = true; return; }
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    const net = (ipNum(m![1]!) & mask) >>> 0;
+    const c = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${bits}`;
+    if (!out.includes(c)) out.push(c);
+  });
+  return out;
+}
+
 /** Builds the node-independent model of one Service from its (already parsed) slices. */
 export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): ServiceResult {
   const key = objectKey(svc.metadata);
@@ -175,7 +235,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
   const spec = svc.spec ?? {};
   const type = spec.type ?? 'ClusterIP';
   if (!svc.metadata?.name) { err('metadata.name', 'missing name'); return { model: null, errors, ignored: false }; }
-  if (type === 'ExternalName') return { model: null, errors, ignored: true };
+  if (type === 'ExternalName' || notProxied(svc.metadata)) return { model: null, errors, ignored: true };
   if (spec.clusterIP === 'None' || spec.clusterIPs?.[0] === 'None') return { model: null, errors, ignored: true };
   if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer') {
     err('spec.type', `unknown type ${JSON.stringify(type)}`);
@@ -194,7 +254,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     return { model: null, errors, ignored: false };
   }
 
-  const ports: ServicePort[] = [];
+  const ports: ModelPort[] = [];
   const seen = new Set<string>();
   const rawPorts = spec.ports ?? [];
   rawPorts.forEach((p, i) => {
@@ -233,10 +293,14 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
   const lbIps: string[] = [];
   (svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
     if (!ing.ip) return; // hostname-only ingress: nothing to program
+    // ipMode Proxy: the load balancer proxies to the nodes, packets never carry this IP (kube-proxy skips it)
+    if (ing.ipMode === 'Proxy') return;
     const fam = isIP(ing.ip);
     if (fam === 4) { if (!lbIps.includes(ing.ip)) lbIps.push(ing.ip); } else if (fam === 6) err(`status.loadBalancer.ingress[${i}].ip`, `IPv6 address ${ing.ip} is not supported (IPv4 only); ignored`);
     else { err(`status.loadBalancer.ingress[${i}].ip`, `malformed IP ${JSON.stringify(ing.ip)}`); fatal.v = true; }
   });
+
+  const sourceRanges = cidrList(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges', err, fatal);
 
   if (fatal.v) return { model: null, errors, ignored: false };
   if (clusterIps.length === 0) {
@@ -246,12 +310,12 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
 
   // Endpoints: merge slices, de-duplicate by ip:port (keeping the "best" conditions), sort.
   for (const port of ports) {
-    const byAddr = new Map<string, Endpoint>();
+    const byAddr = new Map<string, ModelEndpoint>();
     for (const s of slices) {
       const sp = s.ports.find((x) => x.name === port.name && x.protocol === port.protocol);
       if (!sp) continue; // the slice's endpoints lack this port
       for (const e of s.endpoints) {
-        const ep: Endpoint = { ...e, port: sp.port };
+        const ep: ModelEndpoint = { ...e, port: sp.port };
         const k = `${e.ip}:${sp.port}`;
         const prev = byAddr.get(k);
         if (!prev || rank(ep) > rank(prev)) byAddr.set(k, ep);
@@ -260,7 +324,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     port.endpoints = [...byAddr.values()].sort(compareEndpoints);
   }
 
-  const model: Service = {
+  const model: ServiceModel = {
     namespace: svc.metadata.namespace || 'default',
     name: svc.metadata.name,
     type,
@@ -272,7 +336,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     externalTrafficLocal: spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || externalIps.length > 0),
     externalIps,
     loadBalancerIps: type === 'LoadBalancer' ? lbIps : [],
-    loadBalancerSourceRanges: [],
+    loadBalancerSourceRanges: type === 'LoadBalancer' ? sourceRanges : [],
   };
   return { model, errors, ignored: false };
 }
@@ -290,26 +354,42 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return ipNum(a.ip) - ipNum(b.ip) || a.port - b.port;
 }
 
-/** Endpoints that should receive new connections: ready ones, else serving+terminating ones. */
-export function selectEndpoints(all: Endpoint[]): Endpoint[] {
-  const ready = all.filter((e) => e.ready);
-  if (ready.length > 0) return ready;
-  return all.filter((e) => e.serving && e.terminating);
+/** A model whose per-node message differs between nodes (policy Local, or topology hints). */
+export function dependsOnNode(model: ServiceModel): boolean {
+  return model.internalTrafficLocal || model.externalTrafficLocal || usesHints(model);
 }
 
-/** The message for one node: endpoint selection and internalTrafficPolicy applied. */
-export function projectForNode(model: Service, nodeName: string): Service {
+export function usesHints(model: ServiceModel): boolean {
+  return model.ports.some((p) => p.endpoints.some((e) => e.zoneHints.length > 0 || e.nodeHints.length > 0));
+}
+
+/**
+ * The message for one node: per port, the union of kube-proxy's endpoint sets on that node (in the
+ * model's order: by address), each endpoint flagged with the sets it is in.
+ */
+export function projectForNode(model: ServiceModel, node: NodeTopology | string): Service {
+  const n = typeof node === 'string' ? { name: node, zone: '' } : node;
+  const policy = { internalLocal: model.internalTrafficLocal, externalLocal: model.externalTrafficLocal };
   return {
     ...model,
-    ports: model.ports.map((p) => ({
-      ...p,
-      endpoints: selectEndpoints(model.internalTrafficLocal ? p.endpoints.filter((e) => e.nodeName === nodeName) : p.endpoints),
-    })),
+    ports: model.ports.map((p) => {
+      const sets = categorizeEndpoints(p.endpoints, policy, n);
+      const internal = new Set(sets.internal);
+      const external = new Set(sets.external);
+      const cluster = new Set(sets.cluster);
+      const endpoints: Endpoint[] = [];
+      for (const e of p.endpoints) {
+        if (!internal.has(e) && !external.has(e) && !cluster.has(e)) continue;
+        const { zoneHints: _z, nodeHints: _n, ...ep } = e;
+        endpoints.push({ ...ep, internal: internal.has(e), external: external.has(e), cluster: cluster.has(e) });
+      }
+      return { ...p, endpoints };
+    }),
   };
 }
 
 /** Convenience for callers holding plain lists: the services (sorted by key) for one node. */
-export function buildNodeServices(services: KubeService[], slices: KubeEndpointSlice[], nodeName: string): { services: Service[]; errors: ModelError[] } {
+export function buildNodeServices(services: KubeService[], slices: KubeEndpointSlice[], node: NodeTopology | string): { services: Service[]; errors: ModelError[] } {
   const errors: ModelError[] = [];
   const byService = new Map<string, ParsedSlice[]>();
   for (const s of slices) {
@@ -324,7 +404,7 @@ export function buildNodeServices(services: KubeService[], slices: KubeEndpointS
   for (const svc of services) {
     const r = buildService(svc, byService.get(objectKey(svc.metadata)) ?? []);
     errors.push(...r.errors);
-    if (r.model) out.push(projectForNode(r.model, nodeName));
+    if (r.model) out.push(projectForNode(r.model, node));
   }
   out.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
   return { services: out, errors };

@@ -1,6 +1,8 @@
-// The Kubernetes source: client-node informers on v1 Services and discovery.k8s.io/v1
-// EndpointSlices (get/list/watch only) feeding the store.
+// The Kubernetes source: client-node informers on v1 Services, discovery.k8s.io/v1 EndpointSlices
+// and v1 Nodes (for their zone label; get/list/watch only) feeding the store.
 //
+// - Services and EndpointSlices are selected as kube-proxy's informers select them: without the
+//   service.kubernetes.io/service-proxy-name and service.kubernetes.io/headless labels.
 // - Lists are paged (limit/continue); an expired continue token (410) restarts the list.
 // - Watches ask for bookmarks (allowWatchBookmarks=true).
 // - A 410 (ERROR event or HTTP status) makes the informer relist by itself and emit the differences.
@@ -11,7 +13,7 @@
 import { KubeConfig, CoreV1Api, DiscoveryV1Api, makeInformer, type Informer, type KubernetesObject, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
-import { objectKey, type KubeEndpointSlice, type KubeService } from './model.ts';
+import { NOT_PROXIED_SELECTOR, objectKey, type KubeEndpointSlice, type KubeMeta, type KubeService } from './model.ts';
 import { shapeErrors } from './kube-shape.ts';
 
 export interface KubernetesSourceOptions {
@@ -94,10 +96,14 @@ export class KubernetesSource {
     const disco = this.kc.makeApiClient(DiscoveryV1Api);
     const store = this.opts.store;
 
-    const svcInf = makeInformer<KubernetesObject>(this.kc, '/api/v1/services?allowWatchBookmarks=true', () =>
-      pagedList((cont) => core.listServiceForAllNamespaces({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'services'));
-    const sliceInf = makeInformer<KubernetesObject>(this.kc, '/apis/discovery.k8s.io/v1/endpointslices?allowWatchBookmarks=true', () =>
-      pagedList((cont) => disco.listEndpointSliceForAllNamespaces({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'endpointslices'));
+    const labelSelector = NOT_PROXIED_SELECTOR;
+    const watchQuery = `allowWatchBookmarks=true&labelSelector=${encodeURIComponent(labelSelector)}`;
+    const svcInf = makeInformer<KubernetesObject>(this.kc, `/api/v1/services?${watchQuery}`, () =>
+      pagedList((cont) => core.listServiceForAllNamespaces({ limit, _continue: cont, labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'services'));
+    const sliceInf = makeInformer<KubernetesObject>(this.kc, `/apis/discovery.k8s.io/v1/endpointslices?${watchQuery}`, () =>
+      pagedList((cont) => disco.listEndpointSliceForAllNamespaces({ limit, _continue: cont, labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'endpointslices'));
+    const nodeInf = makeInformer<KubernetesObject>(this.kc, '/api/v1/nodes?allowWatchBookmarks=true', () =>
+      pagedList((cont) => core.listNode({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'nodes'));
 
     // Objects whose JSON shape is not the schema's (kube-shape.ts) are dropped and reported, like
     // objects the model finds malformed; the store reports each distinct error list once.
@@ -116,8 +122,15 @@ export class KubernetesSource {
     sliceInf.on('add', upsertSlice);
     sliceInf.on('update', upsertSlice);
     sliceInf.on('delete', (o) => { store.reportErrors(`EndpointSlice ${objectKey(o.metadata)} (shape)`, []); store.deleteSlice(objectKey(o.metadata)); });
+    const nodeName = (o: KubernetesObject): string => o.metadata?.name ?? '';
+    const upsertNode = (o: KubernetesObject): void => {
+      if (shapeOk('Node', o, () => store.deleteNode(nodeName(o)))) store.upsertNode(nodeName(o), (o.metadata as KubeMeta | undefined)?.labels);
+    };
+    nodeInf.on('add', upsertNode);
+    nodeInf.on('update', upsertNode);
+    nodeInf.on('delete', (o) => { store.reportErrors(`Node ${objectKey(o.metadata)} (shape)`, []); store.deleteNode(nodeName(o)); });
 
-    for (const [name, informer] of [['services', svcInf], ['endpointslices', sliceInf]] as const) {
+    for (const [name, informer] of [['services', svcInf], ['endpointslices', sliceInf], ['nodes', nodeInf]] as const) {
       const w: Watched = { name, informer, listed: false, delayMs: 0, timer: null, restarting: false };
       this.watched.push(w);
       informer.on('error', (err: unknown) => this.onError(w, err));

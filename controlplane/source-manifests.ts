@@ -19,12 +19,20 @@
 //   deletionTimestamp set = terminating (ready false, serving = Ready). Named targetPorts resolve to
 //   the Pod's container port of that name; Pods resolving to different port numbers land in
 //   different slices, and a Pod lacking a named port gets no endpoint for that service port.
+//   Each endpoint carries its node's topology.kubernetes.io/zone (from the Node manifests); with
+//   spec.trafficDistribution PreferClose/PreferSameZone ready endpoints get a hint for their zone, with
+//   PreferSameNode also one for their node (the EndpointSlice controller's trafficdist heuristic).
+// - Node manifests: their addresses are never given to a Service, their labels (the zone) reach the
+//   store as the Kubernetes source's Nodes do.
+// - Services and EndpointSlices labelled service.kubernetes.io/service-proxy-name or
+//   service.kubernetes.io/headless are not proxied (the model drops them, as kube-proxy's informers).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
+import { ZONE_LABEL } from './topology.ts';
 import { SERVICE_NAME_LABEL, objectKey, type KubeEndpointSlice, type KubeMeta, type KubeService, type ModelError } from './model.ts';
 import { StateFile, allocate, cidrContains, parseCidr, parsePortRange, type Cidr, type PortRange } from './ipalloc.ts';
 import { allocateServiceAddresses } from './service-alloc.ts';
@@ -210,6 +218,7 @@ export class ManifestsSource {
     const pods = new Map<string, KubePod>();
     const deployments: KubeDeployment[] = [];
     const reserved = new Map<string, string>(); // addresses no Service may take
+    const nodes = new Map<string, Record<string, string> | undefined>();
     for (const { doc, file } of docs) {
       if (!doc || typeof doc !== 'object' || Array.isArray(doc)) continue;
       const o = doc as { kind?: string; metadata?: KubeMeta };
@@ -227,6 +236,7 @@ export class ManifestsSource {
         case 'Pod': if (!dup(pods)) pods.set(key, doc as KubePod); break;
         case 'Deployment': if (!dup(new Map())) deployments.push(doc as KubeDeployment); break;
         case 'Node':
+          if (o.metadata?.name) nodes.set(o.metadata.name, o.metadata.labels);
           for (const a of (doc as KubeNode).status?.addresses ?? []) if (a.address) reserved.set(a.address, `Node ${o.metadata?.name ?? '?'}`);
           break;
         default: break; // other kinds are not ours
@@ -242,7 +252,8 @@ export class ManifestsSource {
       onAllocated: (service, clusterIP) => this.log.info({ service, clusterIP }, 'manifests: cluster IP allocated'),
       onReallocated: (service, ip) => this.log.warn({ service, ip }, 'manifests: allocated cluster IP now out of the range or taken by a pod or node; reallocating'),
     }, errors);
-    const derived = deriveSlices([...services.values()], [...pods.values()]);
+    const zones = new Map([...nodes].map(([n, l]) => [n, l?.[ZONE_LABEL] ?? '']));
+    const derived = deriveSlices([...services.values()], [...pods.values()], zones);
     for (const s of derived) slices.set(objectKey(s.metadata), s);
     try {
       if (this.stateFile.save()) this.log.debug({ file: this.stateFile.file }, 'manifests: allocation state saved');
@@ -250,6 +261,7 @@ export class ManifestsSource {
     } catch (e) {
       this.problem('state-file', (e as Error).message, `cannot write state file ${this.stateFile.file}`);
     }
+    this.opts.store.replaceNodes(nodes);
     this.opts.store.replaceAll([...services.values()], [...slices.values()]);
     this.reportSourceErrors(errors);
   }
@@ -467,10 +479,13 @@ function selectorMatches(sel: Record<string, string>, labels: Record<string, str
   return true;
 }
 
+const CLOSE_DISTRIBUTIONS = new Set(['PreferClose', 'PreferSameZone', 'PreferSameNode']);
+
 /** EndpointSlices that Kubernetes' EndpointSlice controller would produce for these objects. */
-export function deriveSlices(services: KubeService[], pods: KubePod[]): KubeEndpointSlice[] {
+export function deriveSlices(services: KubeService[], pods: KubePod[], zones: Map<string, string> = new Map()): KubeEndpointSlice[] {
   const out: KubeEndpointSlice[] = [];
   for (const svc of services) {
+    const dist = svc.spec?.trafficDistribution ?? '';
     const sel = svc.spec?.selector;
     if (!sel || Object.keys(sel).length === 0 || svc.spec?.type === 'ExternalName') continue;
     const ns = svc.metadata?.namespace || 'default';
@@ -502,10 +517,14 @@ export function deriveSlices(services: KubeService[], pods: KubePod[]): KubeEndp
       if (!g) groups.set(sig, (g = { ports, endpoints: [] }));
       const ready = podReady(pod);
       const terminating = pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
+      const zone = zones.get(node) || undefined;
+      const hinted = CLOSE_DISTRIBUTIONS.has(dist) && ready && !terminating && (zone !== undefined || dist === 'PreferSameNode');
       g.endpoints.push({
         addresses: [ip],
         conditions: { ready: ready && !terminating, serving: ready, terminating },
         nodeName: node,
+        ...(zone !== undefined ? { zone } : {}),
+        ...(hinted ? { hints: { ...(zone !== undefined ? { forZones: [{ name: zone }] } : {}), ...(dist === 'PreferSameNode' ? { forNodes: [{ name: node }] } : {}) } } : {}),
         targetRef: { kind: 'Pod', namespace: ns, name: pod.metadata?.name ?? '' },
       });
     }

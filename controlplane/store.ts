@@ -1,23 +1,29 @@
 // The in-memory store fed by a source (Kubernetes informers or the manifests directory): raw
-// Services and EndpointSlices in, node-independent service models out. Changes are batched: every
+// Services, EndpointSlices and Nodes' zones in, node-independent service models out (projected per
+// node on demand). Changes are batched: every
 // mutation marks service keys dirty and a flush (scheduled on the next macrotask, or forced with
 // flush()) rebuilds only those services and emits 'change' with the keys whose model changed.
 import { EventEmitter } from 'node:events';
 import {
-  buildService, objectKey, parseSlice, projectForNode,
-  type KubeEndpointSlice, type KubeService, type ModelError, type ParsedSlice,
+  buildService, dependsOnNode, objectKey, parseSlice, projectForNode, usesHints,
+  type KubeEndpointSlice, type KubeService, type ModelError, type ParsedSlice, type ServiceModel,
 } from './model.ts';
+import { ZONE_LABEL } from './topology.ts';
 import type { Service } from '../proto/contract.ts';
 
 export interface ServiceEntry {
   key: string;
-  model: Service;
+  model: ServiceModel;
   /** Store-wide revision at which this model last changed. */
   rev: number;
   /** Serialized model, used to detect real changes. */
   fingerprint: string;
   endpointCount: number;
-  /** Per-node projections of internalTrafficPolicy=Local services (cleared when the model changes). */
+  /** Some endpoint has topology hints: the per-node message depends on the node's zone. */
+  hinted: boolean;
+  /** The per-node message differs between nodes (policy Local or hints). */
+  nodeDependent: boolean;
+  /** Per-node projections of node-dependent models (cleared when the model or a node's zone changes). */
   perNode?: Map<string, Service>;
   clusterView?: Service;
 }
@@ -36,6 +42,8 @@ export class StateStore extends EventEmitter<StoreEvents> {
   private readonly entries = new Map<string, ServiceEntry>();
   private readonly objectErrors = new Map<string, ModelError[]>();
   private readonly dirty = new Set<string>();
+  /** Node name -> its topology.kubernetes.io/zone label ('' = none). */
+  private readonly zones = new Map<string, string>();
   private flushScheduled = false;
   private revCounter = 0;
   private endpointTotal = 0;
@@ -98,6 +106,46 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
   private lastSliceJson = new Map<string, string>();
 
+  /** A Node's labels (only its zone matters); a zone change re-projects the services with hints. */
+  upsertNode(name: string, labels: Record<string, string> | undefined): void {
+    const zone = labels?.[ZONE_LABEL] ?? '';
+    const before = this.zones.get(name) ?? '';
+    this.zones.set(name, zone);
+    if (before !== zone) this.zoneChanged(name);
+  }
+
+  deleteNode(name: string): void {
+    const before = this.zones.get(name);
+    if (before === undefined) return;
+    this.zones.delete(name);
+    if (before !== '') this.zoneChanged(name);
+  }
+
+  /** Replaces every Node (manifests source). */
+  replaceNodes(nodes: Map<string, Record<string, string> | undefined>): void {
+    for (const name of [...this.zones.keys()]) if (!nodes.has(name)) this.deleteNode(name);
+    for (const [name, labels] of nodes) this.upsertNode(name, labels);
+  }
+
+  zoneOf(node: string): string {
+    return this.zones.get(node) ?? '';
+  }
+
+  /**
+   * The per-node projection of services with topology hints depends on the node's zone: give them a
+   * new revision so that every agent is sent them again (zone changes are rare).
+   */
+  private zoneChanged(node: string): void {
+    const changed = new Set<string>();
+    for (const e of this.entries.values()) {
+      if (!e.hinted) continue;
+      e.perNode?.delete(node);
+      e.rev = ++this.revCounter;
+      changed.add(e.key);
+    }
+    if (changed.size > 0) this.emit('change', changed);
+  }
+
   markSynced(): void {
     if (this.syncedFlag) return;
     this.flush();
@@ -132,10 +180,11 @@ export class StateStore extends EventEmitter<StoreEvents> {
 
   /** The message for one node; projections are cached per entry. */
   viewFor(entry: ServiceEntry, nodeName: string): Service {
-    if (!entry.model.internalTrafficLocal) return (entry.clusterView ??= projectForNode(entry.model, nodeName));
+    const node = { name: nodeName, zone: this.zoneOf(nodeName) };
+    if (!entry.nodeDependent) return (entry.clusterView ??= projectForNode(entry.model, node));
     entry.perNode ??= new Map();
     let v = entry.perNode.get(nodeName);
-    if (!v) entry.perNode.set(nodeName, (v = projectForNode(entry.model, nodeName)));
+    if (!v) entry.perNode.set(nodeName, (v = projectForNode(entry.model, node)));
     return v;
   }
 
@@ -184,7 +233,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     for (const key of keys) {
       const raw = this.rawServices.get(key);
       const prev = this.entries.get(key);
-      let model: Service | null = null;
+      let model: ServiceModel | null = null;
       if (raw) {
         const sliceKeys = this.slicesByService.get(key);
         const parsed: ParsedSlice[] = [];
@@ -207,7 +256,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
       if (prev && prev.fingerprint === fingerprint) continue;
       const endpointCount = model.ports.reduce((n, p) => n + p.endpoints.length, 0);
       this.endpointTotal += endpointCount - (prev?.endpointCount ?? 0);
-      this.entries.set(key, { key, model, rev: ++this.revCounter, fingerprint, endpointCount });
+      this.entries.set(key, { key, model, rev: ++this.revCounter, fingerprint, endpointCount, hinted: usesHints(model), nodeDependent: dependsOnNode(model) });
       changed.add(key);
     }
     if (changed.size > 0) this.emit('change', changed);

@@ -69,10 +69,12 @@ function tmp(): string {
   return d;
 }
 
-type Svc = { ports: { endpoints: { ip: string; port: number; nodeName: string }[] }[]; clusterIps: string[]; internalTrafficLocal: boolean };
+type Svc = { ports: { endpoints: { ip: string; port: number; nodeName: string; internal: boolean }[] }[]; clusterIps: string[]; internalTrafficLocal: boolean };
 const applied = (l: Line): boolean => l.event === 'applied';
 const services = (l: Line): Record<string, Svc> => l.services as Record<string, Svc>;
 const epList = (s: Svc | undefined): string[] => (s?.ports[0]?.endpoints ?? []).map((e) => `${e.ip}:${e.port}`);
+/** The endpoints cluster-IP traffic uses (the contract's `internal` set). */
+const internalList = (s: Svc | undefined): string[] => (s?.ports[0]?.endpoints ?? []).filter((e) => e.internal).map((e) => `${e.ip}:${e.port}`);
 
 const deployment = (name: string, replicas: number, ips: string): string => `
 kind: Deployment
@@ -113,9 +115,11 @@ spec: {clusterIP: 10.96.7.7, internalTrafficPolicy: Local, selector: {app: web},
     expect(snapA.snapshot).toBe(true);
     expect(Object.keys(services(snapA)).sort()).toEqual(['default/db', 'default/local', 'default/web']);
     expect(epList(services(snapA)['default/web'])).toEqual(['10.244.1.2:8080', '10.244.2.2:8080']);
-    // internalTrafficPolicy Local: each node sees only its own endpoint
-    expect(epList(services(snapA)['default/local'])).toEqual(['10.244.1.2:8080']);
-    expect(epList(services(snapB)['default/local'])).toEqual(['10.244.2.2:8080']);
+    // internalTrafficPolicy Local: each node's internal set is its own endpoint (the others ride along
+    // flagged cluster-only, so "no local endpoint" can be told from "no endpoint": drop versus reject)
+    expect(internalList(services(snapA)['default/local'])).toEqual(['10.244.1.2:8080']);
+    expect(internalList(services(snapB)['default/local'])).toEqual(['10.244.2.2:8080']);
+    expect(epList(services(snapA)['default/local'])).toEqual(['10.244.1.2:8080', '10.244.2.2:8080']);
     const serverId1 = snapA.serverId;
 
     // Delta: scale web up.

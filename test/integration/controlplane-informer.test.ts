@@ -13,6 +13,7 @@ import type { Service } from '../../proto/contract.ts';
 
 const SVC = '/api/v1/services';
 const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
+const NODES = '/api/v1/nodes';
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 function svc(name: string, ip: string): KObj {
@@ -54,10 +55,11 @@ describe('kubernetes source with real informers', () => {
    */
   let pings = 0;
   async function settle(): Promise<void> {
-    await waitFor('watches', () => api.watcherCount === 2);
+    await waitFor('watches', () => api.watcherCount === 3);
     pings++;
     api.upsert(SVC, { metadata: { name: 'ping', namespace: 'default' }, spec: { type: 'ExternalName', externalName: `p${pings}.example` } });
     api.upsert(EPS, { metadata: { name: 'ping', namespace: 'default', labels: { 'kubernetes.io/service-name': 'ping' } }, addressType: 'IPv4', endpoints: [], ports: [{ port: pings }] });
+    api.upsert(NODES, { metadata: { name: 'ping', labels: { ping: String(pings) } } });
     await new Promise((r) => setTimeout(r, 100));
   }
 
@@ -152,7 +154,7 @@ describe('kubernetes source with real informers', () => {
     }));
     expect(api.http410OnNextWatches).toBe(0);
     // still watching afterwards
-    await waitFor('watches again', () => api.watcherCount === 2);
+    await waitFor('watches again', () => api.watcherCount === 3);
     api.upsert(SVC, svc('f', '10.96.0.15'));
     await waitFor('post-relist add', () => 'default/f' in view());
     expect(snapshots).toBe(1); // all of this went out as deltas on the same stream
@@ -179,9 +181,34 @@ describe('kubernetes source with real informers', () => {
     await waitFor('watch failures consumed', () => api.fail500OnNextWatches === 0);
     api.upsert(SVC, svc('g', '10.96.0.16'));
     await waitFor('add after restart', () => 'default/g' in view());
-    await waitFor('watches again', () => api.watcherCount === 2);
+    await waitFor('watches again', () => api.watcherCount === 3);
     api.remove(SVC, 'default', 'g');
     await waitFor('delete after restart', () => !('default/g' in view()));
+    expect(snapshots).toBe(1);
+  }, 60_000);
+
+  it("kube-proxy's label filters on the watches, and a Node's zone label re-projects hinted services", async () => {
+    await settle();
+    // lists and watches of Services and EndpointSlices carry kube-proxy's selector
+    const calls = api.requests.filter((r) => r.startsWith(SVC) || r.startsWith(EPS));
+    expect(calls.length).toBeGreaterThan(4);
+    for (const w of calls) expect(decodeURIComponent(w)).toContain('labelSelector=!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless');
+    // another proxy's service, and a service that turns headless-labelled, are not proxied
+    api.upsert(SVC, { ...svc('other', '10.96.0.17'), metadata: { name: 'other', namespace: 'default', labels: { 'service.kubernetes.io/service-proxy-name': 'foo' } } });
+    api.upsert(EPS, eps('other-1', 'other', ['10.244.1.9']));
+    api.upsert(SVC, { ...svc('d', '10.96.0.13'), metadata: { name: 'd', namespace: 'default', labels: { 'service.kubernetes.io/headless': '' } } });
+    // zone hints: node-a has no zone yet, so hints are ignored
+    api.upsert(SVC, svc('z', '10.96.0.18'));
+    const hinted = eps('z-1', 'z', ['10.244.2.1', '10.244.2.2']);
+    (hinted.endpoints as { hints?: unknown }[]).forEach((e, i) => { e.hints = { forZones: [{ name: i === 0 ? 'zone-a' : 'zone-b' }] }; });
+    api.upsert(EPS, hinted);
+    await waitFor('filters and hinted service', () => !('default/d' in view()) && JSON.stringify(view()['default/z']) === JSON.stringify(['10.244.2.1:8080', '10.244.2.2:8080']));
+    expect('default/other' in view()).toBe(false);
+    api.upsert(NODES, { metadata: { name: 'node-a', labels: { 'topology.kubernetes.io/zone': 'zone-b' } } });
+    await waitFor('zone-b endpoints only', () => JSON.stringify(view()['default/z']) === JSON.stringify(['10.244.2.2:8080']));
+    expect(agent.get('default/z')!.ports[0]!.endpoints[0]).toMatchObject({ internal: true, external: true, cluster: true });
+    api.remove(NODES, '', 'node-a');
+    await waitFor('zone unknown again: hints ignored', () => view()['default/z']?.length === 2);
     expect(snapshots).toBe(1);
   }, 60_000);
 });

@@ -173,6 +173,54 @@ status: {podIP: 10.244.3.8}
     await waitFor('deployment removed', () => eps(store, 'default/web').length === 3 && store.errors().length === 0);
   }, 60_000);
 
+  it('Node zones and trafficDistribution: derived slices carry zone hints (PreferClose) and node hints (PreferSameNode); each node is sent its own set; a zone edit re-projects', async () => {
+    const { dir } = tmp();
+    const nodes = (zoneB: string): string => ['node-a:zone-1', `node-b:${zoneB}`].map((nz) => {
+      const [n, z] = nz.split(':');
+      return `kind: Node\nmetadata: {name: ${n}, labels: {topology.kubernetes.io/zone: ${z}}}\nstatus: {addresses: [{type: InternalIP, address: 192.168.0.${n === 'node-a' ? 1 : 2}}]}\n`;
+    }).join('---\n');
+    fs.writeFileSync(path.join(dir, 'nodes.yaml'), nodes('zone-2'));
+    fs.writeFileSync(path.join(dir, 'svc.yaml'), `
+kind: Service
+metadata: {name: web}
+spec: {clusterIP: 10.96.0.90, selector: {app: web, tier: front}, trafficDistribution: PreferClose, ports: [{name: http, port: 80, targetPort: http}]}
+---
+kind: Service
+metadata: {name: near}
+spec: {clusterIP: 10.96.0.91, selector: {app: web, tier: front}, trafficDistribution: PreferSameNode, ports: [{name: http, port: 80, targetPort: http}]}
+---
+kind: Service
+metadata: {name: plain}
+spec: {clusterIP: 10.96.0.92, selector: {app: web, tier: front}, ports: [{name: http, port: 80, targetPort: http}]}
+---
+kind: Service
+metadata: {name: theirs, labels: {service.kubernetes.io/service-proxy-name: other}}
+spec: {clusterIP: 10.96.0.93, selector: {app: web, tier: front}, ports: [{name: http, port: 80, targetPort: http}]}
+`);
+    fs.writeFileSync(path.join(dir, 'deploy.yaml'), deployment(2));
+    const { store } = await start(dir);
+    const sent = (key: string, node: string): string[] => store.viewFor(store.get(key)!, node).ports[0]!.endpoints.map((e) => `${e.ip}${e.cluster ? '' : '(not cluster)'}`);
+    expect(store.get('default/theirs')).toBeUndefined();
+    expect(store.get('default/web')!.model.ports[0]!.endpoints.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([
+      ['10.244.1.10', ['zone-1'], []], ['10.244.2.10', ['zone-2'], []],
+    ]);
+    expect(store.get('default/near')!.model.ports[0]!.endpoints.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([
+      ['10.244.1.10', ['zone-1'], ['node-a']], ['10.244.2.10', ['zone-2'], ['node-b']],
+    ]);
+    expect(sent('default/web', 'node-a')).toEqual(['10.244.1.10']);
+    expect(sent('default/web', 'node-b')).toEqual(['10.244.2.10']);
+    expect(sent('default/web', 'node-c')).toEqual(['10.244.1.10', '10.244.2.10']); // zone unknown: hints ignored
+    expect(sent('default/near', 'node-b')).toEqual(['10.244.2.10']);
+    expect(sent('default/plain', 'node-a')).toEqual(['10.244.1.10', '10.244.2.10']);
+    // node-b moves to zone-1: hints now (re)written for zone-1, and node-a gets both
+    const changed: string[] = [];
+    store.on('change', (k) => changed.push(...k));
+    fs.writeFileSync(path.join(dir, 'nodes.yaml'), nodes('zone-1'));
+    await waitFor('zone edit', () => sent('default/web', 'node-a').length === 2);
+    expect(changed).toContain('default/web');
+    expect(changed).not.toContain('default/plain');
+  }, 60_000);
+
   it('allocates pod IPs for Deployments without the pod-ips annotation, stable across restarts', async () => {
     const { dir } = tmp();
     fs.writeFileSync(path.join(dir, 'd.yaml'), `

@@ -157,8 +157,15 @@ const cases: Case[] = [
       ]),
       slice('cluster-1', 'cluster', [{ port: 80 }], [{ ip: '10.244.1.3', node: 'node-a' }, { ip: '10.244.2.3', node: 'node-b' }]),
     ],
-    expect: { 'default/cluster': { '80/TCP': ['10.244.1.3:80', '10.244.2.3:80'] }, 'default/local': { '80/TCP': ['10.244.1.2:80'] } },
-    check: (s) => expect(s.find((x) => x.name === 'local')!.internalTrafficLocal).toBe(true),
+    // The message carries the union of kube-proxy's sets: the cluster-wide set (the ready endpoint on
+    // node-b) rides along flagged cluster only, so the agent can tell "no local endpoint" (drop) from
+    // "no endpoint anywhere" (reject); internal traffic uses only the internal-flagged one.
+    expect: { 'default/cluster': { '80/TCP': ['10.244.1.3:80', '10.244.2.3:80'] }, 'default/local': { '80/TCP': ['10.244.1.2:80', '10.244.2.2:80'] } },
+    check: (s) => {
+      const local = s.find((x) => x.name === 'local')!;
+      expect(local.internalTrafficLocal).toBe(true);
+      expect(local.ports[0]!.endpoints.map((e) => [e.ip, e.internal, e.external, e.cluster])).toEqual([['10.244.1.2', true, false, false], ['10.244.2.2', false, true, true]]);
+    },
   },
   {
     name: 'sessionAffinity ClientIP: default timeout 10800, explicit timeout kept',
@@ -189,6 +196,72 @@ const cases: Case[] = [
       expect([x.type, x.ports[0]!.nodePort, x.externalIps, x.loadBalancerIps, x.externalTrafficLocal]).toEqual(['LoadBalancer', 30080, ['192.0.2.10'], ['198.51.100.7'], true]);
       expect(x.ports[0]!.endpoints[0]).toMatchObject({ nodeName: 'node-b', ready: true, serving: true, terminating: false });
     },
+  },
+  // kube-proxy parity (pkg/proxy/endpointslicecache.go, servicechangetracker.go, serviceport.go,
+  // cmd/kube-proxy/app/server.go informer filters)
+  {
+    name: 'endpointslicecache: serving unset counts as serving (a terminating endpoint with only terminating set is a fallback)',
+    services: [svc('db', { clusterIP: '10.96.0.40', ports: [{ port: 5432 }] })],
+    slices: [slice('db-1', 'db', [{ port: 5432 }], [
+      { ip: '10.244.1.5', ready: false, terminating: true }, // serving unset: serving
+      { ip: '10.244.1.6', ready: false, serving: false, terminating: true },
+    ])],
+    expect: { 'default/db': { '5432/TCP': ['10.244.1.5:5432'] } },
+    check: (s) => expect(s[0]!.ports[0]!.endpoints[0]).toMatchObject({ ready: false, serving: true, terminating: true }),
+  },
+  {
+    name: 'informer filters: service-proxy-name (any value) and headless labels are not proxied, on Services and on EndpointSlices',
+    services: [
+      svc('other', { clusterIP: '10.96.0.41', ports: [{ port: 80 }] }),
+      svc('empty-value', { clusterIP: '10.96.0.42', ports: [{ port: 80 }] }),
+      svc('headless-label', { clusterIP: '10.96.0.43', ports: [{ port: 80 }] }),
+      svc('mine', { clusterIP: '10.96.0.44', ports: [{ port: 80 }] }),
+    ].map((x, i) => (i === 3 ? x : { ...x, metadata: { ...x.metadata, labels: i === 2 ? { 'service.kubernetes.io/headless': '' } : { 'service.kubernetes.io/service-proxy-name': i === 0 ? 'other-proxy' : '' } } })),
+    slices: [
+      slice('mine-1', 'mine', [{ port: 80 }], [{ ip: '10.244.1.2' }]),
+      { ...slice('mine-2', 'mine', [{ port: 80 }], [{ ip: '10.244.1.3' }]), metadata: { name: 'mine-2', namespace: 'default', labels: { 'kubernetes.io/service-name': 'mine', 'service.kubernetes.io/headless': '' } } },
+      slice('other-1', 'other', [{ port: 80 }], [{ ip: '10.244.1.4' }]),
+    ],
+    expect: { 'default/mine': { '80/TCP': ['10.244.1.2:80'] } },
+    errors: [],
+  },
+  {
+    name: 'serviceport: LoadBalancer ingress with ipMode Proxy is not an LB IP; VIP and unset are',
+    services: [svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.45', ports: [{ port: 80, nodePort: 30045 }] },
+      { status: { loadBalancer: { ingress: [{ ip: '198.51.100.1', ipMode: 'Proxy' }, { ip: '198.51.100.2', ipMode: 'VIP' }, { ip: '198.51.100.3' }] } } })],
+    slices: [],
+    expect: { 'default/lb': { '80/TCP': [] } },
+    check: (s) => expect(s[0]!.loadBalancerIps).toEqual(['198.51.100.2', '198.51.100.3']),
+  },
+  {
+    name: 'serviceport: loadBalancerSourceRanges carried as canonical IPv4 CIDRs; IPv6 ones refused each; only for LoadBalancer',
+    services: [
+      svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.46', ports: [{ port: 80, nodePort: 30046 }], loadBalancerSourceRanges: [' 192.0.2.0/24', '10.1.2.3/8', '203.0.113.7/32', 'fd00::/8', '192.0.2.0/24'] }),
+      svc('np', { type: 'NodePort', clusterIP: '10.96.0.47', ports: [{ port: 80, nodePort: 30047 }], loadBalancerSourceRanges: ['192.0.2.0/24'] }),
+    ],
+    slices: [],
+    expect: { 'default/lb': { '80/TCP': [] }, 'default/np': { '80/TCP': [] } },
+    errors: ['Service default/lb spec.loadBalancerSourceRanges[3]'],
+    check: (s) => {
+      expect(s[0]!.loadBalancerSourceRanges).toEqual(['192.0.2.0/24', '10.0.0.0/8', '203.0.113.7/32']);
+      expect(s[1]!.loadBalancerSourceRanges).toEqual([]);
+    },
+  },
+  {
+    name: 'loadBalancerSourceRanges: a malformed CIDR drops the service (ignoring it would open it to every client), naming object and field',
+    services: [svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.48', ports: [{ port: 80, nodePort: 30048 }], loadBalancerSourceRanges: ['192.0.2.0/24', '192.0.2.0/33'] })],
+    slices: [],
+    expect: {},
+    errors: ['Service default/lb spec.loadBalancerSourceRanges[1]'],
+    check: (_s, e) => expect(e[0]!.message).toMatch(/malformed CIDR/),
+  },
+  {
+    name: 'SCTP on an EndpointSlice port is refused with the reason (reaches the invalid-object report)',
+    services: [svc('sig', { clusterIP: '10.96.0.49', ports: [{ name: 'web', port: 80 }] })],
+    slices: [slice('sig-1', 'sig', [{ name: 'sctp', port: 3868, protocol: 'SCTP' }, { name: 'web', port: 80 }], [{ ip: '10.244.1.2' }])],
+    expect: { 'default/sig': { '80/TCP': ['10.244.1.2:80'] } },
+    errors: ['EndpointSlice default/sig-1 ports[0].protocol'],
+    check: (_s, e) => expect(e[0]!.message).toMatch(/SCTP is not supported/),
   },
 ];
 

@@ -150,11 +150,12 @@ describe.each(OVERLAYS)('deploy/%s rendered by kustomize', (o) => {
     await expect(validateSchema(role)).rejects.toThrow(/verbs/);
   });
 
-  it('RBAC: the control plane may get/list/watch services and endpointslices, nothing else; agents get nothing', () => {
+  it('RBAC: the control plane may get/list/watch services, endpointslices and nodes, nothing else; agents get nothing', () => {
     const role = one(o, 'ClusterRole', 'sluice-controlplane');
     const granted = role.rules.flatMap((r: Obj) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) =>
       r.verbs.map((v: string) => `${g || 'core'}/${res}:${v}`)))).sort();
     expect(granted).toEqual([
+      'core/nodes:get', 'core/nodes:list', 'core/nodes:watch',
       'core/services:get', 'core/services:list', 'core/services:watch',
       'discovery.k8s.io/endpointslices:get', 'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch',
     ]);
