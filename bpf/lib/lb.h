@@ -52,6 +52,55 @@ static __always_inline struct sl_svc_value *lb_lookup(const struct flow *f, enum
 	return bpf_map_lookup_elem(&sl_services, &key);
 }
 
+/*
+ * The frontend @f is addressed to, arriving in @scope. A pod (SL_SCOPE_CLUSTER) may also address
+ * an external one (this node's NodePort, an externalIP, a LoadBalancer IP): kube-proxy serves that
+ * in the pod's own node, with the short-circuit set of externalTrafficPolicy Local services.
+ */
+static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *f, enum sl_scope scope)
+{
+	struct sl_svc_value *svc = lb_lookup(f, scope);
+
+	if (svc || scope != SL_SCOPE_CLUSTER)
+		return svc;
+	svc = lb_lookup(f, SL_SCOPE_SHORT);
+	return svc ? svc : lb_lookup(f, SL_SCOPE_EXTERNAL);
+}
+
+/*
+ * loadBalancerSourceRanges: whether @f's client is in one of @svc's ranges (sl_src_ranges). The
+ * node's own address always is, as kube-proxy lets the node reach its own LoadBalancer.
+ */
+static __always_inline int lb_source_allowed(const struct sl_svc_value *svc, const struct flow *f)
+{
+	struct sl_src_range_key key = { .prefixlen = 64, .svc_id = svc->svc_id };
+	struct sl_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	if (cfg && cfg->node_ip && cfg->node_ip == f->saddr)
+		return 1;
+	__builtin_memcpy(key.addr, &f->saddr, 4);
+	return bpf_map_lookup_elem(&sl_src_ranges, &key) != NULL;
+}
+
+/*
+ * A new flow to @svc, which has no backend for it: kube-proxy rejects when the service has no
+ * endpoint anywhere and drops when endpoints exist but none for this traffic (policy Local).
+ */
+static __always_inline enum lb_verdict lb_when_empty(const struct sl_svc_value *svc, __u32 *svc_id)
+{
+	if (svc->flags & SL_SVC_F_DROP) {
+		if (svc->flags & SL_SVC_F_LOCAL)
+			count(SL_CNT_EXT_NO_LOCAL);
+		else
+			count_drop(SL_DROP_EMPTY);
+		return LB_DROP;
+	}
+	*svc_id = svc->svc_id;
+	return LB_REJECT;
+}
+
 /* The backend id in @f's slot of @svc's Maglev run; 0 when there is none. */
 static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const struct flow *f)
 {
@@ -237,18 +286,15 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 		return LB_DNAT;
 	}
 
-	svc = lb_lookup(f, scope);
+	svc = lb_lookup_scoped(f, scope);
 	if (!svc)
 		return LB_UNTOUCHED;
-	if (!svc->count) {
-		if (svc->flags & SL_SVC_F_LOCAL) {
-			/* As kube-proxy: a Local service without a local endpoint drops. */
-			count(SL_CNT_EXT_NO_LOCAL);
-			return LB_DROP;
-		}
-		*svc_id = svc->svc_id;
-		return LB_REJECT;
+	if ((svc->flags & SL_SVC_F_SRC_RANGES) && !lb_source_allowed(svc, f)) {
+		count_drop(SL_DROP_SRC_RANGE);
+		return LB_DROP;
 	}
+	if (!svc->count)
+		return lb_when_empty(svc, svc_id);
 	be = lb_pick_backend(svc, f, now, &backend_id);
 	if (!be)
 		return LB_DROP;

@@ -149,6 +149,7 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
 	if (!ct || !(ct->flags & SL_CT_F_SNAT))
 		return 0;
 	ct_touch(ct, f, now);
+	ct_mark_replied(&key, ct);
 	n->saddr = ct->nat_addr;
 	n->sport = ct->nat_port;
 	n->daddr = ct->rev_addr;
@@ -179,6 +180,7 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 	n.saddr = ct->nat_addr;
 	n.sport = ct->nat_port;
 	ct_touch(ct, &f, bpf_ktime_get_ns());
+	ct_mark_replied(&key, ct);
 	if (nat_skb(skb, &f, &n))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;
