@@ -187,14 +187,17 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 }
 
 /*
- * Whether a new flow to @be must also be source-NATed to this node: only from outside the
- * cluster (a pod's address routes back to its own node anyway), and only to another node's
- * backend (externalTrafficPolicy Local keeps the client's address and this node's endpoints).
+ * Whether a new flow @f to @be must also be source-NATed to this node: from outside the cluster
+ * only to another node's backend (externalTrafficPolicy Local keeps the client's address and this
+ * node's endpoints); from a pod only when it reaches itself (hairpin: it would not accept its own
+ * address as source, so kube-proxy masquerades it; the entry point sends it back in).
  */
 static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const struct sl_backend *be,
-					 enum sl_scope scope)
+					 const struct flow *f, enum sl_scope scope)
 {
-	return scope == SL_SCOPE_EXTERNAL && !(be->flags & SL_BE_F_LOCAL) && !(svc->flags & SL_SVC_F_LOCAL);
+	if (scope == SL_SCOPE_CLUSTER)
+		return !__builtin_memcmp(be->ip, &f->saddr, 4);
+	return !(be->flags & SL_BE_F_LOCAL) && !(svc->flags & SL_SVC_F_LOCAL);
 }
 
 #define SNAT_PORT_MIN	32768
@@ -302,7 +305,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	n->dport = bpf_htons(be->port);
 	ct_new_pair(&fwd, &rev, f, svc->svc_id, backend_id, n->daddr, n->dport, now);
 
-	if (!lb_needs_snat(svc, be, scope)) {
+	if (!lb_needs_snat(svc, be, f, scope)) {
 		ct_insert_pair(&key, &fwd, &rev, f);
 		stats_add(svc->svc_id, f->len, 1);
 		return LB_DNAT;

@@ -87,6 +87,13 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: [{ ip: NOWHERE, port: 8080, ready: true, nodeName: c.node('a').nodeName }] }],
     },
     {
+      namespace: 'p', name: 'self', type: 'NodePort', clusterIps: ['10.96.2.22'],
+      ports: [
+        { name: 'http', protocol: 'TCP', port: 80, nodePort: 31092, endpoints: [ep('web-a1', 8080)] },
+        { name: 'dns', protocol: 'UDP', port: 53, nodePort: 31093, endpoints: [ep('web-a1', 5353)] },
+      ],
+    },
+    {
       namespace: 'p', name: 'sctp', type: 'ClusterIP', clusterIps: ['10.96.2.21'],
       ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, endpoints: [ep('web-a1', 3868)] }],
     },
@@ -157,6 +164,24 @@ describe('a pod reaches every address kind', () => {
     expect(viaB.counts).toEqual({ 'web-b1': 5 });
     const pod = await podA.burst(`${c.node('a').ip}:31082`, { count: 10 });
     expect(pod.counts).toEqual({ 'web-b1': 10 });
+  });
+});
+
+describe('hairpin', () => {
+  it('a pod reaches itself through its ClusterIP and its NodePort, TCP and UDP, seeing the node as the client (masquerade)', async () => {
+    const self = await c.client('web-a1');
+    const node = c.node('a').ip;
+    for (const target of ['10.96.2.22:80', `${node}:31092`]) {
+      const r = await self.burst(target, { count: 5, timeoutMs: 2000, byClient: true });
+      expect(r.counts, `${target}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-a1 ${node}`]: 5 });
+    }
+    for (const target of ['10.96.2.22:53', `${node}:31093`]) {
+      const r = await self.burst(target, { proto: 'udp', count: 5, timeoutMs: 2000 });
+      expect(r.counts, `${target}: ${JSON.stringify(r.errors)}`).toEqual({ 'web-a1': 5 });
+    }
+    const echo = await self.echo('10.96.2.22:80', 256 << 10);
+    expect(echo.intact).toBe(true);
+    self.proc.kill();
   });
 });
 
