@@ -268,3 +268,18 @@ describe('protocol edges', () => {
     expect(metrics).toContain('sluice_datapath_events_total{event="port_refused"} 1');
   });
 });
+
+// Last: it lowers the nodes' link to 1280 bytes for good. Pods keep 1500, so a pod's bulk transfer to
+// node b's pod needs "fragmentation needed" from node a, which quotes the packet as translated.
+describe('path MTU discovery through a Service', () => {
+  it('a 2 MB TCP echo to a remote backend completes through a ClusterIP and an own-node NodePort, as to the pod IP', async () => {
+    for (const n of ['a', 'b']) {
+      await nsRun(c.fabricNs, 'ip', ['link', 'set', `n${c.node(n).index}`, 'mtu', '1280']);
+      await nsRun(c.node(n).ns, 'ip', ['link', 'set', 'eth0', 'mtu', '1280']);
+    }
+    const echo = (target: string) => podA.cmd<{ pod: string; intact: boolean }>({ op: 'echo', target, bytes: 2 << 20, proto: 'tcp' }, 20000);
+    expect(await echo(`${c.pod('web-b1').ip}:8080`)).toEqual({ pod: 'web-b1', intact: true });
+    expect(await echo('10.96.2.11:80')).toEqual({ pod: 'web-b1', intact: true });
+    expect(await echo(`${c.node('a').ip}:31081`)).toEqual({ pod: 'web-b1', intact: true });
+  });
+});
