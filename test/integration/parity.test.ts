@@ -277,9 +277,16 @@ describe('path MTU discovery through a Service', () => {
       await nsRun(c.fabricNs, 'ip', ['link', 'set', `n${c.node(n).index}`, 'mtu', '1280']);
       await nsRun(c.node(n).ns, 'ip', ['link', 'set', 'eth0', 'mtu', '1280']);
     }
-    const echo = (target: string) => podA.cmd<{ pod: string; intact: boolean }>({ op: 'echo', target, bytes: 2 << 20, proto: 'tcp' }, 20000);
-    expect(await echo(`${c.pod('web-b1').ip}:8080`)).toEqual({ pod: 'web-b1', intact: true });
+    // Each transfer starts with no learnt path MTU on either end (a backend that learnt it would
+    // advertise a smaller MSS, and the client would never need the ICMP error).
+    const echo = async (target: string) => {
+      for (const pod of ['client-a', 'web-b1']) await nsRun(c.pod(pod).ns, 'ip', ['route', 'flush', 'cache']);
+      return podA.cmd<{ pod: string; intact: boolean }>({ op: 'echo', target, bytes: 2 << 20, proto: 'tcp' }, 20000);
+    };
     expect(await echo('10.96.2.11:80')).toEqual({ pod: 'web-b1', intact: true });
+    // The client learnt the smaller path MTU for the service address itself.
+    expect(await nsRun(c.pod('client-a').ns, 'ip', ['route', 'get', '10.96.2.11'])).toContain('mtu 1280');
     expect(await echo(`${c.node('a').ip}:31081`)).toEqual({ pod: 'web-b1', intact: true });
+    expect(await echo(`${c.pod('web-b1').ip}:8080`)).toEqual({ pod: 'web-b1', intact: true });
   });
 });
