@@ -41,7 +41,7 @@ export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
-  services: ['sl_services', 'sl_svc_stats'], backends: ['sl_backends'], maglev: ['sl_maglev'],
+  services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges'], backends: ['sl_backends'], maglev: ['sl_maglev'],
   ct: ['sl_ct'], affinity: ['sl_affinity'],
 };
 
