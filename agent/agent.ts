@@ -9,7 +9,9 @@ import { InterfaceAttacher } from './attach.ts';
 import { CapacityError, Datapath, type MapSizes } from './datapath.ts';
 import { MapWriteError } from './maps/transaction.ts';
 import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './external.ts';
-import { collectGarbage, type GcTimeouts } from './gc.ts';
+import { collectGarbage, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
+import { monotonicNs } from './inspect.ts';
+import { nodePortIps } from './nodeport-addresses.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
@@ -27,6 +29,8 @@ export interface AgentOptions {
   /** The node's external interface (north-south); off when unset. */
   externalInterface?: string;
   externalMode: (typeof EXTERNAL_MODES)[number];
+  /** --nodeport-addresses: CIDRs and "primary" (the external interface's addresses); default ["primary"]. */
+  nodePortAddresses?: string[];
   pinRoot: string;
   /** The status file for `sluice status` goes under runDir/<node>/. */
   runDir: string;
@@ -83,7 +87,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   }
 
   const maps = new PinnedMaps(node, o.pinRoot);
-  const reconciler = new Reconciler(dp, { node, nodeIps: external?.ips ?? [] });
+  const reconciler = new Reconciler(dp, { node, nodeIps: nodePortIps(o.nodePortAddresses ?? ['primary'], external?.ips ?? []) });
+  // Flows created before this start may come from programs that never mark a reply.
+  const gc: GcTimeouts = { ...o.gc, synSince: monotonicNs() };
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));
   const metrics = new AgentMetrics(dp, maps, () => attacher.attached.length);
   const status: AgentStatus = {
@@ -107,12 +113,26 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   };
 
   /** Apply one version; returns the error text for a nack, or undefined when applied. */
+  /** Flows to removed UDP backends go now, not at the next GC pass (kube-proxy deletes them too). */
+  const forgetUdp = (): void => {
+    try {
+      metrics.gcDeleted.inc({ map: 'sl_ct' }, forgetRemovedUdp(dp));
+    } catch (e) {
+      metrics.errors.inc({ kind: 'gc' });
+      log.warn({ err: errText(e) }, 'cannot forget flows to removed UDP backends; the next GC pass will');
+    }
+  };
+
   const apply = (version: number, snapshot: boolean, upserts: Service[], removals: string[]): string | undefined => {
     const t0 = performance.now();
     try {
       const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
       const seconds = (performance.now() - t0) / 1000;
       for (const e of r.errors) log.error({ version, err: e }, 'service left as it was');
+      if (r.refused.length !== (status.refused?.length ?? 0)) log.warn({ version, refused: r.refused }, 'service ports left out');
+      status.refused = r.refused.length ? r.refused : undefined;
+      metrics.refusedPorts = r.refused.length;
+      if (r.udpBackendsGone) forgetUdp();
       metrics.serviceErrors.inc(r.errors.length);
       metrics.applied.inc();
       metrics.applySeconds.observe(seconds);
@@ -213,7 +233,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
 
   const gcTimer = setInterval(() => {
     try {
-      const r = collectGarbage(dp, o.gc);
+      const r = collectGarbage(dp, gc);
       metrics.gcDeleted.inc({ map: 'sl_ct' }, r.ctDeleted);
       metrics.gcDeleted.inc({ map: 'sl_affinity' }, r.affinityDeleted);
       if (r.ctDeleted || r.affinityDeleted) log.debug(r, 'expired entries removed');

@@ -12,7 +12,7 @@ import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
-import { decodeBackend, decodeFrontend, frontendKey, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
+import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
 import { buildMaglev, maglevSize } from './maglev.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
 import { packed, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
@@ -41,7 +41,7 @@ export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
-  services: ['sl_services', 'sl_svc_stats'], backends: ['sl_backends'], maglev: ['sl_maglev'],
+  services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges'], backends: ['sl_backends'], maglev: ['sl_maglev'],
   ct: ['sl_ct'], affinity: ['sl_affinity'],
 };
 
@@ -99,6 +99,8 @@ export class Datapath {
   #freeSvcIds: number[] = [];
   #nextSvcId = 1;
   #backendCount = 0;
+  /** UDP backends the running apply() removed: their flows are to be forgotten (gc.ts forgetRemovedUdp). */
+  #goneUdpBackends = 0;
   /** While apply() runs: what to put back if it fails. */
   #undo: ViewCheckpoint | undefined;
   readonly #cpus: number;
@@ -213,6 +215,12 @@ export class Datapath {
       this.#backendCount++;
     }
     for (const k of orphans) this.maps.sl_backends.delete(k);
+    for (const { key } of this.maps.sl_src_ranges.entries()) {
+      const r = L.srcRangeKey.decode(key);
+      const fe = bySvc.get(r.svc_id);
+      if (fe) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
+      else this.maps.sl_src_ranges.delete(key);
+    }
   }
 
   /**
@@ -222,20 +230,24 @@ export class Datapath {
    * Maglev allocator and the id counters are put back; the MapWriteError thrown names the map and
    * the operation.
    */
-  apply(set: Frontend[], remove: string[] = []): { changed: number; removed: number } {
-    const specs = new Map(set.map((s) => [frontendKey(s), normalise(s)]));
-    const removeKeys = remove.filter((k) => this.#frontends.has(k) && !specs.has(k));
+  apply(set: Frontend[], remove: string[] = []): { changed: number; removed: number; udpBackendsGone: number } {
+    const all = set.flatMap((s) => { const sc = shortCircuitOf(s); return sc ? [s, sc] : [s]; });
+    const specs = new Map(all.map((s) => [frontendKey(s), normalise(s)]));
+    // A frontend's short-circuit companion goes with it, or when it no longer has that set.
+    const companions = [...remove, ...set.map(frontendKey)].flatMap((k) => shortCircuitKey(k) ?? []);
+    const removeKeys = [...new Set([...remove, ...companions])].filter((k) => this.#frontends.has(k) && !specs.has(k));
     this.#checkCapacity(specs, removeKeys);
 
     const tx = new MapTransaction();
     const saved = this.#undo = this.#checkpoint();
+    this.#goneUdpBackends = 0;
     try {
       let removed = 0, changed = 0;
       for (const k of removeKeys) { this.#remove(tx, k); removed++; }
       for (const [k, s] of specs) if (this.#program(tx, k, s)) changed++;
       tx.commit();
       this.#undo = undefined;
-      return { changed, removed };
+      return { changed, removed, udpBackendsGone: this.#goneUdpBackends };
     } catch (e) {
       const notUndone = tx.rollback();
       this.#restore(saved);
@@ -295,6 +307,8 @@ export class Datapath {
     const fe = this.#frontends.get(key)!;
     tx.delete(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)));
     this.#deleteBackends(tx, [...fe.backends.values()].map((b) => b.id));
+    if (fe.proto === 'UDP') this.#goneUdpBackends += fe.backends.size;
+    for (const r of fe.sourceRanges) tx.delete(this.maps.sl_src_ranges, srcRangeKey(fe.svcId, r));
     this.#backendCount -= fe.backends.size;
     this.#alloc.free(fe.maglevBase, fe.maglevSize);
     this.#freeSvcIds.push(fe.svcId);
@@ -306,7 +320,10 @@ export class Datapath {
     const cur = this.#frontends.get(key);
     const wanted = new Map(s.backends.map((b) => [beKey(b), b]));
     const tableChanged = !cur || !sameKeys(cur.backends, new Set(wanted.keys()));
+    const whenEmpty = dropsWhenEmpty(s) ? 'drop' as const : 'reject' as const;
+    const ranges = [...new Set((s.sourceRanges ?? []).map(normaliseCidr))].sort();
     if (cur && !tableChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
+        cur.whenEmpty === whenEmpty && cur.sourceRanges.join() === ranges.join() &&
         [...wanted].every(([k, b]) => sameBackendFlags(cur.backends.get(k)!, b))) {
       return false;
     }
@@ -338,14 +355,20 @@ export class Datapath {
 
     const value = L.svcValue.encode({
       svc_id: svcId, maglev_base: base, maglev_size: size, count: wanted.size,
-      flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0), affinity_timeout: s.affinityTimeout,
+      flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0) |
+        (whenEmpty === 'drop' ? L.SL_SVC_F_DROP : 0) | (ranges.length ? L.SL_SVC_F_SRC_RANGES : 0),
+      affinity_timeout: s.affinityTimeout,
       name: s.name.slice(0, L.SL_NAME_LEN - 1),
     });
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
       svcId, maglevBase: base, maglevSize: size, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
+      whenEmpty, sourceRanges: ranges,
     };
     if (!cur) this.#resetStats(tx, svcId);
+    // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
+    const oldRanges = new Set(cur?.sourceRanges);
+    for (const r of ranges) if (!oldRanges.has(r)) tx.update(this.maps.sl_src_ranges, srcRangeKey(svcId, r), Buffer.from([1]));
     // The publishing write: from here on, packets use the new backends and table.
     tx.update(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)), value);
 
@@ -353,6 +376,8 @@ export class Datapath {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevSize);
       const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
       this.#deleteBackends(tx, gone);
+      if (s.proto === 'UDP') this.#goneUdpBackends += gone.length;
+      for (const r of cur.sourceRanges) if (!ranges.includes(r)) tx.delete(this.maps.sl_src_ranges, srcRangeKey(svcId, r));
     }
     this.#backendCount += backends.size - (cur?.backends.size ?? 0);
     this.#setFrontend(key, fe);
@@ -431,6 +456,22 @@ function tableSize(cur: ProgrammedFrontend | undefined, n: number): number {
   const want = maglevSize(n);
   if (cur && cur.maglevSize >= want && cur.maglevSize <= 4 * want) return cur.maglevSize;
   return want;
+}
+
+/** "a.b.c.d/n" with the host bits cleared; throws on anything else. */
+export function normaliseCidr(cidr: string): string {
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr);
+  const len = Number(m?.[2] ?? -1);
+  if (!m || len > 32) throw new Error(`${JSON.stringify(cidr)} is not an IPv4 CIDR`);
+  const addr = L.ipToBytes(m[1]!).readUInt32BE(0);
+  const masked = len ? (addr & (~0 << (32 - len))) >>> 0 : 0;
+  return `${[24, 16, 8, 0].map((s) => (masked >>> s) & 255).join('.')}/${len}`;
+}
+
+/** sl_src_ranges' key for range @cidr (normalised) of frontend @svcId. */
+function srcRangeKey(svcId: number, cidr: string): Buffer {
+  const [addr, len] = cidr.split('/');
+  return L.srcRangeKey.encode({ prefixlen: 32 + Number(len), svc_id: svcId, addr: addr! });
 }
 
 function normalise(s: Frontend): Frontend {

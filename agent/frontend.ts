@@ -42,10 +42,13 @@ export interface Frontend {
 }
 
 /** A frontend as it is in the maps: where its entry, backends and Maglev run are. */
-export interface ProgrammedFrontend extends Omit<Frontend, 'scope' | 'localOnly' | 'backends'> {
+export interface ProgrammedFrontend extends Omit<Frontend, 'scope' | 'localOnly' | 'backends' | 'whenEmpty' | 'shortCircuit' | 'sourceRanges'> {
   key: string;
   scope: number;
   localOnly: boolean;
+  whenEmpty: 'reject' | 'drop';
+  /** CIDRs as programmed in sl_src_ranges ("a.b.c.d/n", normalised). */
+  sourceRanges: string[];
   svcId: number;
   maglevBase: number;
   maglevSize: number;
@@ -63,8 +66,30 @@ export interface FrontendRow extends Pick<ProgrammedFrontend, 'vip' | 'port' | '
   stats: { connections: number; packets: number; bytes: number; rejects: number };
 }
 
+const SCOPE_SUFFIX = ['', '/external', '/short-circuit'];
+
 export function frontendKey(f: { vip: string; port: number; proto: string; scope?: number }): string {
-  return `${f.vip}:${f.port}/${f.proto}${f.scope ? '/external' : ''}`;
+  return `${f.vip}:${f.port}/${f.proto}${SCOPE_SUFFIX[f.scope ?? 0] ?? `/scope${f.scope}`}`;
+}
+
+/**
+ * An external frontend's companion for this node's pods (SL_SCOPE_SHORT), programmed when the
+ * frontend has a short-circuit set; undefined for any other frontend.
+ */
+export function shortCircuitOf(f: Frontend): Frontend | undefined {
+  if (f.scope !== L.SL_SCOPE_EXTERNAL || !f.shortCircuit) return undefined;
+  const { shortCircuit, ...rest } = f;
+  return { ...rest, scope: L.SL_SCOPE_SHORT, localOnly: false, backends: shortCircuit, whenEmpty: shortCircuit.length ? f.whenEmpty : 'reject' };
+}
+
+/** The key of the companion shortCircuitOf() makes for the frontend with key @key. */
+export function shortCircuitKey(key: string): string | undefined {
+  return key.endsWith(SCOPE_SUFFIX[1]!) ? key.slice(0, -SCOPE_SUFFIX[1]!.length) + SCOPE_SUFFIX[2] : undefined;
+}
+
+/** sl_svc_value.flags' DROP bit: asked for, or by default for a Local frontend (drop without a local endpoint). */
+export function dropsWhenEmpty(f: Frontend): boolean {
+  return f.whenEmpty ? f.whenEmpty === 'drop' : !!f.localOnly;
 }
 
 /** A programmed frontend (without backends) from its sl_services entry. */
@@ -74,6 +99,7 @@ export function decodeFrontend(k: L.SvcKey, v: L.SvcValue): ProgrammedFrontend {
     key: frontendKey({ vip: k.vip, port: k.port, proto, scope: k.scope }), vip: k.vip, port: k.port, proto, scope: k.scope,
     name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size,
     affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL), backends: new Map(),
+    whenEmpty: v.flags & L.SL_SVC_F_DROP ? 'drop' : 'reject', sourceRanges: [],
   };
 }
 

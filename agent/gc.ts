@@ -13,49 +13,45 @@ export interface GcTimeouts {
   closingSeconds: number;
   /** Idle UDP flows. */
   udpSeconds: number;
+  /**
+   * TCP flows the backend never answered (no SL_CT_F_REPLIED), counted from their first packet:
+   * a flood of unanswered SYNs must not hold conntrack for the established timeout (Cilium: 60 s).
+   */
+  synSeconds?: number;
+  /** Only flows created after this CLOCK_MONOTONIC time are judged unanswered (older pins lack the mark). */
+  synSince?: bigint;
 }
 
 const PROTO_OFFSET = L.ctKey.fields.find((f) => f.name === 'proto')!.offset;
 const CREATED_OFFSET = L.ctEntry.fields.find((f) => f.name === 'created_ns')!.offset;
 
-export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, udpSeconds: 60 };
+export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, udpSeconds: 60, synSeconds: 60 };
 
 export interface GcResult { ctScanned: number; ctDeleted: number; affinityDeleted: number }
 
 /** What the GC needs of the datapath: its view of the frontends, and the conntrack and affinity maps. */
 export type GcTarget = { frontends: Datapath['frontends']; maps: Pick<Datapath['maps'], 'sl_ct' | 'sl_affinity'> };
 
-export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = monotonicNs()): GcResult {
+function liveBackends(dp: GcTarget): Set<number> {
   const live = new Set<number>();
-  const timeoutOf = new Map<number, number>();
-  for (const fe of dp.frontends.values()) {
-    for (const b of fe.backends.values()) live.add(b.id);
-    timeoutOf.set(fe.svcId, fe.affinityTimeout);
-  }
+  for (const fe of dp.frontends.values()) for (const b of fe.backends.values()) live.add(b.id);
+  return live;
+}
 
-  const ct = dp.maps.sl_ct.entries();
-  const dead: Buffer[] = [];
-  const expired = (value: Buffer, proto: number) => {
-    const e = L.ctEntry.decode(value);
+export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = monotonicNs()): GcResult {
+  const live = liveBackends(dp);
+  const timeoutOf = new Map<number, number>();
+  for (const fe of dp.frontends.values()) timeoutOf.set(fe.svcId, fe.affinityTimeout);
+
+  const { scanned, deleted } = sweepConntrack(dp, (e, proto) => {
     const idle = Number(now - e.last_seen_ns) / 1e9;
     const limit = e.flags & L.SL_CT_F_CLOSING ? t.closingSeconds : proto === L.IPPROTO.TCP ? t.tcpSeconds : t.udpSeconds;
+    const unanswered = t.synSeconds !== undefined && proto === L.IPPROTO.TCP && !(e.flags & (L.SL_CT_F_REPLIED | L.SL_CT_F_CLOSING)) &&
+      e.created_ns > (t.synSince ?? 0n) && Number(now - e.created_ns) / 1e9 > t.synSeconds;
     // UDP has no end of flow: like kube-proxy, forget flows to removed endpoints so the next
     // datagram is balanced again. TCP flows to a removed (terminating) endpoint run on.
-    return idle > limit || (proto === L.IPPROTO.UDP && !live.has(e.backend_id));
-  };
-  const createdAt = new Map<Buffer, bigint>();
-  for (const { key, value } of ct) {
-    if (expired(value, key[PROTO_OFFSET]!)) { dead.push(key); createdAt.set(key, value.readBigUInt64LE(CREATED_OFFSET)); }
-  }
-  // A client may have reused the tuple since the dump: look again right before deleting each
-  // entry, and spare one that now belongs to another, younger connection. One key at a time keeps
-  // the window between that look and the delete to microseconds.
-  let ctDeleted = 0;
-  for (const key of dead) {
-    const current = dp.maps.sl_ct.lookup(key);
-    if (current && current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) &&
-        expired(current, key[PROTO_OFFSET]!) && dp.maps.sl_ct.delete(key)) ctDeleted++;
-  }
+    return idle > limit || unanswered || (proto === L.IPPROTO.UDP && !live.has(e.backend_id));
+  });
 
   const aff = dp.maps.sl_affinity.entries();
   const gone: Buffer[] = [];
@@ -65,7 +61,38 @@ export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = m
     if (!timeout || Number(now - v.last_used_ns) / 1e9 > timeout || !live.has(v.backend_id)) gone.push(key);
   }
   deleteKeys(dp.maps.sl_affinity, gone);
-  return { ctScanned: ct.length, ctDeleted, affinityDeleted: gone.length };
+  return { ctScanned: scanned, ctDeleted: deleted, affinityDeleted: gone.length };
+}
+
+/**
+ * Right after backends of UDP frontends were removed: forget the flows to them now, as kube-proxy
+ * deletes their conntrack entries, so their next datagram goes to a surviving backend without
+ * waiting for the next GC pass. Returns the entries deleted.
+ */
+export function forgetRemovedUdp(dp: GcTarget): number {
+  const live = liveBackends(dp);
+  return sweepConntrack(dp, (e, proto) => proto === L.IPPROTO.UDP && !live.has(e.backend_id)).deleted;
+}
+
+/** Delete the conntrack entries @expired names. */
+function sweepConntrack(dp: GcTarget, expired: (e: L.CtEntry, proto: number) => boolean): { scanned: number; deleted: number } {
+  const ct = dp.maps.sl_ct.entries();
+  const dead: Buffer[] = [];
+  const isExpired = (value: Buffer, key: Buffer) => expired(L.ctEntry.decode(value), key[PROTO_OFFSET]!);
+  const createdAt = new Map<Buffer, bigint>();
+  for (const { key, value } of ct) {
+    if (isExpired(value, key)) { dead.push(key); createdAt.set(key, value.readBigUInt64LE(CREATED_OFFSET)); }
+  }
+  // A client may have reused the tuple since the dump: look again right before deleting each
+  // entry, and spare one that now belongs to another, younger connection. One key at a time keeps
+  // the window between that look and the delete to microseconds.
+  let deleted = 0;
+  for (const key of dead) {
+    const current = dp.maps.sl_ct.lookup(key);
+    if (current && current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) &&
+        isExpired(current, key) && dp.maps.sl_ct.delete(key)) deleted++;
+  }
+  return { scanned: ct.length, deleted };
 }
 
 function deleteKeys(map: BpfMap, keys: Buffer[]): void {

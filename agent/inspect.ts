@@ -26,6 +26,9 @@ export interface CtRow {
 
 export interface AffinityRow { serviceId: number; client: string; backendId: number; idleSeconds: number }
 
+/** Node-wide counters: enum sl_counter's, then enum sl_drop's as drop_<reason>. */
+export type CounterName = (typeof L.COUNTER_NAMES)[number] | `drop_${(typeof L.DROP_NAMES)[number]}`;
+
 /** Rows for people from a node's maps, however they are reached (pinned maps, or fakes in tests). */
 export class MapRows {
   readonly #map: (name: L.MapName) => BpfMap;
@@ -53,7 +56,7 @@ export class MapRows {
       const s = readSvcStats(this.#map('sl_svc_stats'), fe.svcId, this.#cpus);
       return {
         id: fe.svcId, frontend: `${fe.vip}:${fe.port}/${fe.proto}`, vip: fe.vip, port: fe.port,
-        protocol: fe.proto, type: fe.scope === L.SL_SCOPE_EXTERNAL ? 'External' : 'ClusterIP',
+        protocol: fe.proto, type: fe.scope === L.SL_SCOPE_CLUSTER ? 'ClusterIP' : 'External',
         name: fe.name, affinityTimeout: fe.affinityTimeout, maglevSize: fe.maglevSize,
         backends: (backends.get(fe.svcId) ?? []).map(({ id, b }) => ({
           id, address: `${b.ip}:${b.port}`, state: b.flags & L.SL_BE_F_TERMINATING ? 'terminating' as const : 'active' as const,
@@ -80,11 +83,22 @@ export class MapRows {
       { serviceId: k.svc_id, client: L.affClient(k), backendId: v.backend_id, idleSeconds: secondsSince(now, v.last_used_ns) }));
   }
 
+  /** loadBalancerSourceRanges as programmed (sl_src_ranges): frontend id and CIDR. */
+  sourceRanges(): Array<{ serviceId: number; cidr: string }> {
+    return this.#map('sl_src_ranges').entries().map(({ key }) => {
+      const k = L.srcRangeKey.decode(key);
+      return { serviceId: k.svc_id, cidr: `${k.addr}/${k.prefixlen - 32}` };
+    });
+  }
+
   /** Node-wide datapath counters (see SL_CNT_* in bpf/sluice_maps.h). */
-  counters(): Record<(typeof L.COUNTER_NAMES)[number], number> {
-    const out = {} as Record<(typeof L.COUNTER_NAMES)[number], number>;
+  counters(): Record<CounterName, number> {
+    const out = {} as Record<CounterName, number>;
     L.COUNTER_NAMES.forEach((name, i) => {
       out[name] = Number(sumPerCpu(this.#map('sl_counters').lookup(u32Key(i)), COUNTER, this.#cpus, { n: 0n }).n);
+    });
+    L.DROP_NAMES.forEach((name, i) => {
+      out[`drop_${name}`] = Number(sumPerCpu(this.#map('sl_drops').lookup(u32Key(i)), COUNTER, this.#cpus, { n: 0n }).n);
     });
     return out;
   }
@@ -93,7 +107,7 @@ export class MapRows {
   fill(): Array<{ map: L.MapName; entries: number; capacity: number }> {
     // Array maps are always "full"; their use is what the services map says.
     const services = this.#map('sl_services').count();
-    return L.MAP_NAMES.filter((m) => m !== 'sl_counters').map((m) => {
+    return L.MAP_NAMES.filter((m) => m !== 'sl_counters' && m !== 'sl_drops').map((m) => {
       const map = this.#map(m);
       let entries: number;
       if (m === 'sl_maglev') entries = this.services().reduce((n, s) => n + s.maglevSize, 0);

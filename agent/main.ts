@@ -9,6 +9,7 @@ import { EXTERNAL_MODES } from './external.ts';
 import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
 import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
 import { DEFAULT_GC } from './gc.ts';
+import { checkNodePortAddresses } from './nodeport-addresses.ts';
 import { DEFAULT_RUN_DIR } from './status.ts';
 
 const HELP = `Usage: sluice-agent [options]
@@ -27,6 +28,8 @@ mTLS to the control plane (all three, or none):
   --pod-interfaces GLOBS   comma-separated name patterns of pods' host-side veths (default: lxc*)
   --external-interface IF  the node's external interface: NodePorts on its addresses, ExternalIPs
                            and LoadBalancer IPs are balanced there (north-south); off when unset
+  --nodeport-addresses L   comma-separated IPv4 CIDRs and "primary": the node addresses that take
+                           NodePorts (default: primary, the external interface's addresses)
   --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
@@ -40,6 +43,7 @@ mTLS to the control plane (all three, or none):
   --ct-tcp-timeout S       idle TCP flows are forgotten after S seconds (default: ${DEFAULT_GC.tcpSeconds})
   --ct-udp-timeout S       idle UDP flows (default: ${DEFAULT_GC.udpSeconds})
   --ct-closing-timeout S   TCP flows after FIN/RST (default: ${DEFAULT_GC.closingSeconds})
+  --ct-syn-timeout S       TCP flows the backend never answered, from their first packet (default: ${DEFAULT_GC.synSeconds})
   --gc-interval S          how often expired entries are removed (default: 10)
   --scan-interval MS       how often to look for new pod interfaces (default: 500)
   --log-level LEVEL        trace|debug|info|warn|error (default: info)
@@ -69,7 +73,7 @@ function parse() {
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '0.0.0.0:9964' }, 'max-services': str, 'max-backends': str,
         'maglev-slots': str, 'max-conntrack': str, 'max-affinity': str, 'ct-tcp-timeout': str, 'ct-udp-timeout': str,
-        'ct-closing-timeout': str, 'gc-interval': str, 'scan-interval': str,
+        'ct-closing-timeout': str, 'ct-syn-timeout': str, 'nodeport-addresses': { type: 'string', default: 'primary' }, 'gc-interval': str, 'scan-interval': str,
         'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -90,6 +94,9 @@ if (args['metrics-addr'] !== 'off' && !/^[^:]*:\d+$/.test(args['metrics-addr']))
 const externalMode = args['external-mode'] as (typeof EXTERNAL_MODES)[number];
 if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMode} is not one of ${EXTERNAL_MODES.join(', ')}`);
 
+const nodePortAddresses = args['nodeport-addresses'].split(',').map((s) => s.trim()).filter(Boolean);
+try { checkNodePortAddresses(nodePortAddresses); } catch (e) { fail((e as Error).message); }
+
 const log = pino({ level: args['log-level'], base: { component: 'agent' } });
 const metricsAddr = args['metrics-addr'];
 let agent: AgentHandle;
@@ -103,6 +110,7 @@ try {
     podInterfaces: args['pod-interfaces'].split(','),
     externalInterface: args['external-interface'],
     externalMode,
+    nodePortAddresses,
     pinRoot: args['pin-root'],
     runDir: args['run-dir'],
     bpfDir: args['bpf-dir'],
@@ -119,6 +127,7 @@ try {
       tcpSeconds: num('ct-tcp-timeout', args['ct-tcp-timeout'], DEFAULT_GC.tcpSeconds),
       udpSeconds: num('ct-udp-timeout', args['ct-udp-timeout'], DEFAULT_GC.udpSeconds),
       closingSeconds: num('ct-closing-timeout', args['ct-closing-timeout'], DEFAULT_GC.closingSeconds),
+      synSeconds: num('ct-syn-timeout', args['ct-syn-timeout'], DEFAULT_GC.synSeconds!),
     },
     gcIntervalMs: num('gc-interval', args['gc-interval'], 10) * 1000,
     scanIntervalMs: num('scan-interval', args['scan-interval'], 500),

@@ -18,6 +18,8 @@ export class AgentMetrics {
   readonly attachErrors = new client.Gauge({ name: 'sluice_attach_errors', help: 'Failed attempts to attach to an interface', registers: [this.registry] });
   readonly gcDeleted = new client.Counter({ name: 'sluice_gc_deleted_total', help: 'Expired entries removed by the agent', labelNames: ['map'], registers: [this.registry] });
   readonly errors = new client.Counter({ name: 'sluice_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
+  /** Service ports left out by the agent (SCTP), reported with the datapath's events as port_refused. */
+  refusedPorts = 0;
 
   constructor(dp: Datapath, maps: PinnedMaps, interfaces: () => number) {
     const reg = [this.registry];
@@ -44,9 +46,13 @@ export class AgentMetrics {
     perService('sluice_service_packets_total', 'Client-to-service packets, per frontend', 'packets');
     perService('sluice_service_bytes_total', 'Client-to-service bytes, per frontend', 'bytes');
     perService('sluice_service_rejects_total', 'Packets refused for lack of endpoints, per frontend', 'rejects');
-    new client.Counter({
+    const events: client.Counter<'event'> = new client.Counter({
       name: 'sluice_datapath_events_total', help: 'Node-wide datapath counters', labelNames: ['event'], registers: reg,
-      collect() { this.reset(); for (const [k, v] of Object.entries(maps.counters())) this.inc({ event: k }, v); },
+      collect: () => {
+        events.reset();
+        for (const [k, v] of Object.entries(maps.counters())) events.inc({ event: k }, v);
+        events.inc({ event: 'port_refused' }, this.refusedPorts);
+      },
     });
     // One map walk serves all gauges of a scrape.
     let fill: ReturnType<PinnedMaps['fill']> = [], fillAt = 0;

@@ -4,10 +4,16 @@
 // the maps, or whose map writes fail, throws with the maps and this reconciler as they were (see
 // Datapath.apply), so the caller can nack it with the error's message.
 import { frontendKey, type Datapath, type Frontend } from './datapath.ts';
-import { frontendsOf, type NodeContext } from './services.ts';
+import { frontendsOf, refusedPorts, type NodeContext } from './services.ts';
 import { serviceKey, type Service } from '../proto/contract.ts';
 
-export interface ApplyStats { services: number; changed: number; removed: number; errors: string[] }
+export interface ApplyStats {
+  services: number; changed: number; removed: number; errors: string[];
+  /** UDP backends removed: their flows are to be forgotten now (gc.ts forgetRemovedUdp). */
+  udpBackendsGone: number;
+  /** Ports of the desired services the datapath leaves out (SCTP), each with why. */
+  refused: Array<{ port: string; reason: string }>;
+}
 
 export class Reconciler {
   readonly #dp: Datapath;
@@ -37,7 +43,7 @@ export class Reconciler {
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
     this.#desired = next;
     this.#setOwned(owned, true);
-    return { services: next.size, ...r, errors };
+    return { services: next.size, ...r, errors, refused: this.#refused() };
   }
 
   applyDelta(upserts: Service[], removals: string[]): ApplyStats {
@@ -58,7 +64,11 @@ export class Reconciler {
     for (const key of removals) { this.#desired.delete(key); this.#setOwned(new Map([[key, []]])); }
     for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), s);
     this.#setOwned(owned);
-    return { services: this.#desired.size, ...r, errors };
+    return { services: this.#desired.size, ...r, errors, refused: this.#refused() };
+  }
+
+  #refused(): ApplyStats['refused'] {
+    return [...this.#desired.values()].flatMap(refusedPorts);
   }
 
   #setOwned(owned: Map<string, string[]>, replaceAll = false): void {

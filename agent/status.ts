@@ -17,6 +17,8 @@ export interface AgentStatus {
   nacked: Array<{ version: number; error: string; at: string }>;
   interfaces: string[];
   external?: string;
+  /** Service ports the datapath leaves out, with why (SCTP). */
+  refused?: Array<{ port: string; reason: string }>;
   /** Pinned maps of an older layout converted at this start (agent/bpf/migrate.ts). */
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
 }

@@ -15,23 +15,20 @@
  */
 #include "lib/fib.h"
 #include "lib/lb.h"
+#include "lib/reject.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
  * A reply to a source-NATed flow goes back to its client; anything else is balanced as from
- * outside. A frontend without endpoints is left to the kernel, which refuses (RST / port
- * unreachable) on a node address. Returns LB_UNTOUCHED, LB_DNAT, LB_FORWARD or LB_DROP.
+ * outside. A frontend without endpoints is refused (LB_REJECT, @svc_id names it) as kube-proxy
+ * does, on a node address as on an externalIP or LoadBalancer IP the kernel does not own.
  */
-static __always_inline enum lb_verdict ext_decide(const struct flow *f, struct nat_tuple *n)
+static __always_inline enum lb_verdict ext_decide(const struct flow *f, struct nat_tuple *n, __u32 *svc_id)
 {
-	enum lb_verdict v;
-	__u32 svc_id;
-
 	if (nat_snat_reply(f, n, bpf_ktime_get_ns()))
 		return LB_FORWARD;
-	v = lb_decide(f, SL_SCOPE_EXTERNAL, n, &svc_id);
-	return v == LB_REJECT ? LB_UNTOUCHED : v;
+	return lb_decide(f, SL_SCOPE_EXTERNAL, n, svc_id);
 }
 
 /* XDP: send a frame of @f, translated to @n but not yet rewritten, to its next hop. */
@@ -66,10 +63,12 @@ int sl_ext_xdp(struct xdp_md *ctx)
 {
 	struct nat_tuple n;
 	struct flow f;
+	__u32 svc_id;
 
 	if (parse_xdp(ctx, &f))
 		return XDP_PASS;
-	switch (ext_decide(&f, &n)) {
+	/* LB_REJECT passes too: sl_ext_tc, behind, decides again and answers with an skb. */
+	switch (ext_decide(&f, &n, &svc_id)) {
 	case LB_DNAT:
 		return nat_xdp(ctx, &f, &n) ? XDP_DROP : XDP_PASS;
 	case LB_FORWARD:
@@ -113,11 +112,16 @@ int sl_ext_tc(struct __sk_buff *skb)
 	enum lb_verdict v = LB_UNTOUCHED;
 	struct nat_tuple n;
 	struct flow f;
+	__u32 svc_id = 0;
 
 	if (!parse_skb(skb, &f))
-		v = ext_decide(&f, &n);
+		v = ext_decide(&f, &n, &svc_id);
 	if (v == LB_UNTOUCHED)
 		return TC_ACT_OK;
+	if (v == LB_REJECT) {
+		stats_reject(svc_id);
+		return reject_skb(skb, &f);
+	}
 	if (v == LB_DROP || nat_skb(skb, &f, &n))
 		return TC_ACT_SHOT;
 	return v == LB_FORWARD ? tc_forward(skb, &f, &n) : TC_ACT_OK;

@@ -50,6 +50,12 @@ enum sl_size {
 enum sl_scope {
 	SL_SCOPE_CLUSTER	= 0,	/* ClusterIP, reached from pods (tc) */
 	SL_SCOPE_EXTERNAL	= 1,	/* NodePort/ExternalIP/LB, on the external interface */
+	/*
+	 * An external address of an externalTrafficPolicy Local service as this node's pods reach
+	 * it: kube-proxy short-circuits them to the cluster-wide endpoints. Looked up by the pod path
+	 * only, before SL_SCOPE_EXTERNAL, which pods use for every other external address.
+	 */
+	SL_SCOPE_SHORT		= 2,
 };
 
 struct sl_svc_key {
@@ -62,6 +68,8 @@ struct sl_svc_key {
 enum sl_svc_flag {
 	SL_SVC_F_AFFINITY	= 1 << 0,	/* sessionAffinity: ClientIP */
 	SL_SVC_F_LOCAL		= 1 << 1,	/* externalTrafficPolicy: Local (backends are this node's) */
+	SL_SVC_F_DROP		= 1 << 2,	/* no backends: drop new flows (else reject them) */
+	SL_SVC_F_SRC_RANGES	= 1 << 3,	/* clients must be in sl_src_ranges (loadBalancerSourceRanges) */
 };
 
 struct sl_svc_value {
@@ -113,6 +121,7 @@ struct sl_ct_key {
 enum sl_ct_flag {
 	SL_CT_F_CLOSING		= 1 << 0,	/* FIN or RST seen */
 	SL_CT_F_SNAT		= 1 << 1,	/* north-south via another node: source NATed to this node */
+	SL_CT_F_REPLIED		= 1 << 2,	/* the backend answered: the GC's short SYN timeout is over */
 };
 
 struct sl_ct_entry {
@@ -186,6 +195,8 @@ enum sl_event_reason {
 	SL_EV_REASON_NO_LOCAL_ENDPOINT,	/* externalTrafficPolicy Local, none on this node: dropped */
 	SL_EV_REASON_NO_BACKEND_ENTRY,	/* Maglev slot named no backend of this frontend: dropped */
 	SL_EV_REASON_SNAT_FAIL,		/* no node address or free source port towards another node: dropped */
+	SL_EV_REASON_NO_USABLE_ENDPOINT, /* endpoints exist, none for this traffic (internalTrafficPolicy Local): dropped */
+	SL_EV_REASON_SOURCE_RANGE,	/* client outside loadBalancerSourceRanges: dropped */
 	SL_EV_REASON_MAX,
 };
 
@@ -229,6 +240,26 @@ enum sl_counter {
 	SL_CNT_EXT_SNAT_FAIL,		/* no free source port to reach another node: dropped */
 	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet: dropped */
 	SL_CNT_MAX,
+};
+
+/*
+ * sl_src_ranges, an LPM trie: (frontend, client CIDR) -> 1. prefixlen counts the svc_id's 32 bits
+ * plus the CIDR's, so a lookup with prefixlen 64 finds the longest range of that frontend only.
+ */
+struct sl_src_range_key {
+	__u32	prefixlen;
+	__u32	svc_id;		/* host order */
+	__u8	addr[4];
+};
+
+/*
+ * Why packets were dropped, index into sl_drops: reasons added after layout 2, in a map of their
+ * own so sl_counters keeps the size older pins have.
+ */
+enum sl_drop {
+	SL_DROP_EMPTY = 0,		/* no endpoint for this traffic, others exist (kube-proxy drops) */
+	SL_DROP_SRC_RANGE,		/* client outside loadBalancerSourceRanges */
+	SL_DROP_MAX,
 };
 
 #endif /* SLUICE_MAPS_H */

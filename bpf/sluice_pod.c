@@ -5,6 +5,8 @@
  *   sl_from_pod (tc ingress, packets leaving a pod)
  *     lb_decide(): conntrack hit, or service hit -> affinity or Maglev -> conntrack pair -> DNAT
  *     no backend -> ICMP port unreachable back to the pod (kube-proxy's REJECT)
+ *     a pod reaching itself through its service (hairpin): source NAT to this node's address
+ *       (lb_snat), and the packet, and the pod's answer translated back, sent straight back in
  *   sl_to_pod (tc egress, packets entering a pod)
  *     reply conntrack hit -> SNAT source back to the service address and port
  *
@@ -16,6 +18,32 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Translate @skb to @n and send it back into the pod it came from (hairpin). */
+static __always_inline int pod_bounce(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
+{
+	struct ethhdr eth;
+	__u8 mac[ETH_ALEN];
+
+	if (nat_skb(skb, f, n) || bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_SHOT;
+	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* Whether @f is addressed to this node's address, where hairpin flows are source-NATed to. */
+static __always_inline int to_node(const struct flow *f)
+{
+	struct sl_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	return cfg && cfg->node_ip && cfg->node_ip == f->daddr;
+}
+
 SEC("tc")
 int sl_from_pod(struct __sk_buff *skb)
 {
@@ -25,6 +53,9 @@ int sl_from_pod(struct __sk_buff *skb)
 
 	if (parse_skb(skb, &f))
 		return TC_ACT_OK;
+	/* A pod answering its own connection through its service (hairpin). */
+	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns()))
+		return pod_bounce(skb, &f, &n);
 	switch (lb_decide(&f, SL_SCOPE_CLUSTER, &n, &svc_id)) {
 	case LB_UNTOUCHED:
 		ct_forget_reply(&f);
@@ -34,8 +65,10 @@ int sl_from_pod(struct __sk_buff *skb)
 		return reject_skb(skb, &f);
 	case LB_DROP:
 		return TC_ACT_SHOT;
-	case LB_DNAT:
 	case LB_FORWARD:
+		/* From a pod, only hairpin flows are source-NATed (lb_needs_snat()). */
+		return pod_bounce(skb, &f, &n);
+	case LB_DNAT:
 		/* The kernel routes the translated packet, to a pod here or over the fabric. */
 		return nat_skb(skb, &f, &n) ? TC_ACT_SHOT : TC_ACT_OK;
 	}

@@ -119,11 +119,11 @@ export const ENUMS = {
     SL_MAX_SERVICES: 65536, SL_MAX_BACKENDS: 262144, SL_MAGLEV_SLOTS: 1 << 22, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 262144,
     SL_MAX_AFFINITY: 65536, SL_NAME_LEN: 44,
   },
-  sl_scope: { SL_SCOPE_CLUSTER: 0, SL_SCOPE_EXTERNAL: 1 },
-  sl_svc_flag: { SL_SVC_F_AFFINITY: 1 << 0, SL_SVC_F_LOCAL: 1 << 1 },
+  sl_scope: { SL_SCOPE_CLUSTER: 0, SL_SCOPE_EXTERNAL: 1, SL_SCOPE_SHORT: 2 },
+  sl_svc_flag: { SL_SVC_F_AFFINITY: 1 << 0, SL_SVC_F_LOCAL: 1 << 1, SL_SVC_F_DROP: 1 << 2, SL_SVC_F_SRC_RANGES: 1 << 3 },
   sl_be_flag: { SL_BE_F_TERMINATING: 1 << 0, SL_BE_F_LOCAL: 1 << 1 },
   sl_ct_dir: { SL_CT_DIR_SERVICE: 0, SL_CT_DIR_REPLY: 1 },
-  sl_ct_flag: { SL_CT_F_CLOSING: 1 << 0, SL_CT_F_SNAT: 1 << 1 },
+  sl_ct_flag: { SL_CT_F_CLOSING: 1 << 0, SL_CT_F_SNAT: 1 << 1, SL_CT_F_REPLIED: 1 << 2 },
   sl_event_type: { SL_EV_DROP: 1, SL_EV_REJECT: 2, SL_EV_FLOW: 3, SL_EV_AFFINITY: 4 },
   sl_event_config_flag: { SL_EVC_F_FLOW: 1 << 0, SL_EVC_F_AFFINITY: 1 << 1 },
   sl_event_size: { SL_EVENTS_BYTES: 1 << 20 },
@@ -132,15 +132,17 @@ export const ENUMS = {
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
 export const { SL_LAYOUT_VERSION } = ENUMS.sl_layout;
 export const { SL_AFF_CLIENT_ADDR4, SL_AFF_CLIENT_NETNS } = ENUMS.sl_aff_client;
-export const { SL_SCOPE_CLUSTER, SL_SCOPE_EXTERNAL } = ENUMS.sl_scope;
-export const { SL_SVC_F_AFFINITY, SL_SVC_F_LOCAL } = ENUMS.sl_svc_flag;
+export const { SL_SCOPE_CLUSTER, SL_SCOPE_EXTERNAL, SL_SCOPE_SHORT } = ENUMS.sl_scope;
+export const { SL_SVC_F_AFFINITY, SL_SVC_F_LOCAL, SL_SVC_F_DROP, SL_SVC_F_SRC_RANGES } = ENUMS.sl_svc_flag;
 export const { SL_BE_F_TERMINATING, SL_BE_F_LOCAL } = ENUMS.sl_be_flag;
 export const { SL_CT_DIR_SERVICE, SL_CT_DIR_REPLY } = ENUMS.sl_ct_dir;
-export const { SL_CT_F_CLOSING, SL_CT_F_SNAT } = ENUMS.sl_ct_flag;
+export const { SL_CT_F_CLOSING, SL_CT_F_SNAT, SL_CT_F_REPLIED } = ENUMS.sl_ct_flag;
 export const { SL_EVC_F_FLOW, SL_EVC_F_AFFINITY } = ENUMS.sl_event_config_flag;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
+/** enum sl_drop (indexes of sl_drops) in order, lower-cased without SL_DROP_, as `drop_<reason>` counters. */
+export const DROP_NAMES = ['empty', 'src_range'] as const;
 
 /** Default map sizes (the agent's --max-* flags; SL_MAX_* in C). */
 export const DEFAULT_SIZES = {
@@ -202,7 +204,7 @@ export const EVENT_TYPE_NAMES: Record<number, string> = Object.fromEntries(
  * enum sl_event_reason in order, lower-cased without SL_EV_REASON_ (SL_EV_REASON_MAX is their
  * count). A new reason goes here too, in the header's order: the layout test holds the two together.
  */
-export const EVENT_REASONS = ['none', 'no_endpoints', 'no_local_endpoint', 'no_backend_entry', 'snat_fail'] as const;
+export const EVENT_REASONS = ['none', 'no_endpoints', 'no_local_endpoint', 'no_backend_entry', 'snat_fail', 'no_usable_endpoint', 'source_range'] as const;
 
 export const event = codec('sl_event', [
   ['ts_ns', 'u64'], ['saddr', 'be32ip'], ['daddr', 'be32ip'], ['sport', 'be16'], ['dport', 'be16'],
@@ -210,6 +212,8 @@ export const event = codec('sl_event', [
 ] as const);
 
 export const eventConfig = codec('sl_event_config', [['flags', 'u32'], ['sample', 'u32']] as const);
+
+export const srcRangeKey = codec('sl_src_range_key', [['prefixlen', 'u32'], ['svc_id', 'u32'], ['addr', 'ip4']] as const);
 
 export type SvcKey = ReturnType<typeof svcKey.decode>;
 export type SvcValue = ReturnType<typeof svcValue.decode>;
@@ -222,7 +226,7 @@ export type SvcStats = ReturnType<typeof svcStats.decode>;
 export type DatapathEvent = ReturnType<typeof event.decode>;
 
 export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config,
-  event, eventConfig];
+  srcRangeKey, event, eventConfig];
 
 /**
  * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
@@ -238,6 +242,8 @@ export const MAPS = {
   sl_counters: { key: null, value: null, entries: COUNTER_NAMES.length },
   sl_config: { key: null, value: config, entries: 1 },
   sl_meta: { key: null, value: meta, entries: 1 },
+  sl_src_ranges: { key: srcRangeKey, value: { size: 1 }, entries: SL_MAX_SERVICES },
+  sl_drops: { key: null, value: null, entries: DROP_NAMES.length },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

@@ -116,6 +116,7 @@ switch (cmd) {
         lines.push(`Nacked versions: ${status.nacked.length ? status.nacked.map((n) => `${n.version} (${n.error})`).join('; ') : 'none'}`);
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
         if (status.external) lines.push(`External:        ${status.external}`);
+        for (const r of status.refused ?? []) lines.push(`Refused port:    ${r.port}: ${r.reason}`);
         const mg = status.migration;
         if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }

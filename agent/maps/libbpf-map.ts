@@ -6,7 +6,7 @@ import * as L from '../bpf/layout.ts';
 import { BPF_ANY, perCpuValueSize, type BpfMap, type DatapathMaps, type MapEntry, type MapKind, type U32Region, type UpdateFlag } from './map.ts';
 
 // enum bpf_map_type
-const KINDS: Record<number, MapKind> = { 1: 'hash', 2: 'array', 6: 'percpu_array', 9: 'lru_hash' };
+const KINDS: Record<number, MapKind> = { 1: 'hash', 2: 'array', 6: 'percpu_array', 9: 'lru_hash', 11: 'lpm_trie' };
 
 export class LibbpfMap implements BpfMap {
   readonly name: string;

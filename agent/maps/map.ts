@@ -12,7 +12,7 @@ export const BPF_NOEXIST = 1;
 export const BPF_EXIST = 2;
 export type UpdateFlag = typeof BPF_ANY | typeof BPF_NOEXIST | typeof BPF_EXIST;
 
-export type MapKind = 'hash' | 'lru_hash' | 'array' | 'percpu_array';
+export type MapKind = 'hash' | 'lru_hash' | 'array' | 'percpu_array' | 'lpm_trie';
 
 export interface MapEntry { key: Buffer; value: Buffer }
 
@@ -86,6 +86,8 @@ export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; val
   sl_counters: { kind: 'percpu_array', keySize: 4, valueSize: 8 },
   sl_config: { kind: 'array', keySize: 4, valueSize: L.config.size },
   sl_meta: { kind: 'array', keySize: 4, valueSize: L.meta.size },
+  sl_src_ranges: { kind: 'lpm_trie', keySize: L.srcRangeKey.size, valueSize: 1 },
+  sl_drops: { kind: 'percpu_array', keySize: 4, valueSize: 8 },
 };
 
 /** Encodes and decodes one key or value; layout.ts's StructCodecs are Codecs. */

@@ -53,6 +53,29 @@ static __always_inline void ct_touch(struct sl_ct_entry *ct, const struct flow *
 	}
 }
 
+/*
+ * The backend answered (@ct, the REPLY entry under @k): mark it and its SERVICE entry, so the GC
+ * gives the flow the established timeout. Until then an unanswered attempt (a SYN flood, a dead
+ * backend) holds conntrack only for the agent's short SYN timeout. Once per flow.
+ */
+static __always_inline void ct_mark_replied(const struct sl_ct_key *k, struct sl_ct_entry *ct)
+{
+	struct sl_ct_entry *fwd;
+	struct sl_ct_key fkey;
+
+	if (ct->flags & SL_CT_F_REPLIED)
+		return;
+	ct->flags |= SL_CT_F_REPLIED;
+	/* The client is the reply's destination, or with source NAT the address it was NATed from. */
+	if (ct->flags & SL_CT_F_SNAT)
+		ct_key_set(&fkey, ct->rev_addr, ct->rev_port, ct->nat_addr, ct->nat_port, k->proto, SL_CT_DIR_SERVICE);
+	else
+		ct_key_set(&fkey, k->daddr, k->dport, ct->nat_addr, ct->nat_port, k->proto, SL_CT_DIR_SERVICE);
+	fwd = bpf_map_lookup_elem(&sl_ct, &fkey);
+	if (fwd)
+		fwd->flags |= SL_CT_F_REPLIED;
+}
+
 /* The REPLY entry matching SERVICE entry @fwd of @f: the same flow, translating back to the address @f was sent to. */
 static __always_inline void ct_reply_entry(struct sl_ct_entry *rev, const struct sl_ct_entry *fwd, const struct flow *f)
 {

@@ -15,6 +15,16 @@ static __always_inline void count(enum sl_counter idx)
 		*c += 1;
 }
 
+/* Add one to drop reason @idx (enum sl_drop). */
+static __always_inline void count_drop(enum sl_drop idx)
+{
+	__u32 key = idx;
+	__u64 *c = bpf_map_lookup_elem(&sl_drops, &key);
+
+	if (c)
+		*c += 1;
+}
+
 /* Account one client -> service packet of @len bytes to frontend @svc_id; @new_conn: it opened a flow. */
 static __always_inline void stats_add(__u32 svc_id, __u32 len, int new_conn)
 {

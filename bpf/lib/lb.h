@@ -53,6 +53,60 @@ static __always_inline struct sl_svc_value *lb_lookup(const struct flow *f, enum
 	return bpf_map_lookup_elem(&sl_services, &key);
 }
 
+/*
+ * The frontend @f is addressed to, arriving in @scope. A pod (SL_SCOPE_CLUSTER) may also address
+ * an external one (this node's NodePort, an externalIP, a LoadBalancer IP): kube-proxy serves that
+ * in the pod's own node, with the short-circuit set of externalTrafficPolicy Local services.
+ */
+static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *f, enum sl_scope scope)
+{
+	struct sl_svc_value *svc = lb_lookup(f, scope);
+
+	if (svc || scope != SL_SCOPE_CLUSTER)
+		return svc;
+	svc = lb_lookup(f, SL_SCOPE_SHORT);
+	return svc ? svc : lb_lookup(f, SL_SCOPE_EXTERNAL);
+}
+
+/*
+ * loadBalancerSourceRanges: whether @f's client is in one of @svc's ranges (sl_src_ranges). The
+ * node's own address always is, as kube-proxy lets the node reach its own LoadBalancer.
+ */
+static __always_inline int lb_source_allowed(const struct sl_svc_value *svc, const struct flow *f)
+{
+	struct sl_src_range_key key = { .prefixlen = 64, .svc_id = svc->svc_id };
+	struct sl_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	if (cfg && cfg->node_ip && cfg->node_ip == f->saddr)
+		return 1;
+	__builtin_memcpy(key.addr, &f->saddr, 4);
+	return bpf_map_lookup_elem(&sl_src_ranges, &key) != NULL;
+}
+
+/*
+ * A new flow to @svc, which has no backend for it: kube-proxy rejects when the service has no
+ * endpoint anywhere and drops when endpoints exist but none for this traffic (policy Local).
+ */
+static __always_inline enum lb_verdict lb_when_empty(const struct sl_svc_value *svc, const struct flow *f,
+						     __u32 *svc_id)
+{
+	if (svc->flags & SL_SVC_F_DROP) {
+		if (svc->flags & SL_SVC_F_LOCAL) {
+			count(SL_CNT_EXT_NO_LOCAL);
+			event_emit(SL_EV_DROP, SL_EV_REASON_NO_LOCAL_ENDPOINT, f, svc->svc_id, 0);
+		} else {
+			count_drop(SL_DROP_EMPTY);
+			event_emit(SL_EV_DROP, SL_EV_REASON_NO_USABLE_ENDPOINT, f, svc->svc_id, 0);
+		}
+		return LB_DROP;
+	}
+	*svc_id = svc->svc_id;
+	event_emit(SL_EV_REJECT, SL_EV_REASON_NO_ENDPOINTS, f, svc->svc_id, 0);
+	return LB_REJECT;
+}
+
 /* The backend id in @f's slot of @svc's Maglev run; 0 when there is none. */
 static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const struct flow *f)
 {
@@ -143,14 +197,17 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 }
 
 /*
- * Whether a new flow to @be must also be source-NATed to this node: only from outside the
- * cluster (a pod's address routes back to its own node anyway), and only to another node's
- * backend (externalTrafficPolicy Local keeps the client's address and this node's endpoints).
+ * Whether a new flow @f to @be must also be source-NATed to this node: from outside the cluster
+ * only to another node's backend (externalTrafficPolicy Local keeps the client's address and this
+ * node's endpoints); from a pod only when it reaches itself (hairpin: it would not accept its own
+ * address as source, so kube-proxy masquerades it; the entry point sends it back in).
  */
 static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const struct sl_backend *be,
-					 enum sl_scope scope)
+					 const struct flow *f, enum sl_scope scope)
 {
-	return scope == SL_SCOPE_EXTERNAL && !(be->flags & SL_BE_F_LOCAL) && !(svc->flags & SL_SVC_F_LOCAL);
+	if (scope == SL_SCOPE_CLUSTER)
+		return !__builtin_memcmp(be->ip, &f->saddr, 4);
+	return !(be->flags & SL_BE_F_LOCAL) && !(svc->flags & SL_SVC_F_LOCAL);
 }
 
 #define SNAT_PORT_MIN	32768
@@ -243,20 +300,16 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 		return LB_DNAT;
 	}
 
-	svc = lb_lookup(f, scope);
+	svc = lb_lookup_scoped(f, scope);
 	if (!svc)
 		return LB_UNTOUCHED;
-	if (!svc->count) {
-		if (svc->flags & SL_SVC_F_LOCAL) {
-			/* As kube-proxy: a Local service without a local endpoint drops. */
-			count(SL_CNT_EXT_NO_LOCAL);
-			event_emit(SL_EV_DROP, SL_EV_REASON_NO_LOCAL_ENDPOINT, f, svc->svc_id, 0);
-			return LB_DROP;
-		}
-		*svc_id = svc->svc_id;
-		event_emit(SL_EV_REJECT, SL_EV_REASON_NO_ENDPOINTS, f, svc->svc_id, 0);
-		return LB_REJECT;
+	if ((svc->flags & SL_SVC_F_SRC_RANGES) && !lb_source_allowed(svc, f)) {
+		count_drop(SL_DROP_SRC_RANGE);
+		event_emit(SL_EV_DROP, SL_EV_REASON_SOURCE_RANGE, f, svc->svc_id, 0);
+		return LB_DROP;
 	}
+	if (!svc->count)
+		return lb_when_empty(svc, f, svc_id);
 	be = lb_pick_backend(svc, f, now, &backend_id);
 	if (!be)
 		return LB_DROP;
@@ -264,7 +317,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	n->dport = bpf_htons(be->port);
 	ct_new_pair(&fwd, &rev, f, svc->svc_id, backend_id, n->daddr, n->dport, now);
 
-	if (!lb_needs_snat(svc, be, scope)) {
+	if (!lb_needs_snat(svc, be, f, scope)) {
 		ct_insert_pair(&key, &fwd, &rev, f);
 		stats_add(svc->svc_id, f->len, 1);
 		event_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);

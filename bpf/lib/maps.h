@@ -46,6 +46,10 @@ SL_PINNED_MAP(sl_counters, BPF_MAP_TYPE_PERCPU_ARRAY, SL_CNT_MAX, __u32, __u64, 
 SL_PINNED_MAP(sl_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_config, 0);
 /* The layout version of these pins (one element), for the next agent; the datapath never reads it. */
 SL_PINNED_MAP(sl_meta, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_meta, 0);
+/* loadBalancerSourceRanges per frontend (LPM tries must not be preallocated). */
+SL_PINNED_MAP(sl_src_ranges, BPF_MAP_TYPE_LPM_TRIE, SL_MAX_SERVICES, struct sl_src_range_key, __u8, BPF_F_NO_PREALLOC);
+/* Drops by reason, indexed by enum sl_drop. */
+SL_PINNED_MAP(sl_drops, BPF_MAP_TYPE_PERCPU_ARRAY, SL_DROP_MAX, __u32, __u64, 0);
 
 /*
  * Emits the enums of sluice_maps.h into the object's BTF, where the layout test reads them
@@ -61,6 +65,7 @@ struct sl_btf_enums {
 	enum sl_ct_dir		ct_dir;
 	enum sl_ct_flag		ct_flag;
 	enum sl_counter		counter;
+	enum sl_drop		drop;
 };
 const struct sl_btf_enums sl_btf_enums SEC(".sluice.btf") = {};
 

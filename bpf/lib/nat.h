@@ -13,6 +13,7 @@
 
 #include "conntrack.h"
 #include "csum.h"
+#include "icmp.h"
 
 /* What a packet's addresses and ports become. */
 struct nat_tuple {
@@ -149,6 +150,7 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
 	if (!ct || !(ct->flags & SL_CT_F_SNAT))
 		return 0;
 	ct_touch(ct, f, now);
+	ct_mark_replied(&key, ct);
 	n->saddr = ct->nat_addr;
 	n->sport = ct->nat_port;
 	n->daddr = ct->rev_addr;
@@ -159,7 +161,8 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
 /*
  * tc: replies of translated flows get their service address back as source, where a reply enters
  * the client pod (east-west) or leaves by the external interface to an outside client (north-
- * south with a backend on this node). Source-NATed flows are left to nat_snat_reply().
+ * south with a backend on this node). Source-NATed flows are left to nat_snat_reply(). ICMP
+ * errors about translated flows are translated too (icmp_reverse_skb()).
  * Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed.
  */
 static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
@@ -170,7 +173,7 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 	struct flow f;
 
 	if (parse_skb(skb, &f))
-		return TC_ACT_OK;
+		return icmp_reverse_skb(skb) ? TC_ACT_SHOT : TC_ACT_OK;
 	ct_key_of(&key, &f, SL_CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&sl_ct, &key);
 	if (!ct || (ct->flags & SL_CT_F_SNAT))
@@ -179,6 +182,7 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 	n.saddr = ct->nat_addr;
 	n.sport = ct->nat_port;
 	ct_touch(ct, &f, bpf_ktime_get_ns());
+	ct_mark_replied(&key, ct);
 	if (nat_skb(skb, &f, &n))
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;

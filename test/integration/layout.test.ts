@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
-import { ALL_STRUCTS, COUNTER_NAMES, ENUMS, EVENT_MAPS, EVENT_REASONS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
+import { ALL_STRUCTS, COUNTER_NAMES, DROP_NAMES, ENUMS, EVENT_MAPS, EVENT_REASONS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
 import * as L from '../../agent/bpf/layout.ts';
 import { datapathObjects } from '../../agent/bpf/objects.ts';
 import { Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from '../../agent/datapath.ts';
@@ -83,13 +83,15 @@ for (const object of datapathObjects()) {
     const enums = enumsOf(types);
 
     it('every enum of sluice_maps.h (sizes, scopes, flags, conntrack directions) has its values in layout.ts', () => {
-      expect(Object.keys(enums).sort()).toEqual([...Object.keys(ENUMS), 'sl_counter', 'sl_event_reason'].sort());
+      expect(Object.keys(enums).sort()).toEqual([...Object.keys(ENUMS), 'sl_counter', 'sl_drop', 'sl_event_reason'].sort());
       for (const [name, values] of Object.entries(ENUMS)) expect(enums[name], `enum ${name}`).toEqual(values);
     });
 
     it('counter names follow enum sl_counter, in its order', () => {
       const byValue = Object.entries(enums.sl_counter!).sort((a, b) => a[1] - b[1]).map(([n]) => n);
       expect(byValue).toEqual([...COUNTER_NAMES.map((n) => `SL_CNT_${n.toUpperCase()}`), 'SL_CNT_MAX']);
+      const drops = Object.entries(enums.sl_drop!).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+      expect(drops).toEqual([...DROP_NAMES.map((n) => `SL_DROP_${n.toUpperCase()}`), 'SL_DROP_MAX']);
     });
 
     it('event reason names follow enum sl_event_reason, in its order', () => {

@@ -80,7 +80,7 @@ describe('map layer on kernel maps', () => {
 
     for (const k of strangers) dp.maps.sl_backends.delete(k);
     expect(dump(dp)).toEqual(before);
-    expect(dp.apply(change)).toEqual({ changed: 2, removed: 0 });
+    expect(dp.apply(change)).toEqual({ changed: 2, removed: 0, udpBackendsGone: 0 });
     expect([...dp.frontends.get('10.96.1.1:80/TCP')!.backends.keys()]).toEqual(['10.0.0.2:8080', '10.0.0.3:8080']);
   });
 });

@@ -77,7 +77,8 @@ describe('Datapath.apply rolls back a failed write', () => {
     expect(total).toBeGreaterThan(15);
     expect([...clean.dp.frontends.keys()].sort()).toEqual([
       '10.96.0.10:53/UDP', '10.96.0.10:80/TCP', '10.96.0.20:80/TCP', '10.96.0.40:80/TCP', '10.96.0.50:80/TCP',
-      '192.168.1.10:30080/TCP/external', '203.0.113.7:80/TCP/external', '203.0.113.8:80/TCP/external',
+      '192.168.1.10:30080/TCP/external', '192.168.1.10:30080/TCP/short-circuit', '203.0.113.7:80/TCP/external',
+      '203.0.113.7:80/TCP/short-circuit', '203.0.113.8:80/TCP/external', '203.0.113.8:80/TCP/short-circuit',
     ]);
   });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
-import { collectGarbage } from '../../agent/gc.ts';
+import { collectGarbage, forgetRemovedUdp } from '../../agent/gc.ts';
 import { fakeMaps } from '../../agent/maps/fake-map.ts';
 
 const SIZES: MapSizes = { services: 16, backends: 16, maglev: 1 << 12, ct: 64, affinity: 64 };
@@ -32,6 +32,35 @@ function flow(proto: 'TCP' | 'UDP', backendId: number, svcId: number, idleSecond
 }
 
 describe('collectGarbage', () => {
+  it('gives a TCP flow the backend never answered only the SYN timeout, counted from its creation; adopted flows are spared', () => {
+    const { maps, dp, tcp, tcpBackend } = setup();
+    const created = (f: ReturnType<typeof flow>, agoSeconds: bigint) => {
+      const v = L.ctEntry.decode(f.value);
+      return { key: f.key, value: L.ctEntry.encode({ ...v, created_ns: NOW - agoSeconds * S }) };
+    };
+    const ct = {
+      unansweredOld: created(flow('TCP', tcpBackend, tcp.svcId, 1n), 61n),
+      unansweredYoung: created(flow('TCP', tcpBackend, tcp.svcId, 1n), 30n),
+      answeredOld: created(flow('TCP', tcpBackend, tcp.svcId, 1n, L.SL_CT_F_REPLIED), 61n),
+      adopted: created(flow('TCP', tcpBackend, tcp.svcId, 1n), 500n),
+    };
+    for (const f of Object.values(ct)) maps.maps.sl_ct.update(f.key, f.value);
+    const r = collectGarbage(dp, { ...TIMEOUTS, synSeconds: 60, synSince: NOW - 100n * S }, NOW);
+    expect(r.ctDeleted).toBe(1);
+    const left = new Set(maps.maps.sl_ct.entries().map((e) => e.key.toString('hex')));
+    expect(left.has(ct.unansweredOld.key.toString('hex'))).toBe(false);
+    for (const k of ['unansweredYoung', 'answeredOld', 'adopted'] as const) expect(left.has(ct[k].key.toString('hex')), k).toBe(true);
+  });
+
+  it('forgetRemovedUdp deletes only UDP flows whose backend is gone', () => {
+    const { maps, dp, tcp, udp, udpBackend } = setup();
+    const keep = [flow('UDP', udpBackend, udp.svcId, 1n), flow('TCP', 999, tcp.svcId, 1n)];
+    const gone = flow('UDP', 999, udp.svcId, 1n);
+    for (const f of [...keep, gone]) maps.maps.sl_ct.update(f.key, f.value);
+    expect(forgetRemovedUdp(dp)).toBe(1);
+    expect(maps.maps.sl_ct.entries().map((e) => e.key.toString('hex')).sort()).toEqual(keep.map((f) => f.key.toString('hex')).sort());
+  });
+
   it('deletes expired conntrack and affinity entries and keeps live ones', () => {
     const { maps, dp, tcp, udp, tcpBackend, udpBackend } = setup();
     const ct = {

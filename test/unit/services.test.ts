@@ -2,8 +2,10 @@
 // model) become frontends; only what the datapath cannot hold is refused, naming service and field.
 import { describe, expect, it } from 'vitest';
 import { buildNodeServices } from '../../controlplane/model.ts';
-import { frontendsOf } from '../../agent/services.ts';
+import { frontendsOf, refusedPorts } from '../../agent/services.ts';
 import { toService, type ServiceJson } from '../../proto/contract.ts';
+
+type EndpointJson = NonNullable<NonNullable<ServiceJson['ports']>[number]['endpoints']>[number];
 
 const svc = (extra: ServiceJson = {}) => toService({
   namespace: 'default', name: 'web', type: 'NodePort', clusterIps: ['10.96.0.10'],
@@ -32,15 +34,82 @@ describe('frontendsOf', () => {
     const v6 = svc();
     v6.ports[0]!.endpoints[0]!.ip = 'fd00::2';
     expect(() => frontendsOf(v6)).toThrow('service default/web: ports[0].endpoints[0].ip: "fd00::2" is not an IPv4 address');
-    const sctp = svc();
-    sctp.ports[0]!.protocol = 'SCTP';
-    expect(() => frontendsOf(sctp)).toThrow('service default/web: ports[0].protocol: SCTP is not supported');
+    const bad = svc();
+    bad.ports[0]!.protocol = 'QUIC';
+    expect(() => frontendsOf(bad)).toThrow('service default/web: ports[0].protocol: QUIC is not supported');
+    expect(() => frontendsOf(svc({ type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/33'] }))).toThrow('loadBalancerSourceRanges[0]: "10.0.0.0/33" is not a CIDR');
     const big = svc();
     big.ports[0]!.nodePort = 70000;
     expect(() => frontendsOf(big)).toThrow('service default/web: ports[0].nodePort: 70000 does not fit a 16-bit port');
     expect(() => frontendsOf(svc({ affinityClientIp: true }))).toThrow('service default/web: affinityTimeoutSeconds: 0 with affinityClientIp');
   });
 });
+
+// kube-proxy's rules (pkg/proxy/topology.go CategorizeEndpoints; nftables proxier's reject/drop):
+// each frontend takes the endpoint set its traffic uses, and says what a new flow meets without one.
+describe('frontendsOf: endpoint sets, reject or drop, source ranges, SCTP', () => {
+  const ctx = { node: 'n1', nodeIps: ['192.168.1.5'] };
+  const local = { ip: '10.244.1.2', port: 8080, nodeName: 'n1' };
+  const remote = { ip: '10.244.2.2', port: 8080, nodeName: 'n2' };
+  const lb = (endpoints: EndpointJson[], extra: ServiceJson = {}) =>
+    frontendsOf(svc({
+      type: 'LoadBalancer', loadBalancerIps: ['192.0.2.20'], externalIps: ['192.0.2.10'],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080, endpoints }], ...extra,
+    }), ctx);
+  const byKind = (fes: ReturnType<typeof frontendsOf>) => Object.fromEntries(fes.map((f) => [`${f.vip}${f.scope ? ' ext' : ''}`, f]));
+  const ips = (bs: Array<{ ip: string }> | undefined) => bs?.map((b) => b.ip);
+
+  it('ClusterIP takes the internal set, external addresses the external set, eTP Local short-circuits pods to the cluster set', () => {
+    const fes = byKind(lb([
+      { ...local, internal: false, external: true, cluster: true },
+      { ...remote, internal: true, external: false, cluster: true },
+    ], { externalTrafficLocal: true }));
+    expect(ips(fes['10.96.0.10']!.backends)).toEqual([remote.ip]);
+    for (const k of ['192.168.1.5 ext', '192.0.2.20 ext', '192.0.2.10 ext']) {
+      expect(ips(fes[k]!.backends), k).toEqual([local.ip]);
+      expect(ips(fes[k]!.shortCircuit), k).toEqual([local.ip, remote.ip]);
+      expect(fes[k]!.localOnly, k).toBe(true);
+    }
+  });
+
+  it('eTP Cluster has no short circuit; endpoints naming no set are in all three', () => {
+    const fes = byKind(lb([local, remote]));
+    expect(ips(fes['10.96.0.10']!.backends)).toEqual([local.ip, remote.ip]);
+    expect(ips(fes['192.0.2.20 ext']!.backends)).toEqual([local.ip, remote.ip]);
+    expect(fes['192.0.2.20 ext']!.shortCircuit).toBeUndefined();
+  });
+
+  it('no endpoint in any set rejects, on every address kind (eTP Local with none anywhere too)', () => {
+    for (const fe of lb([], { externalTrafficLocal: true })) expect(fe.whenEmpty, frontendKeyOf(fe)).toBe('reject');
+  });
+
+  it('iTP Local with only remote endpoints drops; eTP Local without a local one drops', () => {
+    const itp = byKind(lb([{ ...remote, internal: false, external: true, cluster: true }], { internalTrafficLocal: true }));
+    expect(itp['10.96.0.10']).toMatchObject({ backends: [], whenEmpty: 'drop' });
+    const etp = byKind(lb([{ ...remote, internal: true, external: false, cluster: true }], { externalTrafficLocal: true }));
+    expect(etp['192.0.2.20 ext']).toMatchObject({ backends: [], whenEmpty: 'drop' });
+    expect(ips(etp['192.0.2.20 ext']!.shortCircuit)).toEqual([remote.ip]);
+  });
+
+  it('loadBalancerSourceRanges apply to LoadBalancer IPs and NodePorts, not to externalIPs or cluster IPs; IPv6 ranges are left out', () => {
+    const fes = byKind(lb([local], { loadBalancerSourceRanges: ['10.10.0.0/24', 'fd00::/64'] }));
+    expect(fes['192.0.2.20 ext']!.sourceRanges).toEqual(['10.10.0.0/24']);
+    expect(fes['192.168.1.5 ext']!.sourceRanges).toEqual(['10.10.0.0/24']);
+    expect(fes['192.0.2.10 ext']!.sourceRanges).toBeUndefined();
+    expect(fes['10.96.0.10']!.sourceRanges).toBeUndefined();
+  });
+
+  it('leaves SCTP ports out and names them with the reason', () => {
+    const s = svc({ ports: [
+      { name: 'sig', protocol: 'SCTP', port: 3868, endpoints: [local] },
+      { name: 'http', protocol: 'TCP', port: 80, endpoints: [local] },
+    ] });
+    expect(frontendsOf(s, ctx).map((f) => `${f.port}/${f.proto}`)).toEqual(['80/TCP']);
+    expect(refusedPorts(s)).toEqual([{ port: 'default/web:sig/SCTP', reason: expect.stringContaining('SCTP is not supported') }]);
+  });
+});
+
+const frontendKeyOf = (f: { vip: string; port: number; scope?: number }) => `${f.vip}:${f.port}${f.scope ? ' ext' : ''}`;
 
 describe('toService', () => {
   it('fills every field a state file leaves out, and refuses a wrong shape', () => {

@@ -1,0 +1,21 @@
+// --nodeport-addresses as kube-proxy reads it: "primary" and IPv4 CIDRs over the node's addresses.
+import { describe, expect, it } from 'vitest';
+import { checkNodePortAddresses, nodePortIps } from '../../agent/nodeport-addresses.ts';
+
+describe('nodePortIps', () => {
+  const local = ['10.10.0.1', '192.168.5.7', '10.10.1.9'];
+
+  it('primary is the external interface\'s addresses; CIDRs add the local addresses in them, once each', () => {
+    expect(nodePortIps(['primary'], ['10.10.0.1'], local)).toEqual(['10.10.0.1']);
+    expect(nodePortIps(['10.10.0.0/16'], ['10.10.0.1'], local)).toEqual(['10.10.0.1', '10.10.1.9']);
+    expect(nodePortIps(['primary', '10.10.0.0/24', '192.168.0.0/16'], ['10.10.0.1'], local)).toEqual(['10.10.0.1', '192.168.5.7']);
+    expect(nodePortIps(['0.0.0.0/0'], [], local)).toEqual(local);
+    expect(nodePortIps(['172.16.0.0/12'], ['10.10.0.1'], local)).toEqual([]);
+  });
+
+  it('refuses anything else, naming the flag', () => {
+    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/64', 'all', '300.0.0.0/8']) {
+      expect(() => checkNodePortAddresses([bad]), bad).toThrow('--nodeport-addresses');
+    }
+  });
+});
