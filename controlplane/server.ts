@@ -16,7 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import type * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { stateServiceDefinition, type Service, type StateUpdateMsg } from '../proto/contract.ts';
+import { pb, stateServiceDefinition, type Service, type StateUpdateMsg } from '../proto/contract.ts';
 import type { sluice } from '../proto/gen/state.js';
 import type { StateStore } from './store.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
@@ -70,7 +70,7 @@ export function listenProblem(address: string, o: ListenOptions): string | undef
   return `refusing to serve ${address} without mTLS: give --tls-cert, --tls-key and --tls-ca, listen on unix:/path, or pass --insecure-listen`;
 }
 
-export type RejectReason = 'undecodable' | 'hello-invalid' | 'hello-duplicate' | 'before-hello' | 'ack-unknown' | 'empty';
+export type RejectReason = 'undecodable' | 'hello-invalid' | 'hello-duplicate' | 'before-hello' | 'ack-unknown' | 'empty' | 'no-hello';
 
 export interface StateServerOptions {
   store: StateStore;
@@ -87,12 +87,15 @@ interface InFlight {
   prevRevs: Map<string, number | undefined>;
 }
 
-type Call = grpc.ServerDuplexStream<sluice.v1.AgentMessage, StateUpdateMsg>;
+/** Messages arrive as bytes and are decoded per stream, so an undecodable one is counted against its stream. */
+type Call = grpc.ServerDuplexStream<Buffer, StateUpdateMsg>;
 
 class AgentSession {
   node = '';
   agentId = '';
   helloReceived = false;
+  /** Something this client sent was refused (counted); its stream is not counted again as 'no-hello'. */
+  refused = false;
   closed = false;
   /** key -> store revision the agent has (or is being sent). Rebuildable: a snapshot resets it. */
   readonly sent = new Map<string, number>();
@@ -122,6 +125,7 @@ export class StateServer {
   private readonly sessions = new Set<AgentSession>();
   private server: grpc.Server | null = null;
   private socketPath: string | null = null;
+  private closing = false;
   private readonly onChange = (keys: Set<string>): void => this.storeChanged(keys);
   private readonly onSynced = (): void => { for (const s of this.sessions) this.pump(s); };
 
@@ -162,20 +166,7 @@ export class StateServer {
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
-    // Undecodable messages are counted and logged here; grpc-js then ends the stream with INTERNAL.
-    const definition = {
-      Stream: {
-        ...stateServiceDefinition.Stream,
-        requestDeserialize: (b: Buffer): sluice.v1.AgentMessage => {
-          try {
-            return stateServiceDefinition.Stream.requestDeserialize(b);
-          } catch (e) {
-            this.reject('undecodable', { bytes: b.length, err: clip((e as Error).message) });
-            throw e;
-          }
-        },
-      },
-    };
+    const definition = { Stream: { ...stateServiceDefinition.Stream, requestDeserialize: (b: Buffer): Buffer => b } };
     server.addService(definition, { Stream: (call: Call) => this.handleStream(call) });
     let creds = grpc.ServerCredentials.createInsecure();
     if (tls) {
@@ -202,8 +193,9 @@ export class StateServer {
     return port;
   }
 
-  /** Counts and logs (once, with client strings clipped) one refused message. */
-  private reject(reason: RejectReason, fields: Record<string, unknown>, msg = 'agent message rejected'): void {
+  /** Counts and logs (once, with client strings clipped) one refused message or stream. */
+  private reject(s: AgentSession, reason: RejectReason, fields: Record<string, unknown>, msg = 'agent message rejected'): void {
+    s.refused = true;
     this.metrics.rejected.inc({ reason });
     this.log.warn({ rejected: reason, ...fields }, msg);
   }
@@ -226,6 +218,7 @@ export class StateServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.store.off('change', this.onChange);
     this.store.off('synced', this.onSynced);
     for (const s of this.sessions) {
@@ -253,12 +246,22 @@ export class StateServer {
     const finish = (reason: string, err?: Error): void => {
       if (s.closed && !this.sessions.has(s)) return;
       s.closed = true;
+      // A stream that ends without a Hello and nothing else refused: frames too large or cut short.
+      if (!s.helloReceived && !s.refused && !this.closing) this.reject(s, 'no-hello', { peer: s.peer, reason, err: clip(err?.message) }, 'stream ended without a Hello');
       if (this.sessions.delete(s)) {
         this.metrics.agents.set(this.sessions.size);
         this.log.info({ node: s.node, agentId: s.agentId, peer: s.peer, reason, err: err?.message, lastAckedVersion: s.lastAckedVersion }, 'agent disconnected');
       }
     };
-    call.on('data', (m: sluice.v1.AgentMessage) => {
+    call.on('data', (b: Buffer) => {
+      let m: sluice.v1.AgentMessage;
+      try {
+        m = pb.AgentMessage.decode(b);
+      } catch (e) {
+        this.reject(s, 'undecodable', { node: s.node, peer: s.peer, bytes: b.length, err: clip((e as Error).message) }, 'undecodable agent message; closing stream');
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'not a sluice.v1.AgentMessage' });
+        return;
+      }
       try {
         this.handleMessage(s, m);
       } catch (e) {
@@ -274,12 +277,12 @@ export class StateServer {
 
   private handleMessage(s: AgentSession, m: sluice.v1.AgentMessage): void {
     if (m.hello) {
-      if (s.helloReceived) { this.reject('hello-duplicate', { node: s.node, peer: s.peer }, 'duplicate Hello ignored'); return; }
+      if (s.helloReceived) { this.reject(s, 'hello-duplicate', { node: s.node, peer: s.peer }, 'duplicate Hello ignored'); return; }
       const node = m.hello.nodeName ?? '';
       const agentId = m.hello.agentId ?? '';
       const problem = helloProblem(node, agentId);
       if (problem) {
-        this.reject('hello-invalid', { peer: s.peer, node: clip(node), agentId: clip(agentId), err: problem }, 'invalid Hello; closing stream');
+        this.reject(s, 'hello-invalid', { peer: s.peer, node: clip(node), agentId: clip(agentId), err: problem }, 'invalid Hello; closing stream');
         s.call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: problem });
         return;
       }
@@ -291,11 +294,11 @@ export class StateServer {
       return;
     }
     if (m.ack) {
-      if (!s.helloReceived) { this.reject('before-hello', { peer: s.peer }, 'Ack before Hello ignored'); return; }
+      if (!s.helloReceived) { this.reject(s, 'before-hello', { peer: s.peer }, 'Ack before Hello ignored'); return; }
       const version = Number(m.ack.version ?? 0);
       const inflight = s.inflight;
       if (!inflight || inflight.nonce !== (m.ack.nonce ?? '') || inflight.version !== version) {
-        this.reject('ack-unknown', { node: s.node, version, nonce: clip(m.ack.nonce), expected: inflight?.version }, 'stale or unknown ack ignored');
+        this.reject(s, 'ack-unknown', { node: s.node, version, nonce: clip(m.ack.nonce), expected: inflight?.version }, 'stale or unknown ack ignored');
         return;
       }
       s.inflight = null;
@@ -323,7 +326,7 @@ export class StateServer {
       this.pump(s);
       return;
     }
-    this.reject('empty', { node: s.node, peer: s.peer }, 'agent message with neither Hello nor Ack ignored');
+    this.reject(s, 'empty', { node: s.node, peer: s.peer }, 'agent message with neither Hello nor Ack ignored');
   }
 
   private storeChanged(keys: Set<string>): void {

@@ -178,6 +178,7 @@ describe('control plane: who may connect, what a Hello may say (issue 17 finding
     ];
     results.push(...await Promise.all(bad.map((h) => rawStream([frame(encode({ hello: h }))]))));
     for (const r of results) expect(r.status).toBe(3); // INVALID_ARGUMENT
+    expect((await rejected())['no-hello'] ?? 0).toBe(r0['no-hello'] ?? 0); // counted once, as invalid
     expect((await rejected())['hello-invalid']! - (r0['hello-invalid'] ?? 0)).toBe(N + bad.length);
     const refusedLogs = logs.slice(logs0).filter((l) => l.msg === 'invalid Hello; closing stream');
     expect(refusedLogs).toHaveLength(N + bad.length); // each logged once
@@ -225,8 +226,10 @@ describe('control plane gRPC fuzzing (issue 17): malformed frames and protobuf f
         cases.push(() => rawStream([frame(b)]));
       } else if (kind === 2) { // truncated: the frame declares more than is sent, then the client gives up
         const b = bytes(8 + int(32));
+        expect1('no-hello');
         cases.push(() => rawStream([frame(b, b.length + 1 + int(100))], false));
-      } else if (kind === 3) { // oversized: declared above the receive limit
+      } else if (kind === 3) { // oversized: declared above the receive limit (grpc-js refuses it unread)
+        expect1('no-hello');
         cases.push(() => rawStream([frame(bytes(16), MAX_RECEIVE_BYTES + 1 + int(1 << 20))]));
       } else if (kind === 4) { // out of order: ack first, or a second Hello
         if (rand() < 0.5) {
