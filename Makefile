@@ -39,10 +39,12 @@ demo: setup build
 demo-down:
 	node sim/demo.ts --down
 
-# East-west (ClusterIP) first, then north-south (NodePort, XDP packet rate): bench/results/.
+# East-west (ClusterIP) first, then north-south (NodePort, XDP packet rate), then the churn soak
+# (SOAK_SECONDS, default 600: endpoint changes at 50/s under connection load): bench/results/.
 bench: setup build
 	node bench/run.ts
 	node bench/northsouth.ts
+	node bench/soak.ts
 
 # The Dockerfile, built here with podman/buildah on a debootstrapped base (no registry image needed),
 # then each entrypoint run from the image in the simulated cluster. Slow (minutes, network for apt

@@ -15,7 +15,7 @@ import { nodePortIps } from './nodeport-addresses.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
-import { writeStatus, type AgentStatus } from './status.ts';
+import { STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 
 const E2BIG = 7;
@@ -225,9 +225,11 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     log.info({ from, to, maps: migrated, entries: copied }, 'migrated pinned maps');
     saveStatus();
   }
+  let lastSaved = Date.now();
   const scanSave = setInterval(() => {
     metrics.attachErrors.set(attacher.errors);
-    if (attacher.attached.length !== status.interfaces.length) saveStatus();
+    // Also a heartbeat: `sluice status` takes a file older than a few of these for a dead agent.
+    if (attacher.attached.length !== status.interfaces.length || Date.now() - lastSaved >= STATUS_HEARTBEAT_MS) { saveStatus(); lastSaved = Date.now(); }
   }, 1000);
   scanSave.unref();
 

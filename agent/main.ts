@@ -34,7 +34,8 @@ mTLS to the control plane (all three, or none):
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
   --bpf-dir DIR            compiled datapath, sluice_pod.o and sluice_ext.o (default: build/bpf of this checkout)
-  --metrics-addr HOST:PORT Prometheus /metrics, /healthz, /readyz; "off" disables (default: 0.0.0.0:9964)
+  --metrics-addr HOST:PORT Prometheus /metrics, /healthz, /readyz; "off" disables (default: 127.0.0.1:9964,
+                           loopback only as kube-proxy's 127.0.0.1:10249; the DaemonSet sets the pod IP)
   --max-services N         map sizes, used when a map is first created
   --max-backends N           (defaults: ${DEFAULT_SIZES.services} services, ${DEFAULT_SIZES.backends} backends,
   --maglev-slots N            ${DEFAULT_SIZES.maglev} Maglev slots, ${DEFAULT_SIZES.ct} conntrack,
@@ -71,7 +72,7 @@ function parse() {
         'external-interface': str, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
-        'metrics-addr': { type: 'string', default: '0.0.0.0:9964' }, 'max-services': str, 'max-backends': str,
+        'metrics-addr': { type: 'string', default: '127.0.0.1:9964' }, 'max-services': str, 'max-backends': str,
         'maglev-slots': str, 'max-conntrack': str, 'max-affinity': str, 'ct-tcp-timeout': str, 'ct-udp-timeout': str,
         'ct-closing-timeout': str, 'ct-syn-timeout': str, 'nodeport-addresses': { type: 'string', default: 'primary' }, 'gc-interval': str, 'scan-interval': str,
         'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },

@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export const DEFAULT_RUN_DIR = '/run/sluice';
+/** The agent rewrites its status at least this often, so readers can tell a live agent's from a dead one's. */
+export const STATUS_HEARTBEAT_MS = 10_000;
 
 export interface AgentStatus {
   node: string;
@@ -21,6 +23,8 @@ export interface AgentStatus {
   refused?: Array<{ port: string; reason: string }>;
   /** Pinned maps of an older layout converted at this start (agent/bpf/migrate.ts). */
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
+  /** When this file was written (set by writeStatus). */
+  updatedAt?: string;
 }
 
 export function statusPath(node: string, runDir = DEFAULT_RUN_DIR): string {
@@ -31,14 +35,22 @@ export function writeStatus(s: AgentStatus, runDir = DEFAULT_RUN_DIR): void {
   const file = statusPath(s.node, runDir);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp`;
+  s.updatedAt = new Date().toISOString();
   fs.writeFileSync(tmp, JSON.stringify(s, null, 2), { mode: 0o600 });
   fs.renameSync(tmp, file);
 }
 
 export function readStatus(node: string, runDir = DEFAULT_RUN_DIR): AgentStatus | undefined {
+  return readStatusFile(node, runDir)?.status;
+}
+
+/** The status and the file's mtime; undefined when absent or unreadable JSON, EACCES thrown. */
+export function readStatusFile(node: string, runDir = DEFAULT_RUN_DIR): { status: AgentStatus; mtimeMs: number } | undefined {
+  const file = statusPath(node, runDir);
   try {
-    return JSON.parse(fs.readFileSync(statusPath(node, runDir), 'utf8')) as AgentStatus;
-  } catch {
+    return { status: JSON.parse(fs.readFileSync(file, 'utf8')) as AgentStatus, mtimeMs: fs.statSync(file).mtimeMs };
+  } catch (e) {
+    if (['EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
     return undefined;
   }
 }

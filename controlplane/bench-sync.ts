@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { StateStore } from './store.ts';
-import { StateServer } from './server.ts';
+import { StateServer, privateSocketAddress } from './server.ts';
 import { createMetrics } from './metrics.ts';
 import { connectStateStream } from '../agent/stream-client.ts';
 import { pb } from '../proto/contract.ts';
@@ -77,10 +77,11 @@ async function main(): Promise<void> {
   store.markSynced();
   const buildMs = now() - t0;
   const server = new StateServer({ store, logger: pino({ level: 'silent' }), metrics: createMetrics(store) });
-  const port = await server.listen('127.0.0.1:0');
+  const address = privateSocketAddress();
+  await server.listen(address);
   const snapshotBytes = pb.StateUpdate.encode({ version: 1, nonce: 'x', snapshot: true, upserts: [...store.keys()].map((k) => store.viewFor(store.get(k)!, 'bench-node')) }).finish().length;
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--agent', '--target', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--agent', '--target', address], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Record<string, unknown>[] = [];
   let wake: (() => void) | null = null;
   createInterface({ input: child.stdout! }).on('line', (l) => { lines.push(JSON.parse(l) as Record<string, unknown>); wake?.(); });

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { StateStore } from './store.ts';
-import { StateServer, type TlsFiles } from './server.ts';
+import { StateServer, listenProblem, type TlsFiles } from './server.ts';
 import { createMetrics } from './metrics.ts';
 import { createManifestsMetrics } from './metrics-manifests.ts';
 import { ManifestsSource } from './source-manifests.ts';
@@ -25,11 +25,16 @@ export const USAGE = `Usage: node controlplane/main.ts [flags]
   --service-node-port-range A-B   NodePort range of the manifests source, as the API server's (default 30000-32767)
   --max-manifest-bytes N          manifest files above N bytes are refused (default 1048576)
   --rescan-interval SECONDS       manifests safety-net rescan period (default 10)
-  --listen ADDR                   gRPC address: host:port or unix:/path (default 127.0.0.1:7443)
+  --listen ADDR                   gRPC address: host:port or unix:/path (default 127.0.0.1:7443).
+                                  A TCP address needs mTLS (below) or --insecure-listen; a Unix socket
+                                  is made mode 0600 and needs neither
   --tls-cert PATH --tls-key PATH --tls-ca PATH
                                   mTLS: server certificate, key, and the CA that client certificates
                                   must be signed by (all three or none)
-  --metrics-addr HOST:PORT        serve /metrics, /healthz, /readyz (default: off)
+  --insecure-listen               allow a TCP --listen without mTLS (logs a warning): anyone who can
+                                  reach the address receives every node's state
+  --metrics-addr HOST:PORT        serve /metrics, /healthz, /readyz (default: off; the manifests in
+                                  deploy/ set it)
   --log-level LEVEL               trace|debug|info|warn|error (default info)
   --help                          this text
 `;
@@ -46,6 +51,7 @@ export interface Flags {
   rescanIntervalS: number;
   listen: string;
   tls?: TlsFiles;
+  insecureListen: boolean;
   metricsAddr?: string;
   logLevel: string;
 }
@@ -66,6 +72,7 @@ export function parseFlags(argv: string[]): Flags | 'help' {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return 'help';
+    if (a === '--insecure-listen') { v['insecure-listen'] = 'true'; continue; }
     if (!a.startsWith('--')) throw new FlagError(`unexpected argument ${JSON.stringify(a)}`);
     let name = a.slice(2);
     let value: string | undefined;
@@ -106,6 +113,9 @@ export function parseFlags(argv: string[]): Flags | 'help' {
     for (const f of tlsGiven) if (!fs.existsSync(v[f]!)) throw new FlagError(`--${f}: ${v[f]} does not exist`);
     tls = { certFile: v['tls-cert']!, keyFile: v['tls-key']!, caFile: v['tls-ca']! };
   }
+  const insecureListen = v['insecure-listen'] === 'true';
+  const refused = listenProblem(listen, { tls, insecure: insecureListen });
+  if (refused) throw new FlagError(refused);
   if (v['metrics-addr'] !== undefined) parseHostPort(v['metrics-addr'], 'metrics-addr');
   const nodePortRange = v['service-node-port-range'] ?? '30000-32767';
   try { parsePortRange(nodePortRange); } catch (e) { throw new FlagError(`--service-node-port-range: ${(e as Error).message}`); }
@@ -115,7 +125,7 @@ export function parseFlags(argv: string[]): Flags | 'help' {
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new FlagError(`--log-level: unknown level ${JSON.stringify(logLevel)}`);
   return {
     source, kubeconfig: v.kubeconfig, manifests: v.manifests, stateFile: v['state-file'], serviceCidr, podCidr, nodePortRange, maxManifestBytes,
-    rescanIntervalS: rescan, listen, tls, metricsAddr: v['metrics-addr'], logLevel,
+    rescanIntervalS: rescan, listen, tls, insecureListen, metricsAddr: v['metrics-addr'], logLevel,
   };
 }
 
@@ -156,7 +166,7 @@ export async function startControlPlane(flags: Flags, log: Logger): Promise<Cont
     log.info({ kubeconfig: flags.kubeconfig ?? '(in-cluster)' }, 'kubernetes source started');
     source = k;
   }
-  const grpcPort = await server.listen(flags.listen, flags.tls);
+  const grpcPort = await server.listen(flags.listen, { tls: flags.tls, insecure: flags.insecureListen });
   let status: StatusServer | null = null;
   if (flags.metricsAddr) {
     const { host, port } = parseHostPort(flags.metricsAddr, 'metrics-addr');

@@ -11,6 +11,8 @@ export interface ControlPlaneMetrics {
   nacks: Counter;
   invalidObjects: Counter<'kind'>;
   sourceErrors: Counter<'source'>;
+  /** Client messages or streams refused by the gRPC server (controlplane/server.ts), by reason. */
+  rejected: Counter<'reason'>;
 }
 
 export function createMetrics(store: StateStore, registry = new Registry()): ControlPlaneMetrics {
@@ -34,5 +36,6 @@ export function createMetrics(store: StateStore, registry = new Registry()): Con
     nacks: new Counter({ name: 'sluice_cp_nacks_total', help: 'Updates rejected (nack) by agents', registers: [registry] }),
     invalidObjects: new Counter({ name: 'sluice_cp_invalid_object_reports_total', help: 'Validation errors reported (each time an object becomes or changes while invalid)', labelNames: ['kind'], registers: [registry] }),
     sourceErrors: new Counter({ name: 'sluice_cp_source_errors_total', help: 'Errors of the sources (watch/list failures, unreadable manifests)', labelNames: ['source'], registers: [registry] }),
+    rejected: new Counter({ name: 'sluice_cp_rejected_messages_total', help: 'Agent messages refused by the gRPC server (undecodable, invalid Hello, out of order, unknown ack)', labelNames: ['reason'], registers: [registry] }),
   };
 }

@@ -9,16 +9,18 @@
 // unknown" and re-sent with the next change (never resent on their own, so no nack loop).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { stateServiceDefinition, type Service, type StateUpdateMsg } from '../proto/contract.ts';
+import { pb, stateServiceDefinition, type Service, type StateUpdateMsg } from '../proto/contract.ts';
 import type { sluice } from '../proto/gen/state.js';
 import type { StateStore } from './store.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
+import { clip, helloProblem } from './hello.ts';
 
 /** Largest message either side accepts: a 10,000 x 10 snapshot is ~8 MB (see docs), keep headroom. */
 export const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
@@ -47,6 +49,29 @@ export interface TlsFiles {
   caFile: string;
 }
 
+/** Agents send only Hello and Ack (with a nack's error text): 1 MiB is far above either. */
+export const MAX_RECEIVE_BYTES = 1024 * 1024;
+
+export interface ListenOptions {
+  /** mTLS files; required for a TCP address unless `insecure`. */
+  tls?: TlsFiles;
+  /** Serve plain TCP without authentication (--insecure-listen): anyone who reaches it gets every node's state. */
+  insecure?: boolean;
+}
+
+/** A fresh "unix:" address in a new private (0700) temp directory: for in-process servers and benches. */
+export function privateSocketAddress(prefix = 'sluice-cp-'): string {
+  return `unix:${path.join(fs.mkdtempSync(path.join(os.tmpdir(), prefix)), 'cp.sock')}`;
+}
+
+/** Why a control plane may not listen on `address` with these options (TCP needs mTLS), or undefined. */
+export function listenProblem(address: string, o: ListenOptions): string | undefined {
+  if (address.startsWith('unix:') || o.tls || o.insecure) return undefined;
+  return `refusing to serve ${address} without mTLS: give --tls-cert, --tls-key and --tls-ca, listen on unix:/path, or pass --insecure-listen`;
+}
+
+export type RejectReason = 'undecodable' | 'hello-invalid' | 'hello-duplicate' | 'before-hello' | 'ack-unknown' | 'empty' | 'no-hello';
+
 export interface StateServerOptions {
   store: StateStore;
   logger: Logger;
@@ -62,12 +87,15 @@ interface InFlight {
   prevRevs: Map<string, number | undefined>;
 }
 
-type Call = grpc.ServerDuplexStream<sluice.v1.AgentMessage, StateUpdateMsg>;
+/** Messages arrive as bytes and are decoded per stream, so an undecodable one is counted against its stream. */
+type Call = grpc.ServerDuplexStream<Buffer, StateUpdateMsg>;
 
 class AgentSession {
   node = '';
   agentId = '';
   helloReceived = false;
+  /** Something this client sent was refused (counted); its stream is not counted again as 'no-hello'. */
+  refused = false;
   closed = false;
   /** key -> store revision the agent has (or is being sent). Rebuildable: a snapshot resets it. */
   readonly sent = new Map<string, number>();
@@ -97,6 +125,7 @@ export class StateServer {
   private readonly sessions = new Set<AgentSession>();
   private server: grpc.Server | null = null;
   private socketPath: string | null = null;
+  private closing = false;
   private readonly onChange = (keys: Set<string>): void => this.storeChanged(keys);
   private readonly onSynced = (): void => { for (const s of this.sessions) this.pump(s); };
 
@@ -122,16 +151,23 @@ export class StateServer {
   }
 
   /**
-   * Listens on "host:port" or "unix:/path" (socket chmod 0600). Returns the bound TCP port (0 for
-   * Unix sockets).
+   * Listens on "host:port" (mTLS, or plain with `insecure`) or "unix:/path" (socket chmod 0600).
+   * Returns the bound TCP port (0 for Unix sockets).
    */
-  async listen(address: string, tls?: TlsFiles): Promise<number> {
+  async listen(address: string, o: ListenOptions = {}): Promise<number> {
+    const problem = listenProblem(address, o);
+    if (problem) throw new Error(problem);
+    const tls = o.tls;
+    if (!tls && !address.startsWith('unix:')) {
+      this.log.warn({ address }, 'listening on TCP WITHOUT authentication (--insecure-listen): anyone who can reach this address receives every node\'s state');
+    }
     const server = new grpc.Server({
       ...SERVER_KEEPALIVE,
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
-    server.addService(stateServiceDefinition, { Stream: (call: Call) => this.handleStream(call) });
+    const definition = { Stream: { ...stateServiceDefinition.Stream, requestDeserialize: (b: Buffer): Buffer => b } };
+    server.addService(definition, { Stream: (call: Call) => this.handleStream(call) });
     let creds = grpc.ServerCredentials.createInsecure();
     if (tls) {
       creds = grpc.ServerCredentials.createSsl(
@@ -157,6 +193,13 @@ export class StateServer {
     return port;
   }
 
+  /** Counts and logs (once, with client strings clipped) one refused message or stream. */
+  private reject(s: AgentSession, reason: RejectReason, fields: Record<string, unknown>, msg = 'agent message rejected'): void {
+    s.refused = true;
+    this.metrics.rejected.inc({ reason });
+    this.log.warn({ rejected: reason, ...fields }, msg);
+  }
+
   /** grpc-js does not report refused TLS handshakes; hook its http2 servers to log them clearly. */
   private watchTlsFailures(server: grpc.Server): void {
     const servers = (server as unknown as { http2Servers?: Map<http2.Http2SecureServer, unknown> }).http2Servers;
@@ -175,6 +218,7 @@ export class StateServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.store.off('change', this.onChange);
     this.store.off('synced', this.onSynced);
     for (const s of this.sessions) {
@@ -202,12 +246,22 @@ export class StateServer {
     const finish = (reason: string, err?: Error): void => {
       if (s.closed && !this.sessions.has(s)) return;
       s.closed = true;
+      // A stream that ends without a Hello and nothing else refused: frames too large or cut short.
+      if (!s.helloReceived && !s.refused && !this.closing) this.reject(s, 'no-hello', { peer: s.peer, reason, err: clip(err?.message) }, 'stream ended without a Hello');
       if (this.sessions.delete(s)) {
         this.metrics.agents.set(this.sessions.size);
         this.log.info({ node: s.node, agentId: s.agentId, peer: s.peer, reason, err: err?.message, lastAckedVersion: s.lastAckedVersion }, 'agent disconnected');
       }
     };
-    call.on('data', (m: sluice.v1.AgentMessage) => {
+    call.on('data', (b: Buffer) => {
+      let m: sluice.v1.AgentMessage;
+      try {
+        m = pb.AgentMessage.decode(b);
+      } catch (e) {
+        this.reject(s, 'undecodable', { node: s.node, peer: s.peer, bytes: b.length, err: clip((e as Error).message) }, 'undecodable agent message; closing stream');
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'not a sluice.v1.AgentMessage' });
+        return;
+      }
       try {
         this.handleMessage(s, m);
       } catch (e) {
@@ -223,26 +277,28 @@ export class StateServer {
 
   private handleMessage(s: AgentSession, m: sluice.v1.AgentMessage): void {
     if (m.hello) {
-      if (s.helloReceived) { this.log.warn({ node: s.node, peer: s.peer }, 'duplicate Hello ignored'); return; }
+      if (s.helloReceived) { this.reject(s, 'hello-duplicate', { node: s.node, peer: s.peer }, 'duplicate Hello ignored'); return; }
       const node = m.hello.nodeName ?? '';
-      if (!node) {
-        this.log.warn({ peer: s.peer }, 'agent sent Hello without node_name; closing stream');
-        s.call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'Hello.node_name is required' });
+      const agentId = m.hello.agentId ?? '';
+      const problem = helloProblem(node, agentId);
+      if (problem) {
+        this.reject(s, 'hello-invalid', { peer: s.peer, node: clip(node), agentId: clip(agentId), err: problem }, 'invalid Hello; closing stream');
+        s.call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: problem });
         return;
       }
       s.helloReceived = true;
       s.node = node;
-      s.agentId = m.hello.agentId ?? '';
+      s.agentId = agentId;
       this.log.info({ node, agentId: s.agentId, peer: s.peer, lastAppliedVersion: Number(m.hello.lastAppliedVersion ?? 0) }, 'agent connected');
       this.pump(s);
       return;
     }
     if (m.ack) {
-      if (!s.helloReceived) { this.log.warn({ peer: s.peer }, 'Ack before Hello ignored'); return; }
+      if (!s.helloReceived) { this.reject(s, 'before-hello', { peer: s.peer }, 'Ack before Hello ignored'); return; }
       const version = Number(m.ack.version ?? 0);
       const inflight = s.inflight;
       if (!inflight || inflight.nonce !== (m.ack.nonce ?? '') || inflight.version !== version) {
-        this.log.warn({ node: s.node, version, nonce: m.ack.nonce, expected: inflight?.version }, 'stale or unknown ack ignored');
+        this.reject(s, 'ack-unknown', { node: s.node, version, nonce: clip(m.ack.nonce), expected: inflight?.version }, 'stale or unknown ack ignored');
         return;
       }
       s.inflight = null;
@@ -252,7 +308,7 @@ export class StateServer {
         this.log.debug({ node: s.node, version }, 'ack');
       } else {
         this.metrics.nacks.inc();
-        this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.prevRevs.size, error: m.ack.error ?? '' }, 'agent rejected update (nack)');
+        this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.prevRevs.size, error: clip(m.ack.error, 1000) }, 'agent rejected update (nack)');
         // The agent kept its previous state: forget what this update carried.
         if (inflight.snapshot) {
           s.needSnapshot = true;
@@ -268,7 +324,9 @@ export class StateServer {
         else { for (const k of s.retry) s.pending.add(k); s.retry.clear(); }
       }
       this.pump(s);
+      return;
     }
+    this.reject(s, 'empty', { node: s.node, peer: s.peer }, 'agent message with neither Hello nor Ack ignored');
   }
 
   private storeChanged(keys: Set<string>): void {

@@ -1,6 +1,7 @@
 // A Sluice control plane process for the simulated cluster, with its structured log at hand.
 // By default it runs in the root namespace on a Unix socket (mode 0600), which agents in any node
-// namespace reach by path; with `ns` and a TCP `listen` it runs inside that namespace instead.
+// namespace reach by path; with `ns` and a TCP `listen` it runs inside that namespace instead (a TCP
+// address needs the mTLS flags in `args`, or --insecure-listen: see docs/security.md).
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

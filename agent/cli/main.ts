@@ -1,13 +1,19 @@
 // sluice: look at a node's datapath. Reads the pinned maps directly, so it works while the agent
 // is down; `status` also reads the agent's status file.
-import fs from 'node:fs';
-import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_PIN_ROOT } from '../datapath.ts';
+import { DEFAULT_PIN_ROOT, pinDir } from '../datapath.ts';
 import { PinnedMaps } from '../inspect.ts';
 import { monitorCommand, MONITOR_HELP, MONITOR_OPTIONS } from './monitor.ts';
-import { DEFAULT_RUN_DIR, readStatus } from '../status.ts';
+import { DEFAULT_RUN_DIR, readStatusFile, type AgentStatus } from '../status.ts';
 import { table } from './table.ts';
+import { CliError, checkReadable, chooseNode } from './node-select.ts';
+import { age, liveness } from './liveness.ts';
+
+// `sluice … | head`: the reader is gone, which is how such a pipeline ends, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 const HELP = `Usage: sluice [options] <command>
 
@@ -22,7 +28,8 @@ Commands:
 Options:
   -o, --output table|json   (default: table)
   --node-name NAME          node whose maps to read (default: $NODE_NAME, else the only node
-                            pinned under --pin-root, else the host name)
+                            pinned under --pin-root, else the host name; with several pinned,
+                            they are listed to choose from)
   --pin-root DIR            (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR             where the agent writes its status (default: ${DEFAULT_RUN_DIR})
   -h, --help
@@ -52,27 +59,21 @@ if (o.help || positionals.length === 0) { process.stdout.write(HELP); process.ex
 if (o.output !== 'table' && o.output !== 'json') fail(`--output: ${o.output} is not table or json`);
 const json = o.output === 'json';
 const cmd = positionals.join(' ');
-
-function nodeName(): string {
-  if (o['node-name']) return o['node-name'];
-  if (process.env.NODE_NAME) return process.env.NODE_NAME;
-  try {
-    const dirs = fs.readdirSync(o['pin-root']!);
-    if (dirs.length === 1) return dirs[0]!;
-  } catch { /* fall through */ }
-  return os.hostname();
-}
+const COMMANDS = ['service list', 'bpf ct list', 'bpf affinity list', 'status', 'monitor'];
+if (!COMMANDS.includes(cmd)) fail(`unknown command: ${cmd}`);
 
 function out(data: unknown, render: () => string): void {
   process.stdout.write(json ? JSON.stringify(data, null, 2) + '\n' : render());
 }
 
-const node = nodeName();
+let node: string;
 let maps: PinnedMaps;
 try {
+  node = chooseNode(o['pin-root']!, o['node-name'], process.env.NODE_NAME);
+  checkReadable(pinDir(node, o['pin-root']));
   maps = new PinnedMaps(node, o['pin-root']);
 } catch (e) {
-  fail((e as Error).message, 1);
+  fail((e as Error).message, e instanceof CliError ? e.code : 1);
 }
 
 switch (cmd) {
@@ -99,19 +100,25 @@ switch (cmd) {
     break;
   }
   case 'status': {
-    const status = readStatus(node, o['run-dir']!);
+    let file: ReturnType<typeof readStatusFile>;
+    try { file = readStatusFile(node, o['run-dir']!); } catch { fail(`permission denied reading the agent's status under ${o['run-dir']}: run as root (or with sudo)`, 1); }
+    const status: AgentStatus | undefined = file?.status;
+    const live = file && liveness(file.status, file.mtimeMs);
+    // A dead agent's link is not connected, whatever its last status said.
+    if (status?.controlPlane && live && !live.running) status.controlPlane.connected = false;
     const fill = maps.fill();
     const counters = maps.counters();
-    const data = { node, agent: status, maps: fill, counters };
+    const data = { node, agent: status && { ...status, running: live!.running, statusAgeSeconds: Math.round(live!.ageMs / 1000) }, maps: fill, counters };
     out(data, () => {
       const lines: string[] = [`Node:            ${node}`];
       if (!status) {
         lines.push(`Agent:           no status file under ${o['run-dir']} (agent not running here?)`);
       } else {
-        const running = status.pid && pidAlive(status.pid);
-        lines.push(`Agent:           ${running ? `running (pid ${status.pid})` : 'not running'}, started ${status.startedAt}${status.adopted ? ', adopted pinned maps' : ''}`);
+        const running = live!.running;
+        lines.push(`Agent:           ${running ? `running (pid ${status.pid})` : `not running (${live!.why})`}, started ${status.startedAt}${status.adopted ? ', adopted pinned maps' : ''}`);
+        lines.push(`Facts as of:     ${status.updatedAt ?? new Date(file!.mtimeMs).toISOString()} (${age(live!.ageMs)})`);
         const cp = status.controlPlane;
-        lines.push(`Control plane:   ${cp ? `${cp.target} ${cp.connected ? 'connected' : 'disconnected'}${cp.serverId ? ` (server ${cp.serverId})` : ''}${cp.lastError ? `, last error: ${cp.lastError}` : ''}` : `standalone (${status.source})`}`);
+        lines.push(`Control plane:   ${!running && cp ? `agent not running; last known: ${cp.target}${cp.serverId ? ` (server ${cp.serverId})` : ''}` : cp ? `${cp.target} ${cp.connected ? 'connected' : 'disconnected'}${cp.serverId ? ` (server ${cp.serverId})` : ''}${cp.lastError ? `, last error: ${cp.lastError}` : ''}` : `standalone (${status.source})`}`);
         lines.push(`Applied version: ${status.appliedVersion}${status.appliedAt ? ` at ${status.appliedAt}` : ''}`);
         lines.push(`Nacked versions: ${status.nacked.length ? status.nacked.map((n) => `${n.version} (${n.error})`).join('; ') : 'none'}`);
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
@@ -133,7 +140,3 @@ switch (cmd) {
     fail(`unknown command: ${cmd}`);
 }
 maps.close();
-
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}

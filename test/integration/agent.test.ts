@@ -164,6 +164,9 @@ describe('agent', () => {
     expect(metrics).toMatch(/^sluice_versions_nacked_total [1-9]/m);
     expect(metrics).toMatch(/^sluice_map_capacity\{map="sl_backends"\} 16$/m);
     expect(metrics).toMatch(/sluice_service_connections_total\{service="default\/web:http",frontend="10\.96\.10\.10:80\/TCP"\} [1-9]/);
+    // Issue 17 finding 5: by default (no --metrics-addr) on loopback only, as kube-proxy's metrics.
+    const listening = await nsRun(c.node('a').ns, 'ss', ['-ltnH', 'sport = :9964']);
+    expect(listening.trim().split('\n').map((l) => l.split(/\s+/)[3])).toEqual(['127.0.0.1:9964']);
     // Back to what the agent already has: the control plane has nothing new to send.
     writeServices({ other: false });
   });

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { FakeApiServer, type KObj } from '../fixtures/fake-apiserver.ts';
 import { StateStore } from '../../controlplane/store.ts';
-import { StateServer } from '../../controlplane/server.ts';
+import { StateServer, privateSocketAddress } from '../../controlplane/server.ts';
 import { createMetrics } from '../../controlplane/metrics.ts';
 import { KubernetesSource } from '../../controlplane/source-kubernetes.ts';
 import { connectStateStream, type StateStreamClient } from '../../agent/stream-client.ts';
@@ -79,10 +79,11 @@ describe('kubernetes source with real informers', () => {
     const metrics = createMetrics(store);
     source = new KubernetesSource({ store, logger: log, kubeConfig: kc, pageSize: 2, restartBackoffInitialMs: 100, restartBackoffMaxMs: 1000 });
     server = new StateServer({ store, logger: log, metrics });
-    const port = await server.listen('127.0.0.1:0');
+    const target = privateSocketAddress();
+    await server.listen(target);
     source.start();
     client = connectStateStream({
-      target: `127.0.0.1:${port}`, nodeName: 'node-a',
+      target, nodeName: 'node-a',
       onUpdate: async (u) => {
         if (u.snapshot) { agent.clear(); snapshots++; }
         for (const k of u.removals) agent.delete(k);

@@ -339,6 +339,27 @@ describe('manifests source: files (findings 2 and 3)', () => {
     expect(seen).toEqual(['too-large']); // counted once, not every rescan
   });
 
+  it('a steady stream of writes (one per 20 ms) is picked up while it lasts, not after it stops (bench/soak.ts)', async () => {
+    const { dir } = tmp();
+    fs.writeFileSync(path.join(dir, 's.yaml'), svcYaml('s', 'ports: [{port: 80}]'));
+    // No rescan to fall back on: only the watch and its debounce (300 ms, far above the writes' gaps
+    // even on a loaded machine) can see the writes.
+    const { store } = await start(dir, { rescanIntervalMs: 600_000, debounceMs: 300 });
+    const seen = new Set<number>();
+    store.on('change', () => { const p = store.get('default/s')?.model.ports[0]?.port; if (p) seen.add(p); });
+    // 4 s of writes 20 ms apart, each a new port: a trailing debounce alone never fires during them.
+    const end = Date.now() + 4000;
+    for (let port = 1000; Date.now() < end; port++) {
+      fs.writeFileSync(path.join(dir, '.s.tmp'), svcYaml('s', `ports: [{port: ${port}}]`));
+      fs.renameSync(path.join(dir, '.s.tmp'), path.join(dir, 's.yaml'));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const during = seen.size;
+    // A scan at most 5 debounce periods (1.5 s) after a burst starts: two or three in 4 s.
+    expect(during).toBeGreaterThanOrEqual(1);
+    await waitFor('the last write', () => store.get('default/s')!.model.ports[0]!.port > 1000 && seen.size > during);
+  });
+
   it('re-parses only the file that changed', async () => {
     const { dir } = tmp();
     for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(dir, `s${i}.yaml`), svcYaml(`s${i}`, 'ports: [{port: 80}]'));

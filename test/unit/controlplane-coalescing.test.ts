@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { StateStore } from '../../controlplane/store.ts';
-import { StateServer } from '../../controlplane/server.ts';
+import { StateServer, privateSocketAddress } from '../../controlplane/server.ts';
 import { createMetrics } from '../../controlplane/metrics.ts';
 import { connectStateStream, type StateStreamClient, type StateUpdate } from '../../agent/stream-client.ts';
 import type { KubeEndpointSlice, KubeService } from '../../controlplane/model.ts';
@@ -35,26 +35,27 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(n: number): Promise<{ store: StateStore; server: StateServer; port: number; metrics: ReturnType<typeof createMetrics> }> {
+async function setup(n: number): Promise<{ store: StateStore; server: StateServer; target: string; metrics: ReturnType<typeof createMetrics> }> {
   const store = new StateStore();
   for (let i = 0; i < n; i++) { store.upsertService(service(i)); store.upsertSlice(sliceFor(i, 1)); }
   store.markSynced();
   const metrics = createMetrics(store);
   const server = new StateServer({ store, logger: log, metrics });
-  const port = await server.listen('127.0.0.1:0');
+  const target = privateSocketAddress();
+  await server.listen(target);
   cleanup.push(() => server.close());
-  return { store, server, port, metrics };
+  return { store, server, target, metrics };
 }
 
 describe('coalescing and acks', () => {
   it('a never-acking agent keeps bounded pending state; the update after the ack is the newest state', async () => {
     const N = 50;
-    const { store, server, port, metrics } = await setup(N);
+    const { store, server, target, metrics } = await setup(N);
     const updates: StateUpdate[] = [];
     let release: (() => void) | null = null;
     let hold = true;
     const client: StateStreamClient = connectStateStream({
-      target: `127.0.0.1:${port}`, nodeName: 'n1',
+      target, nodeName: 'n1',
       onUpdate: (u) => {
         updates.push(u);
         if (!hold) return Promise.resolve();
@@ -96,11 +97,11 @@ describe('coalescing and acks', () => {
   }, 60_000);
 
   it('a nack is counted, not resent on its own, and its services are retried with the next change', async () => {
-    const { store, server, port, metrics } = await setup(3);
+    const { store, server, target, metrics } = await setup(3);
     const updates: StateUpdate[] = [];
     let nackNext = false;
     const client = connectStateStream({
-      target: `127.0.0.1:${port}`, nodeName: 'n1',
+      target, nodeName: 'n1',
       onUpdate: async (u) => {
         updates.push(u);
         if (nackNext) { nackNext = false; return 'cannot apply'; }
