@@ -58,6 +58,7 @@ export interface KubeService {
     externalTrafficPolicy?: string;
     externalIPs?: string[];
     externalName?: string;
+    healthCheckNodePort?: unknown;
   };
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
@@ -273,6 +274,9 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     externalIps,
     loadBalancerIps: type === 'LoadBalancer' ? lbIps : [],
     loadBalancerSourceRanges: [],
+    // kube-proxy serves it only for LoadBalancer services with externalTrafficPolicy Local.
+    healthCheckNodePort: type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local' && isPort(spec.healthCheckNodePort) ? spec.healthCheckNodePort : 0,
+    lastChangeTriggerTime: '', // filled by the store from the slices' annotations
   };
   return { model, errors, ignored: false };
 }
