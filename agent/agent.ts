@@ -104,6 +104,11 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
     source: 'controlPlane' in o.source ? `control plane ${o.source.controlPlane.join(',')}` : `state file ${o.source.stateFile}`,
     appliedVersion: 0, nacked: [], interfaces: [],
+    kubeProxyReplacement: {
+      protocols: ['TCP', 'UDP'], nodePortAddresses: external?.ips ?? [], maglevSlots: dp.sizes.maglev, conntrackTimeouts: o.gc,
+      devices: external ? [{ name: external.name, mode: external.mode, addresses: external.ips }] : [],
+      healthz: o.healthz ? `${o.healthz.host}:${o.healthz.port}` : '', healthCheckNodePorts: [],
+    },
     external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
   };
   let stream: StateStreamClient | undefined;
@@ -111,6 +116,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
 
   const saveStatus = (): void => {
     status.interfaces = attacher.attached.map((a) => a.name).sort();
+    status.kubeProxyReplacement!.healthCheckNodePorts = svcHealth.ports;
     if (stream) {
       status.controlPlane = {
         target: stream.target, connected: stream.connected, serverId: stream.serverId || undefined,
@@ -137,7 +143,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       ready = true;
       health.updated();
       kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
-      svcHealth.sync(reconciler.services.values()).catch((e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
+      svcHealth.sync(reconciler.services.values()).then(saveStatus, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
       return undefined;
     } catch (e) {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PIN_ROOT } from '../datapath.ts';
 import { PinnedMaps } from '../inspect.ts';
 import { DEFAULT_RUN_DIR, readStatus } from '../status.ts';
+import { kprDetails, renderKpr } from './status-verbose.ts';
 import { table } from './table.ts';
 
 const HELP = `Usage: sluice [options] <command>
@@ -14,7 +15,8 @@ Commands:
   service list         frontends with their backends and counters (as 'cilium service list')
   bpf ct list          connection tracking entries
   bpf affinity list    sessionAffinity ClientIP entries
-  status               the agent's versions, control plane link, interfaces, map fill
+  status [--verbose]   the agent's versions, control plane link, interfaces, map fill; with
+                       --verbose also the kube-proxy replacement's configuration
 
 Options:
   -o, --output table|json   (default: table)
@@ -38,7 +40,7 @@ try {
     options: {
       output: { type: 'string', short: 'o', default: 'table' }, 'node-name': { type: 'string' },
       'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT }, 'run-dir': { type: 'string', default: DEFAULT_RUN_DIR },
-      help: { type: 'boolean', short: 'h' },
+      help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean', short: 'v' },
     },
   });
 } catch (e) {
@@ -99,7 +101,8 @@ switch (cmd) {
     const status = readStatus(node, o['run-dir']!);
     const fill = maps.fill();
     const counters = maps.counters();
-    const data = { node, agent: status, maps: fill, counters };
+    const kpr = o.verbose ? kprDetails(status, maps.services(), fill) : undefined;
+    const data = { node, agent: status, maps: fill, counters, ...(kpr && { kubeProxyReplacement: kpr }) };
     out(data, () => {
       const lines: string[] = [`Node:            ${node}`];
       if (!status) {
@@ -117,6 +120,7 @@ switch (cmd) {
         if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }
       lines.push('', table(['Map', 'Entries', 'Capacity', 'Fill'], fill.map((f) => [f.map, String(f.entries), String(f.capacity), `${((100 * f.entries) / f.capacity).toFixed(1)}%`])).trimEnd());
+      if (kpr) lines.push('', ...renderKpr(kpr));
       lines.push('', `Datapath counters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       return lines.join('\n') + '\n';
     });
