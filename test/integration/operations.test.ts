@@ -12,7 +12,7 @@ import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimAgent } from '../../sim/agent.ts';
 import { NODE_BIN, REPO, SimCluster, type SimPod } from '../../sim/cluster.ts';
-import { nsRun, waitFor } from '../../sim/netns.ts';
+import { nsRun, sleep, waitFor } from '../../sim/netns.ts';
 import { FakeApiServer, type KObj } from '../fixtures/fake-apiserver.ts';
 
 const SVC = '/api/v1/services';
@@ -20,6 +20,8 @@ const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
 const TRIGGER = 'endpoints.kubernetes.io/last-change-trigger-time';
 const HC_PORT = 31999;
 const VIP = '10.96.30.10';
+const MAX_BACKENDS = 8;
+const HEALTHZ_TIMEOUT_S = 2;
 
 let c: SimCluster;
 let api: FakeApiServer;
@@ -28,12 +30,15 @@ let cpMetricsUrl: string;
 let agent: SimAgent;
 let web: SimPod;
 let tmp: string;
+let agentStartedAt = 0;
 
-function slice(ready: boolean, triggerTime: string): KObj {
+function slice(ready: boolean, triggerTime: string, remote = 0): KObj {
+  // `remote` endpoints on another node: more of them than --max-backends makes the version refused.
+  const others = Array.from({ length: remote }, (_, i) => ({ addresses: [`10.244.9.${i + 1}`], conditions: { ready: true }, nodeName: 'elsewhere' }));
   return {
     metadata: { name: 'web-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' }, annotations: { [TRIGGER]: triggerTime } },
     addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    endpoints: [{ addresses: [web.ip], conditions: { ready, serving: ready }, nodeName: c.node('a').nodeName, targetRef: { kind: 'Pod', namespace: 'default', name: 'web' } }],
+    endpoints: [{ addresses: [web.ip], conditions: { ready, serving: ready }, nodeName: c.node('a').nodeName, targetRef: { kind: 'Pod', namespace: 'default', name: 'web' } }, ...others],
   };
 }
 
@@ -90,7 +95,8 @@ beforeAll(async () => {
       if (m) { clearTimeout(t); resolve(`http://${m[1]}/metrics`); }
     });
   });
-  agent = await SimAgent.start(c, 'a', { controlPlane: `unix:${socket}` });
+  agentStartedAt = Date.now();
+  agent = await SimAgent.start(c, 'a', { controlPlane: `unix:${socket}`, args: ['--max-backends', String(MAX_BACKENDS), '--healthz-timeout', String(HEALTHZ_TIMEOUT_S)] });
   await agent.waitLog((l) => l.msg === 'applied' && (l.services as number) >= 1, 30000);
 }, 120_000);
 
@@ -134,7 +140,9 @@ describe('health servers of a live agent', () => {
     expect(up.headers['x-load-balancing-endpoint-weight']).toBe('1');
     expect(JSON.parse(up.body)).toEqual({ service: { namespace: 'default', name: 'web' }, localEndpoints: 1, serviceProxyHealthy: true });
 
-    // The endpoint controller marks the pod not ready; its change happened 1 s before the slice reaches the API.
+    // The endpoint controller marks the pod not ready; its change happened 1 s before the slice reaches
+    // the API (after the agent started: earlier trigger times are not the agent's latency).
+    await sleep(agentStartedAt + 1500 - Date.now());
     const since = agent.logs.length;
     const before = Date.now();
     api.upsert(EPS, slice(false, new Date(before - 1000).toISOString()));
@@ -160,6 +168,44 @@ describe('health servers of a live agent', () => {
     expect(Math.abs(sample(m, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds')! * 1000 - after)).toBeLessThan(5000);
   }, 60_000);
 
+
+  it('a change left unprogrammed past --healthz-timeout turns :10256 and the health-check node port to 503, until one applies', async () => {
+    const node = c.node('a');
+    const hcUrl = `http://${node.ip}:${HC_PORT}/`;
+    let since = agent.logs.length;
+    api.upsert(EPS, slice(true, new Date().toISOString()));
+    await agent.waitLog((l) => l.msg === 'applied', 20000, since);
+    await waitFor('200 again', async () => (await nodeGet(hcUrl)).code === 200, 10000);
+
+    // More backends than the maps hold: the agent refuses the version and keeps the previous state.
+    since = agent.logs.length;
+    const refusedAt = Date.now();
+    api.upsert(EPS, slice(true, new Date().toISOString(), MAX_BACKENDS + 4));
+    await agent.waitLog((l) => l.msg === 'version not applied; previous state kept', 20000, since);
+    const early = await nodeGet('http://127.0.0.1:10256/healthz');
+    if (Date.now() - refusedAt < HEALTHZ_TIMEOUT_S * 1000 - 200) expect(early.code).toBe(200); // not late yet
+    const stale = await waitFor('503 from :10256', async () => {
+      const r = await nodeGet('http://127.0.0.1:10256/healthz');
+      return r.code === 503 ? r : undefined;
+    }, 15000);
+    expect(Date.now() - refusedAt).toBeGreaterThanOrEqual(HEALTHZ_TIMEOUT_S * 1000);
+    const body = JSON.parse(stale.body) as { lastUpdated: string; currentTime: string; nodeEligible: boolean };
+    expect(body.nodeEligible).toBe(true);
+    expect(Date.parse(body.lastUpdated)).toBeLessThanOrEqual(refusedAt); // the last programmed change, not now
+    expect((await nodeGet('http://127.0.0.1:10256/livez')).code).toBe(503);
+    const hc = await nodeGet(hcUrl);
+    expect(hc.code).toBe(503);
+    expect(hc.headers['x-load-balancing-endpoint-weight']).toBe('1');
+    expect(JSON.parse(hc.body)).toEqual({ service: { namespace: 'default', name: 'web' }, localEndpoints: 1, serviceProxyHealthy: false });
+    expect(sample(await agentMetrics(), 'kubeproxy_healthz_total{code="503"}')).toBeGreaterThanOrEqual(1);
+
+    // A version that fits is programmed: healthy again.
+    since = agent.logs.length;
+    api.upsert(EPS, slice(true, new Date().toISOString(), 1));
+    await agent.waitLog((l) => l.msg === 'applied', 20000, since);
+    expect((await nodeGet('http://127.0.0.1:10256/healthz')).code).toBe(200);
+    expect((await nodeGet(hcUrl)).code).toBe(200);
+  }, 60_000);
 });
 
 describe('Grafana dashboard', () => {
