@@ -64,6 +64,7 @@ export class KubeProxyMetrics {
 export function noLocalEndpoints(services: Iterable<Service>, node: string): { internal: number; external: number } {
   let internal = 0, external = 0;
   for (const s of services) {
+    if (!s.internalTrafficLocal && !s.externalTrafficLocal) continue; // most services: nothing to look at
     const reachable = s.externalIps.length > 0 || s.loadBalancerIps.length > 0;
     for (const p of s.ports) {
       const local = p.endpoints.filter((e) => e.nodeName === node);
