@@ -143,7 +143,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       ready = true;
       health.updated();
       kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
-      svcHealth.sync(reconciler.services.values()).then(saveStatus, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
+      svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
       return undefined;
     } catch (e) {

@@ -39,8 +39,12 @@ export class ServiceHealthServers {
     return [...this.#byPort.keys()].sort((a, b) => a - b);
   }
 
-  /** Serve exactly the health-check node ports of `services`, with their current local endpoint counts. */
-  async sync(services: Iterable<Service>): Promise<void> {
+  /**
+   * Serve exactly the health-check node ports of `services`, with their current local endpoint
+   * counts. Resolves true when the set of ports changed.
+   */
+  async sync(services: Iterable<Service>): Promise<boolean> {
+    const before = this.ports.join();
     const want = new Map<number, Service>();
     for (const s of services) if (s.healthCheckNodePort) want.set(s.healthCheckNodePort, s);
     for (const [port, served] of this.#byPort) {
@@ -64,6 +68,7 @@ export class ServiceHealthServers {
         }
       }
     }
+    return this.ports.join() !== before;
   }
 
   #answer(s: Served, res: http.ServerResponse): void {
