@@ -142,7 +142,7 @@ describe('health servers of a live agent', () => {
 
     // The endpoint controller marks the pod not ready; its change happened 1 s before the slice reaches
     // the API (after the agent started: earlier trigger times are not the agent's latency).
-    await sleep(agentStartedAt + 1500 - Date.now());
+    await sleep(Math.max(0, agentStartedAt + 1500 - Date.now()));
     const since = agent.logs.length;
     const before = Date.now();
     api.upsert(EPS, slice(false, new Date(before - 1000).toISOString()));
