@@ -14,6 +14,9 @@ import { monotonicNs } from './inspect.ts';
 import { nodePortIps } from './nodeport-addresses.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
+import { DEFAULT_HEALTHZ_TIMEOUT_S, ProxyHealth, serveProxyHealth, type HealthServer } from './health.ts';
+import { KubeProxyMetrics } from './metrics-kubeproxy.ts';
+import { ServiceHealthServers } from './service-health.ts';
 import { Reconciler } from './reconciler.ts';
 import { STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
@@ -37,6 +40,10 @@ export interface AgentOptions {
   bpfDir: string;
   /** /metrics, /healthz, /readyz; not served when unset. */
   metrics?: { host: string; port: number };
+  /** kube-proxy's node health server (/healthz, /livez; it listens on :10256); not served when unset. */
+  healthz?: { host: string; port: number };
+  /** A received change not programmed within this long makes /healthz answer 503 (default 60 s). */
+  healthzTimeoutMs?: number;
   sizes: MapSizes;
   gc: GcTimeouts;
   gcIntervalMs: number;
@@ -48,6 +55,8 @@ export interface AgentHandle {
   readonly datapath: Datapath;
   /** Port of the metrics server (0 when off). */
   readonly metricsPort: number;
+  /** Port of the node health server (0 when off or not bound). */
+  readonly healthzPort: number;
   /** Stop following the source and release everything; programs and maps stay in place. */
   stop(): Promise<void>;
 }
@@ -92,10 +101,20 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   const gc: GcTimeouts = { ...o.gc, synSince: monotonicNs() };
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));
   const metrics = new AgentMetrics(dp, maps, () => attacher.attached.length);
+  const kpMetrics = new KubeProxyMetrics(metrics.registry);
+  const health = new ProxyHealth(o.healthzTimeoutMs ?? DEFAULT_HEALTHZ_TIMEOUT_S * 1000);
+  const svcHealth = new ServiceHealthServers({
+    node, addresses: external?.ips ?? [], proxyHealthy: () => health.isHealthy(), warn: (msg, fields) => log.warn(fields, msg),
+  });
   const status: AgentStatus = {
     node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
     source: 'controlPlane' in o.source ? `control plane ${o.source.controlPlane.join(',')}` : `state file ${o.source.stateFile}`,
     appliedVersion: 0, nacked: [], interfaces: [],
+    kubeProxyReplacement: {
+      protocols: ['TCP', 'UDP'], nodePortAddresses: external?.ips ?? [], maglevSlots: dp.sizes.maglev, conntrackTimeouts: o.gc,
+      devices: external ? [{ name: external.name, mode: external.mode, addresses: external.ips }] : [],
+      healthz: o.healthz ? `${o.healthz.host}:${o.healthz.port}` : '', healthCheckNodePorts: [],
+    },
     external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
   };
   let stream: StateStreamClient | undefined;
@@ -103,6 +122,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
 
   const saveStatus = (): void => {
     status.interfaces = attacher.attached.map((a) => a.name).sort();
+    status.kubeProxyReplacement!.healthCheckNodePorts = svcHealth.ports;
     if (stream) {
       status.controlPlane = {
         target: stream.target, connected: stream.connected, serverId: stream.serverId || undefined,
@@ -125,6 +145,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
 
   const apply = (version: number, snapshot: boolean, upserts: Service[], removals: string[]): string | undefined => {
     const t0 = performance.now();
+    health.queuedUpdate();
     try {
       const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
       const seconds = (performance.now() - t0) / 1000;
@@ -140,6 +161,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       status.appliedVersion = version;
       status.appliedAt = new Date().toISOString();
       ready = true;
+      health.updated();
+      kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
+      svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
       return undefined;
     } catch (e) {
@@ -212,6 +236,15 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       throw new AgentStartError('cannot serve metrics', { addr: `${o.metrics.host}:${o.metrics.port}`, err: errText(e) });
     }
   }
+  let healthz: HealthServer | undefined;
+  if (o.healthz) {
+    // As kube-proxy: a health port that cannot be bound is reported, the datapath still runs.
+    try {
+      healthz = await serveProxyHealth({ ...o.healthz, health, healthz: kpMetrics.healthz, livez: kpMetrics.livez });
+    } catch (e) {
+      log.error({ addr: `${o.healthz.host}:${o.healthz.port}`, err: errText(e) }, 'cannot serve the node health server');
+    }
+  }
   attacher.start(o.scanIntervalMs);
   if (dp.migration) {
     // Every interface found now runs the new programs: the old ones wrote their last entries.
@@ -255,6 +288,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   return {
     datapath: dp,
     metricsPort: http?.port ?? 0,
+    healthzPort: healthz?.port ?? 0,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -264,6 +298,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       clearInterval(gcTimer);
       clearInterval(scanSave);
       await http?.close();
+      await healthz?.close();
+      await svcHealth.close();
       status.pid = 0;
       saveStatus();
       maps.close();

@@ -10,6 +10,7 @@ import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
 import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
 import { DEFAULT_GC } from './gc.ts';
 import { checkNodePortAddresses } from './nodeport-addresses.ts';
+import { DEFAULT_HEALTHZ_TIMEOUT_S } from './health.ts';
 import { DEFAULT_RUN_DIR } from './status.ts';
 
 const HELP = `Usage: sluice-agent [options]
@@ -36,6 +37,10 @@ mTLS to the control plane (all three, or none):
   --bpf-dir DIR            compiled datapath, sluice_pod.o and sluice_ext.o (default: build/bpf of this checkout)
   --metrics-addr HOST:PORT Prometheus /metrics, /healthz, /readyz; "off" disables (default: 127.0.0.1:9964,
                            loopback only as kube-proxy's 127.0.0.1:10249; the DaemonSet sets the pod IP)
+  --healthz-addr HOST:PORT kube-proxy's node health server, /healthz and /livez (its
+                           --healthz-bind-address); "off" disables (default: 0.0.0.0:10256)
+  --healthz-timeout S      /healthz answers 503 once a received change has waited S seconds
+                           without being programmed (default: ${DEFAULT_HEALTHZ_TIMEOUT_S}, as kube-proxy's)
   --max-services N         map sizes, used when a map is first created
   --max-backends N           (defaults: ${DEFAULT_SIZES.services} services, ${DEFAULT_SIZES.backends} backends,
   --maglev-slots N            ${DEFAULT_SIZES.maglev} Maglev slots, ${DEFAULT_SIZES.ct} conntrack,
@@ -72,7 +77,8 @@ function parse() {
         'external-interface': str, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
-        'metrics-addr': { type: 'string', default: '127.0.0.1:9964' }, 'max-services': str, 'max-backends': str,
+        'metrics-addr': { type: 'string', default: '127.0.0.1:9964' },
+        'healthz-addr': { type: 'string', default: '0.0.0.0:10256' }, 'healthz-timeout': str, 'max-services': str, 'max-backends': str,
         'maglev-slots': str, 'max-conntrack': str, 'max-affinity': str, 'ct-tcp-timeout': str, 'ct-udp-timeout': str,
         'ct-closing-timeout': str, 'ct-syn-timeout': str, 'nodeport-addresses': { type: 'string', default: 'primary' }, 'gc-interval': str, 'scan-interval': str,
         'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
@@ -92,6 +98,8 @@ for (const f of ['tls-ca', 'tls-cert', 'tls-key', 'bpf-dir'] as const) {
   if (args[f] && !fs.existsSync(args[f])) fail(`--${f}: ${args[f]} does not exist`);
 }
 if (args['metrics-addr'] !== 'off' && !/^[^:]*:\d+$/.test(args['metrics-addr'])) fail(`--metrics-addr: ${args['metrics-addr']} is not HOST:PORT`);
+if (args['healthz-addr'] !== 'off' && !/^[^:]*:\d+$/.test(args['healthz-addr'])) fail(`--healthz-addr: ${args['healthz-addr']} is not HOST:PORT`);
+const hostPort = (v: string) => ({ host: v.slice(0, v.lastIndexOf(':')) || '0.0.0.0', port: Number(v.slice(v.lastIndexOf(':') + 1)) });
 const externalMode = args['external-mode'] as (typeof EXTERNAL_MODES)[number];
 if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMode} is not one of ${EXTERNAL_MODES.join(', ')}`);
 
@@ -115,8 +123,9 @@ try {
     pinRoot: args['pin-root'],
     runDir: args['run-dir'],
     bpfDir: args['bpf-dir'],
-    metrics: metricsAddr === 'off' ? undefined
-      : { host: metricsAddr.slice(0, metricsAddr.lastIndexOf(':')) || '0.0.0.0', port: Number(metricsAddr.slice(metricsAddr.lastIndexOf(':') + 1)) },
+    metrics: metricsAddr === 'off' ? undefined : hostPort(metricsAddr),
+    healthz: args['healthz-addr'] === 'off' ? undefined : hostPort(args['healthz-addr']),
+    healthzTimeoutMs: num('healthz-timeout', args['healthz-timeout'], DEFAULT_HEALTHZ_TIMEOUT_S) * 1000,
     sizes: {
       services: num('max-services', args['max-services'], DEFAULT_SIZES.services),
       backends: num('max-backends', args['max-backends'], DEFAULT_SIZES.backends),

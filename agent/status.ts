@@ -25,6 +25,23 @@ export interface AgentStatus {
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
   /** When this file was written (set by writeStatus). */
   updatedAt?: string;
+  /** The kube-proxy replacement's configuration, for `sluice status --verbose`. */
+  kubeProxyReplacement?: KubeProxyReplacementStatus;
+  /** Socket-level load balancing, written by the socket-LB datapath when it runs; absent: off. */
+  socketLb?: { mode: string; attachPoint: string } | string;
+}
+
+export interface KubeProxyReplacementStatus {
+  protocols: string[];
+  /** Interfaces balancing north-south traffic, with their attach mode (xdp-native, xdp-generic, tc). */
+  devices: Array<{ name: string; mode: string; addresses: string[] }>;
+  /** Addresses NodePorts and health-check node ports answer on. */
+  nodePortAddresses: string[];
+  maglevSlots: number;
+  conntrackTimeouts: { tcpSeconds: number; udpSeconds: number; closingSeconds: number };
+  /** kube-proxy's node health server address, "" when off. */
+  healthz: string;
+  healthCheckNodePorts: number[];
 }
 
 export function statusPath(node: string, runDir = DEFAULT_RUN_DIR): string {

@@ -19,7 +19,7 @@ const SHAPES: Record<string, Shape> = {
       type: 'string', clusterIP: 'string', clusterIPs: ['string'], selector: 'strmap', externalIPs: ['any'],
       ports: [{ name: 'string', protocol: 'string', port: 'any', targetPort: 'any', nodePort: 'any' }],
       sessionAffinity: 'string', sessionAffinityConfig: { clientIP: { timeoutSeconds: 'any' } },
-      internalTrafficPolicy: 'string', externalTrafficPolicy: 'string', externalName: 'string',
+      internalTrafficPolicy: 'string', externalTrafficPolicy: 'string', externalName: 'string', healthCheckNodePort: 'any',
       loadBalancerSourceRanges: ['any'], trafficDistribution: 'string',
     },
     status: { loadBalancer: { ingress: [{ ip: 'string', hostname: 'string', ipMode: 'string' }] } },

@@ -65,6 +65,7 @@ export interface KubeService {
     externalName?: string;
     loadBalancerSourceRanges?: unknown[];
     trafficDistribution?: string;
+    healthCheckNodePort?: unknown;
   };
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string; ipMode?: string }[] } };
 }
@@ -337,6 +338,9 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     externalIps,
     loadBalancerIps: type === 'LoadBalancer' ? lbIps : [],
     loadBalancerSourceRanges: type === 'LoadBalancer' ? sourceRanges : [],
+    // kube-proxy serves it only for LoadBalancer services with externalTrafficPolicy Local.
+    healthCheckNodePort: type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local' && isPort(spec.healthCheckNodePort) ? spec.healthCheckNodePort : 0,
+    lastChangeTriggerTime: '', // filled by the store from the slices' annotations
   };
   return { model, errors, ignored: false };
 }

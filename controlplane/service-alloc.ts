@@ -45,6 +45,9 @@ function claimsOf(svc: KubeService): { list: Claim[]; dynamic: boolean } | null 
         claims.push({ id: `${p.nodePort}/${p.protocol ?? 'TCP'}`, field: `spec.ports[${i}].nodePort`, kind: 'nodePorts' });
       }
     });
+    // The API server takes it from the same range (a TCP port): only an explicit one here, none is allocated.
+    const hc = spec.healthCheckNodePort;
+    if (spec.type === 'LoadBalancer' && typeof hc === 'number' && Number.isInteger(hc) && hc !== 0) claims.push({ id: `${hc}/TCP`, field: 'spec.healthCheckNodePort', kind: 'nodePorts' });
   }
   return { list: claims, dynamic: explicit.length === 0 };
 }

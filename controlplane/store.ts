@@ -11,6 +11,9 @@ import {
 import { ZONE_LABEL } from './topology.ts';
 import type { Service } from '../proto/contract.ts';
 
+/** Set by the EndpointSlice controller: when the change that produced this slice version happened. */
+export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+
 export interface ServiceEntry {
   key: string;
   model: ServiceModel;
@@ -39,6 +42,8 @@ export class StateStore extends EventEmitter<StoreEvents> {
   private readonly rawServices = new Map<string, KubeService>();
   private readonly slices = new Map<string, ParsedSlice>();
   private readonly slicesByService = new Map<string, Set<string>>();
+  /** slice key -> its endpoints.kubernetes.io/last-change-trigger-time annotation. */
+  private readonly triggerTimes = new Map<string, string>();
   private readonly entries = new Map<string, ServiceEntry>();
   private readonly objectErrors = new Map<string, ModelError[]>();
   private readonly dirty = new Set<string>();
@@ -65,6 +70,9 @@ export class StateStore extends EventEmitter<StoreEvents> {
     const old = this.slices.get(parsed.key);
     if (old) this.unlinkSlice(old);
     this.slices.set(parsed.key, parsed);
+    const trigger = slice.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION];
+    if (trigger && !Number.isNaN(Date.parse(trigger))) this.triggerTimes.set(parsed.key, trigger);
+    else this.triggerTimes.delete(parsed.key);
     if (parsed.service) {
       let set = this.slicesByService.get(parsed.service);
       if (!set) this.slicesByService.set(parsed.service, (set = new Set()));
@@ -78,6 +86,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     const old = this.slices.get(key);
     if (!old) return;
     this.slices.delete(key);
+    this.triggerTimes.delete(key);
     this.unlinkSlice(old);
     this.setErrors(`EndpointSlice ${key}`, []);
   }
@@ -189,6 +198,16 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+  /** The latest trigger time among a service's slices (kube-proxy measures from each change). */
+  private latestTrigger(sliceKeys: Iterable<string>): string {
+    let best = '', bestMs = -Infinity;
+    for (const k of sliceKeys) {
+      const t = this.triggerTimes.get(k);
+      if (t && Date.parse(t) > bestMs) { best = t; bestMs = Date.parse(t); }
+    }
+    return best;
+  }
+
   private unlinkSlice(p: ParsedSlice): void {
     if (!p.service) return;
     const set = this.slicesByService.get(p.service);
@@ -240,6 +259,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
         if (sliceKeys) for (const k of sliceKeys) { const p = this.slices.get(k); if (p) parsed.push(p); }
         const r = buildService(raw, parsed);
         model = r.model;
+        if (model && sliceKeys) model.lastChangeTriggerTime = this.latestTrigger(sliceKeys);
         this.setErrors(`Service ${key}`, r.errors);
       } else {
         this.setErrors(`Service ${key}`, []);

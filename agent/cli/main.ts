@@ -5,6 +5,7 @@ import { DEFAULT_PIN_ROOT, pinDir } from '../datapath.ts';
 import { PinnedMaps } from '../inspect.ts';
 import { monitorCommand, MONITOR_HELP, MONITOR_OPTIONS } from './monitor.ts';
 import { DEFAULT_RUN_DIR, readStatusFile, type AgentStatus } from '../status.ts';
+import { kprDetails, renderKpr } from './status-verbose.ts';
 import { table } from './table.ts';
 import { CliError, checkReadable, chooseNode } from './node-select.ts';
 import { age, liveness } from './liveness.ts';
@@ -21,7 +22,8 @@ Commands:
   service list         frontends with their backends and counters (as 'cilium service list')
   bpf ct list          connection tracking entries
   bpf affinity list    sessionAffinity ClientIP entries
-  status               the agent's versions, control plane link, interfaces, map fill
+  status [--verbose]   the agent's versions, control plane link, interfaces, map fill; with
+                       --verbose also the kube-proxy replacement's configuration
   monitor              datapath events as they happen: drops and rejects with their reason,
                        sampled new flows and affinity hits (as 'cilium monitor')
 
@@ -48,7 +50,7 @@ try {
     options: {
       output: { type: 'string', short: 'o', default: 'table' }, 'node-name': { type: 'string' },
       'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT }, 'run-dir': { type: 'string', default: DEFAULT_RUN_DIR },
-      help: { type: 'boolean', short: 'h' }, ...MONITOR_OPTIONS,
+      help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean', short: 'v' }, ...MONITOR_OPTIONS,
     },
   });
 } catch (e) {
@@ -108,7 +110,8 @@ switch (cmd) {
     if (status?.controlPlane && live && !live.running) status.controlPlane.connected = false;
     const fill = maps.fill();
     const counters = maps.counters();
-    const data = { node, agent: status && { ...status, running: live!.running, statusAgeSeconds: Math.round(live!.ageMs / 1000) }, maps: fill, counters };
+    const kpr = o.verbose ? kprDetails(status, maps.services(), fill) : undefined;
+    const data = { node, agent: status && { ...status, running: live!.running, statusAgeSeconds: Math.round(live!.ageMs / 1000) }, maps: fill, counters, ...(kpr && { kubeProxyReplacement: kpr }) };
     out(data, () => {
       const lines: string[] = [`Node:            ${node}`];
       if (!status) {
@@ -128,6 +131,7 @@ switch (cmd) {
         if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }
       lines.push('', table(['Map', 'Entries', 'Capacity', 'Fill'], fill.map((f) => [f.map, String(f.entries), String(f.capacity), `${((100 * f.entries) / f.capacity).toFixed(1)}%`])).trimEnd());
+      if (kpr) lines.push('', ...renderKpr(kpr));
       lines.push('', `Datapath counters: ${Object.entries(counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
       return lines.join('\n') + '\n';
     });

@@ -653,6 +653,12 @@ export namespace sluice {
             /** Service loadBalancerSourceRanges. */
             loadBalancerSourceRanges: string[];
 
+            /** Service healthCheckNodePort. */
+            healthCheckNodePort: number;
+
+            /** Service lastChangeTriggerTime. */
+            lastChangeTriggerTime: string;
+
             /**
              * Creates a new Service instance using the specified properties.
              * @param [properties] Properties to set
@@ -772,6 +778,12 @@ export namespace sluice {
 
                 /** Service loadBalancerSourceRanges */
                 loadBalancerSourceRanges?: (string[]|null);
+
+                /** Service healthCheckNodePort */
+                healthCheckNodePort?: (number|null);
+
+                /** Service lastChangeTriggerTime */
+                lastChangeTriggerTime?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -1660,6 +1660,8 @@ export const sluice = $root.sluice = (() => {
              * @property {Array.<string>|null} [externalIps] Service externalIps
              * @property {Array.<string>|null} [loadBalancerIps] Service loadBalancerIps
              * @property {Array.<string>|null} [loadBalancerSourceRanges] Service loadBalancerSourceRanges
+             * @property {number|null} [healthCheckNodePort] Service healthCheckNodePort
+             * @property {string|null} [lastChangeTriggerTime] Service lastChangeTriggerTime
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1793,6 +1795,22 @@ export const sluice = $root.sluice = (() => {
             Service.prototype.loadBalancerSourceRanges = $util.emptyArray;
 
             /**
+             * Service healthCheckNodePort.
+             * @member {number} healthCheckNodePort
+             * @memberof sluice.v1.Service
+             * @instance
+             */
+            Service.prototype.healthCheckNodePort = 0;
+
+            /**
+             * Service lastChangeTriggerTime.
+             * @member {string} lastChangeTriggerTime
+             * @memberof sluice.v1.Service
+             * @instance
+             */
+            Service.prototype.lastChangeTriggerTime = "";
+
+            /**
              * Creates a new Service instance using the specified properties.
              * @function create
              * @memberof sluice.v1.Service
@@ -1853,6 +1871,10 @@ export const sluice = $root.sluice = (() => {
                 if (message.loadBalancerSourceRanges != null && message.loadBalancerSourceRanges.length)
                     for (let i = 0; i < message.loadBalancerSourceRanges.length; ++i)
                         writer.uint32(/* id 12, wireType 2 =*/98).string(message.loadBalancerSourceRanges[i]);
+                if (message.healthCheckNodePort != null && $Object.hasOwnProperty.call(message, "healthCheckNodePort") && message.healthCheckNodePort !== 0)
+                    writer.uint32(/* id 13, wireType 0 =*/104).uint32(message.healthCheckNodePort);
+                if (message.lastChangeTriggerTime != null && $Object.hasOwnProperty.call(message, "lastChangeTriggerTime") && message.lastChangeTriggerTime !== "")
+                    writer.uint32(/* id 14, wireType 2 =*/114).string(message.lastChangeTriggerTime);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2013,6 +2035,24 @@ export const sluice = $root.sluice = (() => {
                             message.loadBalancerSourceRanges.push(reader.stringVerify());
                             continue;
                         }
+                    case 13: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.healthCheckNodePort = value;
+                            else
+                                delete message.healthCheckNodePort;
+                            continue;
+                        }
+                    case 14: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.lastChangeTriggerTime = value;
+                            else
+                                delete message.lastChangeTriggerTime;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2119,6 +2159,12 @@ export const sluice = $root.sluice = (() => {
                         if (!$util.isString(message.loadBalancerSourceRanges[i]))
                             return "loadBalancerSourceRanges: string[] expected";
                 }
+                if (message.healthCheckNodePort != null && $Object.hasOwnProperty.call(message, "healthCheckNodePort"))
+                    if (!$util.isInteger(message.healthCheckNodePort))
+                        return "healthCheckNodePort: integer expected";
+                if (message.lastChangeTriggerTime != null && $Object.hasOwnProperty.call(message, "lastChangeTriggerTime"))
+                    if (!$util.isString(message.lastChangeTriggerTime))
+                        return "lastChangeTriggerTime: string expected";
                 return null;
             };
 
@@ -2199,6 +2245,12 @@ export const sluice = $root.sluice = (() => {
                     for (let i = 0; i < object.loadBalancerSourceRanges.length; ++i)
                         message.loadBalancerSourceRanges[i] = $String(object.loadBalancerSourceRanges[i]);
                 }
+                if (object.healthCheckNodePort != null)
+                    if ($Number(object.healthCheckNodePort) !== 0)
+                        message.healthCheckNodePort = object.healthCheckNodePort >>> 0;
+                if (object.lastChangeTriggerTime != null)
+                    if (typeof object.lastChangeTriggerTime !== "string" || object.lastChangeTriggerTime.length)
+                        message.lastChangeTriggerTime = $String(object.lastChangeTriggerTime);
                 return message;
             };
 
@@ -2234,6 +2286,8 @@ export const sluice = $root.sluice = (() => {
                     object.affinityTimeoutSeconds = 0;
                     object.internalTrafficLocal = false;
                     object.externalTrafficLocal = false;
+                    object.healthCheckNodePort = 0;
+                    object.lastChangeTriggerTime = "";
                 }
                 if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace"))
                     object.namespace = message.namespace;
@@ -2274,6 +2328,10 @@ export const sluice = $root.sluice = (() => {
                     for (let j = 0; j < message.loadBalancerSourceRanges.length; ++j)
                         object.loadBalancerSourceRanges[j] = message.loadBalancerSourceRanges[j];
                 }
+                if (message.healthCheckNodePort != null && $Object.hasOwnProperty.call(message, "healthCheckNodePort"))
+                    object.healthCheckNodePort = message.healthCheckNodePort;
+                if (message.lastChangeTriggerTime != null && $Object.hasOwnProperty.call(message, "lastChangeTriggerTime"))
+                    object.lastChangeTriggerTime = message.lastChangeTriggerTime;
                 return object;
             };
 

@@ -58,6 +58,17 @@ describe('allocateServiceAddresses', () => {
     expect(more.errors).toEqual(['default/m4 spec.clusterIP: service range 10.96.0.0/24 exhausted; service refused']);
   });
 
+  it('healthCheckNodePort is a TCP nodePort: held, range-checked, and refused when taken', () => {
+    const st = emptyState();
+    const lb = svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 31000, ports: [{ port: 80, nodePort: 30081 }] });
+    const r = scan(st, [lb, svc('np', { type: 'NodePort', ports: [{ port: 80, nodePort: 31000 }] }), svc('out', { type: 'LoadBalancer', healthCheckNodePort: 80, ports: [{ port: 80, nodePort: 30082 }] })]);
+    expect(r.errors).toEqual([
+      'default/np spec.ports[0].nodePort: nodePort 31000/TCP is already allocated to Service default/lb (first come, first served); service refused',
+      'default/out spec.healthCheckNodePort: nodePort 80 is not in the NodePort range 30000-32767; service refused',
+    ]);
+    expect(st.held.nodePorts).toEqual({ '30081/TCP': 'default/lb', '31000/TCP': 'default/lb' });
+  });
+
   it('nodePorts are held per protocol; malformed addresses are left to the model', () => {
     const st = emptyState();
     const r = scan(st, [
