@@ -278,6 +278,8 @@ export interface BurstResult {
   flows?: Record<string, string>;
   /** The first 100 failed attempts: error, when it started (epoch ms), how long it took. */
   failures: Array<{ code: string; at: number; ms: number }>;
+  /** The first 100 attempts (failed or not) that took slowMs (default 1000) or longer. */
+  slow: Array<{ at: number; ms: number }>;
 }
 
 /** One JSON command per line to sim/tools/podclient.ts, one JSON result back. */
@@ -316,7 +318,7 @@ export class PodClient {
     return out;
   }
 
-  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number } = {}): Promise<BurstResult> {
+  burst(target: string, opts: { proto?: 'tcp' | 'udp'; slowMs?: number; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number } = {}): Promise<BurstResult> {
     return this.cmd({ op: 'burst', target, ...opts });
   }
 
