@@ -8,6 +8,7 @@ import { StateServer } from '../../controlplane/server.ts';
 import { createMetrics } from '../../controlplane/metrics.ts';
 import { connectStateStream, type StateStreamClient, type StateUpdate } from '../../controlplane/client.ts';
 import type { KubeEndpointSlice, KubeService } from '../../controlplane/model.ts';
+import { pb } from '../../controlplane/proto.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -144,4 +145,33 @@ describe('coalescing and acks', () => {
     await waitFor(() => client.lastAckedVersion === updates[2]!.version);
     expect((await metrics.acks.get()).values[0]!.value).toBe(3); // 2 of this agent's, 1 of the window's witness
   }, 60_000);
+});
+
+describe('large snapshots', () => {
+  it('delivers a snapshot over 4 MiB (gRPC\'s default message limit) whole, in one update', async () => {
+    // 16,000 services with 10 endpoints each: over 4 MiB as protobuf.
+    const N = 16000;
+    const store = new StateStore();
+    for (let i = 0; i < N; i++) {
+      store.upsertService(service(i));
+      store.upsertSlice({
+        ...sliceFor(i, 1),
+        endpoints: Array.from({ length: 10 }, (_, e) => ({ addresses: [`10.${128 + (i >> 12)}.${(i >> 4) & 255}.${((i & 15) << 4) | e}`], nodeName: 'n1' })),
+      });
+    }
+    store.markSynced();
+    const server = new StateServer({ store, logger: log, metrics: createMetrics(store) });
+    const port = await server.listen('127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const updates: StateUpdate[] = [];
+    const client = connectStateStream({ target: `127.0.0.1:${port}`, nodeName: 'n1', onUpdate: async (u) => { updates.push(u); } });
+    cleanup.push(async () => client.close());
+    await waitFor(() => updates.length > 0, 60_000);
+    const u = updates[0]!;
+    expect(u.snapshot).toBe(true);
+    expect(u.upserts).toHaveLength(N);
+    expect(u.upserts.every((s) => s.ports[0]!.endpoints.length === 10)).toBe(true);
+    const bytes = pb.StateUpdate.encode({ version: u.version, snapshot: true, upserts: u.upserts as never }).finish().length;
+    expect(bytes).toBeGreaterThan(4 << 20);
+  }, 120_000);
 });
