@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimAgent } from '../../sim/agent.ts';
 import { SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { SimControlPlane } from '../../sim/controlplane.ts';
-import { sleep, waitFor } from '../../sim/netns.ts';
+import { nsRun, waitFor } from '../../sim/netns.ts';
 import { pinnedFrontends } from '../../sim/pinned.ts';
 import { FakeApiServer, type KObj } from '../fixtures/fake-apiserver.ts';
 
@@ -91,5 +91,22 @@ describe('an agent following a control plane that has not synced', () => {
     const applied = await agent.waitLog((l) => l.msg === 'applied', 30000, since);
     expect(applied).toMatchObject({ snapshot: true, services: 1, changed: 0, removed: 0 });
     expect(pinnedFrontends(node)).toEqual(before);
+  });
+
+  it('a new agent answers /readyz 503 until it has applied a first version (and /healthz 200 meanwhile)', async () => {
+    await cp.kill('SIGKILL');
+    api.holdLists(EPS);
+    await cp.restart();
+    const cpSince = cp.logs.length;
+    const name = `${c.node('a').nodeName}-fresh`;
+    const fresh = await SimAgent.start(c, 'a', { controlPlane: cp.address, args: ['--node-name', name, '--pod-interfaces', 'none', '--metrics-addr', '127.0.0.1:9965'] });
+    const probe = (p: string) => nsRun(c.node('a').ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:9965${p}`]);
+    await waitFor('the new agent to connect', async () => cp.logs.slice(cpSince).some((l) => l.msg === 'agent connected' && l.node === name), 20000);
+    expect(await probe('/healthz')).toBe('200');
+    expect(await probe('/readyz')).toBe('503');
+    api.releaseLists(EPS);
+    await fresh.waitLog((l) => l.msg === 'applied', 30000);
+    expect(await probe('/readyz')).toBe('200');
+    await fresh.kill();
   });
 });

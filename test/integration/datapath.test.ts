@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceState } from '../../agent/services.ts';
 import { SimAgent } from '../../sim/agent.ts';
-import { SimCluster, type PodClient } from '../../sim/cluster.ts';
+import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, sleep } from '../../sim/netns.ts';
-import { pinnedCounter, pinnedFrontends } from '../../sim/pinned.ts';
+import { dumpPinned, pinnedCounter, pinnedFrontends } from '../../sim/pinned.ts';
 
 const BACKENDS = ['b1', 'b2', 'b3', 'b4'];
 let c: SimCluster;
@@ -131,6 +131,14 @@ describe('ClusterIP datapath', () => {
     expect(r.failed).toBe(0);
     expect(Object.keys(r.counts)).toHaveLength(1);
     const first = Object.keys(r.counts)[0]!;
+    // `sluice bpf affinity list` shows what sl_affinity holds (decoded here from bpftool's bytes:
+    // struct sl_aff_key {svc_id, client (wire order)}, struct sl_aff_value {backend_id, ..}).
+    const listed = JSON.parse(execFileSync(NODE_BIN, [`${REPO}agent/cli/main.ts`, '--node-name', c.node('a').nodeName, 'bpf', 'affinity', 'list', '-o', 'json'], { encoding: 'utf8' })) as
+      Array<{ serviceId: number; client: string; backendId: number }>;
+    const pinned = dumpPinned(c.node('a').nodeName, 'sl_affinity').map(({ key, value }) => ({ serviceId: key.readUInt32LE(0), client: [...key.subarray(4, 8)].join('.'), backendId: value.readUInt32LE(0) }));
+    expect(pinned.filter((a) => a.client === c.pod('client').ip)).toHaveLength(1);
+    const sort = (rows: Array<{ serviceId: number; client: string; backendId: number }>) => rows.map((x) => `${x.serviceId} ${x.client} ${x.backendId}`).sort();
+    expect(sort(listed)).toEqual(sort(pinned));
     // After each 2 s timeout a fresh Maglev choice is made: within 12 rounds a different backend
     // shows up unless the hash picked the same one 12 times (1 in 3^12 = 5e-6). Within a round the
     // client stays on one backend.
@@ -243,6 +251,21 @@ describe('ClusterIP datapath', () => {
     expect(pings.failed, JSON.stringify(pings.byPod)).toBe(0);
     expect(pings.ok).toBe(40);
     await client.closeAll();
+  });
+
+  it('refuses a service whose frontend another service already has, and keeps the first one serving', async () => {
+    const fes = pinnedFrontends(c.node('a').nodeName);
+    const since = agent.logs.length;
+    // "dup" claims web's 10.96.0.10:80 for b4 alone.
+    const applied = await agent.setServices([...services(), svc('dup', '10.96.0.10', [{ name: 'http', port: 80, target: 8080 }], ['b4'])]);
+    expect(applied.msg).toBe('applied');
+    const refused = await agent.waitLog((l) => l.msg === 'service left as it was', 5000, since);
+    expect(String(refused.err)).toMatch(/10\.96\.0\.10:80\/TCP is already used by service default\/web/);
+    expect(pinnedFrontends(c.node('a').nodeName)).toEqual(fes);
+    const r = await client.burst('10.96.0.10:80', { count: 100, concurrency: 4 });
+    expect(r.failed, JSON.stringify(r.errors)).toBe(0);
+    expect(Object.keys(r.counts).sort()).toEqual(['b1', 'b2', 'b3']);
+    await agent.setServices(services());
   });
 
   it('lets bpftool print the services map with named, readable fields', () => {

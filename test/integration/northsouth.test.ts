@@ -41,6 +41,10 @@ function services(): ServiceState[] {
       ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30084, endpoints: [ep('web-b2', 8080)] }],
     },
     {
+      namespace: 'default', name: 'np-sticky', type: 'NodePort', clusterIps: ['10.96.1.15'], affinityClientIp: true, affinityTimeoutSeconds: 600,
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30085, endpoints: all.map((p) => ep(p, 8080)) }],
+    },
+    {
       namespace: 'default', name: 'ext', type: 'ClusterIP', clusterIps: ['10.96.1.12'], externalIps: [EXTERNAL_IP],
       ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: all.map((p) => ep(p, 8080)) }],
     },
@@ -155,6 +159,15 @@ describe('north-south', () => {
       expect(Object.keys(r.counts)).toEqual(['web-b2']);
     }
     expect(status('a').counters.ext_snat_fail).toBe(before);
+  });
+
+  it('keeps an outside client on one backend with ClientIP affinity, through either node', async () => {
+    for (const node of ['a', 'b']) {
+      const r = await outside.burst(`${c.node(node).ip}:30085`, { count: 60, concurrency: 3 });
+      expect(r.failed, `node ${node}: ${JSON.stringify(r.errors)}`).toBe(0);
+      // Without affinity 60 connections over 3 backends all landing on one: 3 x (1/3)^60.
+      expect(Object.keys(r.counts), `node ${node}: ${JSON.stringify(r.counts)}`).toHaveLength(1);
+    }
   });
 
   it('serves an ExternalIP and a LoadBalancer IP', async () => {
