@@ -161,6 +161,22 @@ describe('north-south', () => {
     expect(status('a').counters.ext_snat_fail).toBe(before);
   });
 
+  it('reaches another node\'s backend when the next hop is not in the neighbour table yet (XDP hands over to tc)', async () => {
+    const a = c.node('a'), b = c.node('b');
+    for (let round = 0; round < 3; round++) {
+      // Node a forgets node b's MAC: XDP cannot resolve it and passes the frame to sl_ext_tc.
+      await nsRun(a.ns, 'ip', ['neigh', 'flush', 'dev', 'eth0']);
+      expect(await nsRun(a.ns, 'ip', ['neigh', 'show', b.ip, 'dev', 'eth0'])).not.toMatch(/lladdr/);
+      const fibFail = status('a').counters.ext_fib_fail as number;
+      const r = await outside.burst(`${a.ip}:30084`, { count: 1, timeoutMs: 3000, slowMs: 1000 });
+      expect(r.counts, `round ${round}: ${JSON.stringify(r.errors)}`).toEqual({ 'web-b2': 1 });
+      // The first SYN went through, not a retransmission a second later.
+      expect(r.slow, `round ${round}`).toEqual([]);
+      expect(status('a').counters.ext_fib_fail).toBe(fibFail);
+      expect(await nsRun(a.ns, 'ip', ['neigh', 'show', b.ip, 'dev', 'eth0'])).toMatch(/lladdr/);
+    }
+  });
+
   it('keeps an outside client on one backend with ClientIP affinity, through either node', async () => {
     for (const node of ['a', 'b']) {
       const r = await outside.burst(`${c.node(node).ip}:30085`, { count: 60, concurrency: 3 });
