@@ -155,6 +155,15 @@ export class SimCluster {
     throw new Error(`no pod ${name} in the simulated cluster`);
   }
 
+  /** Pod "client" and `backends` serving `ports` on node `nodeName`: the usual single-node test setup. */
+  async addClientAndBackends(nodeName: string, backends: string[], ports: { tcp?: number[]; udp?: number[] }): Promise<void> {
+    await this.addPod(nodeName, 'client');
+    for (const b of backends) {
+      await this.addPod(nodeName, b);
+      await this.serve(b, ports);
+    }
+  }
+
   /** Add a pod on `nodeName`; its IP is the next free one in the node's pod CIDR unless given. */
   async addPod(nodeName: string, name: string, opts: { ip?: string } = {}): Promise<SimPod> {
     const node = this.node(nodeName);

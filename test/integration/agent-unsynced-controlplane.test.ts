@@ -28,11 +28,7 @@ const api = new FakeApiServer();
 
 beforeAll(async () => {
   c = await SimCluster.create({ nodes: ['a'] });
-  await c.addPod('a', 'client');
-  for (const b of BACKENDS) {
-    await c.addPod('a', b);
-    await c.serve(b, { tcp: [8080] });
-  }
+  await c.addClientAndBackends('a', BACKENDS, { tcp: [8080] });
   await api.start();
   api.upsert(SVC, { metadata: { name: 'web', namespace: 'default' }, spec: { type: 'ClusterIP', clusterIP: VIP, clusterIPs: [VIP], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } });
   const slice: KObj = {

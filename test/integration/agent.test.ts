@@ -47,11 +47,7 @@ function writeServices(opts: { other?: boolean; big?: boolean } = {}): void {
 
 beforeAll(async () => {
   c = await SimCluster.create({ nodes: ['a'] });
-  await c.addPod('a', 'client');
-  for (const b of BACKENDS) {
-    await c.addPod('a', b);
-    await c.serve(b, { tcp: [8080] });
-  }
+  await c.addClientAndBackends('a', BACKENDS, { tcp: [8080] });
   dir = manifestsDir();
   writeServices({ other: true });
   cp = await SimControlPlane.start(c, { manifestsDir: dir });
