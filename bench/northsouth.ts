@@ -26,7 +26,8 @@ import { datapathObjects } from '../agent/bpf/objects.ts';
 import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { inNs, nsRun, sleep, waitFor } from '../sim/netns.ts';
-import { drain, iperf3Gbps, Lines } from './lib/proc.ts';
+import { setConntrack } from './lib/conntrack.ts';
+import { drain, iperf3Gbps, Lines, toolVersions } from './lib/proc.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 import {
   iptablesNodePort, nftNodePort, NP_CRR, NP_CRR_REMOTE, NP_IPERF, NP_IPERF_REMOTE, NP_UDP, NP_UDP_REMOTE, npServices,
@@ -177,7 +178,8 @@ function markdown(res: NsResults): string {
   const cfg = (res.meta.config ?? CFG) as typeof CFG;
   const L: string[] = [`# North-south benchmark (${res.meta.mode}, ${String(res.meta.date).slice(0, 10)})`, '',
     `Kernel ${res.meta.kernel}, ${res.meta.cpus} CPUs (${res.meta.cpu}). Medians over ${cfg.rounds} interleaved round(s), min–max in brackets. ` +
-    'Outside host → node eth0 (veth on a bridge) → backend pod, one node per contender, all in one run.', ''];
+    'Outside host → node eth0 (veth on a bridge) → backend pod, one node per contender, all in one run.', '',
+    ...(res.meta.policy ? [`Policy: ${String(res.meta.policy)}. Conntrack: ${String(res.meta.conntrack ?? 'as the contender loads it')}. ${String(res.meta.nft ?? '')}.`, ''] : [])];
   for (const count of cfg.counts.map(String)) {
     const d = res.crr.direct?.[count], dt = res.throughput_gbps.direct?.[count];
     L.push(`## ${count} service(s)`, '', '| contender | connections/s | vs direct | iperf3 Gbit/s (1 stream) | vs direct |', '|---|---:|---:|---:|---:|');
@@ -255,6 +257,8 @@ async function main(): Promise<void> {
       { name: 'iptables', node: node('ipt'), be: be.ipt!, host: node('ipt').ip, crrPort: NP_CRR, iperfPort: NP_IPERF },
       { name: 'nftables', node: node('nft'), be: be.nft!, host: node('nft').ip, crrPort: NP_CRR, iperfPort: NP_IPERF },
     ];
+    // Netfilter conntrack loaded on every node, as on a real one (kube-proxy's nat rules load it on theirs).
+    for (const n of ['dir', 'xdp', 'tc', 'ipt', 'nft', 'rem']) await setConntrack(node(n).ns, true);
     const remote = { ip: rem.ip, nodeName: rem.node.nodeName };
     const svcFor = (n: string, count: number): NpService[] => npServices(count, node(n).nodeName, be[n]!.ip, n === 'xdp' ? remote : undefined);
     const sizes = ['--max-services', '8192', '--max-backends', '16384'];
@@ -370,7 +374,9 @@ async function main(): Promise<void> {
       pps_generator: gen, pps_generator_note: genWhy || 'xdp-trafficgen udp (xdp-tools), one thread, on the outside host\'s eth0',
       pps_counter: 'veth driver counters of the node eth0 (ethtool -S: rx_queue_0_xdp_packets = frames the attached XDP program ran on), delta over the generator run / its wall time',
       topology: 'outside host 10.10.0.100 on the fabric bridge -> node eth0 (veth, native XDP) -> lxc veth -> pod; one node namespace per contender; sluice-xdp-remote: node xdp\'s NodePort with the backend on node rem',
-      policy: 'externalTrafficPolicy Cluster everywhere: kube-proxy masquerades all NodePort traffic (KUBE-EXT -> KUBE-MARK-MASQ); Sluice SNATs only for a backend on another node',
+      policy: 'the measured service: externalTrafficPolicy Local on every contender (same work: DNAT to the local backend, client address kept, no SNAT; kube-proxy KUBE-EXT -> KUBE-SVL / external -> local chains); sluice-xdp-remote: Cluster policy, Sluice SNATs to reach the backend on node rem',
+      conntrack: 'netfilter conntrack loaded on every node (an nftables rule matching ct state, bench/lib/conntrack.ts)',
+      ...toolVersions(),
       client: 'bench/crr.c from the outside host: one connection at a time: connect, 1-byte request, 1-byte reply, close',
     };
     write(res);

@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Results } from './lib/results.ts';
 import type { Summary } from './lib/stats.ts';
 
-const ORDER = ['direct', 'sluice', 'iptables', 'nftables'];
+/** Every node runs with netfilter conntrack loaded; sluice_no_conntrack is Sluice's node without it. */
+const ORDER = ['direct', 'sluice', 'sluice_no_conntrack', 'iptables', 'nftables'];
 /** The sync tables: Sluice is measured two ways (its production path and its standalone mode). */
 const PROGRAM_ROWS: [string, string][] = [
   ['sluice', 'sluice, standalone state-file mode'], ['sluice_control_plane', 'sluice via control plane (agent connects)'],
@@ -28,11 +29,11 @@ function ratio(v: number, base: number | undefined): string {
 }
 
 export function markdown(r: Results): string {
-  const m = r.meta as { date?: string; host?: string; kernel?: string; cpu?: string; cpus?: number; mode?: string; duration_s?: number; config?: Record<string, unknown> };
+  const m = r.meta as { date?: string; host?: string; kernel?: string; cpu?: string; cpus?: number; mode?: string; duration_s?: number; config?: Record<string, unknown>; nft?: string; iptables?: string };
   const cfg = m.config ?? {};
   const L: string[] = [];
   L.push(`# Sluice benchmark results (${m.mode ?? '?'} run)`, '');
-  L.push(`${m.date ?? ''} on ${m.host ?? '?'}: ${m.cpu ?? '?'}, ${m.cpus ?? '?'} CPUs, kernel ${m.kernel ?? '?'}; run took ${m.duration_s ?? '?'} s.`);
+  L.push(`${m.date ?? ''} on ${m.host ?? '?'}: ${m.cpu ?? '?'}, ${m.cpus ?? '?'} CPUs, kernel ${m.kernel ?? '?'}, ${m.nft ?? 'nft ?'}, ${m.iptables ?? 'iptables ?'}; run took ${m.duration_s ?? '?'} s.`);
   L.push(`Each figure: median of ${String(cfg.rounds)} interleaved rounds (min–max); connection rate ${String(cfg.crrSecs)} s and iperf3 ${String(cfg.iperfSecs)} s per round.`, '');
 
   L.push('## Connection rate (new TCP connection, 1-byte request and reply, close), connections/s', '');
@@ -46,7 +47,9 @@ export function markdown(r: Results): string {
       L.push(`| ${num(n)} | ${name} | ${spread(c)}${c.errors ? ` ⚠ ${c.errors} errors` : ''} | ${name === 'direct' ? '1.00×' : ratio(c.median, d?.median)} | ${spread(t, 1)} | ${name === 'direct' ? '1.00×' : ratio(t.median, dt?.median)} |`);
     }
   }
-  L.push('', '![connection rate against service count](crr.png)', '');
+  L.push('', 'Every node runs with netfilter conntrack loaded (an nftables rule matching ct state, as a real node\'s CNI and firewall rules load it; ' +
+    'kube-proxy\'s nat rules need it anyway). sluice_no_conntrack: Sluice\'s node with that rule removed for its rounds.', '');
+  L.push('![connection rate against service count](crr.png)', '');
 
   L.push('## Programming from nothing', '');
   L.push('| contender | services × endpoints | ms median (min–max) | what is timed |');
@@ -72,7 +75,8 @@ export function markdown(r: Results): string {
   L.push('', 'Each row times a change from its start to the first new connection the probe (bench/crr.c watch) sees answered by the new endpoint. ' +
     'Sluice via control plane: the fake Kubernetes API server emits the MODIFIED EndpointSlice watch event -> control plane informers -> store -> gRPC delta of that one service -> agent applyDelta -> maps. ' +
     'Standalone state-file mode: the state file is replaced and the agent re-reads and re-applies every service (up to 100 ms poll included). ' +
-    'iptables / nftables: kube-proxy\'s partial-sync command for the changed chains, started -> used.');
+    `iptables / nftables: kube-proxy's partial-sync commands (see each row's note in latest.json; nft: ${m.nft ?? '?'}), started -> used. ` +
+    'Every contender first makes unmeasured warm-up changes.');
   L.push('');
   const cp = r.sync.controlplane as Record<string, unknown> | null;
   L.push('## Control plane (controlplane/bench-sync.ts)', '');
@@ -98,7 +102,7 @@ export function plot(r: Results, outDir: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plot-'));
   try {
     const series: string[] = [];
-    const styles: Record<string, string> = { direct: 'lc rgb "#555555" dt 2', sluice: 'lc rgb "#1f77b4"', iptables: 'lc rgb "#d62728"', nftables: 'lc rgb "#2ca02c"' };
+    const styles: Record<string, string> = { direct: 'lc rgb "#555555" dt 2', sluice: 'lc rgb "#1f77b4"', sluice_no_conntrack: 'lc rgb "#1f77b4" dt 3', iptables: 'lc rgb "#d62728"', nftables: 'lc rgb "#2ca02c"' };
     for (const name of ORDER) {
       const by = r.crr[name];
       if (!by) continue;

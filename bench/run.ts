@@ -29,7 +29,8 @@ import {
   probeService, stateFile, TARGET_VIP, type BenchService,
 } from './lib/model.ts';
 import { ProductionPath } from './lib/kube.ts';
-import { drain, hrMs, iperf3Gbps, Lines, realPid, rss } from './lib/proc.ts';
+import { setConntrack } from './lib/conntrack.ts';
+import { drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import type { ByCount, Results } from './lib/results.ts';
@@ -42,6 +43,8 @@ const CFG = QUICK
 /** Endpoints per filler service (the measured service has two); 1 at the 100,000-service point. */
 const FILLER_ENDPOINTS = 10;
 const BIG_ENDPOINTS = 1;
+/** Unmeasured endpoint changes before the measured ones, for every contender alike. */
+const WARMUP_CHANGES = 2;
 /** A programming load slower than this is not repeated; changes slower than this in total stop early. */
 const SLOW_LOAD_MS = 60_000;
 
@@ -200,22 +203,40 @@ function put<T>(o: Record<string, ByCount<T>>, name: string, count: number, v: T
   (o[name] ??= {})[String(count)] = v;
 }
 
+/** A traffic measurement: a contender, under `label`, with or without netfilter conntrack on its node. */
+interface TrafficRun { label: string; c: Contender; conntrack: boolean }
+
+/** Every contender with conntrack loaded on its node (the headline), and Sluice also without. */
+function trafficRuns(cs: Contender[]): TrafficRun[] {
+  const runs: TrafficRun[] = cs.map((c) => ({ label: c.name, c, conntrack: true }));
+  const sl = cs.find((c) => c.name === 'sluice');
+  if (sl) runs.splice(runs.findIndex((r) => r.c === sl) + 1, 0, { label: 'sluice_no_conntrack', c: sl, conntrack: false });
+  return runs;
+}
+
 async function measureTraffic(cs: Contender[], count: number, res: Results): Promise<void> {
-  const rates = new Map<Name, number[]>(), errs = new Map<Name, number>(), gbps = new Map<Name, number[]>();
+  const runs = trafficRuns(cs);
+  const rates = new Map<string, number[]>(), errs = new Map<string, number>(), gbps = new Map<string, number[]>();
+  const add = (m: Map<string, number[]>, k: string, v: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
   for (let r = 0; r < CFG.rounds; r++) {
     // Round-robin, starting one contender later each round, so drift and noise spread evenly.
-    const order = cs.map((_, i) => cs[(i + r) % cs.length]!);
-    for (const c of order) {
-      const x = await crr(c, CFG.crrSecs);
-      (rates.get(c.name) ?? rates.set(c.name, []).get(c.name)!).push(x.rate);
-      errs.set(c.name, (errs.get(c.name) ?? 0) + x.errors);
+    const order = runs.map((_, i) => runs[(i + r) % runs.length]!);
+    for (const x of order) {
+      await setConntrack(x.c.node.ns, x.conntrack);
+      const m = await crr(x.c, CFG.crrSecs);
+      add(rates, x.label, m.rate);
+      errs.set(x.label, (errs.get(x.label) ?? 0) + m.errors);
     }
-    for (const c of order) (gbps.get(c.name) ?? gbps.set(c.name, []).get(c.name)!).push(await iperf(c, CFG.iperfSecs));
-    log(`  ${count} services, round ${r + 1}/${CFG.rounds}: ${cs.map((c) => `${c.name} ${Math.round(rates.get(c.name)!.at(-1)!)}/s ${gbps.get(c.name)!.at(-1)!.toFixed(1)} Gbit/s`).join(', ')}`);
+    for (const x of order) {
+      await setConntrack(x.c.node.ns, x.conntrack);
+      add(gbps, x.label, await iperf(x.c, CFG.iperfSecs));
+    }
+    log(`  ${count} services, round ${r + 1}/${CFG.rounds}: ${runs.map((x) => `${x.label} ${Math.round(rates.get(x.label)!.at(-1)!)}/s ${gbps.get(x.label)!.at(-1)!.toFixed(1)} Gbit/s`).join(', ')}`);
   }
-  for (const c of cs) {
-    put(res.crr, c.name, count, { ...summarize(rates.get(c.name)!, 0), errors: errs.get(c.name) ?? 0 });
-    put(res.throughput_gbps, c.name, count, summarize(gbps.get(c.name)!, 2));
+  for (const x of runs) {
+    await setConntrack(x.c.node.ns, true);
+    put(res.crr, x.label, count, { ...summarize(rates.get(x.label)!, 0), errors: errs.get(x.label) ?? 0 });
+    put(res.throughput_gbps, x.label, count, summarize(gbps.get(x.label)!, 2));
   }
 }
 
@@ -253,7 +274,8 @@ async function startWatch(cluster: SimCluster, c: Contender, want: string): Prom
   return w;
 }
 
-async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, base: BenchService[], count: number, res: Results): Promise<void> {
+async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, servicesOf: Map<Name, BenchService[]>, count: number, res: Results): Promise<void> {
+  const base = servicesOf.get('sluice')!;
   const pods = (c: Contender) => ({ be1: c.be1.ip, be2: c.be2.ip });
   const e2e = new Map<Name, number[]>(), cmd = new Map<Name, number[]>(), agentMs = new Map<Name, number[]>();
   const push = (m: Map<Name, number[]>, n: Name, v: number) => (m.get(n) ?? m.set(n, []).get(n)!).push(v);
@@ -263,37 +285,52 @@ async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, bas
   const withProbe = (ip: string) => base.map((s) => (s.namespace === 'bench' && s.name === 'probe' ? probeService(ip) : s));
   const states = { be1: stateFile(withProbe(sluice.be1.ip)), be2: stateFile(withProbe(sluice.be2.ip)) };
   const spent = new Map<Name, number>();
-  for (let k = 0; k < CFG.changes; k++) {
+  // nftables: the old endpoint chain a change flushed, deleted by that contender's next change in a
+  // transaction of its own first (kube-proxy deletes stale chains at the start of a sync, once they
+  // are a second old); with the time it became stale.
+  let nftStale: { text: string; at: number } | undefined;
+  // Every contender gets WARMUP_CHANGES unmeasured changes first (k < 0): the agent's JIT, the
+  // iptables-restore and nft binaries' page cache and the kernel's rule caches all start warm.
+  for (let k = -WARMUP_CHANGES; k < CFG.changes; k++) {
     // Bounded: after 5 changes, a contender that has used SLOW_LOAD_MS in total stops early.
-    const order = cs.map((_, i) => cs[(i + k) % cs.length]!).filter((c) => k < 5 || (spent.get(c.name) ?? 0) <= SLOW_LOAD_MS);
+    const order = cs.map((_, i) => cs[(((i + k) % cs.length) + cs.length) % cs.length]!).filter((c) => k < 5 || (spent.get(c.name) ?? 0) <= SLOW_LOAD_MS);
     if (!order.length) break;
     for (const c of order) {
       const from = cur.get(c.name)!, to = from === 'be1' ? 'be2' : 'be1';
       const before = probeService(pods(c)[from]), after = probeService(pods(c)[to]);
-      const change = c.name === 'iptables' ? iptablesChange(before, after) : c.name === 'nftables' ? nftChange(before, after) : '';
       const watch = await startWatch(cluster, c, POD_ID[to]!);
       let t0: number;
       if (c.name === 'sluice') {
         const r = await agent.apply(states[to], base.length, 30000);
         t0 = hrMs() - r.e2eMs;
-        push(agentMs, c.name, r.agentMs);
-      } else {
+        if (k >= 0) push(agentMs, c.name, r.agentMs);
+      } else if (c.name === 'iptables') {
+        const change = iptablesChange(before, after, servicesOf.get(c.name)!);
         t0 = hrMs();
-        const ms = c.name === 'iptables' ? await iptablesLoad(c, change, true) : await nftLoad(c, change);
-        push(cmd, c.name, ms);
+        const ms = await iptablesLoad(c, change, true);
+        if (k >= 0) push(cmd, c.name, ms);
+      } else {
+        const { change, stale } = nftChange(before, after);
+        if (nftStale) await sleep(Math.max(0, nftStale.at + 1000 - hrMs()));
+        t0 = hrMs();
+        if (nftStale) await nftLoad(c, nftStale.text);
+        await nftLoad(c, change);
+        if (k >= 0) push(cmd, c.name, hrMs() - t0);
+        nftStale = stale ? { text: stale, at: hrMs() } : undefined;
       }
       const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, `${c.name} probe result`)) as { seen_ns?: number; timeout?: boolean };
       if (!seen.seen_ns) throw new Error(`${c.name}: the probe never saw the new endpoint`);
+      cur.set(c.name, to);
+      if (k < 0) continue;
       push(e2e, c.name, seen.seen_ns / 1e6 - t0);
       spent.set(c.name, (spent.get(c.name) ?? 0) + seen.seen_ns / 1e6 - t0);
-      cur.set(c.name, to);
     }
   }
   const notes: Record<Name, string> = {
     direct: '',
-    sluice: 'standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s 100 ms state-file poll and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes)',
-    iptables: 'iptables-restore --noflush of the changed chains (kube-proxy partial sync) started -> first new connection answered by the new endpoint. command_ms: the iptables-restore process wall time',
-    nftables: 'nft -f of the changed chains started -> first new connection answered by the new endpoint. command_ms: the nft process wall time',
+    sluice: `standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s 100 ms state-file poll and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes). After ${WARMUP_CHANGES} unmeasured warm-up changes, as for every contender`,
+    iptables: `iptables-restore --noflush as kube-proxy's partial sync writes it (the top-level chains in full, KUBE-SERVICES listing every service port; the changed service's chains; the old endpoint chain flushed and deleted) started -> first new connection answered by the new endpoint. command_ms: the iptables-restore process wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
+    nftables: `${nftVersion()}: first, in a transaction of its own, deleting the endpoint chain the previous change flushed (kube-proxy deletes stale chains at the start of a later sync, at least 1 s after), then nft -f of the changed service's chains with the old endpoint chain flushed, started -> first new connection answered by the new endpoint. command_ms: both nft processes' wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
   };
   for (const c of cs) {
     const v = e2e.get(c.name)!;
@@ -311,7 +348,6 @@ async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, bas
 
 // ---- Sluice's production path: Kubernetes API watch -> control plane -> gRPC delta -> agent -----
 
-const WARMUP_CHANGES = 2;
 const summ = (v: number[]) => ({ ...summarize(v, 2), p99: +percentile(v, 99).toFixed(2) });
 
 /**
@@ -463,6 +499,7 @@ async function main(): Promise<void> {
       }
       drain(cluster.spawn(be1.ns, 'iperf3', ['-s', '-p', String(IPERF_PORT)]));
       await waitFor(`iperf3 -s in ${be1.ns}`, async () => (await nsRun(be1.ns, 'ss', ['-ltnH', `sport = :${IPERF_PORT}`])).trim(), 10000, 50);
+      await setConntrack(node.ns, true);
       cs.push({ name, node, client, be1, be2 });
     }
     const byName = (n: Name) => cs.find((c) => c.name === n)!;
@@ -521,7 +558,7 @@ async function main(): Promise<void> {
     const progNotes: Record<string, string> = {
       sluice: `agent running with no services; state file with ${n + 1} services replaced -> agent logs "applied" (includes up to 100 ms state-file poll, JSON parse, Maglev tables, map writes). agent_ms: the agent's own apply time. Control plane figures: sync.controlplane`,
       iptables: `iptables-restore of kube-proxy's full nat table (${n + 1} services) into an empty table: process wall time`,
-      nftables: `nft -f of kube-proxy's nftables table (${n + 1} services) into an empty ruleset: process wall time`,
+      nftables: `nft -f (${nftVersion()}) of kube-proxy's nftables table (${n + 1} services) into an empty ruleset: process wall time`,
     };
     for (const c of syncers) {
       put(res.sync.program, c.name, n, {
@@ -535,7 +572,7 @@ async function main(): Promise<void> {
 
     // 3. One endpoint change -> datapath using it.
     log(`one endpoint change, ${CFG.changes} times per contender, at ${n + 1} services`);
-    await oneChange(cluster, syncers, agent, svcOf.get('sluice')!, n, res);
+    await oneChange(cluster, syncers, agent, svcOf, n, res);
     checkpoint();
 
     // 3b. The same through Sluice's production path (API server -> control plane -> agent).
@@ -581,7 +618,7 @@ function meta(ms: number): Record<string, unknown> {
   const iperfV = spawnSync('iperf3', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
   return {
     date: new Date().toISOString(), host: os.hostname(), kernel: os.release(), cpu, cpus: os.cpus().length,
-    memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, iperf3: iperfV.trim(),
+    memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, iperf3: iperfV.trim(), ...toolVersions(),
     mode: QUICK ? 'quick' : 'full', duration_s: Math.round(ms / 1000),
     config: { ...CFG, filler_endpoints: FILLER_ENDPOINTS, big_endpoints: BIG_ENDPOINTS },
     client: 'bench/crr.c: one connection at a time: connect, write 1 byte, read the 1-byte reply, wait for the server\'s FIN, close',

@@ -7,6 +7,9 @@ import readline from 'node:readline';
 import type { ServiceJson } from '../proto/contract.ts';
 import type { SimCluster, SimNode } from './cluster.ts';
 
+/** The agent's log message when it keeps its previous state instead of a version. */
+export const REFUSED = 'version not applied; previous state kept';
+
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 export interface AgentOptions {
@@ -89,12 +92,20 @@ export class SimAgent {
     });
   }
 
-  /** Standalone mode: write the services and wait until the agent has applied (or refused) them. */
+  /** Standalone mode: write the services and wait until the agent has applied them; a refusal
+   *  rejects (use offerServices to expect one). */
   async setServices(services: ServiceJson[]): Promise<LogLine> {
+    const l = await this.offerServices(services);
+    if (l.msg !== 'applied') throw new Error(`agent on ${this.node.name} refused the services: ${JSON.stringify(l)}`);
+    return l;
+  }
+
+  /** Standalone mode: write the services and resolve with the agent's answer, applied or refused. */
+  async offerServices(services: ServiceJson[]): Promise<LogLine> {
     if (!this.stateFile) throw new Error('agent runs with a control plane, not a state file');
     const since = this.logs.length;
     writeAtomic(this.stateFile, { services });
-    return this.waitLog((l) => l.msg === 'applied' || l.msg === 'version not applied; previous state kept', 20000, since);
+    return this.waitLog((l) => l.msg === 'applied' || l.msg === REFUSED, 20000, since);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

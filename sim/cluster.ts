@@ -155,6 +155,15 @@ export class SimCluster {
     throw new Error(`no pod ${name} in the simulated cluster`);
   }
 
+  /** Pod "client" and `backends` serving `ports` on node `nodeName`: the usual single-node test setup. */
+  async addClientAndBackends(nodeName: string, backends: string[], ports: { tcp?: number[]; udp?: number[] }): Promise<void> {
+    await this.addPod(nodeName, 'client');
+    for (const b of backends) {
+      await this.addPod(nodeName, b);
+      await this.serve(b, ports);
+    }
+  }
+
   /** Add a pod on `nodeName`; its IP is the next free one in the node's pod CIDR unless given. */
   async addPod(nodeName: string, name: string, opts: { ip?: string } = {}): Promise<SimPod> {
     const node = this.node(nodeName);
@@ -278,6 +287,8 @@ export interface BurstResult {
   flows?: Record<string, string>;
   /** The first 100 failed attempts: error, when it started (epoch ms), how long it took. */
   failures: Array<{ code: string; at: number; ms: number }>;
+  /** The first 100 attempts (failed or not) that took slowMs (default 1000) or longer. */
+  slow: Array<{ at: number; ms: number }>;
 }
 
 /** One JSON command per line to sim/tools/podclient.ts, one JSON result back. */
@@ -316,7 +327,7 @@ export class PodClient {
     return out;
   }
 
-  burst(target: string, opts: { proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number } = {}): Promise<BurstResult> {
+  burst(target: string, opts: { proto?: 'tcp' | 'udp'; slowMs?: number; count?: number; concurrency?: number; timeoutMs?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number } = {}): Promise<BurstResult> {
     return this.cmd({ op: 'burst', target, ...opts });
   }
 

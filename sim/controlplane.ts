@@ -11,7 +11,9 @@ import { REPO, NODE_BIN, type SimCluster } from './cluster.ts';
 import type { LogLine } from './agent.ts';
 
 export interface ControlPlaneOptions {
-  manifestsDir: string;
+  /** The manifests source's directory; or, with `kubeconfig`, the Kubernetes source instead. */
+  manifestsDir?: string;
+  kubeconfig?: string;
   /** gRPC address; default unix:<temp dir>/cp.sock. */
   listen?: string;
   /** Run inside this network namespace (for a TCP address on a node); default the root namespace. */
@@ -43,8 +45,9 @@ export class SimControlPlane {
   }
 
   async restart(): Promise<void> {
-    const args = [`${REPO}controlplane/main.ts`, '--source', 'manifests', '--manifests', this.opts.manifestsDir,
-      '--state-file', this.stateFile, '--listen', this.address, '--rescan-interval', '2', '--log-level', 'debug', ...(this.opts.args ?? [])];
+    const source = this.opts.kubeconfig ? ['--source', 'kubernetes', '--kubeconfig', this.opts.kubeconfig]
+      : ['--source', 'manifests', '--manifests', this.opts.manifestsDir!, '--state-file', this.stateFile];
+    const args = [`${REPO}controlplane/main.ts`, ...source, '--listen', this.address, '--rescan-interval', '2', '--log-level', 'debug', ...(this.opts.args ?? [])];
     const p = this.opts.ns ? this.cluster.spawn(this.opts.ns, NODE_BIN, args) : this.cluster.spawnLocal(NODE_BIN, args);
     this.proc = p;
     p.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000); });

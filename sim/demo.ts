@@ -164,7 +164,7 @@ try {
       spread.push(`${mark(v.ok)} ${pad(`${svc.name}:${p.port}/${p.protocol}`, width + 10)} ${spreadLine(r, want)}${v.ok ? '' : `   (${v.why})`}`);
     }
   }
-  section(spreadGood, 'Spread: 100 requests from pod "client" (node a) to each service port; each backend ≥ 45% of its fair share', spread);
+  section(spreadGood, 'Spread: 100 requests from pod "client" (node a) to each service port; each backend within 4.5 binomial sd of its fair share', spread);
 
   // Named targetPort -------------------------------------------------------------------------------
   {

@@ -108,36 +108,41 @@ export const KUBE_NAT_RULES = [
   '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
 ] as const;
 
+/** KUBE-SERVICES in full: every service port's portal, then kube-proxy's last rule (the nodeports
+ *  jump). The measured service, last in the list, is the last one a packet is compared with. */
+function kubeServicesRules(services: BenchService[]): string[] {
+  const portals = services.flatMap((s) => s.ports.map((p) =>
+    `-A KUBE-SERVICES -d ${s.vip}/32 -p tcp -m comment --comment "${svcPortName(s, p)} cluster IP" -m tcp --dport ${p.port} -j ${svcChain(s, p)}`));
+  portals.push('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
+  return portals;
+}
+
 /** The whole nat table as kube-proxy (iptables mode) writes it, for `iptables-restore` (full, flushing). */
 export function iptablesRestore(services: BenchService[]): string {
   const decl: string[] = [...KUBE_NAT_CHAINS];
   const rules: string[] = [...KUBE_NAT_RULES];
-  const portals: string[] = [];
-  for (const s of services) {
-    for (const p of s.ports) {
-      portals.push(`-A KUBE-SERVICES -d ${s.vip}/32 -p tcp -m comment --comment "${svcPortName(s, p)} cluster IP" -m tcp --dport ${p.port} -j ${svcChain(s, p)}`);
-      iptablesServicePort(s, p, decl, rules);
-    }
-  }
-  // kube-proxy's last KUBE-SERVICES rule; the services' rules come before it in list order,
-  // so the measured service (last in the list) is the last one a packet is compared with.
-  portals.push('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS');
-  return ['*nat', ...decl, ...rules, ...portals, 'COMMIT', ''].join('\n');
+  for (const s of services) for (const p of s.ports) iptablesServicePort(s, p, decl, rules);
+  return ['*nat', ...decl, ...rules, ...kubeServicesRules(services), 'COMMIT', ''].join('\n');
 }
 
+/** The top-level nat chains kube-proxy's syncProxyRules declares (and so, with --noflush, flushes
+ *  and rewrites) on every sync, partial or full; the built-in chains' jumps are not among them. */
+const KUBE_TOP_LEVEL = [':KUBE-SERVICES - [0:0]', ':KUBE-NODEPORTS - [0:0]', ':KUBE-POSTROUTING - [0:0]', ':KUBE-MARK-MASQ - [0:0]'];
+
 /**
- * One endpoint replaced in service `s` (from `before` to `after`), as kube-proxy's partial sync
- * writes it (`iptables-restore --noflush`): the service chain rewritten, the new endpoint's chain
- * added, the old one deleted.
+ * One endpoint replaced in one of `services` (from `before` to `after`), as kube-proxy's partial
+ * sync writes it (`iptables-restore --noflush`, pkg/proxy/iptables/proxier.go): the top-level chains
+ * in full (KUBE-SERVICES lists every service port, so its size grows with the cluster), the changed
+ * service's chain rewritten, the new endpoint's chain added, the old one flushed and deleted.
  */
-export function iptablesChange(before: BenchService, after: BenchService): string {
-  const decl: string[] = [], rules: string[] = [], gone: string[] = [];
+export function iptablesChange(before: BenchService, after: BenchService, services: BenchService[]): string {
+  const decl: string[] = [...KUBE_TOP_LEVEL], rules: string[] = KUBE_NAT_RULES.filter((r) => /^-A KUBE-/.test(r)), gone: string[] = [];
   for (const [i, p] of after.ports.entries()) {
     iptablesServicePort(after, p, decl, rules);
     const old = before.ports[i]!;
     for (const e of old.endpoints) if (!p.endpoints.some((x) => x.ip === e.ip && x.port === e.port)) gone.push(sepChain(before, old, e));
   }
-  return ['*nat', ...decl, ...gone.map((c) => `:${c} - [0:0]`), ...rules, ...gone.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+  return ['*nat', ...decl, ...gone.map((c) => `:${c} - [0:0]`), ...rules, ...kubeServicesRules(services), ...gone.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
 }
 
 // ---- kube-proxy, nftables mode ---------------------------------------------------------
@@ -194,13 +199,22 @@ export function nftRuleset(services: BenchService[]): string {
   return out.join('\n') + '\n';
 }
 
-/** One endpoint replaced in `before` -> `after`, as kube-proxy's nftables proxier sends it. */
-export function nftChange(before: BenchService, after: BenchService): string {
-  const out: string[] = [];
+/**
+ * One endpoint replaced in `before` -> `after`, as kube-proxy's nftables proxier sends it in a
+ * partial sync (pkg/proxy/nftables/proxier.go): the changed service's chains rewritten, the old
+ * endpoint's chain only flushed (a kernel before 6.2 may still see it referenced), and recorded as
+ * stale: `stale` is deleted in a transaction of its own by a sync at least a second later.
+ */
+export function nftChange(before: BenchService, after: BenchService): { change: string; stale: string } {
+  const out: string[] = [], stale: string[] = [];
   for (const [i, p] of after.ports.entries()) {
     nftServicePort(after, p, out);
     const old = before.ports[i]!;
-    for (const e of old.endpoints) if (!p.endpoints.some((x) => x.ip === e.ip && x.port === e.port)) out.push(`delete chain ${NFT_TABLE} ${nftEpChain(before, old, e)}`);
+    for (const e of old.endpoints) {
+      if (p.endpoints.some((x) => x.ip === e.ip && x.port === e.port)) continue;
+      out.push(`flush chain ${NFT_TABLE} ${nftEpChain(before, old, e)}`);
+      stale.push(`delete chain ${NFT_TABLE} ${nftEpChain(before, old, e)}`);
+    }
   }
-  return out.join('\n') + '\n';
+  return { change: out.join('\n') + '\n', stale: stale.length ? stale.join('\n') + '\n' : '' };
 }

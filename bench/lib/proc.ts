@@ -1,6 +1,6 @@
 // Small process helpers for the benchmark: line queues over a child's stdout, draining output
 // nobody reads (a full pipe would stall the child), bounded waits.
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { nsRun, sleep } from '../../sim/netns.ts';
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -104,4 +104,21 @@ export async function iperf3Gbps(ns: string, host: string, port: number, secs: n
     await sleep(500);
   }
   throw new Error(`iperf3 through ${what}: ${last}`);
+}
+
+/** The first line of `cmd --version` (or "unknown"). */
+function version(cmd: string): string {
+  const r = spawnSync(cmd, ['--version'], { encoding: 'utf8' });
+  return (r.stdout || r.stderr || '').split('\n')[0]!.trim() || 'unknown';
+}
+
+/** The nft userspace version, quoted wherever an nft load time is: nft's own parsing and netlink
+ *  batching are part of what is measured, and newer releases are faster. */
+export function nftVersion(): string {
+  return version('nft');
+}
+
+/** Userspace tool versions for a run's meta data. */
+export function toolVersions(): { nft: string; iptables: string } {
+  return { nft: nftVersion(), iptables: version('iptables') };
 }

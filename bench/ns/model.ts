@@ -1,12 +1,19 @@
 // NodePort services for the north-south benchmark, and how each contender writes them down: the
 // Sluice agent's state file, kube-proxy's iptables-mode nat table and its nftables-mode table.
-// Rule shapes follow kube-proxy's proxier output for type NodePort, externalTrafficPolicy Cluster:
+// Rule shapes follow kube-proxy's proxier output for type NodePort:
 //   iptables: PREROUTING -> KUBE-SERVICES (every cluster IP first, the nodeports jump last, as
-//             kube-proxy orders it) -> KUBE-NODEPORTS -> KUBE-EXT-<hash> (KUBE-MARK-MASQ, then)
-//             -> KUBE-SVC-<hash> -> KUBE-SEP-<hash> DNAT; KUBE-POSTROUTING masquerades marked packets.
+//             kube-proxy orders it) -> KUBE-NODEPORTS -> KUBE-EXT-<hash>; with externalTrafficPolicy
+//             Cluster that marks for masquerade and jumps to KUBE-SVC-<hash>, with Local it
+//             short-circuits pod and node-local sources to KUBE-SVC and sends the rest, unmarked, to
+//             KUBE-SVL-<hash> (local endpoints) -> KUBE-SEP-<hash> DNAT; KUBE-POSTROUTING
+//             masquerades marked packets.
 //   nftables: services chain: cluster IPs through the service-ips verdict map, then
 //             `fib daddr type local ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`
-//             -> external-<hash> (mark-for-masquerade, goto service-<hash>) -> endpoint-<hash> dnat.
+//             -> external-<hash> (Cluster: mark-for-masquerade, goto service-<hash>; Local: the same
+//             short-circuits, then goto local-<hash>) -> endpoint-<hash> dnat.
+// The measured service uses externalTrafficPolicy Local on every contender, so all of them do the
+// same work for it (DNAT to the local backend, the client address kept, no SNAT); the remote
+// service (Sluice only) uses Cluster, where Sluice SNATs to reach the other node.
 // Only the nat part is modelled (kube-proxy's filter-table chains accept this traffic anyway).
 import crypto from 'node:crypto';
 import type { ServiceJson } from '../../proto/contract.ts';
@@ -14,7 +21,7 @@ import { KUBE_NAT_CHAINS, KUBE_NAT_RULES } from '../lib/model.ts';
 
 export interface NpEndpoint { ip: string; port: number; nodeName: string }
 export interface NpPort { name: string; proto: 'tcp' | 'udp'; port: number; nodePort: number; endpoints: NpEndpoint[] }
-export interface NpService { namespace: string; name: string; vip: string; ports: NpPort[] }
+export interface NpService { namespace: string; name: string; vip: string; ports: NpPort[]; local?: boolean }
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const NP_CRR = 30080;
@@ -49,7 +56,7 @@ export function npServices(count: number, nodeName: string, local: string, remot
     { name: 'iperf', proto: 'tcp', port: 5201, nodePort: NP_IPERF, endpoints: [{ ip: local, port: 5201, nodeName }] },
     { name: 'udp', proto: 'udp', port: 5353, nodePort: NP_UDP, endpoints: [{ ip: local, port: 5353, nodeName }] },
   ];
-  out.push({ namespace: 'bench', name: 'target', vip: '10.111.255.1', ports });
+  out.push({ namespace: 'bench', name: 'target', vip: '10.111.255.1', ports, local: true });
   if (remote) {
     out.push({
       namespace: 'bench', name: 'remote', vip: '10.111.255.2', ports: [
@@ -66,7 +73,7 @@ export function npServices(count: number, nodeName: string, local: string, remot
 
 export function sluiceServices(services: NpService[]): ServiceJson[] {
   return services.map((s) => ({
-    namespace: s.namespace, name: s.name, type: 'NodePort', clusterIps: [s.vip],
+    namespace: s.namespace, name: s.name, type: 'NodePort', clusterIps: [s.vip], externalTrafficLocal: !!s.local,
     ports: s.ports.map((p) => ({
       name: p.name, protocol: p.proto.toUpperCase(), port: p.port, nodePort: p.nodePort,
       endpoints: p.endpoints.map((e) => ({ ip: e.ip, port: e.port, ready: true, nodeName: e.nodeName })),
@@ -90,8 +97,17 @@ export function iptablesNodePort(services: NpService[]): string {
       decl.push(`:${svc} - [0:0]`, `:${ext} - [0:0]`);
       portals.push(`-A KUBE-SERVICES -d ${s.vip}/32 -p ${p.proto} -m comment --comment "${name} cluster IP" -m ${p.proto} --dport ${p.port} -j ${svc}`);
       nodeports.push(`-A KUBE-NODEPORTS -p ${p.proto} -m comment --comment "${name}" -m ${p.proto} --dport ${p.nodePort} -j ${ext}`);
-      rules.push(`-A ${ext} -m comment --comment "masquerade traffic for ${name} external destinations" -j KUBE-MARK-MASQ`);
-      rules.push(`-A ${ext} -j ${svc}`);
+      const svl = digest('KUBE-SVL-', `${name}${p.proto}`);
+      if (s.local) {
+        decl.push(`:${svl} - [0:0]`);
+        rules.push(`-A ${ext} -s ${CLUSTER_CIDR} -m comment --comment "pod traffic for ${name} external destinations" -j ${svc}`);
+        rules.push(`-A ${ext} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
+        rules.push(`-A ${ext} -m comment --comment "route LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${svc}`);
+        rules.push(`-A ${ext} -j ${svl}`);
+      } else {
+        rules.push(`-A ${ext} -m comment --comment "masquerade traffic for ${name} external destinations" -j KUBE-MARK-MASQ`);
+        rules.push(`-A ${ext} -j ${svc}`);
+      }
       rules.push(`-A ${svc} ! -s ${CLUSTER_CIDR} -d ${s.vip}/32 -p ${p.proto} -m comment --comment "${name} cluster IP" -m ${p.proto} --dport ${p.port} -j KUBE-MARK-MASQ`);
       const n = p.endpoints.length;
       p.endpoints.forEach((e, i) => {
@@ -99,6 +115,8 @@ export function iptablesNodePort(services: NpService[]): string {
         const left = n - i;
         const stat = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(11)}` : '';
         rules.push(`-A ${svc} -m comment --comment "${name} -> ${e.ip}:${e.port}"${stat} -j ${sep}`);
+        // Every endpoint here runs on the node being programmed: the local chain lists them all.
+        if (s.local) rules.push(`-A ${svl} -m comment --comment "${name} -> ${e.ip}:${e.port}"${stat} -j ${sep}`);
         decl.push(`:${sep} - [0:0]`);
         rules.push(`-A ${sep} -s ${e.ip}/32 -m comment --comment "${name}" -j KUBE-MARK-MASQ`);
         rules.push(`-A ${sep} -p ${p.proto} -m comment --comment "${name}" -m ${p.proto} -j DNAT --to-destination ${e.ip}:${e.port}`);
@@ -147,8 +165,17 @@ export function nftNodePort(services: NpService[], nodeIp: string): string {
         out.push(`add chain ${T} ${ep}`, `add rule ${T} ${ep} ip saddr ${e.ip} jump mark-for-masquerade`, `add rule ${T} ${ep} meta l4proto ${p.proto} dnat to ${e.ip}:${e.port}`);
         return ep;
       });
-      if (eps.length) out.push(`add rule ${T} ${svc} numgen random mod ${eps.length} vmap { ${eps.map((e, i) => `${i} : goto ${e}`).join(' , ')} }`);
-      out.push(`add chain ${T} ${ext}`, `add rule ${T} ${ext} jump mark-for-masquerade`, `add rule ${T} ${ext} goto ${svc}`);
+      const vmap = `numgen random mod ${eps.length} vmap { ${eps.map((e, i) => `${i} : goto ${e}`).join(' , ')} }`;
+      if (eps.length) out.push(`add rule ${T} ${svc} ${vmap}`);
+      out.push(`add chain ${T} ${ext}`);
+      if (s.local) {
+        const local = `local-${h}-${s.namespace}/${s.name}/${p.proto}/${p.name}`;
+        out.push(`add chain ${T} ${local}`, `add rule ${T} ${local} ${vmap}`);
+        out.push(`add rule ${T} ${ext} ip saddr ${CLUSTER_CIDR} goto ${svc}`, `add rule ${T} ${ext} fib saddr type local jump mark-for-masquerade`,
+          `add rule ${T} ${ext} fib saddr type local goto ${svc}`, `add rule ${T} ${ext} goto ${local}`);
+      } else {
+        out.push(`add rule ${T} ${ext} jump mark-for-masquerade`, `add rule ${T} ${ext} goto ${svc}`);
+      }
       out.push(`add element ${T} service-ips { ${s.vip} . ${p.proto} . ${p.port} : goto ${svc} }`);
       out.push(`add element ${T} service-nodeports { ${p.proto} . ${p.nodePort} : goto ${ext} }`);
     }

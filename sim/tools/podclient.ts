@@ -5,7 +5,10 @@
 //     with "durationMs":D, it keeps going until D ms have passed (count is then a cap);
 //     with "byPort":true, counts are keyed "pod:serverport", with "byClient":true "pod client-ip"
 //     (the source address the server saw); with "srcPort":P, attempt i binds
-//     local port P+i and "flows" maps each local port to the pod that answered
+//     local port P+i and "flows" maps each local port to the pod that answered;
+//     "slow" lists the first 100 attempts that took slowMs (default 1000) or longer, with when they
+//     started (epoch ms): a dropped SYN costs the 1 s initial retransmission timeout, so these are
+//     the attempts that lost a packet
 //   {"op":"echo","target":"...","proto":"tcp","bytes":1048576} -> {"pod":"...","intact":true}
 //   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
 //   {"op":"ping"} -> {"ok":n,"failed":n}                     (a round trip on each open one)
@@ -15,7 +18,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
 
-type Cmd = { op: string; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number };
+type Cmd = { op: string; slowMs?: number; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number };
 
 function split(target: string): [string, number] {
   const i = target.lastIndexOf(':');
@@ -55,6 +58,8 @@ async function burst(c: Cmd) {
   const ms: number[] = [];
   const flows: Record<number, string> = {};
   const failures: Array<{ code: string; at: number; ms: number }> = [];
+  const slow: Array<{ at: number; ms: number }> = [];
+  const slowMs = c.slowMs ?? 1000;
   const start = Date.now();
   let ok = 0, failed = 0, next = 0;
   const worker = async () => {
@@ -74,11 +79,13 @@ async function burst(c: Cmd) {
         failed++;
         if (failures.length < 100) failures.push({ code, at: wall, ms: Math.round(performance.now() - t0) });
       }
-      ms.push(Math.round((performance.now() - t0) * 100) / 100);
+      const took = Math.round((performance.now() - t0) * 100) / 100;
+      ms.push(took);
+      if (took >= slowMs && slow.length < 100) slow.push({ at: wall, ms: Math.round(took) });
     }
   };
   await Promise.all(Array.from({ length: conc }, worker));
-  return { ok, failed, counts, errors, ms, failures, startedAt: start, ...(c.srcPort ? { flows } : {}) };
+  return { ok, failed, counts, errors, ms, failures, slow, startedAt: start, ...(c.srcPort ? { flows } : {}) };
 }
 
 async function echo(c: Cmd) {

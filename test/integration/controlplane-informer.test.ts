@@ -213,3 +213,48 @@ describe('kubernetes source with real informers', () => {
     expect(snapshots).toBe(1);
   }, 60_000);
 });
+
+describe('the snapshot gate', () => {
+  it('sends an agent nothing until every informer has listed, then the whole state in one snapshot', async () => {
+    const api = new FakeApiServer();
+    await api.start();
+    api.upsert(SVC, svc('a', '10.96.0.10'));
+    api.upsert(SVC, svc('b', '10.96.0.11'));
+    api.upsert(EPS, eps('a-1', 'a', ['10.244.1.1']));
+    api.upsert(EPS, eps('b-1', 'b', ['10.244.1.2']));
+    api.holdLists(EPS); // Services list at once, EndpointSlices not yet: a partial state
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser({ name: 'fake', server: api.url, skipTLSVerify: true }, { name: 'test', token: 'test-token' });
+    const store = new StateStore();
+    const source = new KubernetesSource({ store, logger: log, kubeConfig: kc });
+    const server = new StateServer({ store, logger: log, metrics: createMetrics(store) });
+    const target = privateSocketAddress();
+    await server.listen(target);
+    source.start();
+    const updates: Array<{ snapshot: boolean; services: Record<string, string[]> }> = [];
+    const client = connectStateStream({
+      target, nodeName: 'node-a',
+      onUpdate: async (u) => {
+        updates.push({ snapshot: u.snapshot, services: Object.fromEntries(u.upserts.map((s) => [s.name, (s.ports[0]?.endpoints ?? []).map((e) => e.ip)])) });
+      },
+    });
+    try {
+      await waitFor('the agent to say hello', () => server.agents()[0]?.node === 'node-a');
+      await waitFor('the Services list', () => store.size === 2);
+      // The store holds both Services (without endpoints) and an agent waits: 2 s in which a
+      // snapshot would go out at once (the server sends on hello and on every store change).
+      api.upsert(SVC, svc('c', '10.96.0.12'));
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(store.synced).toBe(false);
+      expect(updates).toEqual([]);
+      api.releaseLists(EPS);
+      await waitFor('the snapshot', () => updates.length > 0);
+      expect(updates[0]).toEqual({ snapshot: true, services: { a: ['10.244.1.1'], b: ['10.244.1.2'], c: [] } });
+    } finally {
+      client.close();
+      await source.stop();
+      await server.close();
+      await api.close();
+    }
+  }, 60_000);
+});

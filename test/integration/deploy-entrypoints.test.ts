@@ -286,10 +286,13 @@ describe('the image entrypoints with the manifests\' flags, in the simulated clu
     expect(during.failed, JSON.stringify(during.errors)).toBe(0);
     expect(during.counts).toEqual({ apiserver: 20 });
     start('agent', node.ns, agentLaunch.cmd, agentLaunch.args, agentLaunch.env, agentLaunch.container.securityContext);
-    const traffic = client.burst('10.96.0.1:443', { count: 400, concurrency: 2 });
+    // Hitless: no connection may wait on a lost packet (a dropped SYN costs the 1 s initial
+    // retransmission timeout, far above the few ms a connection takes even on a loaded machine).
+    const traffic = client.burst('10.96.0.1:443', { count: 400, concurrency: 2, slowMs: 1000 });
     await probeOk('agent', node.ns, node.ip, agentLaunch.container);
     const r = await traffic;
     expect(r.failed, JSON.stringify(r.errors)).toBe(0);
+    expect(r.slow, 'connections that took 1 s or more (epoch ms, duration)').toEqual([]);
     // The probes run synchronously, so the agent's output may still be unread here: wait for it.
     await waitFor('the new agent to report adopting the pinned maps', () => procs.get('agent')!.out.join('\n').includes('adopted pinned maps'), 15000);
   });

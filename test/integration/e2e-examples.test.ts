@@ -37,7 +37,7 @@ describe('examples on a two-node simulated cluster', () => {
     }
   });
 
-  it('spreads 100 requests over every backend of each service port (each ≥ 45% of its fair share)', async () => {
+  it('spreads 100 requests over every backend of each service port (each within 4.5 binomial sd of its fair share)', async () => {
     for (const svc of s.services.values()) {
       if (svc.affinityTimeout) continue;
       for (const p of svc.ports) {
@@ -109,6 +109,7 @@ describe('examples on a two-node simulated cluster', () => {
     expect(up.reactionMs, 'new pod never answered').toBeDefined();
     expect(up.reactionMs!).toBeLessThanOrEqual(1000);
     expect(up.failed).toBe(0);
+    expect(up.stalled, 'requests that took 1 s or more').toBe(0);
     await s.waitConverged(10000);
     const r = await s.requests('backend-service', { count: 100 });
     const v = spreadOk(r, ['backend-0', 'backend-1', 'backend-2', 'backend-3'], 100);
@@ -121,6 +122,7 @@ describe('examples on a two-node simulated cluster', () => {
     expect(dn.removed).toEqual(['backend-2', 'backend-3']);
     expect(dn.lastSeenMs).toBeLessThanOrEqual(1000);
     expect(dn.failed).toBe(0);
+    expect(dn.stalled, 'requests that took 1 s or more').toBe(0);
     expect(dn.pollsAfter).toBeGreaterThan(5);
     expect(s.pods.has('backend-2')).toBe(false);
     const r = await s.requests('backend-service', { count: 100 });

@@ -8,6 +8,7 @@ import { StateServer, privateSocketAddress } from '../../controlplane/server.ts'
 import { createMetrics } from '../../controlplane/metrics.ts';
 import { connectStateStream, type StateStreamClient, type StateUpdate } from '../../agent/stream-client.ts';
 import type { KubeEndpointSlice, KubeService } from '../../controlplane/model.ts';
+import { pb } from '../../proto/contract.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -47,6 +48,26 @@ async function setup(n: number): Promise<{ store: StateStore; server: StateServe
   return { store, server, target, metrics };
 }
 
+/**
+ * A "nothing resent" window that times something: it lasts RESEND_WINDOW_MS — longer than any
+ * retry delay a server would plausibly use (the client's own reconnect backoff starts at 200 ms) —
+ * and within it a second agent connects and gets its snapshot, so the server demonstrably ran its
+ * send loop meanwhile. Resolves with how many more updates `count` saw in the window.
+ */
+const RESEND_WINDOW_MS = 2000;
+async function sentDuringWindow(target: string, count: () => number): Promise<number> {
+  const before = count(), t0 = performance.now();
+  let witnessGot = 0;
+  const witness = connectStateStream({ target, nodeName: 'witness', onUpdate: async () => { witnessGot++; } });
+  try {
+    await waitFor(() => witnessGot > 0);
+    while (performance.now() - t0 < RESEND_WINDOW_MS) await new Promise((r) => setTimeout(r, RESEND_WINDOW_MS + 1 - (performance.now() - t0)));
+    return count() - before;
+  } finally {
+    witness.close();
+  }
+}
+
 describe('coalescing and acks', () => {
   it('a never-acking agent keeps bounded pending state; the update after the ack is the newest state', async () => {
     const N = 50;
@@ -78,8 +99,8 @@ describe('coalescing and acks', () => {
     store.deleteService('default/s0');
     store.flush();
     expect(server.agents()[0]!.pending).toBeLessThanOrEqual(N);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(updates).toHaveLength(1); // nothing else was sent while one update is in flight
+    expect(await sentDuringWindow(target, () => updates.length)).toBe(0); // nothing else while one update is in flight
+    expect(updates).toHaveLength(1);
 
     hold = false;
     release!();
@@ -91,9 +112,9 @@ describe('coalescing and acks', () => {
     expect(d.upserts).toHaveLength(N - 1);
     for (const s of d.upserts) expect(s.ports[0]!.endpoints.map((e) => e.ip)).toEqual(['10.244.0.101']);
     await waitFor(() => server.agents()[0]?.lastAckedVersion === d.version);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(updates).toHaveLength(2);
-    expect(await metrics.updatesSent.get()).toMatchObject({ values: expect.arrayContaining([expect.objectContaining({ labels: { kind: 'snapshot' }, value: 1 }), expect.objectContaining({ labels: { kind: 'delta' }, value: 1 })]) });
+    expect(await sentDuringWindow(target, () => updates.length)).toBe(0); // acked: nothing to resend
+    // Snapshots: this agent's one and the two windows' witnesses'.
+    expect(await metrics.updatesSent.get()).toMatchObject({ values: expect.arrayContaining([expect.objectContaining({ labels: { kind: 'snapshot' }, value: 3 }), expect.objectContaining({ labels: { kind: 'delta' }, value: 1 })]) });
   }, 60_000);
 
   it('a nack is counted, not resent on its own, and its services are retried with the next change', async () => {
@@ -114,8 +135,8 @@ describe('coalescing and acks', () => {
     await waitFor(() => updates.length === 2);
     await waitFor(() => server.agents()[0]?.inflight === false);
     expect((await metrics.nacks.get()).values[0]!.value).toBe(1);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(updates).toHaveLength(2); // no resend loop
+    expect(await sentDuringWindow(target, () => updates.length)).toBe(0); // no resend loop
+    expect(updates).toHaveLength(2);
     expect(client.lastAckedVersion).toBe(updates[0]!.version);
 
     store.upsertSlice(sliceFor(2, 8)); // a newer change: carries s2 and the retried s1
@@ -123,6 +144,36 @@ describe('coalescing and acks', () => {
     const keys = updates[2]!.upserts.map((s) => s.name).sort();
     expect(keys).toEqual(['s1', 's2']);
     await waitFor(() => client.lastAckedVersion === updates[2]!.version);
-    expect((await metrics.acks.get()).values[0]!.value).toBe(2);
+    expect((await metrics.acks.get()).values[0]!.value).toBe(3); // 2 of this agent's, 1 of the window's witness
   }, 60_000);
+});
+
+describe('large snapshots', () => {
+  it('delivers a snapshot over 4 MiB (gRPC\'s default message limit) whole, in one update', async () => {
+    // 16,000 services with 10 endpoints each: over 4 MiB as protobuf.
+    const N = 16000;
+    const store = new StateStore();
+    for (let i = 0; i < N; i++) {
+      store.upsertService(service(i));
+      store.upsertSlice({
+        ...sliceFor(i, 1),
+        endpoints: Array.from({ length: 10 }, (_, e) => ({ addresses: [`10.${128 + (i >> 12)}.${(i >> 4) & 255}.${((i & 15) << 4) | e}`], nodeName: 'n1' })),
+      });
+    }
+    store.markSynced();
+    const server = new StateServer({ store, logger: log, metrics: createMetrics(store) });
+    const target = privateSocketAddress();
+    await server.listen(target);
+    cleanup.push(() => server.close());
+    const updates: StateUpdate[] = [];
+    const client = connectStateStream({ target, nodeName: 'n1', onUpdate: async (u) => { updates.push(u); } });
+    cleanup.push(async () => client.close());
+    await waitFor(() => updates.length > 0, 60_000);
+    const u = updates[0]!;
+    expect(u.snapshot).toBe(true);
+    expect(u.upserts).toHaveLength(N);
+    expect(u.upserts.every((s) => s.ports[0]!.endpoints.length === 10)).toBe(true);
+    const bytes = pb.StateUpdate.encode({ version: u.version, snapshot: true, upserts: u.upserts as never }).finish().length;
+    expect(bytes).toBeGreaterThan(4 << 20);
+  }, 120_000);
 });
