@@ -13,6 +13,7 @@ import { collectGarbage, type GcTimeouts } from './gc.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
+import { applySocketLb, type SocketLbAttachment, type SocketLbMode } from './socket-lb.ts';
 import { writeStatus, type AgentStatus } from './status.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 
@@ -27,6 +28,10 @@ export interface AgentOptions {
   /** The node's external interface (north-south); off when unset. */
   externalInterface?: string;
   externalMode: (typeof EXTERNAL_MODES)[number];
+  /** Socket-level balancing (agent/socket-lb.ts), attached at cgroupRoot unless off. */
+  socketLb: SocketLbMode;
+  /** A cgroup v2 directory: the node's processes and pods are under it (in a cluster, the host's root). */
+  cgroupRoot?: string;
   pinRoot: string;
   /** The status file for `sluice status` goes under runDir/<node>/. */
   runDir: string;
@@ -82,6 +87,15 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   }
 
+  let socketLb: SocketLbAttachment;
+  try {
+    socketLb = applySocketLb(dp, o.socketLb, o.cgroupRoot);
+    if (socketLb.mode !== 'off') log.info(socketLb, 'socket-level balancing attached');
+  } catch (e) {
+    dp.close();
+    throw new AgentStartError('cannot attach the socket-level datapath', { mode: o.socketLb, cgroupRoot: o.cgroupRoot, err: errText(e) });
+  }
+
   const maps = new PinnedMaps(node, o.pinRoot);
   const reconciler = new Reconciler(dp, { node, nodeIps: external?.ips ?? [] });
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));
@@ -89,7 +103,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   const status: AgentStatus = {
     node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
     source: 'controlPlane' in o.source ? `control plane ${o.source.controlPlane.join(',')}` : `state file ${o.source.stateFile}`,
-    appliedVersion: 0, nacked: [], interfaces: [],
+    appliedVersion: 0, nacked: [], interfaces: [], socketLb: { mode: socketLb.mode, cgroup: socketLb.cgroup },
     external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
   };
   let stream: StateStreamClient | undefined;

@@ -60,7 +60,11 @@ export interface FrontendRow extends Pick<ProgrammedFrontend, 'vip' | 'port' | '
   protocol: string;
   type: 'ClusterIP' | 'External';
   backends: Array<{ id: number; address: string; state: 'active' | 'terminating' }>;
-  stats: { connections: number; packets: number; bytes: number; rejects: number };
+  stats: {
+    connections: number; packets: number; bytes: number; rejects: number;
+    /** Socket-level balancing (bpf/sluice_sock.c): connect()/sendmsg() calls translated, and refused. */
+    socketTranslations: number; socketRejects: number;
+  };
 }
 
 export function frontendKey(f: { vip: string; port: number; proto: string; scope?: number }): string {

@@ -9,6 +9,7 @@ import { EXTERNAL_MODES } from './external.ts';
 import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
 import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
 import { DEFAULT_GC } from './gc.ts';
+import { SOCKET_LB_MODES, type SocketLbMode } from './socket-lb.ts';
 import { DEFAULT_RUN_DIR } from './status.ts';
 
 const HELP = `Usage: sluice-agent [options]
@@ -28,6 +29,11 @@ mTLS to the control plane (all three, or none):
   --external-interface IF  the node's external interface: NodePorts on its addresses, ExternalIPs
                            and LoadBalancer IPs are balanced there (north-south); off when unset
   --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
+  --socket-lb MODE         off|on|host-only: translate service addresses at connect()/sendmsg() for
+                           every socket under --cgroup-root (on), or only the node's own (host-only,
+                           pods stay on the per-packet path) (default: off)
+  --cgroup-root DIR        cgroup v2 directory the socket-level programs attach to (in a cluster:
+                           the host's cgroup v2 root mounted into the agent's pod)
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
   --bpf-dir DIR            compiled datapath, sluice_pod.o and sluice_ext.o (default: build/bpf of this checkout)
@@ -64,7 +70,7 @@ function parse() {
     return parseArgs({
       options: {
         'control-plane': str, 'state-file': str, 'tls-ca': str, 'tls-cert': str, 'tls-key': str, 'node-name': str,
-        'external-interface': str, 'external-mode': { type: 'string', default: 'auto' },
+        'external-interface': str, 'socket-lb': { type: 'string', default: 'off' }, 'cgroup-root': str, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '0.0.0.0:9964' }, 'max-services': str, 'max-backends': str,
@@ -90,6 +96,11 @@ if (args['metrics-addr'] !== 'off' && !/^[^:]*:\d+$/.test(args['metrics-addr']))
 const externalMode = args['external-mode'] as (typeof EXTERNAL_MODES)[number];
 if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMode} is not one of ${EXTERNAL_MODES.join(', ')}`);
 
+const socketLb = args['socket-lb'] as SocketLbMode;
+if (!SOCKET_LB_MODES.includes(socketLb)) fail(`--socket-lb: ${socketLb} is not one of ${SOCKET_LB_MODES.join(', ')}`);
+if (socketLb !== 'off' && !args['cgroup-root']) fail(`--socket-lb=${socketLb} needs --cgroup-root`);
+if (args['cgroup-root'] && !fs.existsSync(args['cgroup-root'])) fail(`--cgroup-root: ${args['cgroup-root']} does not exist`);
+
 const log = pino({ level: args['log-level'], base: { component: 'agent' } });
 const metricsAddr = args['metrics-addr'];
 let agent: AgentHandle;
@@ -103,6 +114,8 @@ try {
     podInterfaces: args['pod-interfaces'].split(','),
     externalInterface: args['external-interface'],
     externalMode,
+    socketLb,
+    cgroupRoot: args['cgroup-root'],
     pinRoot: args['pin-root'],
     runDir: args['run-dir'],
     bpfDir: args['bpf-dir'],

@@ -2,6 +2,7 @@
 import client from 'prom-client';
 import type { Datapath } from './datapath.ts';
 import type { PinnedMaps } from './inspect.ts';
+import type { FrontendRow } from './frontend.ts';
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -32,7 +33,7 @@ export class AgentMetrics {
       name: 'sluice_map_capacity', help: 'Capacity per BPF map', labelNames: ['map'], registers: reg,
       collect() { for (const f of cachedFill()) this.set({ map: f.map }, f.capacity); },
     });
-    const perService = (name: string, help: string, field: 'connections' | 'packets' | 'bytes' | 'rejects') =>
+    const perService = (name: string, help: string, field: keyof FrontendRow['stats']) =>
       new client.Counter({
         name, help, labelNames: ['service', 'frontend'], registers: reg,
         collect() {
@@ -44,6 +45,8 @@ export class AgentMetrics {
     perService('sluice_service_packets_total', 'Client-to-service packets, per frontend', 'packets');
     perService('sluice_service_bytes_total', 'Client-to-service bytes, per frontend', 'bytes');
     perService('sluice_service_rejects_total', 'Packets refused for lack of endpoints, per frontend', 'rejects');
+    perService('sluice_service_socket_translations_total', 'connect()/sendmsg() calls translated at the socket, per frontend', 'socketTranslations');
+    perService('sluice_service_socket_rejects_total', 'connect()/sendmsg() calls refused for lack of endpoints, per frontend', 'socketRejects');
     new client.Counter({
       name: 'sluice_datapath_events_total', help: 'Node-wide datapath counters', labelNames: ['event'], registers: reg,
       collect() { this.reset(); for (const [k, v] of Object.entries(maps.counters())) this.inc({ event: k }, v); },

@@ -17,6 +17,8 @@ export interface AgentStatus {
   nacked: Array<{ version: number; error: string; at: string }>;
   interfaces: string[];
   external?: string;
+  /** Socket-level balancing: off, on or host-only, and the cgroup its programs are attached to. */
+  socketLb?: { mode: string; cgroup?: string };
   /** Pinned maps of an older layout converted at this start (agent/bpf/migrate.ts). */
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
 }

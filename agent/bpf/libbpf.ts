@@ -76,6 +76,12 @@ const f = {
   xdp_attach: libbpf.func('int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
   xdp_detach: libbpf.func('int bpf_xdp_detach(int ifindex, uint32_t flags, const bpf_xdp_attach_opts *opts)'),
   num_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+  link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)'),
+  link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)'),
+  obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
+  open: libc.func('int open(const char *path, int flags)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
@@ -400,6 +406,54 @@ export function xdpDetach(ifindex: number, flags: number): void {
   check(`detach xdp on ifindex ${ifindex}`, ret);
 }
 
+/** cgroup sock_addr attach points (enum bpf_attach_type) used by the socket-level datapath. */
+export const CGROUP_ATTACH = { connect4: 10, sendmsg4: 14, recvmsg4: 19, getpeername4: 29 } as const;
+export type CgroupAttachPoint = keyof typeof CGROUP_ATTACH;
+const O_RDONLY_DIRECTORY = 0o200000;
+
+/** Open a directory (a cgroup) read-only; close the fd with closeFd(). */
+export function openDir(path: string): number {
+  const fd = f.open(path, O_RDONLY_DIRECTORY) as number;
+  if (fd < 0) throw new LibbpfError(`open ${path}`, koffi.errno());
+  return fd;
+}
+
+/** Attach `progFd` to the cgroup open as `cgroupFd` through a new BPF link; returns the link's fd. */
+export function cgroupLinkCreate(progFd: number, cgroupFd: number, point: CgroupAttachPoint): number {
+  return check(`attach ${point} to cgroup`, f.link_create(progFd, cgroupFd, CGROUP_ATTACH[point], null));
+}
+
+/** Swap the program behind a link atomically (no moment without one). */
+export function linkUpdate(linkFd: number, progFd: number): void {
+  check('update link', f.link_update(linkFd, progFd, null));
+}
+
+/** Pin a program, map or link at `path` on bpffs. */
+export function objPin(fd: number, path: string): void {
+  check(`pin ${path}`, f.obj_pin(fd, path));
+}
+
+/** What a link is attached to: struct bpf_link_info's type, prog_id and, for cgroup links, the cgroup id. */
+export function linkInfo(fd: number): { type: number; progId: number; cgroupId: bigint } {
+  const buf = Buffer.alloc(64);
+  check(`link info of fd ${fd}`, f.info_by_fd(fd, buf, [buf.length]));
+  return { type: buf.readUInt32LE(0), progId: buf.readUInt32LE(8), cgroupId: buf.readBigUInt64LE(16) };
+}
+
+const AF_INET = 2, SOCK_DGRAM = 2, SOL_SOCKET = 1, SO_NETNS_COOKIE = 71;
+
+/** The cookie of this thread's network namespace, as bpf_get_netns_cookie() gives it (Linux >= 5.14). */
+export function netnsCookie(): bigint {
+  const fd = f.socket(AF_INET, SOCK_DGRAM, 0) as number;
+  if (fd < 0) throw new LibbpfError('socket', koffi.errno());
+  try {
+    const buf = Buffer.alloc(8);
+    if ((f.getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, buf, [8]) as number) < 0) throw new LibbpfError('getsockopt SO_NETNS_COOKIE', koffi.errno());
+    return buf.readBigUInt64LE(0);
+  } finally {
+    f.close(fd);
+  }
+}
 
 /** Struct sizes as koffi lays them out, checked against C in the tests. */
 export const structSizes = {

@@ -113,6 +113,8 @@ switch (cmd) {
         lines.push(`Nacked versions: ${status.nacked.length ? status.nacked.map((n) => `${n.version} (${n.error})`).join('; ') : 'none'}`);
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
         if (status.external) lines.push(`External:        ${status.external}`);
+        const sl = status.socketLb;
+        if (sl) lines.push(`Socket LB:       ${sl.mode}${sl.cgroup ? ` at cgroup ${sl.cgroup}` : ''}`);
         const mg = status.migration;
         if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }
