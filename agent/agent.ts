@@ -14,6 +14,7 @@ import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { applySocketLb, type SocketLbAttachment, type SocketLbMode } from './socket-lb.ts';
+import { StaleSocketSweeper } from './socket-sweep.ts';
 import { writeStatus, type AgentStatus } from './status.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 
@@ -32,6 +33,8 @@ export interface AgentOptions {
   socketLb: SocketLbMode;
   /** A cgroup v2 directory: the node's processes and pods are under it (in a cluster, the host's root). */
   cgroupRoot?: string;
+  /** Also destroy TCP sockets connected to a removed backend (connected UDP ones always are). */
+  socketLbDestroyTcp?: boolean;
   pinRoot: string;
   /** The status file for `sluice status` goes under runDir/<node>/. */
   runDir: string;
@@ -95,6 +98,30 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     dp.close();
     throw new AgentStartError('cannot attach the socket-level datapath', { mode: o.socketLb, cgroupRoot: o.cgroupRoot, err: errText(e) });
   }
+  let sweeper: StaleSocketSweeper | undefined;
+  if (socketLb.mode !== 'off') {
+    try {
+      sweeper = StaleSocketSweeper.open(o.bpfDir, dp.pinDir, { tcp: !!o.socketLbDestroyTcp });
+    } catch (e) {
+      log.warn({ err: errText(e) }, 'stale sockets are not destroyed (needs Linux >= 6.5 with bpf_sock_destroy): ' +
+        'connected UDP sockets keep a removed backend until the application reconnects');
+    }
+  }
+  let sweptRemovals = dp.backendsRemoved;
+  /** After a change that removed backends: destroy the sockets still connected to them. */
+  const sweepStaleSockets = (): void => {
+    if (!sweeper || dp.backendsRemoved === sweptRemovals) return;
+    sweptRemovals = dp.backendsRemoved;
+    try {
+      const r = sweeper.sweep(o.cgroupRoot!);
+      metrics.socketsDestroyed.inc({ protocol: 'udp' }, r.udp);
+      metrics.socketsDestroyed.inc({ protocol: 'tcp' }, r.tcp);
+      log.info(r, 'swept sockets connected to removed backends');
+    } catch (e) {
+      metrics.errors.inc({ kind: 'socket_sweep' });
+      log.warn({ err: errText(e) }, 'socket sweep failed');
+    }
+  };
 
   const maps = new PinnedMaps(node, o.pinRoot);
   const reconciler = new Reconciler(dp, { node, nodeIps: external?.ips ?? [] });
@@ -103,7 +130,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   const status: AgentStatus = {
     node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
     source: 'controlPlane' in o.source ? `control plane ${o.source.controlPlane.join(',')}` : `state file ${o.source.stateFile}`,
-    appliedVersion: 0, nacked: [], interfaces: [], socketLb: { mode: socketLb.mode, cgroup: socketLb.cgroup },
+    appliedVersion: 0, nacked: [], interfaces: [],
+    socketLb: { mode: socketLb.mode, cgroup: socketLb.cgroup, staleSockets: !sweeper ? 'kept' : o.socketLbDestroyTcp ? 'udp+tcp destroyed' : 'udp destroyed' },
     external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
   };
   let stream: StateStreamClient | undefined;
@@ -134,6 +162,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       status.appliedVersion = version;
       status.appliedAt = new Date().toISOString();
       ready = true;
+      sweepStaleSockets();
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
       return undefined;
     } catch (e) {
@@ -259,6 +288,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       status.pid = 0;
       saveStatus();
       maps.close();
+      sweeper?.close();
       dp.close();
     },
   };

@@ -98,6 +98,7 @@ export class Datapath {
   #freeSvcIds: number[] = [];
   #nextSvcId = 1;
   #backendCount = 0;
+  #backendsRemoved = 0;
   /** While apply() runs: what to put back if it fails. */
   #undo: ViewCheckpoint | undefined;
   readonly #cpus: number;
@@ -188,6 +189,11 @@ export class Datapath {
 
   get frontends(): ReadonlyMap<string, ProgrammedFrontend> {
     return this.#frontends;
+  }
+
+  /** Backends deleted (or about to be) by this process so far: sockets may still point at them. */
+  get backendsRemoved(): number {
+    return this.#backendsRemoved;
   }
 
   get backendCount(): number {
@@ -385,6 +391,7 @@ export class Datapath {
 
   #deleteBackends(tx: MapTransaction, ids: number[]): void {
     if (ids.length) tx.deleteBatch(this.maps.sl_backends, packed(ids.map(u32Key), 4), ids.length);
+    this.#backendsRemoved += ids.length;
   }
 
   #resetStats(tx: MapTransaction, svcId: number): void {

@@ -34,6 +34,8 @@ mTLS to the control plane (all three, or none):
                            pods stay on the per-packet path) (default: off)
   --cgroup-root DIR        cgroup v2 directory the socket-level programs attach to (in a cluster:
                            the host's cgroup v2 root mounted into the agent's pod)
+  --socket-lb-destroy-tcp  also destroy TCP sockets connected to a removed backend (connected UDP
+                           sockets always are, on Linux >= 6.5) (default: off)
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
   --bpf-dir DIR            compiled datapath, sluice_pod.o and sluice_ext.o (default: build/bpf of this checkout)
@@ -70,7 +72,8 @@ function parse() {
     return parseArgs({
       options: {
         'control-plane': str, 'state-file': str, 'tls-ca': str, 'tls-cert': str, 'tls-key': str, 'node-name': str,
-        'external-interface': str, 'socket-lb': { type: 'string', default: 'off' }, 'cgroup-root': str, 'external-mode': { type: 'string', default: 'auto' },
+        'external-interface': str, 'socket-lb': { type: 'string', default: 'off' }, 'cgroup-root': str,
+        'socket-lb-destroy-tcp': { type: 'boolean', default: false }, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '0.0.0.0:9964' }, 'max-services': str, 'max-backends': str,
@@ -116,6 +119,7 @@ try {
     externalMode,
     socketLb,
     cgroupRoot: args['cgroup-root'],
+    socketLbDestroyTcp: args['socket-lb-destroy-tcp'],
     pinRoot: args['pin-root'],
     runDir: args['run-dir'],
     bpfDir: args['bpf-dir'],

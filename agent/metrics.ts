@@ -19,6 +19,7 @@ export class AgentMetrics {
   readonly attachErrors = new client.Gauge({ name: 'sluice_attach_errors', help: 'Failed attempts to attach to an interface', registers: [this.registry] });
   readonly gcDeleted = new client.Counter({ name: 'sluice_gc_deleted_total', help: 'Expired entries removed by the agent', labelNames: ['map'], registers: [this.registry] });
   readonly errors = new client.Counter({ name: 'sluice_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly socketsDestroyed = new client.Counter({ name: 'sluice_sockets_destroyed_total', help: 'Sockets destroyed because their backend was removed (socket-level balancing)', labelNames: ['protocol'], registers: [this.registry] });
 
   constructor(dp: Datapath, maps: PinnedMaps, interfaces: () => number) {
     const reg = [this.registry];

@@ -49,7 +49,7 @@ export function applySocketLb(dp: Datapath, mode: SocketLbMode, cgroupRoot: stri
   dp.setSocketScope(mode === 'host-only' ? L.SL_SOCK_HOST_ONLY : L.SL_SOCK_ALL, bpf.netnsCookie());
   fs.mkdirSync(path.join(dp.pinDir, 'links'), { recursive: true, mode: 0o700 });
   const adopted: bpf.CgroupAttachPoint[] = [];
-  const cgFd = bpf.openDir(cgroupRoot);
+  const cgFd = bpf.openReadOnly(cgroupRoot, true);
   try {
     for (const point of POINTS) {
       if (adoptLink(linkPin(dp.pinDir, point), id, dp.sockPrograms[point])) {

@@ -18,7 +18,7 @@ export interface AgentStatus {
   interfaces: string[];
   external?: string;
   /** Socket-level balancing: off, on or host-only, and the cgroup its programs are attached to. */
-  socketLb?: { mode: string; cgroup?: string };
+  socketLb?: { mode: string; cgroup?: string; staleSockets?: string };
   /** Pinned maps of an older layout converted at this start (agent/bpf/migrate.ts). */
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
 }

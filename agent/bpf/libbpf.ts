@@ -80,6 +80,9 @@ const f = {
   link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)'),
   obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
   open: libc.func('int open(const char *path, int flags)'),
+  iter_create: libbpf.func('int bpf_iter_create(int link_fd)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  read: libc.func('long read(int fd, _Out_ uint8_t *buf, size_t count)'),
   socket: libc.func('int socket(int domain, int type, int protocol)'),
   getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
@@ -411,9 +414,9 @@ export const CGROUP_ATTACH = { connect4: 10, sendmsg4: 14, recvmsg4: 19, getpeer
 export type CgroupAttachPoint = keyof typeof CGROUP_ATTACH;
 const O_RDONLY_DIRECTORY = 0o200000;
 
-/** Open a directory (a cgroup) read-only; close the fd with closeFd(). */
-export function openDir(path: string): number {
-  const fd = f.open(path, O_RDONLY_DIRECTORY) as number;
+/** Open a file read-only (a directory such as a cgroup, or a namespace); close the fd with closeFd(). */
+export function openReadOnly(path: string, directory = false): number {
+  const fd = f.open(path, directory ? O_RDONLY_DIRECTORY : 0) as number;
   if (fd < 0) throw new LibbpfError(`open ${path}`, koffi.errno());
   return fd;
 }
@@ -438,6 +441,44 @@ export function linkInfo(fd: number): { type: number; progId: number; cgroupId: 
   const buf = Buffer.alloc(64);
   check(`link info of fd ${fd}`, f.info_by_fd(fd, buf, [buf.length]));
   return { type: buf.readUInt32LE(0), progId: buf.readUInt32LE(8), cgroupId: buf.readBigUInt64LE(16) };
+}
+
+const BPF_TRACE_ITER = 28;
+
+/** A BPF iterator link for `progFd` (an iter/… program without parameters); returns the link's fd. */
+export function iterLinkCreate(progFd: number): number {
+  return check('create iterator link', f.link_create(progFd, 0, BPF_TRACE_ITER, null));
+}
+
+const CLONE_NEWNET = 0x40000000;
+
+/**
+ * Run the iterator behind `linkFd` in the network namespace open as `netnsFd` (socket iterators
+ * walk the namespace of the thread that creates them) and return what it wrote. Only this thread
+ * enters the namespace, and only while the iterator is created: it returns to `homeFd` before
+ * anything else runs.
+ */
+export function runIterIn(linkFd: number, netnsFd: number, homeFd: number): Buffer {
+  check('setns', f.setns(netnsFd, CLONE_NEWNET) === 0 ? 0 : -koffi.errno());
+  let iterFd: number;
+  try {
+    iterFd = f.iter_create(linkFd) as number;
+  } finally {
+    if (f.setns(homeFd, CLONE_NEWNET) !== 0) throw new Error(`cannot return to the agent's network namespace: errno ${koffi.errno()}`);
+  }
+  check('create iterator', iterFd);
+  try {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(4096);
+    for (;;) {
+      const n = Number(f.read(iterFd, buf, buf.length));
+      if (n < 0) throw new LibbpfError('read iterator', koffi.errno());
+      if (n === 0) return Buffer.concat(chunks);
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+  } finally {
+    f.close(iterFd);
+  }
 }
 
 const AF_INET = 2, SOCK_DGRAM = 2, SOL_SOCKET = 1, SO_NETNS_COOKIE = 71;

@@ -114,7 +114,7 @@ switch (cmd) {
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
         if (status.external) lines.push(`External:        ${status.external}`);
         const sl = status.socketLb;
-        if (sl) lines.push(`Socket LB:       ${sl.mode}${sl.cgroup ? ` at cgroup ${sl.cgroup}` : ''}`);
+        if (sl) lines.push(`Socket LB:       ${sl.mode}${sl.cgroup ? ` at cgroup ${sl.cgroup}; sockets to removed backends: ${sl.staleSockets}` : ''}`);
         const mg = status.migration;
         if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }

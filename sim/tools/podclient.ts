@@ -14,7 +14,7 @@
 //     connected socket, then who answered)
 //   {"op":"udpFrom","target":"..."} -> {"from":"ip:port","pod":"..."}  (unconnected UDP: the reply's source)
 //   {"op":"udpStream","target":"...","connected":true,"everyMs":100,"durationMs":3000}
-//     -> {"replies":[[ms since start, pod]...],"errors":{"ECONNABORTED":n},"sent":n}  one socket sending
+//     -> {"replies":[[ms since start, pod]...],"errors":{"ECONNABORTED":n},"sent":n,"startedAt":epoch ms}  one socket sending
 //     "who" every everyMs; a connected one is replaced (connect() again) after an error, as a DNS
 //     client re-resolves
 import crypto from 'node:crypto';
@@ -247,7 +247,7 @@ async function udpStream(c: Cmd & { connected?: boolean; everyMs?: number }) {
   }
   await new Promise((r) => setTimeout(r, 200));
   sock!.close();
-  return { replies, errors, sent };
+  return { replies, errors, sent, startedAt: start };
 }
 
 const ops: Record<string, (c: Cmd) => Promise<unknown>> = {

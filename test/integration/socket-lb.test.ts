@@ -17,7 +17,7 @@ let c: SimCluster;
 let agent: SimAgent;
 let pod: PodClient;
 let node: PodClient;
-let dnsBackends = [...BACKENDS];
+let dnsBackends = ['b1'];
 
 function svc(name: string, vip: string, pods: string[], extra: Partial<ServiceJson> = {}): ServiceJson {
   const ports = [{ name: 'http', port: 80, target: 8080, proto: 'TCP' as const }, { name: 'dns', port: 53, target: 5353, proto: 'UDP' as const }];
@@ -153,6 +153,37 @@ describe('socket-level balancing', () => {
       seen.add(Object.keys(again.counts)[0]!);
     }
     expect(seen.size).toBe(2);
+  });
+
+  it('on: a connected UDP client reaches a surviving backend within 1 s of its backend\'s removal; an unconnected one is never disturbed', async () => {
+    type Stream = { replies: Array<[number, string]>; errors: Record<string, number>; sent: number; startedAt: number };
+    const [connected, unconnected] = [await c.client('client'), await c.client('client')];
+    const streams = [true, false].map((conn, i) => [connected, unconnected][i]!.cmd<Stream>(
+      { op: 'udpStream', target: `${DNS}:53`, connected: conn, everyMs: 100, durationMs: 4000 }));
+    await sleep(1500);
+    // b1 goes away from the service (its pod keeps answering, so a socket left on it would go
+    // on being answered by it); both clients were on b1, the only backend until now.
+    const removedAt = Date.now();
+    dnsBackends = ['b2', 'b3'];
+    expect((await agent.setServices(services())).msg).toBe('applied');
+    const [conn, unconn] = await Promise.all(streams) as [Stream, Stream];
+    const after = (s: Stream, ms: number) => s.replies.filter(([t]) => s.startedAt + t > removedAt + ms).map(([, p]) => p);
+
+    expect(conn.replies.filter(([t]) => conn.startedAt + t < removedAt).every(([, p]) => p === 'b1')).toBe(true);
+    expect(conn.errors).toEqual({ ECONNABORTED: 1 }); // destroyed once, then connected afresh
+    const moved = conn.replies.find(([t, p]) => conn.startedAt + t > removedAt && p !== 'b1');
+    expect(moved, JSON.stringify(conn.replies)).toBeDefined();
+    expect(conn.startedAt + moved![0] - removedAt).toBeLessThan(1000);
+    expect(after(conn, 1000).length).toBeGreaterThan(10);
+    expect(after(conn, 1000).every((p) => p === 'b2' || p === 'b3')).toBe(true);
+
+    // sendmsg() translates every datagram: the unconnected socket simply moves on, unharmed.
+    expect(unconn.errors).toEqual({});
+    expect(unconn.replies.length).toBeGreaterThanOrEqual(unconn.sent - 1);
+    expect(after(unconn, 1000).every((p) => p === 'b2' || p === 'b3')).toBe(true);
+    const destroyed = agent.logs.find((l) => l.msg === 'swept sockets connected to removed backends');
+    expect(destroyed).toMatchObject({ udp: 1, tcp: 0 });
+    for (const cl of [connected, unconnected]) cl.proc.kill();
   });
 
   it('on: kill -9 of the agent under connection load fails no connection and stalls none over 1 s', async () => {
