@@ -102,7 +102,7 @@ if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMod
 const socketLb = args['socket-lb'] as SocketLbMode;
 if (!SOCKET_LB_MODES.includes(socketLb)) fail(`--socket-lb: ${socketLb} is not one of ${SOCKET_LB_MODES.join(', ')}`);
 if (socketLb !== 'off' && !args['cgroup-root']) fail(`--socket-lb=${socketLb} needs --cgroup-root`);
-if (args['cgroup-root'] && !fs.existsSync(args['cgroup-root'])) fail(`--cgroup-root: ${args['cgroup-root']} does not exist`);
+if (socketLb !== 'off' && !fs.existsSync(args['cgroup-root']!)) fail(`--cgroup-root: ${args['cgroup-root']} does not exist`);
 
 const log = pino({ level: args['log-level'], base: { component: 'agent' } });
 const metricsAddr = args['metrics-addr'];

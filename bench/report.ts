@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Results } from './lib/results.ts';
 import type { Summary } from './lib/stats.ts';
 
-const ORDER = ['direct', 'sluice', 'iptables', 'nftables'];
+const ORDER = ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'];
 /** The sync tables: Sluice is measured two ways (its production path and its standalone mode). */
 const PROGRAM_ROWS: [string, string][] = [
   ['sluice', 'sluice, standalone state-file mode'], ['sluice_control_plane', 'sluice via control plane (agent connects)'],
@@ -98,7 +98,7 @@ export function plot(r: Results, outDir: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plot-'));
   try {
     const series: string[] = [];
-    const styles: Record<string, string> = { direct: 'lc rgb "#555555" dt 2', sluice: 'lc rgb "#1f77b4"', iptables: 'lc rgb "#d62728"', nftables: 'lc rgb "#2ca02c"' };
+    const styles: Record<string, string> = { direct: 'lc rgb "#555555" dt 2', sluice: 'lc rgb "#1f77b4"', sluice_socket: 'lc rgb "#9467bd"', iptables: 'lc rgb "#d62728"', nftables: 'lc rgb "#2ca02c"' };
     for (const name of ORDER) {
       const by = r.crr[name];
       if (!by) continue;

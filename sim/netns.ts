@@ -44,8 +44,9 @@ export function inNs(ns: string, cmd: string, args: string[] = [], cgroup?: stri
   return cgroup ? inCgroup(cgroup, ...argv) : argv;
 }
 
-export async function nsRun(ns: string, cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<string> {
-  const [c, a] = inNs(ns, cmd, args);
+/** Run `cmd` in namespace `ns` (and in `opts.cgroup`, a simulated node's or pod's) and return its output. */
+export async function nsRun(ns: string, cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; cgroup?: string } = {}): Promise<string> {
+  const [c, a] = inNs(ns, cmd, args, opts.cgroup);
   return run(c, a, opts);
 }
 

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cgroupV2Mount } from '../../sim/cgroup.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-test-'));
@@ -19,8 +20,9 @@ function runQuick(): Promise<{ code: number | null; output: string }> {
     let output = '';
     p.stdout.on('data', (d) => { output = (output + String(d)).slice(-20000); });
     p.stderr.on('data', (d) => { output = (output + String(d)).slice(-20000); });
-    // Bounded: the quick mode takes about a minute; SIGTERM lets it remove its namespaces.
-    const timer = setTimeout(() => p.kill('SIGTERM'), 170_000);
+    // Bounded: the quick mode takes about two minutes (four on a loaded machine); SIGTERM lets it
+    // remove its namespaces.
+    const timer = setTimeout(() => p.kill('SIGTERM'), 240_000);
     p.on('exit', (code) => { clearTimeout(timer); resolve({ code, output }); });
   });
 }
@@ -34,7 +36,7 @@ describe('bench quick mode', () => {
     const j = JSON.parse(fs.readFileSync(path.join(out, 'latest.json'), 'utf8')) as Record<string, any>;
     for (const k of ['crr', 'throughput_gbps', 'sync', 'memory']) expect(j).toHaveProperty(k);
 
-    for (const name of ['direct', 'sluice', 'iptables', 'nftables']) {
+    for (const name of ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables']) {
       for (const n of ['1', '1000']) {
         const c = j.crr[name]?.[n], t = j.throughput_gbps[name]?.[n];
         expect(c, `crr ${name} ${n}`).toBeDefined();
@@ -42,7 +44,13 @@ describe('bench quick mode', () => {
         for (const v of [c.median, c.min, c.max, t.median, t.min, t.max]) expect(positive(v), `${name} ${n}: ${v}`).toBe(true);
         expect(c.min).toBeLessThanOrEqual(c.median);
         expect(c.median).toBeLessThanOrEqual(c.max);
+        expect(c.errors, `crr errors ${name} ${n}`).toBe(0);
       }
+    }
+    // The socket contender's connections really went through the socket-level programs.
+    for (const n of ['1', '1000']) {
+      const c = j.crr.sluice_socket[n];
+      expect(c.socket_translations, `sluice_socket ${n}`).toBeGreaterThanOrEqual(c.min);
     }
     for (const name of ['sluice', 'iptables', 'nftables']) {
       const p = j.sync.program[name]?.['1000'];
@@ -69,5 +77,7 @@ describe('bench quick mode', () => {
     // Nothing of this run is left behind.
     const left = fs.readdirSync('/run/netns').filter((n) => n.startsWith('sluice-') && r.output.includes(n));
     expect(left).toEqual([]);
-  }, 180_000);
+    // Nor a cgroup (each node's is named as its namespace).
+    expect(fs.readdirSync(cgroupV2Mount()).filter((n) => n.startsWith('sluice-') && r.output.includes(n))).toEqual([]);
+  }, 250_000);
 });
