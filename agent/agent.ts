@@ -231,6 +231,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       http = await serveStatus({ ...o.metrics, registry: metrics.registry, notReady: () => (ready ? undefined : 'no state applied yet') });
     } catch (e) {
       maps.close();
+      sweeper?.close();
       dp.close();
       throw new AgentStartError('cannot serve metrics', { addr: `${o.metrics.host}:${o.metrics.port}`, err: errText(e) });
     }

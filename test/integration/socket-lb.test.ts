@@ -2,6 +2,7 @@
 // cgroup translate a ClusterIP at connect()/sendmsg(): the node's own processes reach services, pods'
 // connections run as direct ones (no conntrack entry), and the application still sees the service
 // address. Real programs in the kernel, real sockets in simulated pods and a simulated node.
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as bpf from '../../agent/bpf/libbpf.ts';
 import * as L from '../../agent/bpf/layout.ts';
@@ -9,7 +10,7 @@ import { pinDir } from '../../agent/datapath.ts';
 import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
 import { SimCluster, type PodClient } from '../../sim/cluster.ts';
-import { PIN_ROOT, sleep, waitFor } from '../../sim/netns.ts';
+import { PIN_ROOT, sleep } from '../../sim/netns.ts';
 
 const BACKENDS = ['b1', 'b2', 'b3'];
 const WEB = '10.96.1.10', STICKY = '10.96.1.30', EMPTY = '10.96.1.40', DNS = '10.96.1.50';
@@ -216,6 +217,11 @@ describe('socket-level balancing', () => {
     expect(translations(WEB, 80, 'TCP') - before).toBe(20);
     expect(ctEntries().filter((k) => k.saddr === nodeIp || k.daddr === nodeIp)).toEqual([]);
   });
-});
 
-void waitFor;
+  it('off again: the pinned links are removed, so the programs are detached at once', async () => {
+    await startAgent('off');
+    expect(fs.readdirSync(`${pinDir(c.node('a').nodeName, PIN_ROOT)}/links`)).toEqual([]);
+    const tcp = await node.burst(`${WEB}:80`, { count: 3, timeoutMs: 2000 });
+    expect(Object.keys(tcp.errors)).toEqual(['ENETUNREACH']);
+  });
+});
