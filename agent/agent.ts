@@ -18,6 +18,8 @@ import { DEFAULT_HEALTHZ_TIMEOUT_S, ProxyHealth, serveProxyHealth, type HealthSe
 import { KubeProxyMetrics } from './metrics-kubeproxy.ts';
 import { ServiceHealthServers } from './service-health.ts';
 import { Reconciler } from './reconciler.ts';
+import { applySocketLb, type SocketLbAttachment, type SocketLbMode } from './socket-lb.ts';
+import { StaleSocketSweeper } from './socket-sweep.ts';
 import { STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 
@@ -34,6 +36,12 @@ export interface AgentOptions {
   externalMode: (typeof EXTERNAL_MODES)[number];
   /** --nodeport-addresses: CIDRs and "primary" (the external interface's addresses); default ["primary"]. */
   nodePortAddresses?: string[];
+  /** Socket-level balancing (agent/socket-lb.ts), attached at cgroupRoot unless off. */
+  socketLb: SocketLbMode;
+  /** A cgroup v2 directory: the node's processes and pods are under it (in a cluster, the host's root). */
+  cgroupRoot?: string;
+  /** Also destroy TCP sockets connected to a removed backend (connected UDP ones always are). */
+  socketLbDestroyTcp?: boolean;
   pinRoot: string;
   /** The status file for `sluice status` goes under runDir/<node>/. */
   runDir: string;
@@ -95,6 +103,39 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   }
 
+  let socketLb: SocketLbAttachment;
+  try {
+    socketLb = applySocketLb(dp, o.socketLb, o.cgroupRoot);
+    if (socketLb.mode !== 'off') log.info(socketLb, 'socket-level balancing attached');
+  } catch (e) {
+    dp.close();
+    throw new AgentStartError('cannot attach the socket-level datapath', { mode: o.socketLb, cgroupRoot: o.cgroupRoot, err: errText(e) });
+  }
+  let sweeper: StaleSocketSweeper | undefined;
+  if (socketLb.mode !== 'off') {
+    try {
+      sweeper = StaleSocketSweeper.open(o.bpfDir, dp.pinDir, { tcp: !!o.socketLbDestroyTcp });
+    } catch (e) {
+      log.warn({ err: errText(e) }, 'stale sockets are not destroyed (needs Linux >= 6.5 with bpf_sock_destroy): ' +
+        'connected UDP sockets keep a removed backend until the application reconnects');
+    }
+  }
+  let sweptRemovals = dp.backendsRemoved;
+  /** After a change that removed backends: destroy the sockets still connected to them. */
+  const sweepStaleSockets = (): void => {
+    if (!sweeper || dp.backendsRemoved === sweptRemovals) return;
+    sweptRemovals = dp.backendsRemoved;
+    try {
+      const r = sweeper.sweep(o.cgroupRoot!);
+      metrics.socketsDestroyed.inc({ protocol: 'udp' }, r.udp);
+      metrics.socketsDestroyed.inc({ protocol: 'tcp' }, r.tcp);
+      log.info(r, 'swept sockets connected to removed backends');
+    } catch (e) {
+      metrics.errors.inc({ kind: 'socket_sweep' });
+      log.warn({ err: errText(e) }, 'socket sweep failed');
+    }
+  };
+
   const maps = new PinnedMaps(node, o.pinRoot);
   const reconciler = new Reconciler(dp, { node, nodeIps: nodePortIps(o.nodePortAddresses ?? ['primary'], external?.ips ?? []) });
   // Flows created before this start may come from programs that never mark a reply.
@@ -115,6 +156,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       devices: external ? [{ name: external.name, mode: external.mode, addresses: external.ips }] : [],
       healthz: o.healthz ? `${o.healthz.host}:${o.healthz.port}` : '', healthCheckNodePorts: [],
     },
+    socketLb: { mode: socketLb.mode, cgroup: socketLb.cgroup, staleSockets: !sweeper ? 'kept' : o.socketLbDestroyTcp ? 'udp+tcp destroyed' : 'udp destroyed' },
     external: external ? `${external.name} ${external.mode} (${external.ips.join(', ')})${external.fallbacks.length ? `; not used: ${external.fallbacks.join('; ')}` : ''}` : undefined,
   };
   let stream: StateStreamClient | undefined;
@@ -164,6 +206,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       health.updated();
       kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
       svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
+      sweepStaleSockets();
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
       return undefined;
     } catch (e) {
@@ -232,6 +275,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       http = await serveStatus({ ...o.metrics, registry: metrics.registry, notReady: () => (ready ? undefined : 'no state applied yet') });
     } catch (e) {
       maps.close();
+      sweeper?.close();
       dp.close();
       throw new AgentStartError('cannot serve metrics', { addr: `${o.metrics.host}:${o.metrics.port}`, err: errText(e) });
     }
@@ -303,6 +347,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       status.pid = 0;
       saveStatus();
       maps.close();
+      sweeper?.close();
       dp.close();
     },
   };

@@ -41,7 +41,7 @@ export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
-  services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges'], backends: ['sl_backends'], maglev: ['sl_maglev'],
+  services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges', 'sl_sock_stats'], backends: ['sl_backends'], maglev: ['sl_maglev'],
   ct: ['sl_ct'], affinity: ['sl_affinity'],
 };
 
@@ -78,6 +78,7 @@ interface ViewCheckpoint {
 
 /** Program fds of a datapath built from maps alone (no object loaded): none. */
 const NO_PROGRAMS = { fromPod: -1, toPod: -1, extXdp: -1, extTc: -1, extEgress: -1 };
+const NO_SOCK_PROGRAMS = { connect4: -1, sendmsg4: -1, recvmsg4: -1, getpeername4: -1 };
 
 export class Datapath {
   readonly node: string;
@@ -86,6 +87,8 @@ export class Datapath {
   readonly sizes: MapSizes;
   /** Program fds, valid until close(). */
   readonly programs: { fromPod: number; toPod: number; extXdp: number; extTc: number; extEgress: number };
+  /** The socket-level programs (bpf/sluice_sock.c) by cgroup attach point; fds valid until close(). */
+  readonly sockPrograms: Record<bpf.CgroupAttachPoint, number>;
   /** True when pinned maps from an earlier run were found and adopted. */
   readonly adopted: boolean;
   /** Pins of an older layout being converted: finishMigration() once the programs are attached. */
@@ -101,6 +104,7 @@ export class Datapath {
   #backendCount = 0;
   /** UDP backends the running apply() removed: their flows are to be forgotten (gc.ts forgetRemovedUdp). */
   #goneUdpBackends = 0;
+  #backendsRemoved = 0;
   /** While apply() runs: what to put back if it fails. */
   #undo: ViewCheckpoint | undefined;
   readonly #cpus: number;
@@ -125,6 +129,10 @@ export class Datapath {
       fromPod: prog('sl_from_pod'), toPod: prog('sl_to_pod'), extXdp: prog('sl_ext_xdp'),
       extTc: prog('sl_ext_tc'), extEgress: prog('sl_ext_egress'),
     } : NO_PROGRAMS;
+    this.sockPrograms = objs ? {
+      connect4: prog('sl_sock_connect4'), sendmsg4: prog('sl_sock_sendmsg4'), recvmsg4: prog('sl_sock_recvmsg4'),
+      getpeername4: prog('sl_sock_getpeername4'),
+    } : NO_SOCK_PROGRAMS;
     this.#maglev = maps.maglev;
     this.#alloc = new SlotAllocator(sizes.maglev);
     this.#adopt();
@@ -187,6 +195,11 @@ export class Datapath {
 
   get frontends(): ReadonlyMap<string, ProgrammedFrontend> {
     return this.#frontends;
+  }
+
+  /** Backends deleted (or about to be) by this process so far: sockets may still point at them. */
+  get backendsRemoved(): number {
+    return this.#backendsRemoved;
   }
 
   get backendCount(): number {
@@ -407,15 +420,22 @@ export class Datapath {
 
   #deleteBackends(tx: MapTransaction, ids: number[]): void {
     if (ids.length) tx.deleteBatch(this.maps.sl_backends, packed(ids.map(u32Key), 4), ids.length);
+    this.#backendsRemoved += ids.length;
   }
 
   #resetStats(tx: MapTransaction, svcId: number): void {
     tx.update(this.maps.sl_svc_stats, u32Key(svcId), Buffer.alloc(this.maps.sl_svc_stats.valueSize));
+    tx.update(this.maps.sl_sock_stats, u32Key(svcId), Buffer.alloc(this.maps.sl_sock_stats.valueSize));
   }
 
   /** The node's own address, used as the source of north-south flows sent to other nodes. */
   setNodeIp(ip: string): void {
     this.#typed.config.set(0, { node_ip: ip, pad: 0 });
+  }
+
+  /** Which sockets the socket-level programs translate (sl_sock_config): all, or the node's own. */
+  setSocketScope(mode: number, hostNetnsCookie: bigint): void {
+    this.maps.sl_sock_config.update(u32Key(0), L.sockConfig.encode({ host_netns_cookie: hostNetnsCookie, mode }));
   }
 
   /** Per-service counters summed over CPUs. */
@@ -428,6 +448,10 @@ const NO_STATS: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };
 
 export function readSvcStats(map: MapReader, svcId: number, cpus: number): L.SvcStats {
   return sumPerCpu(map.lookup(u32Key(svcId)), L.svcStats, cpus, NO_STATS);
+}
+
+export function readSockStats(map: MapReader, svcId: number, cpus: number): L.SockStats {
+  return sumPerCpu(map.lookup(u32Key(svcId)), L.sockStats, cpus, { translations: 0n, rejects: 0n });
 }
 
 function sameBackendFlags(a: { terminating: boolean; local: boolean }, b: Backend): boolean {

@@ -63,7 +63,11 @@ export interface FrontendRow extends Pick<ProgrammedFrontend, 'vip' | 'port' | '
   protocol: string;
   type: 'ClusterIP' | 'External';
   backends: Array<{ id: number; address: string; state: 'active' | 'terminating' }>;
-  stats: { connections: number; packets: number; bytes: number; rejects: number };
+  stats: {
+    connections: number; packets: number; bytes: number; rejects: number;
+    /** Socket-level balancing (bpf/sluice_sock.c): connect()/sendmsg() calls translated, and refused. */
+    socketTranslations: number; socketRejects: number;
+  };
 }
 
 const SCOPE_SUFFIX = ['', '/external', '/short-circuit'];

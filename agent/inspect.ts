@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
-import { DEFAULT_PIN_ROOT, pinDir, readSvcStats } from './datapath.ts';
+import { DEFAULT_PIN_ROOT, pinDir, readSockStats, readSvcStats } from './datapath.ts';
 import { decodeFrontend, type FrontendRow } from './frontend.ts';
 import { LibbpfMap } from './maps/libbpf-map.ts';
 import { sumPerCpu, typedMaps, u32Key, type BpfMap } from './maps/map.ts';
@@ -54,6 +54,7 @@ export class MapRows {
     const rows = t.services.entries().map(({ key, value }): FrontendRow => {
       const fe = decodeFrontend(key, value);
       const s = readSvcStats(this.#map('sl_svc_stats'), fe.svcId, this.#cpus);
+      const sk = readSockStats(this.#map('sl_sock_stats'), fe.svcId, this.#cpus);
       return {
         id: fe.svcId, frontend: `${fe.vip}:${fe.port}/${fe.proto}`, vip: fe.vip, port: fe.port,
         protocol: fe.proto, type: fe.scope === L.SL_SCOPE_CLUSTER ? 'ClusterIP' : 'External',
@@ -61,7 +62,10 @@ export class MapRows {
         backends: (backends.get(fe.svcId) ?? []).map(({ id, b }) => ({
           id, address: `${b.ip}:${b.port}`, state: b.flags & L.SL_BE_F_TERMINATING ? 'terminating' as const : 'active' as const,
         })).sort((a, b) => a.id - b.id),
-        stats: { connections: Number(s.conns), packets: Number(s.packets), bytes: Number(s.bytes), rejects: Number(s.rejects) },
+        stats: {
+          connections: Number(s.conns), packets: Number(s.packets), bytes: Number(s.bytes), rejects: Number(s.rejects),
+          socketTranslations: Number(sk.translations), socketRejects: Number(sk.rejects),
+        },
       };
     });
     return rows.sort((a, b) => a.id - b.id);
@@ -111,7 +115,7 @@ export class MapRows {
       const map = this.#map(m);
       let entries: number;
       if (m === 'sl_maglev') entries = this.services().reduce((n, s) => n + s.maglevSize, 0);
-      else if (m === 'sl_svc_stats') entries = services;
+      else if (m === 'sl_svc_stats' || m === 'sl_sock_stats') entries = services;
       else entries = map.count();
       const capacity = m === 'sl_maglev' ? map.maxEntries * L.SL_MAGLEV_CHUNK : map.maxEntries;
       return { map: m, entries, capacity };

@@ -11,6 +11,7 @@ import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
 import { DEFAULT_GC } from './gc.ts';
 import { checkNodePortAddresses } from './nodeport-addresses.ts';
 import { DEFAULT_HEALTHZ_TIMEOUT_S } from './health.ts';
+import { SOCKET_LB_MODES, type SocketLbMode } from './socket-lb.ts';
 import { DEFAULT_RUN_DIR } from './status.ts';
 
 const HELP = `Usage: sluice-agent [options]
@@ -32,6 +33,13 @@ mTLS to the control plane (all three, or none):
   --nodeport-addresses L   comma-separated IPv4 CIDRs and "primary": the node addresses that take
                            NodePorts (default: primary, the external interface's addresses)
   --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
+  --socket-lb MODE         off|on|host-only: translate service addresses at connect()/sendmsg() for
+                           every socket under --cgroup-root (on), or only the node's own (host-only,
+                           pods stay on the per-packet path) (default: off)
+  --cgroup-root DIR        cgroup v2 directory the socket-level programs attach to (in a cluster:
+                           the host's cgroup v2 root mounted into the agent's pod)
+  --socket-lb-destroy-tcp  also destroy TCP sockets connected to a removed backend (connected UDP
+                           sockets always are, on Linux >= 6.5) (default: off)
   --pin-root DIR           maps are pinned under DIR/<node>/ (default: ${DEFAULT_PIN_ROOT})
   --run-dir DIR            status file for 'sluice status' under DIR/<node>/ (default: ${DEFAULT_RUN_DIR})
   --bpf-dir DIR            compiled datapath, sluice_pod.o and sluice_ext.o (default: build/bpf of this checkout)
@@ -74,7 +82,8 @@ function parse() {
     return parseArgs({
       options: {
         'control-plane': str, 'state-file': str, 'tls-ca': str, 'tls-cert': str, 'tls-key': str, 'node-name': str,
-        'external-interface': str, 'external-mode': { type: 'string', default: 'auto' },
+        'external-interface': str, 'socket-lb': { type: 'string', default: 'off' }, 'cgroup-root': str,
+        'socket-lb-destroy-tcp': { type: 'boolean', default: false }, 'external-mode': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '127.0.0.1:9964' },
@@ -105,6 +114,10 @@ if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMod
 
 const nodePortAddresses = args['nodeport-addresses'].split(',').map((s) => s.trim()).filter(Boolean);
 try { checkNodePortAddresses(nodePortAddresses); } catch (e) { fail((e as Error).message); }
+const socketLb = args['socket-lb'] as SocketLbMode;
+if (!SOCKET_LB_MODES.includes(socketLb)) fail(`--socket-lb: ${socketLb} is not one of ${SOCKET_LB_MODES.join(', ')}`);
+if (socketLb !== 'off' && !args['cgroup-root']) fail(`--socket-lb=${socketLb} needs --cgroup-root`);
+if (socketLb !== 'off' && !fs.existsSync(args['cgroup-root']!)) fail(`--cgroup-root: ${args['cgroup-root']} does not exist`);
 
 const log = pino({ level: args['log-level'], base: { component: 'agent' } });
 const metricsAddr = args['metrics-addr'];
@@ -120,6 +133,9 @@ try {
     externalInterface: args['external-interface'],
     externalMode,
     nodePortAddresses,
+    socketLb,
+    cgroupRoot: args['cgroup-root'],
+    socketLbDestroyTcp: args['socket-lb-destroy-tcp'],
     pinRoot: args['pin-root'],
     runDir: args['run-dir'],
     bpfDir: args['bpf-dir'],

@@ -2,6 +2,7 @@
 import client from 'prom-client';
 import type { Datapath } from './datapath.ts';
 import type { PinnedMaps } from './inspect.ts';
+import type { FrontendRow } from './frontend.ts';
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -20,6 +21,7 @@ export class AgentMetrics {
   readonly errors = new client.Counter({ name: 'sluice_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
   /** Service ports left out by the agent (SCTP), reported with the datapath's events as port_refused. */
   refusedPorts = 0;
+  readonly socketsDestroyed = new client.Counter({ name: 'sluice_sockets_destroyed_total', help: 'Sockets destroyed because their backend was removed (socket-level balancing)', labelNames: ['protocol'], registers: [this.registry] });
 
   constructor(dp: Datapath, maps: PinnedMaps, interfaces: () => number) {
     const reg = [this.registry];
@@ -34,7 +36,7 @@ export class AgentMetrics {
       name: 'sluice_map_capacity', help: 'Capacity per BPF map', labelNames: ['map'], registers: reg,
       collect() { for (const f of cachedFill()) this.set({ map: f.map }, f.capacity); },
     });
-    const perService = (name: string, help: string, field: 'connections' | 'packets' | 'bytes' | 'rejects') =>
+    const perService = (name: string, help: string, field: keyof FrontendRow['stats']) =>
       new client.Counter({
         name, help, labelNames: ['service', 'frontend'], registers: reg,
         collect() {
@@ -46,6 +48,8 @@ export class AgentMetrics {
     perService('sluice_service_packets_total', 'Client-to-service packets, per frontend', 'packets');
     perService('sluice_service_bytes_total', 'Client-to-service bytes, per frontend', 'bytes');
     perService('sluice_service_rejects_total', 'Packets refused for lack of endpoints, per frontend', 'rejects');
+    perService('sluice_service_socket_translations_total', 'connect()/sendmsg() calls translated at the socket, per frontend', 'socketTranslations');
+    perService('sluice_service_socket_rejects_total', 'connect()/sendmsg() calls refused for lack of endpoints, per frontend', 'socketRejects');
     const events: client.Counter<'event'> = new client.Counter({
       name: 'sluice_datapath_events_total', help: 'Node-wide datapath counters', labelNames: ['event'], registers: reg,
       collect: () => {

@@ -21,14 +21,14 @@ export interface AgentStatus {
   external?: string;
   /** Service ports the datapath leaves out, with why (SCTP). */
   refused?: Array<{ port: string; reason: string }>;
+  /** Socket-level balancing: off, on or host-only, and the cgroup its programs are attached to. */
+  socketLb?: { mode: string; cgroup?: string; staleSockets?: string };
   /** Pinned maps of an older layout converted at this start (agent/bpf/migrate.ts). */
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
   /** When this file was written (set by writeStatus). */
   updatedAt?: string;
   /** The kube-proxy replacement's configuration, for `sluice status --verbose`. */
   kubeProxyReplacement?: KubeProxyReplacementStatus;
-  /** Socket-level load balancing, written by the socket-LB datapath when it runs; absent: off. */
-  socketLb?: { mode: string; attachPoint: string } | string;
 }
 
 export interface KubeProxyReplacementStatus {

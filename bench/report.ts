@@ -8,7 +8,7 @@ import type { Results } from './lib/results.ts';
 import type { Summary } from './lib/stats.ts';
 
 /** Every node runs with netfilter conntrack loaded; sluice_no_conntrack is Sluice's node without it. */
-const ORDER = ['direct', 'sluice', 'sluice_no_conntrack', 'iptables', 'nftables'];
+const ORDER = ['direct', 'sluice', 'sluice_socket', 'sluice_no_conntrack', 'iptables', 'nftables'];
 /** The sync tables: Sluice is measured two ways (its production path and its standalone mode). */
 const PROGRAM_ROWS: [string, string][] = [
   ['sluice', 'sluice, standalone state-file mode'], ['sluice_control_plane', 'sluice via control plane (agent connects)'],
@@ -102,7 +102,7 @@ export function plot(r: Results, outDir: string): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plot-'));
   try {
     const series: string[] = [];
-    const styles: Record<string, string> = { direct: 'lc rgb "#555555" dt 2', sluice: 'lc rgb "#1f77b4"', sluice_no_conntrack: 'lc rgb "#1f77b4" dt 3', iptables: 'lc rgb "#d62728"', nftables: 'lc rgb "#2ca02c"' };
+    const styles: Record<string, string> = { direct: 'lc rgb "#555555" dt 2', sluice: 'lc rgb "#1f77b4"', sluice_socket: 'lc rgb "#9467bd"', sluice_no_conntrack: 'lc rgb "#1f77b4" dt 3', iptables: 'lc rgb "#d62728"', nftables: 'lc rgb "#2ca02c"' };
     for (const name of ORDER) {
       const by = r.crr[name];
       if (!by) continue;

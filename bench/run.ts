@@ -12,6 +12,8 @@
 //            and programming; then, for the production-path sync figures, following the control
 //            plane (root namespace, Unix socket), which watches the fake Kubernetes API server
 //            (test/fixtures/fake-apiserver.ts, in this process on 127.0.0.1; bench/lib/kube.ts)
+//   sluice_socket  a second agent with --socket-lb on at its node's cgroup: the client's connect()
+//            goes straight to a backend (connection rate and throughput only)
 //   iptables kube-proxy's iptables-mode nat table (iptables-restore)
 //   nftables kube-proxy's nftables-mode table (nft -f)
 // Everything lives in sluice-<run>-* namespaces and is removed at the end, also after failures.
@@ -20,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { datapathObjects } from '../agent/bpf/objects.ts';
+import { PinnedMaps } from '../agent/inspect.ts';
 import { maglevSize } from '../agent/maglev.ts';
 import { SimAgent, type LogLine } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
@@ -52,9 +55,11 @@ const BUILD = path.join(REPO, 'build/bench');
 const CRR = path.join(BUILD, 'crr');
 const SRV = path.join(BUILD, 'srv');
 
-type Name = 'direct' | 'sluice' | 'iptables' | 'nftables';
-const ALL: Name[] = ['direct', 'sluice', 'iptables', 'nftables'];
-const NODE_OF: Record<Name, string> = { direct: 'direct', sluice: 'sluice', iptables: 'ipt', nftables: 'nft' };
+type Name = 'direct' | 'sluice' | 'sluice_socket' | 'iptables' | 'nftables';
+const ALL: Name[] = ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'];
+const NODE_OF: Record<Name, string> = { direct: 'direct', sluice: 'sluice', sluice_socket: 'sock', iptables: 'ipt', nftables: 'nft' };
+/** Measured for traffic only: programming and change figures are the per-packet agent's (the same code). */
+const TRAFFIC_ONLY: Name[] = ['direct', 'sluice_socket'];
 
 interface Contender { name: Name; node: SimNode; client: SimPod; be1: SimPod; be2: SimPod }
 
@@ -86,11 +91,13 @@ class Agent {
   pid = 0;
   applied: Applied[] = [];
   #cluster: SimCluster;
+  readonly #extraArgs: string[];
 
-  constructor(cluster: SimCluster, node: SimNode, dir: string) {
+  constructor(cluster: SimCluster, node: SimNode, dir: string, extraArgs: string[] = []) {
     this.#cluster = cluster;
     this.node = node;
-    this.stateFile = path.join(dir, 'state.json');
+    this.stateFile = path.join(dir, `state-${node.name}.json`);
+    this.#extraArgs = extraArgs;
   }
 
   /** Start with the state file (empty), or following the control plane at `controlPlane`. */
@@ -101,7 +108,7 @@ class Agent {
       ...(controlPlane ? { controlPlane } : { stateFile: this.stateFile }),
       readyTimeoutMs: 60000,
       args: ['--log-level', 'info', '--max-services', String(maxServices),
-        '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144'],
+        '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144', ...this.#extraArgs],
     });
     // Timed as each line arrives, not when the benchmark gets round to looking.
     const seen = (l: LogLine) => {
@@ -161,7 +168,8 @@ async function clearRules(c: Contender): Promise<void> {
 async function program(c: Contender, services: BenchService[], agent: Agent, text?: { state?: string }): Promise<{ ms: number; agentMs?: number }> {
   switch (c.name) {
     case 'direct': return { ms: 0 };
-    case 'sluice': {
+    case 'sluice':
+    case 'sluice_socket': {
       if (agent.applied.at(-1)?.services !== 0) {
         await agent.apply(stateFile([]), 0, 120000);
         // The agent holds freed Maglev slots back for 1 s (packets may still read an old table).
@@ -183,12 +191,13 @@ function targetOf(c: Contender): string {
 }
 
 async function crr(c: Contender, secs: number): Promise<{ conns: number; errors: number; rate: number }> {
-  const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), CRR, 'crr', targetOf(c), String(CRR_PORT), String(secs)]);
+  // In the client pod's cgroup, where the socket-level programs of sluice_socket's node see it.
+  const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), CRR, 'crr', targetOf(c), String(CRR_PORT), String(secs)], { cgroup: c.client.cgroup });
   return JSON.parse(out.trim()) as { conns: number; errors: number; rate: number };
 }
 
 function iperf(c: Contender, secs: number): Promise<number> {
-  return iperf3Gbps(c.client.ns, targetOf(c), IPERF_PORT, secs, c.name);
+  return iperf3Gbps(c.client.ns, targetOf(c), IPERF_PORT, secs, c.name, c.client.cgroup);
 }
 
 /** A short check that a contender's service answers from both backends before it is measured. */
@@ -198,6 +207,16 @@ async function verify(c: Contender): Promise<void> {
 }
 
 // ---- results ------------------------------------------------------------------------------
+
+/** connect() calls translated by the socket-level programs for the measured service, so far. */
+function socketTranslations(c: Contender): number {
+  const maps = new PinnedMaps(c.node.nodeName);
+  try {
+    return maps.services().filter((s) => s.vip === TARGET_VIP).reduce((n, s) => n + s.stats.socketTranslations, 0);
+  } finally {
+    maps.close();
+  }
+}
 
 function put<T>(o: Record<string, ByCount<T>>, name: string, count: number, v: T): void {
   (o[name] ??= {})[String(count)] = v;
@@ -326,7 +345,7 @@ async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, ser
       spent.set(c.name, (spent.get(c.name) ?? 0) + seen.seen_ns / 1e6 - t0);
     }
   }
-  const notes: Record<Name, string> = {
+  const notes: Partial<Record<Name, string>> = {
     direct: '',
     sluice: `standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s 100 ms state-file poll and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes). After ${WARMUP_CHANGES} unmeasured warm-up changes, as for every contender`,
     iptables: `iptables-restore --noflush as kube-proxy's partial sync writes it (the top-level chains in full, KUBE-SERVICES listing every service port; the changed service's chains; the old endpoint chain flushed and deleted) started -> first new connection answered by the new endpoint. command_ms: the iptables-restore process wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
@@ -340,7 +359,7 @@ async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, ser
       median_ms: s.median, p99_ms: +percentile(v, 99).toFixed(2), min_ms: s.min, max_ms: s.max, n: v.length,
       ...(cmd.has(c.name) ? { command_ms: summarize(cmd.get(c.name)!, 2) } : {}),
       ...(agentMs.has(c.name) ? { agent_ms: summarize(agentMs.get(c.name)!, 2) } : {}),
-      note: notes[c.name],
+      note: notes[c.name] ?? '',
     });
     log(`  one change, ${c.name}: median ${s.median} ms, p99 ${percentile(v, 99).toFixed(2)} ms (n=${v.length})`);
   }
@@ -514,6 +533,9 @@ async function main(): Promise<void> {
     const sizes = agentSizes(maxCount + 1, FILLER_ENDPOINTS);
     const agent = new Agent(cluster, byName('sluice').node, tmp);
     await agent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
+    const sockAgent = new Agent(cluster, byName('sluice_socket').node, tmp, ['--socket-lb', 'on']);
+    await sockAgent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
+    const agentOf = (c: Contender) => (c.name === 'sluice_socket' ? sockAgent : agent);
     log(`topology up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cs.map((c) => `${c.name} (${c.node.ns})`).join(', ')}`);
 
     // 1. Connection rate and throughput at each service count.
@@ -523,22 +545,24 @@ async function main(): Promise<void> {
         // At the programming test's size the probe service is included, so this load from nothing
         // is also that test's first round (nft -f of 10,000 x 10 takes minutes: load it once).
         const services = count === CFG.syncCount ? syncSet(c) : benchServices(count, FILLER_ENDPOINTS, pods(c));
-        const r = await program(c, services, agent);
+        const r = await program(c, services, agentOf(c));
         (res.load_ms[c.name] ??= {})[String(count)] = [+r.ms.toFixed(1)];
-        if (count === CFG.syncCount && c.name !== 'direct') {
+        if (count === CFG.syncCount && !TRAFFIC_ONLY.includes(c.name)) {
           (prog.get(c.name) ?? prog.set(c.name, []).get(c.name)!).push(r.ms);
           if (r.agentMs !== undefined) progAgent.push(r.agentMs);
         }
         await verify(c);
       }
       checkpoint();
+      const before = socketTranslations(byName('sluice_socket'));
       await measureTraffic(cs, count, res);
+      res.crr.sluice_socket![String(count)]!.socket_translations = socketTranslations(byName('sluice_socket')) - before;
       checkpoint();
       if (count === maxCount) await measureMemory(agent, count, FILLER_ENDPOINTS, sizes, res);
     }
 
     // 2. Programming N x 10 from nothing, rounds interleaved.
-    const syncers = cs.filter((c) => c.name !== 'direct');
+    const syncers = cs.filter((c) => !TRAFFIC_ONLY.includes(c.name));
     log(`programming ${n} services x ${FILLER_ENDPOINTS} endpoints from nothing, ${CFG.syncRounds} rounds (the first was the load above)`);
     if (!CFG.counts.includes(n)) throw new Error('syncCount must be one of the counts');
     const svcOf = new Map(syncers.map((c) => [c.name, syncSet(c)]));
@@ -600,7 +624,14 @@ async function main(): Promise<void> {
       log(`  programmed ${big} services in ${r.ms.toFixed(0)} ms (agent ${r.agentMs} ms)`);
       // Tc programs of the new agent attach on its first scan; wait until the service answers.
       await waitFor('sluice service at 100,000', async () => { try { await verify(sl); return true; } catch { return false; } }, 15000, 300);
-      await measureTraffic([byName('direct'), sl], big, res);
+      // The socket-level agent too, sized the same.
+      const so = byName('sluice_socket');
+      await sockAgent.stop();
+      fs.rmSync(`/sys/fs/bpf/sluice/${so.node.nodeName}`, { recursive: true, force: true });
+      await sockAgent.start(bigSizes.maxServices, bigSizes.maxBackends, bigSizes.maglevSlots);
+      await program(so, benchServices(big, BIG_ENDPOINTS, pods(so)), sockAgent);
+      await verify(so);
+      await measureTraffic([byName('direct'), sl, so], big, res);
       await measureMemory(agent, big, BIG_ENDPOINTS, bigSizes, res);
     }
 

@@ -262,4 +262,47 @@ enum sl_drop {
 	SL_DROP_MAX,
 };
 
+/*
+ * Socket-level balancing (bpf/sluice_sock.c). The cgroup programs translate a service address
+ * once, at connect()/sendmsg(), and translate the backend back for recvmsg()/getpeername().
+ */
+enum sl_sock_mode {
+	SL_SOCK_ALL		= 0,	/* every socket under the attach cgroup: pods and the node */
+	SL_SOCK_HOST_ONLY	= 1,	/* only sockets in the node's own network namespace */
+};
+
+enum sl_sock_size {
+	SL_MAX_SOCK_REV		= 131072,	/* sl_sock_rev entries (LRU: the oldest sockets go first) */
+};
+
+/* sl_sock_config[0]: written by the agent before it attaches the socket programs. */
+struct sl_sock_config {
+	__u64	host_netns_cookie;	/* the node's network namespace (SL_SOCK_HOST_ONLY) */
+	__u32	mode;			/* SL_SOCK_* */
+	__u32	pad;
+};
+
+/* A translated socket and the backend it was given: key of sl_sock_rev. */
+struct sl_sock_rev_key {
+	__u64	cookie;		/* socket cookie */
+	__be32	backend_addr;
+	__be16	backend_port;
+	__u16	pad;
+};
+
+/* The service address that socket asked for, shown back to it. */
+struct sl_sock_rev_value {
+	__be32	svc_addr;
+	__be16	svc_port;
+	__u16	pad;
+	__u32	svc_id;
+	__u32	backend_id;	/* for the agent: sockets to a removed backend are destroyed */
+};
+
+/* Per-frontend socket-level counters (sl_sock_stats, indexed by svc_id), beside sl_svc_stats. */
+struct sl_sock_stats {
+	__u64	translations;	/* connect()/sendmsg() calls given a backend */
+	__u64	rejects;	/* connect()/sendmsg() refused: no endpoints */
+};
+
 #endif /* SLUICE_MAPS_H */

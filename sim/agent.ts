@@ -50,7 +50,7 @@ export class SimAgent {
 
   /** (Re)start the process and wait for "agent ready". */
   async restart(): Promise<void> {
-    const args = ['--node-name', this.node.nodeName, '--log-level', 'debug', ...(this.#opts.args ?? [])];
+    const args = ['--node-name', this.node.nodeName, '--log-level', 'debug', '--cgroup-root', this.node.cgroup, ...(this.#opts.args ?? [])];
     if (this.stateFile) args.push('--state-file', this.stateFile);
     if (this.#opts.controlPlane) args.push('--control-plane', this.#opts.controlPlane);
     const since = this.logs.length;

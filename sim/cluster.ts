@@ -7,10 +7,14 @@
 //                            nodes' pod CIDRs (10.244.<i>.0/24) over the fabric
 //   sluice-<run>-<node>-<pod> a pod: eth0 with a /32, default route via 169.254.1.1
 //
+// Each node also has a cgroup v2 directory of that name, each pod one inside its node's
+// (sim/cgroup.ts); every process started for a node or a pod runs in it.
+//
 // Nothing is created in the root namespace, and addresses never leave these namespaces.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import readline from 'node:readline';
+import { makeCgroup, removeCgroupSync } from './cgroup.ts';
 import {
   cleanupStale, deleteNamespaceSync, deletePinsSync, ensureBpffs, NS_PREFIX, nsRun, nsSpawn, run, waitFor,
 } from './netns.ts';
@@ -27,6 +31,8 @@ export interface SimNode {
   nodeName: string;
   ip: string;
   podCidr: string;
+  /** The node's cgroup v2 directory: its agent attaches the socket-level programs here. */
+  cgroup: string;
   pods: Map<string, SimPod>;
 }
 
@@ -36,6 +42,8 @@ export interface SimPod {
   ns: string;
   ip: string;
   hostIf: string;
+  /** The pod's cgroup, a child of its node's. */
+  cgroup: string;
 }
 
 const live = new Set<SimCluster>();
@@ -56,6 +64,8 @@ export class SimCluster {
   readonly fabricNs: string;
   #procs = new Set<ChildProcess>();
   #namespaces: string[] = [];
+  /** cgroup of each node's and pod's namespace; nodes' (which hold their pods') are removed on destroy. */
+  #cgroups = new Map<string, string>();
   #nextPodHost = new Map<string, number>();
   #destroyed = false;
 
@@ -101,10 +111,12 @@ export class SimCluster {
   async #addNode(name: string, index: number): Promise<void> {
     if (!/^[a-z0-9]+$/.test(name)) throw new Error(`node name ${name}: use lower-case letters and digits`);
     const ns = `${NS_PREFIX}${this.runId}-${name}`;
-    const node: SimNode = {
-      name, index, ns, nodeName: `${this.runId}-${name}`, ip: `10.10.0.${index}`, podCidr: `10.244.${index}.0/24`, pods: new Map(),
-    };
     await this.#addNamespace(ns);
+    const node: SimNode = {
+      name, index, ns, nodeName: `${this.runId}-${name}`, ip: `10.10.0.${index}`, podCidr: `10.244.${index}.0/24`,
+      cgroup: makeCgroup(ns), pods: new Map(),
+    };
+    this.#cgroups.set(ns, node.cgroup);
     // The fabric end is created inside the fabric namespace and its peer moved straight into the node.
     await nsRun(this.fabricNs, 'ip', ['link', 'add', `n${index}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await nsRun(this.fabricNs, 'ip', ['link', 'set', `n${index}`, 'master', 'br0', 'up']);
@@ -177,6 +189,8 @@ export class SimCluster {
     const ns = `${node.ns}-${name}`;
     const hostIf = `lxc${crypto.createHash('sha1').update(ns).digest('hex').slice(0, 10)}`;
     await this.#addNamespace(ns);
+    const cgroup = makeCgroup(ns, node.cgroup);
+    this.#cgroups.set(ns, cgroup);
     await nsRun(node.ns, 'ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await nsRun(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'eth0']);
     await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
@@ -184,7 +198,7 @@ export class SimCluster {
     await nsRun(ns, 'ip', ['route', 'add', 'default', 'via', GATEWAY, 'dev', 'eth0']);
     await nsRun(node.ns, 'ip', ['link', 'set', hostIf, 'up']);
     await nsRun(node.ns, 'ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
-    const pod: SimPod = { name, node, ns, ip, hostIf };
+    const pod: SimPod = { name, node, ns, ip, hostIf, cgroup };
     node.pods.set(name, pod);
     return pod;
   }
@@ -192,14 +206,16 @@ export class SimCluster {
   async removePod(name: string): Promise<void> {
     const pod = this.pod(name);
     deleteNamespaceSync(pod.ns);
+    removeCgroupSync(pod.cgroup);
+    this.#cgroups.delete(pod.ns);
     this.#namespaces = this.#namespaces.filter((n) => n !== pod.ns);
     await nsRun(pod.node.ns, 'ip', ['route', 'del', `${pod.ip}/32`], { allowFail: true });
     pod.node.pods.delete(name);
   }
 
-  /** Start a process in a namespace; it is killed on destroy(). */
+  /** Start a process in a namespace (and its node's or pod's cgroup); it is killed on destroy(). */
   spawn(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    const p = nsSpawn(ns, cmd, args, { env: { ...process.env, ...env } });
+    const p = nsSpawn(ns, cmd, args, { env: { ...process.env, ...env } }, this.#cgroups.get(ns));
     this.#procs.add(p);
     p.on('exit', () => this.#procs.delete(p));
     return p;
@@ -242,12 +258,15 @@ export class SimCluster {
     this.destroySync();
   }
 
-  /** Kill processes, delete namespaces (which removes their links and routes) and pinned maps. */
+  /** Kill processes, delete namespaces (which removes their links and routes), cgroups and pinned maps. */
   destroySync(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
     for (const p of this.#procs) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
     for (const ns of [...this.#namespaces].reverse()) deleteNamespaceSync(ns);
+    for (const n of this.nodes.values()) {
+      try { removeCgroupSync(n.cgroup); } catch (e) { process.stderr.write(`${(e as Error).message}\n`); }
+    }
     deletePinsSync(this.runId);
     live.delete(this);
   }

@@ -5,6 +5,7 @@ import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { inCgroup, removeStaleCgroupsSync } from './cgroup.ts';
 
 const execFileP = promisify(execFile);
 
@@ -34,18 +35,23 @@ export async function run(cmd: string, args: string[], opts: { input?: string; a
   }
 }
 
-/** Argument vector that runs `cmd` in network namespace `ns` (mounts, bpffs included, stay shared). */
-export function inNs(ns: string, cmd: string, args: string[] = []): [string, string[]] {
-  return ['nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args]];
+/**
+ * Argument vector that runs `cmd` in network namespace `ns` (mounts, bpffs included, stay shared),
+ * and in cgroup `cgroup` when given (sim/cgroup.ts).
+ */
+export function inNs(ns: string, cmd: string, args: string[] = [], cgroup?: string): [string, string[]] {
+  const argv: [string, string[]] = ['nsenter', [`--net=/run/netns/${ns}`, '--', cmd, ...args]];
+  return cgroup ? inCgroup(cgroup, ...argv) : argv;
 }
 
-export async function nsRun(ns: string, cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): Promise<string> {
-  const [c, a] = inNs(ns, cmd, args);
+/** Run `cmd` in namespace `ns` (and in `opts.cgroup`, a simulated node's or pod's) and return its output. */
+export async function nsRun(ns: string, cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; cgroup?: string } = {}): Promise<string> {
+  const [c, a] = inNs(ns, cmd, args, opts.cgroup);
   return run(c, a, opts);
 }
 
-export function nsSpawn(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-  const [c, a] = inNs(ns, cmd, args);
+export function nsSpawn(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}, cgroup?: string): ChildProcess {
+  const [c, a] = inNs(ns, cmd, args, cgroup);
   return spawn(c, a, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
 }
 
@@ -77,8 +83,8 @@ export function deletePinsSync(runId: string): void {
 }
 
 /**
- * Delete what earlier runs left behind: namespaces and pins of `p<pid>` runs whose process is
- * gone, and everything of `alsoRun` (a fixed-name run such as the demo, restarted from scratch).
+ * Delete what earlier runs left behind: namespaces, cgroups and pins of `p<pid>` runs whose process
+ * is gone, and everything of `alsoRun` (a fixed-name run such as the demo, restarted from scratch).
  */
 export function cleanupStale(alsoRun?: string): string[] {
   const removed: string[] = [];
@@ -100,6 +106,10 @@ export function cleanupStale(alsoRun?: string): string[] {
     if ((m && !pidAlive(Number(m[1]))) || run === alsoRun) runs.add(run);
   }
   for (const r of runs) deletePinsSync(r);
+  removed.push(...removeStaleCgroupsSync((run) => {
+    const m = /^p(\d+)$/.exec(run);
+    return (!!m && !pidAlive(Number(m[1]))) || run === alsoRun;
+  }));
   return removed;
 }
 

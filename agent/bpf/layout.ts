@@ -127,6 +127,8 @@ export const ENUMS = {
   sl_event_type: { SL_EV_DROP: 1, SL_EV_REJECT: 2, SL_EV_FLOW: 3, SL_EV_AFFINITY: 4 },
   sl_event_config_flag: { SL_EVC_F_FLOW: 1 << 0, SL_EVC_F_AFFINITY: 1 << 1 },
   sl_event_size: { SL_EVENTS_BYTES: 1 << 20 },
+  sl_sock_mode: { SL_SOCK_ALL: 0, SL_SOCK_HOST_ONLY: 1 },
+  sl_sock_size: { SL_MAX_SOCK_REV: 131072 },
 } as const;
 
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
@@ -138,6 +140,8 @@ export const { SL_BE_F_TERMINATING, SL_BE_F_LOCAL } = ENUMS.sl_be_flag;
 export const { SL_CT_DIR_SERVICE, SL_CT_DIR_REPLY } = ENUMS.sl_ct_dir;
 export const { SL_CT_F_CLOSING, SL_CT_F_SNAT, SL_CT_F_REPLIED } = ENUMS.sl_ct_flag;
 export const { SL_EVC_F_FLOW, SL_EVC_F_AFFINITY } = ENUMS.sl_event_config_flag;
+export const { SL_SOCK_ALL, SL_SOCK_HOST_ONLY } = ENUMS.sl_sock_mode;
+export const { SL_MAX_SOCK_REV } = ENUMS.sl_sock_size;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
@@ -215,6 +219,18 @@ export const eventConfig = codec('sl_event_config', [['flags', 'u32'], ['sample'
 
 export const srcRangeKey = codec('sl_src_range_key', [['prefixlen', 'u32'], ['svc_id', 'u32'], ['addr', 'ip4']] as const);
 
+export const sockConfig = codec('sl_sock_config', [['host_netns_cookie', 'u64'], ['mode', 'u32'], ['pad', 'u32']] as const);
+
+export const sockRevKey = codec('sl_sock_rev_key', [
+  ['cookie', 'u64'], ['backend_addr', 'be32ip'], ['backend_port', 'be16'], ['pad', 'u16'],
+] as const);
+
+export const sockRevValue = codec('sl_sock_rev_value', [
+  ['svc_addr', 'be32ip'], ['svc_port', 'be16'], ['pad', 'u16'], ['svc_id', 'u32'], ['backend_id', 'u32'],
+] as const);
+
+export const sockStats = codec('sl_sock_stats', [['translations', 'u64'], ['rejects', 'u64']] as const);
+
 export type SvcKey = ReturnType<typeof svcKey.decode>;
 export type SvcValue = ReturnType<typeof svcValue.decode>;
 export type Backend = ReturnType<typeof backend.decode>;
@@ -224,9 +240,10 @@ export type AffKey = ReturnType<typeof affKey.decode>;
 export type AffValue = ReturnType<typeof affValue.decode>;
 export type SvcStats = ReturnType<typeof svcStats.decode>;
 export type DatapathEvent = ReturnType<typeof event.decode>;
+export type SockStats = ReturnType<typeof sockStats.decode>;
 
 export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config,
-  srcRangeKey, event, eventConfig];
+  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockStats];
 
 /**
  * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
@@ -244,6 +261,9 @@ export const MAPS = {
   sl_meta: { key: null, value: meta, entries: 1 },
   sl_src_ranges: { key: srcRangeKey, value: { size: 1 }, entries: SL_MAX_SERVICES },
   sl_drops: { key: null, value: null, entries: DROP_NAMES.length },
+  sl_sock_config: { key: null, value: sockConfig, entries: 1 },
+  sl_sock_rev: { key: sockRevKey, value: sockRevValue, entries: SL_MAX_SOCK_REV },
+  sl_sock_stats: { key: null, value: sockStats, entries: SL_MAX_SERVICES },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

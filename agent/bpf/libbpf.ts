@@ -81,6 +81,15 @@ const f = {
   rb_new: libbpf.func('ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn *cb, void *ctx, const void *opts)'),
   rb_poll: libbpf.func('int ring_buffer__poll(ring_buffer *rb, int timeout_ms)'),
   rb_free: libbpf.func('void ring_buffer__free(ring_buffer *rb)'),
+  link_create: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)'),
+  link_update: libbpf.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)'),
+  obj_pin: libbpf.func('int bpf_obj_pin(int fd, const char *path)'),
+  open: libc.func('int open(const char *path, int flags)'),
+  iter_create: libbpf.func('int bpf_iter_create(int link_fd)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  read: libc.func('long read(int fd, _Out_ uint8_t *buf, size_t count)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ void *value, _Inout_ uint32_t *len)'),
   vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
@@ -441,6 +450,93 @@ export class RingBuffer {
     this.#ptr = null;
     if (this.#cb) koffi.unregister(this.#cb);
     this.#cb = null;
+  }
+}
+
+/** cgroup sock_addr attach points (enum bpf_attach_type) used by the socket-level datapath. */
+export const CGROUP_ATTACH = { connect4: 10, sendmsg4: 14, recvmsg4: 19, getpeername4: 29 } as const;
+export type CgroupAttachPoint = keyof typeof CGROUP_ATTACH;
+const O_RDONLY_DIRECTORY = 0o200000;
+
+/** Open a file read-only (a directory such as a cgroup, or a namespace); close the fd with closeFd(). */
+export function openReadOnly(path: string, directory = false): number {
+  const fd = f.open(path, directory ? O_RDONLY_DIRECTORY : 0) as number;
+  if (fd < 0) throw new LibbpfError(`open ${path}`, koffi.errno());
+  return fd;
+}
+
+/** Attach `progFd` to the cgroup open as `cgroupFd` through a new BPF link; returns the link's fd. */
+export function cgroupLinkCreate(progFd: number, cgroupFd: number, point: CgroupAttachPoint): number {
+  return check(`attach ${point} to cgroup`, f.link_create(progFd, cgroupFd, CGROUP_ATTACH[point], null));
+}
+
+/** Swap the program behind a link atomically (no moment without one). */
+export function linkUpdate(linkFd: number, progFd: number): void {
+  check('update link', f.link_update(linkFd, progFd, null));
+}
+
+/** Pin a program, map or link at `path` on bpffs. */
+export function objPin(fd: number, path: string): void {
+  check(`pin ${path}`, f.obj_pin(fd, path));
+}
+
+/** What a link is attached to: struct bpf_link_info's type, prog_id and, for cgroup links, the cgroup id. */
+export function linkInfo(fd: number): { type: number; progId: number; cgroupId: bigint } {
+  const buf = Buffer.alloc(64);
+  check(`link info of fd ${fd}`, f.info_by_fd(fd, buf, [buf.length]));
+  return { type: buf.readUInt32LE(0), progId: buf.readUInt32LE(8), cgroupId: buf.readBigUInt64LE(16) };
+}
+
+const BPF_TRACE_ITER = 28;
+
+/** A BPF iterator link for `progFd` (an iter/… program without parameters); returns the link's fd. */
+export function iterLinkCreate(progFd: number): number {
+  return check('create iterator link', f.link_create(progFd, 0, BPF_TRACE_ITER, null));
+}
+
+const CLONE_NEWNET = 0x40000000;
+
+/**
+ * Run the iterator behind `linkFd` in the network namespace open as `netnsFd` (socket iterators
+ * walk the namespace of the thread that creates them) and return what it wrote. Only this thread
+ * enters the namespace, and only while the iterator is created: it returns to `homeFd` before
+ * anything else runs.
+ */
+export function runIterIn(linkFd: number, netnsFd: number, homeFd: number): Buffer {
+  check('setns', f.setns(netnsFd, CLONE_NEWNET) === 0 ? 0 : -koffi.errno());
+  let iterFd: number;
+  try {
+    iterFd = f.iter_create(linkFd) as number;
+  } finally {
+    if (f.setns(homeFd, CLONE_NEWNET) !== 0) throw new Error(`cannot return to the agent's network namespace: errno ${koffi.errno()}`);
+  }
+  check('create iterator', iterFd);
+  try {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(4096);
+    for (;;) {
+      const n = Number(f.read(iterFd, buf, buf.length));
+      if (n < 0) throw new LibbpfError('read iterator', koffi.errno());
+      if (n === 0) return Buffer.concat(chunks);
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+  } finally {
+    f.close(iterFd);
+  }
+}
+
+const AF_INET = 2, SOCK_DGRAM = 2, SOL_SOCKET = 1, SO_NETNS_COOKIE = 71;
+
+/** The cookie of this thread's network namespace, as bpf_get_netns_cookie() gives it (Linux >= 5.14). */
+export function netnsCookie(): bigint {
+  const fd = f.socket(AF_INET, SOCK_DGRAM, 0) as number;
+  if (fd < 0) throw new LibbpfError('socket', koffi.errno());
+  try {
+    const buf = Buffer.alloc(8);
+    if ((f.getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, buf, [8]) as number) < 0) throw new LibbpfError('getsockopt SO_NETNS_COOKIE', koffi.errno());
+    return buf.readBigUInt64LE(0);
+  } finally {
+    f.close(fd);
   }
 }
 

@@ -1,15 +1,15 @@
-// Loads the datapath's BPF objects (one per attach point: bpf/sluice_pod.c, bpf/sluice_ext.c) as
-// one datapath. Every object declares every map (bpf/lib/maps.h); each map is given the same size
-// in all of them and pinned by name under the node's directory. The first object loaded creates
-// the pins (or reuses those an earlier agent left), the others reuse them, so all programs share
-// one set of maps.
+// Loads the datapath's BPF objects (one per attach point: bpf/sluice_pod.c, bpf/sluice_ext.c,
+// bpf/sluice_sock.c) as one datapath. Every object declares every map (bpf/lib/maps.h); each map
+// is given the same size in all of them and pinned by name under the node's directory. The first
+// object loaded creates the pins (or reuses those an earlier agent left), the others reuse them,
+// so all programs share one set of maps.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './libbpf.ts';
 import * as L from './layout.ts';
 
 /** The compiled datapath, in load order: what `make build` puts in build/bpf/. */
-export const DATAPATH_OBJECTS = ['sluice_pod.o', 'sluice_ext.o'] as const;
+export const DATAPATH_OBJECTS = ['sluice_pod.o', 'sluice_ext.o', 'sluice_sock.o'] as const;
 export const DEFAULT_BPF_DIR = new URL('../../build/bpf/', import.meta.url).pathname;
 
 /** Paths of the datapath objects in `dir`. */

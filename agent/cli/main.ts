@@ -127,6 +127,8 @@ switch (cmd) {
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
         if (status.external) lines.push(`External:        ${status.external}`);
         for (const r of status.refused ?? []) lines.push(`Refused port:    ${r.port}: ${r.reason}`);
+        const sl = status.socketLb;
+        if (sl) lines.push(`Socket LB:       ${sl.mode}${sl.cgroup ? ` at cgroup ${sl.cgroup}; sockets to removed backends: ${sl.staleSockets}` : ''}`);
         const mg = status.migration;
         if (mg) lines.push(`Migrated:        map layout ${mg.from} -> ${mg.to} (${mg.maps.join(', ')}: ${mg.entries} entries carried) at ${mg.at}`);
       }

@@ -20,7 +20,7 @@ export interface KprDetails {
 
 function socketLbText(s: AgentStatus['socketLb']): string {
   if (!s) return 'off';
-  return typeof s === 'string' ? s : `${s.mode} (attached to ${s.attachPoint})`;
+  return s.cgroup ? `${s.mode} (attached to cgroup ${s.cgroup})` : s.mode;
 }
 
 export function kprDetails(status: AgentStatus | undefined, services: FrontendRow[], fill: KprDetails['mapFill']): KprDetails {

@@ -88,6 +88,9 @@ export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; val
   sl_meta: { kind: 'array', keySize: 4, valueSize: L.meta.size },
   sl_src_ranges: { kind: 'lpm_trie', keySize: L.srcRangeKey.size, valueSize: 1 },
   sl_drops: { kind: 'percpu_array', keySize: 4, valueSize: 8 },
+  sl_sock_config: { kind: 'array', keySize: 4, valueSize: L.sockConfig.size },
+  sl_sock_rev: { kind: 'lru_hash', keySize: L.sockRevKey.size, valueSize: L.sockRevValue.size },
+  sl_sock_stats: { kind: 'percpu_array', keySize: 4, valueSize: L.sockStats.size },
 };
 
 /** Encodes and decodes one key or value; layout.ts's StructCodecs are Codecs. */

@@ -91,7 +91,7 @@ export function hrMs(): number {
 }
 
 /** iperf3 single-stream throughput in Gbit/s from a client in `ns` to host:port, up to 3 tries. */
-export async function iperf3Gbps(ns: string, host: string, port: number, secs: number, what: string): Promise<number> {
+export async function iperf3Gbps(ns: string, host: string, port: number, secs: number, what: string, cgroup?: string): Promise<number> {
   let last = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const out = await nsRun(ns, 'timeout', [String(secs + 20), 'iperf3', '-c', host, '-p', String(port), '-t', String(secs), '-J'], { allowFail: true });

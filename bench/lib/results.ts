@@ -5,7 +5,8 @@ import type { Summary } from './stats.ts';
 export type ByCount<T> = Record<string, T>;
 export interface Results {
   meta: Record<string, unknown>;
-  crr: Record<string, ByCount<Summary & { errors: number }>>;
+  /** socket_translations (sluice_socket): connect() calls the socket-level programs translated during the measurement. */
+  crr: Record<string, ByCount<Summary & { errors: number; socket_translations?: number }>>;
   throughput_gbps: Record<string, ByCount<Summary>>;
   sync: {
     program: Record<string, ByCount<Summary & { agent_ms?: Summary; note: string }>>;

@@ -131,19 +131,16 @@ static __always_inline void affinity_key(struct sl_aff_key *key, const struct sl
 }
 
 /*
- * sessionAffinity ClientIP: the backend id @f's client had, while it is still this frontend's and
- * was chosen less than affinity_timeout ago. Returns 0 to ask for a fresh choice.
+ * sessionAffinity ClientIP: the backend id the client named by @key had, while it is still this
+ * frontend's and was chosen less than affinity_timeout ago. Returns 0 to ask for a fresh choice.
  */
-
-static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, const struct flow *f,
+static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, const struct sl_aff_key *key,
 					     __u64 now)
 {
 	struct sl_aff_value *v;
-	struct sl_aff_key key;
 	struct sl_backend *be;
 
-	affinity_key(&key, svc, f);
-	v = bpf_map_lookup_elem(&sl_affinity, &key);
+	v = bpf_map_lookup_elem(&sl_affinity, key);
 	if (!v)
 		return 0;
 	if (now - v->last_used_ns > (__u64)svc->affinity_timeout * NSEC_PER_SEC)
@@ -154,30 +151,29 @@ static __always_inline __u32 affinity_lookup(const struct sl_svc_value *svc, con
 	return v->backend_id;
 }
 
-/* Remember (or refresh) @backend_id as @f's client's backend of @svc. */
-static __always_inline void affinity_record(const struct sl_svc_value *svc, const struct flow *f,
-					    __u32 backend_id, __u64 now)
+/* Remember (or refresh) @backend_id as the backend of the client named by @key. */
+static __always_inline void affinity_record(const struct sl_aff_key *key, __u32 backend_id, __u64 now)
 {
 	struct sl_aff_value v = { .backend_id = backend_id, .last_used_ns = now };
-	struct sl_aff_key key;
 
-	affinity_key(&key, svc, f);
-	bpf_map_update_elem(&sl_affinity, &key, &v, BPF_ANY);
+	bpf_map_update_elem(&sl_affinity, key, &v, BPF_ANY);
 }
 
 /*
- * The backend for a new flow to @svc: the client's affine one while it lasts, else Maglev's.
+ * The backend for a new flow to @svc from the client named by @client (affinity key, used only
+ * with SL_SVC_F_AFFINITY): the client's affine one while it lasts, else Maglev's slot for @f.
  * Returns it with its id in @backend_id, or NULL (counted: SL_CNT_NO_BACKEND_ENTRY) when the slot
- * names no backend of this frontend.
+ * names no backend of this frontend. Packets name the client by address, sockets by netns cookie.
  */
-static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_value *svc, const struct flow *f,
-							  __u64 now, __u32 *backend_id)
+static __always_inline struct sl_backend *lb_pick_backend_for(const struct sl_svc_value *svc, const struct flow *f,
+							      const struct sl_aff_key *client, __u64 now,
+							      __u32 *backend_id)
 {
 	struct sl_backend *be;
 	__u32 id = 0, affine;
 
 	if (svc->flags & SL_SVC_F_AFFINITY)
-		id = affinity_lookup(svc, f, now);
+		id = affinity_lookup(svc, client, now);
 	affine = id;
 	if (!id)
 		id = maglev_pick(svc, f);
@@ -191,9 +187,19 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 	if (affine)
 		event_emit(SL_EV_AFFINITY, SL_EV_REASON_NONE, f, svc->svc_id, id);
 	if (svc->flags & SL_SVC_F_AFFINITY)
-		affinity_record(svc, f, id, now);
+		affinity_record(client, id, now);
 	*backend_id = id;
 	return be;
+}
+
+/* lb_pick_backend_for() with @f's client named by its address. */
+static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_value *svc, const struct flow *f,
+							  __u64 now, __u32 *backend_id)
+{
+	struct sl_aff_key client;
+
+	affinity_key(&client, svc, f);
+	return lb_pick_backend_for(svc, f, &client, now, backend_id);
 }
 
 /*

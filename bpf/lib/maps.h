@@ -50,6 +50,11 @@ SL_PINNED_MAP(sl_meta, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_meta, 0);
 SL_PINNED_MAP(sl_src_ranges, BPF_MAP_TYPE_LPM_TRIE, SL_MAX_SERVICES, struct sl_src_range_key, __u8, BPF_F_NO_PREALLOC);
 /* Drops by reason, indexed by enum sl_drop. */
 SL_PINNED_MAP(sl_drops, BPF_MAP_TYPE_PERCPU_ARRAY, SL_DROP_MAX, __u32, __u64, 0);
+/* Socket-level balancing: which sockets (one element), reverse translation, per-frontend counters. */
+SL_PINNED_MAP(sl_sock_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_sock_config, 0);
+SL_PINNED_MAP(sl_sock_rev, BPF_MAP_TYPE_LRU_HASH, SL_MAX_SOCK_REV, struct sl_sock_rev_key,
+	      struct sl_sock_rev_value, 0);
+SL_PINNED_MAP(sl_sock_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, struct sl_sock_stats, 0);
 
 /*
  * Emits the enums of sluice_maps.h into the object's BTF, where the layout test reads them
@@ -66,6 +71,8 @@ struct sl_btf_enums {
 	enum sl_ct_flag		ct_flag;
 	enum sl_counter		counter;
 	enum sl_drop		drop;
+	enum sl_sock_mode	sock_mode;
+	enum sl_sock_size	sock_size;
 };
 const struct sl_btf_enums sl_btf_enums SEC(".sluice.btf") = {};
 

@@ -13,6 +13,13 @@
 //   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
 //   {"op":"ping"} -> {"ok":n,"failed":n}                     (a round trip on each open one)
 //   {"op":"closeAll"} -> {"closed":n}
+//   {"op":"peer","target":"...","proto":"tcp"} -> {"peer":"ip:port","pod":"..."}  (getpeername() of a
+//     connected socket, then who answered)
+//   {"op":"udpFrom","target":"..."} -> {"from":"ip:port","pod":"..."}  (unconnected UDP: the reply's source)
+//   {"op":"udpStream","target":"...","connected":true,"everyMs":100,"durationMs":3000}
+//     -> {"replies":[[ms since start, pod]...],"errors":{"ECONNABORTED":n},"sent":n,"startedAt":epoch ms}  one socket sending
+//     "who" every everyMs; a connected one is replaced (connect() again) after an error, as a DNS
+//     client re-resolves
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -165,8 +172,93 @@ async function ping(c: Cmd) {
   return { ok, failed, byPod };
 }
 
+/** Resolve with the first line the socket at `sock` receives. */
+function firstLine(sock: net.Socket, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('timeout')); }, timeoutMs);
+    sock.on('data', (d) => { data += d; if (data.includes('\n')) { clearTimeout(timer); sock.destroy(); resolve(data.trim()); } });
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+async function peer(c: Cmd) {
+  const [host, port] = split(c.target!);
+  const timeoutMs = c.timeoutMs ?? 3000;
+  if (c.proto === 'udp') {
+    const sock = dgram.createSocket('udp4');
+    try {
+      await new Promise<void>((resolve) => sock.connect(port, host, resolve));
+      const r = sock.remoteAddress();
+      const answer = new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        sock.once('message', (m) => { clearTimeout(timer); resolve(m.toString().trim()); });
+      });
+      sock.send('who\n');
+      return { peer: `${r.address}:${r.port}`, pod: (await answer).split(' ')[0] };
+    } finally {
+      sock.close();
+    }
+  }
+  const sock = net.connect({ host, port });
+  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+  const who = `${sock.remoteAddress}:${sock.remotePort}`;
+  sock.write('who\n');
+  return { peer: who, pod: (await firstLine(sock, timeoutMs)).split(' ')[0] };
+}
+
+async function udpFrom(c: Cmd) {
+  const [host, port] = split(c.target!);
+  const sock = dgram.createSocket('udp4');
+  try {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timeout')), c.timeoutMs ?? 3000);
+      sock.once('message', (m, rinfo) => { clearTimeout(timer); resolve({ from: `${rinfo.address}:${rinfo.port}`, pod: m.toString().split(' ')[0] }); });
+      sock.once('error', (e) => { clearTimeout(timer); reject(e); });
+      sock.send('who\n', port, host);
+    });
+  } finally {
+    sock.close();
+  }
+}
+
+async function udpStream(c: Cmd & { connected?: boolean; everyMs?: number }) {
+  const [host, port] = split(c.target!);
+  const start = Date.now();
+  const replies: Array<[number, string]> = [];
+  const errors: Record<string, number> = {};
+  let sent = 0;
+  let sock: dgram.Socket | undefined;
+  let ready = false;
+  const open = () => {
+    const s = dgram.createSocket('udp4');
+    sock = s;
+    ready = !c.connected;
+    s.on('message', (m) => replies.push([Date.now() - start, m.toString().split(' ')[0]!]));
+    s.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code ?? 'ERROR';
+      errors[code] = (errors[code] ?? 0) + 1;
+      if (c.connected && sock === s) { s.close(); open(); }
+    });
+    if (c.connected) s.connect(port, host, () => { ready = true; });
+  };
+  open();
+  while (Date.now() - start < (c.durationMs ?? 3000)) {
+    if (ready) {
+      sent++;
+      const s = sock!;
+      const onSent = (e: Error | null) => { if (e) s.emit('error', e); };
+      if (c.connected) s.send('who\n', onSent); else s.send('who\n', port, host, onSent);
+    }
+    await new Promise((r) => setTimeout(r, c.everyMs ?? 100));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  sock!.close();
+  return { replies, errors, sent, startedAt: start };
+}
+
 const ops: Record<string, (c: Cmd) => Promise<unknown>> = {
-  burst, echo, open, ping,
+  burst, echo, open, ping, peer, udpFrom, udpStream,
   closeAll: async () => { const n = held.length; for (const h of held.splice(0)) h.sock.destroy(); return { closed: n }; },
 };
 

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cgroupV2Mount } from '../../sim/cgroup.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-test-'));
@@ -35,7 +36,7 @@ describe('bench quick mode', () => {
     const j = JSON.parse(fs.readFileSync(path.join(out, 'latest.json'), 'utf8')) as Record<string, any>;
     for (const k of ['crr', 'throughput_gbps', 'sync', 'memory']) expect(j).toHaveProperty(k);
 
-    for (const name of ['direct', 'sluice', 'iptables', 'nftables']) {
+    for (const name of ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables']) {
       for (const n of ['1', '1000']) {
         const c = j.crr[name]?.[n], t = j.throughput_gbps[name]?.[n];
         expect(c, `crr ${name} ${n}`).toBeDefined();
@@ -45,7 +46,13 @@ describe('bench quick mode', () => {
         expect(c.errors, `crr ${name} ${n}: failed connections`).toBe(0);
         expect(c.min).toBeLessThanOrEqual(c.median);
         expect(c.median).toBeLessThanOrEqual(c.max);
+        expect(c.errors, `crr errors ${name} ${n}`).toBe(0);
       }
+    }
+    // The socket contender's connections really went through the socket-level programs.
+    for (const n of ['1', '1000']) {
+      const c = j.crr.sluice_socket[n];
+      expect(c.socket_translations, `sluice_socket ${n}`).toBeGreaterThanOrEqual(c.min);
     }
     for (const name of ['sluice', 'iptables', 'nftables']) {
       const p = j.sync.program[name]?.['1000'];
@@ -79,5 +86,7 @@ describe('bench quick mode', () => {
       const dirs = fs.existsSync(root) ? fs.readdirSync(root) : [];
       expect(dirs.filter((d) => d === run || d.startsWith(`${run}-`)), root).toEqual([]);
     }
+    // Nor a cgroup (each node's and pod's is named as its namespace).
+    expect(fs.readdirSync(cgroupV2Mount()).filter((n) => n.startsWith(`sluice-${run}-`))).toEqual([]);
   }, 420_000);
 });

@@ -190,8 +190,12 @@ describe.each(OVERLAYS)('deploy/%s rendered by kustomize', (o) => {
     const mount = agent.volumeMounts.find((m: Obj) => m.name === vol.name);
     expect(mount).toMatchObject({ mountPath: '/sys/fs/bpf', mountPropagation: 'HostToContainer' });
     expect(agent.args).toContain('--pin-root=/sys/fs/bpf/sluice');
-    // Only the agent's status dir, /tmp and the TLS secret besides bpffs: no other host path.
-    expect(spec.volumes.filter((v: Obj) => v.hostPath)).toHaveLength(1);
+    // The host's cgroup v2 root, read-only, where --cgroup-root points (socket-level balancing).
+    const cg = spec.volumes.find((v: Obj) => v.hostPath?.path === '/sys/fs/cgroup');
+    expect(agent.volumeMounts.find((m: Obj) => m.name === cg.name)).toMatchObject({ mountPath: '/host/cgroup', readOnly: true });
+    expect(agent.args).toContain('--cgroup-root=/host/cgroup');
+    // Only the agent's status dir, /tmp and the TLS secret besides bpffs and the cgroup root: no other host path.
+    expect(spec.volumes.filter((v: Obj) => v.hostPath)).toHaveLength(2);
     // Node name from the downward API.
     const env = (c: Obj, n: string) => c.env.find((e: Obj) => e.name === n);
     expect(env(agent, 'NODE_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });

@@ -22,6 +22,10 @@ describe('MapRows', () => {
     const stats = Buffer.alloc(maps.maps.sl_svc_stats.valueSize);
     stats.writeBigUInt64LE(3n, 0); stats.writeBigUInt64LE(4n, 32);
     maps.maps.sl_svc_stats.update(u32Key(web.svcId), stats);
+    // Socket-level counters, two CPUs of {translations, rejects}.
+    const sock = Buffer.alloc(maps.maps.sl_sock_stats.valueSize);
+    sock.writeBigUInt64LE(5n, 0); sock.writeBigUInt64LE(1n, 8); sock.writeBigUInt64LE(6n, 16);
+    maps.maps.sl_sock_stats.update(u32Key(web.svcId), sock);
     const reject = Buffer.alloc(16);
     reject.writeBigUInt64LE(1n, 0); reject.writeBigUInt64LE(2n, 8);
     maps.maps.sl_counters.update(u32Key(2), reject);
@@ -30,9 +34,10 @@ describe('MapRows', () => {
     expect(rows.services().map((r) => ({ ...r, backends: r.backends.map((b) => `${b.address} ${b.state}`) }))).toEqual([
       { id: web.svcId, frontend: '10.96.0.10:80/TCP', vip: '10.96.0.10', port: 80, protocol: 'TCP', type: 'ClusterIP',
         name: 'default/web:http', affinityTimeout: 30, maglevSize: 251, backends: ['10.0.0.2:8080 terminating', '10.0.0.1:8080 active'],
-        stats: { connections: 7, packets: 0, bytes: 0, rejects: 0 } },
+        stats: { connections: 7, packets: 0, bytes: 0, rejects: 0, socketTranslations: 11, socketRejects: 1 } },
       { id: web.svcId + 1, frontend: '203.0.113.7:80/TCP', vip: '203.0.113.7', port: 80, protocol: 'TCP', type: 'External',
-        name: 'default/web:http lb', affinityTimeout: 0, maglevSize: 0, backends: [], stats: { connections: 0, packets: 0, bytes: 0, rejects: 0 } },
+        name: 'default/web:http lb', affinityTimeout: 0, maglevSize: 0, backends: [],
+        stats: { connections: 0, packets: 0, bytes: 0, rejects: 0, socketTranslations: 0, socketRejects: 0 } },
     ]);
     expect(rows.counters().reject).toBe(3);
     expect(rows.fill()).toContainEqual({ map: 'sl_backends', entries: 2, capacity: 16 });
