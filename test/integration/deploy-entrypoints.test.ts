@@ -316,7 +316,7 @@ describe('the image entrypoints with the manifests\' flags, in the simulated clu
     // issue's get/list/watch on each resource).
     const grantedResources = new Set([...granted].map((p) => p.split(':')[0]));
     expect([...used].sort()).toEqual([...grantedResources].sort());
-    expect([...used].sort()).toEqual(['/services', 'discovery.k8s.io/endpointslices']);
+    expect([...used].sort()).toEqual(['/nodes', '/services', 'discovery.k8s.io/endpointslices']);
   });
 
   it('the preflight init container passes on bpffs, and fails with instructions where /sys/fs/bpf is not bpffs', () => {

@@ -1,7 +1,8 @@
 // `sluice monitor` (issue 16): real packets in the simulated cluster make the datapath emit events
 // into its ring buffer, and the CLI, a separate process reading the node's pins, names them: a
 // reject for a Service without endpoints, an externalTrafficPolicy Local drop on a node without a
-// local endpoint, sampled new flows only while asked for, and the --service filter.
+// local endpoint, a loadBalancerSourceRanges drop, sampled new flows only while asked for, and the
+// --service filter.
 import path from 'node:path';
 import readline from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +28,12 @@ function services(): ServiceJson[] {
       namespace: 'default', name: 'local', type: 'NodePort', clusterIps: ['10.96.3.12'], externalTrafficLocal: true,
       // Its only endpoint runs on another node: this node has none and must drop.
       ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30091, endpoints: [{ ip: '10.244.9.9', port: 8080, ready: true, nodeName: 'elsewhere' }] }],
+    },
+    {
+      // loadBalancerSourceRanges apply to the service's NodePorts too (kube-proxy): the outside
+      // host is not in the range and must be dropped.
+      namespace: 'default', name: 'ranged', type: 'LoadBalancer', clusterIps: ['10.96.3.13'], loadBalancerSourceRanges: ['10.99.0.0/16'],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30092, endpoints: [{ ip: web.ip, port: 8080, ready: true, nodeName: web.node.nodeName }] }],
     },
     {
       namespace: 'default', name: 'web', type: 'ClusterIP', clusterIps: ['10.96.3.11'],
@@ -107,6 +114,17 @@ describe('sluice monitor', () => {
       ['drop', 'no_local_endpoint', 'External', OUTSIDE_IP, `${c.node('a').ip}:30091`],
     ]);
     expect(run.events[0]!.service).toMatch(/^default\/local:/);
+  }, 60000);
+
+  it('shows the drop of a client outside loadBalancerSourceRanges, with its reason', async () => {
+    const m = await monitor(['--type', 'drop', '--service', 'default/ranged', '--count', '1', '--duration', '30']);
+    const r = await outside.burst(`${c.node('a').ip}:30092`, { count: 1, timeoutMs: 1000 });
+    expect(r.errors).toEqual({ TIMEOUT: 1 });
+    const run = await m.done;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.events.map((e) => [e.type, e.reason, e.scope, e.source.split(':')[0], e.destination])).toEqual([
+      ['drop', 'source_range', 'External', OUTSIDE_IP, `${c.node('a').ip}:30092`],
+    ]);
   }, 60000);
 
   it('shows new flows with their backend only while asked for, and puts the datapath back to drops and rejects after', async () => {
