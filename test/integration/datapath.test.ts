@@ -132,10 +132,11 @@ describe('ClusterIP datapath', () => {
     expect(Object.keys(r.counts)).toHaveLength(1);
     const first = Object.keys(r.counts)[0]!;
     // `sluice bpf affinity list` shows what sl_affinity holds (decoded here from bpftool's bytes:
-    // struct sl_aff_key {svc_id, client (wire order)}, struct sl_aff_value {backend_id, ..}).
+    // struct sl_aff_key {svc_id, kind (0: IPv4 address), pad[3], client[16] (address first, wire
+    // order)}, struct sl_aff_value {backend_id, ..}).
     const listed = JSON.parse(execFileSync(NODE_BIN, [`${REPO}agent/cli/main.ts`, '--node-name', c.node('a').nodeName, 'bpf', 'affinity', 'list', '-o', 'json'], { encoding: 'utf8' })) as
       Array<{ serviceId: number; client: string; backendId: number }>;
-    const pinned = dumpPinned(c.node('a').nodeName, 'sl_affinity').map(({ key, value }) => ({ serviceId: key.readUInt32LE(0), client: [...key.subarray(4, 8)].join('.'), backendId: value.readUInt32LE(0) }));
+    const pinned = dumpPinned(c.node('a').nodeName, 'sl_affinity').map(({ key, value }) => ({ serviceId: key.readUInt32LE(0), client: key[4] === 0 ? [...key.subarray(8, 12)].join('.') : `kind ${key[4]}`, backendId: value.readUInt32LE(0) }));
     expect(pinned.filter((a) => a.client === c.pod('client').ip)).toHaveLength(1);
     const sort = (rows: Array<{ serviceId: number; client: string; backendId: number }>) => rows.map((x) => `${x.serviceId} ${x.client} ${x.backendId}`).sort();
     expect(sort(listed)).toEqual(sort(pinned));

@@ -26,6 +26,7 @@ vi.mock('../../agent/bpf/libbpf.ts', async (importOriginal) => {
 
 const bpf = await import('../../agent/bpf/libbpf.ts');
 const { collectGarbage, DEFAULT_GC } = await import('../../agent/gc.ts');
+const { LibbpfMap } = await import('../../agent/maps/libbpf-map.ts');
 
 const dir = `/sys/fs/bpf/sluice-gctest-${process.pid}`;
 let ct: number, aff: number;
@@ -60,7 +61,7 @@ describe('conntrack GC and tuple reuse', () => {
     // Backend 7 is live (a frontend holds it), so only age decides.
     const dp = {
       frontends: new Map([['fe', { svcId: 1, affinityTimeout: 0, backends: new Map([['b', { id: 7 }]]) }]]),
-      fds: { sl_ct: ct, sl_affinity: aff },
+      maps: { sl_ct: new LibbpfMap('sl_ct', ct, 1), sl_affinity: new LibbpfMap('sl_affinity', aff, 1) },
     } as unknown as Datapath;
     // The client sends again on the same tuple just after the GC's dump: the datapath makes a new
     // entry (new created_ns, fresh last_seen).
