@@ -64,13 +64,7 @@ export class ProductionPath {
       for (const sl of kubeSlices(s, nodeName)) this.api.upsert(EPS, sl, { silent: true });
     }
     await this.api.start();
-    const kubeconfig = path.join(this.dir, 'kubeconfig');
-    fs.writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'bench',
-      clusters: [{ name: 'bench', cluster: { server: this.api.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'bench', user: { token: 'bench' } }],
-      contexts: [{ name: 'bench', context: { cluster: 'bench', user: 'bench' } }],
-    }));
+    const kubeconfig = this.api.writeKubeconfig(this.dir, 'bench');
     const t0 = hrMs();
     const p = this.#cluster.spawnLocal(NODE_BIN, [path.join(import.meta.dirname, '../../controlplane/main.ts'),
       '--source', 'kubernetes', '--kubeconfig', kubeconfig, '--listen', this.address, '--log-level', 'debug']);

@@ -38,13 +38,7 @@ beforeAll(async () => {
   };
   api.upsert(EPS, slice);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-unsynced-'));
-  const kubeconfig = path.join(tmp, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sim',
-    clusters: [{ name: 'sim', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'sim', user: { token: 'sim' } }],
-    contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'sim' } }],
-  }));
+  const kubeconfig = api.writeKubeconfig(tmp);
   cp = await SimControlPlane.start(c, { kubeconfig });
   agent = await SimAgent.start(c, 'a', { controlPlane: cp.address });
   await agent.waitLog((l) => l.msg === 'applied', 30000);

@@ -30,6 +30,7 @@ import { parseAllDocuments } from 'yaml';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { waitFor } from '../../sim/netns.ts';
 import { IMAGE, imageCommand, LABEL, type SecurityContext } from '../fixtures/image-run.ts';
+import { writeKubeconfig } from '../fixtures/fake-apiserver.ts';
 
 type Obj = Record<string, any>;
 const SIM_CNI_INTERFACES = 'lxc*';
@@ -193,13 +194,7 @@ beforeAll(async () => {
       if (l.startsWith('REQ ')) apiRequests.push(l.slice(4));
     });
   });
-  const kubeconfig = path.join(tmp, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sim',
-    clusters: [{ name: 'sim', cluster: { server: `http://127.0.0.1:${apiPort}`, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'sluice-controlplane', user: { token: 'sim' } }],
-    contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'sluice-controlplane' } }],
-  }));
+  const kubeconfig = writeKubeconfig(tmp, `http://127.0.0.1:${apiPort}`, 'sluice-controlplane');
 
   // The control plane, as the Deployment runs it.
   const cpSpec = find('Deployment', 'sluice-controlplane').spec.template.spec;

@@ -74,13 +74,7 @@ beforeAll(async () => {
     status: { loadBalancer: { ingress: [{ ip: '192.0.2.30' }] } },
   });
   api.upsert(EPS, slice(true, new Date().toISOString()));
-  const kubeconfig = path.join(tmp, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sim',
-    clusters: [{ name: 'sim', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'sim', user: { token: 'sim' } }],
-    contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'sim' } }],
-  }));
+  const kubeconfig = api.writeKubeconfig(tmp);
 
   const socket = path.join(tmp, 'cp.sock');
   cpProc = c.spawnLocal(NODE_BIN, [`${REPO}controlplane/main.ts`, '--source', 'kubernetes', '--kubeconfig', kubeconfig,
