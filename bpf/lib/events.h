@@ -11,13 +11,7 @@
 #include "maps.h"
 #include "parse.h"
 
-/* The ring buffer `sluice monitor` reads, and what it asks for beyond drops and rejects. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, SL_EVENTS_BYTES);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_events SEC(".maps");
-SL_PINNED_MAP(sl_event_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_event_config, 0);
+/* sl_events and sl_event_config are declared in maps.h with every other map. */
 
 /*
  * The event enums and struct sl_event into BTF for the layout test (see sl_btf_enums in maps.h):

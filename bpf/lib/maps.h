@@ -55,6 +55,13 @@ SL_PINNED_MAP(sl_sock_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_sock_confi
 SL_PINNED_MAP(sl_sock_rev, BPF_MAP_TYPE_LRU_HASH, SL_MAX_SOCK_REV, struct sl_sock_rev_key,
 	      struct sl_sock_rev_value, 0);
 SL_PINNED_MAP(sl_sock_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, struct sl_sock_stats, 0);
+/* The ring buffer `sluice monitor` reads (bpf/lib/events.h), and what it asks for beyond drops and rejects. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_events SEC(".maps");
+SL_PINNED_MAP(sl_event_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_event_config, 0);
 
 /*
  * Emits the enums of sluice_maps.h into the object's BTF, where the layout test reads them
