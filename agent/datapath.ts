@@ -104,6 +104,7 @@ export class Datapath {
   #backendCount = 0;
   /** UDP backends the running apply() removed: their flows are to be forgotten (gc.ts forgetRemovedUdp). */
   #goneUdpBackends = 0;
+  /** Backends deleted by this process so far, any protocol (sockets may still point at them). */
   #backendsRemoved = 0;
   /** While apply() runs: what to put back if it fails. */
   #undo: ViewCheckpoint | undefined;
@@ -319,8 +320,7 @@ export class Datapath {
   #remove(tx: MapTransaction, key: string): void {
     const fe = this.#frontends.get(key)!;
     tx.delete(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)));
-    this.#deleteBackends(tx, [...fe.backends.values()].map((b) => b.id));
-    if (fe.proto === 'UDP') this.#goneUdpBackends += fe.backends.size;
+    this.#deleteBackends(tx, [...fe.backends.values()].map((b) => b.id), fe.proto);
     for (const r of fe.sourceRanges) tx.delete(this.maps.sl_src_ranges, srcRangeKey(fe.svcId, r));
     this.#backendCount -= fe.backends.size;
     this.#alloc.free(fe.maglevBase, fe.maglevSize);
@@ -388,8 +388,7 @@ export class Datapath {
     if (cur) {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevSize);
       const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
-      this.#deleteBackends(tx, gone);
-      if (s.proto === 'UDP') this.#goneUdpBackends += gone.length;
+      this.#deleteBackends(tx, gone, s.proto);
       for (const r of cur.sourceRanges) if (!ranges.includes(r)) tx.delete(this.maps.sl_src_ranges, srcRangeKey(svcId, r));
     }
     this.#backendCount += backends.size - (cur?.backends.size ?? 0);
@@ -418,9 +417,11 @@ export class Datapath {
     tx.updateBatch(this.maps.sl_backends, packed(writes.map(([id]) => u32Key(id)), 4), values, writes.length);
   }
 
-  #deleteBackends(tx: MapTransaction, ids: number[]): void {
+  /** Delete backends; counted for the stale-socket sweep, and for the UDP conntrack flush if UDP. */
+  #deleteBackends(tx: MapTransaction, ids: number[], proto: Proto): void {
     if (ids.length) tx.deleteBatch(this.maps.sl_backends, packed(ids.map(u32Key), 4), ids.length);
     this.#backendsRemoved += ids.length;
+    if (proto === 'UDP') this.#goneUdpBackends += ids.length;
   }
 
   #resetStats(tx: MapTransaction, svcId: number): void {

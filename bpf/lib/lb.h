@@ -64,6 +64,14 @@ static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *
 
 	if (svc || scope != SL_SCOPE_CLUSTER)
 		return svc;
+	/*
+	 * Every packet without a conntrack entry comes here, direct pod-to-pod traffic included: look
+	 * for an external frontend only where a flow begins (TCP SYN, or UDP), which is where its
+	 * conntrack pair is made. A cluster IP keeps its lookup on every packet, so a flow whose entry
+	 * was evicted lands on the same Maglev backend again.
+	 */
+	if (f->proto == IPPROTO_TCP && !flow_is_syn(f))
+		return NULL;
 	svc = lb_lookup(f, SL_SCOPE_SHORT);
 	return svc ? svc : lb_lookup(f, SL_SCOPE_EXTERNAL);
 }

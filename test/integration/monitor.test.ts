@@ -72,6 +72,18 @@ function eventConfig(): { flags: number; sample: number } {
   }
 }
 
+/** The outside host's connection to node a's `nodePort` times out, and monitor `m` saw that one drop. */
+async function outsideDropped(m: { done: Promise<Run> }, nodePort: number, reason: string): Promise<Run> {
+  const r = await outside.burst(`${c.node('a').ip}:${nodePort}`, { count: 1, timeoutMs: 1000 });
+  expect(r.errors).toEqual({ TIMEOUT: 1 });
+  const run = await m.done;
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.events.map((e) => [e.type, e.reason, e.scope, e.source.split(':')[0], e.destination])).toEqual([
+    ['drop', reason, 'External', OUTSIDE_IP, `${c.node('a').ip}:${nodePort}`],
+  ]);
+  return run;
+}
+
 beforeAll(async () => {
   c = await SimCluster.create({ nodes: ['a'] });
   await c.addPod('a', 'client');
@@ -106,25 +118,13 @@ describe('sluice monitor', () => {
     const m = await monitor(['--type', 'drop,reject', '--service', 'default/local', '--count', '1', '--duration', '30']);
     // A reject of another Service first: the filter must skip it and wait for the drop.
     expect((await client.burst('10.96.3.10:80', { count: 1, timeoutMs: 5000 })).errors).toEqual({ ECONNREFUSED: 1 });
-    const r = await outside.burst(`${c.node('a').ip}:30091`, { count: 1, timeoutMs: 1000 });
-    expect(r.errors).toEqual({ TIMEOUT: 1 });
-    const run = await m.done;
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.events.map((e) => [e.type, e.reason, e.scope, e.source.split(':')[0], e.destination])).toEqual([
-      ['drop', 'no_local_endpoint', 'External', OUTSIDE_IP, `${c.node('a').ip}:30091`],
-    ]);
+    const run = await outsideDropped(m, 30091, 'no_local_endpoint');
     expect(run.events[0]!.service).toMatch(/^default\/local:/);
   }, 60000);
 
   it('shows the drop of a client outside loadBalancerSourceRanges, with its reason', async () => {
     const m = await monitor(['--type', 'drop', '--service', 'default/ranged', '--count', '1', '--duration', '30']);
-    const r = await outside.burst(`${c.node('a').ip}:30092`, { count: 1, timeoutMs: 1000 });
-    expect(r.errors).toEqual({ TIMEOUT: 1 });
-    const run = await m.done;
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.events.map((e) => [e.type, e.reason, e.scope, e.source.split(':')[0], e.destination])).toEqual([
-      ['drop', 'source_range', 'External', OUTSIDE_IP, `${c.node('a').ip}:30092`],
-    ]);
+    await outsideDropped(m, 30092, 'source_range');
   }, 60000);
 
   it('shows new flows with their backend only while asked for, and puts the datapath back to drops and rejects after', async () => {
