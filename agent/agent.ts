@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { serveStatus, type StatusServer } from '../common/status-server.ts';
-import { toService, type Service, type ServiceJson } from '../proto/contract.ts';
+import { toService, type NodeState, type Service, type ServiceJson } from '../proto/contract.ts';
 import { InterfaceAttacher } from './attach.ts';
 import { CapacityError, Datapath, type MapSizes } from './datapath.ts';
 import { MapWriteError } from './maps/transaction.ts';
@@ -174,7 +174,23 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     try { writeStatus(status, runDir); } catch (e) { log.warn({ err: errText(e) }, 'cannot write the status file'); }
   };
 
-  /** Apply one version; returns the error text for a nack, or undefined when applied. */
+  /**
+   * The control plane's word on this node (every update carries it; null from an older control
+   * plane): while it is being deleted, /healthz on :10256 answers 503 with the reason. Taken whether
+   * or not the update's services apply: it touches no map.
+   */
+  const syncNode = (n: NodeState | null): void => {
+    if (!n) return;
+    const changed = health.syncNode(n);
+    metrics.nodeEligible.set(health.nodeEligible ? 1 : 0);
+    const inel = health.ineligible;
+    status.nodeState = { known: n.known, eligible: !inel, ...(inel && { reason: inel.reason, since: inel.since }) };
+    if (!changed) return;
+    if (inel) log.warn({ reason: inel.reason }, 'node is being deleted: /healthz answers 503 so that load balancers drain it');
+    else log.info({ known: n.known }, 'node no longer being deleted: eligible again');
+    // (the status file is written once the update's services are applied, just after)
+  };
+
   /** Flows to removed UDP backends go now, not at the next GC pass (kube-proxy deletes them too). */
   const forgetUdp = (): void => {
     try {
@@ -185,6 +201,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   };
 
+  /** Apply one version; returns the error text for a nack, or undefined when applied. */
   const apply = (version: number, snapshot: boolean, upserts: Service[], removals: string[]): string | undefined => {
     const t0 = performance.now();
     health.queuedUpdate();
@@ -248,7 +265,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     const s = connectStateStream({
       target: targets, nodeName: node, agentId: `${node}/${process.pid}`, lastAppliedVersion: status.appliedVersion, tls,
       logger: log.child({ component: 'stream' }),
-      onUpdate: async (u) => apply(u.version, u.snapshot, u.upserts, u.removals),
+      onUpdate: async (u) => { syncNode(u.node); return apply(u.version, u.snapshot, u.upserts, u.removals); },
     });
     s.on('connected', (serverId) => {
       wasConnected = true;

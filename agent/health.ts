@@ -2,7 +2,9 @@
 // installers probe it to learn whether this node's service datapath is current. The rule is
 // kube-proxy's (pkg/proxy/healthcheck/proxy_health.go): the proxy is unhealthy when a change it
 // received has waited longer than the timeout without being programmed; the node is not eligible
-// while it is being deleted. /healthz needs both; /livez only the first.
+// while it is being deleted (the control plane says so in every update: controlplane/node-state.ts).
+// /healthz needs both; /livez only the first. While the node is not eligible the /healthz body also
+// says why ("reason"), beside kube-proxy's three fields.
 import http from 'node:http';
 import type { Counter } from 'prom-client';
 
@@ -15,8 +17,9 @@ export class ProxyHealth {
   #lastUpdated = 0;
   /** When the oldest change not yet programmed arrived; undefined when none is pending. */
   #oldestPending: number | undefined;
-  /** kube-proxy's nodeEligible. The contract carries no node object yet, so it stays true. */
-  nodeEligible = true;
+  #nodeEligible = true;
+  #reason = '';
+  #since: number | undefined;
 
   constructor(timeoutMs: number, now: () => number = Date.now) {
     this.#timeoutMs = timeoutMs;
@@ -34,6 +37,30 @@ export class ProxyHealth {
     this.#lastUpdated = this.#now();
   }
 
+  /**
+   * kube-proxy's SyncNode, with the control plane's verdict: `deleting` makes the node not eligible
+   * (eligible until told otherwise, as kube-proxy is before its first Node event). Returns whether
+   * eligibility changed.
+   */
+  syncNode(node: { deleting: boolean; reason: string }): boolean {
+    const eligible = !node.deleting;
+    const changed = eligible !== this.#nodeEligible;
+    if (changed) this.#since = eligible ? undefined : this.#now();
+    this.#nodeEligible = eligible;
+    this.#reason = eligible ? '' : node.reason || 'node is being deleted';
+    return changed;
+  }
+
+  /** kube-proxy's nodeEligible. */
+  get nodeEligible(): boolean {
+    return this.#nodeEligible;
+  }
+
+  /** Why the node is not eligible ('' while it is), and since when. */
+  get ineligible(): { reason: string; since: string } | undefined {
+    return this.#nodeEligible ? undefined : { reason: this.#reason, since: new Date(this.#since!).toISOString() };
+  }
+
   /** Healthy while nothing pending is older than the timeout (also before the first update). */
   isHealthy(): boolean {
     return this.#oldestPending === undefined || this.#now() - this.#oldestPending < this.#timeoutMs;
@@ -42,12 +69,15 @@ export class ProxyHealth {
   /** kube-proxy's lastUpdated: "now" while healthy (its compatibility rule), else the last program time. */
   body(withEligibility: boolean): { healthy: boolean; json: string } {
     const now = this.#now();
-    const healthy = this.isHealthy() && (!withEligibility || this.nodeEligible);
+    const healthy = this.isHealthy() && (!withEligibility || this.#nodeEligible);
     const doc: Record<string, unknown> = {
       lastUpdated: new Date(healthy ? now : this.#lastUpdated).toISOString(),
       currentTime: new Date(now).toISOString(),
     };
-    if (withEligibility) doc.nodeEligible = this.nodeEligible;
+    if (withEligibility) {
+      doc.nodeEligible = this.#nodeEligible;
+      if (!this.#nodeEligible) doc.reason = `node is being deleted: ${this.#reason}`;
+    }
     return { healthy, json: JSON.stringify(doc) };
   }
 }

@@ -15,6 +15,10 @@ export class AgentMetrics {
   });
   readonly appliedVersion = new client.Gauge({ name: 'sluice_applied_version', help: 'Last state version applied', registers: [this.registry] });
   readonly cpConnected = new client.Gauge({ name: 'sluice_control_plane_connected', help: '1 while the control plane stream is up', registers: [this.registry] });
+  readonly nodeEligible = new client.Gauge({
+    name: 'sluice_node_eligible', help: '0 while the control plane says this node is being deleted (deletionTimestamp, ToBeDeletedByClusterAutoscaler taint, Node deleted): /healthz answers 503; else 1',
+    registers: [this.registry],
+  });
   readonly cpReconnects = new client.Counter({ name: 'sluice_control_plane_reconnects_total', help: 'Control plane stream losses', registers: [this.registry] });
   readonly attachErrors = new client.Gauge({ name: 'sluice_attach_errors', help: 'Failed attempts to attach to an interface', registers: [this.registry] });
   readonly gcDeleted = new client.Counter({ name: 'sluice_gc_deleted_total', help: 'Expired entries removed by the agent', labelNames: ['map'], registers: [this.registry] });
@@ -25,6 +29,7 @@ export class AgentMetrics {
 
   constructor(dp: Datapath, maps: PinnedMaps, interfaces: () => number) {
     const reg = [this.registry];
+    this.nodeEligible.set(1);
     new client.Gauge({ name: 'sluice_services', help: 'Frontends (service address, port, protocol) programmed', registers: reg, collect() { this.set(dp.frontends.size); } });
     new client.Gauge({ name: 'sluice_backends', help: 'Backends programmed', registers: reg, collect() { this.set(dp.backendCount); } });
     new client.Gauge({ name: 'sluice_attached_interfaces', help: 'Interfaces with the datapath attached', registers: reg, collect() { this.set(interfaces()); } });

@@ -23,6 +23,11 @@ export interface AgentStatus {
   refused?: Array<{ port: string; reason: string }>;
   /** Socket-level balancing: off, on or host-only, and the cgroup its programs are attached to. */
   socketLb?: { mode: string; cgroup?: string; staleSockets?: string };
+  /**
+   * What the control plane says of this node's Node object (absent until it has said anything):
+   * not eligible while it is being deleted, with why and since when (this agent's clock).
+   */
+  nodeState?: { known: boolean; eligible: boolean; reason?: string; since?: string };
   /** Pinned maps of an older layout converted at this start (agent/bpf/migrate.ts). */
   migration?: { from: number; to: number; maps: string[]; entries: number; at: string };
   /** When this file was written (set by writeStatus). */

@@ -41,7 +41,12 @@ const SHAPES: Record<string, Shape> = {
     status: { podIP: 'string', hostIP: 'string', phase: 'string', conditions: [{ type: 'string', status: 'string' }] },
   },
   Deployment: { metadata: META, spec: { replicas: 'any', template: { metadata: META, spec: POD_SPEC } } },
-  Node: { metadata: META, status: { addresses: [{ type: 'string', address: 'string' }] } },
+  Node: {
+    // deletionTimestamp: a string on the wire, a Date once client-node has deserialized a list
+    metadata: { ...(META as Record<string, Shape>), deletionTimestamp: 'any' },
+    spec: { taints: [{ key: 'string', value: 'string', effect: 'string' }] },
+    status: { addresses: [{ type: 'string', address: 'string' }] },
+  },
 };
 
 const MAX_ERRORS = 5;

@@ -7,6 +7,8 @@
 // by the number of services); when the ack arrives, one delta carrying the newest state of every
 // pending key goes out. A nack is logged and counted; the keys it carried are marked "agent state
 // unknown" and re-sent with the next change (never resent on their own, so no nack loop).
+// Every update also carries the node's state (being deleted or not, node-state.ts); a change to it
+// alone goes out as an update without services.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,11 +18,12 @@ import type { TLSSocket } from 'node:tls';
 import type * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { pb, stateServiceDefinition, type Service, type StateUpdateMsg } from '../proto/contract.ts';
+import { pb, stateServiceDefinition, type NodeState, type Service, type StateUpdateMsg } from '../proto/contract.ts';
 import type { sluice } from '../proto/gen/state.js';
 import type { StateStore } from './store.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import { clip, helloProblem } from './hello.ts';
+import { nodeStateFor, sameNodeState } from './node-state.ts';
 
 /** Largest message either side accepts: a 10,000 x 10 snapshot is ~8 MB (see docs), keep headroom. */
 export const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
@@ -104,6 +107,10 @@ class AgentSession {
   /** Keys of a nacked update: re-sent with the next change. */
   readonly retry = new Set<string>();
   needSnapshot = true;
+  /** The node state last sent (undefined: none yet, or its update was nacked). */
+  nodeSent: NodeState | undefined;
+  /** This stream has been told its Node object exists: if it goes, the node is being deleted. */
+  nodeSeen = false;
   /** After a nack, nothing is sent until the store changes again. */
   parked = false;
   inflight: InFlight | null = null;
@@ -128,6 +135,7 @@ export class StateServer {
   private closing = false;
   private readonly onChange = (keys: Set<string>): void => this.storeChanged(keys);
   private readonly onSynced = (): void => { for (const s of this.sessions) this.pump(s); };
+  private readonly onNode = (name: string): void => this.nodeChanged(name);
 
   constructor(opts: StateServerOptions) {
     this.store = opts.store;
@@ -136,6 +144,7 @@ export class StateServer {
     this.serverId = opts.serverId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.store.on('change', this.onChange);
     this.store.on('synced', this.onSynced);
+    this.store.on('node', this.onNode);
   }
 
   get agentCount(): number {
@@ -221,6 +230,7 @@ export class StateServer {
     this.closing = true;
     this.store.off('change', this.onChange);
     this.store.off('synced', this.onSynced);
+    this.store.off('node', this.onNode);
     for (const s of this.sessions) {
       s.closed = true;
       try { s.call.end(); } catch { /* already gone */ }
@@ -310,6 +320,7 @@ export class StateServer {
         this.metrics.nacks.inc();
         this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.prevRevs.size, error: clip(m.ack.error, 1000) }, 'agent rejected update (nack)');
         // The agent kept its previous state: forget what this update carried.
+        s.nodeSent = undefined;
         if (inflight.snapshot) {
           s.needSnapshot = true;
         } else {
@@ -341,9 +352,24 @@ export class StateServer {
     }
   }
 
+  /** A node's state changed: its agents get an update (a nacked one waiting for a change included). */
+  private nodeChanged(name: string): void {
+    for (const s of this.sessions) {
+      if (s.node !== name) continue;
+      if (s.parked) {
+        s.parked = false;
+        for (const k of s.retry) s.pending.add(k);
+        s.retry.clear();
+      }
+      this.pump(s);
+    }
+  }
+
   /** Sends the next update if none is in flight and there is something to send. */
   private pump(s: AgentSession): void {
     if (s.closed || !s.helloReceived || s.inflight || s.parked || !this.store.synced) return;
+    const node = nodeStateFor(this.store.nodeDeletionOf(s.node), s.nodeSeen);
+    const nodeChanged = !sameNodeState(s.nodeSent, node);
     const upserts: Service[] = [];
     const removals: string[] = [];
     const prevRevs = new Map<string, number | undefined>();
@@ -361,7 +387,7 @@ export class StateServer {
         prevRevs.set(key, undefined);
       }
     } else {
-      if (s.pending.size === 0) return;
+      if (s.pending.size === 0 && !nodeChanged) return;
       for (const key of s.pending) {
         const e = this.store.get(key);
         const had = s.sent.get(key);
@@ -377,12 +403,15 @@ export class StateServer {
         }
       }
       s.pending.clear();
-      if (upserts.length === 0 && removals.length === 0) return;
+      if (upserts.length === 0 && removals.length === 0 && !nodeChanged) return;
     }
+    if (nodeChanged && (s.nodeSent !== undefined || node.deleting)) this.log.info({ node: s.node, agentId: s.agentId, known: node.known, deleting: node.deleting, reason: node.reason || undefined }, 'node state sent');
+    s.nodeSent = node;
+    if (node.known) s.nodeSeen = true;
     const version = this.clock.next();
     const nonce = randomBytes(8).toString('hex');
     s.inflight = { version, nonce, snapshot, prevRevs };
-    const msg: StateUpdateMsg = { version, nonce, snapshot, upserts, removals, serverId: this.serverId };
+    const msg: StateUpdateMsg = { version, nonce, snapshot, upserts, removals, serverId: this.serverId, node };
     this.metrics.updatesSent.inc({ kind: snapshot ? 'snapshot' : 'delta' });
     this.log.debug({ node: s.node, version, snapshot, upserts: upserts.length, removals: removals.length }, 'update sent');
     try {

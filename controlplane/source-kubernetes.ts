@@ -1,5 +1,6 @@
 // The Kubernetes source: client-node informers on v1 Services, discovery.k8s.io/v1 EndpointSlices
-// and v1 Nodes (for their zone label; get/list/watch only) feeding the store.
+// and v1 Nodes (their zone label, and whether they are being deleted: node-state.ts; get/list/watch
+// only) feeding the store.
 //
 // - Services and EndpointSlices are selected as kube-proxy's informers select them: without the
 //   service.kubernetes.io/service-proxy-name and service.kubernetes.io/headless labels.
@@ -15,6 +16,7 @@ import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
 import { NOT_PROXIED_SELECTOR, objectKey, type KubeEndpointSlice, type KubeMeta, type KubeService } from './model.ts';
 import { shapeErrors } from './kube-shape.ts';
+import { nodeDeletionReason, type KubeNodeLifecycle } from './node-state.ts';
 
 export interface KubernetesSourceOptions {
   store: StateStore;
@@ -124,7 +126,7 @@ export class KubernetesSource {
     sliceInf.on('delete', (o) => { store.reportErrors(`EndpointSlice ${objectKey(o.metadata)} (shape)`, []); store.deleteSlice(objectKey(o.metadata)); });
     const nodeName = (o: KubernetesObject): string => o.metadata?.name ?? '';
     const upsertNode = (o: KubernetesObject): void => {
-      if (shapeOk('Node', o, () => store.deleteNode(nodeName(o)))) store.upsertNode(nodeName(o), (o.metadata as KubeMeta | undefined)?.labels);
+      if (shapeOk('Node', o, () => store.deleteNode(nodeName(o)))) store.upsertNode(nodeName(o), (o.metadata as KubeMeta | undefined)?.labels, nodeDeletionReason(o as KubeNodeLifecycle));
     };
     nodeInf.on('add', upsertNode);
     nodeInf.on('update', upsertNode);

@@ -22,8 +22,9 @@
 //   Each endpoint carries its node's topology.kubernetes.io/zone (from the Node manifests); with
 //   spec.trafficDistribution PreferClose/PreferSameZone ready endpoints get a hint for their zone, with
 //   PreferSameNode also one for their node (the EndpointSlice controller's trafficdist heuristic).
-// - Node manifests: their addresses are never given to a Service, their labels (the zone) reach the
-//   store as the Kubernetes source's Nodes do.
+// - Node manifests: their addresses are never given to a Service, their labels (the zone) and
+//   whether they are being deleted (deletionTimestamp, the autoscaler's taint) reach the store as the
+//   Kubernetes source's Nodes do.
 // - Services and EndpointSlices labelled service.kubernetes.io/service-proxy-name or
 //   service.kubernetes.io/headless are not proxied (the model drops them, as kube-proxy's informers).
 import * as fs from 'node:fs';
@@ -37,6 +38,7 @@ import { SERVICE_NAME_LABEL, objectKey, type KubeEndpointSlice, type KubeMeta, t
 import { StateFile, allocate, cidrContains, parseCidr, parsePortRange, type Cidr, type PortRange } from './ipalloc.ts';
 import { allocateServiceAddresses } from './service-alloc.ts';
 import { shapeErrors } from './kube-shape.ts';
+import { nodeDeletionReason, type KubeNodeLifecycle } from './node-state.ts';
 import { ManifestParser, type FileFailure } from './manifest-parser.ts';
 
 export const POD_IPS_ANNOTATION = 'sluice.io/pod-ips';
@@ -227,6 +229,7 @@ export class ManifestsSource {
     const deployments: KubeDeployment[] = [];
     const reserved = new Map<string, string>(); // addresses no Service may take
     const nodes = new Map<string, Record<string, string> | undefined>();
+    const nodeDeletions = new Map<string, string>();
     for (const { doc, file } of docs) {
       if (!doc || typeof doc !== 'object' || Array.isArray(doc)) continue;
       const o = doc as { kind?: string; metadata?: KubeMeta };
@@ -244,7 +247,7 @@ export class ManifestsSource {
         case 'Pod': if (!dup(pods)) pods.set(key, doc as KubePod); break;
         case 'Deployment': if (!dup(new Map())) deployments.push(doc as KubeDeployment); break;
         case 'Node':
-          if (o.metadata?.name) nodes.set(o.metadata.name, o.metadata.labels);
+          if (o.metadata?.name) { nodes.set(o.metadata.name, o.metadata.labels); nodeDeletions.set(o.metadata.name, nodeDeletionReason(doc as KubeNodeLifecycle)); }
           for (const a of (doc as KubeNode).status?.addresses ?? []) if (a.address) reserved.set(a.address, `Node ${o.metadata?.name ?? '?'}`);
           break;
         default: break; // other kinds are not ours
@@ -269,7 +272,7 @@ export class ManifestsSource {
     } catch (e) {
       this.problem('state-file', (e as Error).message, `cannot write state file ${this.stateFile.file}`);
     }
-    this.opts.store.replaceNodes(nodes);
+    this.opts.store.replaceNodes(nodes, nodeDeletions);
     this.opts.store.replaceAll([...services.values()], [...slices.values()]);
     this.reportSourceErrors(errors);
   }

@@ -33,6 +33,8 @@ export interface ServiceEntry {
 
 export interface StoreEvents {
   change: [keys: Set<string>];
+  /** A node's deletion state (node-state.ts) changed, or its Node object came or went. */
+  node: [name: string];
   /** Errors of one object changed (new list; empty = the object is valid again or gone). */
   errors: [objectKey: string, errors: ModelError[]];
   synced: [];
@@ -49,6 +51,8 @@ export class StateStore extends EventEmitter<StoreEvents> {
   private readonly dirty = new Set<string>();
   /** Node name -> its topology.kubernetes.io/zone label ('' = none). */
   private readonly zones = new Map<string, string>();
+  /** Node name -> why it is being deleted ('' = it is not); present exactly for the Nodes that exist. */
+  private readonly nodeDeletions = new Map<string, string>();
   private flushScheduled = false;
   private revCounter = 0;
   private endpointTotal = 0;
@@ -115,29 +119,42 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
   private lastSliceJson = new Map<string, string>();
 
-  /** A Node's labels (only its zone matters); a zone change re-projects the services with hints. */
-  upsertNode(name: string, labels: Record<string, string> | undefined): void {
+  /**
+   * A Node's labels (only its zone matters; a zone change re-projects the services with hints) and
+   * why it is being deleted ('' = it is not; node-state.ts), which goes to that node's agent.
+   */
+  upsertNode(name: string, labels: Record<string, string> | undefined, deletionReason = ''): void {
     const zone = labels?.[ZONE_LABEL] ?? '';
     const before = this.zones.get(name) ?? '';
     this.zones.set(name, zone);
     if (before !== zone) this.zoneChanged(name);
+    if (this.nodeDeletions.get(name) !== deletionReason) {
+      this.nodeDeletions.set(name, deletionReason);
+      this.emit('node', name);
+    }
   }
 
   deleteNode(name: string): void {
+    if (this.nodeDeletions.delete(name)) this.emit('node', name);
     const before = this.zones.get(name);
     if (before === undefined) return;
     this.zones.delete(name);
     if (before !== '') this.zoneChanged(name);
   }
 
-  /** Replaces every Node (manifests source). */
-  replaceNodes(nodes: Map<string, Record<string, string> | undefined>): void {
+  /** Replaces every Node (manifests source); `deletions`: name -> why it is being deleted. */
+  replaceNodes(nodes: Map<string, Record<string, string> | undefined>, deletions?: ReadonlyMap<string, string>): void {
     for (const name of [...this.zones.keys()]) if (!nodes.has(name)) this.deleteNode(name);
-    for (const [name, labels] of nodes) this.upsertNode(name, labels);
+    for (const [name, labels] of nodes) this.upsertNode(name, labels, deletions?.get(name) ?? '');
   }
 
   zoneOf(node: string): string {
     return this.zones.get(node) ?? '';
+  }
+
+  /** Why the node is being deleted ('' = it is not), undefined when no Node object of that name exists. */
+  nodeDeletionOf(node: string): string | undefined {
+    return this.nodeDeletions.get(node);
   }
 
   /**

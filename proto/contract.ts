@@ -19,8 +19,10 @@ type PlainValue<V> = V extends (infer E)[] ? PlainValue<E>[] : V extends object 
 export type Service = Plain<sluice.v1.Service.$Properties>;
 export type ServicePort = Plain<sluice.v1.ServicePort.$Properties>;
 export type Endpoint = Plain<sluice.v1.Endpoint.$Properties>;
-/** A decoded StateUpdate, every field present. */
-export type StateUpdate = Plain<sluice.v1.StateUpdate.$Properties>;
+/** sluice.v1.NodeState: whether this node is being deleted (kube-proxy's node eligibility), and why. */
+export type NodeState = Plain<sluice.v1.NodeState.$Properties>;
+/** A decoded StateUpdate, every field present; `node` is null when the control plane did not send it. */
+export type StateUpdate = Omit<Plain<sluice.v1.StateUpdate.$Properties>, 'node'> & { node: NodeState | null };
 /** A Service as a state file or a test writes it: protobufjs' object form, any field may be left out. */
 export type ServiceJson = sluice.v1.Service.$Properties;
 

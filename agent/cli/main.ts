@@ -122,6 +122,8 @@ switch (cmd) {
         lines.push(`Facts as of:     ${status.updatedAt ?? new Date(file!.mtimeMs).toISOString()} (${age(live!.ageMs)})`);
         const cp = status.controlPlane;
         lines.push(`Control plane:   ${!running && cp ? `agent not running; last known: ${cp.target}${cp.serverId ? ` (server ${cp.serverId})` : ''}` : cp ? `${cp.target} ${cp.connected ? 'connected' : 'disconnected'}${cp.serverId ? ` (server ${cp.serverId})` : ''}${cp.lastError ? `, last error: ${cp.lastError}` : ''}` : `standalone (${status.source})`}`);
+        const ns = status.nodeState;
+        if (ns) lines.push(`Node state:      ${ns.eligible ? (ns.known ? 'eligible' : 'eligible (no Node object known to the control plane)') : `being deleted (${ns.reason}) since ${ns.since}: /healthz answers 503`}`);
         lines.push(`Applied version: ${status.appliedVersion}${status.appliedAt ? ` at ${status.appliedAt}` : ''}`);
         lines.push(`Nacked versions: ${status.nacked.length ? status.nacked.map((n) => `${n.version} (${n.error})`).join('; ') : 'none'}`);
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);

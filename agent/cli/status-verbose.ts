@@ -13,6 +13,8 @@ export interface KprDetails {
   gracefulTermination: string;
   nodePortAddresses: string[];
   healthz: string;
+  /** Why /healthz answers 503 whatever the datapath's state (node being deleted), '' otherwise. */
+  nodeNotEligible: string;
   healthCheckNodePorts: number[];
   conntrackTimeouts: KubeProxyReplacementStatus['conntrackTimeouts'] | undefined;
   mapFill: Array<{ map: string; entries: number; capacity: number }>;
@@ -36,6 +38,7 @@ export function kprDetails(status: AgentStatus | undefined, services: FrontendRo
     gracefulTermination: 'enabled: flows to terminating backends run on; serving terminating endpoints are used when none is ready',
     nodePortAddresses: k?.nodePortAddresses ?? [],
     healthz: k?.healthz ?? '',
+    nodeNotEligible: status?.nodeState && !status.nodeState.eligible ? `node being deleted: ${status.nodeState.reason}` : '',
     healthCheckNodePorts: k?.healthCheckNodePorts ?? [],
     conntrackTimeouts: k?.conntrackTimeouts,
     mapFill: fill,
@@ -57,7 +60,7 @@ export function renderKpr(d: KprDetails): string[] {
     `  Session Affinity:      enabled (ClientIP; ${d.sessionAffinity.services} frontend(s) use it)`,
     `  Graceful Termination:  ${d.gracefulTermination}`,
     `  NodePort Addresses:    ${d.nodePortAddresses.join(', ') || 'none'}`,
-    `  Health Server:         ${d.healthz || 'off'}`,
+    `  Health Server:         ${d.healthz || 'off'}${d.healthz && d.nodeNotEligible ? ` (/healthz 503: ${d.nodeNotEligible})` : ''}`,
     `  Health Check Ports:    ${d.healthCheckNodePorts.join(', ') || 'none'}`,
     ...(ct ? [`  Conntrack Timeouts:    TCP ${ct.tcpSeconds}s, TCP closing ${ct.closingSeconds}s, UDP ${ct.udpSeconds}s`] : []),
     `  Map Fill:              ${d.mapFill.map((f) => `${f.map} ${pct(f.entries, f.capacity)}`).join(', ')}`,

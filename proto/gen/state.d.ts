@@ -488,6 +488,9 @@ export namespace sluice {
             /** StateUpdate serverId. */
             serverId: string;
 
+            /** StateUpdate node. */
+            node?: (sluice.v1.NodeState.$Properties|null);
+
             /**
              * Creates a new StateUpdate instance using the specified properties.
              * @param [properties] Properties to set
@@ -590,12 +593,144 @@ export namespace sluice {
                 /** StateUpdate serverId */
                 serverId?: (string|null);
 
+                /** StateUpdate node */
+                node?: (sluice.v1.NodeState.$Properties|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
 
             /** Shape of a StateUpdate. */
             type $Shape = sluice.v1.StateUpdate.$Properties;
+        }
+
+        /**
+         * Properties of a NodeState.
+         * @deprecated Use sluice.v1.NodeState.$Properties instead.
+         */
+        interface INodeState extends sluice.v1.NodeState.$Properties {
+        }
+
+        /** Represents a NodeState. */
+        class NodeState {
+
+            /**
+             * Constructs a new NodeState.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: sluice.v1.NodeState.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** NodeState known. */
+            known: boolean;
+
+            /** NodeState deleting. */
+            deleting: boolean;
+
+            /** NodeState reason. */
+            reason: string;
+
+            /**
+             * Creates a new NodeState instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns NodeState instance
+             */
+            static create(properties: sluice.v1.NodeState.$Shape): sluice.v1.NodeState & sluice.v1.NodeState.$Shape;
+            static create(properties?: sluice.v1.NodeState.$Properties): sluice.v1.NodeState;
+
+            /**
+             * Encodes the specified NodeState message. Does not implicitly {@link sluice.v1.NodeState.verify|verify} messages.
+             * @param message NodeState message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: sluice.v1.NodeState.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Encodes the specified NodeState message, length delimited. Does not implicitly {@link sluice.v1.NodeState.verify|verify} messages.
+             * @param message NodeState message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encodeDelimited(message: sluice.v1.NodeState.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a NodeState message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {sluice.v1.NodeState & sluice.v1.NodeState.$Shape} NodeState
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): sluice.v1.NodeState & sluice.v1.NodeState.$Shape;
+
+            /**
+             * Decodes a NodeState message from the specified reader or buffer, length delimited.
+             * @param reader Reader or buffer to decode from
+             * @returns {sluice.v1.NodeState & sluice.v1.NodeState.$Shape} NodeState
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decodeDelimited(reader: ($protobuf.Reader|Uint8Array)): sluice.v1.NodeState & sluice.v1.NodeState.$Shape;
+
+            /**
+             * Verifies a NodeState message.
+             * @param message Plain object to verify
+             * @returns `null` if valid, otherwise the reason why it is not
+             */
+            static verify(message: { [k: string]: any }): (string|null);
+
+            /**
+             * Creates a NodeState message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns NodeState
+             */
+            static fromObject(object: { [k: string]: any }): sluice.v1.NodeState;
+
+            /**
+             * Creates a plain object from a NodeState message. Also converts values to other types if specified.
+             * @param message NodeState
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: sluice.v1.NodeState, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this NodeState to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+
+            /**
+             * Gets the type url for NodeState
+             * @param [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns The type url
+             */
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace NodeState {
+
+            /** Properties of a NodeState. */
+            interface $Properties {
+
+                /** NodeState known */
+                known?: (boolean|null);
+
+                /** NodeState deleting */
+                deleting?: (boolean|null);
+
+                /** NodeState reason */
+                reason?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a NodeState. */
+            type $Shape = sluice.v1.NodeState.$Properties;
         }
 
         /**

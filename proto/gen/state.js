@@ -1186,6 +1186,7 @@ export const sluice = $root.sluice = (() => {
              * @property {Array.<sluice.v1.Service.$Properties>|null} [upserts] StateUpdate upserts
              * @property {Array.<string>|null} [removals] StateUpdate removals
              * @property {string|null} [serverId] StateUpdate serverId
+             * @property {sluice.v1.NodeState.$Properties|null} [node] StateUpdate node
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1268,6 +1269,14 @@ export const sluice = $root.sluice = (() => {
             StateUpdate.prototype.serverId = "";
 
             /**
+             * StateUpdate node.
+             * @member {sluice.v1.NodeState.$Properties|null|undefined} node
+             * @memberof sluice.v1.StateUpdate
+             * @instance
+             */
+            StateUpdate.prototype.node = null;
+
+            /**
              * Creates a new StateUpdate instance using the specified properties.
              * @function create
              * @memberof sluice.v1.StateUpdate
@@ -1313,6 +1322,8 @@ export const sluice = $root.sluice = (() => {
                         writer.uint32(/* id 5, wireType 2 =*/42).string(message.removals[i]);
                 if (message.serverId != null && $Object.hasOwnProperty.call(message, "serverId") && message.serverId !== "")
                     writer.uint32(/* id 6, wireType 2 =*/50).string(message.serverId);
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node"))
+                    $root.sluice.v1.NodeState.encode(message.node, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1422,6 +1433,12 @@ export const sluice = $root.sluice = (() => {
                                 delete message.serverId;
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            message.node = $root.sluice.v1.NodeState.decode(reader, reader.size(), $undefined, _depth + 1, message.node);
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1498,6 +1515,11 @@ export const sluice = $root.sluice = (() => {
                 if (message.serverId != null && $Object.hasOwnProperty.call(message, "serverId"))
                     if (!$util.isString(message.serverId))
                         return "serverId: string expected";
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node")) {
+                    let error = $root.sluice.v1.NodeState.verify(message.node, _depth + 1);
+                    if (error)
+                        return "node." + error;
+                }
                 return null;
             };
 
@@ -1555,6 +1577,11 @@ export const sluice = $root.sluice = (() => {
                 if (object.serverId != null)
                     if (typeof object.serverId !== "string" || object.serverId.length)
                         message.serverId = $String(object.serverId);
+                if (object.node != null) {
+                    if (!$util.isObject(object.node))
+                        throw $TypeError(".sluice.v1.StateUpdate.node: object expected");
+                    message.node = $root.sluice.v1.NodeState.fromObject(object.node, _depth + 1);
+                }
                 return message;
             };
 
@@ -1588,6 +1615,7 @@ export const sluice = $root.sluice = (() => {
                     object.nonce = "";
                     object.snapshot = false;
                     object.serverId = "";
+                    object.node = null;
                 }
                 if (message.version != null && $Object.hasOwnProperty.call(message, "version"))
                     if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
@@ -1612,6 +1640,8 @@ export const sluice = $root.sluice = (() => {
                 }
                 if (message.serverId != null && $Object.hasOwnProperty.call(message, "serverId"))
                     object.serverId = message.serverId;
+                if (message.node != null && $Object.hasOwnProperty.call(message, "node"))
+                    object.node = $root.sluice.v1.NodeState.toObject(message.node, options, _depth + 1);
                 return object;
             };
 
@@ -1641,6 +1671,340 @@ export const sluice = $root.sluice = (() => {
             };
 
             return StateUpdate;
+        })();
+
+        v1.NodeState = (function() {
+
+            /**
+             * Properties of a NodeState.
+             * @typedef {Object} sluice.v1.NodeState.$Properties
+             * @property {boolean|null} [known] NodeState known
+             * @property {boolean|null} [deleting] NodeState deleting
+             * @property {string|null} [reason] NodeState reason
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a NodeState.
+             * @memberof sluice.v1
+             * @interface INodeState
+             * @augments sluice.v1.NodeState.$Properties
+             * @deprecated Use sluice.v1.NodeState.$Properties instead.
+             */
+
+            /**
+             * Shape of a NodeState.
+             * @typedef {sluice.v1.NodeState.$Properties} sluice.v1.NodeState.$Shape
+             */
+
+            /**
+             * Constructs a new NodeState.
+             * @memberof sluice.v1
+             * @classdesc Represents a NodeState.
+             * @constructor
+             * @param {sluice.v1.NodeState.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const NodeState = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * NodeState known.
+             * @member {boolean} known
+             * @memberof sluice.v1.NodeState
+             * @instance
+             */
+            NodeState.prototype.known = false;
+
+            /**
+             * NodeState deleting.
+             * @member {boolean} deleting
+             * @memberof sluice.v1.NodeState
+             * @instance
+             */
+            NodeState.prototype.deleting = false;
+
+            /**
+             * NodeState reason.
+             * @member {string} reason
+             * @memberof sluice.v1.NodeState
+             * @instance
+             */
+            NodeState.prototype.reason = "";
+
+            /**
+             * Creates a new NodeState instance using the specified properties.
+             * @function create
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {sluice.v1.NodeState.$Properties=} [properties] Properties to set
+             * @returns {sluice.v1.NodeState} NodeState instance
+             * @type {{
+             *   (properties: sluice.v1.NodeState.$Shape): sluice.v1.NodeState & sluice.v1.NodeState.$Shape;
+             *   (properties?: sluice.v1.NodeState.$Properties): sluice.v1.NodeState;
+             * }}
+             */
+            NodeState.create = function(properties) {
+                return new NodeState(properties);
+            };
+
+            /**
+             * Encodes the specified NodeState message. Does not implicitly {@link sluice.v1.NodeState.verify|verify} messages.
+             * @function encode
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {sluice.v1.NodeState.$Properties} message NodeState message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            NodeState.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.known != null && $Object.hasOwnProperty.call(message, "known") && message.known !== false)
+                    writer.uint32(/* id 1, wireType 0 =*/8).bool(message.known);
+                if (message.deleting != null && $Object.hasOwnProperty.call(message, "deleting") && message.deleting !== false)
+                    writer.uint32(/* id 2, wireType 0 =*/16).bool(message.deleting);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.reason);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Encodes the specified NodeState message, length delimited. Does not implicitly {@link sluice.v1.NodeState.verify|verify} messages.
+             * @function encodeDelimited
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {sluice.v1.NodeState.$Properties} message NodeState message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            NodeState.encodeDelimited = function(message, writer) {
+                return this.encode(message, (writer || $Writer.create()).fork()).ldelim();
+            };
+
+            /**
+             * Decodes a NodeState message from the specified reader or buffer.
+             * @function decode
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {sluice.v1.NodeState & sluice.v1.NodeState.$Shape} NodeState
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            NodeState.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.sluice.v1.NodeState();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.known = value;
+                            else
+                                delete message.known;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.deleting = value;
+                            else
+                                delete message.deleting;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Decodes a NodeState message from the specified reader or buffer, length delimited.
+             * @function decodeDelimited
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @returns {sluice.v1.NodeState & sluice.v1.NodeState.$Shape} NodeState
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            NodeState.decodeDelimited = function(reader) {
+                if (!(reader instanceof $Reader))
+                    reader = new $Reader(reader);
+                return this.decode(reader, reader.size());
+            };
+
+            /**
+             * Verifies a NodeState message.
+             * @function verify
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {Object.<string,*>} message Plain object to verify
+             * @returns {string|null} `null` if valid, otherwise the reason why it is not
+             */
+            NodeState.verify = function (message, _depth) {
+                if (typeof message !== "object" || message === null)
+                    return "object expected";
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    return "max depth exceeded";
+                if (message.known != null && $Object.hasOwnProperty.call(message, "known"))
+                    if (typeof message.known !== "boolean")
+                        return "known: boolean expected";
+                if (message.deleting != null && $Object.hasOwnProperty.call(message, "deleting"))
+                    if (typeof message.deleting !== "boolean")
+                        return "deleting: boolean expected";
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    if (!$util.isString(message.reason))
+                        return "reason: string expected";
+                return null;
+            };
+
+            /**
+             * Creates a NodeState message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {sluice.v1.NodeState} NodeState
+             */
+            NodeState.fromObject = function (object, _depth) {
+                if (object instanceof $root.sluice.v1.NodeState)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".sluice.v1.NodeState: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.sluice.v1.NodeState();
+                if (object.known != null)
+                    if (object.known)
+                        message.known = $Boolean(object.known);
+                if (object.deleting != null)
+                    if (object.deleting)
+                        message.deleting = $Boolean(object.deleting);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a NodeState message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {sluice.v1.NodeState} message NodeState
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            NodeState.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.known = false;
+                    object.deleting = false;
+                    object.reason = "";
+                }
+                if (message.known != null && $Object.hasOwnProperty.call(message, "known"))
+                    object.known = message.known;
+                if (message.deleting != null && $Object.hasOwnProperty.call(message, "deleting"))
+                    object.deleting = message.deleting;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                return object;
+            };
+
+            /**
+             * Converts this NodeState to JSON.
+             * @function toJSON
+             * @memberof sluice.v1.NodeState
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            NodeState.prototype.toJSON = function() {
+                return NodeState.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            /**
+             * Gets the type url for NodeState
+             * @function getTypeUrl
+             * @memberof sluice.v1.NodeState
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            NodeState.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/sluice.v1.NodeState";
+            };
+
+            return NodeState;
         })();
 
         v1.Service = (function() {

@@ -9,7 +9,7 @@ import { StateServer, privateSocketAddress } from '../../controlplane/server.ts'
 import { createMetrics } from '../../controlplane/metrics.ts';
 import { KubernetesSource } from '../../controlplane/source-kubernetes.ts';
 import { connectStateStream, type StateStreamClient } from '../../agent/stream-client.ts';
-import type { Service } from '../../proto/contract.ts';
+import type { NodeState, Service } from '../../proto/contract.ts';
 
 const SVC = '/api/v1/services';
 const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
@@ -43,6 +43,8 @@ describe('kubernetes source with real informers', () => {
   let source: KubernetesSource;
   let client: StateStreamClient;
   let snapshots = 0;
+  /** Every update's node state, in order (null: none sent). */
+  const nodeStates: Array<{ node: NodeState | null; services: number }> = [];
 
   /** Agent view: key -> sorted "ip:port" of its first port. */
   const view = (): Record<string, string[]> =>
@@ -85,6 +87,7 @@ describe('kubernetes source with real informers', () => {
     client = connectStateStream({
       target, nodeName: 'node-a',
       onUpdate: async (u) => {
+        nodeStates.push({ node: u.node, services: u.upserts.length + u.removals.length });
         if (u.snapshot) { agent.clear(); snapshots++; }
         for (const k of u.removals) agent.delete(k);
         for (const s of u.upserts) agent.set(`${s.namespace}/${s.name}`, s);
@@ -210,6 +213,44 @@ describe('kubernetes source with real informers', () => {
     expect(agent.get('default/z')!.ports[0]!.endpoints[0]).toMatchObject({ internal: true, external: true, cluster: true });
     api.remove(NODES, '', 'node-a');
     await waitFor('zone unknown again: hints ignored', () => view()['default/z']?.length === 2);
+    expect(snapshots).toBe(1);
+  }, 60_000);
+
+  it("the node's own state reaches its agent in the stream: being deleted (deletionTimestamp, the autoscaler's taint, object gone) and back", async () => {
+    const last = (): NodeState | null | undefined => nodeStates.at(-1)?.node;
+    const waitNode = (what: string, want: NodeState) => waitFor(what, () => JSON.stringify(last()) === JSON.stringify(want));
+    const node = (extra: { deletionTimestamp?: string; taints?: Array<{ key: string; effect: string }> } = {}): KObj => ({
+      metadata: { name: 'node-a', labels: { 'kubernetes.io/hostname': 'node-a' }, ...(extra.deletionTimestamp && { deletionTimestamp: extra.deletionTimestamp }) },
+      ...(extra.taints && { spec: { taints: extra.taints } }),
+    });
+    // Every update carries it, the snapshot included.
+    expect(nodeStates[0]!.node).not.toBeNull();
+    expect(nodeStates.every((u) => u.node !== null)).toBe(true);
+    // node-a's object was deleted by the previous case while this stream was open.
+    expect(last()).toEqual({ known: true, deleting: true, reason: 'Node object deleted' });
+
+    api.upsert(NODES, node());
+    await waitNode('registered again: eligible', { known: true, deleting: false, reason: '' });
+    // Any other taint leaves the node eligible, and a Node update that changes nothing of it sends nothing.
+    const before = nodeStates.length;
+    api.upsert(NODES, node({ taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] }));
+    api.upsert(NODES, node({ taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] }));
+    await waitNode('tainted by the autoscaler', { known: true, deleting: true, reason: 'taint ToBeDeletedByClusterAutoscaler' });
+    expect(nodeStates.length).toBe(before + 1);
+    // A change of the node state alone: an update without services.
+    expect(nodeStates.at(-1)!.services).toBe(0);
+
+    api.upsert(NODES, node());
+    await waitNode('taint removed', { known: true, deleting: false, reason: '' });
+    api.upsert(NODES, node({ deletionTimestamp: '2026-11-29T12:00:00Z' }));
+    await waitNode('deletionTimestamp set', { known: true, deleting: true, reason: 'deletionTimestamp 2026-11-29T12:00:00Z' });
+    api.upsert(NODES, node());
+    await waitNode('deletion called off', { known: true, deleting: false, reason: '' });
+    // Another node's changes are not this agent's.
+    const n = nodeStates.length;
+    api.upsert(NODES, { metadata: { name: 'node-b' }, spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] } });
+    await settle();
+    expect(nodeStates.length).toBe(n);
     expect(snapshots).toBe(1);
   }, 60_000);
 });

@@ -1,7 +1,9 @@
 // Operating Sluice as kube-proxy is operated, end to end in the simulated cluster: a real control
 // plane following a fake API server through the Kubernetes source (real informers), a real agent on
 // a simulated node. Checked: the node health server on :10256, a LoadBalancer's health-check node
-// port (local endpoint present, then absent), kube-proxy's network programming latency observed from
+// port (local endpoint present, then absent), :10256 answering 503 with why while the Node is being
+// deleted (the autoscaler's taint, a deletionTimestamp, the object gone), kube-proxy's network
+// programming latency observed from
 // the EndpointSlice's last-change-trigger-time, `sluice status --verbose`, and that every expression
 // of the Grafana dashboard names a metric one of the two processes exports (live scrapes).
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -17,6 +19,7 @@ import { FakeApiServer, type KObj } from '../fixtures/fake-apiserver.ts';
 
 const SVC = '/api/v1/services';
 const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
+const NODES = '/api/v1/nodes';
 const TRIGGER = 'endpoints.kubernetes.io/last-change-trigger-time';
 const HC_PORT = 31999;
 const VIP = '10.96.30.10';
@@ -201,6 +204,53 @@ describe('health servers of a live agent', () => {
     expect((await nodeGet('http://127.0.0.1:10256/healthz')).code).toBe(200);
     expect((await nodeGet(hcUrl)).code).toBe(200);
   }, 60_000);
+
+  it("the node being deleted (the autoscaler's taint, a deletionTimestamp) turns :10256 /healthz to 503 with why, and back to 200 once it is not", async () => {
+    const name = c.node('a').nodeName;
+    const nodeObj = (extra: { taints?: Array<{ key: string; effect: string }>; deletionTimestamp?: string } = {}): KObj => ({
+      metadata: { name, labels: { 'kubernetes.io/hostname': name }, ...(extra.deletionTimestamp && { deletionTimestamp: extra.deletionTimestamp, finalizers: ['example.com/hold'] }) },
+      spec: { taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }, ...(extra.taints ?? [])] },
+    });
+    const healthz = async () => { const r = await nodeGet('http://127.0.0.1:10256/healthz'); return { code: r.code, body: JSON.parse(r.body) as Record<string, unknown> }; };
+    const status = (...args: string[]) => execFileSync(NODE_BIN, [`${REPO}agent/cli/main.ts`, '--node-name', name, 'status', ...args], { encoding: 'utf8' });
+
+    // Registered, tainted only as any cordoned node is: eligible.
+    api.upsert(NODES, nodeObj());
+    await waitFor('Node known to the agent', async () => /Node state: +eligible\n/.test(status()), 20000);
+    expect((await healthz()).code).toBe(200);
+
+    const since = agent.logs.length;
+    api.upsert(NODES, nodeObj({ taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] }));
+    const tainted = await waitFor('503 for the taint', async () => { const r = await healthz(); return r.code === 503 ? r : undefined; }, 20000);
+    expect(tainted.body).toMatchObject({ nodeEligible: false, reason: 'node is being deleted: taint ToBeDeletedByClusterAutoscaler' });
+    expect(Date.parse(tainted.body.lastUpdated as string)).toBeLessThanOrEqual(Date.now()); // kube-proxy's fields stay
+    expect((await nodeGet('http://127.0.0.1:10256/livez')).code).toBe(200); // the proxy itself is fine
+    expect(agent.logs.slice(since).some((l) => l.msg === 'node is being deleted: /healthz answers 503 so that load balancers drain it')).toBe(true);
+    const m = await agentMetrics();
+    expect(sample(m, 'sluice_node_eligible')).toBe(0);
+    expect(sample(m, 'kubeproxy_healthz_total{code="503"}')).toBeGreaterThanOrEqual(1);
+    await waitFor('status shows it', async () => /Node state: +being deleted \(taint ToBeDeletedByClusterAutoscaler\) since \S+: \/healthz answers 503\n/.test(status()), 10000);
+    expect(status('--verbose')).toMatch(/Health Server: +0\.0\.0\.0:10256 \(\/healthz 503: node being deleted: taint ToBeDeletedByClusterAutoscaler\)\n/);
+    expect(JSON.parse(status('-o', 'json')).agent.nodeState).toMatchObject({ known: true, eligible: false, reason: 'taint ToBeDeletedByClusterAutoscaler' });
+
+    api.upsert(NODES, nodeObj());
+    await waitFor('200 once the taint is gone', async () => (await healthz()).code === 200, 20000);
+    expect(Object.keys((await healthz()).body).sort()).toEqual(['currentTime', 'lastUpdated', 'nodeEligible']);
+    expect(sample(await agentMetrics(), 'sluice_node_eligible')).toBe(1);
+
+    // kubectl delete node with a finalizer holding it: the deletionTimestamp is set first.
+    api.upsert(NODES, nodeObj({ deletionTimestamp: '2026-11-29T16:00:00Z' }));
+    const deleting = await waitFor('503 for the deletionTimestamp', async () => { const r = await healthz(); return r.code === 503 ? r : undefined; }, 20000);
+    expect(deleting.body.reason).toBe('node is being deleted: deletionTimestamp 2026-11-29T16:00:00Z');
+    // The object goes: still being deleted.
+    api.remove(NODES, '', name);
+    await waitFor('reason: object deleted', async () => (await healthz()).body.reason === 'node is being deleted: Node object deleted', 20000);
+    expect((await healthz()).code).toBe(503);
+    // Registered again (a node of the same name): eligible, 200.
+    api.upsert(NODES, nodeObj());
+    await waitFor('200 again', async () => (await healthz()).code === 200, 20000);
+    expect(status()).toMatch(/Node state: +eligible\n/);
+  }, 90_000);
 });
 
 describe('Grafana dashboard', () => {

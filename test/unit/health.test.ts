@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProxyHealth, serveProxyHealth, type HealthServer } from '../../agent/health.ts';
 import { ServiceHealthServers } from '../../agent/service-health.ts';
+import { NODE_OBJECT_DELETED, TO_BE_DELETED_TAINT, nodeDeletionReason, nodeStateFor, type KubeNodeLifecycle } from '../../controlplane/node-state.ts';
 import { noLocalEndpoints } from '../../agent/metrics-kubeproxy.ts';
 import { toService, type ServiceJson } from '../../proto/contract.ts';
 
@@ -60,13 +61,68 @@ describe('node health server (:10256)', () => {
     expect(r.body.lastUpdated).toBe(new Date(clock).toISOString());
   });
 
-  it('/healthz, not /livez, answers 503 for a node being deleted', async () => {
-    health.nodeEligible = false;
+  it('/healthz, not /livez, answers 503 for a node being deleted, with why', async () => {
+    health.syncNode({ deleting: true, reason: 'taint ToBeDeletedByClusterAutoscaler' });
     const r = await get(srv.port, '/healthz');
     expect(r.code).toBe(503);
-    expect(r.body.nodeEligible).toBe(false);
+    expect(r.body).toMatchObject({ nodeEligible: false, reason: 'node is being deleted: taint ToBeDeletedByClusterAutoscaler' });
     expect((await get(srv.port, '/livez')).code).toBe(200);
-    health.nodeEligible = true;
+    health.syncNode({ deleting: false, reason: '' });
+    const again = await get(srv.port, '/healthz');
+    expect(again.code).toBe(200);
+    expect(Object.keys(again.body).sort()).toEqual(['currentTime', 'lastUpdated', 'nodeEligible']);
+  });
+});
+
+// kube-proxy's TestHealthzServer / TestLivezServer node cases, from the Node object to the answer:
+// the control plane's verdict (controlplane/node-state.ts) fed to the agent's health server.
+describe('node eligibility (kube-proxy healthcheck_test.go node cases)', () => {
+  type Node = KubeNodeLifecycle;
+  const tainted = (key: string): Node => ({ spec: { taints: [{ key }] } });
+  const deleted = (): Node => ({ metadata: { deletionTimestamp: '2026-11-29T12:00:00Z' } });
+  const cases: Array<{ what: string; node: Node; healthz: number; reason?: string }> = [
+    { what: 'a node tainted in any other way', node: tainted('other'), healthz: 200 },
+    { what: 'a ToBeDeletedByClusterAutoscaler-tainted node', node: tainted(TO_BE_DELETED_TAINT), healthz: 503, reason: 'taint ToBeDeletedByClusterAutoscaler' },
+    { what: 'a node tainted in any other way again', node: tainted('other'), healthz: 200 },
+    { what: 'a deleted node (deletionTimestamp)', node: deleted(), healthz: 503, reason: 'deletionTimestamp 2026-11-29T12:00:00Z' },
+    { what: 'a node with no taints', node: {}, healthz: 200 },
+    // client-node's list calls deserialize timestamps into Dates; watch events keep strings
+    { what: 'a deletionTimestamp as a Date, and both marks at once', node: { metadata: { deletionTimestamp: new Date('2026-11-29T12:00:01Z') }, spec: { taints: [{ key: 'other' }, { key: TO_BE_DELETED_TAINT }] } }, healthz: 503, reason: 'deletionTimestamp 2026-11-29T12:00:01.000Z' },
+  ];
+  const health = new ProxyHealth(TIMEOUT_MS, now);
+  let srv: HealthServer;
+  afterAll(() => srv?.close());
+
+  for (const c of cases) {
+    it(`${c.what}: /healthz ${c.healthz}, /livez 200 irrespective`, async () => {
+      srv ??= await serveProxyHealth({ host: '127.0.0.1', port: 0, health });
+      health.updated();
+      health.syncNode(nodeStateFor(nodeDeletionReason(c.node), false));
+      const r = await get(srv.port, '/healthz');
+      expect(r.code).toBe(c.healthz);
+      expect(r.body.nodeEligible).toBe(c.healthz === 200);
+      expect(r.body.reason).toBe(c.reason && `node is being deleted: ${c.reason}`);
+      expect((await get(srv.port, '/livez')).code).toBe(200);
+    });
+  }
+
+  it('a Node object gone while the stream had seen it is a node being deleted; one never seen is eligible', () => {
+    expect(nodeStateFor(undefined, true)).toEqual({ known: true, deleting: true, reason: NODE_OBJECT_DELETED });
+    expect(nodeStateFor(undefined, false)).toEqual({ known: false, deleting: false, reason: '' });
+    expect(nodeStateFor('', false)).toEqual({ known: true, deleting: false, reason: '' });
+  });
+
+  it('a stale datapath and a node being deleted: 503 while either holds', async () => {
+    health.updated();
+    health.syncNode({ deleting: true, reason: 'taint ToBeDeletedByClusterAutoscaler' });
+    health.queuedUpdate();
+    clock += TIMEOUT_MS;
+    expect((await get(srv.port, '/healthz')).code).toBe(503);
+    expect((await get(srv.port, '/livez')).code).toBe(503);
+    health.syncNode({ deleting: false, reason: '' });
+    expect((await get(srv.port, '/healthz')).code).toBe(503); // still stale
+    health.updated();
+    expect((await get(srv.port, '/healthz')).code).toBe(200);
   });
 });
 
