@@ -20,6 +20,10 @@
 //     -> {"replies":[[ms since start, pod]...],"errors":{"ECONNABORTED":n},"sent":n,"startedAt":epoch ms}  one socket sending
 //     "who" every everyMs; a connected one is replaced (connect() again) after an error, as a DNS
 //     client re-resolves
+//   {"op":"tcpStream","target":"...","everyMs":100,"durationMs":3000}
+//     -> {"replies":[[ms since start, pod]...],"errors":{"ECONNABORTED":n},"failures":[[ms, code]...],"sent":n,"startedAt":epoch ms}
+//     one long-lived TCP echo connection sending a line every everyMs; after an error or a close it
+//     connects again (as an application with a connection pool would), each reply naming its pod
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -257,8 +261,54 @@ async function udpStream(c: Cmd & { connected?: boolean; everyMs?: number }) {
   return { replies, errors, sent, startedAt: start };
 }
 
+async function tcpStream(c: Cmd & { everyMs?: number }) {
+  const [host, port] = split(c.target!);
+  const start = Date.now();
+  const replies: Array<[number, string]> = [];
+  const errors: Record<string, number> = {};
+  const failures: Array<[number, string]> = [];
+  let sent = 0;
+  let conn: { sock: net.Socket; pod: string; ready: boolean } | undefined;
+  const open = () => {
+    const sock = net.connect({ host, port });
+    const me = { sock, pod: '', ready: false };
+    conn = me;
+    let buf = '';
+    let failed = false;
+    const fail = (code: string) => {
+      if (failed || conn !== me) return;
+      failed = true;
+      errors[code] = (errors[code] ?? 0) + 1;
+      failures.push([Date.now() - start, code]);
+      sock.destroy();
+      if (Date.now() - start < (c.durationMs ?? 3000)) open();
+    };
+    sock.on('connect', () => sock.write('ECHO\n'));
+    sock.on('data', (d) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!me.ready) { me.pod = line; me.ready = true; } else replies.push([Date.now() - start, me.pod]);
+      }
+    });
+    sock.on('error', (e) => fail((e as NodeJS.ErrnoException).code ?? 'ERROR'));
+    sock.on('close', () => fail('CLOSED'));
+  };
+  open();
+  while (Date.now() - start < (c.durationMs ?? 3000)) {
+    if (conn?.ready && !conn.sock.destroyed) { sent++; conn.sock.write(`${sent}\n`); }
+    await new Promise((r) => setTimeout(r, c.everyMs ?? 100));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const last = conn;
+  conn = undefined; // its close is ours, not a failure
+  last?.sock.destroy();
+  return { replies, errors, failures, sent, startedAt: start };
+}
+
 const ops: Record<string, (c: Cmd) => Promise<unknown>> = {
-  burst, echo, open, ping, peer, udpFrom, udpStream,
+  burst, echo, open, ping, peer, tcpStream, udpFrom, udpStream,
   closeAll: async () => { const n = held.length; for (const h of held.splice(0)) h.sock.destroy(); return { closed: n }; },
 };
 

@@ -64,9 +64,9 @@ function translations(vip: string, port: number, proto: 'TCP' | 'UDP'): number {
   return row[1].reduce((n, s) => n + Number(s.translations), 0);
 }
 
-async function startAgent(mode: 'off' | 'on' | 'host-only'): Promise<void> {
+async function startAgent(mode: 'off' | 'on' | 'host-only', extra: string[] = []): Promise<void> {
   await agent?.kill('SIGKILL');
-  agent = await SimAgent.start(c, 'a', { stateFile: agent?.stateFile, args: ['--socket-lb', mode] }, services());
+  agent = await SimAgent.start(c, 'a', { stateFile: agent?.stateFile, args: ['--socket-lb', mode, ...extra] }, services());
   await agent.waitLog((l) => l.msg === 'applied');
 }
 
@@ -203,6 +203,58 @@ describe('socket-level balancing', () => {
       expect(Math.max(...r.ms)).toBeLessThan(1000);
     }
   });
+
+  it('on with --socket-lb-destroy-tcp: TCP connections to a removed backend are reset within 1 s (pod and node), others untouched; without it they stay', async () => {
+    type Stream = { replies: Array<[number, string]>; errors: Record<string, number>; failures: Array<[number, string]>; sent: number; startedAt: number };
+    // One long-lived TCP connection from a pod and one from the node itself to the service's only
+    // backend b1, and one from the pod to `web` (three backends, none removed). Then b1 leaves the
+    // service; its pod keeps answering, so a socket left on it goes on working with a backend the
+    // service no longer has (kube-proxy's per-packet path would keep it too: conntrack).
+    const run = async (): Promise<{ removedAt: number; pod: Stream; host: Stream; other: Stream; sweep: Record<string, unknown> | undefined }> => {
+      dnsBackends = ['b1'];
+      expect((await agent.setServices(services())).msg).toBe('applied');
+      const [pc, hc, oc] = [await c.client('client'), await c.clientIn(c.node('a').ns), await c.client('client')];
+      const streams = [[pc, DNS], [hc, DNS], [oc, WEB]].map(([cl, vip]) =>
+        (cl as PodClient).cmd<Stream>({ op: 'tcpStream', target: `${vip as string}:80`, everyMs: 100, durationMs: 4000 }));
+      await sleep(1500);
+      const since = agent.logs.length;
+      const removedAt = Date.now();
+      dnsBackends = ['b2', 'b3'];
+      expect((await agent.setServices(services())).msg).toBe('applied');
+      const [pod, host, other] = await Promise.all(streams) as [Stream, Stream, Stream];
+      for (const cl of [pc, hc, oc]) cl.proc.kill();
+      return { removedAt, pod, host, other, sweep: agent.logs.slice(since).find((l) => l.msg === 'swept sockets connected to removed backends') };
+    };
+    const before = (s: Stream, t: number) => s.replies.filter(([ms]) => s.startedAt + ms < t).map(([, p]) => p);
+    const after = (s: Stream, t: number) => s.replies.filter(([ms]) => s.startedAt + ms > t).map(([, p]) => p);
+
+    // Without the flag (the default, as Cilium's): only UDP is swept; the TCP sockets stay on b1.
+    const kept = await run();
+    for (const s of [kept.pod, kept.host]) {
+      expect(s.errors).toEqual({});
+      expect(before(s, kept.removedAt).every((p) => p === 'b1')).toBe(true);
+      expect(after(s, kept.removedAt + 1000).length).toBeGreaterThan(10);
+      expect(after(s, kept.removedAt).every((p) => p === 'b1')).toBe(true);
+    }
+    expect(kept.sweep).toMatchObject({ tcp: 0 });
+
+    await startAgent('on', ['--socket-lb-destroy-tcp']);
+    const reset = await run();
+    for (const [who, s] of [['pod', reset.pod], ['node', reset.host]] as const) {
+      expect(before(s, reset.removedAt).length, who).toBeGreaterThan(5);
+      expect(before(s, reset.removedAt).every((p) => p === 'b1'), who).toBe(true);
+      // Destroyed once (bpf_sock_destroy aborts the socket: ECONNABORTED, the peer gets a reset),
+      // promptly, then connected afresh to a backend the service has.
+      expect(s.errors, `${who}: ${JSON.stringify(s.failures)}`).toEqual({ ECONNABORTED: 1 });
+      expect(s.startedAt + s.failures[0]![0] - reset.removedAt, who).toBeLessThan(1000);
+      expect(after(s, reset.removedAt + 1000).length, who).toBeGreaterThan(10);
+      expect(after(s, reset.removedAt + 1000).every((p) => p === 'b2' || p === 'b3'), who).toBe(true);
+    }
+    // A connection whose backend stays is not touched.
+    expect(reset.other.errors).toEqual({});
+    expect(reset.other.replies.length).toBeGreaterThanOrEqual(reset.other.sent - 1);
+    expect(reset.sweep).toMatchObject({ tcp: 2 });
+  }, 60_000);
 
   it('host-only: pods take the per-packet path (conntrack entries), the node the socket path (none)', async () => {
     await startAgent('host-only');
