@@ -51,6 +51,28 @@ export function markdown(r: Results): string {
     'kube-proxy\'s nat rules need it anyway). sluice_no_conntrack: Sluice\'s node with that rule removed for its rounds.', '');
   L.push('![connection rate against service count](crr.png)', '');
 
+  if (r.crr_node && Object.keys(r.crr_node).length > 0) {
+    L.push('## Node → ClusterIP: connection rate from the node\'s own namespace, connections/s', '');
+    L.push('A process in the node\'s network namespace (a hostNetwork pod, the kubelet) connecting to the measured service ' +
+      '(direct: to be1\'s pod IP). sluice is the per-packet agent (socket-level balancing off), sluice_socket the same agent with `--socket-lb on`; ' +
+      'iptables and nftables go through kube-proxy\'s nat OUTPUT rules.', '');
+    L.push('| services | contender | connections/s median (min–max) | vs direct |');
+    L.push('|---:|---|---:|---:|');
+    for (const n of counts(r.crr_node)) {
+      const d = r.crr_node.direct?.[String(n)];
+      const base = d && !('unreachable' in d) ? d.median : undefined;
+      for (const name of ORDER) {
+        const c = r.crr_node[name]?.[String(n)];
+        if (!c) continue;
+        if ('unreachable' in c) { L.push(`| ${num(n)} | ${name} | unreachable | – |`); continue; }
+        L.push(`| ${num(n)} | ${name} | ${spread(c)}${c.errors ? ` ⚠ ${c.errors} errors` : ''} | ${name === 'direct' ? '1.00×' : ratio(c.median, base)} |`);
+      }
+    }
+    const why = Object.values(r.crr_node.sluice ?? {}).find((c) => 'unreachable' in c);
+    if (why && 'note' in why) L.push('', `sluice unreachable: ${why.note}.`);
+    L.push('');
+  }
+
   L.push('## Programming from nothing', '');
   L.push('| contender | services × endpoints | ms median (min–max) | what is timed |');
   L.push('|---|---|---:|---|');

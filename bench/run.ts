@@ -16,6 +16,10 @@
 //            goes straight to a backend (connection rate and throughput only)
 //   iptables kube-proxy's iptables-mode nat table (iptables-restore)
 //   nftables kube-proxy's nftables-mode table (nft -f)
+// Connection rate is also measured from each node's own namespace (a hostNetwork process, the
+// kubelet) to the service (crr_node): direct to be1's pod IP; sluice_socket through the socket-level
+// programs; sluice (socket-level off) has no path for it (the per-packet programs sit on the pods'
+// interfaces); iptables and nftables through kube-proxy's nat OUTPUT rules.
 // Everything lives in sluice-<run>-* namespaces and is removed at the end, also after failures.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -259,6 +263,60 @@ async function measureTraffic(cs: Contender[], count: number, res: Results): Pro
   }
 }
 
+// ---- node -> ClusterIP: a process in the node's own network namespace ------------------------
+
+/** One crr run from contender `c`'s node namespace, in its node's cgroup (where socket-level programs attach). */
+async function nodeCrr(c: Contender, secs: number): Promise<{ conns: number; errors: number; rate: number }> {
+  const out = await nsRun(c.node.ns, 'timeout', [String(secs + 20), CRR, 'crr', targetOf(c), String(CRR_PORT), String(secs)], { cgroup: c.node.cgroup });
+  return JSON.parse(out.trim()) as { conns: number; errors: number; rate: number };
+}
+
+const nodesPrepared = new Set<Name>();
+/** Once per node: the client pods' socket settings (see main), and for kube-proxy's shapes a route. */
+async function prepareNodeClient(c: Contender): Promise<void> {
+  if (nodesPrepared.has(c.name)) return;
+  nodesPrepared.add(c.name);
+  await nsRun(c.node.ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.tcp_timestamps=2']);
+  // kube-proxy's nat OUTPUT rules rewrite the destination after connect() has found a route for the
+  // service address (a real node has a default route; a simulated node routes only its pods and the
+  // fabric): one for the measured address, to the fabric inside the simulation. Sluice's nodes get
+  // none: its socket-level programs translate before routing, and without them there is no path.
+  if (c.name === 'iptables' || c.name === 'nftables') await nsRun(c.node.ns, 'ip', ['route', 'replace', `${TARGET_VIP}/32`, 'dev', 'eth0']);
+}
+
+const NODE_UNREACHABLE_NOTE = 'socket-level balancing off: the per-packet programs sit on the pods\' interfaces and never see the node\'s own connections; without a route for the service address connect() fails at once (ENETUNREACH). Use --socket-lb on or host-only for hostNetwork clients';
+
+/** crr_node: connection rate from each node's own namespace to the service, rounds interleaved. */
+async function measureNodeTraffic(cs: Contender[], count: number, res: Results): Promise<void> {
+  const byNode = (res.crr_node ??= {});
+  const runs: Contender[] = [];
+  for (const c of cs) {
+    await prepareNodeClient(c);
+    const probe = await nodeCrr(c, 0.3);
+    if (probe.conns === 0) {
+      put(byNode, c.name, count, { unreachable: true, errors: probe.errors, note: c.name === 'sluice' ? NODE_UNREACHABLE_NOTE : 'no connection succeeded in a 0.3 s probe' });
+      log(`  node -> service, ${count} services: ${c.name} unreachable (${probe.errors} errors in 0.3 s)`);
+      continue;
+    }
+    runs.push(c);
+  }
+  const sock = runs.find((c) => c.name === 'sluice_socket');
+  const before = sock ? socketTranslations(sock) : 0;
+  const rates = new Map<Name, number[]>(), errs = new Map<Name, number>();
+  for (let r = 0; r < CFG.rounds; r++) {
+    for (const c of runs.map((_, i) => runs[(i + r) % runs.length]!)) {
+      const m = await nodeCrr(c, CFG.crrSecs);
+      (rates.get(c.name) ?? rates.set(c.name, []).get(c.name)!).push(m.rate);
+      errs.set(c.name, (errs.get(c.name) ?? 0) + m.errors);
+    }
+    log(`  node -> service, ${count} services, round ${r + 1}/${CFG.rounds}: ${runs.map((c) => `${c.name} ${Math.round(rates.get(c.name)!.at(-1)!)}/s`).join(', ')}`);
+  }
+  const translated = sock ? socketTranslations(sock) - before : 0;
+  for (const c of runs) {
+    put(byNode, c.name, count, { ...summarize(rates.get(c.name)!, 0), errors: errs.get(c.name) ?? 0, ...(c === sock && { socket_translations: translated }) });
+  }
+}
+
 async function bpfMapBytes(node: SimNode): Promise<{ total: number; maps: Record<string, { bytes_memlock: number; max_entries: number; type: string }> }> {
   const dir = `/sys/fs/bpf/sluice/${node.nodeName}`;
   const maps: Record<string, { bytes_memlock: number; max_entries: number; type: string }> = {};
@@ -497,7 +555,7 @@ async function main(): Promise<void> {
   log(`${QUICK ? 'quick' : 'full'} run; results to ${OUT}`);
   const cluster = await SimCluster.create({ nodes: ALL.map((n) => NODE_OF[n]) });
   const res: Results = {
-    meta: {}, crr: {}, throughput_gbps: {}, sync: { program: {}, one_change: {}, controlplane: null }, memory: {}, load_ms: {},
+    meta: {}, crr: {}, crr_node: {}, throughput_gbps: {}, sync: { program: {}, one_change: {}, controlplane: null }, memory: {}, load_ms: {},
   };
   try {
     // Topology: the same three pods on every contender's node.
@@ -557,6 +615,7 @@ async function main(): Promise<void> {
       const before = socketTranslations(byName('sluice_socket'));
       await measureTraffic(cs, count, res);
       res.crr.sluice_socket![String(count)]!.socket_translations = socketTranslations(byName('sluice_socket')) - before;
+      await measureNodeTraffic(cs, count, res);
       checkpoint();
       if (count === maxCount) await measureMemory(agent, count, FILLER_ENDPOINTS, sizes, res);
     }
@@ -632,6 +691,7 @@ async function main(): Promise<void> {
       await program(so, benchServices(big, BIG_ENDPOINTS, pods(so)), sockAgent);
       await verify(so);
       await measureTraffic([byName('direct'), sl, so], big, res);
+      await measureNodeTraffic([byName('direct'), sl, so], big, res);
       await measureMemory(agent, big, BIG_ENDPOINTS, bigSizes, res);
     }
 

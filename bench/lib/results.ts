@@ -7,6 +7,11 @@ export interface Results {
   meta: Record<string, unknown>;
   /** socket_translations (sluice_socket): connect() calls the socket-level programs translated during the measurement. */
   crr: Record<string, ByCount<Summary & { errors: number; socket_translations?: number }>>;
+  /**
+   * Connection rate from each node's own network namespace (a hostNetwork process) to the measured
+   * service; a contender with no path for it is recorded as unreachable. Absent in older results.
+   */
+  crr_node?: Record<string, ByCount<(Summary & { errors: number; socket_translations?: number }) | { unreachable: true; errors: number; note: string }>>;
   throughput_gbps: Record<string, ByCount<Summary>>;
   sync: {
     program: Record<string, ByCount<Summary & { agent_ms?: Summary; note: string }>>;

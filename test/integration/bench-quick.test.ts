@@ -54,6 +54,18 @@ describe('bench quick mode', () => {
       const c = j.crr.sluice_socket[n];
       expect(c.socket_translations, `sluice_socket ${n}`).toBeGreaterThanOrEqual(c.min);
     }
+    // Node -> ClusterIP from the node's own namespace: the socket-level agent and kube-proxy's
+    // shapes answer every connection; the per-packet agent has no path for it, and says so.
+    for (const n of ['1', '1000']) {
+      for (const name of ['direct', 'sluice_socket', 'iptables', 'nftables']) {
+        const c = j.crr_node?.[name]?.[n];
+        expect(positive(c?.median), `crr_node ${name} ${n}: ${JSON.stringify(c)}`).toBe(true);
+        expect(c.errors, `crr_node ${name} ${n}: failed connections`).toBe(0);
+      }
+      expect(j.crr_node.sluice_socket[n].socket_translations, `crr_node sluice_socket ${n}`).toBeGreaterThanOrEqual(j.crr_node.sluice_socket[n].min);
+      expect(j.crr_node.sluice[n]).toMatchObject({ unreachable: true });
+      expect(j.crr_node.sluice[n].errors).toBeGreaterThan(0);
+    }
     for (const name of ['sluice', 'iptables', 'nftables']) {
       const p = j.sync.program[name]?.['1000'];
       expect(positive(p?.median), `program ${name}`).toBe(true);
@@ -72,7 +84,10 @@ describe('bench quick mode', () => {
     expect(positive(m?.agent_rss_bytes)).toBe(true);
     expect(positive(m?.bpf_map_bytes)).toBe(true);
 
-    expect(fs.readFileSync(path.join(out, 'latest.md'), 'utf8')).toContain('| 1,000 | sluice |');
+    const md = fs.readFileSync(path.join(out, 'latest.md'), 'utf8');
+    expect(md).toContain('| 1,000 | sluice |');
+    expect(md).toContain('## Node → ClusterIP');
+    expect(md).toContain('| 1,000 | sluice | unreachable | – |');
     const png = fs.readFileSync(path.join(out, 'crr.png'));
     expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
 
