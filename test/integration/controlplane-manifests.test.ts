@@ -221,6 +221,29 @@ spec: {clusterIP: 10.96.0.93, selector: {app: web, tier: front}, ports: [{name: 
     expect(changed).not.toContain('default/plain');
   }, 60_000);
 
+  it("Node manifests say whether a node is being deleted (deletionTimestamp, the autoscaler's taint), as the Kubernetes source's Nodes do", async () => {
+    const { dir } = tmp();
+    const node = (name: string, extra: string) => `kind: Node\nmetadata: {name: ${name}${extra.startsWith('deletion') ? `, ${extra}` : ''}}\n${extra.startsWith('spec') ? `${extra}\n` : ''}`;
+    const write = (b: string) => fs.writeFileSync(path.join(dir, 'nodes.yaml'), [
+      node('node-a', 'spec: {taints: [{key: node.kubernetes.io/unschedulable, effect: NoSchedule}]}'),
+      node('node-b', b),
+      node('node-c', 'deletionTimestamp: "2026-11-29T12:00:00Z"'),
+    ].join('---\n'));
+    write('spec: {taints: [{key: ToBeDeletedByClusterAutoscaler, effect: NoSchedule}]}');
+    const { store } = await start(dir);
+    const states = () => ['node-a', 'node-b', 'node-c', 'node-d'].map((n) => store.nodeDeletionOf(n));
+    expect(states()).toEqual(['', 'taint ToBeDeletedByClusterAutoscaler', 'deletionTimestamp 2026-11-29T12:00:00Z', undefined]);
+    const changed: string[] = [];
+    store.on('node', (n) => changed.push(n));
+    write('spec: {taints: []}');
+    await waitFor('taint removed', () => store.nodeDeletionOf('node-b') === '');
+    expect(changed).toEqual(['node-b']);
+    // A Node whose taints are not a list is refused by its shape, like any object.
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'kind: Node\nmetadata: {name: node-e}\nspec: {taints: ToBeDeletedByClusterAutoscaler}\n');
+    await waitFor('bad node reported', () => store.errors().some((e) => e.kind === 'Node' && e.object.endsWith('node-e') && e.field === 'spec.taints'));
+    expect(store.nodeDeletionOf('node-e')).toBeUndefined();
+  }, 60_000);
+
   it('allocates pod IPs for Deployments without the pod-ips annotation, stable across restarts', async () => {
     const { dir } = tmp();
     fs.writeFileSync(path.join(dir, 'd.yaml'), `
