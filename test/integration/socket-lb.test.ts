@@ -229,6 +229,7 @@ describe('socket-level balancing', () => {
     const after = (s: Stream, t: number) => s.replies.filter(([ms]) => s.startedAt + ms > t).map(([, p]) => p);
 
     // Without the flag (the default, as Cilium's): only UDP is swept; the TCP sockets stay on b1.
+    await startAgent('on');
     const kept = await run();
     for (const s of [kept.pod, kept.host]) {
       expect(s.errors).toEqual({});
