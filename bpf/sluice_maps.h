@@ -120,7 +120,7 @@ struct sl_ct_key {
 
 enum sl_ct_flag {
 	SL_CT_F_CLOSING		= 1 << 0,	/* FIN or RST seen */
-	SL_CT_F_SNAT		= 1 << 1,	/* north-south via another node: source NATed to this node */
+	SL_CT_F_SNAT		= 1 << 1,	/* source NATed to this node (north-south under eTP Cluster, hairpin) */
 	SL_CT_F_REPLIED		= 1 << 2,	/* the backend answered: the GC's short SYN timeout is over */
 };
 
