@@ -138,8 +138,10 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   const nodeIps = nodePortIps(o.nodePortAddresses ?? ['primary'], external?.ips ?? []);
   // Hairpin is source-NATed to the node's address with or without a north-south interface.
   const masquerade = masqueradeAddress(external?.ips ?? [], nodeIps);
-  if (masquerade) dp.setNodeIp(masquerade);
-  else log.warn({}, 'no node address to masquerade to: a pod reaching itself through its service is dropped');
+  if (masquerade) {
+    dp.setNodeIp(masquerade);
+    log.info({ address: masquerade }, 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
+  } else log.warn({}, 'no node address to masquerade to: a pod reaching itself through its service is dropped');
   const maps = new PinnedMaps(node, o.pinRoot);
   const reconciler = new Reconciler(dp, { node, nodeIps });
   // Flows created before this start may come from programs that never mark a reply.
