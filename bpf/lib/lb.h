@@ -234,9 +234,9 @@ static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const s
  * so the source becomes this node's address (sl_config) and a port whose REPLY entry this inserts
  * exclusively. The REPLY key names the backend, so flows to this node's backends, to other nodes'
  * and hairpin flows draw from one reservation and never share a tuple. Keeps the client's port
- * when it is free towards that backend, else probes a few hashed others. A port still held by a closed flow (FIN/RST
- * seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short connections, closed
- * flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
+ * when it is free towards that backend, else probes a few hashed others. A port still held by a
+ * closed flow (FIN/RST seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short
+ * connections, closed flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
  * returns 0; returns -1 (drop) without a node address or a free port (SL_CNT_EXT_SNAT_FAIL).
  */
 static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd, struct sl_ct_entry *rev,
