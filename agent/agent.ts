@@ -11,7 +11,7 @@ import { MapWriteError } from './maps/transaction.ts';
 import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './external.ts';
 import { collectGarbage, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
 import { monotonicNs } from './inspect.ts';
-import { nodePortIps } from './nodeport-addresses.ts';
+import { masqueradeAddress, nodePortIps } from './nodeport-addresses.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { DEFAULT_HEALTHZ_TIMEOUT_S, ProxyHealth, serveProxyHealth, type HealthServer } from './health.ts';
@@ -95,7 +95,6 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   if (o.externalInterface) {
     try {
       external = attachExternal(o.externalInterface, dp.programs, o.externalMode);
-      dp.setNodeIp(external.ips[0]!);
       log.info({ interface: external.name, mode: external.mode, addresses: external.ips, fallbacks: external.fallbacks }, 'north-south datapath attached');
     } catch (e) {
       dp.close();
@@ -136,8 +135,15 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   };
 
+  const nodeIps = nodePortIps(o.nodePortAddresses ?? ['primary'], external?.ips ?? []);
+  // Hairpin is source-NATed to the node's address with or without a north-south interface.
+  const masquerade = masqueradeAddress(external?.ips ?? [], nodeIps);
+  if (masquerade) {
+    dp.setNodeIp(masquerade);
+    log.info({ address: masquerade }, 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
+  } else log.warn({}, 'no node address to masquerade to: a pod reaching itself through its service is dropped');
   const maps = new PinnedMaps(node, o.pinRoot);
-  const reconciler = new Reconciler(dp, { node, nodeIps: nodePortIps(o.nodePortAddresses ?? ['primary'], external?.ips ?? []) });
+  const reconciler = new Reconciler(dp, { node, nodeIps });
   // Flows created before this start may come from programs that never mark a reply.
   const gc: GcTimeouts = { ...o.gc, synSince: monotonicNs() };
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));

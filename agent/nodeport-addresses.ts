@@ -36,3 +36,15 @@ export function nodePortIps(spec: string[], primary: string[], local: string[] =
   const out = spec.flatMap((s) => (s === 'primary' ? primary : local.filter((ip) => inCidr(ip, s))));
   return [...new Set(out)];
 }
+
+const LINK_LOCAL = '169.254.0.0/16';
+
+/**
+ * The address source-NATed flows take (kube-proxy's masquerade: hairpin, externalTrafficPolicy
+ * Cluster): the external interface's first, else the first NodePort address, else the first local
+ * address that is neither loopback nor link-local (a pods' gateway such as 169.254.1.1 would do for
+ * hairpin but means nothing to a backend). Undefined when the node has none.
+ */
+export function masqueradeAddress(external: string[], nodePorts: string[], local: string[] = localIpv4()): string | undefined {
+  return external[0] ?? nodePorts[0] ?? local.find((ip) => !inCidr(ip, LINK_LOCAL));
+}

@@ -4,11 +4,14 @@
  * addresses.
  *
  *   client ──▶ eth0 (XDP sl_ext_xdp, or tc sl_ext_tc)
- *     backend on this node (or externalTrafficPolicy Local): DNAT, hand to the kernel, which
+ *     externalTrafficPolicy Local (backends on this node only): DNAT, hand to the kernel, which
  *       routes to the pod; the reply leaves through eth0, where tc egress (sl_ext_egress)
  *       puts the service address back as its source. The client's address is preserved.
- *     backend on another node: DNAT and SNAT to this node, sent straight back out of eth0;
- *       the reply comes back to this node, which undoes both and returns it to the client.
+ *     externalTrafficPolicy Cluster (kube-proxy masquerades it): DNAT and SNAT to this node.
+ *       Backend on another node: sent straight back out of eth0 (XDP_TX); the reply comes back
+ *       here, which undoes both and returns it to the client. Backend on this node: XDP hands
+ *       the frame to sl_ext_tc, which redirects it into the pod's veth; the pod's reply is
+ *       undone on that veth (sl_from_pod) and sent out to the client.
  *
  * The decision (ext_decide) is shared by the XDP and tc variants; only how bytes are rewritten
  * and sent differs. The library is in lib/; docs/datapath.md maps it.
@@ -26,9 +29,54 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  */
 static __always_inline enum lb_verdict ext_decide(const struct flow *f, struct nat_tuple *n, __u32 *svc_id)
 {
+	enum lb_verdict v;
+
 	if (nat_snat_reply(f, n, bpf_ktime_get_ns()))
 		return LB_FORWARD;
-	return lb_decide(f, SL_SCOPE_EXTERNAL, n, svc_id);
+	v = lb_decide(f, SL_SCOPE_EXTERNAL, n, svc_id);
+	/* A direct connection to a pod on the tuple of an earlier NodePort one. */
+	if (v == LB_UNTOUCHED)
+		ct_forget_stale_reply(f);
+	return v;
+}
+
+/*
+ * What sl_ext_xdp decided for a frame it leaves to sl_ext_tc to send, in the frame's metadata:
+ * tc needs an skb to resolve a neighbour, or to enter a pod's veth (a veth takes XDP frames only
+ * while its peer runs XDP). tc then neither decides again nor counts the packet twice.
+ */
+struct ext_handover {
+	struct nat_tuple	n;
+	__u32			magic;
+};
+
+#define EXT_HANDOVER_MAGIC	0x534c4831	/* "SLH1" */
+
+/* XDP: pass the frame, untranslated, to sl_ext_tc with @n as what to make of it. */
+static __always_inline int xdp_hand_over(struct xdp_md *ctx, const struct nat_tuple *n)
+{
+	struct ext_handover *h;
+
+	/* A driver without XDP metadata: sl_ext_tc decides again, finding the conntrack entry. */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*h)))
+		return XDP_PASS;
+	h = (void *)(long)ctx->data_meta;
+	if ((void *)(h + 1) > (void *)(long)ctx->data)
+		return XDP_PASS;
+	h->n = *n;
+	h->magic = EXT_HANDOVER_MAGIC;
+	return XDP_PASS;
+}
+
+/* tc: whether XDP handed this frame over (xdp_hand_over()); fills @n with its decision. */
+static __always_inline int tc_handed_over(struct __sk_buff *skb, struct nat_tuple *n)
+{
+	struct ext_handover *h = (void *)(long)skb->data_meta;
+
+	if ((void *)(h + 1) > (void *)(long)skb->data || h->magic != EXT_HANDOVER_MAGIC)
+		return 0;
+	*n = h->n;
+	return 1;
 }
 
 /* XDP: send a frame of @f, translated to @n but not yet rewritten, to its next hop. */
@@ -39,23 +87,23 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, const struct flow *f,
 
 	switch (fib_next_hop(ctx, ctx->ingress_ifindex, f, n, &fib)) {
 	case FIB_NEED_NEIGH:
-		/*
-		 * XDP cannot ask for ARP. Leave the frame as it came: sl_ext_tc at tc ingress finds the
-		 * conntrack entry made by the decision and sends it with bpf_redirect_neigh(), which can.
-		 */
-		return XDP_PASS;
+		/* XDP cannot ask for ARP: sl_ext_tc sends it with bpf_redirect_neigh(), which can. */
+		return xdp_hand_over(ctx, n);
 	case FIB_NONE:
 		return XDP_DROP;
 	case FIB_FOUND:
 		break;
 	}
+	/* Another interface, such as a pod's veth on this node: tc redirects an skb there. */
+	if (fib.ifindex != ctx->ingress_ifindex)
+		return xdp_hand_over(ctx, n);
 	if (nat_xdp(ctx, f, n))
 		return XDP_DROP;
 	eth = (void *)(long)ctx->data;
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return XDP_DROP;
 	fib_set_macs(eth, &fib);
-	return fib.ifindex == ctx->ingress_ifindex ? XDP_TX : bpf_redirect(fib.ifindex, 0);
+	return XDP_TX;
 }
 
 SEC("xdp")
@@ -80,31 +128,9 @@ int sl_ext_xdp(struct xdp_md *ctx)
 	}
 }
 
-/* tc: send a packet of @f, already rewritten to @n, to its next hop. */
-static __always_inline int tc_forward(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
-{
-	struct bpf_fib_lookup fib;
-	struct ethhdr eth;
-
-	switch (fib_next_hop(skb, skb->ifindex, f, n, &fib)) {
-	case FIB_NEED_NEIGH:
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
-	case FIB_NONE:
-		return TC_ACT_SHOT;
-	case FIB_FOUND:
-		break;
-	}
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
-		return TC_ACT_SHOT;
-	fib_set_macs(&eth, &fib);
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
-		return TC_ACT_SHOT;
-	return bpf_redirect(fib.ifindex, 0);
-}
-
 /*
  * The same north-south path at tc ingress: the whole path for interfaces whose driver cannot run
- * XDP, and, behind XDP, the frames that wait for a neighbour to be resolved.
+ * XDP, and, behind XDP, the frames XDP handed over (a neighbour to resolve, a pod to enter).
  */
 SEC("tc")
 int sl_ext_tc(struct __sk_buff *skb)
@@ -115,7 +141,7 @@ int sl_ext_tc(struct __sk_buff *skb)
 	__u32 svc_id = 0;
 
 	if (!parse_skb(skb, &f))
-		v = ext_decide(&f, &n, &svc_id);
+		v = tc_handed_over(skb, &n) ? LB_FORWARD : ext_decide(&f, &n, &svc_id);
 	if (v == LB_UNTOUCHED)
 		return TC_ACT_OK;
 	if (v == LB_REJECT) {
@@ -124,7 +150,7 @@ int sl_ext_tc(struct __sk_buff *skb)
 	}
 	if (v == LB_DROP || nat_skb(skb, &f, &n))
 		return TC_ACT_SHOT;
-	return v == LB_FORWARD ? tc_forward(skb, &f, &n) : TC_ACT_OK;
+	return v == LB_FORWARD ? fib_redirect_skb(skb, &f, &n) : TC_ACT_OK;
 }
 
 /* tc egress on the external interface: see nat_reverse_skb(). */

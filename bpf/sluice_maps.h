@@ -120,7 +120,7 @@ struct sl_ct_key {
 
 enum sl_ct_flag {
 	SL_CT_F_CLOSING		= 1 << 0,	/* FIN or RST seen */
-	SL_CT_F_SNAT		= 1 << 1,	/* north-south via another node: source NATed to this node */
+	SL_CT_F_SNAT		= 1 << 1,	/* source NATed to this node (north-south under eTP Cluster, hairpin) */
 	SL_CT_F_REPLIED		= 1 << 2,	/* the backend answered: the GC's short SYN timeout is over */
 };
 
@@ -194,7 +194,7 @@ enum sl_event_reason {
 	SL_EV_REASON_NO_ENDPOINTS,	/* frontend without endpoints: rejected, as kube-proxy's REJECT */
 	SL_EV_REASON_NO_LOCAL_ENDPOINT,	/* externalTrafficPolicy Local, none on this node: dropped */
 	SL_EV_REASON_NO_BACKEND_ENTRY,	/* Maglev slot named no backend of this frontend: dropped */
-	SL_EV_REASON_SNAT_FAIL,		/* no node address or free source port towards another node: dropped */
+	SL_EV_REASON_SNAT_FAIL,		/* no node address or free source port to masquerade to: dropped */
 	SL_EV_REASON_NO_USABLE_ENDPOINT, /* endpoints exist, none for this traffic (internalTrafficPolicy Local): dropped */
 	SL_EV_REASON_SOURCE_RANGE,	/* client outside loadBalancerSourceRanges: dropped */
 	SL_EV_REASON_MAX,
@@ -237,7 +237,7 @@ enum sl_counter {
 	SL_CNT_REJECT,			/* ICMP unreachable sent */
 	SL_CNT_REJECT_FAIL,		/* could not build the ICMP answer: dropped */
 	SL_CNT_EXT_NO_LOCAL,		/* externalTrafficPolicy Local, no local endpoint: dropped */
-	SL_CNT_EXT_SNAT_FAIL,		/* no free source port to reach another node: dropped */
+	SL_CNT_EXT_SNAT_FAIL,		/* no node address or free source port to masquerade to: dropped */
 	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet: dropped */
 	SL_CNT_MAX,
 };

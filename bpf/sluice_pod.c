@@ -7,12 +7,15 @@
  *     no backend -> ICMP port unreachable back to the pod (kube-proxy's REJECT)
  *     a pod reaching itself through its service (hairpin): source NAT to this node's address
  *       (lb_snat), and the packet, and the pod's answer translated back, sent straight back in
+ *     a backend's answer to a source-NATed north-south flow (externalTrafficPolicy Cluster):
+ *       translated back and sent to the outside client
  *   sl_to_pod (tc egress, packets entering a pod)
  *     reply conntrack hit -> SNAT source back to the service address and port
  *
  * Reverse NAT runs where the reply enters the client pod, so it does not matter whether the
  * backend is on this node or another one. The library is in lib/; docs/datapath.md maps it.
  */
+#include "lib/fib.h"
 #include "lib/lb.h"
 #include "lib/reject.h"
 
@@ -34,7 +37,7 @@ static __always_inline int pod_bounce(struct __sk_buff *skb, const struct flow *
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* Whether @f is addressed to this node's address, where hairpin flows are source-NATed to. */
+/* Whether @f is addressed to this node's address, where source-NATed flows come from. */
 static __always_inline int to_node(const struct flow *f)
 {
 	struct sl_config *cfg;
@@ -53,9 +56,15 @@ int sl_from_pod(struct __sk_buff *skb)
 
 	if (parse_skb(skb, &f))
 		return TC_ACT_OK;
-	/* A pod answering its own connection through its service (hairpin). */
-	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns()))
-		return pod_bounce(skb, &f, &n);
+	/*
+	 * A backend answering a source-NATed flow: its own connection through its service (hairpin),
+	 * or an outside client's (the kernel would drop this node's address as a martian source).
+	 */
+	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns())) {
+		if (n.daddr == f.saddr)
+			return pod_bounce(skb, &f, &n);
+		return nat_skb(skb, &f, &n) ? TC_ACT_SHOT : fib_redirect_skb(skb, &f, &n);
+	}
 	switch (lb_decide(&f, SL_SCOPE_CLUSTER, &n, &svc_id)) {
 	case LB_UNTOUCHED:
 		ct_forget_reply(&f);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { BurstResult } from './cluster.ts';
 import { REPO } from './cluster.ts';
 import { cleanupStale, sleep } from './netns.ts';
-import { bpftoolServices, ExamplesCluster, NODES, pidRunning, spreadOk } from './scenario.ts';
+import { bpftoolServices, ExamplesCluster, EXTERNAL, NODES, pidRunning, spreadOk } from './scenario.ts';
 
 const RUN_ID = 'demo';
 const STATE = '/run/sluice-demo.json';
@@ -118,6 +118,8 @@ process.on('exit', () => {
   if (supervised) fs.rmSync(STATE, { force: true });
 });
 const nodeOf = (pod: string) => s.pods.get(pod)?.node ?? '?';
+const dropSrcRange = async (node: string): Promise<number> =>
+  (JSON.parse(await s.sluice(node, 'status', '-o', 'json')) as { counters: Record<string, number> }).counters.drop_src_range ?? 0;
 let failed = false;
 
 try {
@@ -265,6 +267,44 @@ try {
     section(ok, `bpftool map dump pinned /sys/fs/bpf/sluice/${s.nodeName('a')}/sl_services  (${entries.length} entries, one per service port; backend-service's:)`,
       excerpt.map((l) => dim(l)));
   }
+
+  // NodePort, hairpin, loadBalancerSourceRanges ----------------------------------------------------
+  {
+    const client = s.pods.get('client')!;
+    await s.addExternalServices(client.ip);
+    const nodeA = s.cluster.node('a').ip;
+    const webPods = s.expectedBackends('web-service').map((b) => b.pod.name);
+
+    const np = await s.client.burst(`${nodeA}:${EXTERNAL.nodePort}`, { count: 20, concurrency: 4, timeoutMs: 2000 });
+    section(np.failed === 0 && webPods.every((p) => (np.counts[p] ?? 0) > 0),
+      `NodePort: pod "client" (node a) → its own node's NodePort ${nodeA}:${EXTERNAL.nodePort} (web-nodeport, a manifest added during the run)`,
+      [`20 requests: ${spreadLine(np, webPods)}   (balanced in the client's own node, as kube-proxy does)`]);
+
+    // Hairpin: a web pod calls its own Service; the answers it gives itself see the node as client.
+    const self = webPods[0]!;
+    const selfNode = s.cluster.node(nodeOf(self)).ip;
+    const selfIp = s.pods.get(self)!.ip;
+    const hp = await (await s.podClient(self)).burst(s.target('web-service').target, { count: 20, concurrency: 4, timeoutMs: 2000, byClient: true });
+    const byPod = (p: string) => Object.entries(hp.counts).filter(([k]) => k.startsWith(`${p} `));
+    const mine = byPod(self), others = webPods.filter((p) => p !== self).flatMap(byPod);
+    const hpOk = hp.failed === 0 && mine.length === 1 && mine[0]![0] === `${self} ${selfNode}` && others.every(([k]) => k.endsWith(` ${selfIp}`));
+    section(hpOk, `Hairpin: pod ${self} (node ${nodeOf(self)}) → web-service ${s.target('web-service').target}, answered by itself too`, [
+      `20 requests: ${Object.entries(hp.counts).map(([k, n]) => `${k.split(' ')[0]} ${n} (saw ${k.split(' ')[1]})`).join('   ')}${Object.keys(hp.errors).length ? `   failed: ${JSON.stringify(hp.errors)}` : ''}`,
+      `${self} answering itself sees node ${nodeOf(self)} (${selfNode}) as its client: masqueraded, as kube-proxy does, so its answers come back through the datapath`,
+    ]);
+
+    // loadBalancerSourceRanges: only pod "client" is in web-lb's range.
+    const outsider = 'frontend-0';
+    const dropsBefore = await dropSrcRange(nodeOf(outsider));
+    const inRange = await s.client.burst(`${EXTERNAL.lbIp}:80`, { count: 10, concurrency: 4, timeoutMs: 2000 });
+    const outRange = await (await s.podClient(outsider)).burst(`${EXTERNAL.lbIp}:80`, { count: 3, concurrency: 3, timeoutMs: 800 });
+    const drops = (await dropSrcRange(nodeOf(outsider))) - dropsBefore;
+    const lbOk = inRange.ok === 10 && outRange.ok === 0 && outRange.errors.TIMEOUT === 3 && drops >= 3;
+    section(lbOk, `loadBalancerSourceRanges: web-lb ${EXTERNAL.lbIp}:80 admits ${client.ip}/32 only`, [
+      `client     (${client.ip}, node a, in range):  10 requests → ${spreadLine(inRange, webPods)}`,
+      `${pad(outsider, 10)} (${s.pods.get(outsider)!.ip}, node ${nodeOf(outsider)}, out of range): ${outRange.failed} of 3 connections dropped (no answer in 800 ms); node ${nodeOf(outsider)} counted drop_src_range +${drops}`,
+    ]);
+  }
 } catch (e) {
   failed = true;
   section(false, `demo aborted: ${(e as Error).stack ?? String(e)}`);
@@ -280,6 +320,8 @@ if (supervised) {
   console.log(`    nsenter --net=/run/netns/${a.ns}-client curl -s http://${s.service('sticky-service').clusterIP}/     # again and again: same pod`);
   console.log(`    nsenter --net=/run/netns/${s.cluster.node(nodeOf('frontend-0')).ns}-frontend-0 curl -s http://${s.service('backend-service').clusterIP}/`);
   console.log(`    nsenter --net=/run/netns/${a.ns}-client curl -s -m 2 http://${s.service('db-service').clusterIP}/      # refused: no ready endpoint`);
+  console.log(`    nsenter --net=/run/netns/${a.ns}-client curl -s http://${a.ip}:${EXTERNAL.nodePort}/               # its own node's NodePort`);
+  console.log(`    nsenter --net=/run/netns/${s.cluster.node(nodeOf('frontend-0')).ns}-frontend-0 curl -s -m 2 http://${EXTERNAL.lbIp}/   # dropped: out of web-lb's source ranges`);
   console.log(`    ${node}`);
   console.log(`    node agent/cli/main.ts --node-name ${a.nodeName} service list      # also: status, bpf ct list, bpf affinity list`);
   console.log(`    bpftool map dump pinned /sys/fs/bpf/sluice/${a.nodeName}/sl_services`);

@@ -103,6 +103,9 @@ export interface ScenarioOptions {
   log?: (line: string) => void;
 }
 
+/** What addExternalServices() adds: web's pods behind a NodePort and a LoadBalancer IP. */
+export const EXTERNAL = { nodePort: 30080, lbIp: '192.0.2.80', lbNodePort: 30081 } as const;
+
 export class ExamplesCluster {
   readonly cluster: SimCluster;
   readonly manifestsDir: string;
@@ -151,7 +154,8 @@ export class ExamplesCluster {
       s.pids.add(s.cp.proc.pid!);
       log(`control plane on ${s.cp.address} (manifests ${dir})`);
       for (const n of NODES) {
-        const a = await SimAgent.start(cluster, n, { controlPlane: s.cp.address, args: ['--log-level', 'info'] });
+        // No north-south interface here: nodes take NodePorts on their fabric address (sim/cluster.ts).
+        const a = await SimAgent.start(cluster, n, { controlPlane: s.cp.address, args: ['--log-level', 'info', '--nodeport-addresses', '10.10.0.0/24'] });
         s.agents.set(n, a);
         s.pids.add(a.proc.pid!);
       }
@@ -229,6 +233,55 @@ export class ExamplesCluster {
     };
     this.pods.set(pod.name, pod);
     return pod;
+  }
+
+  /**
+   * Add web's pods behind a NodePort (web-nodeport, EXTERNAL.nodePort) and a LoadBalancer IP
+   * (web-lb, EXTERNAL.lbIp) whose loadBalancerSourceRanges admit @allowed only: a manifest the
+   * scenario does not track (expectedFrontends() and the spread checks leave it out). Resolves once
+   * both nodes program them with web's backends.
+   */
+  async addExternalServices(allowed: string): Promise<void> {
+    const file = 'web-external.yaml';
+    const text = `# Added during the run: web's pods behind a NodePort and a LoadBalancer with source ranges.
+apiVersion: v1
+kind: Service
+metadata: {name: web-nodeport, namespace: default}
+spec:
+  type: NodePort
+  selector: {app: web, tier: frontend}
+  ports: [{protocol: TCP, port: 80, targetPort: 8080, nodePort: ${EXTERNAL.nodePort}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-lb, namespace: default}
+spec:
+  type: LoadBalancer
+  selector: {app: web, tier: frontend}
+  loadBalancerSourceRanges: [${allowed}/32]
+  ports: [{protocol: TCP, port: 80, targetPort: 8080, nodePort: ${EXTERNAL.lbNodePort}}]
+status:
+  loadBalancer:
+    ingress: [{ip: ${EXTERNAL.lbIp}}]
+`;
+    const tmp = path.join(this.manifestsDir, `.${file}.tmp`);
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, path.join(this.manifestsDir, file));
+    const want = this.expectedBackends('web-service').map((b) => `${b.pod.ip}:${b.port}`).sort().join(',');
+    let missing = '';
+    const programmed = async () => {
+      for (const n of NODES) {
+        const rows = await this.serviceList(n);
+        for (const fe of [`${this.cluster.node(n).ip}:${EXTERNAL.nodePort}/TCP`, `${EXTERNAL.lbIp}:80/TCP`]) {
+          const row = rows.find((r) => r.frontend === fe);
+          const have = row?.backends.filter((b) => b.state === 'active').map((b) => b.address).sort().join(',');
+          missing = `node ${n}: ${fe} ${row ? `has [${have}], want [${want}]` : 'absent'}`;
+          if (have !== want) return false;
+        }
+      }
+      return true;
+    };
+    await waitFor(`${file} on both nodes`, programmed, 15000, 50).catch((e: Error) => { throw new Error(`${e.message}; ${missing}`); });
   }
 
   /** Write one manifest file of the copy atomically (the control plane watches the directory). */

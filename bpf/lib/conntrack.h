@@ -143,4 +143,29 @@ static __always_inline void ct_forget_reply(const struct flow *f)
 	bpf_map_delete_elem(&sl_ct, &rkey);
 }
 
+/*
+ * @f, the first packet (TCP SYN, or UDP) of a flow from outside to no service, may reuse the tuple
+ * of an earlier service connection to the same pod: forget that connection's REPLY entry, which
+ * would otherwise rewrite this flow's replies, once the connection is over (its SERVICE entry gone,
+ * closing, or naming another backend). Unlike ct_forget_reply() it keeps the entry of an open
+ * connection: behind XDP, tc also sees the translated first packet of a service flow.
+ */
+static __always_inline void ct_forget_stale_reply(const struct flow *f)
+{
+	struct sl_ct_entry *rev, *fwd;
+	struct sl_ct_key rkey, fkey;
+
+	if (f->proto != IPPROTO_UDP && !flow_is_syn(f))
+		return;
+	ct_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	rev = bpf_map_lookup_elem(&sl_ct, &rkey);
+	if (!rev || (rev->flags & SL_CT_F_SNAT))
+		return;
+	ct_key_set(&fkey, f->saddr, f->sport, rev->nat_addr, rev->nat_port, f->proto, SL_CT_DIR_SERVICE);
+	fwd = bpf_map_lookup_elem(&sl_ct, &fkey);
+	if (fwd && !(fwd->flags & SL_CT_F_CLOSING) && fwd->nat_addr == f->daddr && fwd->nat_port == f->dport)
+		return;
+	bpf_map_delete_elem(&sl_ct, &rkey);
+}
+
 #endif /* SLUICE_LIB_CONNTRACK_H */

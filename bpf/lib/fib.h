@@ -48,4 +48,30 @@ static __always_inline void fib_set_macs(struct ethhdr *eth, const struct bpf_fi
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
 }
 
+/*
+ * tc: send @skb of @f, already rewritten to @n, to its next hop: with the MACs the FIB knows, or
+ * through bpf_redirect_neigh() when the neighbour must be resolved first. Packets with this node's
+ * address as source go this way because the kernel would drop them as martians if routed.
+ */
+static __always_inline int fib_redirect_skb(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
+{
+	struct bpf_fib_lookup fib;
+	struct ethhdr eth;
+
+	switch (fib_next_hop(skb, skb->ifindex, f, n, &fib)) {
+	case FIB_NEED_NEIGH:
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	case FIB_NONE:
+		return TC_ACT_SHOT;
+	case FIB_FOUND:
+		break;
+	}
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_SHOT;
+	fib_set_macs(&eth, &fib);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 #endif /* SLUICE_LIB_FIB_H */

@@ -14,7 +14,7 @@
 enum lb_verdict {
 	LB_UNTOUCHED = 0,	/* no service or flow of ours: leave the packet as it is */
 	LB_DNAT,		/* translated to the nat_tuple (destination): deliver it as routed */
-	LB_FORWARD,		/* translated to the nat_tuple (source too): send it out to the backend's node */
+	LB_FORWARD,		/* translated to the nat_tuple (source too): send it to the next hop ourselves */
 	LB_REJECT,		/* a frontend without endpoints anywhere: refuse the connection */
 	LB_DROP,		/* cannot be balanced: drop */
 };
@@ -211,17 +211,18 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 }
 
 /*
- * Whether a new flow @f to @be must also be source-NATed to this node: from outside the cluster
- * only to another node's backend (externalTrafficPolicy Local keeps the client's address and this
- * node's endpoints); from a pod only when it reaches itself (hairpin: it would not accept its own
- * address as source, so kube-proxy masquerades it; the entry point sends it back in).
+ * Whether a new flow @f to @be must also be source-NATed to this node (kube-proxy's masquerade).
+ * From outside the cluster: under externalTrafficPolicy Cluster always, whichever node runs the
+ * backend, as kube-proxy marks all such traffic for masquerade; Local keeps the client's address
+ * (and this node's endpoints). From a pod only when it reaches itself (hairpin: it would not accept
+ * its own address as source; the entry point sends it back in).
  */
 static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const struct sl_backend *be,
 					 const struct flow *f, enum sl_scope scope)
 {
 	if (scope == SL_SCOPE_CLUSTER)
 		return !__builtin_memcmp(be->ip, &f->saddr, 4);
-	return !(be->flags & SL_BE_F_LOCAL) && !(svc->flags & SL_SVC_F_LOCAL);
+	return !(svc->flags & SL_SVC_F_LOCAL);
 }
 
 #define SNAT_PORT_MIN	32768
@@ -229,12 +230,13 @@ static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const s
 #define SNAT_TRIES	4
 
 /*
- * Source NAT for new flow @f to another node's backend (entries @fwd/@rev from ct_new_pair()):
- * replies must come back here, so the source becomes this node's address (sl_config) and a port
- * whose REPLY entry this inserts exclusively. Keeps the client's port when it is free towards
- * that backend, else probes a few hashed others. A port still held by a closed flow (FIN/RST
- * seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short connections, closed
- * flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
+ * Source NAT for new flow @f (entries @fwd/@rev from ct_new_pair()): replies must come back here,
+ * so the source becomes this node's address (sl_config) and a port whose REPLY entry this inserts
+ * exclusively. The REPLY key names the backend, so flows to this node's backends, to other nodes'
+ * and hairpin flows draw from one reservation and never share a tuple. Keeps the client's port
+ * when it is free towards that backend, else probes a few hashed others. A port still held by a
+ * closed flow (FIN/RST seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short
+ * connections, closed flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
  * returns 0; returns -1 (drop) without a node address or a free port (SL_CNT_EXT_SNAT_FAIL).
  */
 static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd, struct sl_ct_entry *rev,

@@ -1,10 +1,11 @@
 // Issue 5, end to end: the examples (examples/*.yaml) on a simulated two-node cluster with one
 // agent per node and the control plane on the manifests source. Every behaviour `make demo` shows
 // is asserted here: programming, spread, stickiness, cross-node, named targetPort, multi-port,
-// no-endpoint reject, scale up/down within one second of the manifest edit, and a clean teardown.
+// no-endpoint reject, scale up/down within one second of the manifest edit, a pod reaching its own
+// node's NodePort, hairpin, loadBalancerSourceRanges, and a clean teardown.
 // Uses the default per-process run id, so it runs alongside other test files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExamplesCluster, NODES, spreadOk } from '../../sim/scenario.ts';
+import { ExamplesCluster, EXTERNAL, NODES, spreadOk } from '../../sim/scenario.ts';
 
 let s: ExamplesCluster;
 let destroyed = false;
@@ -129,6 +130,25 @@ describe('examples on a two-node simulated cluster', () => {
     const v = spreadOk(r, ['backend-0', 'backend-1'], 100);
     expect(v.ok, `${v.why} ${JSON.stringify(r.counts)}`).toBe(true);
     console.log(`scale down: last request to backend-2/3 ${Math.round(dn.lastSeenMs)} ms after the write (${dn.polls} polls over ${Math.round(dn.windowMs)} ms)`);
+  });
+
+  it('a NodePort and a LoadBalancer IP added during the run: a pod reaches its own node\'s NodePort, a pod reaches itself (masqueraded), source ranges admit one pod and drop another', async () => {
+    const client = s.pods.get('client')!;
+    await s.addExternalServices(client.ip);
+    const web = s.expectedBackends('web-service').map((b) => b.pod.name);
+    const np = await s.client.burst(`${s.cluster.node('a').ip}:${EXTERNAL.nodePort}`, { count: 20, concurrency: 4 });
+    expect(np.failed, JSON.stringify(np.errors)).toBe(0);
+    expect(Object.keys(np.counts).sort()).toEqual(web);
+    // Hairpin: the answers web-0 gives itself see its node as client, the others' see web-0.
+    const self = web[0]!;
+    const hp = await (await s.podClient(self)).burst(s.target('web-service').target, { count: 20, concurrency: 4, byClient: true });
+    expect(hp.failed, JSON.stringify(hp.errors)).toBe(0);
+    const peers = Object.fromEntries(Object.keys(hp.counts).map((k) => k.split(' ') as [string, string]));
+    expect(peers).toEqual({ [self]: s.cluster.node(nodeOf(self)!).ip, [web[1]!]: s.pods.get(self)!.ip });
+    const inRange = await s.client.burst(`${EXTERNAL.lbIp}:80`, { count: 10, concurrency: 4 });
+    expect(inRange.ok, JSON.stringify(inRange.errors)).toBe(10);
+    const out = await (await s.podClient('frontend-0')).burst(`${EXTERNAL.lbIp}:80`, { count: 3, concurrency: 3, timeoutMs: 800 });
+    expect(out.errors).toEqual({ TIMEOUT: 3 });
   });
 
   it('tears down cleanly: no namespace, link, pinned map, status file, temp dir or process left', async () => {

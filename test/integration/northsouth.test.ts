@@ -2,6 +2,7 @@
 // an ExternalIP and a LoadBalancer IP; backends run on both nodes.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PinnedMaps } from '../../agent/inspect.ts';
 import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
@@ -11,7 +12,12 @@ import { spreadOk } from '../../sim/scenario.ts';
 let c: SimCluster;
 const agents: Record<string, SimAgent> = {};
 let outside: PodClient;
+let outside2: PodClient;
+let ctA: PinnedMaps;
+let ctBMaps: PinnedMaps;
+const ctB = () => ctBMaps.conntrack();
 const OUTSIDE_IP = '10.10.0.100';
+const OUTSIDE2_IP = '10.10.0.101';
 const EXTERNAL_IP = '192.0.2.10';
 const LB_IP = '192.0.2.20';
 // Backends: one on node a, two on node b.
@@ -39,6 +45,14 @@ function services(): ServiceJson[] {
     {
       namespace: 'default', name: 'np-remote', type: 'NodePort', clusterIps: ['10.96.1.14'],
       ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30084, endpoints: [ep('web-b2', 8080)] }],
+    },
+    {
+      // Node a's own backend only, under externalTrafficPolicy Cluster: masqueraded all the same.
+      namespace: 'default', name: 'np-own', type: 'NodePort', clusterIps: ['10.96.1.16'],
+      ports: [
+        { name: 'http', protocol: 'TCP', port: 80, nodePort: 30086, endpoints: [ep('web-a1', 8080)] },
+        { name: 'dns', protocol: 'UDP', port: 53, nodePort: 30087, endpoints: [ep('web-a1', 5353)] },
+      ],
     },
     {
       namespace: 'default', name: 'np-sticky', type: 'NodePort', clusterIps: ['10.96.1.15'], affinityClientIp: true, affinityTimeoutSeconds: 600,
@@ -87,9 +101,14 @@ beforeAll(async () => {
     await agents[n].waitLog((l) => l.msg === 'applied');
   }
   outside = await c.clientIn(o.ns);
+  outside2 = await c.clientIn((await c.addOutside('outsidetwo', OUTSIDE2_IP)).ns);
+  ctA = new PinnedMaps(c.node('a').nodeName);
+  ctBMaps = new PinnedMaps(c.node('b').nodeName);
 });
 
 afterAll(async () => {
+  ctA?.close();
+  ctBMaps?.close();
   await c?.destroy();
 });
 
@@ -117,8 +136,10 @@ describe('north-south', () => {
       // within 4.5 binomial sd of a third (25..75 of 150; see spreadOk).
       const v = spreadOk(r, ['web-a1', 'web-b1', 'web-b2'], N);
       expect(v.ok, `node ${node}: ${v.why} ${JSON.stringify(r.counts)}`).toBe(true);
-      // At least each connection's SYN was forwarded by XDP (about 3 frames a connection are).
-      expect((await xdpForwarded(node)) - before, `node ${node}: frames XDP forwarded`).toBeGreaterThanOrEqual(N);
+      // XDP sends the frames of connections to the other node's backends itself (at least the SYN
+      // and the backend's answer each); those to this node's pods it hands to tc.
+      const remote = Object.entries(r.counts).filter(([p]) => c.pod(p).node.name !== node).reduce((n, [, k]) => n + k, 0);
+      expect((await xdpForwarded(node)) - before, `node ${node}: frames XDP forwarded`).toBeGreaterThanOrEqual(2 * remote);
     }
   });
 
@@ -139,14 +160,44 @@ describe('north-south', () => {
   it('with externalTrafficPolicy Local keeps the client address, and a node without endpoints drops', async () => {
     const r = await outside.burst(`${c.node('b').ip}:30081`, { count: 20, byClient: true });
     expect(r.counts).toEqual({ [`web-b1 ${OUTSIDE_IP}`]: 20 });
-    // Cluster policy through another node's backend: the backend sees node a as the source.
-    const cluster = await outside.burst(`${c.node('a').ip}:30080`, { count: 60, byClient: true });
-    expect(Object.keys(cluster.counts)).toContain(`web-b1 ${c.node('a').ip}`);
-    expect(Object.keys(cluster.counts)).toContain(`web-a1 ${OUTSIDE_IP}`);
     const none = await outside.burst(`${c.node('a').ip}:30081`, { count: 3, timeoutMs: 1000 });
     expect(none.ok).toBe(0);
     expect(none.errors).toEqual({ TIMEOUT: 3 });
     expect(status('a').counters.ext_no_local).toBeGreaterThan(0);
+  });
+
+  // kube-proxy's TestExternalTrafficPolicyCluster: "external to NodePort/LB IP/external IP hits both
+  // endpoints, masqueraded" (its external chain marks all such traffic for masquerade).
+  it('with externalTrafficPolicy Cluster masquerades to the node\'s address, whichever node runs the backend', async () => {
+    const a = c.node('a').ip;
+    const r = await outside.burst(`${a}:30080`, { count: 60, concurrency: 3, byClient: true });
+    expect(r.failed, JSON.stringify(r.errors)).toBe(0);
+    // Every backend, web-a1 on node a itself included, sees node a as its client.
+    expect(Object.keys(r.counts).sort()).toEqual([`web-a1 ${a}`, `web-b1 ${a}`, `web-b2 ${a}`]);
+    const ext = await outside.burst(`${EXTERNAL_IP}:80`, { count: 30, concurrency: 3, byClient: true });
+    expect(Object.keys(ext.counts).every((k) => k.endsWith(` ${a}`)), JSON.stringify(ext.counts)).toBe(true);
+    // Only node a's own pod behind the NodePort: TCP (data byte for byte) and UDP.
+    expect((await outside.burst(`${a}:30086`, { count: 10, byClient: true })).counts).toEqual({ [`web-a1 ${a}`]: 10 });
+    expect((await outside.burst(`${a}:30087`, { proto: 'udp', count: 10, byClient: true })).counts).toEqual({ [`web-a1 ${a}`]: 10 });
+    expect(await outside.echo(`${a}:30086`, 1 << 20)).toEqual({ pod: 'web-a1', intact: true });
+  });
+
+  it('gives two outside clients on the same source port to one local backend a node port each', async () => {
+    const a = c.node('a').ip;
+    const before = status('a').counters.ext_snat_fail as number;
+    const replies = () => ctA.conntrack().filter((e) => e.direction === 'reply' && e.source === `${c.pod('web-a1').ip}:5353`
+      && e.destination.startsWith(`${a}:`) && e.nat === `${a}:30087`).map((e) => e.destination);
+    const held = new Set(replies());
+    // UDP flows stay open, so the second client finds the first one's node port taken.
+    const [one, two] = await Promise.all([
+      outside.burst(`${a}:30087`, { proto: 'udp', count: 5, srcPort: 47000, byClient: true }),
+      outside2.burst(`${a}:30087`, { proto: 'udp', count: 5, srcPort: 47000, byClient: true }),
+    ]);
+    expect(one.counts, JSON.stringify(one.errors)).toEqual({ [`web-a1 ${a}`]: 5 });
+    expect(two.counts, JSON.stringify(two.errors)).toEqual({ [`web-a1 ${a}`]: 5 });
+    // Ten flows, ten node ports towards web-a1: none was handed out twice.
+    expect(replies().filter((d) => !held.has(d))).toHaveLength(10);
+    expect(status('a').counters.ext_snat_fail).toBe(before);
   });
 
   it('reuses source ports at once through another node (closed flows give up their SNAT port)', async () => {
@@ -193,7 +244,8 @@ describe('north-south', () => {
       const r = await outside.burst(target, { count: 90, concurrency: 3 });
       const v = spreadOk(r, ['web-a1', 'web-b1', 'web-b2'], 90);
       expect(v.ok, `${target}: ${v.why} ${JSON.stringify(r.counts)} ${JSON.stringify(r.errors)}`).toBe(true);
-      expect((await xdpForwarded(node)) - before, `${target}: frames XDP forwarded on ${node}`).toBeGreaterThanOrEqual(90);
+      const remote = Object.entries(r.counts).filter(([p]) => c.pod(p).node.name !== node).reduce((n, [, k]) => n + k, 0);
+      expect((await xdpForwarded(node)) - before, `${target}: frames XDP forwarded on ${node}`).toBeGreaterThanOrEqual(2 * remote);
     }
   });
 
@@ -201,13 +253,24 @@ describe('north-south', () => {
     for (const target of [c.node('a').ip, c.pod('web-b1').ip]) {
       await nsRun(`sluice-${c.runId}-outside`, 'ping', ['-c', '1', '-W', '2', target]);
     }
-    // Source ports below the ephemeral range, so never the tuple of an earlier NodePort flow to
-    // web-a1: north-south does not yet drop such a flow's reply entry when a direct SYN reuses the
-    // tuple (the ClusterIP path does), and that entry would rewrite this flow's replies.
     const direct = await outside.burst(`${c.pod('web-a1').ip}:8080`, { count: 5, srcPort: 20000 });
     expect(direct.counts, JSON.stringify(direct.failures)).toEqual({ 'web-a1': 5 });
     const closed = await outside.burst(`${c.node('a').ip}:30999`, { count: 2, timeoutMs: 2000 });
     expect(closed.errors).toEqual({ ECONNREFUSED: 2 });
+  });
+
+  it('answers a direct connection to a pod on the tuple of an earlier NodePort connection untranslated', async () => {
+    // externalTrafficPolicy Local keeps the client's address, so the NodePort flow's reply entry
+    // (web-b1:8080 -> client:port) has the very tuple the direct connection's replies have.
+    const via = await outside.burst(`${c.node('b').ip}:30081`, { count: 5, srcPort: 48000 });
+    expect(via.counts, JSON.stringify(via.failures)).toEqual({ 'web-b1': 5 });
+    const stale = ctB().filter((e) => e.direction === 'reply' && e.destination.startsWith(`${OUTSIDE_IP}:4800`));
+    expect(stale.map((e) => e.nat)).toEqual(Array(5).fill(`${c.node('b').ip}:30081`));
+    // The SYN to the pod drops that entry once its NodePort flow is over; kept, it would give the
+    // pod's SYN-ACK the NodePort as source and every attempt would time out.
+    const direct = await outside.burst(`${c.pod('web-b1').ip}:8080`, { count: 5, srcPort: 48000, timeoutMs: 5000 });
+    expect(direct.counts, JSON.stringify(direct.failures)).toEqual({ 'web-b1': 5 });
+    expect(ctB().filter((e) => e.direction === 'reply' && e.destination.startsWith(`${OUTSIDE_IP}:4800`))).toEqual([]);
   });
 
   for (const [mode, expected] of [['auto', /^eth0 xdp-generic .*not used: xdp-native: a veth delivers/], ['tc', /^eth0 tc /]] as const) {

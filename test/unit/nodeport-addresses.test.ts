@@ -1,6 +1,6 @@
 // --nodeport-addresses as kube-proxy reads it: "primary" and IPv4 CIDRs over the node's addresses.
 import { describe, expect, it } from 'vitest';
-import { checkNodePortAddresses, nodePortIps } from '../../agent/nodeport-addresses.ts';
+import { checkNodePortAddresses, masqueradeAddress, nodePortIps } from '../../agent/nodeport-addresses.ts';
 
 describe('nodePortIps', () => {
   const local = ['10.10.0.1', '192.168.5.7', '10.10.1.9'];
@@ -17,5 +17,15 @@ describe('nodePortIps', () => {
     for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/64', 'all', '300.0.0.0/8']) {
       expect(() => checkNodePortAddresses([bad]), bad).toThrow('--nodeport-addresses');
     }
+  });
+});
+
+describe('masqueradeAddress', () => {
+  it('takes the external interface\'s address, else a NodePort address, else a local one that is not link-local', () => {
+    expect(masqueradeAddress(['10.10.0.1'], ['192.168.5.7'], ['172.16.0.1'])).toBe('10.10.0.1');
+    expect(masqueradeAddress([], ['192.168.5.7', '10.10.0.1'], ['172.16.0.1'])).toBe('192.168.5.7');
+    // A pods' gateway on lo (169.254.1.1) is skipped for the node's real address.
+    expect(masqueradeAddress([], [], ['169.254.1.1', '10.10.0.3'])).toBe('10.10.0.3');
+    expect(masqueradeAddress([], [], ['169.254.1.1'])).toBeUndefined();
   });
 });
