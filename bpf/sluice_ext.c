@@ -64,9 +64,10 @@ int sl_ext_xdp(struct xdp_md *ctx)
 	struct nat_tuple n;
 	struct flow f;
 	__u32 svc_id;
+	int parsed = parse_xdp(ctx, &f);
 
-	if (parse_xdp(ctx, &f))
-		return XDP_PASS;
+	if (parsed)	/* ICMP errors too: sl_ext_tc translates them */
+		return parsed == PARSE_DROP ? XDP_DROP : XDP_PASS;
 	/* LB_REJECT passes too: sl_ext_tc, behind, decides again and answers with an skb. */
 	switch (ext_decide(&f, &n, &svc_id)) {
 	case LB_DNAT:
@@ -103,19 +104,42 @@ static __always_inline int tc_forward(struct __sk_buff *skb, const struct flow *
 }
 
 /*
+ * tc: an ICMP error about a north-south flow (icmp_ext_skb()): rewritten for the kernel to
+ * deliver to a backend here, or sent on by this node to the backend's node or to the client.
+ */
+static __always_inline int ext_icmp(struct __sk_buff *skb)
+{
+	struct flow f = { .proto = IPPROTO_ICMP };
+	struct nat_tuple n = {};
+
+	switch (icmp_ext_skb(skb, &n.saddr, &n.daddr)) {
+	case ICMP_FORWARD:
+		return tc_forward(skb, &f, &n);
+	case ICMP_DROP:
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+/*
  * The same north-south path at tc ingress: the whole path for interfaces whose driver cannot run
  * XDP, and, behind XDP, the frames that wait for a neighbour to be resolved.
  */
 SEC("tc")
 int sl_ext_tc(struct __sk_buff *skb)
 {
-	enum lb_verdict v = LB_UNTOUCHED;
 	struct nat_tuple n;
+	enum lb_verdict v;
 	struct flow f;
 	__u32 svc_id = 0;
+	int parsed = parse_skb(skb, &f);
 
-	if (!parse_skb(skb, &f))
-		v = ext_decide(&f, &n, &svc_id);
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed)
+		return ext_icmp(skb);
+	v = ext_decide(&f, &n, &svc_id);
 	if (v == LB_UNTOUCHED)
 		return TC_ACT_OK;
 	if (v == LB_REJECT) {

@@ -50,9 +50,12 @@ int sl_from_pod(struct __sk_buff *skb)
 	struct nat_tuple n;
 	struct flow f;
 	__u32 svc_id = 0;
+	int parsed = parse_skb(skb, &f);
 
-	if (parse_skb(skb, &f))
-		return TC_ACT_OK;
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed)
+		return icmp_to_backend_skb(skb);
 	/* A pod answering its own connection through its service (hairpin). */
 	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns()))
 		return pod_bounce(skb, &f, &n);
