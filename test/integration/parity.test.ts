@@ -10,7 +10,9 @@ import { PinnedMaps } from '../../agent/inspect.ts';
 import { readStatus } from '../../agent/status.ts';
 import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
-import { SimCluster, type PodClient } from '../../sim/cluster.ts';
+import readline from 'node:readline';
+import type { MonitorEvent } from '../../agent/monitor.ts';
+import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, sleep } from '../../sim/netns.ts';
 
 let c: SimCluster;
@@ -319,12 +321,24 @@ describe('IP fragments and ICMP errors both ways', () => {
     await nsRun(c.fabricNs, 'nft', ['-f', '-'], { input: `table bridge sluice_firstfrag {
       chain lose { type filter hook forward priority 0; ip saddr ${OUTSIDE_IP} ip frag-off & 0x3fff == 0x2000 drop; }
     }\n` });
+    // `sluice monitor` on node a, for the two drops.
+    const mon = c.spawnLocal(NODE_BIN, [`${REPO}agent/cli/main.ts`, '--node-name', c.node('a').nodeName, 'monitor', '-o', 'json',
+      '--type', 'drop', '--count', '2', '--duration', '20']);
+    const events: MonitorEvent[] = [];
+    readline.createInterface({ input: mon.stdout! }).on('line', (l) => events.push(JSON.parse(l)));
+    const exited = new Promise((resolve) => mon.on('exit', resolve));
+    await new Promise<void>((resolve) => { let e = ''; mon.stderr!.on('data', (d) => { e += d; if (e.includes('Listening for')) resolve(); }); });
     try {
       const before = counters('a').drop_frag_no_first;
       await expect(echoUdp(outside, `${c.node('a').ip}:31096`, BIG, { tries: 1, timeoutMs: 1000 })).rejects.toThrow(/timeout/);
       // 3,013 bytes of UDP: fragments of 1,480, 1,480 and 53 bytes, the last two without their first.
       expect(counters('a').drop_frag_no_first - before).toBe(2);
+      expect(await exited).toBe(0);
+      // A later fragment has no ports, and no frontend is known for it.
+      expect(events.map((e) => [e.type, e.reason, e.protocol, e.source, e.destination])).toEqual(Array(2).fill(
+        ['drop', 'frag_no_first', 'UDP', `${OUTSIDE_IP}:0`, `${c.node('a').ip}:0`]));
     } finally {
+      mon.kill();
       await nsRun(c.fabricNs, 'nft', ['delete', 'table', 'bridge', 'sluice_firstfrag'], { allowFail: true });
     }
   });
