@@ -10,6 +10,9 @@
  *     backend on another node: DNAT and SNAT to this node, sent straight back out of eth0;
  *       the reply comes back to this node, which undoes both and returns it to the client.
  *
+ * ICMP errors about these flows are translated at tc (ext_icmp), IP fragments after the first
+ * take its translation (lib/frag.h).
+ *
  * The decision (ext_decide) is shared by the XDP and tc variants; only how bytes are rewritten
  * and sent differs. The library is in lib/; docs/datapath.md maps it.
  */

@@ -7,8 +7,10 @@
  *     no backend -> ICMP port unreachable back to the pod (kube-proxy's REJECT)
  *     a pod reaching itself through its service (hairpin): source NAT to this node's address
  *       (lb_snat), and the packet, and the pod's answer translated back, sent straight back in
+ *     an ICMP error about a reply the pod got from a service -> to the backend (lib/icmp.h)
  *   sl_to_pod (tc egress, packets entering a pod)
  *     reply conntrack hit -> SNAT source back to the service address and port
+ *   both: IP fragments after the first take its ports and translation (lib/frag.h)
  *
  * Reverse NAT runs where the reply enters the client pod, so it does not matter whether the
  * backend is on this node or another one. The library is in lib/; docs/datapath.md maps it.

@@ -169,7 +169,8 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
  * the client pod (east-west) or leaves by the external interface to an outside client (north-
  * south with a backend on this node). Source-NATed flows are left to nat_snat_reply(). ICMP
  * errors about translated flows are translated too (icmp_reverse_skb()).
- * Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed.
+ * Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed or for a later fragment whose first
+ * was not seen (frag.h).
  */
 static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 {
