@@ -13,6 +13,9 @@
  *       the frame to sl_ext_tc, which redirects it into the pod's veth; the pod's reply is
  *       undone on that veth (sl_from_pod) and sent out to the client.
  *
+ * ICMP errors about these flows are translated at tc (ext_icmp), IP fragments after the first
+ * take its translation (lib/frag.h).
+ *
  * The decision (ext_decide) is shared by the XDP and tc variants; only how bytes are rewritten
  * and sent differs. The library is in lib/; docs/datapath.md maps it.
  */
@@ -112,9 +115,10 @@ int sl_ext_xdp(struct xdp_md *ctx)
 	struct nat_tuple n;
 	struct flow f;
 	__u32 svc_id;
+	int parsed = parse_xdp(ctx, &f);
 
-	if (parse_xdp(ctx, &f))
-		return XDP_PASS;
+	if (parsed)	/* ICMP errors too: sl_ext_tc translates them */
+		return parsed == PARSE_DROP ? XDP_DROP : XDP_PASS;
 	/* LB_REJECT passes too: sl_ext_tc, behind, decides again and answers with an skb. */
 	switch (ext_decide(&f, &n, &svc_id)) {
 	case LB_DNAT:
@@ -129,19 +133,42 @@ int sl_ext_xdp(struct xdp_md *ctx)
 }
 
 /*
+ * tc: an ICMP error about a north-south flow (icmp_ext_skb()): rewritten for the kernel to
+ * deliver to a backend here, or sent on by this node to the backend's node or to the client.
+ */
+static __always_inline int ext_icmp(struct __sk_buff *skb)
+{
+	struct flow f = { .proto = IPPROTO_ICMP };
+	struct nat_tuple n = {};
+
+	switch (icmp_ext_skb(skb, &n.saddr, &n.daddr)) {
+	case ICMP_FORWARD:
+		return fib_redirect_skb(skb, &f, &n);
+	case ICMP_DROP:
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+/*
  * The same north-south path at tc ingress: the whole path for interfaces whose driver cannot run
  * XDP, and, behind XDP, the frames XDP handed over (a neighbour to resolve, a pod to enter).
  */
 SEC("tc")
 int sl_ext_tc(struct __sk_buff *skb)
 {
-	enum lb_verdict v = LB_UNTOUCHED;
 	struct nat_tuple n;
+	enum lb_verdict v;
 	struct flow f;
 	__u32 svc_id = 0;
+	int parsed = parse_skb(skb, &f);
 
-	if (!parse_skb(skb, &f))
-		v = tc_handed_over(skb, &n) ? LB_FORWARD : ext_decide(&f, &n, &svc_id);
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed)
+		return ext_icmp(skb);
+	v = tc_handed_over(skb, &n) ? LB_FORWARD : ext_decide(&f, &n, &svc_id);
 	if (v == LB_UNTOUCHED)
 		return TC_ACT_OK;
 	if (v == LB_REJECT) {

@@ -197,6 +197,7 @@ enum sl_event_reason {
 	SL_EV_REASON_SNAT_FAIL,		/* no node address or free source port to masquerade to: dropped */
 	SL_EV_REASON_NO_USABLE_ENDPOINT, /* endpoints exist, none for this traffic (internalTrafficPolicy Local): dropped */
 	SL_EV_REASON_SOURCE_RANGE,	/* client outside loadBalancerSourceRanges: dropped */
+	SL_EV_REASON_FRAG_NO_FIRST,	/* an IP fragment before its datagram's first: no ports known, dropped */
 	SL_EV_REASON_MAX,
 };
 
@@ -259,7 +260,31 @@ struct sl_src_range_key {
 enum sl_drop {
 	SL_DROP_EMPTY = 0,		/* no endpoint for this traffic, others exist (kube-proxy drops) */
 	SL_DROP_SRC_RANGE,		/* client outside loadBalancerSourceRanges */
+	SL_DROP_FRAG_NO_FIRST,		/* an IP fragment seen before its datagram's first (no ports to look up) */
 	SL_DROP_MAX,
+};
+
+/*
+ * IP fragments (bpf/lib/frag.h): only a datagram's first fragment carries the TCP/UDP header, so
+ * each hook remembers its ports by (addresses, IP id, protocol) and gives them to the later
+ * fragments, which then match the same conntrack entry and get the same translation.
+ */
+enum sl_frag_size {
+	SL_MAX_FRAGS		= 8192,	/* datagrams in flight in fragments (LRU: the oldest go first) */
+};
+
+struct sl_frag_key {
+	__be32	saddr;
+	__be32	daddr;
+	__be16	id;		/* the IP header's identification */
+	__u8	proto;
+	__u8	pad;
+};
+
+/* The ports of that datagram, as its first fragment carried them. */
+struct sl_frag_ports {
+	__be16	sport;
+	__be16	dport;
 };
 
 /*

@@ -9,8 +9,10 @@
  *       (lb_snat), and the packet, and the pod's answer translated back, sent straight back in
  *     a backend's answer to a source-NATed north-south flow (externalTrafficPolicy Cluster):
  *       translated back and sent to the outside client
+ *     an ICMP error about a reply the pod got from a service -> to the backend (lib/icmp.h)
  *   sl_to_pod (tc egress, packets entering a pod)
  *     reply conntrack hit -> SNAT source back to the service address and port
+ *   both: IP fragments after the first take its ports and translation (lib/frag.h)
  *
  * Reverse NAT runs where the reply enters the client pod, so it does not matter whether the
  * backend is on this node or another one. The library is in lib/; docs/datapath.md maps it.
@@ -53,9 +55,12 @@ int sl_from_pod(struct __sk_buff *skb)
 	struct nat_tuple n;
 	struct flow f;
 	__u32 svc_id = 0;
+	int parsed = parse_skb(skb, &f);
 
-	if (parse_skb(skb, &f))
-		return TC_ACT_OK;
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed)
+		return icmp_to_backend_skb(skb);
 	/*
 	 * A backend answering a source-NATed flow: its own connection through its service (hairpin),
 	 * or an outside client's (the kernel would drop this node's address as a martian source).

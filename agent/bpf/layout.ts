@@ -129,6 +129,7 @@ export const ENUMS = {
   sl_event_size: { SL_EVENTS_BYTES: 1 << 20 },
   sl_sock_mode: { SL_SOCK_ALL: 0, SL_SOCK_HOST_ONLY: 1 },
   sl_sock_size: { SL_MAX_SOCK_REV: 131072 },
+  sl_frag_size: { SL_MAX_FRAGS: 8192 },
 } as const;
 
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
@@ -142,11 +143,12 @@ export const { SL_CT_F_CLOSING, SL_CT_F_SNAT, SL_CT_F_REPLIED } = ENUMS.sl_ct_fl
 export const { SL_EVC_F_FLOW, SL_EVC_F_AFFINITY } = ENUMS.sl_event_config_flag;
 export const { SL_SOCK_ALL, SL_SOCK_HOST_ONLY } = ENUMS.sl_sock_mode;
 export const { SL_MAX_SOCK_REV } = ENUMS.sl_sock_size;
+export const { SL_MAX_FRAGS } = ENUMS.sl_frag_size;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
 /** enum sl_drop (indexes of sl_drops) in order, lower-cased without SL_DROP_, as `drop_<reason>` counters. */
-export const DROP_NAMES = ['empty', 'src_range'] as const;
+export const DROP_NAMES = ['empty', 'src_range', 'frag_no_first'] as const;
 
 /** Default map sizes (the agent's --max-* flags; SL_MAX_* in C). */
 export const DEFAULT_SIZES = {
@@ -208,7 +210,7 @@ export const EVENT_TYPE_NAMES: Record<number, string> = Object.fromEntries(
  * enum sl_event_reason in order, lower-cased without SL_EV_REASON_ (SL_EV_REASON_MAX is their
  * count). A new reason goes here too, in the header's order: the layout test holds the two together.
  */
-export const EVENT_REASONS = ['none', 'no_endpoints', 'no_local_endpoint', 'no_backend_entry', 'snat_fail', 'no_usable_endpoint', 'source_range'] as const;
+export const EVENT_REASONS = ['none', 'no_endpoints', 'no_local_endpoint', 'no_backend_entry', 'snat_fail', 'no_usable_endpoint', 'source_range', 'frag_no_first'] as const;
 
 export const event = codec('sl_event', [
   ['ts_ns', 'u64'], ['saddr', 'be32ip'], ['daddr', 'be32ip'], ['sport', 'be16'], ['dport', 'be16'],
@@ -231,6 +233,12 @@ export const sockRevValue = codec('sl_sock_rev_value', [
 
 export const sockStats = codec('sl_sock_stats', [['translations', 'u64'], ['rejects', 'u64']] as const);
 
+/** IP fragments: a datagram (addresses, IP id, protocol) and the ports its first fragment carried. */
+export const fragKey = codec('sl_frag_key', [
+  ['saddr', 'be32ip'], ['daddr', 'be32ip'], ['id', 'be16'], ['proto', 'u8'], ['pad', 'u8'],
+] as const);
+export const fragPorts = codec('sl_frag_ports', [['sport', 'be16'], ['dport', 'be16']] as const);
+
 export type SvcKey = ReturnType<typeof svcKey.decode>;
 export type SvcValue = ReturnType<typeof svcValue.decode>;
 export type Backend = ReturnType<typeof backend.decode>;
@@ -243,7 +251,7 @@ export type DatapathEvent = ReturnType<typeof event.decode>;
 export type SockStats = ReturnType<typeof sockStats.decode>;
 
 export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config,
-  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockStats];
+  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockStats, fragKey, fragPorts];
 
 /**
  * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
@@ -264,6 +272,7 @@ export const MAPS = {
   sl_sock_config: { key: null, value: sockConfig, entries: 1 },
   sl_sock_rev: { key: sockRevKey, value: sockRevValue, entries: SL_MAX_SOCK_REV },
   sl_sock_stats: { key: null, value: sockStats, entries: SL_MAX_SERVICES },
+  sl_frags: { key: fragKey, value: fragPorts, entries: SL_MAX_FRAGS },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

@@ -17,6 +17,9 @@ export function datapathObjects(dir = DEFAULT_BPF_DIR): string[] {
   return DATAPATH_OBJECTS.map((o) => path.join(dir, o));
 }
 
+/** Per-reason counter arrays, sized by their enum: new reasons change max_entries, not the layout. */
+const GROWING_COUNTERS: ReadonlySet<string> = new Set(['sl_drops']);
+
 export interface LoadedObjects {
   /** Map fds by map name, valid until close(). */
   maps: Record<L.MapName, number>;
@@ -46,6 +49,9 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
     for (const m of L.PINNED_MAP_NAMES) {
       const pin = path.join(pinDir, m);
       let n = entries[m] ?? objs[0].maxEntries(m);
+      // A counter array grows when a reason is added (sl_drops): a pin of the old size is
+      // replaced, its counts restarting, rather than refused (running programs keep the old one).
+      if (GROWING_COUNTERS.has(m) && fs.existsSync(pin) && pinnedEntries(pin) !== n) fs.rmSync(pin);
       if (fs.existsSync(pin)) {
         adopted = true;
         if (entries[m] !== undefined) n = pinnedEntries(pin);

@@ -9,7 +9,7 @@
 #define SLUICE_LIB_EVENTS_H
 
 #include "maps.h"
-#include "parse.h"
+#include "flow.h"
 
 /* sl_events and sl_event_config are declared in maps.h with every other map. */
 

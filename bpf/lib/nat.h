@@ -44,6 +44,8 @@ static __always_inline int nat_rewrite_skb(struct __sk_buff *skb, const struct f
 					  : offsetof(struct tcphdr, source));
 	__u32 csum_off, l4flags = 0;
 
+	if (!flow_has_l4(f))
+		return frag_rewrite_skb(skb, addr_off, old_addr, new_addr);
 	if (f->proto == IPPROTO_TCP) {
 		csum_off = f->l4_off + offsetof(struct tcphdr, check);
 	} else {
@@ -96,6 +98,10 @@ static __always_inline int nat_xdp(struct xdp_md *ctx, const struct flow *f, con
 
 	if ((void *)(ip + 1) > data_end)
 		return -1;
+	if (!flow_has_l4(f)) {
+		frag_rewrite_xdp(ip, n->saddr, n->daddr);
+		return 0;
+	}
 	/* The verifier needs a constant bound on the variable L4 offset. */
 	if (l4_off > L4_OFF_MAX)
 		return -1;
@@ -163,7 +169,8 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
  * the client pod (east-west) or leaves by the external interface to an outside client (north-
  * south with a backend on this node). Source-NATed flows are left to nat_snat_reply(). ICMP
  * errors about translated flows are translated too (icmp_reverse_skb()).
- * Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed.
+ * Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed or for a later fragment whose first
+ * was not seen (frag.h).
  */
 static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 {
@@ -171,8 +178,11 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 	struct sl_ct_entry *ct;
 	struct nat_tuple n;
 	struct flow f;
+	int parsed = parse_skb(skb, &f);
 
-	if (parse_skb(skb, &f))
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed)
 		return icmp_reverse_skb(skb) ? TC_ACT_SHOT : TC_ACT_OK;
 	ct_key_of(&key, &f, SL_CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&sl_ct, &key);

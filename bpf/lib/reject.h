@@ -43,6 +43,8 @@ static __always_inline int reject_skb(struct __sk_buff *skb, const struct flow *
 	__u8 mac[ETH_ALEN];
 	__u32 sum;
 
+	if (!flow_has_l4(f))
+		return TC_ACT_SHOT;	/* a later fragment: its first one was answered */
 	if (f->l4_off != sizeof(struct ethhdr) + sizeof(struct iphdr))
 		goto fail;	/* IP options: not worth the complexity here */
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) ||

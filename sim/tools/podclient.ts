@@ -10,6 +10,11 @@
 //     started (epoch ms): a dropped SYN costs the 1 s initial retransmission timeout, so these are
 //     the attempts that lost a packet
 //   {"op":"echo","target":"...","proto":"tcp","bytes":1048576} -> {"pod":"...","intact":true}
+//     UDP with "tries":n: sent again after each timeout or socket error, -> also {"sent":n,"errors":{...}}
+//   {"op":"udpSendOnce","target":"..."} -> {"port":n}   (one datagram from a socket closed right after)
+//   {"op":"udpAnswerLate","port":5400,"delayMs":300,"timeoutMs":5000} -> {"listening":5400}, then in the
+//     background answers the first datagram late on a socket connected to its sender;
+//   {"op":"udpLateResult"} -> {"from":"ip:port","socketError":"ECONNREFUSED"|null}  the error that socket got
 //   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
 //   {"op":"ping"} -> {"ok":n,"failed":n}                     (a round trip on each open one)
 //   {"op":"closeAll"} -> {"closed":n}
@@ -29,7 +34,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
 
-type Cmd = { op: string; slowMs?: number; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number };
+type Cmd = { op: string; tries?: number; port?: number; delayMs?: number; slowMs?: number; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number };
 
 function split(target: string): [string, number] {
   const i = target.lastIndexOf(':');
@@ -103,15 +108,31 @@ async function echo(c: Cmd) {
   const [host, port] = split(c.target!);
   const payload = crypto.randomBytes(c.bytes ?? 65536);
   if (c.proto === 'udp') {
+    // One connected socket; with "tries", the datagram is sent again after each timeout or socket
+    // error (an ICMP error: EMSGSIZE after "fragmentation needed" makes the next send fragment).
+    const tries = c.tries ?? 1;
     return new Promise((resolve, reject) => {
       const sock = dgram.createSocket('udp4');
-      const timer = setTimeout(() => { sock.close(); reject(new Error('udp echo timeout')); }, c.timeoutMs ?? 3000);
-      sock.on('message', (m) => {
-        clearTimeout(timer); sock.close();
+      const errors: Record<string, number> = {};
+      const datagram = Buffer.concat([Buffer.from('ECHO\n'), payload]);
+      let sent = 0, timer: NodeJS.Timeout | undefined, done = false;
+      const finish = (f: () => void) => { if (done) return; done = true; clearTimeout(timer); sock.close(); f(); };
+      const attempt = () => {
+        clearTimeout(timer);
+        if (sent++ === tries) return finish(() => reject(new Error(`udp echo timeout after ${tries} tries, errors ${JSON.stringify(errors)}`)));
+        sock.send(datagram, (e) => { if (e) sock.emit('error', e); });
+        timer = setTimeout(attempt, c.timeoutMs ?? 3000);
+      };
+      sock.on('message', (m) => finish(() => {
         const nl = m.indexOf(10);
-        resolve({ pod: m.subarray(0, nl).toString(), intact: m.subarray(nl + 1).equals(payload) });
+        resolve({ pod: m.subarray(0, nl).toString(), intact: m.subarray(nl + 1).equals(payload), ...(c.tries ? { sent, errors } : {}) });
+      }));
+      sock.on('error', (e) => {
+        const code = (e as NodeJS.ErrnoException).code ?? 'ERROR';
+        errors[code] = (errors[code] ?? 0) + 1;
+        if (!done) attempt();
       });
-      sock.connect(port, host, () => sock.send(Buffer.concat([Buffer.from('ECHO\n'), payload])));
+      sock.connect(port, host, attempt);
     });
   }
   return new Promise((resolve, reject) => {
@@ -307,8 +328,43 @@ async function tcpStream(c: Cmd & { everyMs?: number }) {
   return { replies, errors, failures, sent, startedAt: start };
 }
 
+/** One datagram from a fresh socket, which is closed at once: its port is closed when an answer comes. */
+async function udpSendOnce(c: Cmd) {
+  const [host, port] = split(c.target!);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => sock.send('who\n', port, host, (e) => (e ? reject(e) : resolve())));
+  const local = sock.address().port;
+  sock.close();
+  return { port: local };
+}
+
+/**
+ * A server that answers late: binds `port` (answering {listening}), then in the background waits
+ * for one datagram, connects its socket to the sender, answers after delayMs, and keeps the error
+ * the socket then gets (null: none within timeoutMs) for udpLateResult.
+ */
+let late: Promise<{ from: string; socketError: string | null }> | undefined;
+async function udpAnswerLate(c: Cmd) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(c.port!, '0.0.0.0', resolve));
+  late = new Promise<{ from: string; socketError: string | null }>((resolve) => {
+    let from = '';
+    const end = (socketError: string | null) => { clearTimeout(timer); sock.close(); resolve({ from, socketError }); };
+    const timer = setTimeout(() => end(null), c.timeoutMs ?? 5000);
+    sock.on('error', (e) => end((e as NodeJS.ErrnoException).code ?? String(e)));
+    sock.once('message', (_m, rinfo) => {
+      from = `${rinfo.address}:${rinfo.port}`;
+      sock.connect(rinfo.port, rinfo.address, () => {
+        setTimeout(() => sock.send('late\n', (e) => { if (e) sock.emit('error', e); }), c.delayMs ?? 300);
+      });
+    });
+  });
+  return { listening: c.port };
+}
+
 const ops: Record<string, (c: Cmd) => Promise<unknown>> = {
-  burst, echo, open, ping, peer, tcpStream, udpFrom, udpStream,
+  burst, echo, open, ping, peer, tcpStream, udpFrom, udpStream, udpSendOnce, udpAnswerLate,
+  udpLateResult: async () => { if (!late) throw new Error('no udpAnswerLate running'); return late; },
   closeAll: async () => { const n = held.length; for (const h of held.splice(0)) h.sock.destroy(); return { closed: n }; },
 };
 

@@ -282,6 +282,15 @@ describe('north-south', () => {
       const r = await outside.burst(`${c.node('b').ip}:30080`, { count: 60, concurrency: 3 });
       expect(r.failed, JSON.stringify(r.errors)).toBe(0);
       expect(Object.keys(r.counts).sort()).toEqual(['web-a1', 'web-b1', 'web-b2']);
+      // UDP larger than the MTU, in fragments, until one reaches node a's backend (source-NATed):
+      // every later fragment takes its first one's translation, both ways.
+      const seen = new Set<string>();
+      for (let i = 0; i < 30 && !seen.has('web-a1'); i++) {
+        const e = await outside.cmd<{ pod: string; intact: boolean }>({ op: 'echo', target: `${c.node('b').ip}:30053`, bytes: 3000, proto: 'udp', tries: 2, timeoutMs: 2000 });
+        expect(e.intact, e.pod).toBe(true);
+        seen.add(e.pod);
+      }
+      expect(seen).toContain('web-a1');
     });
   }
 });

@@ -10,12 +10,15 @@ import { PinnedMaps } from '../../agent/inspect.ts';
 import { readStatus } from '../../agent/status.ts';
 import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
-import { SimCluster, type PodClient } from '../../sim/cluster.ts';
+import readline from 'node:readline';
+import type { MonitorEvent } from '../../agent/monitor.ts';
+import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, sleep } from '../../sim/netns.ts';
 
 let c: SimCluster;
 const agents: Record<string, SimAgent> = {};
 let outside: PodClient;
+let outsideNs: string;
 let podA: PodClient;
 let podB: PodClient;
 const OUTSIDE_IP = '10.10.0.100';
@@ -94,6 +97,23 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       ],
     },
     {
+      // A backend that answers late (udpAnswerLate in the pod, on 5400): on another node, and on a.
+      namespace: 'p', name: 'late', type: 'NodePort', clusterIps: ['10.96.2.23'],
+      ports: [
+        { name: 'remote', protocol: 'UDP', port: 54, nodePort: 31094, endpoints: [ep('web-b1', 5400)] },
+        { name: 'local', protocol: 'UDP', port: 55, nodePort: 31095, endpoints: [ep('web-a1', 5400)] },
+      ],
+    },
+    {
+      // Datagrams larger than the MTU; web-b2's link has a 1280-byte MTU.
+      namespace: 'p', name: 'big', type: 'NodePort', clusterIps: ['10.96.2.24'],
+      ports: [
+        { name: 'remote', protocol: 'UDP', port: 53, nodePort: 31096, endpoints: [ep('web-b1', 5353)] },
+        { name: 'local', protocol: 'UDP', port: 54, nodePort: 31097, endpoints: [ep('web-a1', 5353)] },
+        { name: 'narrow', protocol: 'UDP', port: 55, nodePort: 31098, endpoints: [ep('web-b2', 5353)] },
+      ],
+    },
+    {
       namespace: 'p', name: 'sctp', type: 'ClusterIP', clusterIps: ['10.96.2.21'],
       ports: [{ name: 'sig', protocol: 'SCTP', port: 3868, endpoints: [ep('web-a1', 3868)] }],
     },
@@ -109,6 +129,12 @@ beforeAll(async () => {
     await c.addPod(node, pod);
     await c.serve(pod, { tcp: [8080], udp: [5353] });
   }
+  // A pod behind a smaller MTU (1280 on both ends of its link): node b answers "fragmentation
+  // needed" for a larger packet with DF set that it forwards to it.
+  const narrow = await c.addPod('b', 'web-b2');
+  await nsRun(narrow.ns, 'ip', ['link', 'set', 'eth0', 'mtu', '1280']);
+  await nsRun(c.node('b').ns, 'ip', ['link', 'set', narrow.hostIf, 'mtu', '1280']);
+  await c.serve('web-b2', { udp: [5353] });
   await c.addPod('a', 'client-a');
   await c.addPod('b', 'client-b');
   const o = await c.addOutside('outside', OUTSIDE_IP, [
@@ -122,6 +148,7 @@ beforeAll(async () => {
     maps[n] = new PinnedMaps(c.node(n).nodeName);
   }
   outside = await c.clientIn(o.ns);
+  outsideNs = o.ns;
   podA = await c.client('client-a');
   podB = await c.client('client-b');
 }, 120000);
@@ -266,6 +293,88 @@ describe('protocol edges', () => {
     expect(maps.a!.services().some((s) => s.port === 3868)).toBe(false);
     const metrics = await nsRun(c.node('a').ns, 'curl', ['-s', 'http://127.0.0.1:9964/metrics']);
     expect(metrics).toContain('sluice_datapath_events_total{event="port_refused"} 1');
+  });
+});
+
+// kube-proxy gets both from netfilter: conntrack reassembles fragments (nf_defrag_ipv4) and
+// translates ICMP errors "related" to a NATed flow whichever way they travel.
+describe('IP fragments and ICMP errors both ways', () => {
+  // Over the 1500-byte MTU of pods and fabric: the datagram leaves in three fragments, the echo too.
+  const BIG = 3000;
+  const echoUdp = (from: PodClient, target: string, bytes: number, extra: Record<string, unknown> = {}) =>
+    from.cmd<{ pod: string; intact: boolean; sent: number; errors: Record<string, number> }>(
+      { op: 'echo', target, bytes, proto: 'udp', tries: 2, timeoutMs: 2000, ...extra }, 30000);
+
+  it('a UDP datagram larger than the MTU reaches a ClusterIP backend whole, on this node and another, and the answer comes back whole', async () => {
+    expect(await echoUdp(podA, '10.96.2.24:53', BIG)).toMatchObject({ pod: 'web-b1', intact: true });
+    expect(await echoUdp(podA, '10.96.2.24:54', BIG)).toMatchObject({ pod: 'web-a1', intact: true });
+  });
+
+  it("the same from outside through a NodePort: to this node's backend (DNAT) and to another node's (DNAT and SNAT, sent back out by XDP)", async () => {
+    expect(await echoUdp(outside, `${c.node('a').ip}:31097`, BIG)).toMatchObject({ pod: 'web-a1', intact: true });
+    expect(await echoUdp(outside, `${c.node('a').ip}:31096`, BIG)).toMatchObject({ pod: 'web-b1', intact: true });
+  });
+
+  it('a fragment arriving without its first one is dropped and counted (drop_frag_no_first)', async () => {
+    // The fabric loses the outside host's first fragments (MF set, offset 0). Not at the host's own
+    // egress: a first fragment dropped there makes its stack discard the rest too.
+    await nsRun(c.fabricNs, 'nft', ['-f', '-'], { input: `table bridge sluice_firstfrag {
+      chain lose { type filter hook forward priority 0; ip saddr ${OUTSIDE_IP} ip frag-off & 0x3fff == 0x2000 drop; }
+    }\n` });
+    // `sluice monitor` on node a, for the two drops.
+    const mon = c.spawnLocal(NODE_BIN, [`${REPO}agent/cli/main.ts`, '--node-name', c.node('a').nodeName, 'monitor', '-o', 'json',
+      '--type', 'drop', '--count', '2', '--duration', '20']);
+    const events: MonitorEvent[] = [];
+    readline.createInterface({ input: mon.stdout! }).on('line', (l) => events.push(JSON.parse(l)));
+    const exited = new Promise((resolve) => mon.on('exit', resolve));
+    await new Promise<void>((resolve) => { let e = ''; mon.stderr!.on('data', (d) => { e += d; if (e.includes('Listening for')) resolve(); }); });
+    try {
+      const before = counters('a').drop_frag_no_first;
+      await expect(echoUdp(outside, `${c.node('a').ip}:31096`, BIG, { tries: 1, timeoutMs: 1000 })).rejects.toThrow(/timeout/);
+      // 3,013 bytes of UDP: fragments of 1,480, 1,480 and 53 bytes, the last two without their first.
+      expect(counters('a').drop_frag_no_first - before).toBe(2);
+      expect(await exited).toBe(0);
+      // A later fragment has no ports, and no frontend is known for it.
+      expect(events.map((e) => [e.type, e.reason, e.protocol, e.source, e.destination])).toEqual(Array(2).fill(
+        ['drop', 'frag_no_first', 'UDP', `${OUTSIDE_IP}:0`, `${c.node('a').ip}:0`]));
+    } finally {
+      mon.kill();
+      await nsRun(c.fabricNs, 'nft', ['delete', 'table', 'bridge', 'sluice_firstfrag'], { allowFail: true });
+    }
+  });
+
+  it("a client's port unreachable about a late answer reaches the backend's connected socket as ECONNREFUSED: ClusterIP and NodePort, with and without SNAT", async () => {
+    const servers: Record<string, PodClient> = {};
+    for (const pod of ['web-a1', 'web-b1']) servers[pod] = await c.clientIn(c.pod(pod).ns);
+    const nodeA = c.node('a').ip;
+    const cases = [
+      { from: podA, target: '10.96.2.23:54', backend: 'web-b1', seen: c.pod('client-a').ip },
+      { from: podA, target: '10.96.2.23:55', backend: 'web-a1', seen: c.pod('client-a').ip },
+      { from: outside, target: `${nodeA}:31095`, backend: 'web-a1', seen: OUTSIDE_IP },
+      { from: outside, target: `${nodeA}:31094`, backend: 'web-b1', seen: nodeA },
+    ];
+    try {
+      for (const k of cases) {
+        const server = servers[k.backend]!;
+        await server.cmd({ op: 'udpAnswerLate', port: 5400, delayMs: 300, timeoutMs: 3000 });
+        await k.from.cmd({ op: 'udpSendOnce', target: k.target });
+        const r = await server.cmd<{ from: string; socketError: string | null }>({ op: 'udpLateResult' }, 10000);
+        expect(r.from.split(':')[0], k.target).toBe(k.seen);
+        expect(r.socketError, k.target).toBe('ECONNREFUSED');
+      }
+    } finally {
+      for (const s of Object.values(servers)) s.proc.kill();
+    }
+  });
+
+  it("'fragmentation needed' about a packet node a source-NATed to node b's backend reaches the outside client, which then sends in fragments", async () => {
+    // 1,400 bytes fit the outside host's 1500 MTU, so it sets DF; node b cannot forward that to
+    // web-b2 (1280) and tells node a, the source it sees, which must pass it on translated.
+    await nsRun(outsideNs, 'ip', ['route', 'flush', 'cache']);
+    const r = await echoUdp(outside, `${c.node('a').ip}:31098`, 1400, { tries: 3 });
+    expect(r, JSON.stringify(r)).toMatchObject({ pod: 'web-b2', intact: true });
+    // The outside host's socket took the error as its own: the path MTU to node a is learnt.
+    expect(await nsRun(outsideNs, 'ip', ['route', 'get', c.node('a').ip])).toContain('mtu 1280');
   });
 });
 

@@ -3,6 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import * as bpf from '../../agent/bpf/libbpf.ts';
+import { DROP_NAMES } from '../../agent/bpf/layout.ts';
 import { Datapath, DEFAULT_PIN_ROOT, pinDir } from '../../agent/datapath.ts';
 import { NODE_BIN, REPO } from '../../sim/cluster.ts';
 
@@ -18,6 +20,26 @@ describe('pin directories', () => {
       expect(rows.map((r: { frontend: string }) => r.frontend)).toEqual(['10.96.0.1:443/TCP']);
     } finally {
       dp.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replace a drop-reason counter array pinned with fewer reasons (an older agent) and adopt the other maps', () => {
+    const node = `p${process.pid}-drops`;
+    const dir = pinDir(node);
+    const sizes = { services: 64, backends: 64, maglev: 4096, ct: 64, affinity: 64 };
+    const idOf = (m: string) => { const fd = bpf.objGet(`${dir}/${m}`); try { return bpf.mapInfo(fd); } finally { bpf.closeFd(fd); } };
+    try {
+      Datapath.open({ node, sizes }).close();
+      const ct = idOf('sl_ct').id;
+      // sl_drops as an agent that knew two reasons pinned it.
+      fs.rmSync(`${dir}/sl_drops`);
+      execFileSync('bpftool', ['map', 'create', `${dir}/sl_drops`, 'type', 'percpu_array', 'key', '4', 'value', '8', 'entries', '2', 'name', 'sl_drops']);
+      expect(idOf('sl_drops').maxEntries).toBe(2);
+      Datapath.open({ node, sizes }).close();
+      expect(idOf('sl_drops').maxEntries).toBe(DROP_NAMES.length);
+      expect(idOf('sl_ct').id).toBe(ct);
+    } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
