@@ -101,8 +101,13 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       namespace: 'p', name: 'late', type: 'NodePort', clusterIps: ['10.96.2.23'],
       ports: [
         { name: 'remote', protocol: 'UDP', port: 54, nodePort: 31094, endpoints: [ep('web-b1', 5400)] },
-        { name: 'local', protocol: 'UDP', port: 55, nodePort: 31095, endpoints: [ep('web-a1', 5400)] },
+        { name: 'local', protocol: 'UDP', port: 55, endpoints: [ep('web-a1', 5400)] },
       ],
+    },
+    {
+      // The same on a, under eTP Local: from outside DNAT only (eTP Cluster would masquerade it).
+      namespace: 'p', name: 'late-local', type: 'NodePort', clusterIps: ['10.96.2.25'], externalTrafficLocal: true,
+      ports: [{ name: 'local', protocol: 'UDP', port: 55, nodePort: 31095, endpoints: [ep('web-a1', 5400)] }],
     },
     {
       // Datagrams larger than the MTU; web-b2's link has a 1280-byte MTU.
