@@ -598,6 +598,19 @@ export namespace sluice {
             type $Shape = sluice.v1.StateUpdate.$Properties;
         }
 
+        /** IPFamily enum. */
+        enum IPFamily {
+
+            /** IP_FAMILY_UNSPECIFIED value */
+            IP_FAMILY_UNSPECIFIED = 0,
+
+            /** IPV4 value */
+            IPV4 = 4,
+
+            /** IPV6 value */
+            IPV6 = 6
+        }
+
         /**
          * Properties of a Service.
          * @deprecated Use sluice.v1.Service.$Properties instead.
@@ -658,6 +671,12 @@ export namespace sluice {
 
             /** Service lastChangeTriggerTime. */
             lastChangeTriggerTime: string;
+
+            /** Service ipFamilies. */
+            ipFamilies: sluice.v1.IPFamily[];
+
+            /** Service ipFamilyPolicy. */
+            ipFamilyPolicy: string;
 
             /**
              * Creates a new Service instance using the specified properties.
@@ -784,6 +803,12 @@ export namespace sluice {
 
                 /** Service lastChangeTriggerTime */
                 lastChangeTriggerTime?: (string|null);
+
+                /** Service ipFamilies */
+                ipFamilies?: (sluice.v1.IPFamily[]|null);
+
+                /** Service ipFamilyPolicy */
+                ipFamilyPolicy?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -983,6 +1008,9 @@ export namespace sluice {
             /** Endpoint cluster. */
             cluster: boolean;
 
+            /** Endpoint family. */
+            family: sluice.v1.IPFamily;
+
             /**
              * Creates a new Endpoint instance using the specified properties.
              * @param [properties] Properties to set
@@ -1096,6 +1124,9 @@ export namespace sluice {
 
                 /** Endpoint cluster */
                 cluster?: (boolean|null);
+
+                /** Endpoint family */
+                family?: (sluice.v1.IPFamily|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
