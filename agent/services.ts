@@ -120,8 +120,8 @@ export function planService(s: Service, ctx: NodeContext = { node: '', nodeIps: 
     for (const fam of families) byFamily.set(fam, { sets: { internal: [], external: [], cluster: [] }, whenEmpty: 'reject' });
     p.endpoints.forEach((e, j) => {
       const field = `ports[${i}].endpoints[${j}]`;
-      const fam = endpointFamily(e);
-      if (familyOfIp(e.ip, `${field}.ip`) !== fam) check.fail(`${field}.family`, `IPv${fam} for address ${e.ip}`);
+      const fam = familyOfIp(e.ip, `${field}.ip`);
+      if (endpointFamily(e) !== fam) check.fail(`${field}.family`, `IPv${endpointFamily(e)} for address ${e.ip}`);
       const f = byFamily.get(fam);
       if (!f) return; // a family the service does not serve
       const b = { ip: e.ip, port: check.port(e.port, `${field}.port`), terminating: e.terminating, local: !!ctx.node && e.nodeName === ctx.node };
