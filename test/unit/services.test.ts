@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildNodeServices } from '../../controlplane/model.ts';
 import { frontendsOf, planService, refusedPorts } from '../../agent/services.ts';
-import { toService, type ServiceJson } from '../../proto/contract.ts';
+import { endpointFamily, pb, servedFamilies, toService, type ServiceJson } from '../../proto/contract.ts';
 
 type EndpointJson = NonNullable<NonNullable<ServiceJson['ports']>[number]['endpoints']>[number];
 
@@ -175,5 +175,21 @@ describe('toService', () => {
     expect(s).toMatchObject({ type: '', clusterIps: [], externalIps: [], affinityClientIp: false, affinityTimeoutSeconds: 0 });
     expect(s.ports[0]).toEqual({ name: '', protocol: '', port: 80, nodePort: 0, endpoints: [] });
     expect(() => toService({ ports: 'x' as never })).toThrow();
+  });
+
+  it('IP families on the wire: enum numbers (4, 6) or names in a state file; a message without them decodes as before', () => {
+    const s = toService({
+      namespace: 'a', name: 'b', clusterIps: ['10.96.0.1', 'fd00::1'], ipFamilies: ['IPV4', 'IPV6'] as never, ipFamilyPolicy: 'PreferDualStack',
+      ports: [{ port: 80, endpoints: [{ ip: 'fd00:244::1', port: 80, family: 'IPV6' as never }, { ip: '10.244.0.1', port: 80 }] }],
+    });
+    expect([s.ipFamilies, s.ipFamilyPolicy, s.ports[0]!.endpoints.map((e) => e.family)]).toEqual([[4, 6], 'PreferDualStack', [6, 0]]);
+    expect(servedFamilies(s)).toEqual([4, 6]);
+    expect(s.ports[0]!.endpoints.map(endpointFamily)).toEqual([6, 4]);
+    const wire = pb.Service.encode(pb.Service.fromObject(s)).finish();
+    expect(toService(pb.Service.toObject(pb.Service.decode(wire)) as ServiceJson)).toEqual(s);
+    // an IPv4-only message of an older control plane: no family field on the wire at all
+    const old = pb.Service.encode(pb.Service.fromObject({ namespace: 'a', name: 'c', clusterIps: ['10.96.0.2'], ports: [{ port: 80, endpoints: [{ ip: '10.244.0.2', port: 80 }] }] })).finish();
+    const decoded = toService(pb.Service.toObject(pb.Service.decode(old)) as ServiceJson);
+    expect([decoded.ipFamilies, decoded.ports[0]!.endpoints[0]!.family, servedFamilies(decoded)]).toEqual([[], 0, [4]]);
   });
 });
