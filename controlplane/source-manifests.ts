@@ -536,61 +536,59 @@ function deriveFamilySlices(svc: KubeService, family: Family, pods: KubePod[], z
   const dist = svc.spec?.trafficDistribution ?? '';
   const sel = svc.spec?.selector;
   if (!sel || Object.keys(sel).length === 0 || svc.spec?.type === 'ExternalName') return out;
-  {
-    const ns = svc.metadata?.namespace || 'default';
-    const svcName = svc.metadata?.name ?? '';
-    const groups = new Map<string, { ports: { name: string; protocol: string; port: number }[]; endpoints: NonNullable<KubeEndpointSlice['endpoints']> }>();
-    for (const pod of pods) {
-      if ((pod.metadata?.namespace || 'default') !== ns) continue;
-      if (!selectorMatches(sel, pod.metadata?.labels)) continue;
-      const ip = podAddresses(pod).find((a) => familyOf(a) === family);
-      const node = pod.spec?.nodeName;
-      if (!ip || !node) continue;
-      if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
-      const ports: { name: string; protocol: string; port: number }[] = [];
-      for (const sp of svc.spec?.ports ?? []) {
-        const protocol = sp.protocol ?? 'TCP';
-        const tp = sp.targetPort ?? sp.port;
-        let port: number | undefined;
-        if (typeof tp === 'number') port = tp;
-        else if (typeof tp === 'string') {
-          if (/^\d+$/.test(tp)) port = Number(tp);
-          else for (const c of pod.spec?.containers ?? []) for (const cp of c.ports ?? []) {
-            if (port === undefined && cp.name === tp && (cp.protocol ?? 'TCP') === protocol) port = cp.containerPort;
-          }
+  const ns = svc.metadata?.namespace || 'default';
+  const svcName = svc.metadata?.name ?? '';
+  const groups = new Map<string, { ports: { name: string; protocol: string; port: number }[]; endpoints: NonNullable<KubeEndpointSlice['endpoints']> }>();
+  for (const pod of pods) {
+    if ((pod.metadata?.namespace || 'default') !== ns) continue;
+    if (!selectorMatches(sel, pod.metadata?.labels)) continue;
+    const ip = podAddresses(pod).find((a) => familyOf(a) === family);
+    const node = pod.spec?.nodeName;
+    if (!ip || !node) continue;
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    const ports: { name: string; protocol: string; port: number }[] = [];
+    for (const sp of svc.spec?.ports ?? []) {
+      const protocol = sp.protocol ?? 'TCP';
+      const tp = sp.targetPort ?? sp.port;
+      let port: number | undefined;
+      if (typeof tp === 'number') port = tp;
+      else if (typeof tp === 'string') {
+        if (/^\d+$/.test(tp)) port = Number(tp);
+        else for (const c of pod.spec?.containers ?? []) for (const cp of c.ports ?? []) {
+          if (port === undefined && cp.name === tp && (cp.protocol ?? 'TCP') === protocol) port = cp.containerPort;
         }
-        if (port !== undefined) ports.push({ name: sp.name ?? '', protocol, port });
       }
-      const sig = JSON.stringify(ports);
-      let g = groups.get(sig);
-      if (!g) groups.set(sig, (g = { ports, endpoints: [] }));
-      const ready = podReady(pod);
-      const terminating = pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
-      const zone = zones.get(node) || undefined;
-      const hinted = CLOSE_DISTRIBUTIONS.has(dist) && ready && !terminating && (zone !== undefined || dist === 'PreferSameNode');
-      g.endpoints.push({
-        addresses: [ip],
-        conditions: { ready: ready && !terminating, serving: ready, terminating },
-        nodeName: node,
-        ...(zone !== undefined ? { zone } : {}),
-        ...(hinted ? { hints: { ...(zone !== undefined ? { forZones: [{ name: zone }] } : {}), ...(dist === 'PreferSameNode' ? { forNodes: [{ name: node }] } : {}) } } : {}),
-        targetRef: { kind: 'Pod', namespace: ns, name: pod.metadata?.name ?? '' },
-      });
+      if (port !== undefined) ports.push({ name: sp.name ?? '', protocol, port });
     }
-    for (const [sig, g] of [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (g.ports.length === 0 && (svc.spec?.ports?.length ?? 0) > 0) continue; // no port resolves: nothing to serve
-      // IPv4 slices keep the names they had before IPv6 existed here
-      const h = createHash('sha256').update(family === 4 ? sig : `IPv6 ${sig}`).digest('hex').slice(0, 5);
-      g.endpoints.sort((a, b) => (a.addresses![0]! < b.addresses![0]! ? -1 : 1));
-      out.push({
-        kind: 'EndpointSlice',
-        apiVersion: 'discovery.k8s.io/v1',
-        metadata: { name: `${svcName}-${h}`, namespace: ns, labels: { [SERVICE_NAME_LABEL]: svcName, 'endpointslice.kubernetes.io/managed-by': 'sluice-manifests' } },
-        addressType: family === 4 ? 'IPv4' : 'IPv6',
-        ports: g.ports,
-        endpoints: g.endpoints,
-      });
-    }
+    const sig = JSON.stringify(ports);
+    let g = groups.get(sig);
+    if (!g) groups.set(sig, (g = { ports, endpoints: [] }));
+    const ready = podReady(pod);
+    const terminating = pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
+    const zone = zones.get(node) || undefined;
+    const hinted = CLOSE_DISTRIBUTIONS.has(dist) && ready && !terminating && (zone !== undefined || dist === 'PreferSameNode');
+    g.endpoints.push({
+      addresses: [ip],
+      conditions: { ready: ready && !terminating, serving: ready, terminating },
+      nodeName: node,
+      ...(zone !== undefined ? { zone } : {}),
+      ...(hinted ? { hints: { ...(zone !== undefined ? { forZones: [{ name: zone }] } : {}), ...(dist === 'PreferSameNode' ? { forNodes: [{ name: node }] } : {}) } } : {}),
+      targetRef: { kind: 'Pod', namespace: ns, name: pod.metadata?.name ?? '' },
+    });
+  }
+  for (const [sig, g] of [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (g.ports.length === 0 && (svc.spec?.ports?.length ?? 0) > 0) continue; // no port resolves: nothing to serve
+    // IPv4 slices keep the names they had before IPv6 existed here
+    const h = createHash('sha256').update(family === 4 ? sig : `IPv6 ${sig}`).digest('hex').slice(0, 5);
+    g.endpoints.sort((a, b) => (a.addresses![0]! < b.addresses![0]! ? -1 : 1));
+    out.push({
+      kind: 'EndpointSlice',
+      apiVersion: 'discovery.k8s.io/v1',
+      metadata: { name: `${svcName}-${h}`, namespace: ns, labels: { [SERVICE_NAME_LABEL]: svcName, 'endpointslice.kubernetes.io/managed-by': 'sluice-manifests' } },
+      addressType: family === 4 ? 'IPv4' : 'IPv6',
+      ports: g.ports,
+      endpoints: g.endpoints,
+    });
   }
   return out;
 }

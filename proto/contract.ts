@@ -39,11 +39,14 @@ export function toStateUpdate(m: sluice.v1.StateUpdate): StateUpdate {
 /** sluice.v1.IPFamily: UNSPECIFIED (0, the address tells), IPV4 (4), IPV6 (6). */
 export const IPFamily = pb.IPFamily;
 
-/** The families @s serves, primary first: ip_families, or (a hand-written state file) its cluster IPs'. */
+/**
+ * The families @s serves, primary first: ip_families (or, in a hand-written state file without them,
+ * its cluster IPs'), each only with a cluster IP of it (kube-proxy serves a family only then).
+ */
 export function servedFamilies(s: Pick<Service, 'ipFamilies' | 'clusterIps'>): Family[] {
-  const stated = s.ipFamilies.filter((f): f is Family => f === 4 || f === 6);
-  const fams = stated.length ? stated : s.clusterIps.map(familyOf).filter((f): f is Family => f !== 0);
-  return [...new Set(fams)];
+  const withIp = s.clusterIps.map(familyOf).filter((f): f is Family => f !== 0);
+  const stated = s.ipFamilies.filter((f): f is Family => (f === 4 || f === 6) && withIp.includes(f));
+  return [...new Set(stated.length ? stated : withIp)];
 }
 
 /** The family of an endpoint: as stated, or (not stated) its address's. */
