@@ -13,7 +13,7 @@
 // nothing and is reported whole, never half-programmed.
 import type { FrontendSpec } from './datapath.ts';
 import { canonicalIp, familyOf, formatAddrPort, parseCidr, type Family } from '../common/ip.ts';
-import { endpointFamily, servedFamilies, serviceKey, type Service } from '../proto/contract.ts';
+import { servedFamilies, serviceKey, type Service } from '../proto/contract.ts';
 
 /** The families the datapath programs today. */
 export const DATAPATH_FAMILIES: readonly Family[] = [4];
@@ -29,9 +29,10 @@ export interface NodeContext {
 function datapathLimits(key: string) {
   const fail = (field: string, what: string): never => { throw new Error(`service ${key}: ${field}: ${what}`); };
   return {
-    /** An address in the contract's canonical form. */
-    ip(v: string, field: string): string {
-      return canonicalIp(v) === v ? v : fail(field, `${JSON.stringify(v)} is not an IP address in canonical form`);
+    /** The family of an address in the contract's canonical form (an IPv4 one is canonical as soon as it parses). */
+    family(v: string, field: string): Family {
+      const f = familyOf(v);
+      return f === 4 || (f === 6 && canonicalIp(v) === v) ? f : fail(field, `${JSON.stringify(v)} is not an IP address in canonical form`);
     },
     port(v: number, field: string): number {
       return v >= 1 && v <= 65535 ? v : fail(field, `${v} does not fit a 16-bit port`);
@@ -104,7 +105,7 @@ export function planService(s: Service, ctx: NodeContext = { node: '', nodeIps: 
   const rangeFamilies = s.loadBalancerSourceRanges.map((r, i) => check.cidr(r, `loadBalancerSourceRanges[${i}]`));
   const families = servedFamilies(s);
   // Every address is checked whatever its family, so a malformed one fails the service either way.
-  const familyOfIp = (v: string, field: string): Family => familyOf(check.ip(v, field)) as Family;
+  const familyOfIp = check.family;
   const vips = {
     cluster: s.clusterIps.map((v, i) => ({ ip: v, fam: familyOfIp(v, `clusterIps[${i}]`) })),
     external: s.externalIps.map((v, i) => ({ ip: v, fam: familyOfIp(v, `externalIps[${i}]`) })),
@@ -119,12 +120,15 @@ export function planService(s: Service, ctx: NodeContext = { node: '', nodeIps: 
     const byFamily = new Map<Family, { sets: Record<EndpointSet, FrontendSpec['backends']>; whenEmpty: FrontendSpec['whenEmpty'] }>();
     for (const fam of families) byFamily.set(fam, { sets: { internal: [], external: [], cluster: [] }, whenEmpty: 'reject' });
     p.endpoints.forEach((e, j) => {
-      const field = `ports[${i}].endpoints[${j}]`;
-      const fam = familyOfIp(e.ip, `${field}.ip`);
-      if (endpointFamily(e) !== fam) check.fail(`${field}.family`, `IPv${endpointFamily(e)} for address ${e.ip}`);
+      // The field names are built only on failure: this loop runs for every endpoint of every change.
+      const field = () => `ports[${i}].endpoints[${j}]`;
+      let fam = familyOf(e.ip);
+      if (fam !== 4) fam = familyOfIp(e.ip, `${field()}.ip`);
+      if (e.family && e.family !== fam) check.fail(`${field()}.family`, `IPv${e.family} for address ${e.ip}`);
       const f = byFamily.get(fam);
       if (!f) return; // a family the service does not serve
-      const b = { ip: e.ip, port: check.port(e.port, `${field}.port`), terminating: e.terminating, local: !!ctx.node && e.nodeName === ctx.node };
+      if (!(e.port >= 1 && e.port <= 65535)) check.port(e.port, `${field()}.port`);
+      const b = { ip: e.ip, port: e.port, terminating: e.terminating, local: !!ctx.node && e.nodeName === ctx.node };
       for (const set of ['internal', 'external', 'cluster'] as const) if (inSet(e, set, s, ctx.node)) f.sets[set].push(b);
       // Endpoints of this family exist, none usable by some set: that set drops rather than rejects.
       f.whenEmpty = 'drop';
