@@ -165,8 +165,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   let stream: StateStreamClient | undefined;
   let ready = false;
   metrics.frontendsSkipped.set({ family: 'ipv6' }, 0);
-  let skippedSeen = '';
-  /** IPv6 frontends left out until the IPv6 datapath exists: gauge, status, and one log line per change. */
+  /** IPv6 frontends left out until the IPv6 datapath exists (called when they changed): gauge, status, one log line. */
   const reportSkipped = (version: number, skipped: SkippedService[]): void => {
     const frontends = skipped.reduce((n, s) => n + s.frontends.length, 0);
     metrics.frontendsSkipped.set({ family: 'ipv6' }, frontends);
@@ -175,9 +174,6 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       family: 'ipv6', reason, frontends, truncated: skipped.length > SKIPPED_LISTED,
       services: skipped.slice(0, SKIPPED_LISTED).map((s) => ({ service: s.service, whole: s.whole, frontends: s.frontends.map(({ frontend, type, name }) => ({ frontend, type, name })) })),
     } : undefined;
-    const seen = skipped.map((s) => `${s.service}:${s.whole ? 'whole' : ''}:${s.frontends.length}`).join(',');
-    if (seen === skippedSeen) return;
-    skippedSeen = seen;
     const whole = skipped.filter((s) => s.whole).map((s) => s.service);
     log.warn({
       version, family: 'ipv6', frontends, services: skipped.length, ipv6OnlyServices: whole.slice(0, 20), ipv6Only: whole.length,
@@ -218,7 +214,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       if (r.refused.length !== (status.refused?.length ?? 0)) log.warn({ version, refused: r.refused }, 'service ports left out');
       status.refused = r.refused.length ? r.refused : undefined;
       metrics.refusedPorts = r.refused.length;
-      reportSkipped(version, r.skipped);
+      if (r.skippedChanged) reportSkipped(version, r.skipped);
       if (r.udpBackendsGone) forgetUdp();
       metrics.serviceErrors.inc(r.errors.length);
       metrics.applied.inc();

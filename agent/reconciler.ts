@@ -19,6 +19,8 @@ export interface ApplyStats {
    * of it is programmed.
    */
   skipped: SkippedService[];
+  /** `skipped` differs from the previous change's (so it needs reporting again). */
+  skippedChanged: boolean;
 }
 
 export interface SkippedService {
@@ -36,6 +38,9 @@ export class Reconciler {
   #desired = new Map<string, Service>();
   /** service key -> its skipped frontends, for the services that have some. */
   #skipped = new Map<string, SkippedService>();
+  /** #skipped as a sorted list, rebuilt only when an entry changed (a delta costs what it changes). */
+  #skippedSorted: SkippedService[] = [];
+  #skippedDirty = false;
 
   constructor(dp: Datapath, ctx?: NodeContext) {
     this.#dp = dp;
@@ -57,11 +62,14 @@ export class Reconciler {
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
     this.#desired = next;
     this.#setOwned(owned, true);
+    // Broken services keep their report, the others get their new one; reported again only if it differs.
     const before = this.#skipped;
-    this.#skipped = new Map();
-    for (const svc of broken) { const b = before.get(svc); if (b && next.has(svc)) this.#skipped.set(svc, b); }
-    this.#setSkipped(skipped);
-    return { services: next.size, ...r, errors, refused: this.#refused(), skipped: this.#skippedList() };
+    const now = new Map<string, SkippedService>();
+    for (const svc of broken) { const b = before.get(svc); if (b && next.has(svc)) now.set(svc, b); }
+    for (const [svc, sk] of skipped) if (sk.frontends.length) now.set(svc, sk);
+    if (now.size !== before.size || [...now].some(([k, v]) => !sameSkipped(before.get(k), v))) this.#skippedDirty = true;
+    this.#skipped = now;
+    return { services: next.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport() };
   }
 
   applyDelta(upserts: Service[], removals: string[]): ApplyStats {
@@ -79,22 +87,33 @@ export class Reconciler {
       for (const fk of this.#owned.get(key) ?? []) if (!keep.has(fk)) remove.push(fk);
     }
     const r = this.#dp.apply(set, remove);
-    for (const key of removals) { this.#desired.delete(key); this.#setOwned(new Map([[key, []]])); this.#skipped.delete(key); }
+    for (const key of removals) {
+      this.#desired.delete(key);
+      this.#setOwned(new Map([[key, []]]));
+      if (this.#skipped.delete(key)) this.#skippedDirty = true;
+    }
     for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), s);
     this.#setOwned(owned);
     this.#setSkipped(skipped);
-    return { services: this.#desired.size, ...r, errors, refused: this.#refused(), skipped: this.#skippedList() };
+    return { services: this.#desired.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport() };
   }
 
   /** Replaces the skipped frontends of the services planned in this change. */
   #setSkipped(planned: Map<string, SkippedService>): void {
     for (const [svc, sk] of planned) {
-      if (sk.frontends.length) this.#skipped.set(svc, sk); else this.#skipped.delete(svc);
+      const prev = this.#skipped.get(svc);
+      if (sk.frontends.length) {
+        if (!sameSkipped(prev, sk)) this.#skippedDirty = true;
+        this.#skipped.set(svc, sk);
+      } else if (this.#skipped.delete(svc)) this.#skippedDirty = true;
     }
   }
 
-  #skippedList(): SkippedService[] {
-    return [...this.#skipped.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+  #skippedReport(): { skipped: SkippedService[]; skippedChanged: boolean } {
+    const changed = this.#skippedDirty;
+    if (changed) this.#skippedSorted = [...this.#skipped.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    this.#skippedDirty = false;
+    return { skipped: this.#skippedSorted, skippedChanged: changed };
   }
 
   #refused(): ApplyStats['refused'] {
@@ -138,4 +157,10 @@ export class Reconciler {
     }
     return { set, owned, errors, broken, skipped };
   }
+}
+
+function sameSkipped(a: SkippedService | undefined, b: SkippedService | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.whole === b.whole && a.frontends.length === b.frontends.length &&
+    a.frontends.every((f, i) => f.frontend === b.frontends[i]!.frontend && f.type === b.frontends[i]!.type && f.name === b.frontends[i]!.name);
 }

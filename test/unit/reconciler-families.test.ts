@@ -56,6 +56,11 @@ describe('Reconciler: IP families while the datapath is IPv4-only', () => {
       ['default/web', false, ['ClusterIP [fd00:96::10]:80/TCP', 'NodePort [fd00:1::10]:30080/TCP']],
     ]);
     expect([...dual.dp.frontends.keys()].sort()).toEqual(['10.96.0.10:80/TCP', '10.96.0.30:80/TCP', '192.168.1.10:30080/TCP/external']);
+    expect(r.skippedChanged).toBe(true);
+    // the same snapshot again (a reconnect): nothing new to report
+    expect(dual.rec.applySnapshot([web(['10.96.0.10', 'fd00:96::10'], { ipFamilies: [4, 6] }), v6only, plain].map(toService)).skippedChanged).toBe(false);
+    // a change elsewhere does not touch the report either
+    expect(dual.rec.applyDelta([toService({ ...plain, ports: [{ ...plain.ports![0]!, port: 81 }] })], []).skippedChanged).toBe(false);
   });
 
   it('deltas keep the report current: IPv6-only becomes dual-stack (its IPv4 half programmed), removals clear it', () => {
@@ -65,10 +70,11 @@ describe('Reconciler: IP families while the datapath is IPv4-only', () => {
     const dualNow: ServiceJson = { ...v6only, clusterIps: ['fd00:96::20', '10.96.0.20'], ipFamilies: [6, 4] };
     dualNow.ports = [{ ...v6only.ports![0]!, endpoints: [...v6only.ports![0]!.endpoints!, { ip: '10.244.1.3', port: 53, family: 4 }] }];
     let r = rec.applyDelta([toService(dualNow)], []);
+    expect(r.skippedChanged).toBe(true);
     expect(r.skipped.map((s) => [s.service, s.whole, s.frontends.length])).toEqual([['default/only6', false, 1]]);
     expect(dp.frontends.get('10.96.0.20:53/UDP')?.backends.size).toBe(1);
     r = rec.applyDelta([], ['default/only6']);
-    expect(r.skipped).toEqual([]);
+    expect([r.skipped, r.skippedChanged]).toEqual([[], true]);
     expect([...dp.frontends.keys()]).toEqual(['10.96.0.30:80/TCP']);
   });
 
