@@ -22,15 +22,6 @@ export interface Cidr {
  */
 const MAX_V6_ADDRESSES = 65536n;
 
-export function ipToNum(ip: string): number {
-  const p = ip.split('.').map(Number);
-  return ((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!;
-}
-
-export function numToIp(n: number): string {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 function toBig(ip: string): bigint {
   return BigInt(`0x${ipBytes(ip).toString('hex')}`);
 }
