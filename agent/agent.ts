@@ -20,7 +20,8 @@ import { ServiceHealthServers } from './service-health.ts';
 import { Reconciler } from './reconciler.ts';
 import { applySocketLb, type SocketLbAttachment, type SocketLbMode } from './socket-lb.ts';
 import { StaleSocketSweeper } from './socket-sweep.ts';
-import { STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
+import { SKIPPED_LISTED, STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
+import type { SkippedService } from './reconciler.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 
 const E2BIG = 7;
@@ -135,7 +136,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   };
 
-  const nodeIps = nodePortIps(o.nodePortAddresses ?? ['primary'], external?.ips ?? []);
+  // NodePorts of both families (kube-proxy's per-family proxiers each take their family's addresses):
+  // the IPv6 ones are planned, and reported as skipped until the IPv6 datapath exists.
+  const nodeIps = nodePortIps(o.nodePortAddresses ?? ['primary'], [...external?.ips ?? [], ...external?.ips6 ?? []]);
   // Hairpin is source-NATed to the node's address with or without a north-south interface.
   const masquerade = masqueradeAddress(external?.ips ?? [], nodeIps);
   if (masquerade) {
@@ -167,6 +170,22 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   };
   let stream: StateStreamClient | undefined;
   let ready = false;
+  metrics.frontendsSkipped.set({ family: 'ipv6' }, 0);
+  /** IPv6 frontends left out until the IPv6 datapath exists (called when they changed): gauge, status, one log line. */
+  const reportSkipped = (version: number, skipped: SkippedService[]): void => {
+    const frontends = skipped.reduce((n, s) => n + s.frontends.length, 0);
+    metrics.frontendsSkipped.set({ family: 'ipv6' }, frontends);
+    const reason = 'the datapath serves IPv4 only for now (IPv6 is phase 2, docs/ipv6.md); IPv4 frontends of dual-stack services are programmed';
+    status.skipped = skipped.length ? {
+      family: 'ipv6', reason, frontends, truncated: skipped.length > SKIPPED_LISTED,
+      services: skipped.slice(0, SKIPPED_LISTED).map((s) => ({ service: s.service, whole: s.whole, frontends: s.frontends.map(({ frontend, type, name }) => ({ frontend, type, name })) })),
+    } : undefined;
+    const whole = skipped.filter((s) => s.whole).map((s) => s.service);
+    log.warn({
+      version, family: 'ipv6', frontends, services: skipped.length, ipv6OnlyServices: whole.slice(0, 20), ipv6Only: whole.length,
+      examples: skipped.slice(0, 5).map((s) => s.frontends[0]!.frontend), reason,
+    }, frontends ? 'IPv6 frontends not programmed' : 'no IPv6 frontend left out any more');
+  };
 
   const saveStatus = (): void => {
     status.interfaces = attacher.attached.map((a) => a.name).sort();
@@ -218,6 +237,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       if (r.refused.length !== (status.refused?.length ?? 0)) log.warn({ version, refused: r.refused }, 'service ports left out');
       status.refused = r.refused.length ? r.refused : undefined;
       metrics.refusedPorts = r.refused.length;
+      if (r.skippedChanged) reportSkipped(version, r.skipped);
       if (r.udpBackendsGone) forgetUdp();
       metrics.serviceErrors.inc(r.errors.length);
       metrics.applied.inc();

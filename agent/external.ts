@@ -14,12 +14,19 @@ export interface ExternalAttachment {
   ifindex: number;
   mode: ExternalMode;
   ips: string[];
+  /** Its global IPv6 addresses (link-local ones left out): NodePorts of IPv6 frontends. */
+  ips6: string[];
   /** Why a faster mode was not used, when it was not. */
   fallbacks: string[];
 }
 
 export function interfaceIPv4(name: string): string[] {
   return (os.networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address);
+}
+
+/** The interface's IPv6 addresses other than link-local (fe80::/10) ones. */
+export function interfaceIPv6(name: string): string[] {
+  return (os.networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv6' && a.scopeid === 0 && !/^fe[89ab]/i.test(a.address)).map((a) => a.address);
 }
 
 /** The interface's link kind ("veth", "bridge", …; empty for a plain NIC). */
@@ -56,7 +63,7 @@ export function attachExternal(name: string, progs: { extXdp: number; extTc: num
       // that is not a service's.
       bpf.tcAttach(ifindex, 'ingress', progs.extTc);
       bpf.tcAttach(ifindex, 'egress', progs.extEgress);
-      return { name, ifindex, mode, ips, fallbacks };
+      return { name, ifindex, mode, ips, ips6: interfaceIPv6(name), fallbacks };
     } catch (e) {
       fallbacks.push(`${mode}: ${(e as Error).message.split('\n')[0]}`);
     }

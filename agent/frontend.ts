@@ -59,7 +59,9 @@ export interface ProgrammedFrontend extends Omit<Frontend, 'scope' | 'localOnly'
 /** A programmed frontend as `sluice service list -o json` prints it. */
 export interface FrontendRow extends Pick<ProgrammedFrontend, 'vip' | 'port' | 'name' | 'affinityTimeout' | 'maglevSize'> {
   id: number;
+  /** "10.96.0.10:80/TCP", "[fd00::10]:80/TCP" */
   frontend: string;
+  family: 'ipv4' | 'ipv6';
   protocol: string;
   type: 'ClusterIP' | 'External';
   backends: Array<{ id: number; address: string; state: 'active' | 'terminating' }>;

@@ -6,6 +6,7 @@ import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
 import { DEFAULT_PIN_ROOT, pinDir, readSockStats, readSvcStats } from './datapath.ts';
 import { decodeFrontend, type FrontendRow } from './frontend.ts';
+import { formatAddrPort } from '../common/ip.ts';
 import { LibbpfMap } from './maps/libbpf-map.ts';
 import { sumPerCpu, typedMaps, u32Key, type BpfMap } from './maps/map.ts';
 
@@ -56,11 +57,11 @@ export class MapRows {
       const s = readSvcStats(this.#map('sl_svc_stats'), fe.svcId, this.#cpus);
       const sk = readSockStats(this.#map('sl_sock_stats'), fe.svcId, this.#cpus);
       return {
-        id: fe.svcId, frontend: `${fe.vip}:${fe.port}/${fe.proto}`, vip: fe.vip, port: fe.port,
+        id: fe.svcId, frontend: `${formatAddrPort(fe.vip, fe.port)}/${fe.proto}`, vip: fe.vip, port: fe.port, family: fe.vip.includes(':') ? 'ipv6' : 'ipv4',
         protocol: fe.proto, type: fe.scope === L.SL_SCOPE_CLUSTER ? 'ClusterIP' : 'External',
         name: fe.name, affinityTimeout: fe.affinityTimeout, maglevSize: fe.maglevSize,
         backends: (backends.get(fe.svcId) ?? []).map(({ id, b }) => ({
-          id, address: `${b.ip}:${b.port}`, state: b.flags & L.SL_BE_F_TERMINATING ? 'terminating' as const : 'active' as const,
+          id, address: formatAddrPort(b.ip, b.port), state: b.flags & L.SL_BE_F_TERMINATING ? 'terminating' as const : 'active' as const,
         })).sort((a, b) => a.id - b.id),
         stats: {
           connections: Number(s.conns), packets: Number(s.packets), bytes: Number(s.bytes), rejects: Number(s.rejects),
@@ -75,7 +76,7 @@ export class MapRows {
     const now = monotonicNs();
     return this.#typed().ct.entries().map(({ key: k, value: e }) => ({
       direction: k.dir === L.SL_CT_DIR_REPLY ? 'reply' as const : 'service' as const, protocol: L.protoName(k.proto),
-      source: `${k.saddr}:${k.sport}`, destination: `${k.daddr}:${k.dport}`, nat: `${e.nat_addr}:${e.nat_port}`,
+      source: formatAddrPort(k.saddr, k.sport), destination: formatAddrPort(k.daddr, k.dport), nat: formatAddrPort(e.nat_addr, e.nat_port),
       serviceId: e.svc_id, backendId: e.backend_id, closing: !!(e.flags & L.SL_CT_F_CLOSING),
       ageSeconds: secondsSince(now, e.created_ns), idleSeconds: secondsSince(now, e.last_seen_ns),
     }));

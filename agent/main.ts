@@ -30,8 +30,8 @@ mTLS to the control plane (all three, or none):
   --pod-interfaces GLOBS   comma-separated name patterns of pods' host-side veths (default: lxc*)
   --external-interface IF  the node's external interface: NodePorts on its addresses, ExternalIPs
                            and LoadBalancer IPs are balanced there (north-south); off when unset
-  --nodeport-addresses L   comma-separated IPv4 CIDRs and "primary": the node addresses that take
-                           NodePorts (default: primary, the external interface's addresses)
+  --nodeport-addresses L   comma-separated CIDRs (IPv4, IPv6) and "primary": the node addresses that
+                           take NodePorts (default: primary, the external interface's addresses)
   --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
   --socket-lb MODE         off|on|host-only: translate service addresses at connect()/sendmsg() for
                            every socket under --cgroup-root (on), or only the node's own (host-only,

@@ -2,6 +2,7 @@
 // which frontend, why a packet was dropped or refused, which backend a sampled flow got. Reads the
 // node's pinned ring buffer, so like the rest of the CLI it needs no agent; flows and affinity hits
 // are asked of the datapath (sl_event_config) only while a monitor wants them.
+import { formatAddrPort } from '../common/ip.ts';
 import { setImmediate as tick } from 'node:timers/promises';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
@@ -119,7 +120,7 @@ function describe(e: L.DatapathEvent, names: FrontendNames, wallMs: number): Mon
   }
   return {
     time: new Date(wallMs).toISOString(), type, reason: L.EVENT_REASONS[e.reason] ?? `reason_${e.reason}`,
-    protocol: L.protoName(e.proto), source: `${e.saddr}:${e.sport}`, destination: `${e.daddr}:${e.dport}`,
+    protocol: L.protoName(e.proto), source: formatAddrPort(e.saddr, e.sport), destination: formatAddrPort(e.daddr, e.dport),
     serviceId: e.svc_id, service: fe?.name ?? null, scope: fe ? fe.type : null, backend,
   };
 }

@@ -1,13 +1,22 @@
 // Turns services as the control plane sends them (sluice.v1.Service, see proto/contract.ts) into
-// datapath frontends: one per IPv4 cluster IP and port, and the external ones. The control plane's
-// model has validated the service and applied its defaults; what is checked here is only what this
-// datapath cannot hold (IPv4 addresses, TCP and UDP, 16-bit ports, an affinity timeout); SCTP ports are left out and
-// reported (refusedPorts), with an error
-// naming the service and the field.
+// datapath frontends: one per cluster IP and port, and the external ones, per IP family. The control
+// plane's model has validated the service and applied its defaults; what is checked here is only
+// what this datapath cannot hold (TCP and UDP, 16-bit ports, an affinity timeout, addresses in the
+// contract's form). SCTP ports are left out and reported (refusedPorts), with an error naming the
+// service and the field.
+//
+// IP families: each family a service serves is planned on its own, as kube-proxy's per-family
+// proxiers do, from that family's cluster IP, node addresses, externalIPs, LB IPs, source ranges and
+// endpoints. The datapath serves IPv4 only for now (docs/ipv6.md, phase 2 adds IPv6): the IPv6
+// frontends of a service are listed as skipped (skippedFrontends) and nothing of them is programmed,
+// while its IPv4 frontends are programmed exactly as before. An IPv6-only service thus programs
+// nothing and is reported whole, never half-programmed.
 import type { FrontendSpec } from './datapath.ts';
-import { serviceKey, type Service } from '../proto/contract.ts';
+import { canonicalIp, familyOf, formatAddrPort, parseCidr, type Family } from '../common/ip.ts';
+import { servedFamilies, serviceKey, type Service } from '../proto/contract.ts';
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** The families the datapath programs today. */
+export const DATAPATH_FAMILIES: readonly Family[] = [4];
 
 /** What the node knows about itself when turning services into frontends. */
 export interface NodeContext {
@@ -20,17 +29,17 @@ export interface NodeContext {
 function datapathLimits(key: string) {
   const fail = (field: string, what: string): never => { throw new Error(`service ${key}: ${field}: ${what}`); };
   return {
-    ip(v: string, field: string): string {
-      return IPV4.test(v) ? v : fail(field, `${JSON.stringify(v)} is not an IPv4 address (the datapath holds IPv4 only)`);
+    /** The family of an address in the contract's canonical form (an IPv4 one is canonical as soon as it parses). */
+    family(v: string, field: string): Family {
+      const f = familyOf(v);
+      return f === 4 || (f === 6 && canonicalIp(v) === v) ? f : fail(field, `${JSON.stringify(v)} is not an IP address in canonical form`);
     },
     port(v: number, field: string): number {
       return v >= 1 && v <= 65535 ? v : fail(field, `${v} does not fit a 16-bit port`);
     },
-    /** IPv4 CIDRs are kept; IPv6 ones do not apply to IPv4 frontends. */
-    cidr(v: string, field: string): boolean {
-      if (v.includes(':')) return false;
-      const m = /^([\d.]+)\/(\d{1,2})$/.exec(v);
-      return m && IPV4.test(m[1]!) && Number(m[2]) <= 32 ? true : fail(field, `${JSON.stringify(v)} is not a CIDR`);
+    /** The family of a CIDR (of either family). */
+    cidr(v: string, field: string): Family {
+      return parseCidr(v)?.family ?? fail(field, `${JSON.stringify(v)} is not a CIDR`);
     },
     proto(v: string, field: string): 'TCP' | 'UDP' {
       return v === 'TCP' || v === 'UDP' ? v : fail(field, `${v} is not supported (TCP and UDP are)`);
@@ -59,59 +68,109 @@ export function refusedPorts(s: Service): Array<{ port: string; reason: string }
   }));
 }
 
+/** A frontend of a family the datapath does not program yet, for logs, status and `sluice service list`. */
+export interface SkippedFrontend {
+  /** "[fd00::10]:80/TCP" */
+  frontend: string;
+  family: 'ipv6';
+  type: 'ClusterIP' | 'NodePort' | 'ExternalIP' | 'LoadBalancer';
+  /** The service's frontend name ("namespace/name:port", plus the kind for external ones). */
+  name: string;
+}
+
+export interface ServicePlan {
+  /** What the datapath programs (its families only). */
+  frontends: FrontendSpec[];
+  /** Frontends of the families it does not program yet. */
+  skipped: SkippedFrontend[];
+}
+
 /**
  * Frontends of one service: cluster-internal ones for every cluster IP and port, and external ones
- * for NodePorts on every node address, externalIPs and LoadBalancer ingress IPs. ClusterIP frontends
- * get the internal endpoint set, external ones the external set and, under externalTrafficPolicy
- * Local, the cluster set as the short circuit for this node's own pods. A port without endpoints in
- * any set rejects new flows; one whose endpoints are all outside the set it needs drops them
- * (kube-proxy's rules). loadBalancerSourceRanges apply to LoadBalancer IPs and NodePorts. SCTP ports
- * are skipped (refusedPorts()).
+ * for NodePorts on every node address, externalIPs and LoadBalancer ingress IPs; each family served
+ * with its own addresses and endpoints. ClusterIP frontends get the internal endpoint set, external
+ * ones the external set and, under externalTrafficPolicy Local, the cluster set as the short circuit
+ * for this node's own pods. A port without endpoints (of the frontend's family) in any set rejects
+ * new flows; one whose endpoints are all outside the set it needs drops them (kube-proxy's rules).
+ * loadBalancerSourceRanges of a family apply to that family's LoadBalancer IPs and NodePorts. SCTP
+ * ports are skipped (refusedPorts()).
  */
-export function frontendsOf(s: Service, ctx: NodeContext = { node: '', nodeIps: [] }): FrontendSpec[] {
+export function planService(s: Service, ctx: NodeContext = { node: '', nodeIps: [] }): ServicePlan {
   const key = serviceKey(s);
   const check = datapathLimits(key);
   const out: FrontendSpec[] = [];
+  const skipped: SkippedFrontend[] = [];
   if (s.affinityClientIp && s.affinityTimeoutSeconds === 0) check.fail('affinityTimeoutSeconds', '0 with affinityClientIp (the datapath reads 0 as no affinity)');
   const base = { affinityTimeout: s.affinityClientIp ? s.affinityTimeoutSeconds : 0 };
-  const ranges = s.loadBalancerSourceRanges.filter((r, i) => check.cidr(r, `loadBalancerSourceRanges[${i}]`));
+  const rangeFamilies = s.loadBalancerSourceRanges.map((r, i) => check.cidr(r, `loadBalancerSourceRanges[${i}]`));
+  const families = servedFamilies(s);
+  // Every address is checked whatever its family, so a malformed one fails the service either way.
+  const familyOfIp = check.family;
+  const vips = {
+    cluster: s.clusterIps.map((v, i) => ({ ip: v, fam: familyOfIp(v, `clusterIps[${i}]`) })),
+    external: s.externalIps.map((v, i) => ({ ip: v, fam: familyOfIp(v, `externalIps[${i}]`) })),
+    lb: s.loadBalancerIps.map((v, i) => ({ ip: v, fam: familyOfIp(v, `loadBalancerIps[${i}]`) })),
+    node: ctx.nodeIps.map((v) => ({ ip: v, fam: familyOf(v) })),
+  };
   const ports = s.ports.flatMap((p, i) => {
     if (p.protocol === 'SCTP') return [];
     const proto = check.proto(p.protocol, `ports[${i}].protocol`);
     check.port(p.port, `ports[${i}].port`);
     if (p.nodePort) check.port(p.nodePort, `ports[${i}].nodePort`);
-    const sets = { internal: [] as FrontendSpec['backends'], external: [] as FrontendSpec['backends'], cluster: [] as FrontendSpec['backends'] };
+    const byFamily = new Map<Family, { sets: Record<EndpointSet, FrontendSpec['backends']>; whenEmpty: FrontendSpec['whenEmpty'] }>();
+    for (const fam of families) byFamily.set(fam, { sets: { internal: [], external: [], cluster: [] }, whenEmpty: 'reject' });
     p.endpoints.forEach((e, j) => {
-      const b = {
-        ip: check.ip(e.ip, `ports[${i}].endpoints[${j}].ip`), port: check.port(e.port, `ports[${i}].endpoints[${j}].port`),
-        terminating: e.terminating, local: !!ctx.node && e.nodeName === ctx.node,
-      };
-      for (const set of ['internal', 'external', 'cluster'] as const) if (inSet(e, set, s, ctx.node)) sets[set].push(b);
+      // The field names are built only on failure: this loop runs for every endpoint of every change.
+      const field = () => `ports[${i}].endpoints[${j}]`;
+      let fam = familyOf(e.ip);
+      if (fam !== 4) fam = familyOfIp(e.ip, `${field()}.ip`);
+      if (e.family && e.family !== fam) check.fail(`${field()}.family`, `IPv${e.family} for address ${e.ip}`);
+      const f = byFamily.get(fam);
+      if (!f) return; // a family the service does not serve
+      if (!(e.port >= 1 && e.port <= 65535)) check.port(e.port, `${field()}.port`);
+      const b = { ip: e.ip, port: e.port, terminating: e.terminating, local: !!ctx.node && e.nodeName === ctx.node };
+      for (const set of ['internal', 'external', 'cluster'] as const) if (inSet(e, set, s, ctx.node)) f.sets[set].push(b);
+      // Endpoints of this family exist, none usable by some set: that set drops rather than rejects.
+      f.whenEmpty = 'drop';
     });
-    const whenEmpty: FrontendSpec['whenEmpty'] = p.endpoints.length ? 'drop' : 'reject';
-    return [{ p, proto, sets, whenEmpty }];
+    return [{ p, proto, byFamily }];
   });
-  for (const [v, vip] of s.clusterIps.entries()) {
-    check.ip(vip, `clusterIps[${v}]`);
-    for (const { p, proto, sets, whenEmpty } of ports) {
-      out.push({ ...base, vip, port: p.port, proto, name: `${key}:${p.name || p.port}`, backends: sets.internal, whenEmpty });
-    }
-  }
   // externalTrafficPolicy Local: only this node's endpoints, and the client address is kept.
   const local = s.externalTrafficLocal;
-  for (const { p, proto, sets, whenEmpty } of ports) {
-    const pname = p.name || String(p.port);
-    const external = (vip: string, port: number, kind: string, sourceRanges?: string[]) => out.push({
-      ...base, vip, port, proto, name: `${key}:${pname} ${kind}`, scope: 1, localOnly: local, backends: sets.external, whenEmpty,
-      ...(local ? { shortCircuit: sets.cluster } : {}), ...(sourceRanges?.length ? { sourceRanges } : {}),
-    });
-    if (p.nodePort && (s.type === 'NodePort' || s.type === 'LoadBalancer')) {
-      for (const nip of ctx.nodeIps) external(nip, p.nodePort, 'nodeport', ranges);
+  for (const fam of families) {
+    const programmed = DATAPATH_FAMILIES.includes(fam);
+    const mine = <T extends { fam: number }>(l: T[]) => l.filter((x) => x.fam === fam);
+    const ranges = s.loadBalancerSourceRanges.filter((_, i) => rangeFamilies[i] === fam);
+    const emit = (f: FrontendSpec, type: SkippedFrontend['type']) => {
+      if (programmed) out.push(f);
+      else skipped.push({ frontend: `${formatAddrPort(f.vip, f.port)}/${f.proto}`, family: 'ipv6', type, name: f.name });
+    };
+    for (const { ip: vip } of mine(vips.cluster)) {
+      for (const { p, proto, byFamily } of ports) {
+        const { sets, whenEmpty } = byFamily.get(fam)!;
+        emit({ ...base, vip, port: p.port, proto, name: `${key}:${p.name || p.port}`, backends: sets.internal, whenEmpty }, 'ClusterIP');
+      }
     }
-    for (const [i, e] of s.externalIps.entries()) external(check.ip(e, `externalIps[${i}]`), p.port, 'external');
-    if (s.type === 'LoadBalancer') {
-      for (const [i, e] of s.loadBalancerIps.entries()) external(check.ip(e, `loadBalancerIps[${i}]`), p.port, 'lb', ranges);
+    for (const { p, proto, byFamily } of ports) {
+      const { sets, whenEmpty } = byFamily.get(fam)!;
+      const pname = p.name || String(p.port);
+      const external = (vip: string, port: number, kind: string, type: SkippedFrontend['type'], sourceRanges?: string[]) => emit({
+        ...base, vip, port, proto, name: `${key}:${pname} ${kind}`, scope: 1, localOnly: local, backends: sets.external, whenEmpty,
+        ...(local ? { shortCircuit: sets.cluster } : {}), ...(sourceRanges?.length ? { sourceRanges } : {}),
+      }, type);
+      if (p.nodePort && (s.type === 'NodePort' || s.type === 'LoadBalancer')) {
+        for (const { ip } of mine(vips.node)) external(ip, p.nodePort, 'nodeport', 'NodePort', ranges);
+      }
+      for (const { ip } of mine(vips.external)) external(ip, p.port, 'external', 'ExternalIP');
+      if (s.type === 'LoadBalancer') {
+        for (const { ip } of mine(vips.lb)) external(ip, p.port, 'lb', 'LoadBalancer', ranges);
+      }
     }
   }
-  return out;
+  return { frontends: out, skipped };
+}
+
+/** The frontends the datapath programs for @s (planService's, without the skipped ones). */
+export function frontendsOf(s: Service, ctx?: NodeContext): FrontendSpec[] {
+  return planService(s, ctx).frontends;
 }

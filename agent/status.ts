@@ -21,6 +21,8 @@ export interface AgentStatus {
   external?: string;
   /** Service ports the datapath leaves out, with why (SCTP). */
   refused?: Array<{ port: string; reason: string }>;
+  /** Frontends of a family the datapath does not program yet (IPv6), per service; absent when none. */
+  skipped?: SkippedStatus;
   /** Socket-level balancing: off, on or host-only, and the cgroup its programs are attached to. */
   socketLb?: { mode: string; cgroup?: string; staleSockets?: string };
   /**
@@ -35,6 +37,20 @@ export interface AgentStatus {
   /** The kube-proxy replacement's configuration, for `sluice status --verbose`. */
   kubeProxyReplacement?: KubeProxyReplacementStatus;
 }
+
+export interface SkippedStatus {
+  family: 'ipv6';
+  reason: string;
+  /** Frontends skipped in all (the list below may be cut short). */
+  frontends: number;
+  /** Services with skipped frontends; `whole`: none of its frontends is programmed (IPv6-only). */
+  services: Array<{ service: string; whole: boolean; frontends: Array<{ frontend: string; type: string; name: string }> }>;
+  /** More services than listed (the file stays small: at most SKIPPED_LISTED are). */
+  truncated: boolean;
+}
+
+/** Services listed in the status file's `skipped`; the count covers them all. */
+export const SKIPPED_LISTED = 1000;
 
 export interface KubeProxyReplacementStatus {
   protocols: string[];

@@ -1,48 +1,65 @@
-// IPv4 CIDR helpers, a persistent, never-duplicating allocator (ClusterIPs and Deployment pod IPs of
-// the manifests source) and the state file that records who holds which address and NodePort.
+// CIDR helpers of both families, a persistent, never-duplicating allocator (ClusterIPs and Deployment
+// pod IPs of the manifests source) and the state file that records who holds which address and NodePort.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { bytesToIp, canonicalIp, familyOf, ipBytes, type Family } from '../common/ip.ts';
 
 export interface Cidr {
-  base: number;
+  family: Family;
+  /** The network address as a number. */
+  base: bigint;
   bits: number;
-  size: number;
+  /** Addresses in the range. */
+  size: bigint;
   text: string;
 }
 
-export function ipToNum(ip: string): number {
-  const p = ip.split('.').map(Number);
-  return ((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!;
+/**
+ * The API server's allocator keeps a bitmap of at most 2^16 addresses: a larger IPv6 range hands out
+ * only its first ones. IPv4 ranges are limited by their prefix length instead (at most a /8).
+ */
+const MAX_V6_ADDRESSES = 65536n;
+
+function toBig(ip: string): bigint {
+  return BigInt(`0x${ipBytes(ip).toString('hex')}`);
 }
 
-export function numToIp(n: number): string {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+function fromBig(n: bigint, family: Family): string {
+  return bytesToIp(Buffer.from(n.toString(16).padStart(family === 4 ? 8 : 32, '0'), 'hex'));
 }
 
+/** An IPv4 range (prefix 8..30) or an IPv6 one (prefix 64..126), without host bits. */
 export function parseCidr(text: string): Cidr {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text);
-  if (!m || !isIPv4(m[1]!)) throw new Error(`invalid IPv4 CIDR ${JSON.stringify(text)}`);
+  const m = /^([^/]+)\/(\d+)$/.exec(text);
+  const family = m ? familyOf(m[1]!) : 0;
+  if (!m || family === 0 || (family === 6 && canonicalIp(m[1]!) === null) || (family === 4 && !isIPv4(m[1]!))) {
+    throw new Error(`invalid CIDR ${JSON.stringify(text)} (IPv4 or IPv6)`);
+  }
   const bits = Number(m[2]);
-  if (bits < 8 || bits > 30) throw new Error(`CIDR ${text}: prefix length must be between 8 and 30`);
-  const size = 2 ** (32 - bits);
-  const base = ipToNum(m[1]!);
-  if (base % size !== 0) throw new Error(`CIDR ${text}: address has host bits set`);
-  return { base, bits, size, text };
+  const [lo, hi] = family === 4 ? [8, 30] : [64, 126];
+  if (bits < lo || bits > hi) throw new Error(`CIDR ${text}: prefix length must be between ${lo} and ${hi}`);
+  const size = 1n << BigInt((family === 4 ? 32 : 128) - bits);
+  const base = toBig(m[1]!);
+  if (base % size !== 0n) throw new Error(`CIDR ${text}: address has host bits set`);
+  return { family, base, bits, size, text };
 }
 
 export function cidrContains(c: Cidr, ip: string): boolean {
-  if (!isIPv4(ip)) return false;
-  const n = ipToNum(ip);
+  if (familyOf(ip) !== c.family || canonicalIp(ip) === null) return false;
+  const n = toBig(ip);
   return n >= c.base && n < c.base + c.size;
 }
 
-/** In the CIDR and neither its network nor its broadcast address (what the API server's range holds). */
+/**
+ * In the CIDR and one the API server's range hands out: never the network address (for IPv6, the
+ * subnet-router anycast address), nor IPv4's broadcast address.
+ */
 export function cidrUsable(c: Cidr, ip: string): boolean {
   if (!cidrContains(c, ip)) return false;
-  const n = ipToNum(ip);
-  return n !== c.base && n !== c.base + c.size - 1;
+  const n = toBig(ip);
+  return n !== c.base && (c.family === 6 || n !== c.base + c.size - 1n);
 }
 
 export interface PortRange { min: number; max: number; text: string }
@@ -58,14 +75,15 @@ export function parsePortRange(text: string): PortRange {
 
 /**
  * Allocates one address per key from a CIDR. The first candidate is derived from a hash of the key
- * (so even a lost state file tends to give the same answer), then linear probing; the network and
- * broadcast addresses are never handed out. `taken` holds addresses already in use.
+ * (so even a lost state file tends to give the same answer), then linear probing over the addresses
+ * cidrUsable() accepts (the first 2^16 of a larger IPv6 range). `taken` holds addresses already in
+ * use (canonical text).
  */
 export function allocate(c: Cidr, key: string, taken: Set<string>): string | null {
-  const usable = c.size - 2;
-  const h = createHash('sha256').update(key).digest().readUInt32BE(0);
-  for (let i = 0; i < usable; i++) {
-    const ip = numToIp(c.base + 1 + ((h + i) % usable));
+  const usable = c.family === 4 ? c.size - 2n : (c.size - 1n < MAX_V6_ADDRESSES - 1n ? c.size - 1n : MAX_V6_ADDRESSES - 1n);
+  const h = BigInt(createHash('sha256').update(key).digest().readUInt32BE(0));
+  for (let i = 0n; i < usable; i++) {
+    const ip = fromBig(c.base + 1n + ((h + i) % usable), c.family);
     if (!taken.has(ip)) return ip;
   }
   return null;
@@ -74,9 +92,13 @@ export function allocate(c: Cidr, key: string, taken: Set<string>): string | nul
 export interface AllocationState {
   version: 1;
   serviceCidr: string;
+  /** The IPv6 service range ('' when IPv6 allocation is off). */
+  serviceCidr6?: string;
   podCidr: string;
-  /** "namespace/name" -> ClusterIP allocated for a Service without spec.clusterIP. */
+  /** "namespace/name" -> IPv4 ClusterIP allocated for a Service without an explicit one of that family. */
   services: Record<string, string>;
+  /** "namespace/name" -> IPv6 ClusterIP allocated likewise. */
+  services6?: Record<string, string>;
   /** "namespace/pod-name" -> IP allocated for a Deployment's pod. */
   pods: Record<string, string>;
   /**
@@ -98,13 +120,13 @@ export class StateFile {
   state: AllocationState;
   private saved: string;
 
-  constructor(file: string, serviceCidr: string, podCidr: string) {
+  constructor(file: string, serviceCidr: string, podCidr: string, serviceCidr6 = '') {
     this.file = file;
-    let st: AllocationState = { version: 1, serviceCidr, podCidr, services: {}, pods: {}, held: { clusterIPs: {}, nodePorts: {} } };
+    let st: AllocationState = { version: 1, serviceCidr, serviceCidr6, podCidr, services: {}, services6: {}, pods: {}, held: { clusterIPs: {}, nodePorts: {} } };
     try {
-      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { services?: unknown; pods?: unknown; held?: { clusterIPs?: unknown; nodePorts?: unknown } };
+      const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { services?: unknown; services6?: unknown; pods?: unknown; held?: { clusterIPs?: unknown; nodePorts?: unknown } };
       st = {
-        version: 1, serviceCidr, podCidr, services: stringRecord(raw.services), pods: stringRecord(raw.pods),
+        version: 1, serviceCidr, serviceCidr6, podCidr, services: stringRecord(raw.services), services6: stringRecord(raw.services6), pods: stringRecord(raw.pods),
         held: { clusterIPs: stringRecord(raw.held?.clusterIPs), nodePorts: stringRecord(raw.held?.nodePorts) },
       };
     } catch (e) {

@@ -16,7 +16,7 @@ const SHAPES: Record<string, Shape> = {
   Service: {
     metadata: META,
     spec: {
-      type: 'string', clusterIP: 'string', clusterIPs: ['string'], selector: 'strmap', externalIPs: ['any'],
+      type: 'string', clusterIP: 'string', clusterIPs: ['string'], ipFamilies: ['string'], ipFamilyPolicy: 'string', selector: 'strmap', externalIPs: ['any'],
       ports: [{ name: 'string', protocol: 'string', port: 'any', targetPort: 'any', nodePort: 'any' }],
       sessionAffinity: 'string', sessionAffinityConfig: { clientIP: { timeoutSeconds: 'any' } },
       internalTrafficPolicy: 'string', externalTrafficPolicy: 'string', externalName: 'string', healthCheckNodePort: 'any',
@@ -38,7 +38,7 @@ const SHAPES: Record<string, Shape> = {
   Pod: {
     metadata: META,
     spec: POD_SPEC,
-    status: { podIP: 'string', hostIP: 'string', phase: 'string', conditions: [{ type: 'string', status: 'string' }] },
+    status: { podIP: 'string', podIPs: [{ ip: 'string' }], hostIP: 'string', phase: 'string', conditions: [{ type: 'string', status: 'string' }] },
   },
   Deployment: { metadata: META, spec: { replicas: 'any', template: { metadata: META, spec: POD_SPEC } } },
   Node: {

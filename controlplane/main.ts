@@ -7,7 +7,7 @@ import { StateStore } from './store.ts';
 import { StateServer, listenProblem, type TlsFiles } from './server.ts';
 import { createMetrics } from './metrics.ts';
 import { createManifestsMetrics } from './metrics-manifests.ts';
-import { ManifestsSource } from './source-manifests.ts';
+import { DEFAULT_SERVICE_CIDR_V6, ManifestsSource } from './source-manifests.ts';
 import { KubernetesSource } from './source-kubernetes.ts';
 import { parseCidr, parsePortRange } from './ipalloc.ts';
 import { serveStatus, type StatusServer } from '../common/status-server.ts';
@@ -20,7 +20,10 @@ export const USAGE = `Usage: node controlplane/main.ts [flags]
   --manifests DIR                 directory of YAML manifests (manifests source)
   --state-file PATH               allocation state of the manifests source
                                   (default: <DIR>.sluice-state.json next to DIR)
-  --service-cidr CIDR             ClusterIP range for the manifests source (default 10.96.0.0/12)
+  --service-cidr CIDR             IPv4 ClusterIP range for the manifests source (default 10.96.0.0/12)
+  --service-cidr-v6 CIDR|none     IPv6 ClusterIP range for the manifests source, making it dual-stack
+                                  (IPv4 primary) as the API server with two ranges (default
+                                  fd00:10:96::/112; none: IPv4 only)
   --pod-cidr CIDR                 pod IP range for Deployments of the manifests source (default 10.244.0.0/16)
   --service-node-port-range A-B   NodePort range of the manifests source, as the API server's (default 30000-32767)
   --max-manifest-bytes N          manifest files above N bytes are refused (default 1048576)
@@ -45,6 +48,8 @@ export interface Flags {
   manifests?: string;
   stateFile?: string;
   serviceCidr: string;
+  /** '' or 'none': no IPv6 service range. */
+  serviceCidr6: string;
   podCidr: string;
   nodePortRange: string;
   maxManifestBytes: number;
@@ -58,7 +63,7 @@ export interface Flags {
 
 export class FlagError extends Error {}
 
-const VALUE_FLAGS = new Set(['source', 'kubeconfig', 'manifests', 'state-file', 'service-cidr', 'pod-cidr', 'service-node-port-range', 'max-manifest-bytes', 'rescan-interval', 'listen', 'tls-cert', 'tls-key', 'tls-ca', 'metrics-addr', 'log-level']);
+const VALUE_FLAGS = new Set(['source', 'kubeconfig', 'manifests', 'state-file', 'service-cidr', 'service-cidr-v6', 'pod-cidr', 'service-node-port-range', 'max-manifest-bytes', 'rescan-interval', 'listen', 'tls-cert', 'tls-key', 'tls-ca', 'metrics-addr', 'log-level']);
 
 function parseHostPort(v: string, flag: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(v);
@@ -97,8 +102,12 @@ export function parseFlags(argv: string[]): Flags | 'help' {
   if (source === 'manifests' && v.kubeconfig) throw new FlagError('--kubeconfig only applies to --source kubernetes');
   const serviceCidr = v['service-cidr'] ?? '10.96.0.0/12';
   const podCidr = v['pod-cidr'] ?? '10.244.0.0/16';
-  for (const [f, c] of [['service-cidr', serviceCidr], ['pod-cidr', podCidr]] as const) {
-    try { parseCidr(c); } catch (e) { throw new FlagError(`--${f}: ${(e as Error).message}`); }
+  const serviceCidr6 = v['service-cidr-v6'] ?? DEFAULT_SERVICE_CIDR_V6;
+  for (const [f, c, fam] of [['service-cidr', serviceCidr, 4], ['pod-cidr', podCidr, 0], ['service-cidr-v6', serviceCidr6, 6]] as const) {
+    if (f === 'service-cidr-v6' && c === 'none') continue;
+    let family: number;
+    try { family = parseCidr(c).family; } catch (e) { throw new FlagError(`--${f}: ${(e as Error).message}`); }
+    if (fam && family !== fam) throw new FlagError(`--${f}: ${c} is not an IPv${fam} range`);
   }
   const rescan = Number(v['rescan-interval'] ?? '10');
   if (!Number.isFinite(rescan) || rescan <= 0) throw new FlagError(`--rescan-interval: expected a positive number of seconds`);
@@ -124,7 +133,7 @@ export function parseFlags(argv: string[]): Flags | 'help' {
   const logLevel = v['log-level'] ?? 'info';
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new FlagError(`--log-level: unknown level ${JSON.stringify(logLevel)}`);
   return {
-    source, kubeconfig: v.kubeconfig, manifests: v.manifests, stateFile: v['state-file'], serviceCidr, podCidr, nodePortRange, maxManifestBytes,
+    source, kubeconfig: v.kubeconfig, manifests: v.manifests, stateFile: v['state-file'], serviceCidr, serviceCidr6, podCidr, nodePortRange, maxManifestBytes,
     rescanIntervalS: rescan, listen, tls, insecureListen, metricsAddr: v['metrics-addr'], logLevel,
   };
 }
@@ -152,7 +161,7 @@ export async function startControlPlane(flags: Flags, log: Logger): Promise<Cont
   if (flags.source === 'manifests') {
     const manifestsMetrics = createManifestsMetrics(metrics.registry);
     const m = new ManifestsSource({
-      dir: flags.manifests!, store, logger: log, stateFile: flags.stateFile, serviceCidr: flags.serviceCidr, podCidr: flags.podCidr,
+      dir: flags.manifests!, store, logger: log, stateFile: flags.stateFile, serviceCidr: flags.serviceCidr, serviceCidr6: flags.serviceCidr6, podCidr: flags.podCidr,
       nodePortRange: flags.nodePortRange, maxFileBytes: flags.maxManifestBytes, rescanIntervalMs: flags.rescanIntervalS * 1000,
       onSourceError: (reason) => { metrics.sourceErrors.inc({ source: 'manifests' }); manifestsMetrics.onSourceError(reason); },
     });

@@ -6,8 +6,18 @@
 // Rules (see docs/control-plane.md):
 // - Services: ClusterIP, NodePort, LoadBalancer. Headless (clusterIP None) and ExternalName are ignored.
 // - Malformed data (bad IP, bad port, unknown protocol/type, duplicate port) drops the whole object
-//   and reports {kind, object, field, message}. Unsupported-but-valid parts (IPv6 addresses, SCTP
-//   ports) are refused per part: the part is dropped and reported, the rest of the object is kept.
+//   and reports {kind, object, field, message}. Unsupported-but-valid parts (SCTP ports) are refused
+//   per part: the part is dropped and reported, the rest of the object is kept.
+// - Both IP families, as kube-proxy serves them (one proxier per family, pkg/proxy/metaproxier): a
+//   Service serves a family exactly when it has a cluster IP of it (spec.clusterIPs, one per family,
+//   primary first); its externalIPs, LoadBalancer ingress IPs and loadBalancerSourceRanges of that
+//   family go with it, those of a family it does not serve are left out without an error (kube-proxy
+//   only logs them: with dual-stack they are expected). spec.ipFamilies and spec.ipFamilyPolicy are
+//   checked against the cluster IPs as the API server guarantees them. Addresses are carried in the
+//   contract's canonical text (common/ip.ts).
+// - EndpointSlices feed the family of their addressType (IPv4 or IPv6; FQDN slices are not used, as
+//   in kube-proxy); an address of the other family in a slice is refused alone. Endpoint sets are
+//   computed per family (each proxier categorizes its own family's endpoints).
 // - Endpoints come from the EndpointSlices labelled kubernetes.io/service-name=<service>; a Service
 //   port takes its per-endpoint port from the slice port with the same name and protocol (the slice
 //   holds the already-resolved targetPort). An endpoint whose slice lacks that port is omitted for it.
@@ -19,7 +29,7 @@
 // - Label filters as kube-proxy's informers: Services and EndpointSlices labelled
 //   service.kubernetes.io/service-proxy-name (any value) or service.kubernetes.io/headless are not
 //   proxied. LoadBalancer ingress with ipMode Proxy is not an LB IP of this node.
-import { isIP } from 'node:net';
+import { canonicalIp, cidrText, compareIps, familyOf, ipProblem, parseCidr, type Family } from '../common/ip.ts';
 import type { Endpoint, Service, ServicePort } from '../proto/contract.ts';
 import { categorizeEndpoints, type NodeTopology } from './topology.ts';
 
@@ -55,6 +65,8 @@ export interface KubeService {
     type?: string;
     clusterIP?: string;
     clusterIPs?: string[];
+    ipFamilies?: string[];
+    ipFamilyPolicy?: string;
     ports?: KubeServicePort[];
     selector?: Record<string, string>;
     sessionAffinity?: string;
@@ -126,6 +138,8 @@ function isPort(v: unknown): v is number {
 export interface ParsedSlice {
   key: string; // namespace/name of the slice
   service: string; // namespace/service-name, '' when the label is missing
+  /** addressType's family; 0 for a slice whose endpoints are not used (FQDN, unknown, not proxied). */
+  family: 0 | Family;
   ports: { name: string; protocol: string; port: number }[];
   endpoints: Omit<ModelEndpoint, 'port'>[];
   errors: ModelError[];
@@ -139,17 +153,15 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     errors.push({ kind: 'EndpointSlice', object: key, field, message });
   };
   const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '';
-  const out: ParsedSlice = { key, service: svcName ? `${slice.metadata?.namespace || 'default'}/${svcName}` : '', ports: [], endpoints: [], errors };
+  const out: ParsedSlice = { key, service: svcName ? `${slice.metadata?.namespace || 'default'}/${svcName}` : '', family: 0, ports: [], endpoints: [], errors };
   if (!slice.metadata?.name) err('metadata.name', 'missing name');
   if (notProxied(slice.metadata)) return { ...out, service: '' };
-  if (slice.addressType === 'IPv6') {
-    err('addressType', 'IPv6 endpoints are not supported (IPv4 only); slice ignored');
-    return out;
-  }
-  if (slice.addressType !== 'IPv4') {
+  const family = ADDRESS_TYPES[slice.addressType ?? ''];
+  if (!family) {
     if (slice.addressType !== 'FQDN') err('addressType', `unsupported addressType ${JSON.stringify(slice.addressType)}; slice ignored`);
     return out; // FQDN slices are not used by kube-proxy either
   }
+  out.family = family;
   (slice.ports ?? []).forEach((p, i) => {
     const protocol = p.protocol ?? 'TCP';
     if (protocol === 'SCTP') { err(`ports[${i}].protocol`, 'SCTP is not supported; port ignored'); return; }
@@ -159,11 +171,12 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     out.ports.push({ name: p.name ?? '', protocol, port: p.port });
   });
   (slice.endpoints ?? []).forEach((e, i) => {
-    const ip = e.addresses?.[0];
-    if (ip === undefined) { err(`endpoints[${i}].addresses`, 'no address; endpoint ignored'); return; }
-    const fam = isIP(ip);
-    if (fam === 6) { err(`endpoints[${i}].addresses[0]`, `IPv6 address ${ip} in an IPv4 slice; endpoint ignored`); return; }
-    if (fam !== 4) { err(`endpoints[${i}].addresses[0]`, `malformed IP ${JSON.stringify(ip)}; endpoint ignored`); return; }
+    const raw = e.addresses?.[0];
+    if (raw === undefined) { err(`endpoints[${i}].addresses`, 'no address; endpoint ignored'); return; }
+    const ip = canonicalIp(raw);
+    if (ip === null) { err(`endpoints[${i}].addresses[0]`, `${ipProblem(raw)}; endpoint ignored`); return; }
+    const fam = familyOf(ip);
+    if (fam !== family) { err(`endpoints[${i}].addresses[0]`, `IPv${fam} address ${ip} in an ${slice.addressType} slice; endpoint ignored`); return; }
     const c = e.conditions ?? {};
     const ready = c.ready ?? true;
     const serving = c.serving ?? true;
@@ -172,7 +185,7 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     const targetRef = t?.name ? `${t.kind ?? 'Pod'}/${t.namespace ?? slice.metadata?.namespace ?? 'default'}/${t.name}` : '';
     const names = (l: { name?: string }[] | undefined): string[] => [...new Set((l ?? []).flatMap((h) => (h.name ? [h.name] : [])))].sort();
     out.endpoints.push({
-      ip, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false,
+      ip, family, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false,
       zoneHints: names(e.hints?.forZones), nodeHints: names(e.hints?.forNodes),
     });
   });
@@ -190,39 +203,75 @@ export interface ServiceResult {
   ignored: boolean;
 }
 
-function ipv4List(list: unknown, field: string, err: (f: string, m: string) => void, fatal: { v: boolean }): string[] {
+/** EndpointSlice addressType -> the family it feeds. */
+const ADDRESS_TYPES: Record<string, Family> = { IPv4: 4, IPv6: 6 };
+const FAMILY_NAMES: Record<string, Family> = { IPv4: 4, IPv6: 6 };
+const POLICIES = new Set(['SingleStack', 'PreferDualStack', 'RequireDualStack']);
+
+/** Addresses of both families, canonical, without repeats; a malformed one is fatal. */
+function ipList(list: unknown, field: string, err: (f: string, m: string) => void, fatal: { v: boolean }): string[] {
   const out: string[] = [];
   if (list === undefined || list === null) return out;
   if (!Array.isArray(list)) { err(field, 'not a list'); fatal.v = true; return out; }
-  list.forEach((ip: unknown, i) => {
-    const fam = typeof ip === 'string' ? isIP(ip) : 0;
-    if (fam === 4) { if (!out.includes(ip as string)) out.push(ip as string); } else if (fam === 6) err(`${field}[${i}]`, `IPv6 address ${String(ip)} is not supported (IPv4 only); ignored`);
-    else { err(`${field}[${i}]`, `malformed IP ${JSON.stringify(ip)}`); fatal.v = true; }
+  list.forEach((raw: unknown, i) => {
+    const ip = canonicalIp(raw);
+    if (ip === null) { err(`${field}[${i}]`, ipProblem(raw)); fatal.v = true; return; }
+    if (!out.includes(ip)) out.push(ip);
   });
   return out;
 }
 
 /**
- * CIDRs (IPv4, canonical network form). A malformed entry is fatal: dropping it silently would widen
- * who may reach the service. IPv6 entries are refused each (kube-proxy keeps only its family's).
+ * CIDRs of both families, canonical (host bits cleared). A malformed entry is fatal: dropping it
+ * silently would widen who may reach the service.
  */
 function cidrList(list: unknown, field: string, err: (f: string, m: string) => void, fatal: { v: boolean }): string[] {
   const out: string[] = [];
   if (list === undefined || list === null) return out;
   if (!Array.isArray(list)) { err(field, 'not a list'); fatal.v = true; return out; }
   list.forEach((raw: unknown, i) => {
-    const text = typeof raw === 'string' ? raw.trim() : '';
-    const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
-    const fam = m ? isIP(m[1]!) : 0;
-    const bits = m ? Number(m[2]) : -1;
-    if (fam === 6 && bits <= 128) { err(`${field}[${i}]`, `IPv6 CIDR ${text} is not supported (IPv4 only); ignored`); return; }
-    if (fam !== 4 || bits > 32) { err(`${field}[${i}]`, `malformed CIDR ${JSON.stringify(raw)}`); fatal.v = true; return; }
-    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    const net = (ipNum(m![1]!) & mask) >>> 0;
-    const c = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${bits}`;
-    if (!out.includes(c)) out.push(c);
+    const c = parseCidr(raw);
+    if (!c) { err(`${field}[${i}]`, `malformed CIDR ${JSON.stringify(raw)}`); fatal.v = true; return; }
+    const text = cidrText(c);
+    if (!out.includes(text)) out.push(text);
   });
   return out;
+}
+
+/**
+ * The cluster IPs (spec.clusterIPs, or spec.clusterIP alone), checked as the API server guarantees
+ * them: at most one per family, spec.clusterIP equal to the first, spec.ipFamilies naming each one's
+ * family in the same order, spec.ipFamilyPolicy known and SingleStack holding one. Returns the
+ * canonical list (primary first); null when there is none.
+ */
+function clusterIpsOf(spec: NonNullable<KubeService['spec']>, err: (f: string, m: string) => void, fatal: { v: boolean }): string[] | null {
+  let ips: string[];
+  if (spec.clusterIPs && spec.clusterIPs.length > 0) {
+    ips = ipList(spec.clusterIPs, 'spec.clusterIPs', err, fatal);
+    if (spec.clusterIPs.length > 2) { err('spec.clusterIPs', `${spec.clusterIPs.length} entries (at most one per family)`); fatal.v = true; }
+    if (spec.clusterIP && canonicalIp(spec.clusterIP) !== ips[0]) { err('spec.clusterIP', `${spec.clusterIP} differs from spec.clusterIPs[0]`); fatal.v = true; }
+  } else if (spec.clusterIP) {
+    ips = ipList([spec.clusterIP], 'spec.clusterIP', err, fatal);
+  } else {
+    err('spec.clusterIP', 'no cluster IP');
+    return null;
+  }
+  const fams = ips.map(familyOf);
+  if (fams.length === 2 && fams[0] === fams[1]) { err('spec.clusterIPs', `two IPv${fams[0]} cluster IPs (at most one per family)`); fatal.v = true; }
+  const want = spec.ipFamilies;
+  if (want !== undefined && want !== null) {
+    want.forEach((f, i) => {
+      if (!(f in FAMILY_NAMES)) { err(`spec.ipFamilies[${i}]`, `unknown family ${JSON.stringify(f)} (IPv4 or IPv6)`); fatal.v = true; return; }
+      if (want.indexOf(f) !== i) { err(`spec.ipFamilies[${i}]`, `${f} given twice`); fatal.v = true; return; }
+      if (i < fams.length && fams[i] !== FAMILY_NAMES[f]) { err(`spec.ipFamilies[${i}]`, `${f} but the cluster IP at this position is ${ips[i]}`); fatal.v = true; }
+    });
+  }
+  const policy = spec.ipFamilyPolicy;
+  if (policy !== undefined && policy !== null) {
+    if (!POLICIES.has(policy)) { err('spec.ipFamilyPolicy', `unknown policy ${JSON.stringify(policy)}`); fatal.v = true; }
+    else if (policy === 'SingleStack' && ips.length > 1) { err('spec.ipFamilyPolicy', 'SingleStack with a cluster IP of each family'); fatal.v = true; }
+  }
+  return ips;
 }
 
 /** Builds the node-independent model of one Service from its (already parsed) slices. */
@@ -243,17 +292,14 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     return { model: null, errors, ignored: false };
   }
 
-  let clusterIps: string[];
-  if (spec.clusterIPs && spec.clusterIPs.length > 0) {
-    clusterIps = ipv4List(spec.clusterIPs, 'spec.clusterIPs', err, fatal);
-    if (spec.clusterIP && spec.clusterIP !== spec.clusterIPs[0]) { err('spec.clusterIP', `${spec.clusterIP} differs from spec.clusterIPs[0]`); fatal.v = true; }
-  } else if (spec.clusterIP) {
-    clusterIps = ipv4List([spec.clusterIP], 'spec.clusterIP', err, fatal).slice(0, 1);
-    if (errors.length > 0) errors[errors.length - 1]!.field = 'spec.clusterIP';
-  } else {
-    err('spec.clusterIP', 'no cluster IP');
-    return { model: null, errors, ignored: false };
-  }
+  const errCount = errors.length;
+  const clusterIps = clusterIpsOf(spec, err, fatal);
+  if (!clusterIps) return { model: null, errors, ignored: false };
+  // spec.clusterIP alone: its error names that field, not a list entry.
+  if (!spec.clusterIPs?.length) for (const e of errors.slice(errCount)) if (e.field === 'spec.clusterIP[0]') e.field = 'spec.clusterIP';
+  /** Families served, primary first: an address of another family is left out (kube-proxy's filter). */
+  const families = clusterIps.map(familyOf).filter((f): f is Family => f !== 0);
+  const served = (ip: string) => families.includes(familyOf(ip) as Family);
 
   const ports: ModelPort[] = [];
   const seen = new Set<string>();
@@ -290,29 +336,27 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
   for (const [f, v] of [['spec.internalTrafficPolicy', spec.internalTrafficPolicy], ['spec.externalTrafficPolicy', spec.externalTrafficPolicy]] as const) {
     if (v !== undefined && v !== 'Cluster' && v !== 'Local') { err(f, `unknown policy ${JSON.stringify(v)}`); fatal.v = true; }
   }
-  const externalIps = ipv4List(spec.externalIPs, 'spec.externalIPs', err, fatal);
+  const externalIps = ipList(spec.externalIPs, 'spec.externalIPs', err, fatal).filter(served);
   const lbIps: string[] = [];
   (svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
     if (!ing.ip) return; // hostname-only ingress: nothing to program
     // ipMode Proxy: the load balancer proxies to the nodes, packets never carry this IP (kube-proxy skips it)
     if (ing.ipMode === 'Proxy') return;
-    const fam = isIP(ing.ip);
-    if (fam === 4) { if (!lbIps.includes(ing.ip)) lbIps.push(ing.ip); } else if (fam === 6) err(`status.loadBalancer.ingress[${i}].ip`, `IPv6 address ${ing.ip} is not supported (IPv4 only); ignored`);
-    else { err(`status.loadBalancer.ingress[${i}].ip`, `malformed IP ${JSON.stringify(ing.ip)}`); fatal.v = true; }
+    const ip = canonicalIp(ing.ip);
+    if (ip === null) { err(`status.loadBalancer.ingress[${i}].ip`, ipProblem(ing.ip)); fatal.v = true; return; }
+    if (served(ip) && !lbIps.includes(ip)) lbIps.push(ip);
   });
 
-  const sourceRanges = cidrList(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges', err, fatal);
+  const sourceRanges = cidrList(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges', err, fatal)
+    .filter((c) => served(c.slice(0, c.lastIndexOf('/'))));
 
   if (fatal.v) return { model: null, errors, ignored: false };
-  if (clusterIps.length === 0) {
-    err('spec.clusterIPs', 'no IPv4 cluster IP (IPv6-only services are not supported); service ignored');
-    return { model: null, errors, ignored: false };
-  }
 
   // Endpoints: merge slices, de-duplicate by ip:port (keeping the "best" conditions), sort.
   for (const port of ports) {
     const byAddr = new Map<string, ModelEndpoint>();
     for (const s of slices) {
+      if (!families.includes(s.family as Family)) continue; // a family the service does not serve
       const sp = s.ports.find((x) => x.name === port.name && x.protocol === port.protocol);
       if (!sp) continue; // the slice's endpoints lack this port
       for (const e of s.endpoints) {
@@ -341,6 +385,8 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     // kube-proxy serves it only for LoadBalancer services with externalTrafficPolicy Local.
     healthCheckNodePort: type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local' && isPort(spec.healthCheckNodePort) ? spec.healthCheckNodePort : 0,
     lastChangeTriggerTime: '', // filled by the store from the slices' annotations
+    ipFamilies: families,
+    ipFamilyPolicy: spec.ipFamilyPolicy ?? '',
   };
   return { model, errors, ignored: false };
 }
@@ -349,13 +395,9 @@ function rank(e: Endpoint): number {
   return (e.ready ? 4 : 0) + (e.serving ? 2 : 0) + (e.terminating ? 0 : 1);
 }
 
-function ipNum(ip: string): number {
-  const p = ip.split('.');
-  return ((Number(p[0]) << 24) >>> 0) + (Number(p[1]) << 16) + (Number(p[2]) << 8) + Number(p[3]);
-}
-
+/** IPv4 first, then by address and port. */
 function compareEndpoints(a: Endpoint, b: Endpoint): number {
-  return ipNum(a.ip) - ipNum(b.ip) || a.port - b.port;
+  return compareIps(a.ip, b.ip) || a.port - b.port;
 }
 
 /** A model whose per-node message differs between nodes (policy Local, or topology hints). */
@@ -377,10 +419,15 @@ export function projectForNode(model: ServiceModel, node: NodeTopology | string)
   return {
     ...model,
     ports: model.ports.map((p) => {
-      const sets = categorizeEndpoints(p.endpoints, policy, n);
-      const internal = new Set(sets.internal);
-      const external = new Set(sets.external);
-      const cluster = new Set(sets.cluster);
+      // Per family, as each of kube-proxy's proxiers categorizes only its own family's endpoints
+      // (an IPv4 endpoint being ready says nothing about the IPv6 frontends' fallback or hints).
+      const internal = new Set<ModelEndpoint>(), external = new Set<ModelEndpoint>(), cluster = new Set<ModelEndpoint>();
+      for (const fam of model.ipFamilies) {
+        const sets = categorizeEndpoints(p.endpoints.filter((e) => e.family === fam), policy, n);
+        for (const e of sets.internal) internal.add(e);
+        for (const e of sets.external) external.add(e);
+        for (const e of sets.cluster) cluster.add(e);
+      }
       const endpoints: Endpoint[] = [];
       for (const e of p.endpoints) {
         if (!internal.has(e) && !external.has(e) && !cluster.has(e)) continue;

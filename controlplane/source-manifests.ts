@@ -6,15 +6,20 @@
 // - Files are parsed in a worker thread (manifest-parser.ts), only when their stat signature changed,
 //   with a size limit. A file that becomes unreadable or invalid keeps its last good content and is
 //   reported once per distinct problem; its objects go only when its name leaves the directory.
-// - ClusterIPs and NodePorts as the API server allocates them (service-alloc.ts): explicit ones in
-//   their ranges and free, first come first served, never a Pod's or Node's address; Services
-//   without spec.clusterIP get one, persisted in the state file with the holders.
+// - ClusterIPs and NodePorts as the API server allocates them (service-alloc.ts): IP families from
+//   spec.ipFamilies/ipFamilyPolicy (an IPv6 service range, fd00:10:96::/112 by default, makes the
+//   cluster dual-stack, IPv4 primary), explicit addresses in their family's range and free, first
+//   come first served, never a Pod's or Node's address; each family without an explicit address gets
+//   one, persisted in the state file with the holders.
 // - Deployments expand into Pods <name>-<i> (i = 0..replicas-1) with the template's labels and
 //   containers. Pod IP: the i-th entry of annotation sluice.io/pod-ips ("10.244.1.2,10.244.2.3"),
-//   else one allocated from the pod CIDR (persisted too). Node: the (i mod n)-th entry of annotation
+//   else one allocated from the pod CIDR (persisted too); an IPv6 address only from the i-th entry of
+//   annotation sluice.io/pod-ips-v6 (none is allocated). Node: the (i mod n)-th entry of annotation
 //   sluice.io/node ("node-a,node-b"), else spec.template.spec.nodeName.
 // - Endpoints are derived as the EndpointSlice controller would: Pods in the Service's namespace
-//   whose labels match its selector, with status.podIP and spec.nodeName; ready = Ready condition
+//   whose labels match its selector, with their address of each of the Service's families
+//   (status.podIPs, or status.podIP) and spec.nodeName, one slice per family (addressType IPv4 or
+//   IPv6, as the controller writes them); ready = Ready condition
 //   (a hand-written Pod without conditions counts as ready unless its phase says otherwise),
 //   deletionTimestamp set = terminating (ready false, serving = Ready). Named targetPorts resolve to
 //   the Pod's container port of that name; Pods resolving to different port numbers land in
@@ -31,6 +36,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { canonicalIp, familyOf, type Family } from '../common/ip.ts';
 import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
 import { ZONE_LABEL } from './topology.ts';
@@ -42,6 +48,7 @@ import { nodeDeletionReason, type KubeNodeLifecycle } from './node-state.ts';
 import { ManifestParser, type FileFailure } from './manifest-parser.ts';
 
 export const POD_IPS_ANNOTATION = 'sluice.io/pod-ips';
+export const POD_IPS_V6_ANNOTATION = 'sluice.io/pod-ips-v6';
 export const NODE_ANNOTATION = 'sluice.io/node';
 
 interface ContainerPort { name?: string; containerPort?: number; protocol?: string }
@@ -50,7 +57,7 @@ export interface KubePod {
   kind?: string;
   metadata?: KubeMeta;
   spec?: PodSpec;
-  status?: { podIP?: string; hostIP?: string; phase?: string; conditions?: { type?: string; status?: string }[] };
+  status?: { podIP?: string; podIPs?: { ip?: string }[]; hostIP?: string; phase?: string; conditions?: { type?: string; status?: string }[] };
 }
 interface KubeNode { status?: { addresses?: { type?: string; address?: string }[] } }
 interface KubeDeployment {
@@ -66,6 +73,8 @@ export interface ManifestsSourceOptions {
   /** Default: <parent of dir>/<basename of dir>.sluice-state.json (outside the watched dir). */
   stateFile?: string;
   serviceCidr?: string;
+  /** The IPv6 service range (default fd00:10:96::/112); '' or 'none': single-stack (IPv4). */
+  serviceCidr6?: string;
   podCidr?: string;
   /** NodePort range, "MIN-MAX" (default 30000-32767, the API server's). */
   nodePortRange?: string;
@@ -89,6 +98,8 @@ export interface ManifestsSourceOptions {
 export type SourceErrorReason = FileFailure | 'directory-unreadable' | 'state-file' | 'scan-failed';
 
 export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+/** The IPv6 service range when none is given (kind's dual-stack default is of this shape). */
+export const DEFAULT_SERVICE_CIDR_V6 = 'fd00:10:96::/112';
 
 export function defaultStateFile(dir: string): string {
   const abs = path.resolve(dir);
@@ -117,6 +128,7 @@ export class ManifestsSource {
   private readonly opts: ManifestsSourceOptions;
   private readonly log: Logger;
   private readonly serviceCidr: Cidr;
+  private readonly serviceCidr6: Cidr | undefined;
   private readonly podCidr: Cidr;
   private readonly nodePorts: PortRange;
   private readonly maxBytes: number;
@@ -143,11 +155,15 @@ export class ManifestsSource {
     this.opts = opts;
     this.log = opts.logger;
     this.serviceCidr = parseCidr(opts.serviceCidr ?? '10.96.0.0/12');
+    if (this.serviceCidr.family !== 4) throw new Error(`service CIDR ${this.serviceCidr.text}: the primary range is IPv4 (the IPv6 one is serviceCidr6)`);
+    const v6 = opts.serviceCidr6 ?? DEFAULT_SERVICE_CIDR_V6;
+    this.serviceCidr6 = v6 && v6 !== 'none' ? parseCidr(v6) : undefined;
+    if (this.serviceCidr6 && this.serviceCidr6.family !== 6) throw new Error(`IPv6 service CIDR ${v6} is not an IPv6 range`);
     this.podCidr = parseCidr(opts.podCidr ?? '10.244.0.0/16');
     this.nodePorts = parsePortRange(opts.nodePortRange ?? '30000-32767');
     this.maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.parser = new ManifestParser({ maxBytes: this.maxBytes, timeoutMs: opts.parseTimeoutMs ?? 20_000, maxHeapMb: opts.parserHeapMb ?? 512 });
-    this.stateFile = new StateFile(opts.stateFile ?? defaultStateFile(opts.dir), this.serviceCidr.text, this.podCidr.text);
+    this.stateFile = new StateFile(opts.stateFile ?? defaultStateFile(opts.dir), this.serviceCidr.text, this.podCidr.text, this.serviceCidr6?.text ?? '');
   }
 
   /**
@@ -255,11 +271,11 @@ export class ManifestsSource {
     }
     this.expandDeployments(deployments, pods, errors);
     for (const [k, p] of pods) {
-      if (p.status?.podIP) reserved.set(p.status.podIP, `Pod ${k}`);
+      for (const ip of podAddresses(p)) reserved.set(ip, `Pod ${k}`);
       if (p.status?.hostIP && !reserved.has(p.status.hostIP)) reserved.set(p.status.hostIP, `Node ${p.spec?.nodeName ?? p.status.hostIP}`);
     }
     allocateServiceAddresses(services, this.stateFile.state, {
-      serviceCidr: this.serviceCidr, nodePorts: this.nodePorts, reserved,
+      serviceCidr: this.serviceCidr, ...(this.serviceCidr6 ? { serviceCidr6: this.serviceCidr6 } : {}), nodePorts: this.nodePorts, reserved,
       onAllocated: (service, clusterIP) => this.log.info({ service, clusterIP }, 'manifests: cluster IP allocated'),
       onReallocated: (service, ip) => this.log.warn({ service, ip }, 'manifests: allocated cluster IP now out of the range or taken by a pod or node; reallocating'),
     }, errors);
@@ -415,7 +431,7 @@ export class ManifestsSource {
   private expandDeployments(deployments: KubeDeployment[], pods: Map<string, KubePod>, errors: ModelError[]): void {
     const st = this.stateFile.state;
     const wanted = new Set<string>();
-    const expanded: { key: string; pod: KubePod; fixedIp?: string }[] = [];
+    const expanded: { key: string; pod: KubePod; fixedIp?: string; ip6?: string }[] = [];
     for (const d of deployments) {
       const ns = d.metadata?.namespace || 'default';
       const name = d.metadata!.name!;
@@ -427,6 +443,9 @@ export class ManifestsSource {
       const ips = ann[POD_IPS_ANNOTATION]?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
       const badIp = ips.find((ip) => !isIPv4(ip));
       if (badIp !== undefined) { err(`metadata.annotations["${POD_IPS_ANNOTATION}"]`, `malformed IPv4 address ${JSON.stringify(badIp)}`); continue; }
+      const ips6 = ann[POD_IPS_V6_ANNOTATION]?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+      const badIp6 = ips6.find((ip) => familyOf(ip) !== 6 || canonicalIp(ip) === null);
+      if (badIp6 !== undefined) { err(`metadata.annotations["${POD_IPS_V6_ANNOTATION}"]`, `malformed IPv6 address ${JSON.stringify(badIp6)}`); continue; }
       const nodes = ann[NODE_ANNOTATION]?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
       const tmplNode = d.spec?.template?.spec?.nodeName;
       if (nodes.length === 0 && !tmplNode && replicas > 0) err(`metadata.annotations["${NODE_ANNOTATION}"]`, 'no node placement (set the annotation or spec.template.spec.nodeName); pods get no endpoints');
@@ -441,7 +460,7 @@ export class ManifestsSource {
           status: { phase: 'Running' },
         };
         wanted.add(key);
-        expanded.push({ key, pod, fixedIp: ips[i] });
+        expanded.push({ key, pod, fixedIp: ips[i], ip6: ips6[i] !== undefined ? canonicalIp(ips6[i]!)! : undefined });
       }
     }
     // Pod IPs: fixed ones first (they win), then persisted allocations, then new allocations.
@@ -470,6 +489,7 @@ export class ManifestsSource {
         delete st.pods[e.key];
       }
       e.pod.status!.podIP = ip;
+      if (e.ip6) e.pod.status!.podIPs = [{ ip }, { ip: e.ip6 }];
       pods.set(e.key, e.pod);
     }
   }
@@ -492,66 +512,86 @@ function selectorMatches(sel: Record<string, string>, labels: Record<string, str
 
 const CLOSE_DISTRIBUTIONS = new Set(['PreferClose', 'PreferSameZone', 'PreferSameNode']);
 
+/** A Pod's addresses, canonical: status.podIPs (one per family), else status.podIP. */
+export function podAddresses(p: KubePod): string[] {
+  const listed = (p.status?.podIPs ?? []).flatMap((x) => (x.ip ? [x.ip] : []));
+  const raw = listed.length ? listed : p.status?.podIP ? [p.status.podIP] : [];
+  return [...new Set(raw.flatMap((ip) => canonicalIp(ip) ?? []))];
+}
+
+/** The families a Service's endpoints are published for (spec.ipFamilies as the allocator settled them). */
+function sliceFamilies(svc: KubeService): Family[] {
+  const named = (svc.spec?.ipFamilies ?? []).flatMap((f) => (f === 'IPv4' ? [4 as const] : f === 'IPv6' ? [6 as const] : []));
+  if (named.length) return named;
+  const fromIps = (svc.spec?.clusterIPs ?? []).map(familyOf).filter((f): f is Family => f !== 0);
+  return fromIps.length ? fromIps : [4];
+}
+
 /** EndpointSlices that Kubernetes' EndpointSlice controller would produce for these objects. */
 export function deriveSlices(services: KubeService[], pods: KubePod[], zones: Map<string, string> = new Map()): KubeEndpointSlice[] {
   const out: KubeEndpointSlice[] = [];
-  for (const svc of services) {
-    const dist = svc.spec?.trafficDistribution ?? '';
-    const sel = svc.spec?.selector;
-    if (!sel || Object.keys(sel).length === 0 || svc.spec?.type === 'ExternalName') continue;
-    const ns = svc.metadata?.namespace || 'default';
-    const svcName = svc.metadata?.name ?? '';
-    const groups = new Map<string, { ports: { name: string; protocol: string; port: number }[]; endpoints: NonNullable<KubeEndpointSlice['endpoints']> }>();
-    for (const pod of pods) {
-      if ((pod.metadata?.namespace || 'default') !== ns) continue;
-      if (!selectorMatches(sel, pod.metadata?.labels)) continue;
-      const ip = pod.status?.podIP;
-      const node = pod.spec?.nodeName;
-      if (!ip || !isIPv4(ip) || !node) continue;
-      if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
-      const ports: { name: string; protocol: string; port: number }[] = [];
-      for (const sp of svc.spec?.ports ?? []) {
-        const protocol = sp.protocol ?? 'TCP';
-        const tp = sp.targetPort ?? sp.port;
-        let port: number | undefined;
-        if (typeof tp === 'number') port = tp;
-        else if (typeof tp === 'string') {
-          if (/^\d+$/.test(tp)) port = Number(tp);
-          else for (const c of pod.spec?.containers ?? []) for (const cp of c.ports ?? []) {
-            if (port === undefined && cp.name === tp && (cp.protocol ?? 'TCP') === protocol) port = cp.containerPort;
-          }
+  for (const svc of services) for (const family of sliceFamilies(svc)) out.push(...deriveFamilySlices(svc, family, pods, zones));
+  return out;
+}
+
+function deriveFamilySlices(svc: KubeService, family: Family, pods: KubePod[], zones: Map<string, string>): KubeEndpointSlice[] {
+  const out: KubeEndpointSlice[] = [];
+  const dist = svc.spec?.trafficDistribution ?? '';
+  const sel = svc.spec?.selector;
+  if (!sel || Object.keys(sel).length === 0 || svc.spec?.type === 'ExternalName') return out;
+  const ns = svc.metadata?.namespace || 'default';
+  const svcName = svc.metadata?.name ?? '';
+  const groups = new Map<string, { ports: { name: string; protocol: string; port: number }[]; endpoints: NonNullable<KubeEndpointSlice['endpoints']> }>();
+  for (const pod of pods) {
+    if ((pod.metadata?.namespace || 'default') !== ns) continue;
+    if (!selectorMatches(sel, pod.metadata?.labels)) continue;
+    const ip = podAddresses(pod).find((a) => familyOf(a) === family);
+    const node = pod.spec?.nodeName;
+    if (!ip || !node) continue;
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+    const ports: { name: string; protocol: string; port: number }[] = [];
+    for (const sp of svc.spec?.ports ?? []) {
+      const protocol = sp.protocol ?? 'TCP';
+      const tp = sp.targetPort ?? sp.port;
+      let port: number | undefined;
+      if (typeof tp === 'number') port = tp;
+      else if (typeof tp === 'string') {
+        if (/^\d+$/.test(tp)) port = Number(tp);
+        else for (const c of pod.spec?.containers ?? []) for (const cp of c.ports ?? []) {
+          if (port === undefined && cp.name === tp && (cp.protocol ?? 'TCP') === protocol) port = cp.containerPort;
         }
-        if (port !== undefined) ports.push({ name: sp.name ?? '', protocol, port });
       }
-      const sig = JSON.stringify(ports);
-      let g = groups.get(sig);
-      if (!g) groups.set(sig, (g = { ports, endpoints: [] }));
-      const ready = podReady(pod);
-      const terminating = pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
-      const zone = zones.get(node) || undefined;
-      const hinted = CLOSE_DISTRIBUTIONS.has(dist) && ready && !terminating && (zone !== undefined || dist === 'PreferSameNode');
-      g.endpoints.push({
-        addresses: [ip],
-        conditions: { ready: ready && !terminating, serving: ready, terminating },
-        nodeName: node,
-        ...(zone !== undefined ? { zone } : {}),
-        ...(hinted ? { hints: { ...(zone !== undefined ? { forZones: [{ name: zone }] } : {}), ...(dist === 'PreferSameNode' ? { forNodes: [{ name: node }] } : {}) } } : {}),
-        targetRef: { kind: 'Pod', namespace: ns, name: pod.metadata?.name ?? '' },
-      });
+      if (port !== undefined) ports.push({ name: sp.name ?? '', protocol, port });
     }
-    for (const [sig, g] of [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (g.ports.length === 0 && (svc.spec?.ports?.length ?? 0) > 0) continue; // no port resolves: nothing to serve
-      const h = createHash('sha256').update(sig).digest('hex').slice(0, 5);
-      g.endpoints.sort((a, b) => (a.addresses![0]! < b.addresses![0]! ? -1 : 1));
-      out.push({
-        kind: 'EndpointSlice',
-        apiVersion: 'discovery.k8s.io/v1',
-        metadata: { name: `${svcName}-${h}`, namespace: ns, labels: { [SERVICE_NAME_LABEL]: svcName, 'endpointslice.kubernetes.io/managed-by': 'sluice-manifests' } },
-        addressType: 'IPv4',
-        ports: g.ports,
-        endpoints: g.endpoints,
-      });
-    }
+    const sig = JSON.stringify(ports);
+    let g = groups.get(sig);
+    if (!g) groups.set(sig, (g = { ports, endpoints: [] }));
+    const ready = podReady(pod);
+    const terminating = pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null;
+    const zone = zones.get(node) || undefined;
+    const hinted = CLOSE_DISTRIBUTIONS.has(dist) && ready && !terminating && (zone !== undefined || dist === 'PreferSameNode');
+    g.endpoints.push({
+      addresses: [ip],
+      conditions: { ready: ready && !terminating, serving: ready, terminating },
+      nodeName: node,
+      ...(zone !== undefined ? { zone } : {}),
+      ...(hinted ? { hints: { ...(zone !== undefined ? { forZones: [{ name: zone }] } : {}), ...(dist === 'PreferSameNode' ? { forNodes: [{ name: node }] } : {}) } } : {}),
+      targetRef: { kind: 'Pod', namespace: ns, name: pod.metadata?.name ?? '' },
+    });
+  }
+  for (const [sig, g] of [...groups.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (g.ports.length === 0 && (svc.spec?.ports?.length ?? 0) > 0) continue; // no port resolves: nothing to serve
+    // IPv4 slices keep the names they had before IPv6 existed here
+    const h = createHash('sha256').update(family === 4 ? sig : `IPv6 ${sig}`).digest('hex').slice(0, 5);
+    g.endpoints.sort((a, b) => (a.addresses![0]! < b.addresses![0]! ? -1 : 1));
+    out.push({
+      kind: 'EndpointSlice',
+      apiVersion: 'discovery.k8s.io/v1',
+      metadata: { name: `${svcName}-${h}`, namespace: ns, labels: { [SERVICE_NAME_LABEL]: svcName, 'endpointslice.kubernetes.io/managed-by': 'sluice-manifests' } },
+      addressType: family === 4 ? 'IPv4' : 'IPv6',
+      ports: g.ports,
+      endpoints: g.endpoints,
+    });
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // service definition that uses its encode/decode (no @grpc/proto-loader).
 import type * as grpc from '@grpc/grpc-js';
 import { sluice } from './gen/state.js';
+import { familyOf, type Family } from '../common/ip.ts';
 
 export const pb = sluice.v1;
 export type AgentMessageMsg = sluice.v1.AgentMessage.$Properties;
@@ -35,6 +36,24 @@ export function toService(o: ServiceJson): Service {
 
 export function toStateUpdate(m: sluice.v1.StateUpdate): StateUpdate {
   return pb.StateUpdate.toObject(m, PLAIN) as StateUpdate;
+}
+
+/** sluice.v1.IPFamily: UNSPECIFIED (0, the address tells), IPV4 (4), IPV6 (6). */
+export const IPFamily = pb.IPFamily;
+
+/**
+ * The families @s serves, primary first: ip_families (or, in a hand-written state file without them,
+ * its cluster IPs'), each only with a cluster IP of it (kube-proxy serves a family only then).
+ */
+export function servedFamilies(s: Pick<Service, 'ipFamilies' | 'clusterIps'>): Family[] {
+  const withIp = s.clusterIps.map(familyOf).filter((f): f is Family => f !== 0);
+  const stated = s.ipFamilies.filter((f): f is Family => (f === 4 || f === 6) && withIp.includes(f));
+  return [...new Set(stated.length ? stated : withIp)];
+}
+
+/** The family of an endpoint: as stated, or (not stated) its address's. */
+export function endpointFamily(e: Pick<Endpoint, 'family' | 'ip'>): 0 | Family {
+  return e.family === 4 || e.family === 6 ? e.family : familyOf(e.ip);
 }
 
 export const serviceKey = (s: { namespace?: string | null; name?: string | null }): string => `${s.namespace}/${s.name}`;

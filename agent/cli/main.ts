@@ -7,6 +7,7 @@ import { monitorCommand, MONITOR_HELP, MONITOR_OPTIONS } from './monitor.ts';
 import { DEFAULT_RUN_DIR, readStatusFile, type AgentStatus } from '../status.ts';
 import { kprDetails, renderKpr } from './status-verbose.ts';
 import { table } from './table.ts';
+import { skippedLines, skippedRows } from './families.ts';
 import { CliError, checkReadable, chooseNode } from './node-select.ts';
 import { age, liveness } from './liveness.ts';
 
@@ -19,7 +20,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 const HELP = `Usage: sluice [options] <command>
 
 Commands:
-  service list         frontends with their backends and counters (as 'cilium service list')
+  service list         frontends with their backends and counters (as 'cilium service list'),
+                       both IP families: IPv6 frontends the datapath does not program yet are
+                       listed from the agent's status as not programmed
   bpf ct list          connection tracking entries
   bpf affinity list    sessionAffinity ClientIP entries
   status [--verbose]   the agent's versions, control plane link, interfaces, map fill; with
@@ -78,14 +81,20 @@ try {
   fail((e as Error).message, e instanceof CliError ? e.code : 1);
 }
 
+/** The agent's status file, or undefined (none, or not readable: the maps are still shown). */
+function statusOrNothing(): AgentStatus | undefined {
+  try { return readStatusFile(node, o['run-dir']!)?.status; } catch { return undefined; }
+}
+
 switch (cmd) {
   case 'service list': {
     const rows = maps.services();
-    out(rows, () => table(['ID', 'Frontend', 'Service Type', 'Name', 'Backend'], rows.flatMap((s) => {
+    const skipped = skippedRows(statusOrNothing());
+    out([...rows, ...skipped], () => table(['ID', 'Frontend', 'Service Type', 'Name', 'Backend'], [...rows.flatMap((s) => {
       const bs = s.backends.length ? s.backends.map((b, i) => `${i + 1} => ${b.address}/${s.protocol} (${b.state})`) : ['(none: connections are refused)'];
       const type = s.type + (s.affinityTimeout ? ` affinity=${s.affinityTimeout}s` : '');
       return bs.map((b, i) => (i === 0 ? [String(s.id), s.frontend, type, s.name, b] : ['', '', '', '', b]));
-    })));
+    }), ...skipped.map((k) => ['-', k.frontend, k.type, k.name, '(not programmed: no IPv6 datapath yet)'])]));
     break;
   }
   case 'bpf ct list': {
@@ -129,6 +138,7 @@ switch (cmd) {
         lines.push(`Interfaces:      ${status.interfaces.length ? status.interfaces.join(', ') : 'none attached'}`);
         if (status.external) lines.push(`External:        ${status.external}`);
         for (const r of status.refused ?? []) lines.push(`Refused port:    ${r.port}: ${r.reason}`);
+        lines.push(...skippedLines(status.skipped));
         const sl = status.socketLb;
         if (sl) lines.push(`Socket LB:       ${sl.mode}${sl.cgroup ? ` at cgroup ${sl.cgroup}; sockets to removed backends: ${sl.staleSockets}` : ''}`);
         const mg = status.migration;

@@ -733,6 +733,19 @@ export namespace sluice {
             type $Shape = sluice.v1.NodeState.$Properties;
         }
 
+        /** IPFamily enum. */
+        enum IPFamily {
+
+            /** IP_FAMILY_UNSPECIFIED value */
+            IP_FAMILY_UNSPECIFIED = 0,
+
+            /** IPV4 value */
+            IPV4 = 4,
+
+            /** IPV6 value */
+            IPV6 = 6
+        }
+
         /**
          * Properties of a Service.
          * @deprecated Use sluice.v1.Service.$Properties instead.
@@ -793,6 +806,12 @@ export namespace sluice {
 
             /** Service lastChangeTriggerTime. */
             lastChangeTriggerTime: string;
+
+            /** Service ipFamilies. */
+            ipFamilies: sluice.v1.IPFamily[];
+
+            /** Service ipFamilyPolicy. */
+            ipFamilyPolicy: string;
 
             /**
              * Creates a new Service instance using the specified properties.
@@ -919,6 +938,12 @@ export namespace sluice {
 
                 /** Service lastChangeTriggerTime */
                 lastChangeTriggerTime?: (string|null);
+
+                /** Service ipFamilies */
+                ipFamilies?: (sluice.v1.IPFamily[]|null);
+
+                /** Service ipFamilyPolicy */
+                ipFamilyPolicy?: (string|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -1118,6 +1143,9 @@ export namespace sluice {
             /** Endpoint cluster. */
             cluster: boolean;
 
+            /** Endpoint family. */
+            family: sluice.v1.IPFamily;
+
             /**
              * Creates a new Endpoint instance using the specified properties.
              * @param [properties] Properties to set
@@ -1231,6 +1259,9 @@ export namespace sluice {
 
                 /** Endpoint cluster */
                 cluster?: (boolean|null);
+
+                /** Endpoint family */
+                family?: (sluice.v1.IPFamily|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -2007,6 +2007,22 @@ export const sluice = $root.sluice = (() => {
             return NodeState;
         })();
 
+        /**
+         * IPFamily enum.
+         * @name sluice.v1.IPFamily
+         * @enum {number}
+         * @property {number} IP_FAMILY_UNSPECIFIED=0 IP_FAMILY_UNSPECIFIED value
+         * @property {number} IPV4=4 IPV4 value
+         * @property {number} IPV6=6 IPV6 value
+         */
+        v1.IPFamily = (function() {
+            const valuesById = $Object.create(null), values = $Object.create(valuesById);
+            values[valuesById[0] = "IP_FAMILY_UNSPECIFIED"] = 0;
+            values[valuesById[4] = "IPV4"] = 4;
+            values[valuesById[6] = "IPV6"] = 6;
+            return values;
+        })();
+
         v1.Service = (function() {
 
             /**
@@ -2026,6 +2042,8 @@ export const sluice = $root.sluice = (() => {
              * @property {Array.<string>|null} [loadBalancerSourceRanges] Service loadBalancerSourceRanges
              * @property {number|null} [healthCheckNodePort] Service healthCheckNodePort
              * @property {string|null} [lastChangeTriggerTime] Service lastChangeTriggerTime
+             * @property {Array.<sluice.v1.IPFamily>|null} [ipFamilies] Service ipFamilies
+             * @property {string|null} [ipFamilyPolicy] Service ipFamilyPolicy
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2056,6 +2074,7 @@ export const sluice = $root.sluice = (() => {
                 this.externalIps = [];
                 this.loadBalancerIps = [];
                 this.loadBalancerSourceRanges = [];
+                this.ipFamilies = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -2175,6 +2194,22 @@ export const sluice = $root.sluice = (() => {
             Service.prototype.lastChangeTriggerTime = "";
 
             /**
+             * Service ipFamilies.
+             * @member {Array.<sluice.v1.IPFamily>} ipFamilies
+             * @memberof sluice.v1.Service
+             * @instance
+             */
+            Service.prototype.ipFamilies = $util.emptyArray;
+
+            /**
+             * Service ipFamilyPolicy.
+             * @member {string} ipFamilyPolicy
+             * @memberof sluice.v1.Service
+             * @instance
+             */
+            Service.prototype.ipFamilyPolicy = "";
+
+            /**
              * Creates a new Service instance using the specified properties.
              * @function create
              * @memberof sluice.v1.Service
@@ -2239,6 +2274,10 @@ export const sluice = $root.sluice = (() => {
                     writer.uint32(/* id 13, wireType 0 =*/104).uint32(message.healthCheckNodePort);
                 if (message.lastChangeTriggerTime != null && $Object.hasOwnProperty.call(message, "lastChangeTriggerTime") && message.lastChangeTriggerTime !== "")
                     writer.uint32(/* id 14, wireType 2 =*/114).string(message.lastChangeTriggerTime);
+                if (message.ipFamilies != null && message.ipFamilies.length)
+                    writer.uint32(/* id 15, wireType 2 =*/122).int32s(message.ipFamilies);
+                if (message.ipFamilyPolicy != null && $Object.hasOwnProperty.call(message, "ipFamilyPolicy") && message.ipFamilyPolicy !== "")
+                    writer.uint32(/* id 16, wireType 2 =*/130).string(message.ipFamilyPolicy);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2417,6 +2456,29 @@ export const sluice = $root.sluice = (() => {
                                 delete message.lastChangeTriggerTime;
                             continue;
                         }
+                    case 15: {
+                            if (wireType === 2) {
+                                if (!(message.ipFamilies && message.ipFamilies.length))
+                                    message.ipFamilies = [];
+                                reader.int32s(message.ipFamilies);
+                                continue;
+                            }
+                            if (wireType !== 0)
+                                break;
+                            if (!(message.ipFamilies && message.ipFamilies.length))
+                                message.ipFamilies = [];
+                            message.ipFamilies.push(reader.int32());
+                            continue;
+                        }
+                    case 16: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.ipFamilyPolicy = value;
+                            else
+                                delete message.ipFamilyPolicy;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2529,6 +2591,16 @@ export const sluice = $root.sluice = (() => {
                 if (message.lastChangeTriggerTime != null && $Object.hasOwnProperty.call(message, "lastChangeTriggerTime"))
                     if (!$util.isString(message.lastChangeTriggerTime))
                         return "lastChangeTriggerTime: string expected";
+                if (message.ipFamilies != null && $Object.hasOwnProperty.call(message, "ipFamilies")) {
+                    if (!$Array.isArray(message.ipFamilies))
+                        return "ipFamilies: array expected";
+                    for (let i = 0; i < message.ipFamilies.length; ++i)
+                        if (typeof message.ipFamilies[i] !== "number" || (message.ipFamilies[i] | 0) !== message.ipFamilies[i])
+                            return "ipFamilies: enum value[] expected";
+                }
+                if (message.ipFamilyPolicy != null && $Object.hasOwnProperty.call(message, "ipFamilyPolicy"))
+                    if (!$util.isString(message.ipFamilyPolicy))
+                        return "ipFamilyPolicy: string expected";
                 return null;
             };
 
@@ -2615,6 +2687,32 @@ export const sluice = $root.sluice = (() => {
                 if (object.lastChangeTriggerTime != null)
                     if (typeof object.lastChangeTriggerTime !== "string" || object.lastChangeTriggerTime.length)
                         message.lastChangeTriggerTime = $String(object.lastChangeTriggerTime);
+                if (object.ipFamilies) {
+                    if (!$Array.isArray(object.ipFamilies))
+                        throw $TypeError(".sluice.v1.Service.ipFamilies: array expected");
+                    message.ipFamilies = [];
+                    for (let i = 0; i < object.ipFamilies.length; ++i)
+                        switch (object.ipFamilies[i]) {
+                        case "IP_FAMILY_UNSPECIFIED":
+                        case 0:
+                            message.ipFamilies[message.ipFamilies.length] = 0;
+                            break;
+                        case "IPV4":
+                        case 4:
+                            message.ipFamilies[message.ipFamilies.length] = 4;
+                            break;
+                        case "IPV6":
+                        case 6:
+                            message.ipFamilies[message.ipFamilies.length] = 6;
+                            break;
+                        default:
+                            if (typeof object.ipFamilies[i] === "number" && (object.ipFamilies[i] | 0) === object.ipFamilies[i])
+                                message.ipFamilies[message.ipFamilies.length] = object.ipFamilies[i];
+                        }
+                }
+                if (object.ipFamilyPolicy != null)
+                    if (typeof object.ipFamilyPolicy !== "string" || object.ipFamilyPolicy.length)
+                        message.ipFamilyPolicy = $String(object.ipFamilyPolicy);
                 return message;
             };
 
@@ -2641,6 +2739,7 @@ export const sluice = $root.sluice = (() => {
                     object.externalIps = [];
                     object.loadBalancerIps = [];
                     object.loadBalancerSourceRanges = [];
+                    object.ipFamilies = [];
                 }
                 if (options.defaults) {
                     object.namespace = "";
@@ -2652,6 +2751,7 @@ export const sluice = $root.sluice = (() => {
                     object.externalTrafficLocal = false;
                     object.healthCheckNodePort = 0;
                     object.lastChangeTriggerTime = "";
+                    object.ipFamilyPolicy = "";
                 }
                 if (message.namespace != null && $Object.hasOwnProperty.call(message, "namespace"))
                     object.namespace = message.namespace;
@@ -2696,6 +2796,13 @@ export const sluice = $root.sluice = (() => {
                     object.healthCheckNodePort = message.healthCheckNodePort;
                 if (message.lastChangeTriggerTime != null && $Object.hasOwnProperty.call(message, "lastChangeTriggerTime"))
                     object.lastChangeTriggerTime = message.lastChangeTriggerTime;
+                if (message.ipFamilies && message.ipFamilies.length) {
+                    object.ipFamilies = $Array(message.ipFamilies.length);
+                    for (let j = 0; j < message.ipFamilies.length; ++j)
+                        object.ipFamilies[j] = options.enums === $String ? $root.sluice.v1.IPFamily[message.ipFamilies[j]] === $undefined ? message.ipFamilies[j] : $root.sluice.v1.IPFamily[message.ipFamilies[j]] : message.ipFamilies[j];
+                }
+                if (message.ipFamilyPolicy != null && $Object.hasOwnProperty.call(message, "ipFamilyPolicy"))
+                    object.ipFamilyPolicy = message.ipFamilyPolicy;
                 return object;
             };
 
@@ -3152,6 +3259,7 @@ export const sluice = $root.sluice = (() => {
              * @property {boolean|null} [internal] Endpoint internal
              * @property {boolean|null} [external] Endpoint external
              * @property {boolean|null} [cluster] Endpoint cluster
+             * @property {sluice.v1.IPFamily|null} [family] Endpoint family
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -3264,6 +3372,14 @@ export const sluice = $root.sluice = (() => {
             Endpoint.prototype.cluster = false;
 
             /**
+             * Endpoint family.
+             * @member {sluice.v1.IPFamily} family
+             * @memberof sluice.v1.Endpoint
+             * @instance
+             */
+            Endpoint.prototype.family = 0;
+
+            /**
              * Creates a new Endpoint instance using the specified properties.
              * @function create
              * @memberof sluice.v1.Endpoint
@@ -3315,6 +3431,8 @@ export const sluice = $root.sluice = (() => {
                     writer.uint32(/* id 9, wireType 0 =*/72).bool(message.external);
                 if (message.cluster != null && $Object.hasOwnProperty.call(message, "cluster") && message.cluster !== false)
                     writer.uint32(/* id 10, wireType 0 =*/80).bool(message.cluster);
+                if (message.family != null && $Object.hasOwnProperty.call(message, "family") && message.family !== 0)
+                    writer.uint32(/* id 11, wireType 0 =*/88).int32(message.family);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -3462,6 +3580,15 @@ export const sluice = $root.sluice = (() => {
                                 delete message.cluster;
                             continue;
                         }
+                    case 11: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.int32())
+                                message.family = value;
+                            else
+                                delete message.family;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -3540,6 +3667,9 @@ export const sluice = $root.sluice = (() => {
                 if (message.cluster != null && $Object.hasOwnProperty.call(message, "cluster"))
                     if (typeof message.cluster !== "boolean")
                         return "cluster: boolean expected";
+                if (message.family != null && $Object.hasOwnProperty.call(message, "family"))
+                    if (typeof message.family !== "number" || (message.family | 0) !== message.family)
+                        return "family: enum value expected";
                 return null;
             };
 
@@ -3591,6 +3721,24 @@ export const sluice = $root.sluice = (() => {
                 if (object.cluster != null)
                     if (object.cluster)
                         message.cluster = $Boolean(object.cluster);
+                if (object.family !== 0 && (typeof object.family !== "string" || $root.sluice.v1.IPFamily[object.family] !== 0))
+                    switch (object.family) {
+                    case "IP_FAMILY_UNSPECIFIED":
+                    case 0:
+                        message.family = 0;
+                        break;
+                    case "IPV4":
+                    case 4:
+                        message.family = 4;
+                        break;
+                    case "IPV6":
+                    case 6:
+                        message.family = 6;
+                        break;
+                    default:
+                        if (typeof object.family === "number" && (object.family | 0) === object.family)
+                            message.family = object.family;
+                    }
                 return message;
             };
 
@@ -3622,6 +3770,7 @@ export const sluice = $root.sluice = (() => {
                     object.internal = false;
                     object.external = false;
                     object.cluster = false;
+                    object.family = options.enums === $String ? "IP_FAMILY_UNSPECIFIED" : 0;
                 }
                 if (message.ip != null && $Object.hasOwnProperty.call(message, "ip"))
                     object.ip = message.ip;
@@ -3643,6 +3792,8 @@ export const sluice = $root.sluice = (() => {
                     object.external = message.external;
                 if (message.cluster != null && $Object.hasOwnProperty.call(message, "cluster"))
                     object.cluster = message.cluster;
+                if (message.family != null && $Object.hasOwnProperty.call(message, "family"))
+                    object.family = options.enums === $String ? $root.sluice.v1.IPFamily[message.family] === $undefined ? message.family : $root.sluice.v1.IPFamily[message.family] : message.family;
                 return object;
             };
 

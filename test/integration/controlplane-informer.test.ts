@@ -216,6 +216,21 @@ describe('kubernetes source with real informers', () => {
     expect(snapshots).toBe(1);
   }, 60_000);
 
+  it('dual-stack: an IPv6 EndpointSlice feeds the IPv6 family of a dual-stack Service; the agent gets both families, canonical', async () => {
+    await settle();
+    api.upsert(SVC, { metadata: { name: 'ds', namespace: 'default' }, spec: {
+      type: 'ClusterIP', clusterIP: '10.96.0.19', clusterIPs: ['10.96.0.19', 'fd00:10:96::19'], ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack',
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 'http' }],
+    } });
+    api.upsert(EPS, eps('ds-v4', 'ds', ['10.244.3.1']));
+    api.upsert(EPS, { ...eps('ds-v6', 'ds', ['FD00:10:244:0::3:1']), addressType: 'IPv6' });
+    await waitFor('both families', () => view()['default/ds']?.length === 2);
+    const got = agent.get('default/ds')!;
+    expect([got.clusterIps, got.ipFamilies, got.ipFamilyPolicy]).toEqual([['10.96.0.19', 'fd00:10:96::19'], [4, 6], 'RequireDualStack']);
+    expect(got.ports[0]!.endpoints.map((e) => [e.ip, e.family])).toEqual([['10.244.3.1', 4], ['fd00:10:244::3:1', 6]]);
+    expect(snapshots).toBe(1);
+  }, 60_000);
+
   it("the node's own state reaches its agent in the stream: being deleted (deletionTimestamp, the autoscaler's taint, object gone) and back", async () => {
     const last = (): NodeState | null | undefined => nodeStates.at(-1)?.node;
     const waitNode = (what: string, want: NodeState) => waitFor(what, () => JSON.stringify(last()) === JSON.stringify(want));

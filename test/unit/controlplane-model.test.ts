@@ -127,21 +127,89 @@ const cases: Case[] = [
     check: (_s, e) => expect(e[0]!.message).toMatch(/SCTP/),
   },
   {
-    name: 'IPv6: dual-stack keeps its IPv4 part, IPv6-only service and IPv6 slice are refused',
-    services: [
-      svc('dual', { clusterIP: '10.96.0.17', clusterIPs: ['10.96.0.17', 'fd00::17'], ports: [{ port: 80 }] }),
-      svc('v6', { clusterIP: 'fd00::18', clusterIPs: ['fd00::18'], ports: [{ port: 80 }] }),
-    ],
+    name: 'dual-stack: IPv4 slices feed the IPv4 family, IPv6 slices the IPv6 family; each endpoint says its family',
+    services: [svc('dual', { clusterIP: '10.96.0.17', clusterIPs: ['10.96.0.17', 'fd00::17'], ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack', ports: [{ port: 80 }] })],
     slices: [
       slice('dual-v4', 'dual', [{ port: 80 }], [{ ip: '10.244.1.2' }]),
-      slice('dual-v6', 'dual', [{ port: 80 }], [{ ip: 'fd00:244::2' }], 'IPv6'),
+      slice('dual-v6', 'dual', [{ port: 80 }], [{ ip: 'FD00:244:0:0::2' }], 'IPv6'),
     ],
-    expect: { 'default/dual': { '80/TCP': ['10.244.1.2:80'] } },
-    errors: ['EndpointSlice default/dual-v6 addressType', 'Service default/dual spec.clusterIPs[1]', 'Service default/v6 spec.clusterIPs[0]', 'Service default/v6 spec.clusterIPs'],
-    check: (s, e) => {
-      expect(s[0]!.clusterIps).toEqual(['10.96.0.17']);
-      for (const x of e) expect(x.message).toMatch(/IPv6/);
+    // IPv4 first, IPv6 addresses in canonical text
+    expect: { 'default/dual': { '80/TCP': ['10.244.1.2:80', 'fd00:244::2:80'] } },
+    errors: [],
+    check: (s) => {
+      expect([s[0]!.clusterIps, s[0]!.ipFamilies, s[0]!.ipFamilyPolicy]).toEqual([['10.96.0.17', 'fd00::17'], [4, 6], 'PreferDualStack']);
+      expect(s[0]!.ports[0]!.endpoints.map((e) => e.family)).toEqual([4, 6]);
     },
+  },
+  {
+    name: 'IPv6-only service: served over IPv6 with its IPv6 slices; IPv4 slices of it are not used',
+    services: [svc('v6', { clusterIP: 'fd00::18', clusterIPs: ['fd00::18'], ipFamilies: ['IPv6'], ports: [{ port: 80 }] })],
+    slices: [
+      slice('v6-a', 'v6', [{ port: 80 }], [{ ip: 'fd00:244::3' }, { ip: 'fd00:244::2' }], 'IPv6'),
+      slice('v6-b', 'v6', [{ port: 80 }], [{ ip: '10.244.1.9' }]),
+    ],
+    expect: { 'default/v6': { '80/TCP': ['fd00:244::2:80', 'fd00:244::3:80'] } },
+    errors: [],
+    check: (s) => expect(s[0]!.ipFamilies).toEqual([6]),
+  },
+  {
+    name: 'an address of the other family in a slice is refused alone; FQDN slices are not used; an unknown addressType is reported',
+    services: [svc('dual', { clusterIPs: ['10.96.0.19', 'fd00::19'], ports: [{ port: 80 }] })],
+    slices: [
+      slice('dual-v4', 'dual', [{ port: 80 }], [{ ip: 'fd00:244::5' }, { ip: '10.244.1.5' }]),
+      slice('dual-v6', 'dual', [{ port: 80 }], [{ ip: '10.244.1.6' }, { ip: 'fd00:244::6' }], 'IPv6'),
+      slice('dual-fqdn', 'dual', [{ port: 80 }], [{ ip: 'web.example.com' }], 'FQDN'),
+      slice('dual-x', 'dual', [{ port: 80 }], [{ ip: '10.244.1.7' }], 'IPv7'),
+    ],
+    expect: { 'default/dual': { '80/TCP': ['10.244.1.5:80', 'fd00:244::6:80'] } },
+    errors: ['EndpointSlice default/dual-v4 endpoints[0].addresses[0]', 'EndpointSlice default/dual-v6 endpoints[0].addresses[0]', 'EndpointSlice default/dual-x addressType'],
+    check: (_s, e) => expect(e.map((x) => x.message).slice(0, 2)).toEqual([
+      'IPv6 address fd00:244::5 in an IPv4 slice; endpoint ignored', 'IPv4 address 10.244.1.6 in an IPv6 slice; endpoint ignored']),
+  },
+  {
+    name: 'IPv4-mapped and scoped IPv6 addresses are refused (they have no single canonical form)',
+    services: [svc('m', { clusterIPs: ['10.96.0.20', 'fd00::20'], ports: [{ port: 80 }] }), svc('bad', { clusterIPs: ['::ffff:10.96.0.21'], ports: [{ port: 80 }] })],
+    slices: [slice('m-6', 'm', [{ port: 80 }], [{ ip: '::ffff:10.244.1.2' }, { ip: 'fe80::1%eth0' }, { ip: 'fd00:244::7' }], 'IPv6')],
+    expect: { 'default/m': { '80/TCP': ['fd00:244::7:80'] } },
+    errors: ['EndpointSlice default/m-6 endpoints[0].addresses[0]', 'EndpointSlice default/m-6 endpoints[1].addresses[0]', 'Service default/bad spec.clusterIPs[0]'],
+    check: (_s, e) => expect(e.map((x) => x.message).join('\n')).toMatch(/IPv4-mapped[\s\S]*scoped[\s\S]*IPv4-mapped/),
+  },
+  {
+    name: 'cluster IPs as the API server guarantees them: one per family, ipFamilies in the same order, SingleStack holds one (else the service is dropped)',
+    services: [
+      svc('two-v4', { clusterIPs: ['10.96.0.22', '10.96.0.23'], ports: [{ port: 80 }] }),
+      svc('order', { clusterIPs: ['10.96.0.24', 'fd00::24'], ipFamilies: ['IPv6', 'IPv4'], ports: [{ port: 80 }] }),
+      svc('single', { clusterIPs: ['10.96.0.25', 'fd00::25'], ipFamilyPolicy: 'SingleStack', ports: [{ port: 80 }] }),
+      svc('policy', { clusterIPs: ['10.96.0.26'], ipFamilyPolicy: 'DualStackPlease', ports: [{ port: 80 }] }),
+      svc('fam', { clusterIPs: ['10.96.0.27'], ipFamilies: ['IPv5'], ports: [{ port: 80 }] }),
+      svc('first', { clusterIP: '10.96.0.28', clusterIPs: ['fd00::28', '10.96.0.28'], ports: [{ port: 80 }] }),
+      // the primary family's IP only (a RequireDualStack service's second IP not allocated yet): served as it is
+      svc('ok', { clusterIP: 'fd00:0::29', clusterIPs: ['fd00::29'], ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'RequireDualStack', ports: [{ port: 80 }] }),
+    ],
+    slices: [],
+    expect: { 'default/ok': { '80/TCP': [] } },
+    errors: ['Service default/two-v4 spec.clusterIPs', 'Service default/order spec.ipFamilies[0]', 'Service default/order spec.ipFamilies[1]',
+      'Service default/single spec.ipFamilyPolicy', 'Service default/policy spec.ipFamilyPolicy', 'Service default/fam spec.ipFamilies[0]', 'Service default/first spec.clusterIP'],
+    check: (s) => expect([s[0]!.clusterIps, s[0]!.ipFamilies]).toEqual([['fd00::29'], [6]]),
+  },
+  {
+    name: 'endpoint sets per family: a ready IPv4 endpoint does not hide the IPv6 family\'s serving-terminating fallback, nor its local endpoints',
+    node: 'node-a',
+    services: [svc('dual', { clusterIPs: ['10.96.0.30', 'fd00::30'], internalTrafficPolicy: 'Local', ports: [{ port: 80 }] })],
+    slices: [
+      slice('dual-v4', 'dual', [{ port: 80 }], [{ ip: '10.244.1.2', node: 'node-a' }]),
+      slice('dual-v6', 'dual', [{ port: 80 }], [
+        { ip: 'fd00:244::2', node: 'node-a', ready: false, serving: true, terminating: true },
+        { ip: 'fd00:244::3', node: 'node-b' },
+      ], 'IPv6'),
+    ],
+    expect: { 'default/dual': { '80/TCP': ['10.244.1.2:80', 'fd00:244::2:80', 'fd00:244::3:80'] } },
+    check: (s) => expect(s[0]!.ports[0]!.endpoints.map((e) => [e.ip, e.internal, e.cluster])).toEqual([
+      ['10.244.1.2', true, true],
+      // IPv6: no local ready endpoint, so the local serving-terminating one serves internal traffic;
+      // the cluster-wide IPv6 set is the ready one on node-b
+      ['fd00:244::2', true, false], ['fd00:244::3', false, true],
+    ]),
   },
   {
     name: 'internalTrafficPolicy Local keeps only this node\'s endpoints (with terminating fallback per node)',
@@ -234,17 +302,20 @@ const cases: Case[] = [
     check: (s) => expect(s[0]!.loadBalancerIps).toEqual(['198.51.100.2', '198.51.100.3']),
   },
   {
-    name: 'serviceport: loadBalancerSourceRanges carried as canonical IPv4 CIDRs; IPv6 ones refused each; only for LoadBalancer',
+    name: 'serviceport: loadBalancerSourceRanges carried as canonical CIDRs of the families served; only for LoadBalancer',
     services: [
       svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.46', ports: [{ port: 80, nodePort: 30046 }], loadBalancerSourceRanges: [' 192.0.2.0/24', '10.1.2.3/8', '203.0.113.7/32', 'fd00::/8', '192.0.2.0/24'] }),
       svc('np', { type: 'NodePort', clusterIP: '10.96.0.47', ports: [{ port: 80, nodePort: 30047 }], loadBalancerSourceRanges: ['192.0.2.0/24'] }),
+      svc('lb6', { type: 'LoadBalancer', clusterIPs: ['10.96.0.50', 'fd00::50'], ports: [{ port: 80, nodePort: 30050 }], loadBalancerSourceRanges: ['2001:DB8:0:0:1::1/64', '198.51.100.0/24'] }),
     ],
     slices: [],
-    expect: { 'default/lb': { '80/TCP': [] }, 'default/np': { '80/TCP': [] } },
-    errors: ['Service default/lb spec.loadBalancerSourceRanges[3]'],
+    expect: { 'default/lb': { '80/TCP': [] }, 'default/lb6': { '80/TCP': [] }, 'default/np': { '80/TCP': [] } },
+    // an IPv4-only service: the IPv6 range restricts nothing it serves, so it is left out (no error)
+    errors: [],
     check: (s) => {
       expect(s[0]!.loadBalancerSourceRanges).toEqual(['192.0.2.0/24', '10.0.0.0/8', '203.0.113.7/32']);
-      expect(s[1]!.loadBalancerSourceRanges).toEqual([]);
+      expect(s[1]!.loadBalancerSourceRanges).toEqual(['2001:db8::/64', '198.51.100.0/24']);
+      expect(s[2]!.loadBalancerSourceRanges).toEqual([]);
     },
   },
   {

@@ -1,14 +1,19 @@
-// kube-proxy's TestServiceToServiceMap (pkg/proxy/servicechangetracker_test.go), IPv4 cases: which
-// Services and ports are proxied and with which addresses, checked on the model. kube-proxy's
+// kube-proxy's TestServiceToServiceMap (pkg/proxy/servicechangetracker_test.go): which Services and
+// ports are proxied and with which addresses, per IP family, checked on the model. kube-proxy's
 // per-port map becomes the model's port list; spec.healthCheckNodePort is not modelled here.
 import { describe, expect, it } from 'vitest';
-import { buildService, type KubeService, type KubeServicePort } from '../../controlplane/model.ts';
+import { familyOf } from '../../common/ip.ts';
+import { buildService, type KubeService, type KubeServicePort, type ServiceModel } from '../../controlplane/model.ts';
 
 const port = (name: string, protocol: string, p: number, nodePort: number, targetPort: number): KubeServicePort =>
   // the helper's targetPort 0 is "not given" (the API server defaults it to the port)
   ({ name, protocol, port: p, nodePort, ...(targetPort !== 0 ? { targetPort } : {}) });
 const v4 = { cluster: '10.0.0.1', external: '8.8.8.8', range: '0.0.0.0/1' };
-const v6 = { cluster: '2001:db8:85a3:0:0:8a2e:370:7334', external: '2001:db8:85a3:0:0:8a2e:370:7335', range: '2001:db8::/32' };
+const v6 = {
+  cluster: '2001:db8:85a3:0:0:8a2e:370:7334', external: '2001:db8:85a3:0:0:8a2e:370:7335', range: '2001:db8::/32',
+  // the contract's canonical text (RFC 5952) of the same addresses
+  canonical: '2001:db8:85a3::8a2e:370:7334', externalCanonical: '2001:db8:85a3::8a2e:370:7335',
+};
 
 interface Expected {
   ports: string[]; // "name port/PROTO nodePort"
@@ -17,8 +22,20 @@ interface Expected {
   loadBalancerIps?: string[];
   loadBalancerSourceRanges?: string[];
   externalTrafficLocal?: boolean;
+  ipFamilies?: number[];
 }
-interface Case { desc: string; svc: KubeService; expected: Expected | 'ignored' | 'dropped'; errors?: string[]; note?: string }
+/** family: the IP family kube-proxy's case runs its proxier for (default IPv4); 'filtered': that proxier ignores the service. */
+interface Case { desc: string; family?: 4 | 6; svc: KubeService; expected: Expected | 'ignored' | 'dropped' | 'filtered'; errors?: string[]; note?: string }
+
+/** What kube-proxy's proxier of @family sees of @m: its cluster IP and that family's addresses; null when it has none. */
+function familyView(m: ServiceModel, family: 4 | 6): ServiceModel | null {
+  if (!m.ipFamilies.includes(family)) return null;
+  const mine = (ip: string) => familyOf(ip) === family;
+  return {
+    ...m, clusterIps: m.clusterIps.filter(mine), externalIps: m.externalIps.filter(mine), loadBalancerIps: m.loadBalancerIps.filter(mine),
+    loadBalancerSourceRanges: m.loadBalancerSourceRanges.filter((c) => mine(c.split('/')[0]!)),
+  };
+}
 
 const lb = (ns: string, name: string, clusterIP: string, ports: KubeServicePort[], ingress: { ip: string; ipMode?: string }[], extra: Partial<NonNullable<KubeService['spec']>> = {}): KubeService => ({
   metadata: { namespace: ns, name },
@@ -56,25 +73,78 @@ const cases: Case[] = [
     svc: { metadata: { namespace: 'ns2', name: 'external-name' }, spec: { type: 'ExternalName', clusterIP: '172.16.55.4', externalName: 'foo2.bar.com', ports: [port('portz', 'UDP', 1235, 5321, 0)] } },
     expected: 'ignored',
   },
+  // kube-proxy runs one proxier per family, each seeing only its family's addresses; the model holds
+  // both families at once. Each case below names the family kube-proxy's case runs under and checks
+  // the model's view for that family (familyView): 'filtered' = that proxier ignores the service.
   {
     desc: 'service with ipv6 clusterIP under ipv4 mode, service should be filtered',
+    family: 4,
     svc: { metadata: { namespace: 'test', name: 'invalidIPv6InIPV4Mode' }, spec: { clusterIP: v6.cluster, ports: [{ name: 'testPort', port: 12345, protocol: 'TCP' }] }, status: { loadBalancer: { ingress: [{ ip: v4.external }, { ip: v6.external }] } } },
-    expected: 'dropped', errors: ['spec.clusterIP', 'spec.clusterIPs', 'status.loadBalancer.ingress[1].ip'],
+    expected: 'filtered',
+  },
+  {
+    desc: 'service with ipv4 clusterIP under ipv6 mode, service should be filtered',
+    family: 6,
+    svc: { metadata: { namespace: 'test', name: 'invalidIPv4InIPV6Mode' }, spec: { clusterIP: v4.cluster, ports: [{ name: 'testPort', port: 12345, protocol: 'TCP' }] }, status: { loadBalancer: { ingress: [{ ip: v4.external }, { ip: v6.external }] } } },
+    expected: 'filtered',
   },
   {
     desc: 'service with ipv4 configurations under ipv4 mode',
+    family: 4,
     note: 'a ClusterIP-type service: kube-proxy keeps status ingress and source ranges whatever the type; the API server only sets them on LoadBalancer services, and Sluice programs them only there',
     svc: { metadata: { namespace: 'test', name: 'validIPv4' }, spec: { clusterIP: v4.cluster, externalIPs: [v4.external], loadBalancerSourceRanges: [v4.range], ports: [{ name: 'testPort', port: 12345, protocol: 'TCP' }] }, status: { loadBalancer: { ingress: [{ ip: v4.external }, { ip: v6.external }] } } },
     expected: { ports: ['testPort 12345/TCP 0'], clusterIps: [v4.cluster], externalIps: [v4.external], loadBalancerIps: [], loadBalancerSourceRanges: [] },
-    errors: ['status.loadBalancer.ingress[1].ip'],
+  },
+  {
+    desc: 'service with ipv6 configurations under ipv6 mode',
+    family: 6,
+    note: 'as the IPv4 case: ingress and ranges are a LoadBalancer\'s only',
+    svc: { metadata: { namespace: 'test', name: 'validIPv6' }, spec: { clusterIP: v6.cluster, externalIPs: [v6.external], loadBalancerSourceRanges: [v6.range], ports: [{ name: 'testPort', port: 12345, protocol: 'TCP' }] }, status: { loadBalancer: { ingress: [{ ip: v4.external }, { ip: v6.external }] } } },
+    expected: { ports: ['testPort 12345/TCP 0'], clusterIps: [v6.canonical], externalIps: [v6.externalCanonical], loadBalancerIps: [], loadBalancerSourceRanges: [] },
+  },
+  {
+    desc: 'service with ipv6 configurations under ipv6 mode (as a LoadBalancer)',
+    family: 6,
+    svc: lb('test', 'validIPv6LB', v6.cluster, [{ name: 'testPort', port: 12345, protocol: 'TCP', nodePort: 30345 }], [{ ip: v4.external }, { ip: v6.external }],
+      { externalIPs: [v6.external], loadBalancerSourceRanges: [v6.range] }),
+    expected: { ports: ['testPort 12345/TCP 30345'], clusterIps: [v6.canonical], externalIps: [v6.externalCanonical], loadBalancerIps: [v6.externalCanonical], loadBalancerSourceRanges: [v6.range] },
   },
   {
     desc: 'service with both ipv4 and ipv6 configurations under ipv4 mode, ipv6 fields should be filtered',
-    note: 'as a LoadBalancer service (see the previous case): the IPv4 ingress IP and range are kept, each IPv6 part refused with an error',
+    family: 4,
+    note: 'as a LoadBalancer service (see the ClusterIP case): the IPv4 ingress IP and range are kept; the IPv6 parts are left out without an error (kube-proxy only logs them: with dual-stack they are expected)',
     svc: lb('test', 'filterIPv6InIPV4Mode', v4.cluster, [{ name: 'testPort', port: 12345, protocol: 'TCP', nodePort: 30345 }], [{ ip: v4.external }, { ip: v6.external }],
       { externalIPs: [v4.external, v6.external], loadBalancerSourceRanges: [v4.range, v6.range] }),
     expected: { ports: ['testPort 12345/TCP 30345'], clusterIps: [v4.cluster], externalIps: [v4.external], loadBalancerIps: [v4.external], loadBalancerSourceRanges: [v4.range] },
-    errors: ['spec.externalIPs[1]', 'status.loadBalancer.ingress[1].ip', 'spec.loadBalancerSourceRanges[1]'],
+  },
+  {
+    desc: 'service with both ipv4 and ipv6 configurations under ipv6 mode, ipv4 fields should be filtered',
+    family: 6,
+    svc: lb('test', 'filterIPv4InIPV6Mode', v6.cluster, [{ name: 'testPort', port: 12345, protocol: 'TCP', nodePort: 30345 }], [{ ip: v4.external }, { ip: v6.external }],
+      { externalIPs: [v4.external, v6.external], loadBalancerSourceRanges: [v4.range, v6.range] }),
+    expected: { ports: ['testPort 12345/TCP 30345'], clusterIps: [v6.canonical], externalIps: [v6.externalCanonical], loadBalancerIps: [v6.externalCanonical], loadBalancerSourceRanges: [v6.range] },
+  },
+  {
+    desc: 'service with extra space in LoadBalancerSourceRanges',
+    family: 4,
+    svc: lb('test', 'extra-space', v4.cluster, [{ name: 'testPort', port: 12345, protocol: 'TCP', nodePort: 30346 }], [], { loadBalancerSourceRanges: [' 10.1.2.0/28'] }),
+    expected: { ports: ['testPort 12345/TCP 30346'], clusterIps: [v4.cluster], loadBalancerSourceRanges: ['10.1.2.0/28'] },
+  },
+  // Dual-stack: one Service, both proxiers program it, each with its own family's parts.
+  ...([4, 6] as const).map((family): Case => ({
+    desc: `dual-stack LoadBalancer (clusterIPs of both families) under ipv${family} mode: that family's cluster IP, external IP, ingress IP and range`,
+    family,
+    svc: lb('test', 'dual', v4.cluster, [{ name: 'testPort', port: 12345, protocol: 'TCP', nodePort: 30347 }], [{ ip: v4.external }, { ip: v6.external }],
+      { clusterIPs: [v4.cluster, v6.cluster], ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack', externalIPs: [v6.external, v4.external], loadBalancerSourceRanges: [v6.range, v4.range] }),
+    expected: family === 4
+      ? { ports: ['testPort 12345/TCP 30347'], clusterIps: [v4.cluster], externalIps: [v4.external], loadBalancerIps: [v4.external], loadBalancerSourceRanges: [v4.range] }
+      : { ports: ['testPort 12345/TCP 30347'], clusterIps: [v6.canonical], externalIps: [v6.externalCanonical], loadBalancerIps: [v6.externalCanonical], loadBalancerSourceRanges: [v6.range] },
+  })),
+  {
+    desc: 'dual-stack with IPv6 primary: families in clusterIPs order',
+    family: 6,
+    svc: { metadata: { namespace: 'test', name: 'v6primary' }, spec: { clusterIP: v6.cluster, clusterIPs: [v6.cluster, v4.cluster], ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'RequireDualStack', ports: [{ name: 'p', port: 53, protocol: 'UDP' }] } },
+    expected: { ports: ['p 53/UDP 0'], clusterIps: [v6.canonical], ipFamilies: [6, 4] },
   },
 ];
 
@@ -88,7 +158,9 @@ describe('TestServiceToServiceMap (kube-proxy pkg/proxy/servicechangetracker_tes
         expect(r.ignored).toBe(c.expected === 'ignored');
         return;
       }
-      const m = r.model!;
+      const m = familyView(r.model!, c.family ?? 4);
+      if (c.expected === 'filtered') { expect(m).toBeNull(); return; }
+      if (!m) throw new Error(`no IPv${c.family ?? 4} view`);
       expect(m.ports.map((p) => `${p.name} ${p.port}/${p.protocol} ${p.nodePort}`)).toEqual(c.expected.ports);
       const { ports: _p, ...fields } = c.expected;
       const got: Record<string, unknown> = m as unknown as Record<string, unknown>;

@@ -1,4 +1,4 @@
-// --nodeport-addresses as kube-proxy reads it: "primary" and IPv4 CIDRs over the node's addresses.
+// --nodeport-addresses as kube-proxy reads it: "primary" and CIDRs of either family over the node's addresses.
 import { describe, expect, it } from 'vitest';
 import { checkNodePortAddresses, masqueradeAddress, nodePortIps } from '../../agent/nodeport-addresses.ts';
 
@@ -13,8 +13,16 @@ describe('nodePortIps', () => {
     expect(nodePortIps(['172.16.0.0/12'], ['10.10.0.1'], local)).toEqual([]);
   });
 
+  it('IPv6: primary takes the interface\'s IPv6 addresses too; an IPv6 CIDR selects local IPv6 addresses only (canonical text)', () => {
+    const dual = [...local, 'fd00:10::5', '2001:db8::7'];
+    expect(nodePortIps(['primary'], ['10.10.0.1', 'FD00:10:0::5'], dual)).toEqual(['10.10.0.1', 'fd00:10::5']);
+    expect(nodePortIps(['fd00::/8'], [], dual)).toEqual(['fd00:10::5']);
+    expect(nodePortIps(['::/0'], [], dual)).toEqual(['fd00:10::5', '2001:db8::7']);
+    expect(nodePortIps(['0.0.0.0/0'], [], dual)).toEqual(local);
+  });
+
   it('refuses anything else, naming the flag', () => {
-    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/64', 'all', '300.0.0.0/8']) {
+    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'fd00::/129', 'fe80::1%eth0/64', 'all', '300.0.0.0/8']) {
       expect(() => checkNodePortAddresses([bad]), bad).toThrow('--nodeport-addresses');
     }
   });

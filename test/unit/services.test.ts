@@ -2,8 +2,8 @@
 // model) become frontends; only what the datapath cannot hold is refused, naming service and field.
 import { describe, expect, it } from 'vitest';
 import { buildNodeServices } from '../../controlplane/model.ts';
-import { frontendsOf, refusedPorts } from '../../agent/services.ts';
-import { toService, type ServiceJson } from '../../proto/contract.ts';
+import { frontendsOf, planService, refusedPorts } from '../../agent/services.ts';
+import { endpointFamily, pb, servedFamilies, toService, type ServiceJson } from '../../proto/contract.ts';
 
 type EndpointJson = NonNullable<NonNullable<ServiceJson['ports']>[number]['endpoints']>[number];
 
@@ -30,10 +30,13 @@ describe('frontendsOf', () => {
   });
 
   it('refuses what the datapath cannot hold, naming the service and the field', () => {
-    expect(() => frontendsOf(svc({ clusterIps: ['fd00::10'] }))).toThrow('service default/web: clusterIps[0]: "fd00::10" is not an IPv4 address');
-    const v6 = svc();
-    v6.ports[0]!.endpoints[0]!.ip = 'fd00::2';
-    expect(() => frontendsOf(v6)).toThrow('service default/web: ports[0].endpoints[0].ip: "fd00::2" is not an IPv4 address');
+    expect(() => frontendsOf(svc({ clusterIps: ['10.96.0.010'] }))).toThrow('service default/web: clusterIps[0]: "10.96.0.010" is not an IP address in canonical form');
+    // not the contract's canonical text: the same address could be spelled two ways
+    expect(() => frontendsOf(svc({ clusterIps: ['10.96.0.10', 'FD00::10'] }))).toThrow('service default/web: clusterIps[1]: "FD00::10" is not an IP address in canonical form');
+    const mixed = svc({ clusterIps: ['10.96.0.10', 'fd00::10'] });
+    mixed.ports[0]!.endpoints[0]!.family = 4;
+    mixed.ports[0]!.endpoints[0]!.ip = 'fd00::2';
+    expect(() => frontendsOf(mixed)).toThrow('service default/web: ports[0].endpoints[0].family: IPv4 for address fd00::2');
     const bad = svc();
     bad.ports[0]!.protocol = 'QUIC';
     expect(() => frontendsOf(bad)).toThrow('service default/web: ports[0].protocol: QUIC is not supported');
@@ -91,7 +94,7 @@ describe('frontendsOf: endpoint sets, reject or drop, source ranges, SCTP', () =
     expect(ips(etp['192.0.2.20 ext']!.shortCircuit)).toEqual([remote.ip]);
   });
 
-  it('loadBalancerSourceRanges apply to LoadBalancer IPs and NodePorts, not to externalIPs or cluster IPs; IPv6 ranges are left out', () => {
+  it('loadBalancerSourceRanges apply to LoadBalancer IPs and NodePorts, not to externalIPs or cluster IPs; IPv6 ranges are not IPv4 frontends\' ranges', () => {
     const fes = byKind(lb([local], { loadBalancerSourceRanges: ['10.10.0.0/24', 'fd00::/64'] }));
     expect(fes['192.0.2.20 ext']!.sourceRanges).toEqual(['10.10.0.0/24']);
     expect(fes['192.168.1.5 ext']!.sourceRanges).toEqual(['10.10.0.0/24']);
@@ -109,6 +112,61 @@ describe('frontendsOf: endpoint sets, reject or drop, source ranges, SCTP', () =
   });
 });
 
+// Dual-stack: each family planned on its own (kube-proxy's per-family proxiers); the datapath programs
+// IPv4 and lists the IPv6 frontends as skipped until its IPv6 phase.
+describe('planService: IP families', () => {
+  const ctx = { node: 'n1', nodeIps: ['192.168.1.5', 'fd00:1::5'] };
+  const dual = (extra: ServiceJson = {}) => svc({
+    type: 'LoadBalancer', clusterIps: ['10.96.0.10', 'fd00:96::10'], ipFamilies: [4, 6], externalIps: ['fd00:e::10', '192.0.2.10'],
+    loadBalancerIps: ['192.0.2.20', 'fd00:e::20'], loadBalancerSourceRanges: ['fd00:c::/64', '10.10.0.0/24'],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: [
+      { ip: '10.244.1.2', port: 8080, nodeName: 'n1', family: 4 }, { ip: 'fd00:244::2', port: 8080, nodeName: 'n1', family: 6 },
+    ] }],
+    ...extra,
+  });
+
+  it('a dual-stack service programs its IPv4 frontends exactly as an IPv4-only one, with IPv4 backends and ranges only', () => {
+    const plan = planService(dual(), ctx);
+    const v4only = planService(svc({
+      type: 'LoadBalancer', clusterIps: ['10.96.0.10'], externalIps: ['192.0.2.10'], loadBalancerIps: ['192.0.2.20'], loadBalancerSourceRanges: ['10.10.0.0/24'],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: [{ ip: '10.244.1.2', port: 8080, nodeName: 'n1' }] }],
+    }), { node: 'n1', nodeIps: ['192.168.1.5'] });
+    expect(plan.frontends).toEqual(v4only.frontends);
+    expect(plan.frontends.map((f) => `${f.vip}:${f.port}`)).toEqual(['10.96.0.10:80', '192.168.1.5:30080', '192.0.2.10:80', '192.0.2.20:80']);
+  });
+
+  it('lists every IPv6 frontend as skipped, bracketed, with its kind; nothing of IPv6 is programmed', () => {
+    const { frontends, skipped } = planService(dual(), ctx);
+    expect(frontends.some((f) => f.vip.includes(':') || f.backends.some((b) => b.ip.includes(':')))).toBe(false);
+    expect(skipped.map((k) => `${k.type} ${k.frontend}`)).toEqual([
+      'ClusterIP [fd00:96::10]:80/TCP', 'NodePort [fd00:1::5]:30080/TCP', 'ExternalIP [fd00:e::10]:80/TCP', 'LoadBalancer [fd00:e::20]:80/TCP',
+    ]);
+    expect(new Set(skipped.map((k) => k.family))).toEqual(new Set(['ipv6']));
+  });
+
+  it('an IPv6-only service programs nothing (not even NodePorts on IPv4 node addresses) and is all skipped', () => {
+    const { frontends, skipped } = planService(dual({ clusterIps: ['fd00:96::10'], ipFamilies: [6] }), ctx);
+    expect(frontends).toEqual([]);
+    expect(skipped.map((k) => k.frontend)).toEqual(['[fd00:96::10]:80/TCP', '[fd00:1::5]:30080/TCP', '[fd00:e::10]:80/TCP', '[fd00:e::20]:80/TCP']);
+  });
+
+  it('reject or drop is decided per family: IPv6 endpoints do not turn an IPv4 frontend without IPv4 endpoints into a drop', () => {
+    const s = dual();
+    s.ports[0]!.endpoints = s.ports[0]!.endpoints.filter((e) => e.family === 6);
+    for (const f of planService(s, ctx).frontends) expect(f).toMatchObject({ backends: [], whenEmpty: 'reject' });
+  });
+
+  it('a state file without families: the addresses tell them', () => {
+    const s = toService({
+      namespace: 'default', name: 'hand', clusterIps: ['10.96.0.11', 'fd00:96::11'],
+      ports: [{ protocol: 'UDP', port: 53, endpoints: [{ ip: '10.244.1.3', port: 53 }, { ip: 'fd00:244::3', port: 53 }] }],
+    });
+    const { frontends, skipped } = planService(s);
+    expect(frontends.map((f) => [f.vip, f.backends.map((b) => b.ip)])).toEqual([['10.96.0.11', ['10.244.1.3']]]);
+    expect(skipped.map((k) => k.frontend)).toEqual(['[fd00:96::11]:53/UDP']);
+  });
+});
+
 const frontendKeyOf = (f: { vip: string; port: number; scope?: number }) => `${f.vip}:${f.port}${f.scope ? ' ext' : ''}`;
 
 describe('toService', () => {
@@ -117,5 +175,21 @@ describe('toService', () => {
     expect(s).toMatchObject({ type: '', clusterIps: [], externalIps: [], affinityClientIp: false, affinityTimeoutSeconds: 0 });
     expect(s.ports[0]).toEqual({ name: '', protocol: '', port: 80, nodePort: 0, endpoints: [] });
     expect(() => toService({ ports: 'x' as never })).toThrow();
+  });
+
+  it('IP families on the wire: enum numbers (4, 6) or names in a state file; a message without them decodes as before', () => {
+    const s = toService({
+      namespace: 'a', name: 'b', clusterIps: ['10.96.0.1', 'fd00::1'], ipFamilies: ['IPV4', 'IPV6'] as never, ipFamilyPolicy: 'PreferDualStack',
+      ports: [{ port: 80, endpoints: [{ ip: 'fd00:244::1', port: 80, family: 'IPV6' as never }, { ip: '10.244.0.1', port: 80 }] }],
+    });
+    expect([s.ipFamilies, s.ipFamilyPolicy, s.ports[0]!.endpoints.map((e) => e.family)]).toEqual([[4, 6], 'PreferDualStack', [6, 0]]);
+    expect(servedFamilies(s)).toEqual([4, 6]);
+    expect(s.ports[0]!.endpoints.map(endpointFamily)).toEqual([6, 4]);
+    const wire = pb.Service.encode(pb.Service.fromObject(s)).finish();
+    expect(toService(pb.Service.toObject(pb.Service.decode(wire)) as ServiceJson)).toEqual(s);
+    // an IPv4-only message of an older control plane: no family field on the wire at all
+    const old = pb.Service.encode(pb.Service.fromObject({ namespace: 'a', name: 'c', clusterIps: ['10.96.0.2'], ports: [{ port: 80, endpoints: [{ ip: '10.244.0.2', port: 80 }] }] })).finish();
+    const decoded = toService(pb.Service.toObject(pb.Service.decode(old)) as ServiceJson);
+    expect([decoded.ipFamilies, decoded.ports[0]!.endpoints[0]!.family, servedFamilies(decoded)]).toEqual([[], 0, [4]]);
   });
 });
