@@ -47,24 +47,37 @@ export function buildMaglev(names: readonly string[], size: number): Int32Array 
   const n = names.length;
   if (n === 0) return table;
   const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
-  const offset = new Uint32Array(n), skip = new Uint32Array(n), next = new Uint32Array(n);
+  // Backend r's permutation is (offset + j * skip) mod size for j = 0, 1, ...: `pos` holds its
+  // next candidate, stepped by one addition (no multiply or modulo in the hot loop).
+  const skip = new Int32Array(n), pos = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     const name = names[order[r]!]!;
-    offset[r] = murmur3(name, 0x5a17) % size;
+    pos[r] = murmur3(name, 0x5a17) % size;
     skip[r] = (murmur3(name, 0xc0ffee) % (size - 1)) + 1;
   }
   let filled = 0;
   for (;;) {
     for (let r = 0; r < n; r++) {
       // Walk backend r's permutation to its next free slot.
-      let c = (offset[r]! + next[r]! * skip[r]!) % size;
+      const step = skip[r]!;
+      let c = pos[r]!;
       while (table[c]! >= 0) {
-        next[r]!++;
-        c = (offset[r]! + next[r]! * skip[r]!) % size;
+        c += step;
+        if (c >= size) c -= size;
       }
       table[c] = order[r]!;
-      next[r]!++;
+      c += step;
+      pos[r] = c >= size ? c - size : c;
       if (++filled === size) return table;
     }
   }
+}
+
+/**
+ * buildMaglev(names, size) written straight into `out` from `base` as `ids[index]` (the mmapped
+ * sl_maglev slots hold backend ids), without an intermediate table of ids.
+ */
+export function writeMaglev(names: readonly string[], size: number, ids: ArrayLike<number>, out: Uint32Array, base: number): void {
+  const table = buildMaglev(names, size);
+  for (let i = 0; i < size; i++) out[base + i] = ids[table[i]!]!;
 }
