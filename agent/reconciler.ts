@@ -22,6 +22,8 @@ export class Reconciler {
   #owned = new Map<string, string[]>();
   #ownerOf = new Map<string, string>();
   #desired = new Map<string, Service>();
+  /** Desired services with ports the datapath leaves out (few): kept per change, so a delta does not walk every service. */
+  #refusedBy = new Map<string, ApplyStats['refused']>();
 
   constructor(dp: Datapath, ctx?: NodeContext) {
     this.#dp = dp;
@@ -42,6 +44,8 @@ export class Reconciler {
     const r = this.#dp.apply(set, remove);
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
     this.#desired = next;
+    this.#refusedBy = new Map();
+    for (const s of next.values()) this.#noteRefused(s);
     this.#setOwned(owned, true);
     return { services: next.size, ...r, errors, refused: this.#refused() };
   }
@@ -61,14 +65,19 @@ export class Reconciler {
       for (const fk of this.#owned.get(key) ?? []) if (!keep.has(fk)) remove.push(fk);
     }
     const r = this.#dp.apply(set, remove);
-    for (const key of removals) { this.#desired.delete(key); this.#setOwned(new Map([[key, []]])); }
-    for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), s);
+    for (const key of removals) { this.#desired.delete(key); this.#refusedBy.delete(key); this.#setOwned(new Map([[key, []]])); }
+    for (const s of upserts) if (!broken.has(serviceKey(s))) { this.#desired.set(serviceKey(s), s); this.#noteRefused(s); }
     this.#setOwned(owned);
     return { services: this.#desired.size, ...r, errors, refused: this.#refused() };
   }
 
   #refused(): ApplyStats['refused'] {
-    return [...this.#desired.values()].flatMap(refusedPorts);
+    return [...this.#refusedBy.values()].flat();
+  }
+
+  #noteRefused(s: Service): void {
+    const r = refusedPorts(s);
+    if (r.length) this.#refusedBy.set(serviceKey(s), r); else this.#refusedBy.delete(serviceKey(s));
   }
 
   #setOwned(owned: Map<string, string[]>, replaceAll = false): void {
