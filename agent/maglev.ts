@@ -16,22 +16,30 @@ export function maglevSize(backends: number): number {
 
 /** MurmurHash3 x86 32-bit of a UTF-8 string: stable across nodes, processes and versions. */
 export function murmur3(text: string, seed: number): number {
-  const data = Buffer.from(text, 'utf8');
+  // Backend names are ASCII ("ip:port"): their UTF-8 bytes are the char codes, no Buffer needed.
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  return ascii ? murmur3Bytes(text.length, (i) => text.charCodeAt(i), seed) : murmur3Bytes(Buffer.byteLength(text), bufferAt(Buffer.from(text, 'utf8')), seed);
+}
+
+const bufferAt = (b: Buffer) => (i: number) => b[i]!;
+
+function murmur3Bytes(len: number, at: (i: number) => number, seed: number): number {
   let h = seed >>> 0;
   const c1 = 0xcc9e2d51, c2 = 0x1b873593;
-  const blocks = data.length & ~3;
+  const blocks = len & ~3;
   for (let i = 0; i < blocks; i += 4) {
-    let k = data.readUInt32LE(i);
+    let k = (at(i) | (at(i + 1) << 8) | (at(i + 2) << 16) | (at(i + 3) << 24)) >>> 0;
     k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2);
     h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
   }
-  const rest = data.length & 3;
+  const rest = len & 3;
   if (rest) {
     let k = 0;
-    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | data[blocks + i]!;
+    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | at(blocks + i);
     k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2); h ^= k;
   }
-  h ^= data.length;
+  h ^= len;
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
