@@ -302,11 +302,18 @@ export class Datapath {
     for (const k of removeKeys) backends -= this.#frontends.get(k)!.backends.size;
     for (const [k, s] of specs) {
       const cur = this.#frontends.get(k);
-      if (!cur) services++;
-      const keys = new Set(s.backends.map(beKey));
-      backends += [...keys].filter((b) => !cur?.backends.has(b)).length;
-      backends -= cur ? [...cur.backends.keys()].filter((b) => !keys.has(b)).length : 0;
-      if (!cur || !sameKeys(cur.backends, keys)) slots += keys.size ? tableSize(cur, keys.size) : 0;
+      const keys = new Set<string>();
+      for (const b of s.backends) keys.add(beKey(b));
+      if (!cur) {
+        // A new frontend (most of a load from nothing): all its backends and a table are new.
+        services++;
+        backends += keys.size;
+        slots += keys.size ? tableSize(undefined, keys.size) : 0;
+        continue;
+      }
+      for (const b of keys) if (!cur.backends.has(b)) backends++;
+      for (const b of cur.backends.keys()) if (!keys.has(b)) backends--;
+      if (!sameKeys(cur.backends, keys)) slots += keys.size ? tableSize(cur, keys.size) : 0;
     }
     // Service ids index the per-CPU stats array and 0 is reserved.
     if (services > this.sizes.services - 1) throw new CapacityError('sl_services', services - this.#frontends.size, this.sizes.services - 1 - this.#frontends.size);
