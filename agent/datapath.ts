@@ -13,9 +13,9 @@ import * as L from './bpf/layout.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
-import { buildMaglev, maglevSize } from './maglev.ts';
+import { maglevSize, writeMaglev } from './maglev.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
-import { packed, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
+import { packed, PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
 import { MapTransaction, MapWriteError } from './maps/transaction.ts';
 import { SlotAllocator, type AllocatorCheckpoint } from './slot-allocator.ts';
 
@@ -258,7 +258,9 @@ export class Datapath {
     try {
       let removed = 0, changed = 0;
       for (const k of removeKeys) { this.#remove(tx, k); removed++; }
-      for (const [k, s] of specs) if (this.#program(tx, k, s)) changed++;
+      const w = this.#writes();
+      for (const [k, s] of specs) if (this.#program(tx, w, k, s)) changed++;
+      this.#flush(tx, w);
       tx.commit();
       this.#undo = undefined;
       return { changed, removed, udpBackendsGone: this.#goneUdpBackends };
@@ -300,11 +302,18 @@ export class Datapath {
     for (const k of removeKeys) backends -= this.#frontends.get(k)!.backends.size;
     for (const [k, s] of specs) {
       const cur = this.#frontends.get(k);
-      if (!cur) services++;
-      const keys = new Set(s.backends.map(beKey));
-      backends += [...keys].filter((b) => !cur?.backends.has(b)).length;
-      backends -= cur ? [...cur.backends.keys()].filter((b) => !keys.has(b)).length : 0;
-      if (!cur || !sameKeys(cur.backends, keys)) slots += keys.size ? tableSize(cur, keys.size) : 0;
+      const keys = new Set<string>();
+      for (const b of s.backends) keys.add(beKey(b));
+      if (!cur) {
+        // A new frontend (most of a load from nothing): all its backends and a table are new.
+        services++;
+        backends += keys.size;
+        slots += keys.size ? tableSize(undefined, keys.size) : 0;
+        continue;
+      }
+      for (const b of keys) if (!cur.backends.has(b)) backends++;
+      for (const b of cur.backends.keys()) if (!keys.has(b)) backends--;
+      if (!sameKeys(cur.backends, keys)) slots += keys.size ? tableSize(cur, keys.size) : 0;
     }
     // Service ids index the per-CPU stats array and 0 is reserved.
     if (services > this.sizes.services - 1) throw new CapacityError('sl_services', services - this.#frontends.size, this.sizes.services - 1 - this.#frontends.size);
@@ -328,8 +337,39 @@ export class Datapath {
     this.#setFrontend(key, undefined);
   }
 
-  /** Returns false when the frontend was already programmed exactly so. */
-  #program(tx: MapTransaction, key: string, s: Frontend): boolean {
+  /** The map writes of a change's programmed frontends, collected to be made a batch per map and step. */
+  #writes(): Writes {
+    const m = this.maps;
+    return {
+      newBackends: new PackedEntries(4, m.sl_backends.valueSize), backends: new PackedEntries(4, m.sl_backends.valueSize),
+      stats: [], newServices: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize),
+      services: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize), goneBackends: [], goneRanges: [],
+    };
+  }
+
+  /**
+   * Write what #program collected, in the order that keeps every frontend consistent for packets
+   * (each step for all frontends at once, one batch per map): backends, then fresh counters, then
+   * the service entries that publish them (the Maglev runs are already written), then what the old
+   * entries referenced. Keys the view does not hold (new backend ids, new frontends) are inserted
+   * without a lookup each.
+   */
+  #flush(tx: MapTransaction, w: Writes): void {
+    const m = this.maps;
+    tx.insertBatch(m.sl_backends, w.newBackends.keys, w.newBackends.values, w.newBackends.count);
+    if (w.backends.count) tx.updateBatch(m.sl_backends, w.backends.keys, w.backends.values, w.backends.count);
+    if (w.stats.length) {
+      const keys = packed(w.stats.map(u32Key), 4);
+      for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx.updateBatch(map, keys, Buffer.alloc(map.valueSize * w.stats.length), w.stats.length);
+    }
+    tx.insertBatch(m.sl_services, w.newServices.keys, w.newServices.values, w.newServices.count);
+    if (w.services.count) tx.updateBatch(m.sl_services, w.services.keys, w.services.values, w.services.count);
+    for (const g of w.goneBackends) this.#deleteBackends(tx, g.ids, g.proto);
+    for (const k of w.goneRanges) tx.delete(m.sl_src_ranges, k);
+  }
+
+  /** Returns false when the frontend was already programmed exactly so; the map writes go to `w`. */
+  #program(tx: MapTransaction, w: Writes, key: string, s: Frontend): boolean {
     const cur = this.#frontends.get(key);
     const wanted = new Map(s.backends.map((b) => [beKey(b), b]));
     const tableChanged = !cur || !sameKeys(cur.backends, new Set(wanted.keys()));
@@ -343,14 +383,19 @@ export class Datapath {
 
     const svcId = cur?.svcId ?? this.#takeSvcId();
     const backends: ProgrammedFrontend['backends'] = new Map();
-    const writes: Array<[number, Backend]> = [];
+    const proto = L.IPPROTO[s.proto];
     for (const [k, b] of wanted) {
       const old = cur?.backends.get(k);
+      // Ids are never reused, so a new one is in no map yet.
       const id = old?.id ?? this.#nextBackendId++;
       backends.set(k, { id, ip: b.ip, port: b.port, terminating: !!b.terminating, local: !!b.local });
-      if (!old || !sameBackendFlags(old, b)) writes.push([id, b]);
+      if (old && sameBackendFlags(old, b)) continue;
+      const out = old ? w.backends : w.newBackends;
+      const i = out.add();
+      out.keys.writeUInt32LE(id, out.keyAt(i));
+      const flags = (b.terminating ? L.SL_BE_F_TERMINATING : 0) | (b.local ? L.SL_BE_F_LOCAL : 0);
+      L.backend.encode({ ip: b.ip, port: b.port, proto, flags, svc_id: svcId }, out.values, out.valueAt(i));
     }
-    this.#writeBackends(tx, writes, svcId, s.proto);
 
     let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0;
     if (tableChanged) {
@@ -361,35 +406,38 @@ export class Datapath {
         if (base < 0) throw new CapacityError('sl_maglev', size, this.#alloc.available);
         const names = [...wanted.keys()];
         const ids = names.map((n) => backends.get(n)!.id);
-        const table = buildMaglev(names, size);
-        tx.writeRegion(this.#maglev.view, base, Uint32Array.from(table, (b) => ids[b]!));
+        // Straight into the mmapped slots: the run is not referenced until the service entry is written.
+        tx.saveRegion(this.#maglev.view, base, size);
+        writeMaglev(names, size, ids, this.#maglev.view, base);
       }
     }
 
-    const value = L.svcValue.encode({
-      svc_id: svcId, maglev_base: base, maglev_size: size, count: wanted.size,
-      flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0) |
-        (whenEmpty === 'drop' ? L.SL_SVC_F_DROP : 0) | (ranges.length ? L.SL_SVC_F_SRC_RANGES : 0),
-      affinity_timeout: s.affinityTimeout,
-      name: s.name.slice(0, L.SL_NAME_LEN - 1),
-    });
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
       svcId, maglevBase: base, maglevSize: size, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
       whenEmpty, sourceRanges: ranges,
     };
-    if (!cur) this.#resetStats(tx, svcId);
+    if (!cur) w.stats.push(svcId);
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
     const oldRanges = new Set(cur?.sourceRanges);
     for (const r of ranges) if (!oldRanges.has(r)) tx.update(this.maps.sl_src_ranges, srcRangeKey(svcId, r), Buffer.from([1]));
-    // The publishing write: from here on, packets use the new backends and table.
-    tx.update(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)), value);
+    // The publishing write (in #flush, after every backend): from then on, packets use the new backends and table.
+    const out = cur ? w.services : w.newServices;
+    const i = out.add();
+    L.svcKey.encode(svcKeyOf(fe), out.keys, out.keyAt(i));
+    L.svcValue.encode({
+      svc_id: svcId, maglev_base: base, maglev_size: size, count: wanted.size,
+      flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0) |
+        (whenEmpty === 'drop' ? L.SL_SVC_F_DROP : 0) | (ranges.length ? L.SL_SVC_F_SRC_RANGES : 0),
+      affinity_timeout: s.affinityTimeout,
+      name: fe.name,
+    }, out.values, out.valueAt(i));
 
     if (cur) {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevSize);
       const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
-      this.#deleteBackends(tx, gone, s.proto);
-      for (const r of cur.sourceRanges) if (!ranges.includes(r)) tx.delete(this.maps.sl_src_ranges, srcRangeKey(svcId, r));
+      if (gone.length) w.goneBackends.push({ ids: gone, proto: s.proto });
+      for (const r of cur.sourceRanges) if (!ranges.includes(r)) w.goneRanges.push(srcRangeKey(svcId, r));
     }
     this.#backendCount += backends.size - (cur?.backends.size ?? 0);
     this.#setFrontend(key, fe);
@@ -407,26 +455,11 @@ export class Datapath {
     return this.#freeSvcIds.pop() ?? this.#nextSvcId++;
   }
 
-  #writeBackends(tx: MapTransaction, writes: Array<[number, Backend]>, svcId: number, proto: Proto): void {
-    if (!writes.length) return;
-    const values = Buffer.alloc(L.backend.size * writes.length);
-    writes.forEach(([, b], i) => {
-      const flags = (b.terminating ? L.SL_BE_F_TERMINATING : 0) | (b.local ? L.SL_BE_F_LOCAL : 0);
-      L.backend.encode({ ip: b.ip, port: b.port, proto: L.IPPROTO[proto], flags, svc_id: svcId }, values, i * L.backend.size);
-    });
-    tx.updateBatch(this.maps.sl_backends, packed(writes.map(([id]) => u32Key(id)), 4), values, writes.length);
-  }
-
   /** Delete backends; counted for the stale-socket sweep, and for the UDP conntrack flush if UDP. */
   #deleteBackends(tx: MapTransaction, ids: number[], proto: Proto): void {
     if (ids.length) tx.deleteBatch(this.maps.sl_backends, packed(ids.map(u32Key), 4), ids.length);
     this.#backendsRemoved += ids.length;
     if (proto === 'UDP') this.#goneUdpBackends += ids.length;
-  }
-
-  #resetStats(tx: MapTransaction, svcId: number): void {
-    tx.update(this.maps.sl_svc_stats, u32Key(svcId), Buffer.alloc(this.maps.sl_svc_stats.valueSize));
-    tx.update(this.maps.sl_sock_stats, u32Key(svcId), Buffer.alloc(this.maps.sl_sock_stats.valueSize));
   }
 
   /** The node's own address, used as the source of north-south flows sent to other nodes. */
@@ -443,6 +476,21 @@ export class Datapath {
   stats(svcId: number): L.SvcStats {
     return readSvcStats(this.maps.sl_svc_stats, svcId, this.#cpus);
   }
+}
+
+/** A change's writes collected by #program, made by #flush. */
+interface Writes {
+  /** Backends with new ids; and backends whose flags changed. */
+  newBackends: PackedEntries;
+  backends: PackedEntries;
+  /** Service ids of new frontends: their counters start from zero. */
+  stats: number[];
+  /** Entries of frontends the view does not hold; and of frontends it does. */
+  newServices: PackedEntries;
+  services: PackedEntries;
+  /** What the replaced entries referenced and the new ones do not. */
+  goneBackends: Array<{ ids: number[]; proto: Proto }>;
+  goneRanges: Buffer[];
 }
 
 const NO_STATS: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };
@@ -500,9 +548,9 @@ function srcRangeKey(svcId: number, cidr: string): Buffer {
 }
 
 function normalise(s: Frontend): Frontend {
-  L.ipToBytes(s.vip);
+  L.ipToU32(s.vip);
   for (const b of s.backends) {
-    L.ipToBytes(b.ip);
+    L.ipToU32(b.ip);
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new Error(`${s.name}: backend port ${b.port} is out of range`);
   }
   if (s.backends.length > 65535) throw new Error(`${s.name}: ${s.backends.length} backends exceed the 65535 one frontend can hold`);

@@ -16,22 +16,30 @@ export function maglevSize(backends: number): number {
 
 /** MurmurHash3 x86 32-bit of a UTF-8 string: stable across nodes, processes and versions. */
 export function murmur3(text: string, seed: number): number {
-  const data = Buffer.from(text, 'utf8');
+  // Backend names are ASCII ("ip:port"): their UTF-8 bytes are the char codes, no Buffer needed.
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  return ascii ? murmur3Bytes(text.length, (i) => text.charCodeAt(i), seed) : murmur3Bytes(Buffer.byteLength(text), bufferAt(Buffer.from(text, 'utf8')), seed);
+}
+
+const bufferAt = (b: Buffer) => (i: number) => b[i]!;
+
+function murmur3Bytes(len: number, at: (i: number) => number, seed: number): number {
   let h = seed >>> 0;
   const c1 = 0xcc9e2d51, c2 = 0x1b873593;
-  const blocks = data.length & ~3;
+  const blocks = len & ~3;
   for (let i = 0; i < blocks; i += 4) {
-    let k = data.readUInt32LE(i);
+    let k = (at(i) | (at(i + 1) << 8) | (at(i + 2) << 16) | (at(i + 3) << 24)) >>> 0;
     k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2);
     h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
   }
-  const rest = data.length & 3;
+  const rest = len & 3;
   if (rest) {
     let k = 0;
-    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | data[blocks + i]!;
+    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | at(blocks + i);
     k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2); h ^= k;
   }
-  h ^= data.length;
+  h ^= len;
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
@@ -47,24 +55,37 @@ export function buildMaglev(names: readonly string[], size: number): Int32Array 
   const n = names.length;
   if (n === 0) return table;
   const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
-  const offset = new Uint32Array(n), skip = new Uint32Array(n), next = new Uint32Array(n);
+  // Backend r's permutation is (offset + j * skip) mod size for j = 0, 1, ...: `pos` holds its
+  // next candidate, stepped by one addition (no multiply or modulo in the hot loop).
+  const skip = new Int32Array(n), pos = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     const name = names[order[r]!]!;
-    offset[r] = murmur3(name, 0x5a17) % size;
+    pos[r] = murmur3(name, 0x5a17) % size;
     skip[r] = (murmur3(name, 0xc0ffee) % (size - 1)) + 1;
   }
   let filled = 0;
   for (;;) {
     for (let r = 0; r < n; r++) {
       // Walk backend r's permutation to its next free slot.
-      let c = (offset[r]! + next[r]! * skip[r]!) % size;
+      const step = skip[r]!;
+      let c = pos[r]!;
       while (table[c]! >= 0) {
-        next[r]!++;
-        c = (offset[r]! + next[r]! * skip[r]!) % size;
+        c += step;
+        if (c >= size) c -= size;
       }
       table[c] = order[r]!;
-      next[r]!++;
+      c += step;
+      pos[r] = c >= size ? c - size : c;
       if (++filled === size) return table;
     }
   }
+}
+
+/**
+ * buildMaglev(names, size) written straight into `out` from `base` as `ids[index]` (the mmapped
+ * sl_maglev slots hold backend ids), without an intermediate table of ids.
+ */
+export function writeMaglev(names: readonly string[], size: number, ids: ArrayLike<number>, out: Uint32Array, base: number): void {
+  const table = buildMaglev(names, size);
+  for (let i = 0; i < size; i++) out[base + i] = ids[table[i]!]!;
 }

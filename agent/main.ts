@@ -5,6 +5,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { AgentStartError, startAgent, type AgentHandle } from './agent.ts';
+import { startCpuProfile } from './cpu-profile.ts';
 import { EXTERNAL_MODES } from './external.ts';
 import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
 import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
@@ -165,8 +166,12 @@ try {
   process.exit(1);
 }
 
+// Diagnosis: SLUICE_CPU_PROFILE_DIR=DIR profiles from here (the datapath is loaded) to shutdown.
+const profile = process.env.SLUICE_CPU_PROFILE_DIR ? startCpuProfile(process.env.SLUICE_CPU_PROFILE_DIR) : undefined;
+
 function shutdown(sig: string): void {
   log.info({ signal: sig }, 'stopping; programs and maps stay in place for the next agent');
+  if (profile) log.info({ file: profile.stop() }, 'CPU profile written');
   void agent.stop().finally(() => process.exit(0));
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));

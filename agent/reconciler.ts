@@ -41,6 +41,8 @@ export class Reconciler {
   /** #skipped as a sorted list, rebuilt only when an entry changed (a delta costs what it changes). */
   #skippedSorted: SkippedService[] = [];
   #skippedDirty = false;
+  /** Desired services with ports the datapath leaves out (few): kept per change, so a delta does not walk every service. */
+  #refusedBy = new Map<string, ApplyStats['refused']>();
 
   constructor(dp: Datapath, ctx?: NodeContext) {
     this.#dp = dp;
@@ -61,6 +63,8 @@ export class Reconciler {
     const r = this.#dp.apply(set, remove);
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
     this.#desired = next;
+    this.#refusedBy = new Map();
+    for (const s of next.values()) this.#noteRefused(s);
     this.#setOwned(owned, true);
     // Broken services keep their report, the others get their new one; reported again only if it differs.
     const before = this.#skipped;
@@ -89,10 +93,11 @@ export class Reconciler {
     const r = this.#dp.apply(set, remove);
     for (const key of removals) {
       this.#desired.delete(key);
+      this.#refusedBy.delete(key);
       this.#setOwned(new Map([[key, []]]));
       if (this.#skipped.delete(key)) this.#skippedDirty = true;
     }
-    for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), s);
+    for (const s of upserts) if (!broken.has(serviceKey(s))) { this.#desired.set(serviceKey(s), s); this.#noteRefused(s); }
     this.#setOwned(owned);
     this.#setSkipped(skipped);
     return { services: this.#desired.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport() };
@@ -117,7 +122,12 @@ export class Reconciler {
   }
 
   #refused(): ApplyStats['refused'] {
-    return [...this.#desired.values()].flatMap(refusedPorts);
+    return [...this.#refusedBy.values()].flat();
+  }
+
+  #noteRefused(s: Service): void {
+    const r = refusedPorts(s);
+    if (r.length) this.#refusedBy.set(serviceKey(s), r); else this.#refusedBy.delete(serviceKey(s));
   }
 
   #setOwned(owned: Map<string, string[]>, replaceAll = false): void {

@@ -52,7 +52,7 @@ export class SlotAllocator {
    */
   settle(): void {
     if (!this.#quarantine.length) return;
-    const wait = Math.max(0, this.graceMs - (this.#now() - Math.max(...this.#quarantine.map((q) => q.at))));
+    const wait = Math.max(0, this.graceMs - (this.#now() - this.#quarantine.reduce((m, q) => Math.max(m, q.at), -Infinity)));
     if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
     this.#release();
   }
@@ -84,11 +84,27 @@ export class SlotAllocator {
   }
 
   #release(): void {
-    const now = this.#now();
-    const ready = this.#quarantine.filter((q) => now - q.at >= this.graceMs);
-    if (!ready.length) return;
-    this.#quarantine = this.#quarantine.filter((q) => now - q.at < this.graceMs);
-    for (const r of ready) this.#insert({ start: r.start, len: r.len });
+    // Runs are quarantined in time order: the ready ones are a prefix (a clock stepping back only
+    // delays a release). Checking the first is all an alloc() pays when none is ready.
+    const now = this.#now(), q = this.#quarantine;
+    let k = 0;
+    while (k < q.length && now - q[k]!.at >= this.graceMs) k++;
+    if (!k) return;
+    const ready = q.splice(0, k);
+    if (ready.length <= 8) {
+      for (const r of ready) this.#insert({ start: r.start, len: r.len });
+      return;
+    }
+    // Many at once (a snapshot that replaced every service): one sort and one coalescing pass,
+    // not a linear insert each.
+    const all = [...this.#free, ...ready.map((r) => ({ start: r.start, len: r.len }))].sort((a, b) => a.start - b.start);
+    const free: Run[] = [];
+    for (const r of all) {
+      const last = free[free.length - 1];
+      if (last && last.start + last.len === r.start) last.len += r.len;
+      else free.push(r);
+    }
+    this.#free = free;
   }
 
   #insert(run: Run): void {

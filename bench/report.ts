@@ -133,6 +133,8 @@ export function plot(r: Results, outDir: string): void {
       fs.writeFileSync(f, rows.map((x) => x.join(' ')).join('\n') + '\n');
       series.push(`'${f}' using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 1.2 ${styles[name] ?? ''} title '${name}'`);
     }
+    // A run without traffic rounds (BENCH_ONLY=programming) has nothing to plot.
+    if (!series.length) return;
     const script = [
       'set terminal pngcairo size 1000,620 font "DejaVu Sans,12"',
       `set output '${path.join(outDir, 'crr.png')}'`,

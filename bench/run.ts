@@ -4,6 +4,10 @@
 //   node bench/run.ts              full run (~10-15 min)
 //   BENCH_QUICK=1 node bench/run.ts  smoke run (< 2 min): 1 and 1,000 services, short rounds
 //   BENCH_OUT=DIR                  where latest.json, latest.md and crr.png go (default bench/results)
+//   BENCH_ONLY=programming         Sluice's programming and change figures alone (no traffic, no
+//                                  other contender; ~3 min): for profiling the agent and control plane
+//   BENCH_CPU_PROF=DIR             run the agents and the control plane with node --cpu-prof, profiles
+//                                  under DIR/agent and DIR/controlplane (written when each process exits)
 //
 // Topology: one simulated node (network namespace) per contender, each with the same three pods
 // (client, be1, be2), so no contender's rules or programs ever see another's traffic:
@@ -43,10 +47,13 @@ import { writeReport } from './report.ts';
 import type { ByCount, Results } from './lib/results.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY_PROGRAMMING = process.env.BENCH_ONLY === 'programming';
+const CPU_PROF = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench/results'));
 const CFG = QUICK
-  ? { counts: [1, 1000], rounds: 2, crrSecs: 1, iperfSecs: 1, syncCount: 1000, syncRounds: 2, changes: 5, big: 0, cpChanges: 20 }
-  : { counts: [1, 1000, 10000], rounds: 4, crrSecs: 3, iperfSecs: 2, syncCount: 10000, syncRounds: 3, changes: 20, big: 100000, cpChanges: 200 };
+  ? { counts: [1, 1000], rounds: 2, crrSecs: 1, iperfSecs: 1, syncCount: 1000, syncRounds: 2, changes: 5, big: 0, cpChanges: 20, changesCp: 20 }
+  : { counts: [1, 1000, 10000], rounds: 4, crrSecs: 3, iperfSecs: 2, syncCount: 10000, syncRounds: 3, changes: 20, big: 100000, cpChanges: 200, changesCp: 200 };
+if (ONLY_PROGRAMMING) Object.assign(CFG, { counts: [CFG.syncCount], big: 0 });
 /** Endpoints per filler service (the measured service has two); 1 at the 100,000-service point. */
 const FILLER_ENDPOINTS = 10;
 const BIG_ENDPOINTS = 1;
@@ -60,7 +67,7 @@ const CRR = path.join(BUILD, 'crr');
 const SRV = path.join(BUILD, 'srv');
 
 type Name = 'direct' | 'sluice' | 'sluice_socket' | 'iptables' | 'nftables';
-const ALL: Name[] = ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'];
+const ALL: Name[] = ONLY_PROGRAMMING ? ['sluice'] : ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'];
 const NODE_OF: Record<Name, string> = { direct: 'direct', sluice: 'sluice', sluice_socket: 'sock', iptables: 'ipt', nftables: 'nft' };
 /** Measured for traffic only: programming and change figures are the per-packet agent's (the same code). */
 const TRAFFIC_ONLY: Name[] = ['direct', 'sluice_socket'];
@@ -108,12 +115,12 @@ class Agent {
   async start(maxServices: number, maxBackends: number, maglevSlots: number, controlPlane?: string): Promise<void> {
     if (!controlPlane) this.write(stateFile([]));
     this.applied = [];
-    this.sim = await SimAgent.start(this.#cluster, this.node.name, {
+    this.sim = await withEnv(cpuProfEnv('agent'), () => SimAgent.start(this.#cluster, this.node.name, {
       ...(controlPlane ? { controlPlane } : { stateFile: this.stateFile }),
       readyTimeoutMs: 60000,
       args: ['--log-level', 'info', '--max-services', String(maxServices),
         '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144', ...this.#extraArgs],
-    });
+    }));
     // Timed as each line arrives, not when the benchmark gets round to looking.
     const seen = (l: LogLine) => {
       if (process.env.BENCH_DEBUG) process.stderr.write(`[agent] ${JSON.stringify(l).slice(0, 400)}\n`);
@@ -146,6 +153,30 @@ class Agent {
     const a = await waitFor(`sluice agent to apply ${services} services`,
       () => this.applied.slice(seen).find((x) => x.services === services), timeoutMs, 2);
     return { e2eMs: a.at - t0, agentMs: a.ms };
+  }
+}
+
+/**
+ * With BENCH_CPU_PROF, the environment that profiles a process, its profile going to
+ * BENCH_CPU_PROF/<what>: the control plane with node --cpu-prof, the agent with
+ * SLUICE_CPU_PROFILE_DIR (agent/cpu-profile.ts: --cpu-prof's SIGPROF makes the BPF verifier fail
+ * with EAGAIN).
+ */
+function cpuProfEnv(what: 'agent' | 'controlplane'): NodeJS.ProcessEnv {
+  if (!CPU_PROF) return {};
+  const dir = path.join(CPU_PROF, what);
+  fs.mkdirSync(dir, { recursive: true });
+  return what === 'agent' ? { SLUICE_CPU_PROFILE_DIR: dir } : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim() };
+}
+
+/** `start` (which spawns a Node process synchronously, before its first await) with `env` set. */
+function withEnv<T>(env: NodeJS.ProcessEnv, start: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  try {
+    return start();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
   }
 }
 
@@ -447,7 +478,7 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
   try {
     // The probe starts at be1 (the last state-file change may have left it either way).
     const services = base.map((s) => (s.namespace === 'bench' && s.name === 'probe' ? probeService(sl.be1.ip) : s));
-    const { syncedMs } = await pp.start(services, nodeName);
+    const { syncedMs } = await pp.start(services, nodeName, cpuProfEnv('controlplane'));
     log(`  control plane synced ${services.length} services from the API server in ${syncedMs.toFixed(0)} ms`);
 
     // (a) agent connects -> every service applied.
@@ -462,6 +493,7 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
       snapAgentMs.push(a.ms);
       log(`  round ${r + 1}: agent hello -> ${services.length} services applied in ${(a.at - hello).toFixed(0)} ms (agent apply ${a.ms} ms)`);
     }
+    (res.programming_s ??= {}).control_plane = +(summarize(connectMs, 1).median / 1000).toFixed(3);
     put(res.sync.program, 'sluice_control_plane', count, {
       ...summarize(connectMs, 1), agent_ms: summarize(snapAgentMs, 1),
       note: `production path, agent (re)connecting: control plane (already synced from the API server) logs the agent's hello -> agent logs "applied" for the snapshot of ${services.length} services (snapshot build, gRPC over a Unix socket, decode, Maglev tables, map writes; an agent restart per round)`,
@@ -474,7 +506,7 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
     let cur: 'be1' | 'be2' = 'be1';
     // Two unmeasured changes first: the control plane and the agent are Node processes that a
     // cluster runs for days; their first delta runs cold (JIT) code paths.
-    for (let k = -WARMUP_CHANGES; k < CFG.changes; k++) {
+    for (let k = -WARMUP_CHANGES; k < CFG.changesCp; k++) {
       const to: 'be1' | 'be2' = cur === 'be1' ? 'be2' : 'be1';
       const watch = await startWatch(cluster, sl, POD_ID[to]!);
       const seenA = agent.applied.length, seenU = pp.updates.length;
@@ -490,6 +522,7 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
       if (u) { toCp.push(u.at - t0); cpToAgent.push(a.at - u.at); }
     }
     const s = summ(e2e);
+    res.change_ms = { p50: s.median, p99: s.p99, n: e2e.length };
     put(res.sync.one_change, 'sluice', count, {
       median_ms: s.median, p99_ms: s.p99, min_ms: s.min, max_ms: s.max, n: e2e.length,
       agent_ms: summarize(agentMs, 2),
@@ -591,8 +624,8 @@ async function main(): Promise<void> {
     const sizes = agentSizes(maxCount + 1, FILLER_ENDPOINTS);
     const agent = new Agent(cluster, byName('sluice').node, tmp);
     await agent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
-    const sockAgent = new Agent(cluster, byName('sluice_socket').node, tmp, ['--socket-lb', 'on']);
-    await sockAgent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
+    const sockAgent = ONLY_PROGRAMMING ? agent : new Agent(cluster, byName('sluice_socket').node, tmp, ['--socket-lb', 'on']);
+    if (!ONLY_PROGRAMMING) await sockAgent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
     const agentOf = (c: Contender) => (c.name === 'sluice_socket' ? sockAgent : agent);
     log(`topology up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cs.map((c) => `${c.name} (${c.node.ns})`).join(', ')}`);
 
@@ -612,6 +645,7 @@ async function main(): Promise<void> {
         await verify(c);
       }
       checkpoint();
+      if (ONLY_PROGRAMMING) continue;
       const before = socketTranslations(byName('sluice_socket'));
       await measureTraffic(cs, count, res);
       res.crr.sluice_socket![String(count)]!.socket_translations = socketTranslations(byName('sluice_socket')) - before;
@@ -651,6 +685,7 @@ async function main(): Promise<void> {
       });
     }
     for (const c of syncers) await verify(c);
+    (res.programming_s ??= {}).state_file = +(summarize(prog.get('sluice')!, 1).median / 1000).toFixed(3);
     checkpoint();
 
     // 3. One endpoint change -> datapath using it.
@@ -664,7 +699,7 @@ async function main(): Promise<void> {
     checkpoint();
 
     // 4. The control plane's own sync figures, when controlplane/bench-sync.ts exists.
-    res.sync.controlplane = await controlPlaneSync(n);
+    res.sync.controlplane = ONLY_PROGRAMMING ? { skipped: 'BENCH_ONLY=programming' } : await controlPlaneSync(n);
     checkpoint();
 
     // 5. Sluice at 100,000 services (1 endpoint each; a fresh agent with maps sized for it).
@@ -695,6 +730,8 @@ async function main(): Promise<void> {
       await measureMemory(agent, big, BIG_ENDPOINTS, bigSizes, res);
     }
 
+    // The profiles are written when the processes exit of their own accord.
+    if (CPU_PROF) await Promise.all([agent.stop(), ...(sockAgent !== agent ? [sockAgent.stop()] : [])]);
     res.meta = meta(Date.now() - t0);
     writeReport(res, OUT, QUICK);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${path.join(OUT, 'latest.json')}, latest.md, crr.png`);

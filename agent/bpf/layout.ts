@@ -61,7 +61,7 @@ export class StructCodec<T extends Record<string, unknown>> {
         case 'u32': buf.writeUInt32LE(Number(v ?? 0) >>> 0, o); break;
         case 'u64': buf.writeBigUInt64LE(BigInt((v as bigint | number | undefined) ?? 0), o); break;
         case 'be16': buf.writeUInt16BE(Number(v ?? 0), o); break;
-        case 'ip4': case 'be32ip': ipToBytes(String(v ?? '0.0.0.0')).copy(buf, o); break;
+        case 'ip4': case 'be32ip': writeIp(String(v ?? '0.0.0.0'), buf, o); break;
         default: if (fl.type.startsWith('bytes')) {
           buf.fill(0, o, o + fl.size);
           (v as Buffer | undefined)?.copy(buf, o, 0, fl.size);
@@ -102,6 +102,42 @@ function codec<const F extends readonly (readonly [string, FieldType])[]>(name: 
 }
 
 export function ipToBytes(ip: string): Buffer {
+  return writeIp(ip, Buffer.alloc(4), 0);
+}
+
+/** The address as a u32 in network order (a.b.c.d -> a << 24 | ...); throws as ipToBytes does. */
+export function ipToU32(ip: string): number {
+  const v = dottedQuad(ip);
+  return v >= 0 ? v : slowIpToBytes(ip).readUInt32BE(0);
+}
+
+/** Write `ip`'s four bytes at `off` of `buf` without allocating (codecs encode many addresses). */
+export function writeIp(ip: string, buf: Buffer, off: number): Buffer {
+  const v = dottedQuad(ip);
+  if (v >= 0) buf.writeUInt32BE(v, off);
+  else slowIpToBytes(ip).copy(buf, off);
+  return buf;
+}
+
+/** Plain "a.b.c.d" (decimal, 1-3 digits each, <= 255) as a u32, or -1 for anything else. */
+function dottedQuad(ip: string): number {
+  let v = 0, part = 0, digits = 0, dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === 46 && digits && dots < 3) {
+      v = v * 256 + part; part = 0; digits = 0; dots++;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 && digits ? v * 256 + part : -1;
+}
+
+/** Everything else: parsed as before (and refused when it is no address). */
+function slowIpToBytes(ip: string): Buffer {
   const parts = ip.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
     throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);

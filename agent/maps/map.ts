@@ -68,6 +68,45 @@ export function u32Key(n: number): Buffer {
   return b;
 }
 
+/**
+ * Entries collected for one batch operation, packed back to back as it takes them: the caller
+ * encodes each key and value in place at keyAt()/valueAt() (no Buffer per entry). Grows by doubling.
+ */
+export class PackedEntries {
+  readonly keySize: number;
+  readonly valueSize: number;
+  keys: Buffer;
+  values: Buffer;
+  count = 0;
+
+  constructor(keySize: number, valueSize: number, capacity = 64) {
+    this.keySize = keySize;
+    this.valueSize = valueSize;
+    this.keys = Buffer.alloc(keySize * capacity);
+    this.values = Buffer.alloc(valueSize * capacity);
+  }
+
+  /** Room for one more entry; returns its index. */
+  add(): number {
+    if ((this.count + 1) * this.keySize > this.keys.length) {
+      const keys = Buffer.alloc(this.keys.length * 2), values = Buffer.alloc(this.values.length * 2);
+      this.keys.copy(keys);
+      this.values.copy(values);
+      this.keys = keys;
+      this.values = values;
+    }
+    return this.count++;
+  }
+
+  keyAt(i: number): number {
+    return i * this.keySize;
+  }
+
+  valueAt(i: number): number {
+    return i * this.valueSize;
+  }
+}
+
 /** Keys and values packed back to back, as the batch operations take them. */
 export function packed(items: Buffer[], size: number): Buffer {
   const out = Buffer.alloc(items.length * size);

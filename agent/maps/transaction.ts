@@ -6,7 +6,8 @@
 import { LibbpfError } from '../bpf/libbpf.ts';
 import { BPF_ANY, type BpfMap, type UpdateFlag } from './map.ts';
 
-type Undo = { map: BpfMap; key: Buffer; prev: Buffer | undefined } | { region: Uint32Array; base: number; prev: Uint32Array };
+type Undo = { map: BpfMap; key: Buffer; prev: Buffer | undefined } | { region: Uint32Array; base: number; prev: Uint32Array }
+  | { map: BpfMap; inserted: Buffer; count: number };
 
 /** A map write that failed, naming the map and the operation. */
 export class MapWriteError extends Error {
@@ -51,15 +52,28 @@ export class MapTransaction {
     this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
   }
 
+  /**
+   * Add entries whose keys the caller knows are absent (ids it has just allocated, keys its view of
+   * the map does not hold; the kernel's batch update takes no BPF_NOEXIST): no lookup per key to
+   * record; undone by deleting every key of the batch, written or not.
+   */
+  insertBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number): void {
+    if (!count) return;
+    this.#log.push({ map, inserted: Buffer.from(keys.subarray(0, count * map.keySize)), count });
+    this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
+  }
+
   deleteBatch(map: BpfMap, keys: Buffer, count: number): void {
     for (let i = 0; i < count; i++) this.#record(map, keys.subarray(i * map.keySize, (i + 1) * map.keySize));
     this.#run(map, 'batch delete', () => map.deleteBatch(keys, count));
   }
 
-  /** Write `values` into a shared u32 region at `base` (the Maglev slots): memory, cannot fail. */
-  writeRegion(region: Uint32Array, base: number, values: ArrayLike<number>): void {
-    this.#log.push({ region, base, prev: region.slice(base, base + values.length) });
-    region.set(values, base);
+  /**
+   * Record slots [base, base + len) of a shared u32 region (the Maglev slots) before the caller
+   * writes them in place: memory, cannot fail; rollback() copies the old slots back.
+   */
+  saveRegion(region: Uint32Array, base: number, len: number): void {
+    this.#log.push({ region, base, prev: region.slice(base, base + len) });
   }
 
   /** Keep everything written: the log is dropped. */
@@ -75,6 +89,14 @@ export class MapTransaction {
     const errors: string[] = [];
     for (const u of this.#log.reverse()) {
       if ('region' in u) { u.region.set(u.prev, u.base); continue; }
+      if ('inserted' in u) {
+        try {
+          u.map.deleteBatch(u.inserted, u.count);
+        } catch (e) {
+          errors.push(`${u.map.name} ${u.count} inserted keys: ${(e as Error).message}`);
+        }
+        continue;
+      }
       try {
         if (u.prev) u.map.update(u.key, u.prev, BPF_ANY);
         else u.map.delete(u.key);

@@ -57,8 +57,8 @@ export class ProductionPath {
 
   get address(): string { return `unix:${this.socket}`; }
 
-  /** Load `services` (no watch events: as if they existed before anyone watched), start the API server and the control plane; resolves once the control plane has synced. */
-  async start(services: BenchService[], nodeName: string): Promise<{ syncedMs: number }> {
+  /** Load `services` (no watch events: as if they existed before anyone watched), start the API server and the control plane (`env`: more environment for it); resolves once the control plane has synced. */
+  async start(services: BenchService[], nodeName: string, env: NodeJS.ProcessEnv = {}): Promise<{ syncedMs: number }> {
     for (const s of services) {
       this.api.upsert(SVC, kubeService(s), { silent: true });
       for (const sl of kubeSlices(s, nodeName)) this.api.upsert(EPS, sl, { silent: true });
@@ -67,7 +67,7 @@ export class ProductionPath {
     const kubeconfig = this.api.writeKubeconfig(this.dir, 'bench');
     const t0 = hrMs();
     const p = this.#cluster.spawnLocal(NODE_BIN, [path.join(import.meta.dirname, '../../controlplane/main.ts'),
-      '--source', 'kubernetes', '--kubeconfig', kubeconfig, '--listen', this.address, '--log-level', 'debug']);
+      '--source', 'kubernetes', '--kubeconfig', kubeconfig, '--listen', this.address, '--log-level', 'debug'], env);
     this.cp = new Lines(p);
     this.cp.onLine((l) => {
       if (process.env.BENCH_DEBUG) process.stderr.write(`[cp] ${l.slice(0, 300)}\n`);

@@ -20,4 +20,8 @@ export interface Results {
   };
   memory: Record<string, ByCount<Record<string, unknown>>>;
   load_ms: Record<string, ByCount<number[]>>;
+  /** Sluice programming syncCount x 10 from nothing, median seconds: state-file mode and an agent connecting to the control plane. */
+  programming_s?: { state_file?: number; control_plane?: number };
+  /** One EndpointSlice change through the control plane -> first connection served by the new endpoint. */
+  change_ms?: { p50: number; p99: number; n: number };
 }

@@ -80,6 +80,10 @@ describe('bench quick mode', () => {
     expect(positive(sf?.median_ms), 'one change sluice state file').toBe(true);
     expect(positive(j.sync.one_change.sluice['1000'].agent_ms.median)).toBe(true);
     expect(positive(j.sync.program.sluice_control_plane?.['1000']?.median), 'program sluice via control plane').toBe(true);
+    // Issue 14's headline keys: programming in seconds (the medians above), the change over every sample.
+    expect(j.programming_s.state_file).toBeCloseTo(j.sync.program.sluice['1000'].median / 1000, 2);
+    expect(j.programming_s.control_plane).toBeCloseTo(j.sync.program.sluice_control_plane['1000'].median / 1000, 2);
+    expect(j.change_ms).toEqual({ p50: j.sync.one_change.sluice['1000'].median_ms, p99: j.sync.one_change.sluice['1000'].p99_ms, n: j.sync.one_change.sluice['1000'].n });
     const m = j.memory.sluice?.['1000'];
     expect(positive(m?.agent_rss_bytes)).toBe(true);
     expect(positive(m?.bpf_map_bytes)).toBe(true);

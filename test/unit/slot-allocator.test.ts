@@ -22,6 +22,23 @@ describe('SlotAllocator', () => {
     expect(a.alloc(1000)).toBe(0); // neighbours were merged back into one run
   });
 
+  it('releases many runs at once (a snapshot that replaced every service) in time order, coalesced', () => {
+    let now = 0;
+    const a = new SlotAllocator(100 * 251, { graceMs: 1000, now: () => now });
+    const runs = Array.from({ length: 100 }, () => a.alloc(251));
+    expect(runs.at(-1)).toBe(99 * 251);
+    // Freed out of address order, in two waves half a second apart.
+    for (const i of [...Array(50).keys()].map((k) => (k * 37) % 100)) a.free(runs[i]!, 251);
+    now = 500;
+    for (let i = 0; i < 100; i++) if (!Array.from({ length: 50 }, (_, k) => (k * 37) % 100).includes(i)) a.free(runs[i]!, 251);
+    now = 1000; // the first wave only
+    expect(a.available).toBe(50 * 251);
+    expect(a.quarantined).toBe(50 * 251);
+    now = 1500;
+    expect(a.available).toBe(100 * 251);
+    expect(a.alloc(100 * 251)).toBe(0); // every run merged back into one
+  });
+
   it('rebuilds from runs in use and rejects overlaps', () => {
     const a = SlotAllocator.fromUsed(1000, [{ start: 100, len: 100 }, { start: 500, len: 251 }], { graceMs: 0 });
     expect(a.available).toBe(649);
