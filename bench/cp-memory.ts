@@ -121,8 +121,8 @@ function smaps(): Record<string, number> {
   for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
     const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) { const n = head[1]!; kind = n.startsWith('/') ? 'file' : n === '' ? 'anon' : n; continue; }
-    const m = /^Rss:\s+(\d+) kB/.exec(line);
-    if (m) out[kind] = (out[kind] ?? 0) + Number(m[1]) * 1024;
+    const m = /^(Rss|LazyFree):\s+(\d+) kB/.exec(line);
+    if (m) { const k = m[1] === 'Rss' ? kind : 'lazyfree (MADV_FREE, reclaimable)'; out[k] = (out[k] ?? 0) + Number(m[2]) * 1024; }
   }
   return Object.fromEntries(Object.entries(out).filter(([, b]) => b >= 1 << 20).map(([k, b]) => [k, MiB(b)]));
 }
