@@ -174,7 +174,9 @@ async function main(): Promise<void> {
     };
   };
   const nodeArgs = ['--max-old-space-size=4096', SELF];
-  const api = spawn(process.execPath, [...nodeArgs, '--role', 'api', '--services', String(N), '--endpoints', String(E), '--agents', String(K)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // The children are not the control plane: they do not get its Node settings.
+  const { NODE_OPTIONS: _o, GLIBC_TUNABLES: _g, ...childEnv } = process.env;
+  const api = spawn(process.execPath, [...nodeArgs, '--role', 'api', '--services', String(N), '--endpoints', String(E), '--agents', String(K)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv });
   children.push(api);
   const apiOut = lines(api);
   const kubeconfig = (await apiOut.wait((l) => l.kind === 'api', 'API server')).kubeconfig as string;
@@ -190,7 +192,7 @@ async function main(): Promise<void> {
   measure('synced');
 
   const tServe = performance.now();
-  const agents = spawn(process.execPath, [SELF, '--role', 'agents', '--target', listen, '--agents', String(K)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const agents = spawn(process.execPath, ['--max-old-space-size=4096', SELF, '--role', 'agents', '--target', listen, '--agents', String(K)], { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv });
   children.push(agents);
   const agOut = lines(agents);
   let snapshotServices = 0;
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
     services: N, endpoints_per_service: E, agents: K, changes: C, snapshot_services: snapshotServices,
     store_services: cp.store.size, store_endpoints: cp.store.endpointCount,
     sync_ms: Math.round(syncMs), serve_ms: Math.round(serveMs),
-    node: process.version, exec_argv: process.execArgv,
+    node: process.version, exec_argv: process.execArgv, node_options: process.env.NODE_OPTIONS ?? '', glibc_tunables: process.env.GLIBC_TUNABLES ?? '',
     phases, heap_snapshot: heap,
   };
   await cp.stop();
