@@ -8,7 +8,7 @@ import type { ModelError } from './model.ts';
 /** 'any': not checked here; 'strmap': {string: string}; [s]: list of s; {...}: object. */
 type Shape = 'string' | 'bool' | 'any' | 'strmap' | Shape[] | { [field: string]: Shape };
 
-const META: Shape = { name: 'string', namespace: 'string', resourceVersion: 'string', labels: 'strmap', annotations: 'strmap' };
+const META: Shape = { name: 'string', namespace: 'string', resourceVersion: 'string', labels: 'strmap', annotations: 'strmap', deletionTimestamp: 'any' };
 const CONTAINERS: Shape = [{ name: 'string', ports: [{ name: 'string', containerPort: 'any', protocol: 'string' }] }];
 const POD_SPEC: Shape = { nodeName: 'string', containers: CONTAINERS };
 
@@ -73,6 +73,39 @@ function walk(v: unknown, s: Shape, field: string, out: string[][]): void {
     return;
   }
   for (const [k, sub] of Object.entries(s)) walk(o[k], sub, field ? `${field}.${k}` : k, out);
+}
+
+/**
+ * Annotations Sluice reads (all other annotations are dropped by `slimObject`: they can be large,
+ * e.g. kubectl's last-applied-configuration). Labels are kept whole: they are small and selectors read them.
+ */
+export const READ_ANNOTATIONS: readonly string[] = ['endpoints.kubernetes.io/last-change-trigger-time'];
+
+function pick(v: unknown, s: Shape, field: string): unknown {
+  if (v === undefined || v === null || s === 'any' || s === 'string' || s === 'bool') return v;
+  if (Array.isArray(s)) return Array.isArray(v) ? v.map((x) => pick(x, s[0]!, field)) : v;
+  if (typeof v !== 'object' || Array.isArray(v)) return v;
+  const o = v as Record<string, unknown>;
+  if (s === 'strmap') {
+    if (field !== 'annotations') return { ...o };
+    const kept: Record<string, unknown> = {};
+    for (const k of READ_ANNOTATIONS) if (Object.hasOwn(o, k)) kept[k] = o[k];
+    return kept;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, sub] of Object.entries(s)) if (o[k] !== undefined) out[k] = pick(o[k], sub, k);
+  return out;
+}
+
+/**
+ * A copy of `doc` holding only the fields its kind's shape describes (the fields Sluice reads), for
+ * caches that keep objects between events: values are copied as they are, so `shapeErrors` and the
+ * model judge the copy exactly as they would the whole object (annotations: READ_ANNOTATIONS only).
+ * Kinds without a shape are returned unchanged.
+ */
+export function slimObject<T>(kind: string, doc: T): T {
+  const s = SHAPES[kind];
+  return s ? (pick(doc, s, '') as T) : doc;
 }
 
 /** Shape errors of one object of a kind Sluice reads ([] = fine, or a kind Sluice does not read). */

@@ -141,9 +141,16 @@ export interface ParsedSlice {
   /** addressType's family; 0 for a slice whose endpoints are not used (FQDN, unknown, not proxied). */
   family: 0 | Family;
   ports: { name: string; protocol: string; port: number }[];
-  endpoints: Omit<ModelEndpoint, 'port'>[];
+  /**
+   * Endpoints, with `port` set to the slice's port when it has exactly one (0 otherwise): the model
+   * of a service then shares these objects instead of copying each endpoint per port.
+   */
+  endpoints: ModelEndpoint[];
   errors: ModelError[];
 }
+
+/** Shared by every endpoint without hints (never mutated: models are read-only once built). */
+const NO_HINTS: string[] = Object.freeze([]) as unknown as string[];
 
 /** Validates one EndpointSlice. Bad endpoints/ports are dropped individually and reported. */
 export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
@@ -183,12 +190,13 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     const terminating = c.terminating ?? false;
     const t = e.targetRef;
     const targetRef = t?.name ? `${t.kind ?? 'Pod'}/${t.namespace ?? slice.metadata?.namespace ?? 'default'}/${t.name}` : '';
-    const names = (l: { name?: string }[] | undefined): string[] => [...new Set((l ?? []).flatMap((h) => (h.name ? [h.name] : [])))].sort();
+    const names = (l: { name?: string }[] | undefined): string[] => (l && l.length > 0 ? [...new Set(l.flatMap((h) => (h.name ? [h.name] : [])))].sort() : NO_HINTS);
     out.endpoints.push({
-      ip, family, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false,
+      ip, family, port: 0, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false,
       zoneHints: names(e.hints?.forZones), nodeHints: names(e.hints?.forNodes),
     });
   });
+  if (out.ports.length === 1) for (const e of out.endpoints) e.port = out.ports[0]!.port;
   return out;
 }
 
@@ -360,7 +368,7 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
       const sp = s.ports.find((x) => x.name === port.name && x.protocol === port.protocol);
       if (!sp) continue; // the slice's endpoints lack this port
       for (const e of s.endpoints) {
-        const ep: ModelEndpoint = { ...e, port: sp.port };
+        const ep: ModelEndpoint = e.port === sp.port ? e : { ...e, port: sp.port };
         const k = `${e.ip}:${sp.port}`;
         const prev = byAddr.get(k);
         if (!prev || rank(ep) > rank(prev)) byAddr.set(k, ep);
@@ -459,4 +467,39 @@ export function buildNodeServices(services: KubeService[], slices: KubeEndpointS
   }
   out.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
   return { services: out, errors };
+}
+
+/** Deep equality of two models (plain data: objects, arrays, strings, numbers, booleans). */
+export function sameModel(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameModel(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.hasOwn(b, k) || !sameModel((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+/** Names of the nodes a model mentions (endpoints' nodeName, node hints): only these nodes can have a view of their own. */
+export function nodesNamed(model: ServiceModel): Set<string> {
+  const out = new Set<string>();
+  for (const p of model.ports) for (const e of p.endpoints) {
+    if (e.nodeName) out.add(e.nodeName);
+    for (const n of e.nodeHints) out.add(n);
+  }
+  return out;
+}
+
+/**
+ * Which nodes share a message (projectForNode depends on the node only through these): a node the
+ * model does not mention sees what every such node of its zone sees (every such node, without hints).
+ */
+export function viewClass(named: ReadonlySet<string>, hinted: boolean, node: NodeTopology): string {
+  const zone = hinted ? `z:${node.zone}` : '';
+  return named.has(node.name) ? `n:${node.name}/${zone}` : zone;
 }

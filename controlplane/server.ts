@@ -18,7 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import type * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { pb, stateServiceDefinition, type NodeState, type Service, type StateUpdateMsg } from '../proto/contract.ts';
+import { encodeStateUpdate, pb, stateServiceDefinition, type NodeState, type StateUpdateMsg } from '../proto/contract.ts';
 import type { sluice } from '../proto/gen/state.js';
 import type { StateStore } from './store.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
@@ -90,8 +90,12 @@ interface InFlight {
   prevRevs: Map<string, number | undefined>;
 }
 
-/** Messages arrive as bytes and are decoded per stream, so an undecodable one is counted against its stream. */
-type Call = grpc.ServerDuplexStream<Buffer, StateUpdateMsg>;
+/**
+ * Messages arrive as bytes and are decoded per stream, so an undecodable one is counted against its
+ * stream. Updates leave as bytes too: each is assembled from the store's per-service encodings
+ * (encodeStateUpdate), never re-encoded from objects per agent.
+ */
+type Call = grpc.ServerDuplexStream<Buffer, Buffer>;
 
 class AgentSession {
   node = '';
@@ -175,7 +179,7 @@ export class StateServer {
       'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
-    const definition = { Stream: { ...stateServiceDefinition.Stream, requestDeserialize: (b: Buffer): Buffer => b } };
+    const definition = { Stream: { ...stateServiceDefinition.Stream, requestDeserialize: (b: Buffer): Buffer => b, responseSerialize: (b: Buffer): Buffer => b } };
     server.addService(definition, { Stream: (call: Call) => this.handleStream(call) });
     let creds = grpc.ServerCredentials.createInsecure();
     if (tls) {
@@ -370,7 +374,7 @@ export class StateServer {
     if (s.closed || !s.helloReceived || s.inflight || s.parked || !this.store.synced) return;
     const node = nodeStateFor(this.store.nodeDeletionOf(s.node), s.nodeSeen);
     const nodeChanged = !sameNodeState(s.nodeSent, node);
-    const upserts: Service[] = [];
+    const upserts: string[] = [];
     const removals: string[] = [];
     const prevRevs = new Map<string, number | undefined>();
     let snapshot = false;
@@ -382,7 +386,7 @@ export class StateServer {
       s.sent.clear();
       for (const key of [...this.store.keys()].sort()) {
         const e = this.store.get(key)!;
-        upserts.push(this.store.viewFor(e, s.node));
+        upserts.push(this.store.encodedFor(e, s.node));
         s.sent.set(key, e.rev);
         prevRevs.set(key, undefined);
       }
@@ -393,7 +397,7 @@ export class StateServer {
         const had = s.sent.get(key);
         if (e) {
           if (had === e.rev) continue;
-          upserts.push(this.store.viewFor(e, s.node));
+          upserts.push(this.store.encodedFor(e, s.node));
           prevRevs.set(key, had);
           s.sent.set(key, e.rev);
         } else if (had !== undefined) {
@@ -411,11 +415,11 @@ export class StateServer {
     const version = this.clock.next();
     const nonce = randomBytes(8).toString('hex');
     s.inflight = { version, nonce, snapshot, prevRevs };
-    const msg: StateUpdateMsg = { version, nonce, snapshot, upserts, removals, serverId: this.serverId, node };
+    const header: StateUpdateMsg = { version, nonce, snapshot, removals, serverId: this.serverId, node };
     this.metrics.updatesSent.inc({ kind: snapshot ? 'snapshot' : 'delta' });
     this.log.debug({ node: s.node, version, snapshot, upserts: upserts.length, removals: removals.length }, 'update sent');
     try {
-      s.call.write(msg);
+      s.call.write(encodeStateUpdate(header, upserts));
     } catch (e) {
       this.log.warn({ node: s.node, err: (e as Error).message }, 'write failed');
     }

@@ -11,12 +11,16 @@
 //   (1 s doubling to 30 s), never after stop().
 // - The store is marked synced once both informers have completed a first list.
 // - Objects not shaped as the schema says (kube-shape.ts) are dropped and reported.
-import { KubeConfig, CoreV1Api, DiscoveryV1Api, makeInformer, type Informer, type KubernetesObject, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
+// - The informers' caches keep only what is read (slim-informer.ts): Services cut down to the
+//   fields of their shape (shared with the store), EndpointSlices to a stub (name, namespace,
+//   resourceVersion; the store keeps the parsed slice), Nodes without managedFields and images.
+import { KubeConfig, CoreV1Api, DiscoveryV1Api, type Informer, type KubernetesObject, type KubernetesListObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { StateStore } from './store.ts';
 import { NOT_PROXIED_SELECTOR, objectKey, type KubeEndpointSlice, type KubeMeta, type KubeService } from './model.ts';
-import { shapeErrors } from './kube-shape.ts';
+import { shapeErrors, slimObject } from './kube-shape.ts';
 import { nodeDeletionReason, type KubeNodeLifecycle } from './node-state.ts';
+import { carry, makeSlimInformer, takePayload, withoutNodeBulk, type Transform } from './slim-informer.ts';
 
 export interface KubernetesSourceOptions {
   store: StateStore;
@@ -47,20 +51,23 @@ function is410(e: unknown): boolean {
   return x?.code === 410 || x?.statusCode === 410;
 }
 
-/** Pages through a list call; restarts from scratch when the continue token expired (410). */
-async function pagedList<T extends KubernetesObject>(
-  fetchPage: (cont: string | undefined) => Promise<KubernetesListObject<T>>,
-  log: Logger, what: string,
-): Promise<KubernetesListObject<T>> {
+/**
+ * Pages through a list call, transforming each page's items before the next page loads; restarts
+ * from scratch when the continue token expired (410).
+ */
+async function pagedList(
+  fetchPage: (cont: string | undefined) => Promise<KubernetesListObject<KubernetesObject>>,
+  transform: Transform, log: Logger, what: string,
+): Promise<KubernetesListObject<KubernetesObject>> {
   for (let attempt = 0; ; attempt++) {
-    const items: T[] = [];
+    const items: KubernetesObject[] = [];
     let cont: string | undefined;
-    let first: KubernetesListObject<T> | undefined;
+    let first: KubernetesListObject<KubernetesObject> | undefined;
     try {
       do {
         const page = await fetchPage(cont);
-        first ??= page;
-        items.push(...page.items);
+        first ??= { ...page, items: [] };
+        for (const o of page.items ?? []) items.push(o && typeof o === 'object' && o.metadata ? transform(o) : o);
         cont = page.metadata?._continue || undefined;
       } while (cont);
       return { ...first!, items, metadata: { ...first!.metadata, _continue: undefined, resourceVersion: first!.metadata?.resourceVersion } };
@@ -100,12 +107,18 @@ export class KubernetesSource {
 
     const labelSelector = NOT_PROXIED_SELECTOR;
     const watchQuery = `allowWatchBookmarks=true&labelSelector=${encodeURIComponent(labelSelector)}`;
-    const svcInf = makeInformer<KubernetesObject>(this.kc, `/api/v1/services?${watchQuery}`, () =>
-      pagedList((cont) => core.listServiceForAllNamespaces({ limit, _continue: cont, labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'services'));
-    const sliceInf = makeInformer<KubernetesObject>(this.kc, `/apis/discovery.k8s.io/v1/endpointslices?${watchQuery}`, () =>
-      pagedList((cont) => disco.listEndpointSliceForAllNamespaces({ limit, _continue: cont, labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'endpointslices'));
-    const nodeInf = makeInformer<KubernetesObject>(this.kc, '/api/v1/nodes?allowWatchBookmarks=true', () =>
-      pagedList((cont) => core.listNode({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, this.log, 'nodes'));
+    // What each cache keeps. An object whose shape is wrong is kept whole: the callbacks below
+    // report it (and drop it from the store) from the same fields.
+    const slim = (kind: string): Transform => (o) => (shapeErrors(kind, '', o).length > 0 ? o : slimObject(kind, o));
+    const slimService = slim('Service');
+    const slimSlice = slim('EndpointSlice');
+    const sliceStub: Transform = (o) => carry(o, slimSlice(o));
+    const svcInf = makeSlimInformer(this.kc, `/api/v1/services?${watchQuery}`, () =>
+      pagedList((cont) => core.listServiceForAllNamespaces({ limit, _continue: cont, labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, slimService, this.log, 'services'), slimService);
+    const sliceInf = makeSlimInformer(this.kc, `/apis/discovery.k8s.io/v1/endpointslices?${watchQuery}`, () =>
+      pagedList((cont) => disco.listEndpointSliceForAllNamespaces({ limit, _continue: cont, labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, sliceStub, this.log, 'endpointslices'), sliceStub);
+    const nodeInf = makeSlimInformer(this.kc, '/api/v1/nodes?allowWatchBookmarks=true', () =>
+      pagedList((cont) => core.listNode({ limit, _continue: cont }) as Promise<KubernetesListObject<KubernetesObject>>, withoutNodeBulk, this.log, 'nodes'), withoutNodeBulk);
 
     // Objects whose JSON shape is not the schema's (kube-shape.ts) are dropped and reported, like
     // objects the model finds malformed; the store reports each distinct error list once.
@@ -117,7 +130,10 @@ export class KubernetesSource {
       return errs.length === 0;
     };
     const upsertService = (o: KubernetesObject): void => { if (shapeOk('Service', o, (k) => store.deleteService(k))) store.upsertService(o as KubeService); };
-    const upsertSlice = (o: KubernetesObject): void => { if (shapeOk('EndpointSlice', o, (k) => store.deleteSlice(k))) store.upsertSlice(o as KubeEndpointSlice); };
+    const upsertSlice = (stub: KubernetesObject): void => {
+      const o = takePayload<KubernetesObject>(stub);
+      if (o && shapeOk('EndpointSlice', o, (k) => store.deleteSlice(k))) store.upsertSlice(o as KubeEndpointSlice);
+    };
     svcInf.on('add', upsertService);
     svcInf.on('update', upsertService);
     svcInf.on('delete', (o) => { store.reportErrors(`Service ${objectKey(o.metadata)} (shape)`, []); store.deleteService(objectKey(o.metadata)); });

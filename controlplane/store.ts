@@ -3,13 +3,19 @@
 // node on demand). Changes are batched: every
 // mutation marks service keys dirty and a flush (scheduled on the next macrotask, or forced with
 // flush()) rebuilds only those services and emits 'change' with the keys whose model changed.
+//
+// Memory (issue 14): each service's desired state is held once as a model (sharing the parsed
+// slices' endpoint objects) plus the encoded bytes agents are sent, made on first use: one copy
+// for a service every node sees alike, and for one whose view depends on the node (policy Local,
+// topology hints) one copy per distinct view (viewClass: nodes the model does not mention share
+// one), never one per node.
 import { EventEmitter } from 'node:events';
 import {
-  buildService, dependsOnNode, objectKey, parseSlice, projectForNode, usesHints,
+  buildService, dependsOnNode, nodesNamed, objectKey, parseSlice, projectForNode, sameModel, usesHints, viewClass,
   type KubeEndpointSlice, type KubeService, type ModelError, type ParsedSlice, type ServiceModel,
 } from './model.ts';
 import { ZONE_LABEL } from './topology.ts';
-import type { Service } from '../proto/contract.ts';
+import { encodeUpsert, type Service } from '../proto/contract.ts';
 
 /** Set by the EndpointSlice controller: when the change that produced this slice version happened. */
 export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
@@ -19,16 +25,16 @@ export interface ServiceEntry {
   model: ServiceModel;
   /** Store-wide revision at which this model last changed. */
   rev: number;
-  /** Serialized model, used to detect real changes. */
-  fingerprint: string;
   endpointCount: number;
   /** Some endpoint has topology hints: the per-node message depends on the node's zone. */
   hinted: boolean;
   /** The per-node message differs between nodes (policy Local or hints). */
   nodeDependent: boolean;
-  /** Per-node projections of node-dependent models (cleared when the model or a node's zone changes). */
-  perNode?: Map<string, Service>;
-  clusterView?: Service;
+  /** The encoded message (encodeUpsert) every node is sent; node-independent models only. */
+  encoded?: string;
+  /** Node-dependent models: the nodes the model mentions, and the encoded message per viewClass. */
+  named?: Set<string>;
+  views?: Map<string, string>;
 }
 
 export interface StoreEvents {
@@ -165,7 +171,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     const changed = new Set<string>();
     for (const e of this.entries.values()) {
       if (!e.hinted) continue;
-      e.perNode?.delete(node);
+      e.views = undefined;
       e.rev = ++this.revCounter;
       changed.add(e.key);
     }
@@ -204,13 +210,19 @@ export class StateStore extends EventEmitter<StoreEvents> {
     return this.objectErrors.size;
   }
 
-  /** The message for one node; projections are cached per entry. */
+  /** The message for one node (built on each call: what is sent is encodedFor's). */
   viewFor(entry: ServiceEntry, nodeName: string): Service {
+    return projectForNode(entry.model, { name: nodeName, zone: this.zoneOf(nodeName) });
+  }
+
+  /** The message for one node, encoded as an upsert of a StateUpdate (encodeUpsert); cached per entry. */
+  encodedFor(entry: ServiceEntry, nodeName: string): string {
+    if (!entry.nodeDependent) return (entry.encoded ??= encodeUpsert(this.viewFor(entry, nodeName)));
     const node = { name: nodeName, zone: this.zoneOf(nodeName) };
-    if (!entry.nodeDependent) return (entry.clusterView ??= projectForNode(entry.model, node));
-    entry.perNode ??= new Map();
-    let v = entry.perNode.get(nodeName);
-    if (!v) entry.perNode.set(nodeName, (v = projectForNode(entry.model, node)));
+    const cls = viewClass(entry.named ??= nodesNamed(entry.model), entry.hinted, node);
+    entry.views ??= new Map();
+    let v = entry.views.get(cls);
+    if (!v) entry.views.set(cls, (v = encodeUpsert(projectForNode(entry.model, node))));
     return v;
   }
 
@@ -289,11 +301,10 @@ export class StateStore extends EventEmitter<StoreEvents> {
         }
         continue;
       }
-      const fingerprint = JSON.stringify(model);
-      if (prev && prev.fingerprint === fingerprint) continue;
+      if (prev && sameModel(prev.model, model)) continue;
       const endpointCount = model.ports.reduce((n, p) => n + p.endpoints.length, 0);
       this.endpointTotal += endpointCount - (prev?.endpointCount ?? 0);
-      this.entries.set(key, { key, model, rev: ++this.revCounter, fingerprint, endpointCount, hinted: usesHints(model), nodeDependent: dependsOnNode(model) });
+      this.entries.set(key, { key, model, rev: ++this.revCounter, endpointCount, hinted: usesHints(model), nodeDependent: dependsOnNode(model) });
       changed.add(key);
     }
     if (changed.size > 0) this.emit('change', changed);

@@ -65,6 +65,33 @@ function serializer<T>(encode: (m: T) => { finish(): Uint8Array }): (m: T) => Bu
   };
 }
 
+/**
+ * One service as it sits inside an encoded StateUpdate (field `upserts`: tag, length, Service
+ * bytes), for a sender that encodes each service once and reuses the bytes in many updates. The
+ * bytes are returned as a latin1 string (one character per byte): held in the JS heap at one byte
+ * per byte, without a Buffer's per-object backing store.
+ */
+export function encodeUpsert(s: Service): string {
+  const u8 = pb.StateUpdate.encode({ upserts: [s] }).finish();
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('latin1');
+}
+
+/**
+ * An encoded StateUpdate: `header`'s fields (its upserts ignored) followed by already encoded
+ * upserts (encodeUpsert). Protobuf fields may come in any order and repeated ones accumulate, so
+ * this decodes exactly as the message with those upserts would.
+ */
+export function encodeStateUpdate(header: StateUpdateMsg, upserts: readonly string[]): Buffer {
+  const head = pb.StateUpdate.encode({ ...header, upserts: [] }).finish();
+  let size = head.byteLength;
+  for (const u of upserts) size += u.length;
+  const out = Buffer.allocUnsafe(size);
+  out.set(head, 0);
+  let at = head.byteLength;
+  for (const u of upserts) at += out.write(u, at, 'latin1');
+  return out;
+}
+
 export const stateServiceDefinition = {
   Stream: {
     path: '/sluice.v1.StateService/Stream',

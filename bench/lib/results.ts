@@ -18,7 +18,10 @@ export interface Results {
     one_change: Record<string, ByCount<{ median_ms: number; p99_ms: number; min_ms: number; max_ms: number; n: number; command_ms?: Summary; agent_ms?: Summary; api_to_cp_send_ms?: Summary & { p99: number }; cp_send_to_agent_applied_ms?: Summary & { p99: number }; note: string }>>;
     controlplane: unknown;
   };
-  memory: Record<string, ByCount<Record<string, unknown>>>;
+  memory: Record<string, ByCount<Record<string, unknown>>> & {
+    /** RSS (MiB) of the control plane with informers, as deployed, keyed "<services>x<endpoints>" (bench/cp-memory.ts). */
+    controlplane_rss_mib?: Record<string, number | null>;
+  };
   load_ms: Record<string, ByCount<number[]>>;
   /** Sluice programming syncCount x 10 from nothing, median seconds: state-file mode and an agent connecting to the control plane. */
   programming_s?: { state_file?: number; control_plane?: number };

@@ -227,6 +227,12 @@ describe.each(OVERLAYS)('deploy/%s rendered by kustomize', (o) => {
     expect(c.readinessProbe.httpGet).toMatchObject({ path: '/readyz' });
     expect(c.livenessProbe.httpGet).toMatchObject({ path: '/healthz' });
     expect(c.args).toContain(`--metrics-addr=0.0.0.0:${c.readinessProbe.httpGet.port}`);
+    // V8's heap cap stays below the container's limit (with room for code and buffers outside it)
+    const nodeOptions: string = c.env.find((e: Obj) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    const heapMi = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
+    const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory)?.[1]);
+    expect(heapMi).toBeGreaterThan(0);
+    expect(heapMi).toBeLessThanOrEqual(limitMi * 0.8);
     expect(spec.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(c.securityContext.capabilities.add).toBeUndefined();

@@ -1,0 +1,104 @@
+// What the control plane keeps instead of whole objects and per-node copies (issue 14) must say
+// exactly what the whole objects and per-node projections said:
+// - slimObject keeps every field the model reads (the model builds the same service from it) and
+//   shapeErrors judges the copy as it judges the whole object;
+// - an update assembled from per-service encodings decodes as the message encoded in one go;
+// - the store's cached per-view encodings are, for every node, the encoding of that node's own
+//   projection, and nodes the model does not mention share one copy.
+import { describe, expect, it } from 'vitest';
+import { slimObject, shapeErrors } from '../../controlplane/kube-shape.ts';
+import { buildService, parseSlice, projectForNode, type KubeEndpointSlice, type KubeService } from '../../controlplane/model.ts';
+import { StateStore } from '../../controlplane/store.ts';
+import { encodeStateUpdate, encodeUpsert, pb, toStateUpdate } from '../../proto/contract.ts';
+
+const svc = (name: string, extra: Partial<NonNullable<KubeService['spec']>> = {}): KubeService => ({
+  metadata: {
+    name, namespace: 'default', resourceVersion: '7', labels: { app: name },
+    annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(4000) },
+    ...({ uid: 'u-1', managedFields: [{ manager: 'kubectl', fieldsV1: { big: 'y'.repeat(2000) } }] } as object),
+  },
+  spec: { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP', nodePort: 30080 }], selector: { app: name }, ...extra },
+  status: { loadBalancer: {} },
+});
+
+const slice = (service: string, eps: { ip: string; node: string; zones?: string[]; nodes?: string[]; ready?: boolean }[]): KubeEndpointSlice => ({
+  metadata: {
+    name: `${service}-abc`, namespace: 'default', resourceVersion: '9', labels: { 'kubernetes.io/service-name': service },
+    annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-11-29T10:00:00Z', other: 'z'.repeat(1000) },
+  },
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  endpoints: eps.map((e, i) => ({
+    addresses: [e.ip], nodeName: e.node, conditions: { ready: e.ready ?? true },
+    targetRef: { kind: 'Pod', namespace: 'default', name: `${service}-${i}`, ...({ uid: `pod-uid-${i}`, resourceVersion: '3' } as object) },
+    ...(e.zones || e.nodes ? { hints: { forZones: (e.zones ?? []).map((name) => ({ name })), forNodes: (e.nodes ?? []).map((name) => ({ name })) } } : {}),
+  })),
+});
+
+describe('slim objects', () => {
+  it('keep what the model reads, drop the rest, and are judged like the whole object', () => {
+    const s = svc('web', { externalTrafficPolicy: 'Local', externalIPs: ['192.0.2.1'] });
+    const sl = slice('web', [{ ip: '10.244.1.1', node: 'node-a', zones: ['z1'] }, { ip: '10.244.2.1', node: 'node-b', zones: ['z2'] }]);
+    const slimS = slimObject('Service', s);
+    const slimE = slimObject('EndpointSlice', sl);
+    expect(JSON.stringify(slimS).length).toBeLessThan(JSON.stringify(s).length / 5);
+    expect(slimS.metadata).toEqual({ name: 'web', namespace: 'default', resourceVersion: '7', labels: { app: 'web' }, annotations: {} });
+    expect(slimE.metadata!.annotations).toEqual({ 'endpoints.kubernetes.io/last-change-trigger-time': '2026-11-29T10:00:00Z' });
+    expect(JSON.stringify(slimE)).not.toContain('pod-uid');
+    const whole = buildService(s, [parseSlice(sl)]);
+    const slim = buildService(slimS, [parseSlice(slimE)]);
+    expect(slim).toEqual(whole);
+    expect(whole.model).not.toBeNull();
+    // type-confused input: same errors from the copy
+    const bad = { metadata: { name: 'b', labels: { x: 5 } }, spec: { ports: 'nope', clusterIPs: [null] }, status: 3 } as unknown;
+    expect(shapeErrors('Service', 'default/b', slimObject('Service', bad))).toEqual(shapeErrors('Service', 'default/b', bad));
+    expect(shapeErrors('Service', 'default/b', bad).length).toBeGreaterThan(0);
+  });
+});
+
+describe('encoded updates', () => {
+  it('an update assembled from per-service encodings decodes as the whole message', () => {
+    const models = ['a', 'b', 'c'].map((n, i) => buildService(svc(n), [parseSlice(slice(n, [{ ip: `10.244.1.${i + 1}`, node: 'node-a' }]))]).model!);
+    const views = models.map((m) => projectForNode(m, 'node-a'));
+    const header = { version: 1234567890123, nonce: 'n1', snapshot: true, removals: ['default/gone', 'x/y'], serverId: 'cp-1' };
+    const assembled = encodeStateUpdate(header, views.map(encodeUpsert));
+    const whole = pb.StateUpdate.encode({ ...header, upserts: views }).finish();
+    expect(toStateUpdate(pb.StateUpdate.decode(assembled))).toEqual(toStateUpdate(pb.StateUpdate.decode(whole)));
+    expect(assembled.length).toBe(whole.length);
+  });
+});
+
+describe('per-view encodings in the store', () => {
+  it('are each node\'s own projection; nodes the model does not mention share one copy', () => {
+    const store = new StateStore();
+    store.upsertService(svc('local', { externalTrafficPolicy: 'Local' }));
+    store.upsertSlice(slice('local', [{ ip: '10.244.1.1', node: 'node-a' }, { ip: '10.244.2.1', node: 'node-b' }, { ip: '10.244.3.1', node: 'node-c', ready: false }]));
+    store.upsertService(svc('hinted'));
+    store.upsertSlice(slice('hinted', [{ ip: '10.244.1.2', node: 'node-a', zones: ['z1'] }, { ip: '10.244.2.2', node: 'node-b', zones: ['z2'] }]));
+    store.upsertService(svc('plain'));
+    store.upsertSlice(slice('plain', [{ ip: '10.244.1.3', node: 'node-a' }]));
+    for (const [n, z] of [['node-a', 'z1'], ['node-b', 'z2'], ['node-c', 'z1'], ['node-x', 'z1'], ['node-y', 'z1'], ['node-z', 'z2'], ['node-w', '']] as const) {
+      store.upsertNode(n, { 'topology.kubernetes.io/zone': z });
+    }
+    store.flush();
+    const nodes = ['node-a', 'node-b', 'node-c', 'node-x', 'node-y', 'node-z', 'node-w'];
+    for (const key of ['default/local', 'default/hinted', 'default/plain']) {
+      const e = store.get(key)!;
+      for (const n of nodes) {
+        const got = store.encodedFor(e, n);
+        expect(got, `${key} on ${n}`).toBe(encodeUpsert(projectForNode(e.model, { name: n, zone: store.zoneOf(n) })));
+        expect(store.encodedFor(e, n)).toBe(got);
+      }
+    }
+    const local = store.get('default/local')!;
+    // node-x, node-y, node-z, node-w host none of its endpoints: one view; a, b, c each their own
+    expect(local.views!.size).toBe(4);
+    const hinted = store.get('default/hinted')!;
+    // mentioned: node-a, node-b; the others by zone: z1, z2, ''
+    expect(hinted.views!.size).toBe(5);
+    // a node changing zone gets its new zone's view
+    store.upsertNode('node-x', { 'topology.kubernetes.io/zone': 'z2' });
+    expect(store.encodedFor(store.get('default/hinted')!, 'node-x')).toBe(encodeUpsert(projectForNode(hinted.model, { name: 'node-x', zone: 'z2' })));
+    expect(store.get('default/plain')!.encoded).toBeDefined();
+  });
+});
