@@ -26,7 +26,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  */
 static __always_inline enum lb_verdict ext_decide(const struct flow *f, struct nat_tuple *n, __u32 *svc_id)
 {
-	if (nat_snat_reply(f, n, bpf_ktime_get_ns()))
+	if (nat_snat_reply(f, n, sl_now()))
 		return LB_FORWARD;
 	return lb_decide(f, SL_SCOPE_EXTERNAL, n, svc_id);
 }

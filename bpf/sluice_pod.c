@@ -54,7 +54,7 @@ int sl_from_pod(struct __sk_buff *skb)
 	if (parse_skb(skb, &f))
 		return TC_ACT_OK;
 	/* A pod answering its own connection through its service (hairpin). */
-	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns()))
+	if (to_node(&f) && nat_snat_reply(&f, &n, sl_now()))
 		return pod_bounce(skb, &f, &n);
 	switch (lb_decide(&f, SL_SCOPE_CLUSTER, &n, &svc_id)) {
 	case LB_UNTOUCHED:
