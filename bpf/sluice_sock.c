@@ -7,7 +7,6 @@
  *   sl_sock_sendmsg4  (sendto() on unconnected UDP)  the same, per datagram
  *   sl_sock_recvmsg4  (recvfrom() on UDP)  a reply's source backend -> the service address
  *   sl_sock_getpeername4  the peer a translated socket reports -> the service address
- *   sl_sock_release   (close) a translated socket's reverse entry is deleted with it
  *
  * No bind4/post_bind4 guard: kube-proxy no longer holds NodePorts open, and a host process bound to
  * a NodePort never sees its traffic here either (the external interface's programs translate it
@@ -39,11 +38,4 @@ SEC("cgroup/getpeername4")
 int sl_sock_getpeername4(struct bpf_sock_addr *ctx)
 {
 	return sock4_reverse(ctx);
-}
-
-SEC("cgroup/sock_release")
-int sl_sock_release(struct bpf_sock *sk)
-{
-	sock4_release(sk);
-	return SOCK_ALLOW;
 }

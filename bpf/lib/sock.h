@@ -12,10 +12,6 @@
 #include <linux/in.h>
 #include "lb.h"
 
-#ifndef AF_INET
-#define AF_INET		2
-#endif
-
 #define SOCK_ALLOW	1	/* cgroup sock_addr verdicts */
 #define SOCK_DENY	0
 #define ECONNREFUSED	111
@@ -118,25 +114,6 @@ static __always_inline int sock4_reverse(struct bpf_sock_addr *ctx)
 		ctx->user_port = rev->svc_port;
 	}
 	return SOCK_ALLOW;
-}
-
-/*
- * A socket closes: its reverse entry goes with it. sl_sock_rev is an LRU, so without this it holds
- * every socket ever translated and, under a stream of connections, each connect() evicts one:
- * 1.1 us of the connect hook's 2.5 (docs/benchmarks.md). A connected socket's entry is keyed by its
- * peer; an unconnected UDP socket's entries for other backends are left to the LRU.
- */
-static __always_inline void sock4_release(struct bpf_sock *sk)
-{
-	struct sl_sock_rev_key rkey = {};
-
-	if (sk->family != AF_INET || !sk->dst_ip4 ||
-	    (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP))
-		return;
-	rkey.cookie = bpf_get_socket_cookie(sk);
-	rkey.backend_addr = sk->dst_ip4;
-	rkey.backend_port = sk->dst_port;
-	bpf_map_delete_elem(&sl_sock_rev, &rkey);
 }
 
 #endif /* SLUICE_LIB_SOCK_H */
