@@ -39,9 +39,11 @@ demo: setup build
 demo-down:
 	node sim/demo.ts --down
 
-# East-west (ClusterIP) first, then north-south (NodePort, XDP packet rate), then the churn soak
-# (SOAK_SECONDS, default 600: endpoint changes at 50/s under connection load): bench/results/.
+# Each pod-side program's cost by kind of packet (BPF_PROG_TEST_RUN, a minute), east-west
+# (ClusterIP), then north-south (NodePort, XDP packet rate; merged into latest.json), then the churn
+# soak (SOAK_SECONDS, default 600: endpoint changes at 50/s under connection load): bench/results/.
 bench: setup build
+	node bench/pktcost.ts
 	node bench/run.ts
 	node bench/northsouth.ts
 	node bench/soak.ts

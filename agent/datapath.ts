@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
+import { AddrFilter } from './addr-filter.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
@@ -104,6 +105,7 @@ export class Datapath {
   #backendCount = 0;
   /** UDP backends the running apply() removed: their flows are to be forgotten (gc.ts forgetRemovedUdp). */
   #goneUdpBackends = 0;
+  #addrFilter: AddrFilter;
   /** Backends deleted by this process so far, any protocol (sockets may still point at them). */
   #backendsRemoved = 0;
   /** While apply() runs: what to put back if it fails. */
@@ -136,6 +138,7 @@ export class Datapath {
     } : NO_SOCK_PROGRAMS;
     this.#maglev = maps.maglev;
     this.#alloc = new SlotAllocator(sizes.maglev);
+    this.#addrFilter = new AddrFilter(this.maps.sl_addr_filter);
     this.#adopt();
   }
 
@@ -177,6 +180,7 @@ export class Datapath {
       // The old programs still run on the aside maps: carry what they hold now, the rest in finishMigration().
       if (migration) copyEntries(migration, dp.maps);
       else if (!objs.adopted) recordLayoutVersion(dp.maps.sl_meta);
+      if (migration) dp.#coverAddrFilter();
       return dp;
     } catch (e) {
       objs.close();
@@ -186,7 +190,14 @@ export class Datapath {
 
   /** After the programs are attached: the last copy of a migration, then the new layout is recorded. */
   finishMigration(): void {
-    if (this.migration) finishMigration(this.migration, this.maps);
+    if (!this.migration) return;
+    finishMigration(this.migration, this.maps);
+    this.#coverAddrFilter();
+  }
+
+  /** The address filter made to cover every frontend and conntrack entry the maps hold (agent/addr-filter.ts). */
+  #coverAddrFilter(): void {
+    this.#addrFilter.cover(this.maps.sl_services, this.maps.sl_ct);
   }
 
   close(): void {
@@ -209,6 +220,8 @@ export class Datapath {
 
   /** Rebuild the in-memory view from the pinned maps; drop backends no frontend owns. */
   #adopt(): void {
+    // Pins from before the filter existed, or a filter that lost a bit: nothing programmed goes unseen.
+    this.#coverAddrFilter();
     const bySvc = new Map<number, ProgrammedFrontend>();
     const runs: Array<{ start: number; len: number }> = [];
     for (const { key, value } of this.#typed.services.entries()) {
@@ -421,6 +434,9 @@ export class Datapath {
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
     const oldRanges = new Set(cur?.sourceRanges);
     for (const r of ranges) if (!oldRanges.has(r)) tx.update(this.maps.sl_src_ranges, srcRangeKey(svcId, r), Buffer.from([1]));
+    // Its address in the filter first: packets to an address without its bit skip the lookup.
+    // Kept when the frontend goes (its flows' SERVICE entries may outlive it; a stale bit only costs a lookup).
+    this.#addrFilter.add(L.SL_ADDR_FRONTEND, [fe.vip], tx);
     // The publishing write (in #flush, after every backend): from then on, packets use the new backends and table.
     const out = cur ? w.services : w.newServices;
     const i = out.add();

@@ -23,7 +23,25 @@ export interface GcTimeouts {
 }
 
 const PROTO_OFFSET = L.ctKey.fields.find((f) => f.name === 'proto')!.offset;
-const CREATED_OFFSET = L.ctEntry.fields.find((f) => f.name === 'created_ns')!.offset;
+const entryOffset = (name: string) => L.ctEntry.fields.find((f) => f.name === name)!.offset;
+const CREATED_OFFSET = entryOffset('created_ns');
+const LAST_SEEN_OFFSET = entryOffset('last_seen_ns');
+const FLAGS_OFFSET = entryOffset('flags');
+const BACKEND_OFFSET = entryOffset('backend_id');
+
+/** The conntrack fields expiry looks at. */
+type CtTimes = Pick<L.CtEntry, 'flags' | 'backend_id' | 'created_ns' | 'last_seen_ns'>;
+
+/**
+ * Those fields read in place: a full decode formats two addresses per entry, and a pass reads every
+ * entry (hundreds of thousands under a stream of short connections).
+ */
+function ctTimes(v: Buffer): CtTimes {
+  return {
+    flags: v.readUInt16LE(FLAGS_OFFSET), backend_id: v.readUInt32LE(BACKEND_OFFSET),
+    created_ns: v.readBigUInt64LE(CREATED_OFFSET), last_seen_ns: v.readBigUInt64LE(LAST_SEEN_OFFSET),
+  };
+}
 
 export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, udpSeconds: 60, synSeconds: 60 };
 
@@ -75,10 +93,10 @@ export function forgetRemovedUdp(dp: GcTarget): number {
 }
 
 /** Delete the conntrack entries @expired names. */
-function sweepConntrack(dp: GcTarget, expired: (e: L.CtEntry, proto: number) => boolean): { scanned: number; deleted: number } {
+function sweepConntrack(dp: GcTarget, expired: (e: CtTimes, proto: number) => boolean): { scanned: number; deleted: number } {
   const ct = dp.maps.sl_ct.entries();
   const dead: Buffer[] = [];
-  const isExpired = (value: Buffer, key: Buffer) => expired(L.ctEntry.decode(value), key[PROTO_OFFSET]!);
+  const isExpired = (value: Buffer, key: Buffer) => expired(ctTimes(value), key[PROTO_OFFSET]!);
   const createdAt = new Map<Buffer, bigint>();
   for (const { key, value } of ct) {
     if (isExpired(value, key)) { dead.push(key); createdAt.set(key, value.readBigUInt64LE(CREATED_OFFSET)); }

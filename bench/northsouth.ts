@@ -29,6 +29,9 @@ import { inNs, nsRun, sleep, waitFor } from '../sim/netns.ts';
 import { setConntrack } from './lib/conntrack.ts';
 import { drain, iperf3Gbps, Lines, toolVersions } from './lib/proc.ts';
 import { summarize, type Summary } from './lib/stats.ts';
+import { writeReport } from './report.ts';
+import type { Results } from './lib/results.ts';
+import { costs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost, type EntrySummary } from './lib/bpfstats.ts';
 import {
   iptablesNodePort, nftNodePort, NP_CRR, NP_CRR_REMOTE, NP_IPERF, NP_IPERF_REMOTE, NP_UDP, NP_UDP_REMOTE, npServices,
   sluiceServices, type NpService,
@@ -165,6 +168,10 @@ export interface NsResults {
   crr: Record<string, ByCount<Summary & { errors: number }>>;
   throughput_gbps: Record<string, ByCount<Summary>>;
   pps: Record<string, PpsResult>;
+  /** Per entry point of the contender's node, over its connection-rate rounds (bench/lib/bpfstats.ts). */
+  bpf_ns_per_run: Record<string, ByCount<Record<string, EntrySummary>>>;
+  /** sluice-xdp-remote's connection rate over direct's, same run, per service count. */
+  nodeport_remote_ratio: ByCount<{ ratio: number; sluice_xdp_remote: number; direct: number; errors: number }>;
 }
 
 function put<T>(o: Record<string, ByCount<T>>, name: string, count: number, v: T): void {
@@ -227,6 +234,21 @@ function write(res: NsResults): void {
   plot(res, OUT);
 }
 
+/**
+ * The east-west results (latest.json, from bench/run.ts just before in `make bench`) get this run's
+ * NodePort-to-remote ratio and its per-program figures (as bpf_ns_per_run["northsouth/<name>"]),
+ * so one file holds every row of issue 14's table. Without a latest.json nothing is merged.
+ */
+function mergeIntoLatest(res: NsResults): void {
+  const file = path.join(OUT, 'latest.json');
+  if (!fs.existsSync(file)) return;
+  const latest = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  latest.nodeport_remote_ratio = { ...res.nodeport_remote_ratio, date: res.meta.date, source: 'bench/northsouth.ts (northsouth.json): crr sluice-xdp-remote / direct, medians of the same run' };
+  const bpf = (latest.bpf_ns_per_run ??= {}) as Record<string, unknown>;
+  for (const [n, v] of Object.entries(res.bpf_ns_per_run)) bpf[`northsouth/${n}`] = v;
+  writeReport(latest as unknown as Results, OUT, (latest.meta as { mode?: string } | undefined)?.mode === 'quick');
+}
+
 // ---- main ---------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -234,8 +256,10 @@ async function main(): Promise<void> {
   compile();
   log(`${QUICK ? 'quick' : 'full'} run, run id p${process.pid}; results to ${OUT}`);
   const cluster = await SimCluster.create({ nodes: ['dir', 'xdp', 'tc', 'ipt', 'nft', 'rem'] });
-  const res: NsResults = { meta: {}, crr: {}, throughput_gbps: {}, pps: {} };
+  const res: NsResults = { meta: {}, crr: {}, throughput_gbps: {}, pps: {}, bpf_ns_per_run: {}, nodeport_remote_ratio: {} };
   const agents: SimAgent[] = [];
+  // Per-program run time and count from the kernel for the whole run (bench/lib/bpfstats.ts).
+  const stopStats = enableBpfStats();
   try {
     const be: Record<string, SimPod> = {};
     for (const n of ['dir', 'xdp', 'tc', 'ipt', 'nft', 'rem']) {
@@ -293,10 +317,16 @@ async function main(): Promise<void> {
       await program(count);
       const rates = new Map<Name, number[]>(), errs = new Map<Name, number>(), gbps = new Map<Name, number[]>();
       const push = (m: Map<Name, number[]>, n: Name, v: number) => (m.get(n) ?? m.set(n, []).get(n)!).push(v);
+      const progsOf = new Map<Name, Map<number, string>>();
+      for (const c of cs) progsOf.set(c.name, await nodePrograms(c.node));
+      const bpf = new Map<Name, Array<Record<string, EntryCost>>>();
       for (let r = 0; r < CFG.rounds; r++) {
         const order = cs.map((_, i) => cs[(i + r) % cs.length]!);
         for (const c of order) {
+          const progs = progsOf.get(c.name)!;
+          const before = await readCounters(progs);
           const x = await crr(o.ns, c, CFG.crrSecs);
+          if (progs.size) (bpf.get(c.name) ?? bpf.set(c.name, []).get(c.name)!).push(costs(before, await readCounters(progs), x.conns));
           push(rates, c.name, x.rate);
           errs.set(c.name, (errs.get(c.name) ?? 0) + x.errors);
         }
@@ -306,7 +336,12 @@ async function main(): Promise<void> {
       for (const c of cs) {
         put(res.crr, c.name, count, { ...summarize(rates.get(c.name)!, 0), errors: errs.get(c.name) ?? 0 });
         put(res.throughput_gbps, c.name, count, summarize(gbps.get(c.name)!, 3));
+        if (bpf.has(c.name)) put(res.bpf_ns_per_run, c.name, count, summarizeCosts(bpf.get(c.name)!));
       }
+      const rem = res.crr['sluice-xdp-remote']![String(count)]!, dir = res.crr.direct![String(count)]!;
+      res.nodeport_remote_ratio[String(count)] = { ratio: +(rem.median / dir.median).toFixed(3), sluice_xdp_remote: rem.median, direct: dir.median, errors: rem.errors };
+      log(`  ${count} service(s): NodePort to a remote backend ${res.nodeport_remote_ratio[String(count)]!.ratio}x direct (${rem.errors} errors); per program: ` +
+        Object.entries(res.bpf_ns_per_run['sluice-xdp-remote']?.[String(count)] ?? {}).map(([p, v]) => `${p} ${v.ns_per_run.median} ns x ${v.runs_per_conn?.median}/conn`).join(', '));
     }
 
     // 2. Packets per second on node "xdp"'s eth0: Sluice's program against the baseline, swapped
@@ -342,13 +377,7 @@ async function main(): Promise<void> {
       { name: 'sluice-xdp', prog: 'sluice', port: NP_UDP, action: 'Sluice: NodePort -> local backend: DNAT, conntrack, XDP_PASS (to the kernel stack and the pod)' },
     ];
     const samples = new Map<string, PpsSample[]>();
-    // Per-program run counts and run time (bpftool prog show): kernel.bpf_stats_enabled is global,
-    // so it is set for this phase only and restored afterwards (also on exit).
-    const STATS = '/proc/sys/kernel/bpf_stats_enabled';
-    const prevStats = fs.readFileSync(STATS, 'utf8').trim();
-    const restoreStats = () => { try { fs.writeFileSync(STATS, prevStats); } catch { /* best effort */ } };
-    process.once('exit', restoreStats);
-    fs.writeFileSync(STATS, '1');
+    // Per-program run counts and run time (bpftool prog show): on for the whole run (enableBpfStats above).
     try {
       for (let r = 0; r < CFG.ppsRounds; r++) {
         const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
@@ -360,7 +389,6 @@ async function main(): Promise<void> {
         log(`  pps round ${r + 1}/${CFG.ppsRounds}: ${modes.map((m) => `${m.name} ${Math.round(samples.get(m.name)!.at(-1)!.processed_pps)}/s (sent ${Math.round(samples.get(m.name)!.at(-1)!.sent_pps)}/s)`).join(', ')}`);
       }
     } finally {
-      restoreStats();
       await attach('sluice');
     }
     for (const m of modes) {
@@ -380,8 +408,10 @@ async function main(): Promise<void> {
       client: 'bench/crr.c from the outside host: one connection at a time: connect, 1-byte request, 1-byte reply, close',
     };
     write(res);
+    mergeIntoLatest(res);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${path.join(OUT, 'northsouth.json')}, northsouth.md, northsouth.png`);
   } finally {
+    stopStats();
     for (const a of agents) await Promise.race([a.kill('SIGTERM'), sleep(5000)]).catch(() => undefined);
     await cluster.destroy();
     for (const a of agents) if (a.stateFile) fs.rmSync(path.dirname(a.stateFile), { recursive: true, force: true });

@@ -72,6 +72,29 @@ export function markdown(r: Results): string {
     if (why && 'note' in why) L.push('', `sluice unreachable: ${why.note}.`);
     L.push('');
   }
+  const np = r.nodeport_remote_ratio as Record<string, { ratio?: number; sluice_xdp_remote?: number; direct?: number; errors?: number }> | undefined;
+  if (np) {
+    L.push('## NodePort to a backend on another node (XDP, SNAT), from bench/northsouth.ts', '');
+    L.push('| services | connections/s sluice-xdp-remote | direct | ratio | errors |', '|---:|---:|---:|---:|---:|');
+    for (const [n, v] of Object.entries(np)) {
+      if (typeof v === 'object' && v && v.ratio !== undefined) L.push(`| ${num(Number(n))} | ${num(v.sluice_xdp_remote ?? NaN)} | ${num(v.direct ?? NaN)} | ${v.ratio.toFixed(2)}× | ${v.errors ?? 0} |`);
+    }
+    L.push('');
+  }
+  if (Object.keys(r.bpf_ns_per_run ?? {}).length) {
+    L.push('## Cost per program (kernel run-time statistics, during the connection-rate rounds)', '');
+    L.push('| contender | services | program | ns per run median (min–max) | runs per connection | ns per connection |');
+    L.push('|---|---:|---|---:|---:|---:|');
+    for (const [name, byCount] of Object.entries(r.bpf_ns_per_run)) {
+      for (const [n, progs] of Object.entries(byCount)) {
+        for (const [p, v] of Object.entries(progs)) {
+          L.push(`| ${name} | ${num(Number(n))} | ${p} | ${spread(v.ns_per_run, 0)} | ${v.runs_per_conn ? num(v.runs_per_conn.median, 1) : '–'} | ${v.ns_per_conn ? num(v.ns_per_conn.median) : '–'} |`);
+        }
+      }
+    }
+    L.push('', 'Programs of one name on several interfaces are summed. With kernel.bpf_stats_enabled the kernel times every run, which adds some tens of ns to each; ' +
+      'the figures include cache misses caused by everything else running on the machine.', '');
+  }
 
   L.push('## Programming from nothing', '');
   L.push('| contender | services × endpoints | ms median (min–max) | what is timed |');

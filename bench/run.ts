@@ -43,6 +43,7 @@ import { ProductionPath } from './lib/kube.ts';
 import { setConntrack } from './lib/conntrack.ts';
 import { drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
+import { costs, cpuMs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost } from './lib/bpfstats.ts';
 import { writeReport } from './report.ts';
 import type { ByCount, Results } from './lib/results.ts';
 
@@ -54,6 +55,13 @@ const CFG = QUICK
   ? { counts: [1, 1000], rounds: 2, crrSecs: 1, iperfSecs: 1, syncCount: 1000, syncRounds: 2, changes: 5, big: 0, cpChanges: 20, changesCp: 20 }
   : { counts: [1, 1000, 10000], rounds: 4, crrSecs: 3, iperfSecs: 2, syncCount: 10000, syncRounds: 3, changes: 20, big: 100000, cpChanges: 200, changesCp: 200 };
 if (ONLY_PROGRAMMING) Object.assign(CFG, { counts: [CFG.syncCount], big: 0 });
+// Datapath work (connection rate, throughput and per-program cost only, side by side):
+//   BENCH_TRAFFIC_ONLY=1 BENCH_COUNTS=10000 BENCH_SKIP=iptables,nftables BENCH_ROUNDS=6
+const TRAFFIC_PHASE_ONLY = process.env.BENCH_TRAFFIC_ONLY === '1';
+if (process.env.BENCH_COUNTS) CFG.counts = process.env.BENCH_COUNTS.split(',').map(Number);
+if (process.env.BENCH_ROUNDS) CFG.rounds = Number(process.env.BENCH_ROUNDS);
+if (process.env.BENCH_CRR_SECS) CFG.crrSecs = Number(process.env.BENCH_CRR_SECS);
+if (TRAFFIC_PHASE_ONLY) CFG.big = 0;
 /** Endpoints per filler service (the measured service has two); 1 at the 100,000-service point. */
 const FILLER_ENDPOINTS = 10;
 const BIG_ENDPOINTS = 1;
@@ -67,7 +75,8 @@ const CRR = path.join(BUILD, 'crr');
 const SRV = path.join(BUILD, 'srv');
 
 type Name = 'direct' | 'sluice' | 'sluice_socket' | 'iptables' | 'nftables';
-const ALL: Name[] = ONLY_PROGRAMMING ? ['sluice'] : ['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'];
+const ALL: Name[] = ONLY_PROGRAMMING ? ['sluice'] : (['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'] as Name[])
+  .filter((n) => !['iptables', 'nftables'].includes(n) || !(process.env.BENCH_SKIP ?? '').split(',').includes(n));
 const NODE_OF: Record<Name, string> = { direct: 'direct', sluice: 'sluice', sluice_socket: 'sock', iptables: 'ipt', nftables: 'nft' };
 /** Measured for traffic only: programming and change figures are the per-packet agent's (the same code). */
 const TRAFFIC_ONLY: Name[] = ['direct', 'sluice_socket'];
@@ -268,16 +277,25 @@ function trafficRuns(cs: Contender[]): TrafficRun[] {
   return runs;
 }
 
-async function measureTraffic(cs: Contender[], count: number, res: Results): Promise<void> {
+async function measureTraffic(cs: Contender[], count: number, res: Results, agentPid: (c: Contender) => number | undefined): Promise<void> {
   const runs = trafficRuns(cs);
   const rates = new Map<string, number[]>(), errs = new Map<string, number>(), gbps = new Map<string, number[]>();
   const add = (m: Map<string, number[]>, k: string, v: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
+  // Per-program cost (kernel run-time statistics) and the agent's CPU, for every connection-rate run.
+  const progsOf = new Map<Contender, Map<number, string>>();
+  for (const c of cs) progsOf.set(c, await nodePrograms(c.node));
+  const bpf = new Map<string, Array<Record<string, EntryCost>>>(), cpu = new Map<string, number[]>();
   for (let r = 0; r < CFG.rounds; r++) {
     // Round-robin, starting one contender later each round, so drift and noise spread evenly.
     const order = runs.map((_, i) => runs[(i + r) % runs.length]!);
     for (const x of order) {
       await setConntrack(x.c.node.ns, x.conntrack);
+      const progs = progsOf.get(x.c)!, pid = agentPid(x.c);
+      const before = await readCounters(progs), cpu0 = pid ? cpuMs(pid) : 0, t0 = hrMs();
       const m = await crr(x.c, CFG.crrSecs);
+      const cpu1 = pid ? cpuMs(pid) : 0, t1 = hrMs();
+      if (progs.size) (bpf.get(x.label) ?? bpf.set(x.label, []).get(x.label)!).push(costs(before, await readCounters(progs), m.conns));
+      if (pid) add(cpu, x.label, (100 * (cpu1 - cpu0)) / (t1 - t0));
       add(rates, x.label, m.rate);
       errs.set(x.label, (errs.get(x.label) ?? 0) + m.errors);
     }
@@ -289,9 +307,16 @@ async function measureTraffic(cs: Contender[], count: number, res: Results): Pro
   }
   for (const x of runs) {
     await setConntrack(x.c.node.ns, true);
-    put(res.crr, x.label, count, { ...summarize(rates.get(x.label)!, 0), errors: errs.get(x.label) ?? 0 });
+    put(res.crr, x.label, count, {
+      ...summarize(rates.get(x.label)!, 0), errors: errs.get(x.label) ?? 0,
+      ...(cpu.has(x.label) ? { agent_cpu_pct: summarize(cpu.get(x.label)!, 1) } : {}),
+    });
     put(res.throughput_gbps, x.label, count, summarize(gbps.get(x.label)!, 2));
+    if (bpf.has(x.label)) put(res.bpf_ns_per_run, x.label, count, summarizeCosts(bpf.get(x.label)!));
   }
+  const line = (l: string) => Object.entries(res.bpf_ns_per_run[l]?.[String(count)] ?? {})
+    .map(([p, v]) => `${p} ${v.ns_per_run.median} ns x ${v.runs_per_conn?.median ?? '?'}/conn`).join(', ');
+  for (const x of runs) if (bpf.has(x.label)) log(`  ${count} services, ${x.label} per program: ${line(x.label)}; agent CPU ${cpu.get(x.label) ? summarize(cpu.get(x.label)!, 1).median : 'n/a'}%`);
 }
 
 // ---- node -> ClusterIP: a process in the node's own network namespace ------------------------
@@ -617,8 +642,10 @@ async function main(): Promise<void> {
   log(`${QUICK ? 'quick' : 'full'} run; results to ${OUT}`);
   const cluster = await SimCluster.create({ nodes: ALL.map((n) => NODE_OF[n]) });
   const res: Results = {
-    meta: {}, crr: {}, crr_node: {}, throughput_gbps: {}, sync: { program: {}, one_change: {}, controlplane: null }, memory: {}, load_ms: {},
+    meta: {}, crr: {}, crr_node: {}, throughput_gbps: {}, bpf_ns_per_run: {}, sync: { program: {}, one_change: {}, controlplane: null }, memory: {}, load_ms: {},
   };
+  // Per-program run time and count from the kernel for the whole run (bench/lib/bpfstats.ts).
+  const stopStats = enableBpfStats();
   try {
     // Topology: the same three pods on every contender's node.
     const cs: Contender[] = [];
@@ -656,6 +683,7 @@ async function main(): Promise<void> {
     const sockAgent = ONLY_PROGRAMMING ? agent : new Agent(cluster, byName('sluice_socket').node, tmp, ['--socket-lb', 'on']);
     if (!ONLY_PROGRAMMING) await sockAgent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
     const agentOf = (c: Contender) => (c.name === 'sluice_socket' ? sockAgent : agent);
+    const agentPid = (c: Contender) => (c.name === 'sluice' || c.name === 'sluice_socket' ? agentOf(c).pid : undefined);
     log(`topology up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cs.map((c) => `${c.name} (${c.node.ns})`).join(', ')}`);
 
     // 1. Connection rate and throughput at each service count.
@@ -676,11 +704,17 @@ async function main(): Promise<void> {
       checkpoint();
       if (ONLY_PROGRAMMING) continue;
       const before = socketTranslations(byName('sluice_socket'));
-      await measureTraffic(cs, count, res);
+      await measureTraffic(cs, count, res, agentPid);
       res.crr.sluice_socket![String(count)]!.socket_translations = socketTranslations(byName('sluice_socket')) - before;
       await measureNodeTraffic(cs, count, res);
       checkpoint();
       if (count === maxCount) await measureMemory(agent, count, FILLER_ENDPOINTS, sizes, res);
+    }
+    if (TRAFFIC_PHASE_ONLY) {
+      res.meta = meta(Date.now() - t0);
+      writeReport(res, OUT, QUICK);
+      log(`traffic phase only (BENCH_TRAFFIC_ONLY): ${path.join(OUT, 'latest.json')}`);
+      return;
     }
 
     // 2. Programming N x 10 from nothing, rounds interleaved.
@@ -760,7 +794,7 @@ async function main(): Promise<void> {
       await sockAgent.start(bigSizes.maxServices, bigSizes.maxBackends, bigSizes.maglevSlots);
       await program(so, benchServices(big, BIG_ENDPOINTS, pods(so)), sockAgent);
       await verify(so);
-      await measureTraffic([byName('direct'), sl, so], big, res);
+      await measureTraffic([byName('direct'), sl, so], big, res, agentPid);
       await measureNodeTraffic([byName('direct'), sl, so], big, res);
       await measureMemory(agent, big, BIG_ENDPOINTS, bigSizes, res);
     }
@@ -771,6 +805,7 @@ async function main(): Promise<void> {
     writeReport(res, OUT, QUICK);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${path.join(OUT, 'latest.json')}, latest.md, crr.png`);
   } finally {
+    stopStats();
     await cluster.destroy();
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -34,7 +34,7 @@ static __always_inline enum lb_verdict ext_decide(const struct flow *f, struct n
 {
 	enum lb_verdict v;
 
-	if (nat_snat_reply(f, n, bpf_ktime_get_ns()))
+	if (nat_snat_reply(f, n, sl_now()))
 		return LB_FORWARD;
 	v = lb_decide(f, SL_SCOPE_EXTERNAL, n, svc_id);
 	/* A direct connection to a pod on the tuple of an earlier NodePort one. */

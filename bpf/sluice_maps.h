@@ -307,6 +307,22 @@ struct sl_sock_config {
 	__u32	pad;
 };
 
+/*
+ * sl_addr_filter: two bitmaps of SL_ADDR_FILTER_BITS bits each, over a hash of an IPv4 address
+ * (bpf/lib/addr_filter.h), as SL_ADDR_FILTER_WORDS u64 words per kind. A clear bit proves the
+ * address is not one of that kind, so most packets between pods skip every conntrack and service
+ * lookup; a set bit only says "look". Bits are only ever set, never cleared while the maps live.
+ */
+enum sl_addr_kind {
+	SL_ADDR_FRONTEND	= 0,	/* any sl_services key's address, set by the agent before the entry */
+	SL_ADDR_REPLY_SRC	= 1,	/* the source of any REPLY conntrack key (a backend), set by the datapath */
+};
+
+enum sl_addr_filter_size {
+	SL_ADDR_FILTER_WORDS	= 1024,		/* per kind: 65,536 bits, 8 KiB */
+	SL_ADDR_FILTER_BITS	= 65536,
+};
+
 /* A translated socket and the backend it was given: key of sl_sock_rev. */
 struct sl_sock_rev_key {
 	__u64	cookie;		/* socket cookie */

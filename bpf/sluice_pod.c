@@ -65,7 +65,7 @@ int sl_from_pod(struct __sk_buff *skb)
 	 * A backend answering a source-NATed flow: its own connection through its service (hairpin),
 	 * or an outside client's (the kernel would drop this node's address as a martian source).
 	 */
-	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns())) {
+	if (to_node(&f) && nat_snat_reply(&f, &n, sl_now())) {
 		if (n.daddr == f.saddr)
 			return pod_bounce(skb, &f, &n);
 		return nat_skb(skb, &f, &n) ? TC_ACT_SHOT : fib_redirect_skb(skb, &f, &n);

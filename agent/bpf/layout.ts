@@ -166,6 +166,8 @@ export const ENUMS = {
   sl_sock_mode: { SL_SOCK_ALL: 0, SL_SOCK_HOST_ONLY: 1 },
   sl_sock_size: { SL_MAX_SOCK_REV: 131072 },
   sl_frag_size: { SL_MAX_FRAGS: 8192 },
+  sl_addr_kind: { SL_ADDR_FRONTEND: 0, SL_ADDR_REPLY_SRC: 1 },
+  sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 1024, SL_ADDR_FILTER_BITS: 65536 },
 } as const;
 
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
@@ -180,6 +182,8 @@ export const { SL_EVC_F_FLOW, SL_EVC_F_AFFINITY } = ENUMS.sl_event_config_flag;
 export const { SL_SOCK_ALL, SL_SOCK_HOST_ONLY } = ENUMS.sl_sock_mode;
 export const { SL_MAX_SOCK_REV } = ENUMS.sl_sock_size;
 export const { SL_MAX_FRAGS } = ENUMS.sl_frag_size;
+export const { SL_ADDR_FRONTEND, SL_ADDR_REPLY_SRC } = ENUMS.sl_addr_kind;
+export const { SL_ADDR_FILTER_WORDS } = ENUMS.sl_addr_filter_size;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
@@ -309,6 +313,7 @@ export const MAPS = {
   sl_sock_rev: { key: sockRevKey, value: sockRevValue, entries: SL_MAX_SOCK_REV },
   sl_sock_stats: { key: null, value: sockStats, entries: SL_MAX_SERVICES },
   sl_frags: { key: fragKey, value: fragPorts, entries: SL_MAX_FRAGS },
+  sl_addr_filter: { key: null, value: null, entries: 2 * ENUMS.sl_addr_filter_size.SL_ADDR_FILTER_WORDS },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

@@ -43,6 +43,11 @@ const BatchOpts = koffi.struct('bpf_map_batch_opts', {
   sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t',
 });
 const XdpOpts = koffi.struct('bpf_xdp_attach_opts', { sz: 'size_t', old_prog_fd: 'int', _pad: 'int' });
+const TestRunOpts = koffi.struct('bpf_test_run_opts', {
+  sz: 'size_t', data_in: 'void *', data_out: 'void *', data_size_in: 'uint32_t', data_size_out: 'uint32_t',
+  ctx_in: 'void *', ctx_out: 'void *', ctx_size_in: 'uint32_t', ctx_size_out: 'uint32_t',
+  retval: 'uint32_t', repeat: 'int', duration: 'uint32_t', flags: 'uint32_t', cpu: 'uint32_t', batch_size: 'uint32_t',
+});
 
 const PrintFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *args)');
 const RingSampleFn = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
@@ -95,6 +100,9 @@ const f = {
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
   munmap: libc.func('int munmap(void *addr, size_t len)'),
   close: libc.func('int close(int fd)'),
+  enable_stats: libbpf.func('int bpf_enable_stats(int type)'),
+  prog_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+  prog_test_run: libbpf.func('int bpf_prog_test_run_opts(int fd, _Inout_ bpf_test_run_opts *opts)'),
 };
 
 // libbpf prints diagnostics (verifier log, pin mismatches) through a callback. Collect them so a
@@ -215,6 +223,36 @@ export interface MapInfo {
 /** Open a pinned object (map) and get its fd. */
 export function objGet(path: string): number {
   return check(`open pinned ${path}`, f.obj_get(path));
+}
+
+/**
+ * Turn on the kernel's per-program run time and run count (what `bpftool prog show` reports as
+ * run_time_ns / run_cnt) while the returned fd stays open: BPF_ENABLE_STATS, the same switch as
+ * kernel.bpf_stats_enabled, but held by this process and dropped when it closes the fd or exits, so
+ * nothing global is left changed after a crash. Close it with closeFd().
+ */
+export function enableRunTimeStats(): number {
+  return check('bpf_enable_stats', f.enable_stats(0 /* BPF_STATS_RUN_TIME */) as number);
+}
+
+/** An fd for the loaded program with id @id (bpftool's ids); close it with closeFd(). */
+export function progFdById(id: number): number {
+  return check('bpf_prog_get_fd_by_id', f.prog_fd_by_id(id) as number);
+}
+
+/**
+ * BPF_PROG_TEST_RUN: run program @fd @repeat times on a copy of @data (a whole frame for tc and
+ * XDP programs). Returns its return code and the kernel's average run time per repetition in ns.
+ * Maps are the live ones: whatever the program writes stays.
+ */
+export function progTestRun(fd: number, data: Buffer, repeat = 1): { retval: number; durationNs: number; out: Buffer } {
+  const out = Buffer.alloc(data.length + 256);
+  const opts = {
+    sz: koffi.sizeof(TestRunOpts), data_in: data, data_out: out, data_size_in: data.length, data_size_out: out.length,
+    ctx_in: null, ctx_out: null, ctx_size_in: 0, ctx_size_out: 0, retval: 0, repeat, duration: 0, flags: 0, cpu: 0, batch_size: 0,
+  };
+  check('bpf_prog_test_run_opts', f.prog_test_run(fd, opts) as number);
+  return { retval: opts.retval, durationNs: opts.duration, out: out.subarray(0, opts.data_size_out) };
 }
 
 export function closeFd(fd: number): void {

@@ -164,6 +164,7 @@ export function fakeMaps(sizes: MapSizes, cpus = 2, faults = new Faults()): Data
     sl_src_ranges: sizes.services, sl_drops: L.DROP_NAMES.length,
     sl_sock_config: 1, sl_sock_rev: L.SL_MAX_SOCK_REV, sl_sock_stats: sizes.services,
     sl_frags: L.SL_MAX_FRAGS,
+    sl_addr_filter: 2 * L.SL_ADDR_FILTER_WORDS,
   };
   const maps = Object.fromEntries(L.MAP_NAMES.map((name) => {
     const s = MAP_SHAPES[name];

@@ -131,6 +131,7 @@ export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; val
   sl_sock_rev: { kind: 'lru_hash', keySize: L.sockRevKey.size, valueSize: L.sockRevValue.size },
   sl_sock_stats: { kind: 'percpu_array', keySize: 4, valueSize: L.sockStats.size },
   sl_frags: { kind: 'lru_hash', keySize: L.fragKey.size, valueSize: L.fragPorts.size },
+  sl_addr_filter: { kind: 'array', keySize: 4, valueSize: 8 },
 };
 
 /** Encodes and decodes one key or value; layout.ts's StructCodecs are Codecs. */

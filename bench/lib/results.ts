@@ -1,4 +1,5 @@
 // The benchmark's results document (latest.json): bench/run.ts fills it, bench/report.ts renders it.
+import type { EntrySummary } from './bpfstats.ts';
 import type { Summary } from './stats.ts';
 
 /** Per service count ("1", "1000", ...). */
@@ -6,13 +7,22 @@ export type ByCount<T> = Record<string, T>;
 export interface Results {
   meta: Record<string, unknown>;
   /** socket_translations (sluice_socket): connect() calls the socket-level programs translated during the measurement. */
-  crr: Record<string, ByCount<Summary & { errors: number; socket_translations?: number }>>;
+  /** agent_cpu_pct: the agent process's CPU (user + system) during the measurement, % of one CPU. */
+  crr: Record<string, ByCount<Summary & { errors: number; socket_translations?: number; agent_cpu_pct?: Summary }>>;
   /**
    * Connection rate from each node's own network namespace (a hostNetwork process) to the measured
    * service; a contender with no path for it is recorded as unreachable. Absent in older results.
    */
   crr_node?: Record<string, ByCount<(Summary & { errors: number; socket_translations?: number }) | { unreachable: true; errors: number; note: string }>>;
   throughput_gbps: Record<string, ByCount<Summary>>;
+  /**
+   * Per entry point (sl_from_pod, sl_to_pod, sl_sock_connect4, ...) of a contender's node, from the
+   * kernel's run-time statistics over each connection-rate round: ns per run, and runs and ns per
+   * connection. Programs of the same name on several interfaces are summed.
+   */
+  bpf_ns_per_run: Record<string, ByCount<Record<string, EntrySummary>>>;
+  /** North-south NodePort to a backend on another node (XDP, SNAT) vs direct, same run (bench/northsouth.ts). */
+  nodeport_remote_ratio?: Record<string, unknown>;
   sync: {
     program: Record<string, ByCount<Summary & { agent_ms?: Summary; note: string }>>;
     one_change: Record<string, ByCount<{ median_ms: number; p99_ms: number; min_ms: number; max_ms: number; n: number; command_ms?: Summary; agent_ms?: Summary; api_to_cp_send_ms?: Summary & { p99: number }; cp_send_to_agent_applied_ms?: Summary & { p99: number }; note: string }>>;

@@ -7,11 +7,22 @@
 #ifndef SLUICE_LIB_CONNTRACK_H
 #define SLUICE_LIB_CONNTRACK_H
 
+#include "addr_filter.h"
 #include "counters.h"
 #include "parse.h"
 
 #define NSEC_PER_SEC		1000000000ULL
 #define CT_REFRESH_NS		NSEC_PER_SEC	/* bound conntrack writes per flow */
+
+/*
+ * The clock of conntrack and affinity timestamps: CLOCK_MONOTONIC at tick resolution (what the
+ * agent's GC compares with). Timeouts are seconds, and the coarse clock costs a fraction of
+ * bpf_ktime_get_ns() (bench/pktcost.ts); every writer of these timestamps must use it.
+ */
+static __always_inline __u64 sl_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
 
 /* The one place a conntrack key is built: a packet from saddr:sport to daddr:dport. */
 static __always_inline void ct_key_set(struct sl_ct_key *k, __be32 saddr, __be16 sport, __be32 daddr,
@@ -86,11 +97,13 @@ static __always_inline void ct_reply_entry(struct sl_ct_entry *rev, const struct
 
 /*
  * A new flow's two conntrack entries: @fwd (client -> service) translates to the backend, @rev
- * (backend -> client) back to the service address the client used.
+ * (backend -> client) back to the service address the client used. The backend becomes a reply
+ * source in the address filter first: the REPLY entry is keyed by its address.
  */
 static __always_inline void ct_new_pair(struct sl_ct_entry *fwd, struct sl_ct_entry *rev, const struct flow *f,
 					__u32 svc_id, __u32 backend_id, __be32 be_addr, __be16 be_port, __u64 now)
 {
+	addr_filter_add(SL_ADDR_REPLY_SRC, be_addr);
 	*fwd = (struct sl_ct_entry){
 		.nat_addr = be_addr, .nat_port = be_port, .svc_id = svc_id, .backend_id = backend_id,
 		.created_ns = now, .last_seen_ns = now,
@@ -124,6 +137,7 @@ static __always_inline void ct_reassert_reply(const struct sl_ct_entry *ct, cons
 	struct sl_ct_key rkey;
 	struct sl_ct_entry rev;
 
+	addr_filter_add(SL_ADDR_REPLY_SRC, ct->nat_addr);
 	ct_key_set(&rkey, ct->nat_addr, ct->nat_port, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
 	ct_reply_entry(&rev, ct, f);
 	bpf_map_update_elem(&sl_ct, &rkey, &rev, BPF_ANY);
@@ -138,6 +152,9 @@ static __always_inline void ct_forget_reply(const struct flow *f)
 	struct sl_ct_key rkey;
 
 	if (f->proto != IPPROTO_UDP && !flow_is_syn(f))
+		return;
+	/* No REPLY entry can have a source whose filter bit is clear. */
+	if (!addr_maybe(SL_ADDR_REPLY_SRC, f->daddr))
 		return;
 	ct_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
 	bpf_map_delete_elem(&sl_ct, &rkey);

@@ -295,9 +295,13 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	struct sl_svc_value *svc;
 	struct sl_backend *be;
 	struct sl_ct_key key;
-	__u64 now = bpf_ktime_get_ns();
 	__u32 backend_id;
+	__u64 now;
 
+	/* Neither a frontend nor a SERVICE entry can have this destination (pod to pod, socket-LB). */
+	if (!addr_maybe(SL_ADDR_FRONTEND, f->daddr))
+		return LB_UNTOUCHED;
+	now = sl_now();
 	nat_identity(n, f);
 	ct_key_of(&key, f, SL_CT_DIR_SERVICE);
 	ct = ct_lookup_service(&key, f);

@@ -57,6 +57,8 @@ SL_PINNED_MAP(sl_sock_rev, BPF_MAP_TYPE_LRU_HASH, SL_MAX_SOCK_REV, struct sl_soc
 SL_PINNED_MAP(sl_sock_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, struct sl_sock_stats, 0);
 /* IP fragments: a datagram's ports, from its first fragment to the later ones (lib/frag.h). */
 SL_PINNED_MAP(sl_frags, BPF_MAP_TYPE_LRU_HASH, SL_MAX_FRAGS, struct sl_frag_key, struct sl_frag_ports, 0);
+/* Addresses that may be frontends or reply sources (sluice_maps.h, lib/addr_filter.h). */
+SL_PINNED_MAP(sl_addr_filter, BPF_MAP_TYPE_ARRAY, 2 * SL_ADDR_FILTER_WORDS, __u32, __u64, 0);
 /* The ring buffer `sluice monitor` reads (bpf/lib/events.h), and what it asks for beyond drops and rejects. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -83,6 +85,8 @@ struct sl_btf_enums {
 	enum sl_sock_mode	sock_mode;
 	enum sl_sock_size	sock_size;
 	enum sl_frag_size	frag_size;
+	enum sl_addr_kind	addr_kind;
+	enum sl_addr_filter_size addr_filter_size;
 };
 const struct sl_btf_enums sl_btf_enums SEC(".sluice.btf") = {};
 

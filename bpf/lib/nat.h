@@ -151,6 +151,8 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
 	struct sl_ct_key key;
 	struct sl_ct_entry *ct;
 
+	if (!addr_maybe(SL_ADDR_REPLY_SRC, f->saddr))
+		return 0;
 	ct_key_of(&key, f, SL_CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&sl_ct, &key);
 	if (!ct || !(ct->flags & SL_CT_F_SNAT))
@@ -184,6 +186,8 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (parsed)
 		return icmp_reverse_skb(skb) ? TC_ACT_SHOT : TC_ACT_OK;
+	if (!addr_maybe(SL_ADDR_REPLY_SRC, f.saddr))
+		return TC_ACT_OK;
 	ct_key_of(&key, &f, SL_CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&sl_ct, &key);
 	if (!ct || (ct->flags & SL_CT_F_SNAT))
@@ -191,7 +195,7 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 	nat_identity(&n, &f);
 	n.saddr = ct->nat_addr;
 	n.sport = ct->nat_port;
-	ct_touch(ct, &f, bpf_ktime_get_ns());
+	ct_touch(ct, &f, sl_now());
 	ct_mark_replied(&key, ct);
 	if (nat_skb(skb, &f, &n))
 		return TC_ACT_SHOT;

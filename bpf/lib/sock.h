@@ -78,7 +78,7 @@ static __always_inline int sock4_translate(struct bpf_sock_addr *ctx)
 	client.svc_id = svc->svc_id;
 	client.kind = SL_AFF_CLIENT_NETNS;
 	__builtin_memcpy(client.client, &netns, sizeof(netns));
-	be = lb_pick_backend_for(svc, &f, &client, bpf_ktime_get_ns(), &backend_id);
+	be = lb_pick_backend_for(svc, &f, &client, sl_now(), &backend_id);
 	if (!be)
 		return SOCK_ALLOW;	/* counted; pods still meet the per-packet path */
 

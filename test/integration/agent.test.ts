@@ -182,9 +182,10 @@ describe('agent', () => {
     const held = await client.open(`${WEB_VIP}:80`, 3);
     expect(held.pods).toHaveLength(3);
     // 50 short flows from known source ports: closing entries, found in the pinned sl_ct by port.
-    // Node's hrtime is CLOCK_MONOTONIC, the clock of sl_ct_entry.created_ns: only entries made
-    // from now on count (earlier tests' flows may have used the same ports).
-    const SRC = 49000, N = 50, t0 = process.hrtime.bigint();
+    // Node's hrtime is CLOCK_MONOTONIC, the clock of sl_ct_entry.created_ns (read at tick
+    // resolution by the datapath, so up to a tick behind: 20 ms of margin): only entries made from
+    // now on count (earlier tests' flows may have used the same ports).
+    const SRC = 49000, N = 50, t0 = process.hrtime.bigint() - 20_000_000n;
     const burst = await client.burst(`${WEB_VIP}:80`, { count: N, srcPort: SRC });
     expect(burst.ok).toBe(N);
     const closedAt = Date.now();

@@ -1,0 +1,102 @@
+// The address filter as the agent keeps it (agent/addr-filter.ts): every frontend address it
+// programs has its bit before the service entry, bits outlive their frontends, and a datapath
+// opened over maps that already hold entries covers them all. That the agent's hash is the
+// datapath's is proven by every integration test through a ClusterIP (a wrong bit would leave the
+// service untranslated); here the fake maps, no root or BPF needed.
+import { describe, expect, it } from 'vitest';
+import { addrSlot, AddrFilter, ip4Bytes } from '../../agent/addr-filter.ts';
+import * as L from '../../agent/bpf/layout.ts';
+import { Datapath, type MapSizes } from '../../agent/datapath.ts';
+import { fakeMaps } from '../../agent/maps/fake-map.ts';
+import { u32Key, type BpfMap } from '../../agent/maps/map.ts';
+import { MapTransaction } from '../../agent/maps/transaction.ts';
+
+const SIZES: MapSizes = { services: 64, backends: 128, maglev: 1 << 13, ct: 64, affinity: 64 };
+
+function has(map: BpfMap, kind: typeof L.SL_ADDR_FRONTEND | typeof L.SL_ADDR_REPLY_SRC, ip: string): boolean {
+  const { word, bit } = addrSlot(kind, ip4Bytes(ip));
+  return ((map.lookup(u32Key(word))?.readBigUInt64LE(0) ?? 0n) & bit) !== 0n;
+}
+
+const bitsSet = (map: BpfMap) => map.entries().reduce((n, e) => {
+  let v = e.value.readBigUInt64LE(0), c = 0;
+  while (v) { c += Number(v & 1n); v >>= 1n; }
+  return n + c;
+}, 0);
+
+const frontend = (vip: string, ips: string[]) => ({
+  name: `default/${vip}:80`, vip, port: 80, proto: 'TCP' as const, affinityTimeout: 0,
+  backends: ips.map((ip) => ({ ip, port: 8080 })),
+});
+
+describe('the address filter', () => {
+  it('hashes into its own half per kind, one bit per address, within the map', () => {
+    for (const ip of ['10.96.0.1', '10.244.1.7', '0.0.0.0', '255.255.255.255']) {
+      const f = addrSlot(L.SL_ADDR_FRONTEND, ip4Bytes(ip)), r = addrSlot(L.SL_ADDR_REPLY_SRC, ip4Bytes(ip));
+      expect(f.word).toBeLessThan(L.SL_ADDR_FILTER_WORDS);
+      expect(r.word - f.word).toBe(L.SL_ADDR_FILTER_WORDS);
+      expect(f.bit).toBe(r.bit);
+      expect(f.bit & (f.bit - 1n)).toBe(0n);
+    }
+    // 10,000 service addresses spread over the 65,536 bits: few collisions (a collision only costs a lookup).
+    const words = new Set<string>();
+    for (let i = 1; i <= 10000; i++) { const s = addrSlot(L.SL_ADDR_FRONTEND, ip4Bytes(`10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`)); words.add(`${s.word}:${s.bit}`); }
+    expect(words.size).toBeGreaterThan(9000);
+  });
+
+  it('gets every programmed frontend address (any scope) before its service entry, and keeps it after removal', () => {
+    const maps = fakeMaps(SIZES);
+    const dp = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+    const filter = maps.maps.sl_addr_filter;
+    // The filter word is written before sl_services in the same change.
+    const order: string[] = [];
+    for (const m of ['sl_addr_filter', 'sl_services'] as const) {
+      const raw = maps.maps[m], update = raw.update.bind(raw);
+      raw.update = (k, v, f) => { order.push(m); update(k, v, f); };
+    }
+    dp.apply([frontend('10.96.0.10', ['10.244.0.5']), { ...frontend('192.168.1.10', ['10.244.0.6']), port: 30080, scope: L.SL_SCOPE_EXTERNAL }]);
+    expect(order.indexOf('sl_addr_filter')).toBeLessThan(order.indexOf('sl_services'));
+    for (const ip of ['10.96.0.10', '192.168.1.10']) expect(has(filter, L.SL_ADDR_FRONTEND, ip), ip).toBe(true);
+    expect(has(filter, L.SL_ADDR_FRONTEND, '10.244.0.5')).toBe(false);
+    // Backends are not frontends; reply sources are the datapath's to set, on the first flow.
+    expect(has(filter, L.SL_ADDR_REPLY_SRC, '10.244.0.5')).toBe(false);
+    dp.apply([], ['10.96.0.10:80/TCP']);
+    expect([...dp.frontends.keys()]).toEqual(['192.168.1.10:30080/TCP/external']);
+    // A SERVICE conntrack entry of the removed frontend may still carry a flow.
+    expect(has(filter, L.SL_ADDR_FRONTEND, '10.96.0.10')).toBe(true);
+  });
+
+  it('writes a word only when it gains a bit, and a failed change takes its words back', () => {
+    const maps = fakeMaps(SIZES);
+    const f = new AddrFilter(maps.maps.sl_addr_filter);
+    expect(f.add(L.SL_ADDR_FRONTEND, ['10.96.0.1', '10.96.0.2'])).toBeGreaterThan(0);
+    expect(f.add(L.SL_ADDR_FRONTEND, ['10.96.0.1', '10.96.0.2'])).toBe(0);
+    const before = bitsSet(maps.maps.sl_addr_filter);
+    const tx = new MapTransaction();
+    f.add(L.SL_ADDR_FRONTEND, ['10.96.0.3'], tx);
+    expect(bitsSet(maps.maps.sl_addr_filter)).toBe(before + 1);
+    tx.rollback();
+    expect(bitsSet(maps.maps.sl_addr_filter)).toBe(before);
+  });
+
+  it('covers what pinned maps already hold: frontends, SERVICE destinations and REPLY sources', () => {
+    const maps = fakeMaps(SIZES);
+    // Entries written before the filter existed (an older agent's pins): a service and a flow.
+    const seed = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+    seed.apply([frontend('10.96.0.20', ['10.244.0.7'])]);
+    const ct = maps.maps.sl_ct;
+    const key = (s: string, d: string, dir: number) => L.ctKey.encode({ saddr: s, daddr: d, sport: 40000, dport: 80, proto: 6, dir, pad: 0 });
+    const entry = Buffer.alloc(ct.valueSize);
+    ct.update(key('10.244.0.9', '10.96.0.99', L.SL_CT_DIR_SERVICE), entry);
+    ct.update(key('10.244.0.8', '10.244.0.9', L.SL_CT_DIR_REPLY), entry);
+    for (const e of maps.maps.sl_addr_filter.entries()) maps.maps.sl_addr_filter.update(e.key, Buffer.alloc(8));
+    expect(bitsSet(maps.maps.sl_addr_filter)).toBe(0);
+
+    Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+    const filter = maps.maps.sl_addr_filter;
+    expect(has(filter, L.SL_ADDR_FRONTEND, '10.96.0.20')).toBe(true);
+    expect(has(filter, L.SL_ADDR_FRONTEND, '10.96.0.99')).toBe(true);
+    expect(has(filter, L.SL_ADDR_REPLY_SRC, '10.244.0.8')).toBe(true);
+    expect(has(filter, L.SL_ADDR_REPLY_SRC, '10.244.0.9')).toBe(false);
+  });
+});
