@@ -51,10 +51,14 @@ describe('the address filter', () => {
     // The filter word is written before sl_services in the same change.
     const order: string[] = [];
     for (const m of ['sl_addr_filter', 'sl_services'] as const) {
-      const raw = maps.maps[m], update = raw.update.bind(raw);
+      const raw = maps.maps[m], update = raw.update.bind(raw), updateBatch = raw.updateBatch.bind(raw);
       raw.update = (k, v, f) => { order.push(m); update(k, v, f); };
+      // Service entries are published in one batch per change (Datapath's flush).
+      raw.updateBatch = (k, v, n) => { order.push(m); updateBatch(k, v, n); };
     }
     dp.apply([frontend('10.96.0.10', ['10.244.0.5']), { ...frontend('192.168.1.10', ['10.244.0.6']), port: 30080, scope: L.SL_SCOPE_EXTERNAL }]);
+    expect(order).toContain('sl_services');
+    expect(order.indexOf('sl_addr_filter')).toBeGreaterThanOrEqual(0);
     expect(order.indexOf('sl_addr_filter')).toBeLessThan(order.indexOf('sl_services'));
     for (const ip of ['10.96.0.10', '192.168.1.10']) expect(has(filter, L.SL_ADDR_FRONTEND, ip), ip).toBe(true);
     expect(has(filter, L.SL_ADDR_FRONTEND, '10.244.0.5')).toBe(false);
