@@ -42,7 +42,7 @@ const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
   services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges', 'sl_sock_stats'], backends: ['sl_backends'], maglev: ['sl_maglev'],
-  ct: ['sl_ct'], affinity: ['sl_affinity'],
+  ct: ['sl_ct'], affinity: ['sl_affinity'], sockRev: ['sl_sock_rev'],
 };
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/sluice';
@@ -156,7 +156,8 @@ export class Datapath {
     const dir = pinDir(o.node, o.pinRoot);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
-    const want: MapSizes = { ...DEFAULT_SIZES, ...o.sizes };
+    const want: Required<MapSizes> = { ...DEFAULT_SIZES, ...o.sizes } as Required<MapSizes>;
+    want.sockRev ??= L.SL_MAX_SOCK_REV;
     want.maglev = maglevElems(want.maglev) * L.SL_MAGLEV_CHUNK;
     const sizeOf = Object.entries(SIZE_OF) as [keyof MapSizes, L.MapName[]][];
     const entries: Partial<Record<L.MapName, number>> = {};
@@ -271,6 +272,8 @@ export class Datapath {
       }
       if (e instanceof MapWriteError) e.message += '; the change was undone, the previous state is kept';
       throw e;
+    } finally {
+      this.#maglev.release();
     }
   }
 
@@ -362,7 +365,7 @@ export class Datapath {
         const names = [...wanted.keys()];
         const ids = names.map((n) => backends.get(n)!.id);
         const table = buildMaglev(names, size);
-        tx.writeRegion(this.#maglev.view, base, Uint32Array.from(table, (b) => ids[b]!));
+        tx.writeRegion(this.#maglev.window(base, size), 0, Uint32Array.from(table, (b) => ids[b]!));
       }
     }
 

@@ -28,8 +28,20 @@ export class Reconciler {
     this.#ctx = ctx;
   }
 
+  /**
+   * The desired services as last applied, for what reads them besides the maps (health-check node
+   * ports, kube-proxy's no-local-endpoint count, refused ports). Each keeps only this node's
+   * endpoints (those with its nodeName), the only ones those readers look at: the maps already hold
+   * every backend, and a second copy of all of them is most of the agent's heap on a large cluster.
+   */
   get services(): ReadonlyMap<string, Service> {
     return this.#desired;
+  }
+
+  #slim(s: Service): Service {
+    const node = this.#ctx?.node ?? '';
+    if (s.ports.every((p) => p.endpoints.every((e) => e.nodeName === node))) return s;
+    return { ...s, ports: s.ports.map((p) => ({ ...p, endpoints: p.endpoints.filter((e) => e.nodeName === node) })) };
   }
 
   /** Replace everything: frontends of services not in `services` go (also ones adopted from pins). */
@@ -41,7 +53,7 @@ export class Reconciler {
     const remove = [...this.#dp.frontends.keys()].filter((k) => !keep.has(k));
     const r = this.#dp.apply(set, remove);
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
-    this.#desired = next;
+    this.#desired = new Map([...next].map(([k, s]) => [k, this.#slim(s)]));
     this.#setOwned(owned, true);
     return { services: next.size, ...r, errors, refused: this.#refused() };
   }
@@ -62,7 +74,7 @@ export class Reconciler {
     }
     const r = this.#dp.apply(set, remove);
     for (const key of removals) { this.#desired.delete(key); this.#setOwned(new Map([[key, []]])); }
-    for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), s);
+    for (const s of upserts) if (!broken.has(serviceKey(s))) this.#desired.set(serviceKey(s), this.#slim(s));
     this.#setOwned(owned);
     return { services: this.#desired.size, ...r, errors, refused: this.#refused() };
   }

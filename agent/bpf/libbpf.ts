@@ -325,22 +325,40 @@ export function mapDump(fd: number, keySize: number, valueSize: number, chunk = 
   }
 }
 
-/** Number of entries of a hash map, counted with lookup_batch (a few syscalls, not one per key). */
-export function mapCount(fd: number, keySize: number, valueSize: number, chunk = 4096): number {
+/**
+ * Visit every entry with lookup_batch, `chunk` entries per syscall, through one pair of reused
+ * buffers: `visit` gets views valid only during the call, so a scan of a large map allocates nothing
+ * per entry. Falls back to key iteration for map types without batch support. Returns the count.
+ */
+export function mapScan(fd: number, keySize: number, valueSize: number, visit: ((key: Buffer, value: Buffer) => void) | undefined,
+  chunk = 4096): number {
   const keys = Buffer.alloc(keySize * chunk), values = Buffer.alloc(valueSize * chunk);
-  const token = Buffer.alloc(Math.max(keySize, 8));
-  let inBatch: Buffer | null = null, total = 0;
+  const token = Buffer.alloc(Math.max(keySize, 8)), inBatch = Buffer.alloc(token.length);
+  let first = true, total = 0;
   for (;;) {
     const n = [chunk];
-    const ret = f.lookup_batch(fd, inBatch, token, keys, values, n, batchOpts) as number;
+    const ret = f.lookup_batch(fd, first ? null : inBatch, token, keys, values, n, batchOpts) as number;
     if (ret < 0 && ret !== -ENOENT) {
-      if (ret === -22 || ret === -95) return mapKeys(fd, keySize).length;
+      if (ret === -22 || ret === -95 /* EINVAL/EOPNOTSUPP: no batch for this map type */) {
+        const v = Buffer.alloc(valueSize);
+        let count = 0;
+        for (const k of mapKeys(fd, keySize)) if (mapLookup(fd, k, v)) { count++; visit?.(k, v); }
+        return count;
+      }
       check('map lookup batch', ret);
     }
-    total += n[0] ?? 0;
+    const got = n[0] ?? 0;
+    if (visit) for (let i = 0; i < got; i++) visit(keys.subarray(i * keySize, (i + 1) * keySize), values.subarray(i * valueSize, (i + 1) * valueSize));
+    total += got;
     if (ret === -ENOENT) return total;
-    inBatch = Buffer.from(token);
+    token.copy(inBatch);
+    first = false;
   }
+}
+
+/** Number of entries of a hash map, counted with lookup_batch (a few syscalls, not one per key). */
+export function mapCount(fd: number, keySize: number, valueSize: number, chunk = 4096): number {
+  return mapScan(fd, keySize, valueSize, undefined, chunk);
 }
 
 /** Shared mapping of a BPF_F_MMAPABLE array map's values. */
@@ -350,16 +368,17 @@ export interface MappedArray {
 }
 
 const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+export const PAGE_SIZE = 4096;
 
-export function mmapArrayU32(fd: number, entries: number): MappedArray {
-  const page = 4096;
-  const len = Math.ceil((entries * 4) / page) * page;
-  const ptr = f.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+/** Map `pages` pages of a BPF_F_MMAPABLE array's values from page `firstPage` on, as u32s. */
+export function mmapArrayU32(fd: number, firstPage: number, pages: number): MappedArray {
+  const len = pages * PAGE_SIZE;
+  const ptr = f.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, BigInt(firstPage * PAGE_SIZE));
   // mmap reports failure as MAP_FAILED ((void *)-1).
   if (ptr === null || ptr === 0n || ptr === 0xffffffffffffffffn) {
-    throw new LibbpfError(`mmap map fd ${fd}`, koffi.errno());
+    throw new LibbpfError(`mmap map fd ${fd} pages ${firstPage}..${firstPage + pages}`, koffi.errno());
   }
-  const view = new Uint32Array(koffi.view(ptr, len), 0, entries);
+  const view = new Uint32Array(koffi.view(ptr, len), 0, len / 4);
   return { view, unmap: () => void f.munmap(ptr, len) };
 }
 
