@@ -147,7 +147,12 @@ export class FakeMap implements BpfMap {
   }
 
   scan(visit: (key: Buffer, value: Buffer) => void): void {
-    for (const { key, value } of this.entries()) visit(key, value);
+    if (this.#isArray()) {
+      const key = Buffer.alloc(4);
+      for (let i = 0; i < this.maxEntries; i++) { key.writeUInt32LE(i); visit(key, this.lookup(key)!); }
+      return;
+    }
+    for (const [k, v] of [...this.#data]) visit(Buffer.from(k, 'hex'), v);
   }
 
   count(): number {
