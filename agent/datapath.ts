@@ -365,7 +365,7 @@ export class Datapath {
         const names = [...wanted.keys()];
         const ids = names.map((n) => backends.get(n)!.id);
         const table = buildMaglev(names, size);
-        tx.writeRegion(this.#maglev.window(base, size), 0, Uint32Array.from(table, (b) => ids[b]!));
+        tx.writeRegion(this.#maglev, base, Uint32Array.from(table, (b) => ids[b]!));
       }
     }
 

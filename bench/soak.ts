@@ -53,8 +53,13 @@ function mapEntries(node: string): Record<string, number> {
   return Object.fromEntries(s.maps.filter((m) => m.map !== 'sl_ct' && m.map !== 'sl_affinity').map((m) => [m.map, m.entries]));
 }
 
-function memory(pid: number): { rss_mb: number } {
-  return { rss_mb: Math.round(rss(realPid(pid, 'node')).rss / 2 ** 20 * 10) / 10 };
+/** RSS of a process still running; `exited` when it is gone (a crash the report must show). */
+function memory(pid: number): { rss_mb: number } | { exited: true } {
+  try {
+    return { rss_mb: Math.round(rss(realPid(pid, 'node')).rss / 2 ** 20 * 10) / 10 };
+  } catch {
+    return { exited: true };
+  }
 }
 
 async function main(): Promise<void> {
@@ -92,8 +97,10 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     const now: Record<string, number> = { s: Math.round((Date.now() - t0) / 1000) };
     for (const [k, pid] of Object.entries(pids)) {
-      try { now[k] = memory(pid).rss_mb; } catch { continue; }
-      peak[k] = Math.max(peak[k] ?? 0, now[k]!);
+      const m = memory(pid);
+      if (!('rss_mb' in m)) continue;
+      now[k] = m.rss_mb;
+      peak[k] = Math.max(peak[k] ?? 0, m.rss_mb);
     }
     if (!series.length || now.s! - series.at(-1)!.s! >= 30) series.push(now);
   }, SAMPLE_MS);
@@ -135,7 +142,8 @@ async function main(): Promise<void> {
     connections: { ok: load.ok, failed: load.failed, errors: load.errors, first_failures: load.failures },
     memory: { start: memStart, end: memEnd, peak_rss_mb: peak, rss_mb_every_30s: series },
     maps: { baseline, end: after, back_to_baseline: JSON.stringify(after) === JSON.stringify(baseline) },
-    pass: load.failed === 0 && JSON.stringify(after) === JSON.stringify(baseline) && nacks.every((n) => n === 0),
+    pass: load.failed === 0 && JSON.stringify(after) === JSON.stringify(baseline) && nacks.every((n) => n === 0) &&
+      Object.values(memEnd).every((m) => 'rss_mb' in m),
   };
   const out = path.join(REPO, 'bench/results/soak.json');
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -78,7 +78,7 @@ export class SimAgent {
     const seen = this.logs.slice(since).find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const onExit = () => done(new Error(`agent on ${this.node.name} exited. stderr: ${this.stderr}; last lines: ${JSON.stringify(this.logs.slice(-5))}`));
+      const onExit = (code: number | null, sig: string | null) => done(new Error(`agent on ${this.node.name} exited (code ${code}, signal ${sig}). stderr: ${this.stderr}; last lines: ${JSON.stringify(this.logs.slice(-5))}`));
       const timer = setTimeout(() => done(new Error(`agent on ${this.node.name}: no matching log line after ${timeoutMs} ms; last lines: ${JSON.stringify(this.logs.slice(-5))}`)), timeoutMs);
       const fn = (l: LogLine) => { if (match(l)) done(undefined, l); };
       const done = (err?: Error, l?: LogLine) => {

@@ -94,6 +94,7 @@ const f = {
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
   munmap: libc.func('int munmap(void *addr, size_t len)'),
+  memcpy: libc.func('void *memcpy(uintptr_t dest, const void *src, size_t n)'),
   close: libc.func('int close(int fd)'),
 };
 
@@ -361,25 +362,41 @@ export function mapCount(fd: number, keySize: number, valueSize: number, chunk =
   return mapScan(fd, keySize, valueSize, undefined, chunk);
 }
 
-/** Shared mapping of a BPF_F_MMAPABLE array map's values. */
-export interface MappedArray {
-  view: Uint32Array;
+/** A shared mapping of part of a BPF_F_MMAPABLE array's values, written by copying into it. */
+export interface MappedWindow {
+  /** Copy `values` to `offset` bytes into the window. */
+  write(offset: number, values: Uint32Array): void;
   unmap(): void;
 }
 
 const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
 export const PAGE_SIZE = 4096;
 
-/** Map `pages` pages of a BPF_F_MMAPABLE array's values from page `firstPage` on, as u32s. */
-export function mmapArrayU32(fd: number, firstPage: number, pages: number): MappedArray {
+/**
+ * Map `pages` pages of a BPF_F_MMAPABLE array's values from page `firstPage` on. No ArrayBuffer is
+ * made over the mapping: V8 keeps external buffers by address, and a new one over the address of an
+ * unmapped window whose buffer is not yet collected aborts the process.
+ */
+export function mmapWindow(fd: number, firstPage: number, pages: number): MappedWindow {
   const len = pages * PAGE_SIZE;
   const ptr = f.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, BigInt(firstPage * PAGE_SIZE));
   // mmap reports failure as MAP_FAILED ((void *)-1).
   if (ptr === null || ptr === 0n || ptr === 0xffffffffffffffffn) {
     throw new LibbpfError(`mmap map fd ${fd} pages ${firstPage}..${firstPage + pages}`, koffi.errno());
   }
-  const view = new Uint32Array(koffi.view(ptr, len), 0, len / 4);
-  return { view, unmap: () => void f.munmap(ptr, len) };
+  const addr = BigInt(koffi.address(ptr));
+  let mapped = true;
+  return {
+    write(offset, values) {
+      if (!mapped) throw new Error('window is unmapped');
+      if (offset < 0 || offset + values.byteLength > len) throw new RangeError(`write of ${values.byteLength} bytes at ${offset} is outside the ${len}-byte window`);
+      f.memcpy(addr + BigInt(offset), values, values.byteLength);
+    },
+    unmap() {
+      if (mapped) f.munmap(ptr, len);
+      mapped = false;
+    },
+  };
 }
 
 /** Possible CPUs: per-CPU map values hold one slot (8-byte aligned) for each. */

@@ -165,9 +165,9 @@ export function memoryRegion(slots: number): U32Region & { view: Uint32Array } {
   const view = new Uint32Array(slots);
   return {
     slots, view,
-    window: (base, len) => {
-      if (base < 0 || base + len > slots) throw new RangeError(`slots ${base}..${base + len} are outside the region's ${slots}`);
-      return view.subarray(base, base + len);
+    write: (base, values) => {
+      if (base < 0 || base + values.length > slots) throw new RangeError(`slots ${base}..${base + values.length} are outside the region's ${slots}`);
+      view.set(values, base);
     },
     release: () => undefined, close: () => undefined,
   };

@@ -97,25 +97,26 @@ const WINDOW_PAGES = 256;
  * The mmapped sl_maglev array: `slots` u32s shared with the kernel, mapped a window at a time while
  * a change writes its runs and unmapped by release(), so the agent's resident memory holds none of
  * the table between changes (a mapping of the whole array would count all of it, 40 MiB at 10,000
- * services of 10 endpoints, in the agent's RSS besides the map's own).
+ * services of 10 endpoints, in the agent's RSS besides the map's own). Writes are copies into the
+ * mapping (memcpy): no JavaScript view of it is ever made, so nothing can touch it once unmapped.
  */
 export function mmapRegion(map: LibbpfMap, slots: number): U32Region {
   const page = bpf.PAGE_SIZE, slotsPerPage = page / 4;
   const pages = Math.ceil((slots * 4) / page);
-  let cur: { first: number; end: number; m: bpf.MappedArray } | undefined;
+  let cur: { first: number; end: number; m: bpf.MappedWindow } | undefined;
   const release = () => { cur?.m.unmap(); cur = undefined; };
   return {
     slots,
-    window(base, len) {
-      if (base < 0 || len < 0 || base + len > slots) throw new RangeError(`sl_maglev: slots ${base}..${base + len} are outside its ${slots}`);
+    write(base, values) {
+      const len = values.length;
+      if (base < 0 || base + len > slots) throw new RangeError(`sl_maglev: slots ${base}..${base + len} are outside its ${slots}`);
       if (!cur || base < cur.first * slotsPerPage || base + len > cur.end * slotsPerPage) {
         release();
         const first = Math.floor(base / slotsPerPage);
         const end = Math.min(pages, Math.max(Math.ceil((base + len) / slotsPerPage), first + WINDOW_PAGES));
-        cur = { first, end, m: bpf.mmapArrayU32(map.fd, first, end - first) };
+        cur = { first, end, m: bpf.mmapWindow(map.fd, first, end - first) };
       }
-      const off = base - cur.first * slotsPerPage;
-      return cur.m.view.subarray(off, off + len);
+      cur.m.write((base - cur.first * slotsPerPage) * 4, values);
     },
     release,
     close: release,

@@ -51,9 +51,9 @@ export interface BpfMap {
  */
 export interface U32Region {
   readonly slots: number;
-  /** Slots [base, base + len) as a writable view, valid until the next window() or release(). */
-  window(base: number, len: number): Uint32Array;
-  /** Drop what window() mapped. */
+  /** Copy `values` into slots [base, base + values.length). */
+  write(base: number, values: Uint32Array): void;
+  /** Drop what write() mapped. */
   release(): void;
   close(): void;
 }

@@ -4,7 +4,7 @@
 // publishes in dependency order (backends, Maglev run, service entry), so undoing backwards
 // unpublishes the service entry before what it referenced changes back.
 import { LibbpfError } from '../bpf/libbpf.ts';
-import { BPF_ANY, type BpfMap, type UpdateFlag } from './map.ts';
+import { BPF_ANY, type BpfMap, type U32Region, type UpdateFlag } from './map.ts';
 
 /**
  * One write's undo, or a batch's: the batch keeps its keys and previous values packed (one Buffer
@@ -68,8 +68,8 @@ export class MapTransaction {
    * until the publishing write and which rollback gives back to the allocator, so its old contents
    * are nobody's. (A copy per run would double a snapshot's memory: 40 MiB at 10,000 x 10.)
    */
-  writeRegion(region: Uint32Array, base: number, values: ArrayLike<number>): void {
-    region.set(values, base);
+  writeRegion(region: U32Region, base: number, values: Uint32Array): void {
+    region.write(base, values);
   }
 
   /** Keep everything written: the log is dropped. */
