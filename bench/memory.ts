@@ -25,7 +25,8 @@ const cluster = await SimCluster.create({ nodes: ['m'] });
 try {
   const file = path.join(dir, 'state.json');
   fs.writeFileSync(file, stateFile(benchServices(COUNT, EP, { be1: '10.200.0.1', be2: '10.200.0.2' })));
-  process.env.NODE_OPTIONS = `--expose-gc --import ${path.join(REPO, 'bench/lib/memhook.mjs')}`;
+  // AGENT_NODE_OPTIONS: V8 flags to try on the agent (e.g. --max-semi-space-size=1).
+  process.env.NODE_OPTIONS = `--expose-gc --import ${path.join(REPO, 'bench/lib/memhook.mjs')} ${process.env.AGENT_NODE_OPTIONS ?? ''}`;
   process.env.MEMHOOK_DIR = dir;
   const agent = await SimAgent.start(cluster, 'm', {
     stateFile: file, readyTimeoutMs: 120000,

@@ -71,6 +71,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < SERVICES; i++) writeManifest(dir, `churn-${i}.yaml`, serviceFile(i, all));
   const cp = await SimControlPlane.start(c, { manifestsDir: dir, args: ['--log-level', 'info', '--rescan-interval', '10'] });
   const agents = await Promise.all(['a', 'b'].map((n) => SimAgent.start(c, n, { controlPlane: cp.address, args: ['--log-level', 'info', '--metrics-addr', 'off'] })));
+  for (const a of agents) {
+    a.proc.on('exit', (code, signal) => log(`agent on ${a.node.name} exited (code ${code}, signal ${signal}): ${a.stderr.slice(-2000)} ${JSON.stringify(a.logs.slice(-3))}`));
+  }
   const clients = await Promise.all(['client-a', 'client-b'].map((p) => c.client(p)));
   for (const cl of clients) await waitFor('services reachable', async () => (await cl.burst(`${vip(SERVICES - 1)}:80`, { count: 3 })).ok === 3, 30000);
   const baseline = { a: mapEntries('a'), b: mapEntries('b') };
