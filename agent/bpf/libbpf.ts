@@ -374,8 +374,8 @@ export const PAGE_SIZE = 4096;
 
 /**
  * Map `pages` pages of a BPF_F_MMAPABLE array's values from page `firstPage` on. No ArrayBuffer is
- * made over the mapping: V8 keeps external buffers by address, and a new one over the address of an
- * unmapped window whose buffer is not yet collected aborts the process.
+ * made over the mapping, so no JavaScript object can reach it once it is unmapped (a view kept past
+ * unmap() would fault on its next access); writes are copies into it.
  */
 export function mmapWindow(fd: number, firstPage: number, pages: number): MappedWindow {
   const len = pages * PAGE_SIZE;
