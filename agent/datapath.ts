@@ -43,7 +43,7 @@ const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
   services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges', 'sl_sock_stats'], backends: ['sl_backends'], maglev: ['sl_maglev'],
-  ct: ['sl_ct'], affinity: ['sl_affinity'],
+  ct: ['sl_ct'], affinity: ['sl_affinity'], sockRev: ['sl_sock_rev'],
 };
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/sluice';
@@ -96,6 +96,7 @@ export class Datapath {
   readonly migration: Migration | undefined;
   #objs: LoadedObjects | undefined;
   #maglev: DatapathMaps['maglev'];
+  #scratch = new Uint32Array(0);
   #typed: ReturnType<typeof typedMaps>;
   #frontends = new Map<string, ProgrammedFrontend>();
   #alloc: SlotAllocator;
@@ -159,7 +160,8 @@ export class Datapath {
     const dir = pinDir(o.node, o.pinRoot);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
-    const want: MapSizes = { ...DEFAULT_SIZES, ...o.sizes };
+    const want: Required<MapSizes> = { ...DEFAULT_SIZES, ...o.sizes } as Required<MapSizes>;
+    want.sockRev ??= L.SL_MAX_SOCK_REV;
     want.maglev = maglevElems(want.maglev) * L.SL_MAGLEV_CHUNK;
     const sizeOf = Object.entries(SIZE_OF) as [keyof MapSizes, L.MapName[]][];
     const entries: Partial<Record<L.MapName, number>> = {};
@@ -286,7 +288,15 @@ export class Datapath {
       }
       if (e instanceof MapWriteError) e.message += '; the change was undone, the previous state is kept';
       throw e;
+    } finally {
+      this.#maglev.release();
     }
+  }
+
+  /** A reused table of @size slots to build one Maglev table in before it is copied into its run. */
+  #maglevScratch(size: number): Uint32Array {
+    if (this.#scratch.length < size) this.#scratch = new Uint32Array(size);
+    return this.#scratch.subarray(0, size);
   }
 
   /** What apply() changes besides the maps, to put back when a change is undone. */
@@ -419,9 +429,11 @@ export class Datapath {
         if (base < 0) throw new CapacityError('sl_maglev', size, this.#alloc.available);
         const names = [...wanted.keys()];
         const ids = names.map((n) => backends.get(n)!.id);
-        // Straight into the mmapped slots: the run is not referenced until the service entry is written.
-        tx.saveRegion(this.#maglev.view, base, size);
-        writeMaglev(names, size, ids, this.#maglev.view, base);
+        // Built into a scratch table, copied into the run (just allocated, referenced by no service
+        // entry until the publishing write, so nothing to save for undo).
+        const table = this.#maglevScratch(size);
+        writeMaglev(names, size, ids, table, 0);
+        tx.writeRegion(this.#maglev, base, table);
       }
     }
 

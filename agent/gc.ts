@@ -22,26 +22,16 @@ export interface GcTimeouts {
   synSince?: bigint;
 }
 
-const PROTO_OFFSET = L.ctKey.fields.find((f) => f.name === 'proto')!.offset;
-const entryOffset = (name: string) => L.ctEntry.fields.find((f) => f.name === name)!.offset;
-const CREATED_OFFSET = entryOffset('created_ns');
-const LAST_SEEN_OFFSET = entryOffset('last_seen_ns');
-const FLAGS_OFFSET = entryOffset('flags');
-const BACKEND_OFFSET = entryOffset('backend_id');
+const field = (codec: { fields: L.Field[] }, name: string) => codec.fields.find((f) => f.name === name)!.offset;
+const PROTO_OFFSET = field(L.ctKey, 'proto');
+const CT = {
+  flags: field(L.ctEntry, 'flags'), backendId: field(L.ctEntry, 'backend_id'), created: field(L.ctEntry, 'created_ns'),
+  lastSeen: field(L.ctEntry, 'last_seen_ns'),
+};
+const AFF = { svcId: field(L.affKey, 'svc_id'), backendId: field(L.affValue, 'backend_id'), lastUsed: field(L.affValue, 'last_used_ns') };
 
-/** The conntrack fields expiry looks at. */
-type CtTimes = Pick<L.CtEntry, 'flags' | 'backend_id' | 'created_ns' | 'last_seen_ns'>;
-
-/**
- * Those fields read in place: a full decode formats two addresses per entry, and a pass reads every
- * entry (hundreds of thousands under a stream of short connections).
- */
-function ctTimes(v: Buffer): CtTimes {
-  return {
-    flags: v.readUInt16LE(FLAGS_OFFSET), backend_id: v.readUInt32LE(BACKEND_OFFSET),
-    created_ns: v.readBigUInt64LE(CREATED_OFFSET), last_seen_ns: v.readBigUInt64LE(LAST_SEEN_OFFSET),
-  };
-}
+/** The fields of a conntrack entry the GC judges by, read in place (no decode of the whole entry). */
+export interface CtAge { flags: number; backend_id: number; created_ns: bigint; last_seen_ns: bigint }
 
 export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, udpSeconds: 60, synSeconds: 60 };
 
@@ -71,13 +61,13 @@ export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = m
     return idle > limit || unanswered || (proto === L.IPPROTO.UDP && !live.has(e.backend_id));
   });
 
-  const aff = dp.maps.sl_affinity.entries();
   const gone: Buffer[] = [];
-  for (const { key, value } of aff) {
-    const k = L.affKey.decode(key), v = L.affValue.decode(value);
-    const timeout = timeoutOf.get(k.svc_id);
-    if (!timeout || Number(now - v.last_used_ns) / 1e9 > timeout || !live.has(v.backend_id)) gone.push(key);
-  }
+  dp.maps.sl_affinity.scan((key, value) => {
+    const timeout = timeoutOf.get(key.readUInt32LE(AFF.svcId));
+    if (!timeout || Number(now - value.readBigUInt64LE(AFF.lastUsed)) / 1e9 > timeout || !live.has(value.readUInt32LE(AFF.backendId))) {
+      gone.push(Buffer.from(key));
+    }
+  });
   deleteKeys(dp.maps.sl_affinity, gone);
   return { ctScanned: scanned, ctDeleted: deleted, affinityDeleted: gone.length };
 }
@@ -92,25 +82,32 @@ export function forgetRemovedUdp(dp: GcTarget): number {
   return sweepConntrack(dp, (e, proto) => proto === L.IPPROTO.UDP && !live.has(e.backend_id)).deleted;
 }
 
-/** Delete the conntrack entries @expired names. */
-function sweepConntrack(dp: GcTarget, expired: (e: CtTimes, proto: number) => boolean): { scanned: number; deleted: number } {
-  const ct = dp.maps.sl_ct.entries();
-  const dead: Buffer[] = [];
-  const isExpired = (value: Buffer, key: Buffer) => expired(ctTimes(value), key[PROTO_OFFSET]!);
-  const createdAt = new Map<Buffer, bigint>();
-  for (const { key, value } of ct) {
-    if (isExpired(value, key)) { dead.push(key); createdAt.set(key, value.readBigUInt64LE(CREATED_OFFSET)); }
-  }
-  // A client may have reused the tuple since the dump: look again right before deleting each
+/**
+ * Delete the conntrack entries @expired names. The map is scanned in place (it may hold hundreds of
+ * thousands of flows): only the keys of expired entries are copied, so a pass costs memory in
+ * proportion to what it deletes, not to what the map holds.
+ */
+function sweepConntrack(dp: GcTarget, expired: (e: CtAge, proto: number) => boolean): { scanned: number; deleted: number } {
+  const ct = dp.maps.sl_ct;
+  const isExpired = (value: Buffer, key: Buffer) => expired({
+    flags: value.readUInt16LE(CT.flags), backend_id: value.readUInt32LE(CT.backendId),
+    created_ns: value.readBigUInt64LE(CT.created), last_seen_ns: value.readBigUInt64LE(CT.lastSeen),
+  }, key[PROTO_OFFSET]!);
+  const dead: Array<{ key: Buffer; created: bigint }> = [];
+  let scanned = 0;
+  ct.scan((key, value) => {
+    scanned++;
+    if (isExpired(value, key)) dead.push({ key: Buffer.from(key), created: value.readBigUInt64LE(CT.created) });
+  });
+  // A client may have reused the tuple since the scan: look again right before deleting each
   // entry, and spare one that now belongs to another, younger connection. One key at a time keeps
   // the window between that look and the delete to microseconds.
   let deleted = 0;
-  for (const key of dead) {
-    const current = dp.maps.sl_ct.lookup(key);
-    if (current && current.readBigUInt64LE(CREATED_OFFSET) === createdAt.get(key) &&
-        isExpired(current, key) && dp.maps.sl_ct.delete(key)) deleted++;
+  for (const { key, created } of dead) {
+    const current = ct.lookup(key);
+    if (current && current.readBigUInt64LE(CT.created) === created && isExpired(current, key) && ct.delete(key)) deleted++;
   }
-  return { scanned: ct.length, deleted };
+  return { scanned, deleted };
 }
 
 function deleteKeys(map: BpfMap, keys: Buffer[]): void {

@@ -2,16 +2,33 @@
 // table from the same backend names, and removing one backend moves little more than its own
 // share of slots, so flows that were not on it mostly keep their backend.
 
-/** Table sizes: primes, each roughly twice the previous. */
-export const MAGLEV_PRIMES = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521] as const;
+/**
+ * Slots per backend: Maglev's population gives every backend ⌊M/N⌋ or ⌈M/N⌉ of the M slots, so
+ * the most loaded backend holds at most N/M above its fair share; M ≥ 100·N keeps that within 1%
+ * (the paper's M ≫ N), and keeps the slots that move to a surviving backend when one is removed near
+ * 3% (50·N would save half the table but moves up to 12%; docs/benchmarks.md, "BPF maps").
+ */
+export const SLOTS_PER_BACKEND = 100;
+
+/** The largest table: 65,521 (a prime below 2^16); past 655 backends the 1% bound loosens. */
+export const MAGLEV_MAX_SIZE = 65521;
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
 
 /**
- * Smallest table with at least 100 slots per backend (the paper's M >> N, which keeps every
- * backend within 1% of M/N), capped at the largest prime.
+ * Table size for `backends` backends: the smallest prime of at least SLOTS_PER_BACKEND slots per
+ * backend (a prime, so every skip of the permutation reaches every slot), capped at MAGLEV_MAX_SIZE.
+ * Each slot is 4 bytes of sl_maglev: 10 backends take 1,009 slots.
  */
 export function maglevSize(backends: number): number {
-  for (const m of MAGLEV_PRIMES) if (m >= 100 * backends) return m;
-  return MAGLEV_PRIMES[MAGLEV_PRIMES.length - 1]!;
+  if (backends * SLOTS_PER_BACKEND >= MAGLEV_MAX_SIZE) return MAGLEV_MAX_SIZE;
+  let m = Math.max(2, backends * SLOTS_PER_BACKEND);
+  while (!isPrime(m)) m++;
+  return m;
 }
 
 /** MurmurHash3 x86 32-bit of a UTF-8 string: stable across nodes, processes and versions. */

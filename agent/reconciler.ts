@@ -49,8 +49,20 @@ export class Reconciler {
     this.#ctx = ctx;
   }
 
+  /**
+   * The desired services as last applied, for what reads them besides the maps (health-check node
+   * ports, kube-proxy's no-local-endpoint count, refused ports). Each keeps only this node's
+   * endpoints (those with its nodeName), the only ones those readers look at: the maps already hold
+   * every backend, and a second copy of all of them is most of the agent's heap on a large cluster.
+   */
   get services(): ReadonlyMap<string, Service> {
     return this.#desired;
+  }
+
+  #slim(s: Service): Service {
+    const node = this.#ctx?.node ?? '';
+    if (s.ports.every((p) => p.endpoints.every((e) => e.nodeName === node))) return s;
+    return { ...s, ports: s.ports.map((p) => ({ ...p, endpoints: p.endpoints.filter((e) => e.nodeName === node) })) };
   }
 
   /** Replace everything: frontends of services not in `services` go (also ones adopted from pins). */
@@ -62,7 +74,7 @@ export class Reconciler {
     const remove = [...this.#dp.frontends.keys()].filter((k) => !keep.has(k));
     const r = this.#dp.apply(set, remove);
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
-    this.#desired = next;
+    this.#desired = new Map([...next].map(([k, s]) => [k, this.#slim(s)]));
     this.#refusedBy = new Map();
     for (const s of next.values()) this.#noteRefused(s);
     this.#setOwned(owned, true);
@@ -97,7 +109,7 @@ export class Reconciler {
       this.#setOwned(new Map([[key, []]]));
       if (this.#skipped.delete(key)) this.#skippedDirty = true;
     }
-    for (const s of upserts) if (!broken.has(serviceKey(s))) { this.#desired.set(serviceKey(s), s); this.#noteRefused(s); }
+    for (const s of upserts) if (!broken.has(serviceKey(s))) { this.#desired.set(serviceKey(s), this.#slim(s)); this.#noteRefused(s); }
     this.#setOwned(owned);
     this.#setSkipped(skipped);
     return { services: this.#desired.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport() };

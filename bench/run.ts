@@ -32,6 +32,7 @@ import path from 'node:path';
 import { datapathObjects } from '../agent/bpf/objects.ts';
 import { PinnedMaps } from '../agent/inspect.ts';
 import { maglevSize } from '../agent/maglev.ts';
+import { DEFAULT_SIZES } from '../agent/datapath.ts';
 import { SimAgent, type LogLine } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { nsRun, run, sleep, waitFor } from '../sim/netns.ts';
@@ -128,7 +129,7 @@ class Agent {
       ...(controlPlane ? { controlPlane } : { stateFile: this.stateFile }),
       readyTimeoutMs: 60000,
       args: ['--log-level', 'info', '--max-services', String(maxServices),
-        '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), '--max-conntrack', '262144', ...this.#extraArgs],
+        '--max-backends', String(maxBackends), '--maglev-slots', String(maglevSlots), ...this.#extraArgs],
     }));
     // Timed as each line arrives, not when the benchmark gets round to looking.
     const seen = (l: LogLine) => {
@@ -624,8 +625,13 @@ function controlPlaneMemory(services: number, endpoints: number, oldSpaceMib?: n
 
 // ---- main ---------------------------------------------------------------------------------
 
+/** The agent's default map sizes when they hold `services` x `endpoints` (memory is reported at default sizes), else sizes for the run. */
 function agentSizes(services: number, endpoints: number) {
   const slots = (services - 1) * maglevSize(endpoints) + 2 * maglevSize(2);
+  const d = DEFAULT_SIZES;
+  if (services + 16 <= d.services && services * endpoints + 16 <= d.backends && slots + 4 * maglevSize(endpoints) <= d.maglev) {
+    return { maxServices: d.services, maxBackends: d.backends, maglevSlots: d.maglev };
+  }
   return {
     maxServices: Math.max(1024, Math.ceil((services + 16) * 1.25)),
     maxBackends: Math.max(4096, Math.ceil((services * endpoints + 16) * 1.25)),

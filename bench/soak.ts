@@ -7,8 +7,12 @@
 // to every Service's ClusterIP without pause. Removed pods keep serving (as a pod leaving a Service
 // does), so any failed connection is the datapath's or the agent's fault.
 //
-// Reports: connections ok/failed, changes written and applied, agent and control plane RSS and V8
-// heap at start and end, map entry counts at baseline and after restoring the initial endpoints.
+// The first UDP_SERVICES Services also have a UDP port, so churn also removes UDP backends (whose
+// flows the agent forgets at once).
+//
+// Reports: connections ok/failed, changes written and applied, agent and control plane RSS at start,
+// peak during the churn (sampled every 5 s, with a 30 s series) and end, map entry counts at baseline
+// and after restoring the initial endpoints.
 // Writes bench/results/soak.json. SOAK_SECONDS (default 600) and SOAK_RATE (default 50 changes/s).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +27,11 @@ import { execFileSync } from 'node:child_process';
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 50);
 const SERVICES = 20;
+/** The first UDP_SERVICES Services also have a UDP port: their churn removes UDP backends, so the
+ *  agent forgets those flows at once (agent/gc.ts forgetRemovedUdp) on every such change. */
+const UDP_SERVICES = 5;
+/** How often agent and control plane RSS are sampled during the churn (the report keeps the peak). */
+const SAMPLE_MS = 5000;
 const PODS = Array.from({ length: 8 }, (_, i) => ({ name: `w${i}`, node: i < 4 ? 'a' : 'b' }));
 const vip = (i: number): string => `10.96.30.${i + 1}`;
 const log = (m: string): void => { process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
@@ -32,8 +41,8 @@ const dir = manifestsDir();
 
 function serviceFile(i: number, members: number[]): string[] {
   return [
-    `apiVersion: v1\nkind: Service\nmetadata: {name: churn-${i}, namespace: default}\nspec:\n  clusterIP: ${vip(i)}\n  ports: [{name: http, port: 80, targetPort: 8080}]\n`,
-    `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: churn-${i}-x\n  namespace: default\n  labels: {kubernetes.io/service-name: churn-${i}}\naddressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n${
+    `apiVersion: v1\nkind: Service\nmetadata: {name: churn-${i}, namespace: default}\nspec:\n  clusterIP: ${vip(i)}\n  ports: [{name: http, port: 80, targetPort: 8080}${i < UDP_SERVICES ? ', {name: dns, port: 53, targetPort: 5353, protocol: UDP}' : ''}]\n`,
+    `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: churn-${i}-x\n  namespace: default\n  labels: {kubernetes.io/service-name: churn-${i}}\naddressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}${i < UDP_SERVICES ? ', {name: dns, port: 5353, protocol: UDP}' : ''}]\nendpoints:\n${
       members.map((m) => `- {addresses: ["${c.pod(PODS[m]!.name).ip}"], conditions: {ready: true}, nodeName: ${c.node(PODS[m]!.node).nodeName}}`).join('\n')}\n`,
   ];
 }
@@ -44,19 +53,27 @@ function mapEntries(node: string): Record<string, number> {
   return Object.fromEntries(s.maps.filter((m) => m.map !== 'sl_ct' && m.map !== 'sl_affinity').map((m) => [m.map, m.entries]));
 }
 
-function memory(pid: number): { rss_mb: number } {
-  return { rss_mb: Math.round(rss(realPid(pid, 'node')).rss / 2 ** 20 * 10) / 10 };
+/** RSS of a process still running; `exited` when it is gone (a crash the report must show). */
+function memory(pid: number): { rss_mb: number } | { exited: true } {
+  try {
+    return { rss_mb: Math.round(rss(realPid(pid, 'node')).rss / 2 ** 20 * 10) / 10 };
+  } catch {
+    return { exited: true };
+  }
 }
 
 async function main(): Promise<void> {
   c = await SimCluster.create({ nodes: ['a', 'b'] });
-  for (const p of PODS) { await c.addPod(p.node, p.name); await c.serve(p.name, { tcp: [8080] }); }
+  for (const p of PODS) { await c.addPod(p.node, p.name); await c.serve(p.name, { tcp: [8080], udp: [5353] }); }
   await c.addPod('a', 'client-a');
   await c.addPod('b', 'client-b');
   const all = PODS.map((_, i) => i);
   for (let i = 0; i < SERVICES; i++) writeManifest(dir, `churn-${i}.yaml`, serviceFile(i, all));
   const cp = await SimControlPlane.start(c, { manifestsDir: dir, args: ['--log-level', 'info', '--rescan-interval', '10'] });
   const agents = await Promise.all(['a', 'b'].map((n) => SimAgent.start(c, n, { controlPlane: cp.address, args: ['--log-level', 'info', '--metrics-addr', 'off'] })));
+  for (const a of agents) {
+    a.proc.on('exit', (code, signal) => log(`agent on ${a.node.name} exited (code ${code}, signal ${signal}): ${a.stderr.slice(-2000)} ${JSON.stringify(a.logs.slice(-3))}`));
+  }
   const clients = await Promise.all(['client-a', 'client-b'].map((p) => c.client(p)));
   for (const cl of clients) await waitFor('services reachable', async () => (await cl.burst(`${vip(SERVICES - 1)}:80`, { count: 3 })).ok === 3, 30000);
   const baseline = { a: mapEntries('a'), b: mapEntries('b') };
@@ -76,6 +93,20 @@ async function main(): Promise<void> {
     }
   };
   const drivers = clients.map((cl, i) => drive(cl, i * 7));
+  // RSS over the churn: the peak, and a sample every 30 s, so growth shows even when the end is back down.
+  const pids = { controlplane: cp.proc.pid!, agent_a: agents[0]!.proc.pid!, agent_b: agents[1]!.proc.pid! };
+  const peak: Record<string, number> = {};
+  const series: Array<Record<string, number>> = [];
+  const sampler = setInterval(() => {
+    const now: Record<string, number> = { s: Math.round((Date.now() - t0) / 1000) };
+    for (const [k, pid] of Object.entries(pids)) {
+      const m = memory(pid);
+      if (!('rss_mb' in m)) continue;
+      now[k] = m.rss_mb;
+      peak[k] = Math.max(peak[k] ?? 0, m.rss_mb);
+    }
+    if (!series.length || now.s! - series.at(-1)!.s! >= 30) series.push(now);
+  }, SAMPLE_MS);
 
   // Churn: one Service's endpoints rewritten every 1/RATE s, on a fixed schedule (no drift).
   let seed = 17;
@@ -93,6 +124,7 @@ async function main(): Promise<void> {
     await sleep(Math.max(0, due - Date.now()));
   }
   await Promise.all(drivers);
+  clearInterval(sampler);
   const churnSeconds = (Date.now() - t0) / 1000;
 
   // Back to the initial endpoints: the maps must hold exactly what they held at the start.
@@ -111,9 +143,10 @@ async function main(): Promise<void> {
     meta: { date: new Date().toISOString(), seconds: SECONDS, rate_per_s: RATE, services: SERVICES, pods: PODS.length, nodes: 2 },
     changes: { written, achieved_rate_per_s: Math.round((written / churnSeconds) * 10) / 10, applied_updates: { a: applied[0], b: applied[1] }, nacks: { a: nacks[0], b: nacks[1] } },
     connections: { ok: load.ok, failed: load.failed, errors: load.errors, first_failures: load.failures },
-    memory: { start: memStart, end: memEnd },
+    memory: { start: memStart, end: memEnd, peak_rss_mb: peak, rss_mb_every_30s: series },
     maps: { baseline, end: after, back_to_baseline: JSON.stringify(after) === JSON.stringify(baseline) },
-    pass: load.failed === 0 && JSON.stringify(after) === JSON.stringify(baseline) && nacks.every((n) => n === 0),
+    pass: load.failed === 0 && JSON.stringify(after) === JSON.stringify(baseline) && nacks.every((n) => n === 0) &&
+      Object.values(memEnd).every((m) => 'rss_mb' in m),
   };
   const out = path.join(REPO, 'bench/results/soak.json');
   fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -35,15 +35,20 @@ struct sl_meta {
 	__u32	pad;
 };
 
-/* Map sizes: defaults the agent may change before load (--max-*), and two fixed ones. */
+/*
+ * Map sizes: defaults the agent may change before load (--max-*), and two fixed ones. The defaults
+ * hold 10,000 services of 10 endpoints (docs/benchmarks.md, "BPF maps"): 1,009 Maglev slots per
+ * service (100 per backend) plus 5% for tables being rebuilt, 20% spare backends; conntrack as
+ * kube-proxy's minimum nf_conntrack_max. A pinned map keeps the size it was created with.
+ */
 enum sl_size {
-	SL_MAX_SERVICES		= 65536,
-	SL_MAX_BACKENDS		= 262144,
-	SL_MAGLEV_SLOTS		= 1 << 22,
+	SL_MAX_SERVICES		= 16384,
+	SL_MAX_BACKENDS		= 122880,
+	SL_MAGLEV_SLOTS		= 10600000,
 	/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes (fixed). */
 	SL_MAGLEV_CHUNK		= 16,
-	SL_MAX_CT		= 262144,
-	SL_MAX_AFFINITY		= 65536,
+	SL_MAX_CT		= 131072,
+	SL_MAX_AFFINITY		= 16384,
 	SL_NAME_LEN		= 44,	/* sl_svc_value.name, NUL included (fixed) */
 };
 
@@ -297,7 +302,7 @@ enum sl_sock_mode {
 };
 
 enum sl_sock_size {
-	SL_MAX_SOCK_REV		= 131072,	/* sl_sock_rev entries (LRU: the oldest sockets go first) */
+	SL_MAX_SOCK_REV		= 32768,	/* sl_sock_rev entries (LRU: the oldest sockets go first) */
 };
 
 /* sl_sock_config[0]: written by the agent before it attaches the socket programs. */

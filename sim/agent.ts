@@ -7,6 +7,13 @@ import readline from 'node:readline';
 import type { ServiceJson } from '../proto/contract.ts';
 import type { SimCluster, SimNode } from './cluster.ts';
 
+/**
+ * Node flags the agent runs with (deploy/image/bin/sluice-agent has the same): semi-spaces of 4 MiB
+ * instead of V8's 16 MiB keep the young generation from growing to ~50 MiB under a steady trickle
+ * of changes and during a large snapshot (docs/benchmarks.md, "Where the memory goes").
+ */
+export const AGENT_NODE_FLAGS = process.env.SLUICE_AGENT_NODE_FLAGS ?? '--max-semi-space-size=4';
+
 /** The agent's log message when it keeps its previous state instead of a version. */
 export const REFUSED = 'version not applied; previous state kept';
 
@@ -54,7 +61,9 @@ export class SimAgent {
     if (this.stateFile) args.push('--state-file', this.stateFile);
     if (this.#opts.controlPlane) args.push('--control-plane', this.#opts.controlPlane);
     const since = this.logs.length;
-    const p = this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args);
+    // As deploy/image/bin/sluice-agent runs it: V8's young generation bounded (AGENT_NODE_FLAGS).
+    const nodeOptions = [process.env.NODE_OPTIONS, AGENT_NODE_FLAGS].filter(Boolean).join(' ');
+    const p = this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args, { NODE_OPTIONS: nodeOptions });
     this.proc = p;
     p.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000); });
     readline.createInterface({ input: p.stdout! }).on('line', (line) => {
@@ -78,7 +87,7 @@ export class SimAgent {
     const seen = this.logs.slice(since).find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const onExit = () => done(new Error(`agent on ${this.node.name} exited. stderr: ${this.stderr}; last lines: ${JSON.stringify(this.logs.slice(-5))}`));
+      const onExit = (code: number | null, sig: string | null) => done(new Error(`agent on ${this.node.name} exited (code ${code}, signal ${sig}). stderr: ${this.stderr}; last lines: ${JSON.stringify(this.logs.slice(-5))}`));
       const timer = setTimeout(() => done(new Error(`agent on ${this.node.name}: no matching log line after ${timeoutMs} ms; last lines: ${JSON.stringify(this.logs.slice(-5))}`)), timeoutMs);
       const fn = (l: LogLine) => { if (match(l)) done(undefined, l); };
       const done = (err?: Error, l?: LogLine) => {

@@ -152,8 +152,8 @@ export const ENUMS = {
   sl_layout: { SL_LAYOUT_VERSION: 2 },
   sl_aff_client: { SL_AFF_CLIENT_ADDR4: 0, SL_AFF_CLIENT_NETNS: 1 },
   sl_size: {
-    SL_MAX_SERVICES: 65536, SL_MAX_BACKENDS: 262144, SL_MAGLEV_SLOTS: 1 << 22, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 262144,
-    SL_MAX_AFFINITY: 65536, SL_NAME_LEN: 44,
+    SL_MAX_SERVICES: 16384, SL_MAX_BACKENDS: 122880, SL_MAGLEV_SLOTS: 10600000, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 131072,
+    SL_MAX_AFFINITY: 16384, SL_NAME_LEN: 44,
   },
   sl_scope: { SL_SCOPE_CLUSTER: 0, SL_SCOPE_EXTERNAL: 1, SL_SCOPE_SHORT: 2 },
   sl_svc_flag: { SL_SVC_F_AFFINITY: 1 << 0, SL_SVC_F_LOCAL: 1 << 1, SL_SVC_F_DROP: 1 << 2, SL_SVC_F_SRC_RANGES: 1 << 3 },
@@ -164,7 +164,7 @@ export const ENUMS = {
   sl_event_config_flag: { SL_EVC_F_FLOW: 1 << 0, SL_EVC_F_AFFINITY: 1 << 1 },
   sl_event_size: { SL_EVENTS_BYTES: 1 << 20 },
   sl_sock_mode: { SL_SOCK_ALL: 0, SL_SOCK_HOST_ONLY: 1 },
-  sl_sock_size: { SL_MAX_SOCK_REV: 131072 },
+  sl_sock_size: { SL_MAX_SOCK_REV: 32768 },
   sl_frag_size: { SL_MAX_FRAGS: 8192 },
   sl_addr_kind: { SL_ADDR_FRONTEND: 0, SL_ADDR_REPLY_SRC: 1 },
   sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 1024, SL_ADDR_FILTER_BITS: 65536 },
@@ -193,6 +193,7 @@ export const DROP_NAMES = ['empty', 'src_range', 'frag_no_first'] as const;
 /** Default map sizes (the agent's --max-* flags; SL_MAX_* in C). */
 export const DEFAULT_SIZES = {
   services: SL_MAX_SERVICES, backends: SL_MAX_BACKENDS, maglev: SL_MAGLEV_SLOTS, ct: SL_MAX_CT, affinity: SL_MAX_AFFINITY,
+  sockRev: SL_MAX_SOCK_REV,
 };
 
 export const meta = codec('sl_meta', [['layout_version', 'u32'], ['pad', 'u32']] as const);

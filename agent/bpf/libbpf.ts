@@ -99,6 +99,7 @@ const f = {
   if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
   mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)'),
   munmap: libc.func('int munmap(void *addr, size_t len)'),
+  memcpy: libc.func('void *memcpy(uintptr_t dest, const void *src, size_t n)'),
   close: libc.func('int close(int fd)'),
   enable_stats: libbpf.func('int bpf_enable_stats(int type)'),
   prog_fd_by_id: libbpf.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
@@ -363,42 +364,77 @@ export function mapDump(fd: number, keySize: number, valueSize: number, chunk = 
   }
 }
 
-/** Number of entries of a hash map, counted with lookup_batch (a few syscalls, not one per key). */
-export function mapCount(fd: number, keySize: number, valueSize: number, chunk = 4096): number {
+/**
+ * Visit every entry with lookup_batch, `chunk` entries per syscall, through one pair of reused
+ * buffers: `visit` gets views valid only during the call, so a scan of a large map allocates nothing
+ * per entry. Falls back to key iteration for map types without batch support. Returns the count.
+ */
+export function mapScan(fd: number, keySize: number, valueSize: number, visit: ((key: Buffer, value: Buffer) => void) | undefined,
+  chunk = 4096): number {
   const keys = Buffer.alloc(keySize * chunk), values = Buffer.alloc(valueSize * chunk);
-  const token = Buffer.alloc(Math.max(keySize, 8));
-  let inBatch: Buffer | null = null, total = 0;
+  const token = Buffer.alloc(Math.max(keySize, 8)), inBatch = Buffer.alloc(token.length);
+  let first = true, total = 0;
   for (;;) {
     const n = [chunk];
-    const ret = f.lookup_batch(fd, inBatch, token, keys, values, n, batchOpts) as number;
+    const ret = f.lookup_batch(fd, first ? null : inBatch, token, keys, values, n, batchOpts) as number;
     if (ret < 0 && ret !== -ENOENT) {
-      if (ret === -22 || ret === -95) return mapKeys(fd, keySize).length;
+      if (ret === -22 || ret === -95 /* EINVAL/EOPNOTSUPP: no batch for this map type */) {
+        const v = Buffer.alloc(valueSize);
+        let count = 0;
+        for (const k of mapKeys(fd, keySize)) if (mapLookup(fd, k, v)) { count++; visit?.(k, v); }
+        return count;
+      }
       check('map lookup batch', ret);
     }
-    total += n[0] ?? 0;
+    const got = n[0] ?? 0;
+    if (visit) for (let i = 0; i < got; i++) visit(keys.subarray(i * keySize, (i + 1) * keySize), values.subarray(i * valueSize, (i + 1) * valueSize));
+    total += got;
     if (ret === -ENOENT) return total;
-    inBatch = Buffer.from(token);
+    token.copy(inBatch);
+    first = false;
   }
 }
 
-/** Shared mapping of a BPF_F_MMAPABLE array map's values. */
-export interface MappedArray {
-  view: Uint32Array;
+/** Number of entries of a hash map, counted with lookup_batch (a few syscalls, not one per key). */
+export function mapCount(fd: number, keySize: number, valueSize: number, chunk = 4096): number {
+  return mapScan(fd, keySize, valueSize, undefined, chunk);
+}
+
+/** A shared mapping of part of a BPF_F_MMAPABLE array's values, written by copying into it. */
+export interface MappedWindow {
+  /** Copy `values` to `offset` bytes into the window. */
+  write(offset: number, values: Uint32Array): void;
   unmap(): void;
 }
 
 const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+export const PAGE_SIZE = 4096;
 
-export function mmapArrayU32(fd: number, entries: number): MappedArray {
-  const page = 4096;
-  const len = Math.ceil((entries * 4) / page) * page;
-  const ptr = f.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0n);
+/**
+ * Map `pages` pages of a BPF_F_MMAPABLE array's values from page `firstPage` on. No ArrayBuffer is
+ * made over the mapping, so no JavaScript object can reach it once it is unmapped (a view kept past
+ * unmap() would fault on its next access); writes are copies into it.
+ */
+export function mmapWindow(fd: number, firstPage: number, pages: number): MappedWindow {
+  const len = pages * PAGE_SIZE;
+  const ptr = f.mmap(null, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, BigInt(firstPage * PAGE_SIZE));
   // mmap reports failure as MAP_FAILED ((void *)-1).
   if (ptr === null || ptr === 0n || ptr === 0xffffffffffffffffn) {
-    throw new LibbpfError(`mmap map fd ${fd}`, koffi.errno());
+    throw new LibbpfError(`mmap map fd ${fd} pages ${firstPage}..${firstPage + pages}`, koffi.errno());
   }
-  const view = new Uint32Array(koffi.view(ptr, len), 0, entries);
-  return { view, unmap: () => void f.munmap(ptr, len) };
+  const addr = BigInt(koffi.address(ptr));
+  let mapped = true;
+  return {
+    write(offset, values) {
+      if (!mapped) throw new Error('window is unmapped');
+      if (offset < 0 || offset + values.byteLength > len) throw new RangeError(`write of ${values.byteLength} bytes at ${offset} is outside the ${len}-byte window`);
+      f.memcpy(addr + BigInt(offset), values, values.byteLength);
+    },
+    unmap() {
+      if (mapped) f.munmap(ptr, len);
+      mapped = false;
+    },
+  };
 }
 
 /** Possible CPUs: per-CPU map values hold one slot (8-byte aligned) for each. */

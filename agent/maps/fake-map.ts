@@ -146,23 +146,40 @@ export class FakeMap implements BpfMap {
     return [...this.#data].map(([k, v]) => ({ key: Buffer.from(k, 'hex'), value: Buffer.from(v) }));
   }
 
+  scan(visit: (key: Buffer, value: Buffer) => void): void {
+    if (this.#isArray()) {
+      const key = Buffer.alloc(4);
+      for (let i = 0; i < this.maxEntries; i++) { key.writeUInt32LE(i); visit(key, this.lookup(key)!); }
+      return;
+    }
+    for (const [k, v] of [...this.#data]) visit(Buffer.from(k, 'hex'), v);
+  }
+
   count(): number {
     return this.#isArray() ? this.maxEntries : this.#data.size;
   }
 }
 
-/** Plain memory standing in for the mmapped Maglev array. */
-export function memoryRegion(slots: number): U32Region {
-  return { view: new Uint32Array(slots), close: () => undefined };
+/** Plain memory standing in for the mmapped Maglev array; `view` is all of it, for tests. */
+export function memoryRegion(slots: number): U32Region & { view: Uint32Array } {
+  const view = new Uint32Array(slots);
+  return {
+    slots, view,
+    write: (base, values) => {
+      if (base < 0 || base + values.length > slots) throw new RangeError(`slots ${base}..${base + values.length} are outside the region's ${slots}`);
+      view.set(values, base);
+    },
+    release: () => undefined, close: () => undefined,
+  };
 }
 
 /** A full set of fake datapath maps sharing one Faults, sized like Datapath.open would size them. */
-export function fakeMaps(sizes: MapSizes, cpus = 2, faults = new Faults()): DatapathMaps & { faults: Faults; maps: Record<L.MapName, FakeMap> } {
+export function fakeMaps(sizes: MapSizes, cpus = 2, faults = new Faults()): DatapathMaps & { faults: Faults; maps: Record<L.MapName, FakeMap>; maglev: { view: Uint32Array } } {
   const entries: Record<L.MapName, number> = {
     sl_services: sizes.services, sl_backends: sizes.backends, sl_maglev: Math.ceil(sizes.maglev / L.SL_MAGLEV_CHUNK),
     sl_ct: sizes.ct, sl_affinity: sizes.affinity, sl_svc_stats: sizes.services, sl_counters: L.COUNTER_NAMES.length, sl_config: 1, sl_meta: 1,
     sl_src_ranges: sizes.services, sl_drops: L.DROP_NAMES.length,
-    sl_sock_config: 1, sl_sock_rev: L.SL_MAX_SOCK_REV, sl_sock_stats: sizes.services,
+    sl_sock_config: 1, sl_sock_rev: sizes.sockRev ?? L.SL_MAX_SOCK_REV, sl_sock_stats: sizes.services,
     sl_frags: L.SL_MAX_FRAGS,
     sl_addr_filter: 2 * L.SL_ADDR_FILTER_WORDS,
   };

@@ -76,6 +76,10 @@ export class LibbpfMap implements BpfMap {
     return this.#named(() => bpf.mapDump(this.fd, this.keySize, this.valueSize, 4096));
   }
 
+  scan(visit: (key: Buffer, value: Buffer) => void): void {
+    this.#named(() => bpf.mapScan(this.fd, this.keySize, this.valueSize, visit));
+  }
+
   count(): number {
     if (this.kind === 'array' || this.kind === 'percpu_array') return this.maxEntries;
     return this.#named(() => bpf.mapCount(this.fd, this.keySize, this.valueSize));
@@ -86,10 +90,37 @@ export class LibbpfMap implements BpfMap {
   }
 }
 
-/** The mmapped sl_maglev array: `slots` u32s shared with the kernel. */
+/** Pages mapped at least at once by a window (fewer mmap calls when a change writes many runs). */
+const WINDOW_PAGES = 256;
+
+/**
+ * The mmapped sl_maglev array: `slots` u32s shared with the kernel, mapped a window at a time while
+ * a change writes its runs and unmapped by release(), so the agent's resident memory holds none of
+ * the table between changes (a mapping of the whole array would count all of it, 40 MiB at 10,000
+ * services of 10 endpoints, in the agent's RSS besides the map's own). Writes are copies into the
+ * mapping (memcpy): no JavaScript view of it is ever made, so nothing can touch it once unmapped.
+ */
 export function mmapRegion(map: LibbpfMap, slots: number): U32Region {
-  const m = bpf.mmapArrayU32(map.fd, slots);
-  return { view: m.view, close: () => m.unmap() };
+  const page = bpf.PAGE_SIZE, slotsPerPage = page / 4;
+  const pages = Math.ceil((slots * 4) / page);
+  let cur: { first: number; end: number; m: bpf.MappedWindow } | undefined;
+  const release = () => { cur?.m.unmap(); cur = undefined; };
+  return {
+    slots,
+    write(base, values) {
+      const len = values.length;
+      if (base < 0 || base + len > slots) throw new RangeError(`sl_maglev: slots ${base}..${base + len} are outside its ${slots}`);
+      if (!cur || base < cur.first * slotsPerPage || base + len > cur.end * slotsPerPage) {
+        release();
+        const first = Math.floor(base / slotsPerPage);
+        const end = Math.min(pages, Math.max(Math.ceil((base + len) / slotsPerPage), first + WINDOW_PAGES));
+        cur = { first, end, m: bpf.mmapWindow(map.fd, first, end - first) };
+      }
+      cur.m.write((base - cur.first * slotsPerPage) * 4, values);
+    },
+    release,
+    close: release,
+  };
 }
 
 /** The datapath's maps over the fds of a loaded object (which keeps owning the fds). */

@@ -34,18 +34,32 @@ export interface BpfMap {
   deleteBatch(keys: Buffer, count: number): void;
   /** A snapshot of every entry, in the map's iteration order. */
   entries(): MapEntry[];
+  /**
+   * Every entry, in the map's iteration order, without a snapshot: `visit` gets views into one
+   * reused buffer, valid only during the call (copy what you keep). For large maps (conntrack), where
+   * entries() would allocate two Buffers per entry.
+   */
+  scan(visit: (key: Buffer, value: Buffer) => void): void;
   /** Number of entries (array maps: max_entries). */
   count(): number;
 }
 
-/** The mmapped Maglev array (sl_maglev) as u32 slots: a real mapping or plain memory. */
+/**
+ * The mmapped Maglev array (sl_maglev) as u32 slots: a real mapping or plain memory. Only the
+ * slots being written are mapped, and only until release(): the kernel's pages are the BPF map's
+ * memory (counted there), not the agent's, so they are not kept in its address space.
+ */
 export interface U32Region {
-  readonly view: Uint32Array;
+  readonly slots: number;
+  /** Copy `values` into slots [base, base + values.length). */
+  write(base: number, values: Uint32Array): void;
+  /** Drop what write() mapped. */
+  release(): void;
   close(): void;
 }
 
-/** Entries of the resizable maps (sl_maglev: slots, not elements). */
-export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number };
+/** Entries of the resizable maps (sl_maglev: slots, not elements); sockRev: sl_sock_rev (default SL_MAX_SOCK_REV). */
+export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number; sockRev?: number };
 
 /** Everything the datapath programmer writes to: every pinned map, the Maglev slots, the CPU count. */
 export interface DatapathMaps {

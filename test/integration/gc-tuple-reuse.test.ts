@@ -1,25 +1,25 @@
 // The GC deletes what it found expired only after looking again: a client may have reused the tuple
-// (a new connection, a new entry) between the GC's dump and its delete. Real kernel maps (bpftool
+// (a new connection, a new entry) between the GC's scan and its delete. Real kernel maps (bpftool
 // creates them on bpffs); the race is made certain by letting the "client" write right after the
-// dump the GC reads, which is exactly the window the re-check exists for.
+// scan the GC reads, which is exactly the window the re-check exists for.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as L from '../../agent/bpf/layout.ts';
 import type { Datapath } from '../../agent/datapath.ts';
 
-/** Runs once, right after the GC's dump of sl_ct (set by the test). */
+/** Runs once, right after the GC's scan of sl_ct (set by the test). */
 let afterDump: (() => void) | undefined;
 vi.mock('../../agent/bpf/libbpf.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../agent/bpf/libbpf.ts')>();
   return {
     ...real,
-    mapDump: (...a: Parameters<typeof real.mapDump>) => {
-      const rows = real.mapDump(...a);
+    mapScan: (...a: Parameters<typeof real.mapScan>) => {
+      const n = real.mapScan(...a);
       const hook = afterDump;
       afterDump = undefined;
       hook?.();
-      return rows;
+      return n;
     },
   };
 });

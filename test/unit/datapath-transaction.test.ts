@@ -2,6 +2,7 @@
 // (Maglev slots included) and the agent's view as they were, and the reconciler throws the reason
 // the agent nacks the version with. Runs on the fake maps, no root or BPF needed.
 import { describe, expect, it } from 'vitest';
+import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
 import { E2BIG, EINVAL, ENOMEM, EPERM, fakeMaps } from '../../agent/maps/fake-map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
@@ -49,13 +50,19 @@ function setup() {
   return { maps, dp, rec };
 }
 
-/** Every map's entries (sorted by key) and the Maglev slots, as hex. */
+/**
+ * Every map's entries (sorted by key) and the Maglev slots a service entry points at, as hex. (Slots
+ * of free runs are nobody's: a failed change may leave a table it wrote there, unreferenced.)
+ */
 function dump(maps: ReturnType<typeof fakeMaps>) {
   const out: Record<string, string[]> = {};
   for (const [name, m] of Object.entries(maps.maps)) {
     out[name] = m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort();
   }
-  out.maglev = [Buffer.from(maps.maglev.view.buffer).toString('hex')];
+  out.maglev = maps.maps.sl_services.entries().map((e) => {
+    const v = L.svcValue.decode(e.value);
+    return `${e.key.toString('hex')}=${Buffer.from(maps.maglev.view.slice(v.maglev_base, v.maglev_base + v.maglev_size).buffer).toString('hex')}`;
+  }).sort();
   return out;
 }
 

@@ -378,7 +378,8 @@ describe('Dockerfile', () => {
     for (const name of fs.readdirSync(bin)) {
       const src = fs.readFileSync(path.join(bin, name), 'utf8');
       expect(fs.statSync(path.join(bin, name)).mode & 0o111, name).not.toBe(0);
-      const m = /^exec node "\$\{SLUICE_HOME:-\/opt\/sluice\}\/(\S+)\.js" "\$@"$/m.exec(src);
+      // Node flags may come first (the agent's --max-semi-space-size).
+      const m = /^exec node (?:--\S+ )*"\$\{SLUICE_HOME:-\/opt\/sluice\}\/(\S+)\.js" "\$@"$/m.exec(src);
       expect(m, `${name}: exec line`).not.toBeNull();
       entry[name] = `${m![1]}.ts`;
       expect(fs.existsSync(path.join(REPO, entry[name]!)), `${name} -> ${entry[name]}`).toBe(true);

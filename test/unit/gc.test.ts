@@ -61,6 +61,26 @@ describe('collectGarbage', () => {
     expect(maps.maps.sl_ct.entries().map((e) => e.key.toString('hex')).sort()).toEqual(keep.map((f) => f.key.toString('hex')).sort());
   });
 
+  it('forgetRemovedUdp and the GC scan conntrack in place: no snapshot of the map, whatever its size', () => {
+    // The agent runs forgetRemovedUdp after every change that removes a UDP backend: a copy of a
+    // full sl_ct each time (two Buffers and a decoded object per flow) made its RSS grow under churn.
+    const { maps, dp, udp, udpBackend } = setup();
+    const big = fakeMaps({ ...SIZES, ct: 6000 });
+    const target = { frontends: dp.frontends, maps: { sl_ct: big.maps.sl_ct, sl_affinity: maps.maps.sl_affinity } };
+    for (let i = 0; i < 5000; i++) {
+      const f = flow('UDP', i % 5 ? udpBackend : 999, udp.svcId, 1n);
+      big.maps.sl_ct.update(f.key, f.value);
+    }
+    big.maps.sl_ct.entries = () => { throw new Error('sl_ct copied whole'); };
+    let visited = 0;
+    const scan = big.maps.sl_ct.scan.bind(big.maps.sl_ct);
+    big.maps.sl_ct.scan = (visit) => scan((k, v) => { visited++; visit(k, v); });
+    expect(forgetRemovedUdp(target)).toBe(1000);
+    expect(visited).toBe(5000);
+    expect(big.maps.sl_ct.count()).toBe(4000);
+    expect(collectGarbage(target, TIMEOUTS, NOW).ctScanned).toBe(4000);
+  });
+
   it('deletes expired conntrack and affinity entries and keeps live ones', () => {
     const { maps, dp, tcp, udp, tcpBackend, udpBackend } = setup();
     const ct = {
@@ -97,11 +117,10 @@ describe('collectGarbage', () => {
     // A new connection on the same tuple, created right after the GC's scan.
     const reborn = Buffer.from(old.value);
     L.ctEntry.encode({ ...L.ctEntry.decode(old.value), created_ns: NOW, last_seen_ns: NOW }, reborn);
-    const scan = ctMap.entries.bind(ctMap);
-    ctMap.entries = () => {
-      const snapshot = scan();
+    const scan = ctMap.scan.bind(ctMap);
+    ctMap.scan = (visit) => {
+      scan(visit);
       ctMap.update(old.key, reborn);
-      return snapshot;
     };
 
     expect(collectGarbage(dp, TIMEOUTS, NOW)).toMatchObject({ ctScanned: 2, ctDeleted: 1 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildMaglev, maglevSize, murmur3, MAGLEV_PRIMES } from '../../agent/maglev.ts';
+import { buildMaglev, maglevSize, murmur3, MAGLEV_MAX_SIZE } from '../../agent/maglev.ts';
 
 const names = (n: number, prefix = '10.244.1.') => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}:8080`);
 
@@ -10,14 +10,17 @@ function slotsPerBackend(table: Int32Array, n: number): number[] {
 }
 
 describe('maglev', () => {
-  it('sizes tables at 100 slots per backend or more, from a list of primes', () => {
-    expect(maglevSize(1)).toBe(251);
-    expect(maglevSize(3)).toBe(509);
-    expect(maglevSize(10)).toBe(1021);
-    expect(maglevSize(100)).toBe(16381);
-    expect(maglevSize(100000)).toBe(65521);
-    for (const p of MAGLEV_PRIMES) {
-      for (let d = 2; d * d <= p; d++) expect(p % d, `${p} is prime`).not.toBe(0);
+  it('sizes tables at the smallest prime of 100 slots per backend or more', () => {
+    expect(maglevSize(1)).toBe(101);
+    expect(maglevSize(3)).toBe(307);
+    expect(maglevSize(10)).toBe(1009);
+    expect(maglevSize(100)).toBe(10007);
+    expect(maglevSize(655)).toBe(65519);
+    expect(maglevSize(100000)).toBe(MAGLEV_MAX_SIZE);
+    for (let n = 1; n <= 700; n++) {
+      const m = maglevSize(n);
+      for (let d = 2; d * d <= m; d++) expect(m % d, `${m} is prime`).not.toBe(0);
+      expect(m, `n=${n}`).toBeGreaterThanOrEqual(Math.min(100 * n, MAGLEV_MAX_SIZE));
     }
   });
 
