@@ -65,7 +65,7 @@ const PATH_WITH_NODE = `${path.dirname(NODE_BIN)}:${process.env.PATH}`;
  * wrapper script for its command, its args with $(VAR) expanded from its env, that env (from the
  * rendered ConfigMap and the downward API), and the mounted Secrets written out.
  */
-function kubeletView(spec: Obj, container: Obj, nodeName: string, mountDir: string): { cmd: string; args: string[]; env: Record<string, string> } {
+function kubeletView(spec: Obj, container: Obj, nodeName: string, mountDir: string, hostPaths: Record<string, string> = {}): { cmd: string; args: string[]; env: Record<string, string> } {
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
@@ -82,6 +82,9 @@ function kubeletView(spec: Obj, container: Obj, nodeName: string, mountDir: stri
   const remap: Array<[string, string]> = [];
   for (const m of container.volumeMounts ?? []) {
     const vol = spec.volumes.find((v: Obj) => v.name === m.name);
+    // A hostPath the simulated node has its own stand-in for (its cgroup for the host's cgroup root).
+    const host = vol?.hostPath?.path as string | undefined;
+    if (host !== undefined && hostPaths[host]) { remap.push([m.mountPath, hostPaths[host]]); continue; }
     if (!vol?.secret) continue;
     const secret = find('Secret', vol.secret.secretName);
     const dir = path.join(mountDir, container.name, m.name);
@@ -91,7 +94,7 @@ function kubeletView(spec: Obj, container: Obj, nodeName: string, mountDir: stri
   }
   const args = (container.args ?? []).map((a: string) => {
     let v = expand(a);
-    for (const [from, to] of remap) v = v.replaceAll(`${from}/`, `${to}/`);
+    for (const [from, to] of remap) v = v.replaceAll(`${from}/`, `${to}/`).replace(new RegExp(`=${from}$`), `=${to}`);
     return v;
   });
   const [cmd, ...cmdArgs] = container.command as string[];
@@ -109,6 +112,7 @@ function launch(binary: string, args: string[], env: Record<string, string>, sc?
   if (!IMAGE) return [path.join(REPO, 'deploy/image/bin', name), args, { ...env, PATH: PATH_WITH_NODE, SLUICE_HOME: image }];
   const mounts: Array<[string, string]> = [[tmp, tmp]];
   if (name !== 'sluice-controlplane') mounts.push(['/sys/fs/bpf', '/sys/fs/bpf:rslave'], [path.join(tmp, 'run'), '/run/sluice']);
+  if (name === 'sluice-agent') mounts.push([c.node('a').cgroup, c.node('a').cgroup]);
   const [cmd, cmdArgs] = imageCommand(IMAGE, { binary: name, args, env, securityContext: sc, mounts, network });
   return [cmd, cmdArgs, {}];
 }
@@ -204,7 +208,9 @@ beforeAll(async () => {
 
   // The agent, as the DaemonSet runs it.
   const dsSpec = find('DaemonSet', 'sluice-agent').spec.template.spec;
-  const ag = kubeletView(dsSpec, dsSpec.containers[0], node.nodeName, path.join(tmp, 'mounts-agent'));
+  // The host's cgroup v2 root the DaemonSet mounts is, for a simulated node, that node's cgroup
+  // (sluice-…, made by the sim): the socket-level programs attach there, never to the machine's root.
+  const ag = kubeletView(dsSpec, dsSpec.containers[0], node.nodeName, path.join(tmp, 'mounts-agent'), { '/sys/fs/cgroup': node.cgroup });
   const agentArgs = ag.args.map((a) => a.startsWith('--pod-interfaces=') ? `--pod-interfaces=${SIM_CNI_INTERFACES}` : a);
   agentLaunch = { cmd: ag.cmd, args: agentArgs, env: ag.env, container: dsSpec.containers[0] };
   start('agent', node.ns, ag.cmd, agentArgs, ag.env, dsSpec.containers[0].securityContext);

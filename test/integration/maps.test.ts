@@ -8,6 +8,7 @@ import { Datapath, DEFAULT_PIN_ROOT, type Frontend, type MapSizes } from '../../
 import { fakeMaps } from '../../agent/maps/fake-map.ts';
 import { BPF_EXIST, BPF_NOEXIST, u32Key, type BpfMap } from '../../agent/maps/map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
+import { SL_MAGLEV_CHUNK } from '../../agent/bpf/layout.ts';
 
 const SIZES: MapSizes = { services: 16, backends: 8, maglev: 4096, ct: 64, affinity: 64 };
 const node = `p${process.pid}-maps`; // removed with this run's other pins by the harness
@@ -44,8 +45,20 @@ function answers(backends: BpfMap, config: BpfMap): number[] {
   return out;
 }
 
-const dump = (d: Datapath) => Object.fromEntries(Object.entries(d.maps).map(([name, m]) =>
-  [name, m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort()]));
+/**
+ * Every map's entries, byte for byte; of sl_maglev only the slots a programmed frontend's run
+ * references (the rest is free space the allocator hands out, whose contents nobody reads: a
+ * rolled-back change may leave a table it built there, unreferenced).
+ */
+const dump = (d: Datapath) => {
+  const out: Record<string, string[]> = Object.fromEntries(Object.entries(d.maps).filter(([name]) => name !== 'sl_maglev').map(([name, m]) =>
+    [name, m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort()]));
+  const slots = new Map(d.maps.sl_maglev.entries().map((e) => [e.key.readUInt32LE(0), e.value]));
+  const slot = (i: number) => slots.get(Math.floor(i / SL_MAGLEV_CHUNK))!.readUInt32LE((i % SL_MAGLEV_CHUNK) * 4);
+  out.sl_maglev = [...d.frontends.values()].map((f) =>
+    `${f.key}@${f.maglevBase}+${f.maglevSize}=${Array.from({ length: f.maglevSize }, (_, i) => slot(f.maglevBase + i)).join(',')}`).sort();
+  return out;
+};
 
 const fe = (vip: string, ips: string[]): Frontend => ({
   vip, port: 80, proto: 'TCP', name: `default/${vip}`, affinityTimeout: 0, backends: ips.map((ip) => ({ ip, port: 8080 })),
@@ -63,7 +76,7 @@ describe('map layer on kernel maps', () => {
     expect(answers(fake.maps.sl_backends, fake.maps.sl_config)).toEqual(real);
   });
 
-  it('a write the kernel refuses midway (map filled by another writer) is undone, Maglev slots included', () => {
+  it('a write the kernel refuses midway (map filled by another writer) is undone, the referenced Maglev runs included', () => {
     dp.apply([fe('10.96.1.1', ['10.0.0.1', '10.0.0.2'])]);
     const before = dump(dp), frontends = new Map(dp.frontends);
     const strangers = [];
