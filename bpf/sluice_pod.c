@@ -7,6 +7,9 @@
  *     no backend -> ICMP port unreachable back to the pod (kube-proxy's REJECT)
  *     a pod reaching itself through its service (hairpin): source NAT to this node's address
  *       (lb_snat), and the packet, and the pod's answer translated back, sent straight back in
+ *     a pod reaching an externalTrafficPolicy Cluster NodePort, externalIP or LoadBalancer IP:
+ *       source NAT too, as kube-proxy masquerades it; sent to the backend by the FIB (another
+ *       node's answer comes back through sl_ext_*, this node's through sl_from_pod, as below)
  *     a backend's answer to a source-NATed north-south flow (externalTrafficPolicy Cluster):
  *       translated back and sent to the outside client
  *     an ICMP error about a reply the pod got from a service -> to the backend (lib/icmp.h)
@@ -39,6 +42,18 @@ static __always_inline int pod_bounce(struct __sk_buff *skb, const struct flow *
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+/*
+ * Send @skb of @f, translated to @n with this node's address on one side, on ourselves: back into
+ * the pod it came from (hairpin), else to the next hop, since the kernel would drop a packet from
+ * a pod with this node's address as source as a martian.
+ */
+static __always_inline int pod_forward(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
+{
+	if (n->daddr == f->saddr)
+		return pod_bounce(skb, f, n);
+	return nat_skb(skb, f, n) ? TC_ACT_SHOT : fib_redirect_skb(skb, f, n);
+}
+
 /* Whether @f is addressed to this node's address, where source-NATed flows come from. */
 static __always_inline int to_node(const struct flow *f)
 {
@@ -65,11 +80,8 @@ int sl_from_pod(struct __sk_buff *skb)
 	 * A backend answering a source-NATed flow: its own connection through its service (hairpin),
 	 * or an outside client's (the kernel would drop this node's address as a martian source).
 	 */
-	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns())) {
-		if (n.daddr == f.saddr)
-			return pod_bounce(skb, &f, &n);
-		return nat_skb(skb, &f, &n) ? TC_ACT_SHOT : fib_redirect_skb(skb, &f, &n);
-	}
+	if (to_node(&f) && nat_snat_reply(&f, &n, bpf_ktime_get_ns()))
+		return pod_forward(skb, &f, &n);
 	switch (lb_decide(&f, SL_SCOPE_CLUSTER, &n, &svc_id)) {
 	case LB_UNTOUCHED:
 		ct_forget_reply(&f);
@@ -80,8 +92,8 @@ int sl_from_pod(struct __sk_buff *skb)
 	case LB_DROP:
 		return TC_ACT_SHOT;
 	case LB_FORWARD:
-		/* From a pod, only hairpin flows are source-NATed (lb_needs_snat()). */
-		return pod_bounce(skb, &f, &n);
+		/* Source-NATed (lb_needs_snat()): hairpin, or an eTP Cluster external address. */
+		return pod_forward(skb, &f, &n);
 	case LB_DNAT:
 		/* The kernel routes the translated packet, to a pod here or over the fabric. */
 		return nat_skb(skb, &f, &n) ? TC_ACT_SHOT : TC_ACT_OK;

@@ -57,12 +57,13 @@ static __always_inline struct sl_svc_value *lb_lookup(const struct flow *f, enum
  * The frontend @f is addressed to, arriving in @scope. A pod (SL_SCOPE_CLUSTER) may also address
  * an external one (this node's NodePort, an externalIP, a LoadBalancer IP): kube-proxy serves that
  * in the pod's own node, with the short-circuit set of externalTrafficPolicy Local services.
+ * On return @scope is the scope of the frontend found.
  */
-static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *f, enum sl_scope scope)
+static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *f, enum sl_scope *scope)
 {
-	struct sl_svc_value *svc = lb_lookup(f, scope);
+	struct sl_svc_value *svc = lb_lookup(f, *scope);
 
-	if (svc || scope != SL_SCOPE_CLUSTER)
+	if (svc || *scope != SL_SCOPE_CLUSTER)
 		return svc;
 	/*
 	 * Every packet without a conntrack entry comes here, direct pod-to-pod traffic included: look
@@ -73,7 +74,14 @@ static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *
 	if (f->proto == IPPROTO_TCP && !flow_is_syn(f))
 		return NULL;
 	svc = lb_lookup(f, SL_SCOPE_SHORT);
-	return svc ? svc : lb_lookup(f, SL_SCOPE_EXTERNAL);
+	if (svc) {
+		*scope = SL_SCOPE_SHORT;
+		return svc;
+	}
+	svc = lb_lookup(f, SL_SCOPE_EXTERNAL);
+	if (svc)
+		*scope = SL_SCOPE_EXTERNAL;
+	return svc;
 }
 
 /*
@@ -211,18 +219,19 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 }
 
 /*
- * Whether a new flow @f to @be must also be source-NATed to this node (kube-proxy's masquerade).
- * From outside the cluster: under externalTrafficPolicy Cluster always, whichever node runs the
- * backend, as kube-proxy marks all such traffic for masquerade; Local keeps the client's address
- * (and this node's endpoints). From a pod only when it reaches itself (hairpin: it would not accept
- * its own address as source; the entry point sends it back in).
+ * Whether a new flow @f to @be, arriving in @scope at a frontend of scope @found, must also be
+ * source-NATed to this node (kube-proxy's masquerade). An external frontend under
+ * externalTrafficPolicy Cluster always, whichever node runs the backend and whether the client is
+ * outside or a pod here, as kube-proxy marks all such traffic for masquerade; Local keeps the
+ * client's address (and this node's endpoints; pods short-circuit, SL_SCOPE_SHORT). A pod also
+ * when it reaches itself (hairpin: it would not accept its own address as source).
  */
 static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const struct sl_backend *be,
-					 const struct flow *f, enum sl_scope scope)
+					 const struct flow *f, enum sl_scope scope, enum sl_scope found)
 {
-	if (scope == SL_SCOPE_CLUSTER)
-		return !__builtin_memcmp(be->ip, &f->saddr, 4);
-	return !(svc->flags & SL_SVC_F_LOCAL);
+	if (scope == SL_SCOPE_CLUSTER && !__builtin_memcmp(be->ip, &f->saddr, 4))
+		return 1;
+	return found == SL_SCOPE_EXTERNAL && !(svc->flags & SL_SVC_F_LOCAL);
 }
 
 #define SNAT_PORT_MIN	32768
@@ -296,6 +305,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	struct sl_backend *be;
 	struct sl_ct_key key;
 	__u64 now = bpf_ktime_get_ns();
+	enum sl_scope found = scope;
 	__u32 backend_id;
 
 	nat_identity(n, f);
@@ -316,7 +326,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 		return LB_DNAT;
 	}
 
-	svc = lb_lookup_scoped(f, scope);
+	svc = lb_lookup_scoped(f, &found);
 	if (!svc)
 		return LB_UNTOUCHED;
 	if ((svc->flags & SL_SVC_F_SRC_RANGES) && !lb_source_allowed(svc, f)) {
@@ -333,7 +343,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	n->dport = bpf_htons(be->port);
 	ct_new_pair(&fwd, &rev, f, svc->svc_id, backend_id, n->daddr, n->dport, now);
 
-	if (!lb_needs_snat(svc, be, f, scope)) {
+	if (!lb_needs_snat(svc, be, f, scope, found)) {
 		ct_insert_pair(&key, &fwd, &rev, f);
 		stats_add(svc->svc_id, f->len, 1);
 		event_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);

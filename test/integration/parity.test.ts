@@ -27,6 +27,7 @@ const EXTERNAL_IP = '192.0.2.31';
 const LB_EMPTY = '192.0.2.32';
 const LB_ALLOWED = '192.0.2.33';
 const LB_BLOCKED = '192.0.2.34';
+const LB_LOCAL = '192.0.2.35';
 const NOWHERE = '10.244.1.250';
 
 type Sets = { internal?: boolean; external?: boolean; cluster?: boolean };
@@ -55,6 +56,13 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       namespace: 'p', name: 'local-remote', type: 'NodePort', clusterIps: ['10.96.2.12'], externalTrafficLocal: true,
       ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 31082,
         endpoints: [ep('web-b1', 8080, { internal: true, external: !onA, cluster: true })] }],
+    },
+    {
+      // eTP Local, the only endpoint on node a: pods short-circuit to it without masquerade.
+      namespace: 'p', name: 'local-here', type: 'LoadBalancer', clusterIps: ['10.96.2.26'], externalTrafficLocal: true,
+      loadBalancerIps: [LB_LOCAL],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 31099,
+        endpoints: [ep('web-a1', 8080, { internal: true, external: onA, cluster: true })] }],
     },
     {
       namespace: 'p', name: 'local-none', type: 'NodePort', clusterIps: ['10.96.2.13'], externalTrafficLocal: true,
@@ -163,39 +171,56 @@ afterAll(async () => {
   await c?.destroy();
 });
 
+// kube-proxy's packet-flow tables (nftables proxier_test.go): "pod to NodePort hits both endpoints,
+// masqueraded" under externalTrafficPolicy Cluster; a pod's traffic to an eTP Local service's
+// external address short-circuits to the cluster endpoints unmasqueraded.
 describe('a pod reaches every address kind', () => {
-  it("its own node's NodePort, TCP and UDP, through both nodes' backends", async () => {
-    const tcp = await podA.burst(`${c.node('a').ip}:31080`, { count: 40 });
+  it("its own node's NodePort, TCP and UDP, through both nodes' backends, masqueraded to the node (eTP Cluster)", async () => {
+    const a = c.node('a').ip;
+    const tcp = await podA.burst(`${a}:31080`, { count: 40, byClient: true });
     expect(tcp.failed, JSON.stringify(tcp.errors)).toBe(0);
-    expect(Object.keys(tcp.counts).sort()).toEqual(['web-a1', 'web-b1']);
-    const udp = await podA.burst(`${c.node('a').ip}:31053`, { proto: 'udp', count: 40 });
+    expect(Object.keys(tcp.counts).sort()).toEqual([`web-a1 ${a}`, `web-b1 ${a}`]);
+    const udp = await podA.burst(`${a}:31053`, { proto: 'udp', count: 40, byClient: true });
     expect(udp.failed, JSON.stringify(udp.errors)).toBe(0);
-    expect(Object.keys(udp.counts).sort()).toEqual(['web-a1', 'web-b1']);
+    expect(Object.keys(udp.counts).sort()).toEqual([`web-a1 ${a}`, `web-b1 ${a}`]);
+    const echo = await podA.echo(`${a}:31080`, 256 << 10);
+    expect(echo.intact).toBe(true);
   });
 
-  it("another node's NodePort", async () => {
-    const r = await podA.burst(`${c.node('b').ip}:31080`, { count: 20 });
+  it("another node's NodePort: that node balances and masquerades it", async () => {
+    const b = c.node('b').ip;
+    const r = await podA.burst(`${b}:31080`, { count: 20, byClient: true });
     expect(r.failed, JSON.stringify(r.errors)).toBe(0);
+    expect(Object.keys(r.counts).sort()).toEqual([`web-a1 ${b}`, `web-b1 ${b}`]);
   });
 
-  it('a LoadBalancer IP and an externalIP, balanced in its own node (conntrack there names the backend)', async () => {
+  it('a LoadBalancer IP and an externalIP, balanced in its own node (conntrack there names the backend), masqueraded', async () => {
+    const a = c.node('a').ip;
     for (const ip of [LB_IP, EXTERNAL_IP]) {
-      const r = await podA.burst(`${ip}:80`, { count: 10 });
-      expect(r.counts, ip).toEqual({ 'web-b1': 10 });
+      const r = await podA.burst(`${ip}:80`, { count: 10, byClient: true });
+      expect(r.counts, `${ip}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-b1 ${a}`]: 10 });
+      const u = await podB.burst(`${ip}:80`, { count: 5, byClient: true });
+      expect(u.counts, `${ip} from node b: ${JSON.stringify(u.errors)}`).toEqual({ [`web-b1 ${c.node('b').ip}`]: 5 });
     }
     const ct = maps.a!.conntrack().filter((e) => e.direction === 'service' && e.source.startsWith(`${c.pod('client-a').ip}:`));
     expect(ct.some((e) => e.destination === `${LB_IP}:80` && e.nat === `${c.pod('web-b1').ip}:8080`)).toBe(true);
   });
 
-  it('externalTrafficPolicy Local: outside clients are dropped without a local endpoint, pods short-circuit to the cluster set', async () => {
+  it('externalTrafficPolicy Local: outside clients are dropped without a local endpoint, pods short-circuit to the cluster set unmasqueraded', async () => {
     const before = counters('a').ext_no_local;
     const none = await outside.burst(`${c.node('a').ip}:31082`, { count: 2, timeoutMs: 800 });
     expect(none.errors).toEqual({ TIMEOUT: 2 });
     expect(counters('a').ext_no_local).toBeGreaterThan(before);
     const viaB = await outside.burst(`${c.node('b').ip}:31082`, { count: 5 });
     expect(viaB.counts).toEqual({ 'web-b1': 5 });
-    const pod = await podA.burst(`${c.node('a').ip}:31082`, { count: 10 });
-    expect(pod.counts).toEqual({ 'web-b1': 10 });
+    const podIp = c.pod('client-a').ip;
+    const pod = await podA.burst(`${c.node('a').ip}:31082`, { count: 10, byClient: true });
+    expect(pod.counts).toEqual({ [`web-b1 ${podIp}`]: 10 });
+    // A backend on the pod's own node, through the NodePort and the LoadBalancer IP.
+    for (const target of [`${c.node('a').ip}:31099`, `${LB_LOCAL}:80`]) {
+      const r = await podA.burst(target, { count: 5, byClient: true });
+      expect(r.counts, `${target}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-a1 ${podIp}`]: 5 });
+    }
   });
 });
 
