@@ -170,7 +170,13 @@ struct sl_svc_stats {
 /* sl_config[0]: what the datapath must know about its node. */
 struct sl_config {
 	__be32	node_ip;	/* source address for north-south flows sent to other nodes */
-	__u32	pad;
+	/*
+	 * Source ports of masqueraded flows (host order), chosen by the agent outside the node's
+	 * ephemeral range (agent/masquerade-ports.ts); 0 (pins of an older agent) takes
+	 * 32768..60999. Was a zero pad: the layout is unchanged.
+	 */
+	__u16	snat_port_min;
+	__u16	snat_port_max;
 };
 
 /*

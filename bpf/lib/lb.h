@@ -234,16 +234,19 @@ static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const s
 	return found == SL_SCOPE_EXTERNAL && !(svc->flags & SL_SVC_F_LOCAL);
 }
 
+/* Without a range from the agent (sl_config): the old fixed one, Linux's default ephemeral range. */
 #define SNAT_PORT_MIN	32768
-#define SNAT_PORT_SPAN	28232	/* 32768..60999, Linux's default ephemeral range */
+#define SNAT_PORT_MAX	60999
 #define SNAT_TRIES	4
 
 /*
  * Source NAT for new flow @f (entries @fwd/@rev from ct_new_pair()): replies must come back here,
  * so the source becomes this node's address (sl_config) and a port whose REPLY entry this inserts
  * exclusively. The REPLY key names the backend, so flows to this node's backends, to other nodes'
- * and hairpin flows draw from one reservation and never share a tuple. Keeps the client's port
- * when it is free towards that backend, else probes a few hashed others. A port still held by a
+ * and hairpin flows draw from one reservation and never share a tuple. Ports come from sl_config's
+ * range, which the agent keeps outside the node's ephemeral range, so the node's own connections
+ * never take one. Keeps the client's port when it is in that range and free towards that backend,
+ * else probes a few hashed others. A port still held by a
  * closed flow (FIN/RST seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short
  * connections, closed flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
  * returns 0; returns -1 (drop) without a node address or a free port (SL_CNT_EXT_SNAT_FAIL).
@@ -251,20 +254,29 @@ static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const s
 static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd, struct sl_ct_entry *rev,
 				   struct nat_tuple *n)
 {
+	__u16 min = SNAT_PORT_MIN, max = SNAT_PORT_MAX, sport = bpf_ntohs(f->sport);
 	struct sl_config *cfg;
 	struct sl_ct_key rkey;
-	__u32 zero = 0;
+	__u32 zero = 0, span;
 	int i;
 
 	cfg = bpf_map_lookup_elem(&sl_config, &zero);
 	if (!cfg || !cfg->node_ip)
 		return -1;
+	if (cfg->snat_port_min && cfg->snat_port_min <= cfg->snat_port_max) {
+		min = cfg->snat_port_min;
+		max = cfg->snat_port_max;
+	}
+	span = (__u32)max - min + 1;
 	rev->flags = SL_CT_F_SNAT;
 	rev->rev_addr = f->saddr;
 	rev->rev_port = f->sport;
 	for (i = 0; i < SNAT_TRIES; i++) {
-		__u16 port = i ? SNAT_PORT_MIN + (hash_flow(f) + i * 7919) % SNAT_PORT_SPAN : bpf_ntohs(f->sport);
+		__u16 port = sport;
 		struct sl_ct_entry *held;
+
+		if (i || sport < min || sport > max)
+			port = min + (hash_flow(f) + i * 7919) % span;
 
 		ct_key_set(&rkey, fwd->nat_addr, fwd->nat_port, cfg->node_ip, bpf_htons(port), f->proto,
 			   SL_CT_DIR_REPLY);

@@ -14,6 +14,7 @@ import readline from 'node:readline';
 import type { MonitorEvent } from '../../agent/monitor.ts';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, sleep } from '../../sim/netns.ts';
+import { parseEphemeralRange } from '../../agent/masquerade-ports.ts';
 
 let c: SimCluster;
 const agents: Record<string, SimAgent> = {};
@@ -154,6 +155,8 @@ beforeAll(async () => {
     ...[LB_IP, EXTERNAL_IP, LB_EMPTY, LB_ALLOWED, LB_BLOCKED].map((ip) => ({ to: `${ip}/32`, via: 'a' })),
     { to: '10.244.1.0/24', via: 'a' }, { to: '10.244.2.0/24', via: 'b' },
   ]);
+  // Node b's ephemeral range is not Linux's default: its agent must read it (masquerade ports).
+  await nsRun(c.node('b').ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=10000 45000']);
   const extra: Record<string, string[]> = { a: ['--gc-interval', '600'], b: ['--gc-interval', '1', '--ct-syn-timeout', '2'] };
   for (const n of ['a', 'b']) {
     agents[n] = await SimAgent.start(c, n, { args: ['--external-interface', 'eth0', '--external-mode', 'xdp-native', ...extra[n]!] }, services(n));
@@ -220,6 +223,31 @@ describe('a pod reaches every address kind', () => {
     for (const target of [`${c.node('a').ip}:31099`, `${LB_LOCAL}:80`]) {
       const r = await podA.burst(target, { count: 5, byClient: true });
       expect(r.counts, `${target}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-a1 ${podIp}`]: 5 });
+    }
+  });
+});
+
+describe('masquerade source ports', () => {
+  it("lie outside the node's own ephemeral range (ip_local_port_range of its namespace), as its agent chose and logged", async () => {
+    const want = { a: { min: 1024, max: 29999 }, b: { min: 45001, max: 65535 } } as const;
+    for (const n of ['a', 'b'] as const) {
+      const line = await agents[n]!.waitLog((l) => l.msg === 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
+      expect(line.ports, n).toBe(`${want[n].min}-${want[n].max}`);
+    }
+    // Masqueraded flows on both nodes: node a's own NodePort, node b's (from a pod and from outside).
+    for (const target of [`${c.node('a').ip}:31080`, `${c.node('b').ip}:31080`]) {
+      const r = await podA.burst(target, { count: 30, concurrency: 3 });
+      expect(r.failed, `${target}: ${JSON.stringify(r.errors)}`).toBe(0);
+    }
+    expect((await outside.burst(`${c.node('b').ip}:31080`, { count: 30, concurrency: 3 })).failed).toBe(0);
+    for (const n of ['a', 'b'] as const) {
+      const eph = parseEphemeralRange(await nsRun(c.node(n).ns, 'cat', ['/proc/sys/net/ipv4/ip_local_port_range']));
+      // REPLY entries addressed to the node are the masqueraded flows' (backend -> node:port).
+      const ports = maps[n]!.conntrack().filter((e) => e.direction === 'reply' && e.destination.startsWith(`${c.node(n).ip}:`))
+        .map((e) => Number(e.destination.split(':')[1]));
+      expect(ports.length, n).toBeGreaterThanOrEqual(30);
+      const outside = ports.filter((p) => p < want[n].min || p > want[n].max || (p >= eph.min && p <= eph.max));
+      expect(outside, `node ${n}: ephemeral ${eph.min}-${eph.max}`).toEqual([]);
     }
   });
 });
