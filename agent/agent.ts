@@ -148,7 +148,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     log.info({ address: masquerade, ports: ports && `${ports.min}-${ports.max}` }, 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
   } else log.warn({}, 'no node address to masquerade to: a pod reaching itself through its service is dropped');
   const maps = new PinnedMaps(node, o.pinRoot);
-  const reconciler = new Reconciler(dp, { node, nodeIps });
+  // Without north-south, another node's answers to a masqueraded pod flow would be lost.
+  if (!external) log.info({}, 'no --external-interface: pods reach externalTrafficPolicy Cluster external addresses unmasqueraded');
+  const reconciler = new Reconciler(dp, { node, nodeIps, ...(external ? {} : { podsUnmasqueraded: true }) });
   // Flows created before this start may come from programs that never mark a reply.
   const gc: GcTimeouts = { ...o.gc, synSince: monotonicNs() };
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));
