@@ -111,6 +111,15 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       ports: [
         { name: 'remote', protocol: 'UDP', port: 54, nodePort: 31094, endpoints: [ep('web-b1', 5400)] },
         { name: 'local', protocol: 'UDP', port: 55, endpoints: [ep('web-a1', 5400)] },
+        { name: 'local-np', protocol: 'UDP', port: 56, nodePort: 31100, endpoints: [ep('web-a1', 5400)] },
+      ],
+    },
+    {
+      // Backends whose port is closed: they answer with ICMP port unreachable.
+      namespace: 'p', name: 'closed', type: 'NodePort', clusterIps: ['10.96.2.27'],
+      ports: [
+        { name: 'here', protocol: 'UDP', port: 59, nodePort: 31101, endpoints: [ep('web-a1', 5999)] },
+        { name: 'there', protocol: 'UDP', port: 60, nodePort: 31102, endpoints: [ep('web-b1', 5999)] },
       ],
     },
     {
@@ -410,18 +419,51 @@ describe('IP fragments and ICMP errors both ways', () => {
       { from: podA, target: '10.96.2.23:55', backend: 'web-a1', seen: c.pod('client-a').ip },
       { from: outside, target: `${nodeA}:31095`, backend: 'web-a1', seen: OUTSIDE_IP },
       { from: outside, target: `${nodeA}:31094`, backend: 'web-b1', seen: nodeA },
+      // Masqueraded from a pod (eTP Cluster): the error goes out from node a to web-b1, or to web-a1.
+      { from: podA, target: `${nodeA}:31094`, backend: 'web-b1', seen: nodeA },
+      { from: podA, target: `${nodeA}:31100`, backend: 'web-a1', seen: nodeA },
+      // Hairpin: web-a1 is client and backend.
+      { from: 'web-a1', target: '10.96.2.23:55', backend: 'web-a1', seen: nodeA },
+      { from: 'web-a1', target: `${nodeA}:31100`, backend: 'web-a1', seen: nodeA },
     ];
     try {
       for (const k of cases) {
         const server = servers[k.backend]!;
         await server.cmd({ op: 'udpAnswerLate', port: 5400, delayMs: 300, timeoutMs: 3000 });
-        await k.from.cmd({ op: 'udpSendOnce', target: k.target });
+        const from = typeof k.from === 'string' ? await c.clientIn(c.pod(k.from).ns) : k.from;
+        await from.cmd({ op: 'udpSendOnce', target: k.target });
+        if (from !== k.from) from.proc.kill();
         const r = await server.cmd<{ from: string; socketError: string | null }>({ op: 'udpLateResult' }, 10000);
         expect(r.from.split(':')[0], k.target).toBe(k.seen);
         expect(r.socketError, k.target).toBe('ECONNREFUSED');
       }
     } finally {
       for (const s of Object.values(servers)) s.proc.kill();
+    }
+  });
+
+  it("a backend's port unreachable about a masqueraded datagram reaches the client's connected socket as ECONNREFUSED: hairpin, and a pod's eTP Cluster NodePort flow to this node's backend and another's", async () => {
+    const self = await c.client('web-a1');
+    const nodeA = c.node('a').ip;
+    const cases = [
+      { from: podA, name: 'client-a', target: '10.96.2.27:59' }, // ClusterIP, no source NAT: the kernel's own doing
+      { from: self, name: 'web-a1', target: '10.96.2.27:59' },
+      { from: self, name: 'web-a1', target: `${nodeA}:31101` },
+      { from: podA, name: 'client-a', target: `${nodeA}:31101` },
+      { from: podA, name: 'client-a', target: `${nodeA}:31102` },
+      { from: podB, name: 'client-b', target: `${nodeA}:31101` }, // from outside node a: a north-south flow
+    ];
+    // The backends answer node a's address every time: no ICMP rate limit in their way.
+    const pods = ['web-a1', 'web-b1'];
+    for (const p of pods) await nsRun(c.pod(p).ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
+    try {
+      for (const k of cases) {
+        const r = await k.from.burst(k.target, { proto: 'udp', count: 2, timeoutMs: 1500 });
+        expect(r.errors, `${k.name} -> ${k.target}`).toEqual({ ECONNREFUSED: 2 });
+      }
+    } finally {
+      self.proc.kill();
+      for (const p of pods) await nsRun(c.pod(p).ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=1000']);
     }
   });
 
