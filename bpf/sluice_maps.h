@@ -245,7 +245,8 @@ enum sl_counter {
 	SL_CNT_REJECT_FAIL,		/* could not build the ICMP answer: dropped */
 	SL_CNT_EXT_NO_LOCAL,		/* externalTrafficPolicy Local, no local endpoint: dropped */
 	SL_CNT_EXT_SNAT_FAIL,		/* no node address or free source port to masquerade to: dropped */
-	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet: dropped */
+	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet, or too big
+					 * for the egress MTU: dropped (a pod's: "fragmentation needed") */
 	SL_CNT_MAX,
 };
 
