@@ -12,6 +12,7 @@ import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './
 import { collectGarbage, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
 import { monotonicNs } from './inspect.ts';
 import { masqueradeAddress, nodePortIps } from './nodeport-addresses.ts';
+import { chooseMasqueradePorts } from './masquerade-ports.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { DEFAULT_HEALTHZ_TIMEOUT_S, ProxyHealth, serveProxyHealth, type HealthServer } from './health.ts';
@@ -142,11 +143,14 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   // Hairpin is source-NATed to the node's address with or without a north-south interface.
   const masquerade = masqueradeAddress(external?.ips ?? [], nodeIps);
   if (masquerade) {
-    dp.setNodeIp(masquerade);
-    log.info({ address: masquerade }, 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
+    const ports = chooseMasqueradePorts(log);
+    dp.setNodeIp(masquerade, ports);
+    log.info({ address: masquerade, ports: ports && `${ports.min}-${ports.max}` }, 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
   } else log.warn({}, 'no node address to masquerade to: a pod reaching itself through its service is dropped');
   const maps = new PinnedMaps(node, o.pinRoot);
-  const reconciler = new Reconciler(dp, { node, nodeIps });
+  // Without north-south, another node's answers to a masqueraded pod flow would be lost.
+  if (!external) log.info({}, 'no --external-interface: pods reach externalTrafficPolicy Cluster external addresses unmasqueraded');
+  const reconciler = new Reconciler(dp, { node, nodeIps, ...(external ? {} : { podsUnmasqueraded: true }) });
   // Flows created before this start may come from programs that never mark a reply.
   const gc: GcTimeouts = { ...o.gc, synSince: monotonicNs() };
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));

@@ -15,6 +15,7 @@ import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, ty
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
 import { maglevSize, writeMaglev } from './maglev.ts';
+import type { PortRange } from './masquerade-ports.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
 import { packed, PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
 import { MapTransaction, MapWriteError } from './maps/transaction.ts';
@@ -490,9 +491,12 @@ export class Datapath {
     if (proto === 'UDP') this.#goneUdpBackends += ids.length;
   }
 
-  /** The node's own address, used as the source of north-south flows sent to other nodes. */
-  setNodeIp(ip: string): void {
-    this.#typed.config.set(0, { node_ip: ip, pad: 0 });
+  /**
+   * The node's own address, the source of masqueraded flows, and the source ports they take
+   * (agent/masquerade-ports.ts; none: the datapath's fixed 32768–60999).
+   */
+  setNodeIp(ip: string, ports?: PortRange): void {
+    this.#typed.config.set(0, { node_ip: ip, snat_port_min: ports?.min ?? 0, snat_port_max: ports?.max ?? 0 });
   }
 
   /** Which sockets the socket-level programs translate (sl_sock_config): all, or the node's own. */

@@ -23,6 +23,12 @@ export interface NodeContext {
   node: string;
   /** Addresses NodePorts answer on (the external interface's); none when north-south is off. */
   nodeIps: string[];
+  /**
+   * No north-south datapath: another node's backend would answer a masqueraded flow at an interface
+   * Sluice does not watch, so pods reach externalTrafficPolicy Cluster external addresses
+   * unmasqueraded, through a short-circuit frontend as under Local.
+   */
+  podsUnmasqueraded?: boolean;
 }
 
 /** Throws, naming the service and field, what the datapath's maps cannot represent. */
@@ -156,7 +162,7 @@ export function planService(s: Service, ctx: NodeContext = { node: '', nodeIps: 
       const pname = p.name || String(p.port);
       const external = (vip: string, port: number, kind: string, type: SkippedFrontend['type'], sourceRanges?: string[]) => emit({
         ...base, vip, port, proto, name: `${key}:${pname} ${kind}`, scope: 1, localOnly: local, backends: sets.external, whenEmpty,
-        ...(local ? { shortCircuit: sets.cluster } : {}), ...(sourceRanges?.length ? { sourceRanges } : {}),
+        ...(local || ctx.podsUnmasqueraded ? { shortCircuit: sets.cluster } : {}), ...(sourceRanges?.length ? { sourceRanges } : {}),
       }, type);
       if (p.nodePort && (s.type === 'NodePort' || s.type === 'LoadBalancer')) {
         for (const { ip } of mine(vips.node)) external(ip, p.nodePort, 'nodeport', 'NodePort', ranges);

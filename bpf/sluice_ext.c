@@ -93,6 +93,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, const struct flow *f,
 		/* XDP cannot ask for ARP: sl_ext_tc sends it with bpf_redirect_neigh(), which can. */
 		return xdp_hand_over(ctx, n);
 	case FIB_NONE:
+	case FIB_TOO_BIG:	/* skb lookups only */
 		return XDP_DROP;
 	case FIB_FOUND:
 		break;

@@ -175,7 +175,13 @@ struct sl_svc_stats {
 /* sl_config[0]: what the datapath must know about its node. */
 struct sl_config {
 	__be32	node_ip;	/* source address for north-south flows sent to other nodes */
-	__u32	pad;
+	/*
+	 * Source ports of masqueraded flows (host order), chosen by the agent outside the node's
+	 * ephemeral range (agent/masquerade-ports.ts); 0 (pins of an older agent) takes
+	 * 32768..60999. Was a zero pad: the layout is unchanged.
+	 */
+	__u16	snat_port_min;
+	__u16	snat_port_max;
 };
 
 /*
@@ -244,7 +250,8 @@ enum sl_counter {
 	SL_CNT_REJECT_FAIL,		/* could not build the ICMP answer: dropped */
 	SL_CNT_EXT_NO_LOCAL,		/* externalTrafficPolicy Local, no local endpoint: dropped */
 	SL_CNT_EXT_SNAT_FAIL,		/* no node address or free source port to masquerade to: dropped */
-	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet: dropped */
+	SL_CNT_EXT_FIB_FAIL,		/* no route/neighbour to send a translated packet, or too big
+					 * for the egress MTU: dropped (a pod's: "fragmentation needed") */
 	SL_CNT_MAX,
 };
 

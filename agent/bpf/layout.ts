@@ -237,7 +237,7 @@ export const affValue = codec('sl_aff_value', [
   ['backend_id', 'u32'], ['pad', 'u32'], ['last_used_ns', 'u64'],
 ] as const);
 
-export const config = codec('sl_config', [['node_ip', 'be32ip'], ['pad', 'u32']] as const);
+export const config = codec('sl_config', [['node_ip', 'be32ip'], ['snat_port_min', 'u16'], ['snat_port_max', 'u16']] as const);
 
 export const svcStats = codec('sl_svc_stats', [
   ['conns', 'u64'], ['packets', 'u64'], ['bytes', 'u64'], ['rejects', 'u64'],

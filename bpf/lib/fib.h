@@ -13,6 +13,7 @@ enum fib_result {
 	FIB_FOUND,		/* egress interface and MACs known */
 	FIB_NEED_NEIGH,		/* routed, but the kernel must resolve the neighbour first */
 	FIB_NONE,		/* no route (counted: SL_CNT_EXT_FIB_FAIL) */
+	FIB_TOO_BIG,		/* an skb larger than the egress MTU (fib->mtu_result; counted as FIB_NONE) */
 };
 
 /*
@@ -38,7 +39,8 @@ static __always_inline enum fib_result fib_next_hop(void *ctx, __u32 ifindex, co
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return FIB_NEED_NEIGH;
 	count(SL_CNT_EXT_FIB_FAIL);
-	return FIB_NONE;
+	/* Only skb lookups check the MTU (without tot_len: the skb against the egress device). */
+	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? FIB_TOO_BIG : FIB_NONE;
 }
 
 /* Set @eth's addresses to the next hop's, as @fib found them. */
@@ -49,29 +51,37 @@ static __always_inline void fib_set_macs(struct ethhdr *eth, const struct bpf_fi
 }
 
 /*
- * tc: send @skb of @f, already rewritten to @n, to its next hop: with the MACs the FIB knows, or
+ * tc: send @skb, routed as @r and @fib say (fib_next_hop()), to its next hop: with the MACs the FIB knows, or
  * through bpf_redirect_neigh() when the neighbour must be resolved first. Packets with this node's
  * address as source go this way because the kernel would drop them as martians if routed.
  */
-static __always_inline int fib_redirect_skb(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
+static __always_inline int fib_send_skb(struct __sk_buff *skb, enum fib_result r, const struct bpf_fib_lookup *fib)
 {
-	struct bpf_fib_lookup fib;
 	struct ethhdr eth;
 
-	switch (fib_next_hop(skb, skb->ifindex, f, n, &fib)) {
+	switch (r) {
 	case FIB_NEED_NEIGH:
-		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+		return bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
 	case FIB_NONE:
+	case FIB_TOO_BIG:
 		return TC_ACT_SHOT;
 	case FIB_FOUND:
 		break;
 	}
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
 		return TC_ACT_SHOT;
-	fib_set_macs(&eth, &fib);
+	fib_set_macs(&eth, fib);
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
 		return TC_ACT_SHOT;
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(fib->ifindex, 0);
+}
+
+/* fib_send_skb() after the lookup for @skb of @f, already rewritten to @n. */
+static __always_inline int fib_redirect_skb(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
+{
+	struct bpf_fib_lookup fib;
+
+	return fib_send_skb(skb, fib_next_hop(skb, skb->ifindex, f, n, &fib), &fib);
 }
 
 #endif /* SLUICE_LIB_FIB_H */

@@ -7,12 +7,13 @@
  *   towards the client (icmp_reverse_skb, tc egress to a pod or out of the external interface): a
  *     router or the backend's node quotes client -> backend ("fragmentation needed" on a smaller-
  *     MTU hop, port unreachable); the quote gets the service address back.
- *   towards the backend (icmp_to_backend_skb from a pod, icmp_ext_skb from outside): the client's
+ *   towards the backend (icmp_ext_skb, from a pod or from outside): the client's
  *     side quotes a reply as the client got it, service -> client, and sends the error to the
  *     service address; it goes to the backend instead, quoting backend -> client.
- *   source-NATed north-south flows (icmp_ext_skb): either way, the node's address and port stand
- *     for the client towards the backend, so the error is sent on, by this node, to the backend
- *     or to the outside client with the quote and both outer addresses as each expects.
+ *   source-NATed flows (icmp_ext_skb): north-south, hairpin and pods' eTP Cluster ones: either
+ *     way, the node's address and port stand for the client towards the backend, so the error is
+ *     sent on, by this node, to the backend or to the client with the quote and both outer
+ *     addresses as each expects.
  *
  * The quote's IP checksum, its TCP/UDP checksum (when quoted, and for UDP when not 0) and the ICMP
  * checksum are updated incrementally. Outer and quoted IP headers without options only.
@@ -197,29 +198,12 @@ static __always_inline int icmp_to_backend(struct __sk_buff *skb, const struct i
 }
 
 /*
- * tc, from a pod: if @skb is an ICMP error about a reply the pod got from a service (a closed
- * port, say), send it to the backend instead of the service address. Flows a pod source-NATs to
- * itself (hairpin) are left alone. Returns TC_ACT_OK, or TC_ACT_SHOT when a write failed.
- */
-static __always_inline int icmp_to_backend_skb(struct __sk_buff *skb)
-{
-	struct icmp_err_pkt p;
-	struct sl_ct_entry *ct;
-
-	if (icmp_err_load(skb, &p))
-		return TC_ACT_OK;
-	ct = icmp_err_flow(&p, SL_CT_DIR_SERVICE);
-	if (!ct || (ct->flags & SL_CT_F_SNAT))
-		return TC_ACT_OK;
-	return icmp_to_backend(skb, &p, ct) ? TC_ACT_SHOT : TC_ACT_OK;
-}
-
-/*
- * tc, arriving on the external interface: an ICMP error about a north-south flow.
- *   about a reply (SERVICE entry): to the backend as icmp_to_backend_skb(); with source NAT, from
+ * tc, arriving on the external interface or from a pod: an ICMP error about a translated flow.
+ *   about a reply (SERVICE entry): to the backend (icmp_to_backend()); with source NAT, from
  *     this node's address, quoting backend -> the node's address and port (ICMP_FORWARD).
- *   about a packet this node sent to another node's backend (source-NATed REPLY entry): from the
- *     service address to the client, quoting client -> service (ICMP_FORWARD).
+ *   about a packet this node source-NATed to a backend (REPLY entry; from outside, the packet went
+ *     to another node's backend): from the service address to the client, quoting client ->
+ *     service (ICMP_FORWARD).
  * Fills @saddr and @daddr, the addresses to route an ICMP_FORWARD by. Returns enum icmp_verdict.
  */
 static __always_inline enum icmp_verdict icmp_ext_skb(struct __sk_buff *skb, __be32 *saddr, __be32 *daddr)

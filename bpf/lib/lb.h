@@ -57,12 +57,13 @@ static __always_inline struct sl_svc_value *lb_lookup(const struct flow *f, enum
  * The frontend @f is addressed to, arriving in @scope. A pod (SL_SCOPE_CLUSTER) may also address
  * an external one (this node's NodePort, an externalIP, a LoadBalancer IP): kube-proxy serves that
  * in the pod's own node, with the short-circuit set of externalTrafficPolicy Local services.
+ * On return @scope is the scope of the frontend found.
  */
-static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *f, enum sl_scope scope)
+static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *f, enum sl_scope *scope)
 {
-	struct sl_svc_value *svc = lb_lookup(f, scope);
+	struct sl_svc_value *svc = lb_lookup(f, *scope);
 
-	if (svc || scope != SL_SCOPE_CLUSTER)
+	if (svc || *scope != SL_SCOPE_CLUSTER)
 		return svc;
 	/*
 	 * Every packet without a conntrack entry comes here, direct pod-to-pod traffic included: look
@@ -73,7 +74,14 @@ static __always_inline struct sl_svc_value *lb_lookup_scoped(const struct flow *
 	if (f->proto == IPPROTO_TCP && !flow_is_syn(f))
 		return NULL;
 	svc = lb_lookup(f, SL_SCOPE_SHORT);
-	return svc ? svc : lb_lookup(f, SL_SCOPE_EXTERNAL);
+	if (svc) {
+		*scope = SL_SCOPE_SHORT;
+		return svc;
+	}
+	svc = lb_lookup(f, SL_SCOPE_EXTERNAL);
+	if (svc)
+		*scope = SL_SCOPE_EXTERNAL;
+	return svc;
 }
 
 /*
@@ -211,30 +219,34 @@ static __always_inline struct sl_backend *lb_pick_backend(const struct sl_svc_va
 }
 
 /*
- * Whether a new flow @f to @be must also be source-NATed to this node (kube-proxy's masquerade).
- * From outside the cluster: under externalTrafficPolicy Cluster always, whichever node runs the
- * backend, as kube-proxy marks all such traffic for masquerade; Local keeps the client's address
- * (and this node's endpoints). From a pod only when it reaches itself (hairpin: it would not accept
- * its own address as source; the entry point sends it back in).
+ * Whether a new flow @f to @be, arriving in @scope at a frontend of scope @found, must also be
+ * source-NATed to this node (kube-proxy's masquerade). An external frontend under
+ * externalTrafficPolicy Cluster always, whichever node runs the backend and whether the client is
+ * outside or a pod here, as kube-proxy marks all such traffic for masquerade; Local keeps the
+ * client's address (and this node's endpoints; pods short-circuit, SL_SCOPE_SHORT). A pod also
+ * when it reaches itself (hairpin: it would not accept its own address as source).
  */
 static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const struct sl_backend *be,
-					 const struct flow *f, enum sl_scope scope)
+					 const struct flow *f, enum sl_scope scope, enum sl_scope found)
 {
-	if (scope == SL_SCOPE_CLUSTER)
-		return !__builtin_memcmp(be->ip, &f->saddr, 4);
-	return !(svc->flags & SL_SVC_F_LOCAL);
+	if (scope == SL_SCOPE_CLUSTER && !__builtin_memcmp(be->ip, &f->saddr, 4))
+		return 1;
+	return found == SL_SCOPE_EXTERNAL && !(svc->flags & SL_SVC_F_LOCAL);
 }
 
+/* Without a range from the agent (sl_config): the old fixed one, Linux's default ephemeral range. */
 #define SNAT_PORT_MIN	32768
-#define SNAT_PORT_SPAN	28232	/* 32768..60999, Linux's default ephemeral range */
+#define SNAT_PORT_MAX	60999
 #define SNAT_TRIES	4
 
 /*
  * Source NAT for new flow @f (entries @fwd/@rev from ct_new_pair()): replies must come back here,
  * so the source becomes this node's address (sl_config) and a port whose REPLY entry this inserts
  * exclusively. The REPLY key names the backend, so flows to this node's backends, to other nodes'
- * and hairpin flows draw from one reservation and never share a tuple. Keeps the client's port
- * when it is free towards that backend, else probes a few hashed others. A port still held by a
+ * and hairpin flows draw from one reservation and never share a tuple. Ports come from sl_config's
+ * range, which the agent keeps outside the node's ephemeral range, so the node's own connections
+ * never take one. Keeps the client's port when it is in that range and free towards that backend,
+ * else probes a few hashed others. A port still held by a
  * closed flow (FIN/RST seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short
  * connections, closed flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
  * returns 0; returns -1 (drop) without a node address or a free port (SL_CNT_EXT_SNAT_FAIL).
@@ -242,20 +254,29 @@ static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const s
 static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd, struct sl_ct_entry *rev,
 				   struct nat_tuple *n)
 {
+	__u16 min = SNAT_PORT_MIN, max = SNAT_PORT_MAX, sport = bpf_ntohs(f->sport);
 	struct sl_config *cfg;
 	struct sl_ct_key rkey;
-	__u32 zero = 0;
+	__u32 zero = 0, span;
 	int i;
 
 	cfg = bpf_map_lookup_elem(&sl_config, &zero);
 	if (!cfg || !cfg->node_ip)
 		return -1;
+	if (cfg->snat_port_min && cfg->snat_port_min <= cfg->snat_port_max) {
+		min = cfg->snat_port_min;
+		max = cfg->snat_port_max;
+	}
+	span = (__u32)max - min + 1;
 	rev->flags = SL_CT_F_SNAT;
 	rev->rev_addr = f->saddr;
 	rev->rev_port = f->sport;
 	for (i = 0; i < SNAT_TRIES; i++) {
-		__u16 port = i ? SNAT_PORT_MIN + (hash_flow(f) + i * 7919) % SNAT_PORT_SPAN : bpf_ntohs(f->sport);
+		__u16 port = sport;
 		struct sl_ct_entry *held;
+
+		if (i || sport < min || sport > max)
+			port = min + (hash_flow(f) + i * 7919) % span;
 
 		ct_key_set(&rkey, fwd->nat_addr, fwd->nat_port, cfg->node_ip, bpf_htons(port), f->proto,
 			   SL_CT_DIR_REPLY);
@@ -295,6 +316,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	struct sl_svc_value *svc;
 	struct sl_backend *be;
 	struct sl_ct_key key;
+	enum sl_scope found = scope;
 	__u32 backend_id;
 	__u64 now;
 
@@ -320,7 +342,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 		return LB_DNAT;
 	}
 
-	svc = lb_lookup_scoped(f, scope);
+	svc = lb_lookup_scoped(f, &found);
 	if (!svc)
 		return LB_UNTOUCHED;
 	if ((svc->flags & SL_SVC_F_SRC_RANGES) && !lb_source_allowed(svc, f)) {
@@ -337,7 +359,7 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	n->dport = bpf_htons(be->port);
 	ct_new_pair(&fwd, &rev, f, svc->svc_id, backend_id, n->daddr, n->dport, now);
 
-	if (!lb_needs_snat(svc, be, f, scope)) {
+	if (!lb_needs_snat(svc, be, f, scope, found)) {
 		ct_insert_pair(&key, &fwd, &rev, f);
 		stats_add(svc->svc_id, f->len, 1);
 		event_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);

@@ -13,6 +13,7 @@
 /* linux/icmp.h drags in libc headers that do not build for the BPF target. */
 #define ICMP_DEST_UNREACH	3
 #define ICMP_PORT_UNREACH	3
+#define ICMP_FRAG_NEEDED	4
 
 struct icmp_unreach {
 	__u8	type;
@@ -29,28 +30,26 @@ struct icmp_reply {
 };
 
 /*
- * Answer @skb (parsed as @f), which came from a pod, with ICMP destination unreachable (port
- * unreachable): the client's connect() or send() fails at once instead of timing out. The frame
- * is rewritten in place: new IP + ICMP headers followed by the offending IP header and the first
+ * Answer @skb (parsed as @f), which came from a pod, with ICMP destination unreachable @code
+ * (@mtu: the next hop's, for "fragmentation needed"), from @f's destination. The frame is
+ * rewritten in place: new IP + ICMP headers followed by the offending IP header and the first
  * 8 bytes of its payload (RFC 792), then sent back out of the interface it came in on.
- * Returns the redirect (SL_CNT_REJECT), or TC_ACT_SHOT when the answer could not be built, e.g.
- * for a header with IP options (SL_CNT_REJECT_FAIL).
+ * Returns the redirect, or -1 when the answer could not be built, e.g. for a header with IP
+ * options.
  */
-static __always_inline int reject_skb(struct __sk_buff *skb, const struct flow *f)
+static __always_inline int icmp_unreach_skb(struct __sk_buff *skb, const struct flow *f, __u8 code, __u16 mtu)
 {
 	struct icmp_reply r = {};
 	struct ethhdr eth;
 	__u8 mac[ETH_ALEN];
 	__u32 sum;
 
-	if (!flow_has_l4(f))
-		return TC_ACT_SHOT;	/* a later fragment: its first one was answered */
 	if (f->l4_off != sizeof(struct ethhdr) + sizeof(struct iphdr))
-		goto fail;	/* IP options: not worth the complexity here */
+		return -1;	/* IP options: not worth the complexity here */
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) ||
 	    bpf_skb_load_bytes(skb, sizeof(eth), &r.orig_ip, sizeof(r.orig_ip)) ||
 	    bpf_skb_load_bytes(skb, f->l4_off, r.orig_l4, sizeof(r.orig_l4)))
-		goto fail;
+		return -1;
 
 	r.ip.version = 4;
 	r.ip.ihl = 5;
@@ -61,7 +60,8 @@ static __always_inline int reject_skb(struct __sk_buff *skb, const struct flow *
 	r.ip.daddr = f->saddr;
 	r.ip.check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0));
 	r.icmp.type = ICMP_DEST_UNREACH;
-	r.icmp.code = ICMP_PORT_UNREACH;
+	r.icmp.code = code;
+	r.icmp.unused = bpf_htonl(mtu);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.icmp,
 			    sizeof(r) - offsetof(struct icmp_reply, icmp), 0);
 	r.icmp.checksum = csum_fold(sum);
@@ -73,13 +73,29 @@ static __always_inline int reject_skb(struct __sk_buff *skb, const struct flow *
 	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(r), 0) ||
 	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
 	    bpf_skb_store_bytes(skb, sizeof(eth), &r, sizeof(r), BPF_F_INVALIDATE_HASH))
-		goto fail;
-	count(SL_CNT_REJECT);
+		return -1;
 	/* ifindex of the host-side veth: egress there is ingress into the pod. */
 	return bpf_redirect(skb->ifindex, 0);
-fail:
-	count(SL_CNT_REJECT_FAIL);
-	return TC_ACT_SHOT;
+}
+
+/*
+ * Refuse @skb (parsed as @f), from a pod, with port unreachable: the client's connect() or send()
+ * fails at once instead of timing out. Returns the redirect (SL_CNT_REJECT), or TC_ACT_SHOT
+ * (SL_CNT_REJECT_FAIL when the answer could not be built).
+ */
+static __always_inline int reject_skb(struct __sk_buff *skb, const struct flow *f)
+{
+	int rc;
+
+	if (!flow_has_l4(f))
+		return TC_ACT_SHOT;	/* a later fragment: its first one was answered */
+	rc = icmp_unreach_skb(skb, f, ICMP_PORT_UNREACH, 0);
+	if (rc < 0) {
+		count(SL_CNT_REJECT_FAIL);
+		return TC_ACT_SHOT;
+	}
+	count(SL_CNT_REJECT);
+	return rc;
 }
 
 #endif /* SLUICE_LIB_REJECT_H */

@@ -52,7 +52,8 @@ describe('hairpin without --external-interface', () => {
       expect(r.counts, `${target}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-a1 ${node}`]: 5 });
     }
     expect(await self.echo(`${CLUSTER_IP}:80`, 256 << 10)).toEqual({ pod: 'web-a1', intact: true });
-    // Another pod keeps its own address (no masquerade on the pod path but for hairpin).
+    // Another pod keeps its own address: without --external-interface, another node's backend would
+    // answer a masqueraded flow where Sluice does not look, so pods' NodePort flows short-circuit.
     const other = await client.burst(`${node}:31180`, { count: 5, byClient: true });
     expect(other.counts).toEqual({ [`web-a1 ${c.pod('client').ip}`]: 5 });
   });

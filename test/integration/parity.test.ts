@@ -14,6 +14,7 @@ import readline from 'node:readline';
 import type { MonitorEvent } from '../../agent/monitor.ts';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, sleep } from '../../sim/netns.ts';
+import { parseEphemeralRange } from '../../agent/masquerade-ports.ts';
 
 let c: SimCluster;
 const agents: Record<string, SimAgent> = {};
@@ -27,6 +28,7 @@ const EXTERNAL_IP = '192.0.2.31';
 const LB_EMPTY = '192.0.2.32';
 const LB_ALLOWED = '192.0.2.33';
 const LB_BLOCKED = '192.0.2.34';
+const LB_LOCAL = '192.0.2.35';
 const NOWHERE = '10.244.1.250';
 
 type Sets = { internal?: boolean; external?: boolean; cluster?: boolean };
@@ -55,6 +57,13 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       namespace: 'p', name: 'local-remote', type: 'NodePort', clusterIps: ['10.96.2.12'], externalTrafficLocal: true,
       ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 31082,
         endpoints: [ep('web-b1', 8080, { internal: true, external: !onA, cluster: true })] }],
+    },
+    {
+      // eTP Local, the only endpoint on node a: pods short-circuit to it without masquerade.
+      namespace: 'p', name: 'local-here', type: 'LoadBalancer', clusterIps: ['10.96.2.26'], externalTrafficLocal: true,
+      loadBalancerIps: [LB_LOCAL],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 31099,
+        endpoints: [ep('web-a1', 8080, { internal: true, external: onA, cluster: true })] }],
     },
     {
       namespace: 'p', name: 'local-none', type: 'NodePort', clusterIps: ['10.96.2.13'], externalTrafficLocal: true,
@@ -102,6 +111,15 @@ function services(node: string, udpEndpoints = ['web-a1', 'web-b1']): ServiceJso
       ports: [
         { name: 'remote', protocol: 'UDP', port: 54, nodePort: 31094, endpoints: [ep('web-b1', 5400)] },
         { name: 'local', protocol: 'UDP', port: 55, endpoints: [ep('web-a1', 5400)] },
+        { name: 'local-np', protocol: 'UDP', port: 56, nodePort: 31100, endpoints: [ep('web-a1', 5400)] },
+      ],
+    },
+    {
+      // Backends whose port is closed: they answer with ICMP port unreachable.
+      namespace: 'p', name: 'closed', type: 'NodePort', clusterIps: ['10.96.2.27'],
+      ports: [
+        { name: 'here', protocol: 'UDP', port: 59, nodePort: 31101, endpoints: [ep('web-a1', 5999)] },
+        { name: 'there', protocol: 'UDP', port: 60, nodePort: 31102, endpoints: [ep('web-b1', 5999)] },
       ],
     },
     {
@@ -146,6 +164,8 @@ beforeAll(async () => {
     ...[LB_IP, EXTERNAL_IP, LB_EMPTY, LB_ALLOWED, LB_BLOCKED].map((ip) => ({ to: `${ip}/32`, via: 'a' })),
     { to: '10.244.1.0/24', via: 'a' }, { to: '10.244.2.0/24', via: 'b' },
   ]);
+  // Node b's ephemeral range is not Linux's default: its agent must read it (masquerade ports).
+  await nsRun(c.node('b').ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=10000 45000']);
   const extra: Record<string, string[]> = { a: ['--gc-interval', '600'], b: ['--gc-interval', '1', '--ct-syn-timeout', '2'] };
   for (const n of ['a', 'b']) {
     agents[n] = await SimAgent.start(c, n, { args: ['--external-interface', 'eth0', '--external-mode', 'xdp-native', ...extra[n]!] }, services(n));
@@ -163,39 +183,81 @@ afterAll(async () => {
   await c?.destroy();
 });
 
+// kube-proxy's packet-flow tables (nftables proxier_test.go): "pod to NodePort hits both endpoints,
+// masqueraded" under externalTrafficPolicy Cluster; a pod's traffic to an eTP Local service's
+// external address short-circuits to the cluster endpoints unmasqueraded.
 describe('a pod reaches every address kind', () => {
-  it("its own node's NodePort, TCP and UDP, through both nodes' backends", async () => {
-    const tcp = await podA.burst(`${c.node('a').ip}:31080`, { count: 40 });
+  it("its own node's NodePort, TCP and UDP, through both nodes' backends, masqueraded to the node (eTP Cluster)", async () => {
+    const a = c.node('a').ip;
+    const tcp = await podA.burst(`${a}:31080`, { count: 40, byClient: true });
     expect(tcp.failed, JSON.stringify(tcp.errors)).toBe(0);
-    expect(Object.keys(tcp.counts).sort()).toEqual(['web-a1', 'web-b1']);
-    const udp = await podA.burst(`${c.node('a').ip}:31053`, { proto: 'udp', count: 40 });
+    expect(Object.keys(tcp.counts).sort()).toEqual([`web-a1 ${a}`, `web-b1 ${a}`]);
+    const udp = await podA.burst(`${a}:31053`, { proto: 'udp', count: 40, byClient: true });
     expect(udp.failed, JSON.stringify(udp.errors)).toBe(0);
-    expect(Object.keys(udp.counts).sort()).toEqual(['web-a1', 'web-b1']);
+    expect(Object.keys(udp.counts).sort()).toEqual([`web-a1 ${a}`, `web-b1 ${a}`]);
+    const echo = await podA.echo(`${a}:31080`, 256 << 10);
+    expect(echo.intact).toBe(true);
   });
 
-  it("another node's NodePort", async () => {
-    const r = await podA.burst(`${c.node('b').ip}:31080`, { count: 20 });
+  it("another node's NodePort: that node balances and masquerades it", async () => {
+    const b = c.node('b').ip;
+    const r = await podA.burst(`${b}:31080`, { count: 20, byClient: true });
     expect(r.failed, JSON.stringify(r.errors)).toBe(0);
+    expect(Object.keys(r.counts).sort()).toEqual([`web-a1 ${b}`, `web-b1 ${b}`]);
   });
 
-  it('a LoadBalancer IP and an externalIP, balanced in its own node (conntrack there names the backend)', async () => {
+  it('a LoadBalancer IP and an externalIP, balanced in its own node (conntrack there names the backend), masqueraded', async () => {
+    const a = c.node('a').ip;
     for (const ip of [LB_IP, EXTERNAL_IP]) {
-      const r = await podA.burst(`${ip}:80`, { count: 10 });
-      expect(r.counts, ip).toEqual({ 'web-b1': 10 });
+      const r = await podA.burst(`${ip}:80`, { count: 10, byClient: true });
+      expect(r.counts, `${ip}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-b1 ${a}`]: 10 });
+      const u = await podB.burst(`${ip}:80`, { count: 5, byClient: true });
+      expect(u.counts, `${ip} from node b: ${JSON.stringify(u.errors)}`).toEqual({ [`web-b1 ${c.node('b').ip}`]: 5 });
     }
     const ct = maps.a!.conntrack().filter((e) => e.direction === 'service' && e.source.startsWith(`${c.pod('client-a').ip}:`));
     expect(ct.some((e) => e.destination === `${LB_IP}:80` && e.nat === `${c.pod('web-b1').ip}:8080`)).toBe(true);
   });
 
-  it('externalTrafficPolicy Local: outside clients are dropped without a local endpoint, pods short-circuit to the cluster set', async () => {
+  it('externalTrafficPolicy Local: outside clients are dropped without a local endpoint, pods short-circuit to the cluster set unmasqueraded', async () => {
     const before = counters('a').ext_no_local;
     const none = await outside.burst(`${c.node('a').ip}:31082`, { count: 2, timeoutMs: 800 });
     expect(none.errors).toEqual({ TIMEOUT: 2 });
     expect(counters('a').ext_no_local).toBeGreaterThan(before);
     const viaB = await outside.burst(`${c.node('b').ip}:31082`, { count: 5 });
     expect(viaB.counts).toEqual({ 'web-b1': 5 });
-    const pod = await podA.burst(`${c.node('a').ip}:31082`, { count: 10 });
-    expect(pod.counts).toEqual({ 'web-b1': 10 });
+    const podIp = c.pod('client-a').ip;
+    const pod = await podA.burst(`${c.node('a').ip}:31082`, { count: 10, byClient: true });
+    expect(pod.counts).toEqual({ [`web-b1 ${podIp}`]: 10 });
+    // A backend on the pod's own node, through the NodePort and the LoadBalancer IP.
+    for (const target of [`${c.node('a').ip}:31099`, `${LB_LOCAL}:80`]) {
+      const r = await podA.burst(target, { count: 5, byClient: true });
+      expect(r.counts, `${target}: ${JSON.stringify(r.errors)}`).toEqual({ [`web-a1 ${podIp}`]: 5 });
+    }
+  });
+});
+
+describe('masquerade source ports', () => {
+  it("lie outside the node's own ephemeral range (ip_local_port_range of its namespace), as its agent chose and logged", async () => {
+    const want = { a: { min: 1024, max: 29999 }, b: { min: 45001, max: 65535 } } as const;
+    for (const n of ['a', 'b'] as const) {
+      const line = await agents[n]!.waitLog((l) => l.msg === 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
+      expect(line.ports, n).toBe(`${want[n].min}-${want[n].max}`);
+    }
+    // Masqueraded flows on both nodes: node a's own NodePort, node b's (from a pod and from outside).
+    for (const target of [`${c.node('a').ip}:31080`, `${c.node('b').ip}:31080`]) {
+      const r = await podA.burst(target, { count: 30, concurrency: 3 });
+      expect(r.failed, `${target}: ${JSON.stringify(r.errors)}`).toBe(0);
+    }
+    expect((await outside.burst(`${c.node('b').ip}:31080`, { count: 30, concurrency: 3 })).failed).toBe(0);
+    for (const n of ['a', 'b'] as const) {
+      const eph = parseEphemeralRange(await nsRun(c.node(n).ns, 'cat', ['/proc/sys/net/ipv4/ip_local_port_range']));
+      // REPLY entries addressed to the node are the masqueraded flows' (backend -> node:port).
+      const ports = maps[n]!.conntrack().filter((e) => e.direction === 'reply' && e.destination.startsWith(`${c.node(n).ip}:`))
+        .map((e) => Number(e.destination.split(':')[1]));
+      expect(ports.length, n).toBeGreaterThanOrEqual(30);
+      const outside = ports.filter((p) => p < want[n].min || p > want[n].max || (p >= eph.min && p <= eph.max));
+      expect(outside, `node ${n}: ephemeral ${eph.min}-${eph.max}`).toEqual([]);
+    }
   });
 });
 
@@ -357,18 +419,51 @@ describe('IP fragments and ICMP errors both ways', () => {
       { from: podA, target: '10.96.2.23:55', backend: 'web-a1', seen: c.pod('client-a').ip },
       { from: outside, target: `${nodeA}:31095`, backend: 'web-a1', seen: OUTSIDE_IP },
       { from: outside, target: `${nodeA}:31094`, backend: 'web-b1', seen: nodeA },
+      // Masqueraded from a pod (eTP Cluster): the error goes out from node a to web-b1, or to web-a1.
+      { from: podA, target: `${nodeA}:31094`, backend: 'web-b1', seen: nodeA },
+      { from: podA, target: `${nodeA}:31100`, backend: 'web-a1', seen: nodeA },
+      // Hairpin: web-a1 is client and backend.
+      { from: 'web-a1', target: '10.96.2.23:55', backend: 'web-a1', seen: nodeA },
+      { from: 'web-a1', target: `${nodeA}:31100`, backend: 'web-a1', seen: nodeA },
     ];
     try {
       for (const k of cases) {
         const server = servers[k.backend]!;
         await server.cmd({ op: 'udpAnswerLate', port: 5400, delayMs: 300, timeoutMs: 3000 });
-        await k.from.cmd({ op: 'udpSendOnce', target: k.target });
+        const from = typeof k.from === 'string' ? await c.clientIn(c.pod(k.from).ns) : k.from;
+        await from.cmd({ op: 'udpSendOnce', target: k.target });
+        if (from !== k.from) from.proc.kill();
         const r = await server.cmd<{ from: string; socketError: string | null }>({ op: 'udpLateResult' }, 10000);
         expect(r.from.split(':')[0], k.target).toBe(k.seen);
         expect(r.socketError, k.target).toBe('ECONNREFUSED');
       }
     } finally {
       for (const s of Object.values(servers)) s.proc.kill();
+    }
+  });
+
+  it("a backend's port unreachable about a masqueraded datagram reaches the client's connected socket as ECONNREFUSED: hairpin, and a pod's eTP Cluster NodePort flow to this node's backend and another's", async () => {
+    const self = await c.client('web-a1');
+    const nodeA = c.node('a').ip;
+    const cases = [
+      { from: podA, name: 'client-a', target: '10.96.2.27:59' }, // ClusterIP, no source NAT: the kernel's own doing
+      { from: self, name: 'web-a1', target: '10.96.2.27:59' },
+      { from: self, name: 'web-a1', target: `${nodeA}:31101` },
+      { from: podA, name: 'client-a', target: `${nodeA}:31101` },
+      { from: podA, name: 'client-a', target: `${nodeA}:31102` },
+      { from: podB, name: 'client-b', target: `${nodeA}:31101` }, // from outside node a: a north-south flow
+    ];
+    // The backends answer node a's address every time: no ICMP rate limit in their way.
+    const pods = ['web-a1', 'web-b1'];
+    for (const p of pods) await nsRun(c.pod(p).ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
+    try {
+      for (const k of cases) {
+        const r = await k.from.burst(k.target, { proto: 'udp', count: 2, timeoutMs: 1500 });
+        expect(r.errors, `${k.name} -> ${k.target}`).toEqual({ ECONNREFUSED: 2 });
+      }
+    } finally {
+      self.proc.kill();
+      for (const p of pods) await nsRun(c.pod(p).ns, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=1000']);
     }
   });
 

@@ -82,6 +82,18 @@ describe('frontendsOf: endpoint sets, reject or drop, source ranges, SCTP', () =
     expect(fes['192.0.2.20 ext']!.shortCircuit).toBeUndefined();
   });
 
+  it('without north-south (podsUnmasqueraded), eTP Cluster external addresses short-circuit pods too, to the cluster set', () => {
+    const fes = byKind(frontendsOf(svc({
+      type: 'LoadBalancer', loadBalancerIps: ['192.0.2.20'], externalIps: ['192.0.2.10'],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: [local, remote] }],
+    }), { ...ctx, podsUnmasqueraded: true }));
+    for (const k of ['192.168.1.5 ext', '192.0.2.20 ext', '192.0.2.10 ext']) {
+      expect(ips(fes[k]!.shortCircuit), k).toEqual([local.ip, remote.ip]);
+      expect(fes[k]!.localOnly, k).toBe(false);
+    }
+    expect(fes['10.96.0.10']!.shortCircuit).toBeUndefined();
+  });
+
   it('no endpoint in any set rejects, on every address kind (eTP Local with none anywhere too)', () => {
     for (const fe of lb([], { externalTrafficLocal: true })) expect(fe.whenEmpty, frontendKeyOf(fe)).toBe('reject');
   });
