@@ -22,6 +22,8 @@ import {
 export const REPO = new URL('..', import.meta.url).pathname;
 export const NODE_BIN = process.execPath;
 export const GATEWAY = '169.254.1.1';
+/** Ephemeral source ports of clients in the simulation; tests bind fixed ports below 50000. */
+export const CLIENT_EPHEMERAL_PORTS = '50000 60999';
 
 export interface SimNode {
   name: string;
@@ -108,6 +110,15 @@ export class SimCluster {
     await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
   }
 
+  /**
+   * Clients (pods, outside hosts) take ephemeral ports from CLIENT_EPHEMERAL_PORTS only, so a test
+   * may bind fixed source ports below it (to compare the same flows before and after a change)
+   * without a connection it holds open having taken one of them (EADDRINUSE).
+   */
+  async #clientPorts(ns: string): Promise<void> {
+    await nsRun(ns, 'sysctl', ['-qw', `net.ipv4.ip_local_port_range=${CLIENT_EPHEMERAL_PORTS}`]);
+  }
+
   async #addNode(name: string, index: number): Promise<void> {
     if (!/^[a-z0-9]+$/.test(name)) throw new Error(`node name ${name}: use lower-case letters and digits`);
     const ns = `${NS_PREFIX}${this.runId}-${name}`;
@@ -139,6 +150,7 @@ export class SimCluster {
   async addOutside(name: string, ip: string, routes: Array<{ to: string; via: string }> = []): Promise<{ ns: string; ip: string }> {
     const ns = `${NS_PREFIX}${this.runId}-${name}`;
     await this.#addNamespace(ns);
+    await this.#clientPorts(ns);
     const end = `o${this.#namespaces.length}`;
     await nsRun(this.fabricNs, 'ip', ['link', 'add', end, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await nsRun(this.fabricNs, 'ip', ['link', 'set', end, 'master', 'br0', 'up']);
@@ -189,6 +201,7 @@ export class SimCluster {
     const ns = `${node.ns}-${name}`;
     const hostIf = `lxc${crypto.createHash('sha1').update(ns).digest('hex').slice(0, 10)}`;
     await this.#addNamespace(ns);
+    await this.#clientPorts(ns);
     const cgroup = makeCgroup(ns, node.cgroup);
     this.#cgroups.set(ns, cgroup);
     await nsRun(node.ns, 'ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);

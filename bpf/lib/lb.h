@@ -246,9 +246,9 @@ static __always_inline int lb_needs_snat(const struct sl_svc_value *svc, const s
  * and hairpin flows draw from one reservation and never share a tuple. Ports come from sl_config's
  * range, which the agent keeps outside the node's ephemeral range, so the node's own connections
  * never take one. Keeps the client's port when it is in that range and free towards that backend,
- * else probes a few hashed others. A port still held by a
- * closed flow (FIN/RST seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short
- * connections, closed flows would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
+ * else probes a few hashed others. When none is free, a port still held by a closed flow (FIN/RST
+ * seen) is taken over, as TCP reuses TIME_WAIT: under a stream of short connections, closed flows
+ * would otherwise hold every candidate. Sets @n's source and @fwd's SNAT fields and
  * returns 0; returns -1 (drop) without a node address or a free port (SL_CNT_EXT_SNAT_FAIL).
  */
 static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd, struct sl_ct_entry *rev,
@@ -271,23 +271,33 @@ static __always_inline int lb_snat(const struct flow *f, struct sl_ct_entry *fwd
 	rev->flags = SL_CT_F_SNAT;
 	rev->rev_addr = f->saddr;
 	rev->rev_port = f->sport;
-	for (i = 0; i < SNAT_TRIES; i++) {
+	/*
+	 * Probe 0 keeps the client's port (when in range), the others hash. A free port first: taking
+	 * over a closed flow's port right away could meet the backend's socket of that flow still
+	 * closing, whose answer to the new SYN costs the client a 1 s retransmission. Only when every
+	 * probe is held is a closed flow's port taken over (second pass), as TCP reuses TIME_WAIT.
+	 */
+	for (i = 0; i < 2 * SNAT_TRIES; i++) {
+		int probe = i % SNAT_TRIES;
 		__u16 port = sport;
 		struct sl_ct_entry *held;
 
-		if (i || sport < min || sport > max)
-			port = min + (hash_flow(f) + i * 7919) % span;
+		if (probe || sport < min || sport > max)
+			port = min + (hash_flow(f) + probe * 7919) % span;
 
 		ct_key_set(&rkey, fwd->nat_addr, fwd->nat_port, cfg->node_ip, bpf_htons(port), f->proto,
 			   SL_CT_DIR_REPLY);
-		if (!bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_NOEXIST))
-			break;
+		if (i < SNAT_TRIES) {
+			if (!bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_NOEXIST))
+				break;
+			continue;
+		}
 		held = bpf_map_lookup_elem(&sl_ct, &rkey);
 		if (held && (held->flags & SL_CT_F_CLOSING) &&
 		    !bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_EXIST))
 			break;
 	}
-	if (i == SNAT_TRIES) {
+	if (i == 2 * SNAT_TRIES) {
 		count(SL_CNT_EXT_SNAT_FAIL);
 		return -1;
 	}
