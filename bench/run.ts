@@ -395,6 +395,10 @@ async function measureMemory(agent: Agent, count: number, endpoints: number, siz
     note: 'agent RSS from /proc/<agent pid>/status (VmRSS, VmHWM); BPF map bytes = sum of bytes_memlock of every pinned map (bpftool), as sized with the flags in map_sizes',
   });
   log(`  memory at ${count} services: agent RSS ${(m.rss / 2 ** 20).toFixed(1)} MiB (peak ${(m.hwm / 2 ** 20).toFixed(1)}), BPF maps ${(b.total / 2 ** 20).toFixed(1)} MiB`);
+  // Issue 14's headline keys, "<services>x<endpoints>" as measured.
+  const key = `${count}x${endpoints}`, mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
+  (res.memory.agent_rss_mib ??= {})[key] = mib(m.rss);
+  (res.memory.bpf_maps_mib ??= {})[key] = mib(b.total);
 }
 
 // ---- one endpoint change ------------------------------------------------------------------

@@ -31,6 +31,9 @@ export interface Results {
   memory: Record<string, ByCount<Record<string, unknown>>> & {
     /** RSS (MiB) of the control plane with informers, as deployed, keyed "<services>x<endpoints>" (bench/cp-memory.ts). */
     controlplane_rss_mib?: Record<string, number | null>;
+    /** The agent's RSS (MiB) and its BPF maps' bytes_memlock (MiB), keyed "<services>x<endpoints>". */
+    agent_rss_mib?: Record<string, number>;
+    bpf_maps_mib?: Record<string, number>;
   };
   load_ms: Record<string, ByCount<number[]>>;
   /** Sluice programming syncCount x 10 from nothing, median seconds: state-file mode and an agent connecting to the control plane. */
