@@ -174,6 +174,9 @@ static __always_inline void ct_forget_stale_reply(const struct flow *f)
 
 	if (f->proto != IPPROTO_UDP && !flow_is_syn(f))
 		return;
+	/* As in ct_forget_reply(): no REPLY entry can have a source whose filter bit is clear. */
+	if (!addr_maybe(SL_ADDR_REPLY_SRC, f->daddr))
+		return;
 	ct_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
 	rev = bpf_map_lookup_elem(&sl_ct, &rkey);
 	if (!rev || (rev->flags & SL_CT_F_SNAT))
