@@ -43,8 +43,9 @@ export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
-  services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges', 'sl_sock_stats'], backends: ['sl_backends'], maglev: ['sl_maglev'],
-  ct: ['sl_ct'], affinity: ['sl_affinity'], sockRev: ['sl_sock_rev'],
+  services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges', 'sl_sock_stats', 'sl_services6', 'sl_src_ranges6'],
+  backends: ['sl_backends', 'sl_backends6'], maglev: ['sl_maglev'],
+  ct: ['sl_ct'], affinity: ['sl_affinity'], sockRev: ['sl_sock_rev', 'sl_sock_rev6'], ct6: ['sl_ct6'],
 };
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/sluice';

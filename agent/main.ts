@@ -55,7 +55,8 @@ mTLS to the control plane (all three, or none):
   --maglev-slots N           (1,009 per service of 10 endpoints), ${DEFAULT_SIZES.ct} conntrack,
   --max-conntrack N          ${DEFAULT_SIZES.affinity} affinity and ${DEFAULT_SIZES.sockRev} socket-level
   --max-affinity N           reverse entries: 10,000 services of 10 endpoints; see
-  --max-sock-rev N           docs/operations.md for more)
+  --max-sock-rev N           docs/operations.md for more; IPv6 frontends and backends share the
+  --max-conntrack6 N         first two, IPv6 flows have ${DEFAULT_SIZES.ct6} conntrack entries of their own)
   --ct-tcp-timeout S       idle TCP flows are forgotten after S seconds (default: ${DEFAULT_GC.tcpSeconds})
   --ct-udp-timeout S       idle UDP flows (default: ${DEFAULT_GC.udpSeconds})
   --ct-closing-timeout S   TCP flows after FIN/RST (default: ${DEFAULT_GC.closingSeconds})
@@ -90,7 +91,7 @@ function parse() {
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '127.0.0.1:9964' },
         'healthz-addr': { type: 'string', default: '0.0.0.0:10256' }, 'healthz-timeout': str, 'max-services': str, 'max-backends': str,
-        'maglev-slots': str, 'max-conntrack': str, 'max-affinity': str, 'max-sock-rev': str, 'ct-tcp-timeout': str, 'ct-udp-timeout': str,
+        'maglev-slots': str, 'max-conntrack': str, 'max-affinity': str, 'max-sock-rev': str, 'max-conntrack6': str, 'ct-tcp-timeout': str, 'ct-udp-timeout': str,
         'ct-closing-timeout': str, 'ct-syn-timeout': str, 'nodeport-addresses': { type: 'string', default: 'primary' }, 'gc-interval': str, 'scan-interval': str,
         'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
@@ -149,6 +150,7 @@ try {
       backends: num('max-backends', args['max-backends'], DEFAULT_SIZES.backends),
       maglev: num('maglev-slots', args['maglev-slots'], DEFAULT_SIZES.maglev),
       ct: num('max-conntrack', args['max-conntrack'], DEFAULT_SIZES.ct),
+      ct6: num('max-conntrack6', args['max-conntrack6'], DEFAULT_SIZES.ct6!),
       affinity: num('max-affinity', args['max-affinity'], DEFAULT_SIZES.affinity),
       sockRev: num('max-sock-rev', args['max-sock-rev'], DEFAULT_SIZES.sockRev!),
     },

@@ -149,6 +149,7 @@ struct sl_ct_entry {
 enum sl_aff_client {
 	SL_AFF_CLIENT_ADDR4	= 0,	/* client[0..3]: the client's IPv4 address, as on the wire */
 	SL_AFF_CLIENT_NETNS	= 1,	/* client[0..7]: a network namespace cookie (socket-level, no address yet) */
+	SL_AFF_CLIENT_ADDR6	= 2,	/* client[0..15]: the client's IPv6 address (/128), as on the wire */
 };
 
 /* Since layout 2 the client is named by kind in 16 bytes, room for an IPv6 address too. */
@@ -356,6 +357,117 @@ struct sl_sock_rev_value {
 struct sl_sock_stats {
 	__u64	translations;	/* connect()/sendmsg() calls given a backend */
 	__u64	rejects;	/* connect()/sendmsg() refused: no endpoints */
+};
+
+/*
+ * IPv6 (docs/ipv6.md). The family is known from the L3 header, or from the socket hook, before any
+ * map is touched, so IPv6 has maps of its own and the IPv4 path keeps exactly its lookups. What
+ * holds no address is shared: sl_svc_value, sl_maglev (backend ids), sl_affinity (a client kind),
+ * sl_svc_stats, sl_sock_stats, the counters. Backend ids come from one id space: an id is in
+ * sl_backends or in sl_backends6, never both. Adding these maps changed no existing layout.
+ *
+ * Addresses the datapath compares (conntrack, fragments, socket reverse) are __be32[4], so a
+ * comparison is four word loads; the maps people read keep __u8[16], as their IPv4 twins do.
+ */
+enum sl_size6 {
+	SL_MAX_CT6		= 32768,	/* sl_ct6 entries (--max-conntrack6): preallocated, as sl_ct */
+};
+
+/* sl_services6: sl_svc_key with a 128-bit address; the value is the same struct sl_svc_value. */
+struct sl_svc6_key {
+	__u8	vip[16];
+	__u16	port;		/* host order */
+	__u8	proto;
+	__u8	scope;		/* SL_SCOPE_* */
+};
+
+/* sl_backends6: by id, from the same id space as sl_backends. */
+struct sl_backend6 {
+	__u8	ip[16];
+	__u16	port;		/* host order */
+	__u8	proto;
+	__u8	flags;		/* SL_BE_F_* */
+	__u32	svc_id;		/* owning frontend */
+};
+
+/* sl_ct6: as sl_ct_key / sl_ct_entry, addresses as on the wire. */
+struct sl_ct6_key {
+	__be32	saddr[4];
+	__be32	daddr[4];
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	dir;		/* SL_CT_DIR_* */
+	__u16	pad;
+};
+
+struct sl_ct6_entry {
+	__be32	nat_addr[4];	/* SERVICE: backend address; REPLY: service address */
+	__be32	rev_addr[4];	/* with SL_CT_F_SNAT, as sl_ct_entry.rev_addr */
+	__be16	nat_port;
+	__be16	rev_port;
+	__u16	flags;		/* SL_CT_F_* */
+	__u16	pad;
+	__u32	svc_id;
+	__u32	backend_id;
+	__u64	created_ns;	/* CLOCK_MONOTONIC */
+	__u64	last_seen_ns;	/* refreshed at most once a second */
+};
+
+/* sl_src_ranges6: as sl_src_range_key; prefixlen counts svc_id's 32 bits plus the CIDR's (<= 160). */
+struct sl_src_range6_key {
+	__u32	prefixlen;
+	__u32	svc_id;		/* host order */
+	__u8	addr[16];
+};
+
+/* sl_config6[0]: the node's IPv6 source for masqueraded flows (ports: sl_config's range). */
+struct sl_config6 {
+	__u8	node_ip[16];	/* all zero: no IPv6 address to masquerade to (flows needing one are dropped) */
+};
+
+/* sl_frags6: an IPv6 datagram in fragments (its Fragment header's 32-bit identification). */
+struct sl_frag6_key {
+	__be32	saddr[4];
+	__be32	daddr[4];
+	__be32	id;
+	__u8	proto;		/* the upper-layer protocol after the extension headers */
+	__u8	pad[3];
+};
+
+/* sl_sock_rev6: as sl_sock_rev_key / _value for connect6()/sendmsg6() translations. */
+struct sl_sock_rev6_key {
+	__u64	cookie;		/* socket cookie */
+	__be32	backend_addr[4];
+	__be16	backend_port;
+	__u16	pad;
+};
+
+struct sl_sock_rev6_value {
+	__be32	svc_addr[4];
+	__be16	svc_port;
+	__u16	pad;
+	__u32	svc_id;
+	__u32	backend_id;
+};
+
+/*
+ * A datapath event about an IPv6 packet: sl_event's fields with 128-bit addresses. Both go to
+ * sl_events; a reader tells them apart by the record's size.
+ */
+struct sl_event6 {
+	__u64	ts_ns;
+	__be32	saddr[4];
+	__be32	daddr[4];
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;
+	__u8	type;		/* SL_EV_* */
+	__u8	reason;		/* SL_EV_REASON_* */
+	__u8	pad;
+	__u32	svc_id;
+	__u32	backend_id;
+	__u32	pad2;
 };
 
 #endif /* SLUICE_MAPS_H */

@@ -1,11 +1,17 @@
 // The simulated cluster: nodes and pods as network namespaces, one implementation for the tests,
 // the demo and the benchmarks.
 //
-//   sluice-<run>-fabric      a bridge joining the nodes' eth0 (10.10.0.0/24), like a ToR switch
+//   sluice-<run>-fabric      a bridge joining the nodes' eth0 (10.10.0.0/24, fd00:10:10::/64), like a
+//                            ToR switch
 //   sluice-<run>-<node>      a node: eth0 on the fabric, 169.254.1.1/32 on lo as the pods' gateway,
 //                            a route per pod to its host-side veth (lxc*), routes to the other
-//                            nodes' pod CIDRs (10.244.<i>.0/24) over the fabric
-//   sluice-<run>-<node>-<pod> a pod: eth0 with a /32, default route via 169.254.1.1
+//                            nodes' pod CIDRs (10.244.<i>.0/24, fd00:10:244:<i>::/64) over the fabric
+//   sluice-<run>-<node>-<pod> a pod: eth0 with a /32 and a /128, default routes via 169.254.1.1 and
+//                            fe80::1 (on the host side of its veth)
+//
+// Both families everywhere (a dual-stack cluster); an IPv6 address mirrors its IPv4 twin's last
+// number as text (10.244.1.5 <-> fd00:10:244:1::5), so either names the other at a glance.
+// Duplicate address detection is off in every namespace: addresses are usable at once.
 //
 // Each node also has a cgroup v2 directory of that name, each pod one inside its node's
 // (sim/cgroup.ts); every process started for a node or a pod runs in it.
@@ -22,6 +28,16 @@ import {
 export const REPO = new URL('..', import.meta.url).pathname;
 export const NODE_BIN = process.execPath;
 export const GATEWAY = '169.254.1.1';
+/** The pods' IPv6 gateway: a link-local address on the host side of every pod's veth. */
+export const GATEWAY6 = 'fe80::1';
+
+/** The IPv6 twin of a sim IPv4 address in 10.10.0.0/24 (fabric) or 10.244.<i>.0/24 (pods). */
+export function simIp6(ip4: string): string {
+  const [a, b, c, d] = ip4.split('.');
+  if (a === '10' && b === '10' && c === '0') return `fd00:10:10::${d}`;
+  if (a === '10' && b === '244') return `fd00:10:244:${c}::${d}`;
+  throw new Error(`${ip4}: no IPv6 twin in the simulated cluster's ranges`);
+}
 /** Ephemeral source ports of clients in the simulation; tests bind fixed ports below 50000. */
 export const CLIENT_EPHEMERAL_PORTS = '50000 60999';
 
@@ -32,7 +48,10 @@ export interface SimNode {
   /** Node name as the agent knows it; also its pin directory name. */
   nodeName: string;
   ip: string;
+  /** The node's IPv6 address on the fabric (fd00:10:10::<index>). */
+  ip6: string;
   podCidr: string;
+  podCidr6: string;
   /** The node's cgroup v2 directory: its agent attaches the socket-level programs here. */
   cgroup: string;
   pods: Map<string, SimPod>;
@@ -43,6 +62,7 @@ export interface SimPod {
   node: SimNode;
   ns: string;
   ip: string;
+  ip6: string;
   hostIf: string;
   /** The pod's cgroup, a child of its node's. */
   cgroup: string;
@@ -91,10 +111,12 @@ export class SimCluster {
       await nsRun(c.fabricNs, 'ip', ['link', 'set', 'br0', 'up']);
       let i = 0;
       for (const n of opts.nodes) await c.#addNode(n, ++i);
-      // Every node routes every other node's pod CIDR over the fabric.
+      // Every node routes every other node's pod CIDRs over the fabric.
       for (const a of c.nodes.values()) {
         for (const b of c.nodes.values()) {
-          if (a !== b) await nsRun(a.ns, 'ip', ['route', 'add', b.podCidr, 'via', b.ip, 'dev', 'eth0']);
+          if (a === b) continue;
+          await nsRun(a.ns, 'ip', ['route', 'add', b.podCidr, 'via', b.ip, 'dev', 'eth0']);
+          await nsRun(a.ns, 'ip', ['-6', 'route', 'add', b.podCidr6, 'via', b.ip6, 'dev', 'eth0']);
         }
       }
       return c;
@@ -107,6 +129,9 @@ export class SimCluster {
   async #addNamespace(ns: string): Promise<void> {
     await run('ip', ['netns', 'add', ns]);
     this.#namespaces.push(ns);
+    // Before any interface exists, so every one (and a veth moved in) inherits it: no tentative
+    // addresses waiting out duplicate address detection.
+    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
     await nsRun(ns, 'ip', ['link', 'set', 'lo', 'up']);
   }
 
@@ -124,7 +149,8 @@ export class SimCluster {
     const ns = `${NS_PREFIX}${this.runId}-${name}`;
     await this.#addNamespace(ns);
     const node: SimNode = {
-      name, index, ns, nodeName: `${this.runId}-${name}`, ip: `10.10.0.${index}`, podCidr: `10.244.${index}.0/24`,
+      name, index, ns, nodeName: `${this.runId}-${name}`, ip: `10.10.0.${index}`, ip6: `fd00:10:10::${index}`,
+      podCidr: `10.244.${index}.0/24`, podCidr6: `fd00:10:244:${index}::/64`,
       cgroup: makeCgroup(ns), pods: new Map(),
     };
     this.#cgroups.set(ns, node.cgroup);
@@ -135,30 +161,37 @@ export class SimCluster {
     // runs XDP itself (as a NIC's receive path would): a program that passes everything.
     await nsRun(this.fabricNs, 'ip', ['link', 'set', 'dev', `n${index}`, 'xdpdrv', 'obj', `${REPO}build/bpf/sim_xdp_pass.o`, 'sec', 'xdp']);
     await nsRun(ns, 'ip', ['addr', 'add', `${node.ip}/24`, 'dev', 'eth0']);
+    await nsRun(ns, 'ip', ['addr', 'add', `${node.ip6}/64`, 'dev', 'eth0', 'nodad']);
     await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
     await wireChecksums(ns);
     await nsRun(ns, 'ip', ['addr', 'add', `${GATEWAY}/32`, 'dev', 'lo']);
-    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     this.nodes.set(name, node);
   }
 
   /**
    * A host outside the cluster on the nodes' link (a client, or a router in front of the nodes):
-   * `sluice-<run>-<name>` with eth0 <ip>/24 on the fabric. `routes` send prefixes (external or
-   * LoadBalancer IPs, pod CIDRs) to a node, as a router would.
+   * `sluice-<run>-<name>` with eth0 <ip>/24 on the fabric, and its IPv6 twin (simIp6) /64. `routes`
+   * send prefixes of either family (external or LoadBalancer IPs, pod CIDRs) to a node, as a router
+   * would.
    */
-  async addOutside(name: string, ip: string, routes: Array<{ to: string; via: string }> = []): Promise<{ ns: string; ip: string }> {
+  async addOutside(name: string, ip: string, routes: Array<{ to: string; via: string }> = []): Promise<{ ns: string; ip: string; ip6: string }> {
     const ns = `${NS_PREFIX}${this.runId}-${name}`;
     await this.#addNamespace(ns);
     await this.#clientPorts(ns);
     const end = `o${this.#namespaces.length}`;
     await nsRun(this.fabricNs, 'ip', ['link', 'add', end, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await nsRun(this.fabricNs, 'ip', ['link', 'set', end, 'master', 'br0', 'up']);
+    const ip6 = simIp6(ip);
     await nsRun(ns, 'ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    await nsRun(ns, 'ip', ['addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad']);
     await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
     await wireChecksums(ns);
-    for (const r of routes) await nsRun(ns, 'ip', ['route', 'add', r.to, 'via', this.node(r.via).ip]);
-    return { ns, ip };
+    for (const r of routes) {
+      const v6 = r.to.includes(':');
+      await nsRun(ns, 'ip', [...(v6 ? ['-6'] : []), 'route', 'add', r.to, 'via', v6 ? this.node(r.via).ip6 : this.node(r.via).ip]);
+    }
+    return { ns, ip, ip6 };
   }
 
   /** A traffic driver (sim/tools/podclient.ts) in any namespace of this cluster. */
@@ -188,7 +221,10 @@ export class SimCluster {
     }
   }
 
-  /** Add a pod on `nodeName`; its IP is the next free one in the node's pod CIDR unless given. */
+  /**
+   * Add a pod on `nodeName`; its IPv4 address is the next free one in the node's pod CIDR unless
+   * given, its IPv6 address that one's twin (simIp6).
+   */
   async addPod(nodeName: string, name: string, opts: { ip?: string } = {}): Promise<SimPod> {
     const node = this.node(nodeName);
     if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`pod name ${name}: use lower-case letters, digits and dashes`);
@@ -205,13 +241,18 @@ export class SimCluster {
     const cgroup = makeCgroup(ns, node.cgroup);
     this.#cgroups.set(ns, cgroup);
     await nsRun(node.ns, 'ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    const ip6 = simIp6(ip);
     await nsRun(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'eth0']);
+    await nsRun(ns, 'ip', ['addr', 'add', `${ip6}/128`, 'dev', 'eth0', 'nodad']);
     await nsRun(ns, 'ip', ['link', 'set', 'eth0', 'up']);
     await nsRun(ns, 'ip', ['route', 'add', GATEWAY, 'dev', 'eth0', 'scope', 'link']);
     await nsRun(ns, 'ip', ['route', 'add', 'default', 'via', GATEWAY, 'dev', 'eth0']);
+    await nsRun(ns, 'ip', ['-6', 'route', 'add', 'default', 'via', GATEWAY6, 'dev', 'eth0']);
+    await nsRun(node.ns, 'ip', ['addr', 'add', `${GATEWAY6}/64`, 'dev', hostIf, 'nodad']);
     await nsRun(node.ns, 'ip', ['link', 'set', hostIf, 'up']);
     await nsRun(node.ns, 'ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
-    const pod: SimPod = { name, node, ns, ip, hostIf, cgroup };
+    await nsRun(node.ns, 'ip', ['-6', 'route', 'add', `${ip6}/128`, 'dev', hostIf]);
+    const pod: SimPod = { name, node, ns, ip, ip6, hostIf, cgroup };
     node.pods.set(name, pod);
     return pod;
   }
@@ -223,6 +264,7 @@ export class SimCluster {
     this.#cgroups.delete(pod.ns);
     this.#namespaces = this.#namespaces.filter((n) => n !== pod.ns);
     await nsRun(pod.node.ns, 'ip', ['route', 'del', `${pod.ip}/32`], { allowFail: true });
+    await nsRun(pod.node.ns, 'ip', ['-6', 'route', 'del', `${pod.ip6}/128`], { allowFail: true });
     pod.node.pods.delete(name);
   }
 

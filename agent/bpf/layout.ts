@@ -1,12 +1,17 @@
 // TypeScript mirror of bpf/sluice_maps.h: one codec per struct, laid out with C's alignment rules.
 // test/integration/layout.test.ts checks every struct here against the BTF clang emits.
+import { bytesToIp, familyOf, ipBytes } from '../../common/ip.ts';
 
 type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 'be16';
-/** `ip4`: __u8[4] address; `be32ip`: __be32 address (4-aligned); `charN`: NUL-padded string; `bytesN`: __u8[N], raw. */
-type FieldType = Scalar | 'ip4' | 'be32ip' | `char${number}` | `bytes${number}`;
+/**
+ * `ip4`: __u8[4] address; `be32ip`: __be32 address (4-aligned); `ip6`: __u8[16] address; `be32ip6`:
+ * __be32[4] address (4-aligned); `charN`: NUL-padded string; `bytesN`: __u8[N], raw. Addresses are
+ * text in common/ip.ts's canonical form.
+ */
+type FieldType = Scalar | 'ip4' | 'be32ip' | 'ip6' | 'be32ip6' | `char${number}` | `bytes${number}`;
 
-const SIZE: Record<Scalar | 'ip4' | 'be32ip', [size: number, align: number]> = {
-  u8: [1, 1], u16: [2, 2], u32: [4, 4], u64: [8, 8], be16: [2, 2], ip4: [4, 1], be32ip: [4, 4],
+const SIZE: Record<Scalar | 'ip4' | 'be32ip' | 'ip6' | 'be32ip6', [size: number, align: number]> = {
+  u8: [1, 1], u16: [2, 2], u32: [4, 4], u64: [8, 8], be16: [2, 2], ip4: [4, 1], be32ip: [4, 4], ip6: [16, 1], be32ip6: [16, 4],
 };
 
 function sizeAlign(t: FieldType): [number, number] {
@@ -24,7 +29,7 @@ export interface Field {
 
 type ValueOf<T extends FieldType> = T extends 'u64' ? bigint
   : T extends `bytes${number}` ? Buffer
-  : T extends 'ip4' | 'be32ip' | `char${number}` ? string
+  : T extends 'ip4' | 'be32ip' | 'ip6' | 'be32ip6' | `char${number}` ? string
   : number;
 
 type Decoded<F extends readonly (readonly [string, FieldType])[]> = {
@@ -62,6 +67,7 @@ export class StructCodec<T extends Record<string, unknown>> {
         case 'u64': buf.writeBigUInt64LE(BigInt((v as bigint | number | undefined) ?? 0), o); break;
         case 'be16': buf.writeUInt16BE(Number(v ?? 0), o); break;
         case 'ip4': case 'be32ip': writeIp(String(v ?? '0.0.0.0'), buf, o); break;
+        case 'ip6': case 'be32ip6': writeIp6(String(v ?? '::'), buf, o); break;
         default: if (fl.type.startsWith('bytes')) {
           buf.fill(0, o, o + fl.size);
           (v as Buffer | undefined)?.copy(buf, o, 0, fl.size);
@@ -85,6 +91,7 @@ export class StructCodec<T extends Record<string, unknown>> {
         case 'u64': out[fl.name] = buf.readBigUInt64LE(o); break;
         case 'be16': out[fl.name] = buf.readUInt16BE(o); break;
         case 'ip4': case 'be32ip': out[fl.name] = `${buf[o]}.${buf[o + 1]}.${buf[o + 2]}.${buf[o + 3]}`; break;
+        case 'ip6': case 'be32ip6': out[fl.name] = ip6Text(buf, o); break;
         default: if (fl.type.startsWith('bytes')) {
           out[fl.name] = Buffer.from(buf.subarray(o, o + fl.size));
         } else {
@@ -136,6 +143,18 @@ function dottedQuad(ip: string): number {
   return dots === 3 && digits ? v * 256 + part : -1;
 }
 
+/** Write IPv6 address `ip`'s 16 bytes at `off` of `buf`; throws when it is no IPv6 address. */
+export function writeIp6(ip: string, buf: Buffer, off: number): Buffer {
+  if (familyOf(ip) !== 6) throw new Error(`not an IPv6 address: ${JSON.stringify(ip)}`);
+  ipBytes(ip).copy(buf, off);
+  return buf;
+}
+
+/** The 16 bytes at `off` as canonical IPv6 text (RFC 5952, common/ip.ts). */
+export function ip6Text(buf: Buffer, off = 0): string {
+  return bytesToIp(buf.subarray(off, off + 16));
+}
+
 /** Everything else: parsed as before (and refused when it is no address). */
 function slowIpToBytes(ip: string): Buffer {
   const parts = ip.split('.').map(Number);
@@ -150,7 +169,7 @@ function slowIpToBytes(ip: string): Buffer {
 /** The enums of bpf/sluice_maps.h by C name, each constant with its value; checked against BTF. */
 export const ENUMS = {
   sl_layout: { SL_LAYOUT_VERSION: 2 },
-  sl_aff_client: { SL_AFF_CLIENT_ADDR4: 0, SL_AFF_CLIENT_NETNS: 1 },
+  sl_aff_client: { SL_AFF_CLIENT_ADDR4: 0, SL_AFF_CLIENT_NETNS: 1, SL_AFF_CLIENT_ADDR6: 2 },
   sl_size: {
     SL_MAX_SERVICES: 16384, SL_MAX_BACKENDS: 122880, SL_MAGLEV_SLOTS: 10600000, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 131072,
     SL_MAX_AFFINITY: 16384, SL_NAME_LEN: 44,
@@ -168,11 +187,13 @@ export const ENUMS = {
   sl_frag_size: { SL_MAX_FRAGS: 8192 },
   sl_addr_kind: { SL_ADDR_FRONTEND: 0, SL_ADDR_REPLY_SRC: 1 },
   sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 1024, SL_ADDR_FILTER_BITS: 65536 },
+  sl_size6: { SL_MAX_CT6: 32768 },
 } as const;
 
 export const { SL_MAX_SERVICES, SL_MAX_BACKENDS, SL_MAGLEV_SLOTS, SL_MAGLEV_CHUNK, SL_MAX_CT, SL_MAX_AFFINITY, SL_NAME_LEN } = ENUMS.sl_size;
 export const { SL_LAYOUT_VERSION } = ENUMS.sl_layout;
-export const { SL_AFF_CLIENT_ADDR4, SL_AFF_CLIENT_NETNS } = ENUMS.sl_aff_client;
+export const { SL_AFF_CLIENT_ADDR4, SL_AFF_CLIENT_NETNS, SL_AFF_CLIENT_ADDR6 } = ENUMS.sl_aff_client;
+export const { SL_MAX_CT6 } = ENUMS.sl_size6;
 export const { SL_SCOPE_CLUSTER, SL_SCOPE_EXTERNAL, SL_SCOPE_SHORT } = ENUMS.sl_scope;
 export const { SL_SVC_F_AFFINITY, SL_SVC_F_LOCAL, SL_SVC_F_DROP, SL_SVC_F_SRC_RANGES } = ENUMS.sl_svc_flag;
 export const { SL_BE_F_TERMINATING, SL_BE_F_LOCAL } = ENUMS.sl_be_flag;
@@ -193,7 +214,7 @@ export const DROP_NAMES = ['empty', 'src_range', 'frag_no_first'] as const;
 /** Default map sizes (the agent's --max-* flags; SL_MAX_* in C). */
 export const DEFAULT_SIZES = {
   services: SL_MAX_SERVICES, backends: SL_MAX_BACKENDS, maglev: SL_MAGLEV_SLOTS, ct: SL_MAX_CT, affinity: SL_MAX_AFFINITY,
-  sockRev: SL_MAX_SOCK_REV,
+  sockRev: SL_MAX_SOCK_REV, ct6: SL_MAX_CT6,
 };
 
 export const meta = codec('sl_meta', [['layout_version', 'u32'], ['pad', 'u32']] as const);
@@ -228,9 +249,11 @@ export const ctEntry = codec('sl_ct_entry', [
 export const affKey = codec('sl_aff_key', [['svc_id', 'u32'], ['kind', 'u8'], ['pad', 'bytes3'], ['client', 'bytes16']] as const);
 export const AFF_CLIENT_OFFSET = affKey.fields.find((f) => f.name === 'client')!.offset;
 
-/** The affinity key's client for people: an IPv4 address, or the network namespace's cookie. */
+/** The affinity key's client for people: an IPv4 or IPv6 address, or the network namespace's cookie. */
 export function affClient(k: { kind: number; client: Buffer }): string {
-  return k.kind === SL_AFF_CLIENT_ADDR4 ? `${k.client[0]}.${k.client[1]}.${k.client[2]}.${k.client[3]}` : `netns:${k.client.readBigUInt64LE(0)}`;
+  if (k.kind === SL_AFF_CLIENT_ADDR4) return `${k.client[0]}.${k.client[1]}.${k.client[2]}.${k.client[3]}`;
+  if (k.kind === SL_AFF_CLIENT_ADDR6) return ip6Text(k.client, 0);
+  return `netns:${k.client.readBigUInt64LE(0)}`;
 }
 
 export const affValue = codec('sl_aff_value', [
@@ -280,6 +303,47 @@ export const fragKey = codec('sl_frag_key', [
 ] as const);
 export const fragPorts = codec('sl_frag_ports', [['sport', 'be16'], ['dport', 'be16']] as const);
 
+// IPv6 (sluice_maps.h): the address-holding maps' twins; everything else is shared.
+export const svc6Key = codec('sl_svc6_key', [
+  ['vip', 'ip6'], ['port', 'u16'], ['proto', 'u8'], ['scope', 'u8'],
+] as const);
+
+export const backend6 = codec('sl_backend6', [
+  ['ip', 'ip6'], ['port', 'u16'], ['proto', 'u8'], ['flags', 'u8'], ['svc_id', 'u32'],
+] as const);
+
+export const ct6Key = codec('sl_ct6_key', [
+  ['saddr', 'be32ip6'], ['daddr', 'be32ip6'], ['sport', 'be16'], ['dport', 'be16'],
+  ['proto', 'u8'], ['dir', 'u8'], ['pad', 'u16'],
+] as const);
+
+export const ct6Entry = codec('sl_ct6_entry', [
+  ['nat_addr', 'be32ip6'], ['rev_addr', 'be32ip6'], ['nat_port', 'be16'], ['rev_port', 'be16'], ['flags', 'u16'], ['pad', 'u16'],
+  ['svc_id', 'u32'], ['backend_id', 'u32'], ['created_ns', 'u64'], ['last_seen_ns', 'u64'],
+] as const);
+
+export const srcRange6Key = codec('sl_src_range6_key', [['prefixlen', 'u32'], ['svc_id', 'u32'], ['addr', 'ip6']] as const);
+
+export const config6 = codec('sl_config6', [['node_ip', 'ip6']] as const);
+
+export const frag6Key = codec('sl_frag6_key', [
+  ['saddr', 'be32ip6'], ['daddr', 'be32ip6'], ['id', 'u32'], ['proto', 'u8'], ['pad', 'bytes3'],
+] as const);
+
+export const sockRev6Key = codec('sl_sock_rev6_key', [
+  ['cookie', 'u64'], ['backend_addr', 'be32ip6'], ['backend_port', 'be16'], ['pad', 'u16'],
+] as const);
+
+export const sockRev6Value = codec('sl_sock_rev6_value', [
+  ['svc_addr', 'be32ip6'], ['svc_port', 'be16'], ['pad', 'u16'], ['svc_id', 'u32'], ['backend_id', 'u32'],
+] as const);
+
+/** A ring-buffer record about an IPv6 packet; sl_event's fields, told apart by size. */
+export const event6 = codec('sl_event6', [
+  ['ts_ns', 'u64'], ['saddr', 'be32ip6'], ['daddr', 'be32ip6'], ['sport', 'be16'], ['dport', 'be16'],
+  ['proto', 'u8'], ['type', 'u8'], ['reason', 'u8'], ['pad', 'u8'], ['svc_id', 'u32'], ['backend_id', 'u32'], ['pad2', 'u32'],
+] as const);
+
 export type SvcKey = ReturnType<typeof svcKey.decode>;
 export type SvcValue = ReturnType<typeof svcValue.decode>;
 export type Backend = ReturnType<typeof backend.decode>;
@@ -292,7 +356,8 @@ export type DatapathEvent = ReturnType<typeof event.decode>;
 export type SockStats = ReturnType<typeof sockStats.decode>;
 
 export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config,
-  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockStats, fragKey, fragPorts];
+  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockStats, fragKey, fragPorts,
+  svc6Key, backend6, ct6Key, ct6Entry, srcRange6Key, config6, frag6Key, sockRev6Key, sockRev6Value, event6];
 
 /**
  * Map names as pinned (bpf/lib/maps.h), with the key/value codecs each uses (u32 key, u64 value
@@ -315,6 +380,13 @@ export const MAPS = {
   sl_sock_stats: { key: null, value: sockStats, entries: SL_MAX_SERVICES },
   sl_frags: { key: fragKey, value: fragPorts, entries: SL_MAX_FRAGS },
   sl_addr_filter: { key: null, value: null, entries: 2 * ENUMS.sl_addr_filter_size.SL_ADDR_FILTER_WORDS },
+  sl_services6: { key: svc6Key, value: svcValue, entries: SL_MAX_SERVICES },
+  sl_backends6: { key: null, value: backend6, entries: SL_MAX_BACKENDS },
+  sl_ct6: { key: ct6Key, value: ct6Entry, entries: SL_MAX_CT6 },
+  sl_src_ranges6: { key: srcRange6Key, value: { size: 1 }, entries: SL_MAX_SERVICES },
+  sl_config6: { key: null, value: config6, entries: 1 },
+  sl_frags6: { key: frag6Key, value: fragPorts, entries: SL_MAX_FRAGS },
+  sl_sock_rev6: { key: sockRev6Key, value: sockRev6Value, entries: SL_MAX_SOCK_REV },
 } as const;
 export type MapName = keyof typeof MAPS;
 export const MAP_NAMES = Object.keys(MAPS) as MapName[];

@@ -182,6 +182,8 @@ export function fakeMaps(sizes: MapSizes, cpus = 2, faults = new Faults()): Data
     sl_sock_config: 1, sl_sock_rev: sizes.sockRev ?? L.SL_MAX_SOCK_REV, sl_sock_stats: sizes.services,
     sl_frags: L.SL_MAX_FRAGS,
     sl_addr_filter: 2 * L.SL_ADDR_FILTER_WORDS,
+    sl_services6: sizes.services, sl_backends6: sizes.backends, sl_ct6: sizes.ct6 ?? L.SL_MAX_CT6, sl_src_ranges6: sizes.services,
+    sl_config6: 1, sl_frags6: L.SL_MAX_FRAGS, sl_sock_rev6: sizes.sockRev ?? L.SL_MAX_SOCK_REV,
   };
   const maps = Object.fromEntries(L.MAP_NAMES.map((name) => {
     const s = MAP_SHAPES[name];

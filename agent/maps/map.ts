@@ -59,7 +59,7 @@ export interface U32Region {
 }
 
 /** Entries of the resizable maps (sl_maglev: slots, not elements); sockRev: sl_sock_rev (default SL_MAX_SOCK_REV). */
-export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number; sockRev?: number };
+export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number; sockRev?: number; ct6?: number };
 
 /** Everything the datapath programmer writes to: every pinned map, the Maglev slots, the CPU count. */
 export interface DatapathMaps {
@@ -146,6 +146,13 @@ export const MAP_SHAPES: Record<L.MapName, { kind: MapKind; keySize: number; val
   sl_sock_stats: { kind: 'percpu_array', keySize: 4, valueSize: L.sockStats.size },
   sl_frags: { kind: 'lru_hash', keySize: L.fragKey.size, valueSize: L.fragPorts.size },
   sl_addr_filter: { kind: 'array', keySize: 4, valueSize: 8 },
+  sl_services6: { kind: 'hash', keySize: L.svc6Key.size, valueSize: L.svcValue.size },
+  sl_backends6: { kind: 'hash', keySize: 4, valueSize: L.backend6.size },
+  sl_ct6: { kind: 'lru_hash', keySize: L.ct6Key.size, valueSize: L.ct6Entry.size },
+  sl_src_ranges6: { kind: 'lpm_trie', keySize: L.srcRange6Key.size, valueSize: 1 },
+  sl_config6: { kind: 'array', keySize: 4, valueSize: L.config6.size },
+  sl_frags6: { kind: 'lru_hash', keySize: L.frag6Key.size, valueSize: L.fragPorts.size },
+  sl_sock_rev6: { kind: 'lru_hash', keySize: L.sockRev6Key.size, valueSize: L.sockRev6Value.size },
 };
 
 /** Encodes and decodes one key or value; layout.ts's StructCodecs are Codecs. */

@@ -19,6 +19,7 @@
  */
 struct sl_btf_events {
 	struct sl_event			event;
+	struct sl_event6		event6;
 	enum sl_event_type		type;
 	enum sl_event_reason		reason;
 	enum sl_event_config_flag	config_flag;

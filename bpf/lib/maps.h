@@ -59,6 +59,21 @@ SL_PINNED_MAP(sl_sock_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, 
 SL_PINNED_MAP(sl_frags, BPF_MAP_TYPE_LRU_HASH, SL_MAX_FRAGS, struct sl_frag_key, struct sl_frag_ports, 0);
 /* Addresses that may be frontends or reply sources (sluice_maps.h, lib/addr_filter.h). */
 SL_PINNED_MAP(sl_addr_filter, BPF_MAP_TYPE_ARRAY, 2 * SL_ADDR_FILTER_WORDS, __u32, __u64, 0);
+/*
+ * IPv6 twins of the maps above that hold addresses (sluice_maps.h); sized by the agent like them.
+ * Only the agent writes frontends and backends, so those two are not preallocated: an IPv4-only
+ * cluster pays no memory for them.
+ */
+SL_PINNED_MAP(sl_services6, BPF_MAP_TYPE_HASH, SL_MAX_SERVICES, struct sl_svc6_key, struct sl_svc_value,
+	      BPF_F_NO_PREALLOC);
+SL_PINNED_MAP(sl_backends6, BPF_MAP_TYPE_HASH, SL_MAX_BACKENDS, __u32, struct sl_backend6, BPF_F_NO_PREALLOC);
+SL_PINNED_MAP(sl_ct6, BPF_MAP_TYPE_LRU_HASH, SL_MAX_CT6, struct sl_ct6_key, struct sl_ct6_entry, 0);
+SL_PINNED_MAP(sl_src_ranges6, BPF_MAP_TYPE_LPM_TRIE, SL_MAX_SERVICES, struct sl_src_range6_key, __u8,
+	      BPF_F_NO_PREALLOC);
+SL_PINNED_MAP(sl_config6, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_config6, 0);
+SL_PINNED_MAP(sl_frags6, BPF_MAP_TYPE_LRU_HASH, SL_MAX_FRAGS, struct sl_frag6_key, struct sl_frag_ports, 0);
+SL_PINNED_MAP(sl_sock_rev6, BPF_MAP_TYPE_LRU_HASH, SL_MAX_SOCK_REV, struct sl_sock_rev6_key,
+	      struct sl_sock_rev6_value, 0);
 /* The ring buffer `sluice monitor` reads (bpf/lib/events.h), and what it asks for beyond drops and rejects. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -87,6 +102,7 @@ struct sl_btf_enums {
 	enum sl_frag_size	frag_size;
 	enum sl_addr_kind	addr_kind;
 	enum sl_addr_filter_size addr_filter_size;
+	enum sl_size6		size6;
 };
 const struct sl_btf_enums sl_btf_enums SEC(".sluice.btf") = {};
 

@@ -33,12 +33,25 @@ import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
+import { formatAddrPort } from '../../common/ip.ts';
 
-type Cmd = { op: string; tries?: number; port?: number; delayMs?: number; slowMs?: number; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number };
+type Cmd = { op: string; tries?: number; port?: number; delayMs?: number; slowMs?: number; target?: string; proto?: 'tcp' | 'udp'; count?: number; concurrency?: number; timeoutMs?: number; bytes?: number; n?: number; byPort?: boolean; byClient?: boolean; srcPort?: number; durationMs?: number; family?: 4 | 6 };
 
+/** "host:port" or "[v6]:port" -> [host, port]. */
 function split(target: string): [string, number] {
   const i = target.lastIndexOf(':');
-  return [target.slice(0, i), Number(target.slice(i + 1))];
+  const host = target.slice(0, i);
+  return [host.startsWith('[') ? host.slice(1, -1) : host, Number(target.slice(i + 1))];
+}
+
+/** A UDP socket of @host's family. */
+function udpFor(host: string): dgram.Socket {
+  return dgram.createSocket(net.isIP(host) === 6 ? 'udp6' : 'udp4');
+}
+
+/** The host of an "ip:port" / "[ip]:port" word. */
+function hostOf(addrPort: string): string {
+  return split(addrPort)[0];
 }
 
 /** The answer line's words: [pod, client ip:port, server port]. */
@@ -56,7 +69,7 @@ function tcpWho(host: string, port: number, timeoutMs: number, localPort?: numbe
 
 function udpWho(host: string, port: number, timeoutMs: number, localPort?: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
+    const sock = udpFor(host);
     const timer = setTimeout(() => { sock.close(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); }, timeoutMs);
     sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m.toString().trim().split(' ')); });
     // An ICMP unreachable surfaces as an error on a connected socket.
@@ -85,7 +98,7 @@ async function burst(c: Cmd) {
       const t0 = performance.now(), wall = Date.now();
       try {
         const words = await (c.proto === 'udp' ? udpWho(host, port, timeoutMs, src) : tcpWho(host, port, timeoutMs, src));
-        const key = c.byPort ? `${words[0]}:${words[2]}` : c.byClient ? `${words[0]} ${words[1]!.split(':')[0]}` : words[0]!;
+        const key = c.byPort ? `${words[0]}:${words[2]}` : c.byClient ? `${words[0]} ${hostOf(words[1]!)}` : words[0]!;
         counts[key] = (counts[key] ?? 0) + 1;
         if (src) flows[src] = words[0]!;
         ok++;
@@ -112,7 +125,7 @@ async function echo(c: Cmd) {
     // error (an ICMP error: EMSGSIZE after "fragmentation needed" makes the next send fragment).
     const tries = c.tries ?? 1;
     return new Promise((resolve, reject) => {
-      const sock = dgram.createSocket('udp4');
+      const sock = udpFor(host);
       const errors: Record<string, number> = {};
       const datagram = Buffer.concat([Buffer.from('ECHO\n'), payload]);
       let sent = 0, timer: NodeJS.Timeout | undefined, done = false;
@@ -211,7 +224,7 @@ async function peer(c: Cmd) {
   const [host, port] = split(c.target!);
   const timeoutMs = c.timeoutMs ?? 3000;
   if (c.proto === 'udp') {
-    const sock = dgram.createSocket('udp4');
+    const sock = udpFor(host);
     try {
       await new Promise<void>((resolve) => sock.connect(port, host, resolve));
       const r = sock.remoteAddress();
@@ -234,11 +247,11 @@ async function peer(c: Cmd) {
 
 async function udpFrom(c: Cmd) {
   const [host, port] = split(c.target!);
-  const sock = dgram.createSocket('udp4');
+  const sock = udpFor(host);
   try {
     return await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('timeout')), c.timeoutMs ?? 3000);
-      sock.once('message', (m, rinfo) => { clearTimeout(timer); resolve({ from: `${rinfo.address}:${rinfo.port}`, pod: m.toString().split(' ')[0] }); });
+      sock.once('message', (m, rinfo) => { clearTimeout(timer); resolve({ from: formatAddrPort(rinfo.address, rinfo.port), pod: m.toString().split(' ')[0] }); });
       sock.once('error', (e) => { clearTimeout(timer); reject(e); });
       sock.send('who\n', port, host);
     });
@@ -256,7 +269,7 @@ async function udpStream(c: Cmd & { connected?: boolean; everyMs?: number }) {
   let sock: dgram.Socket | undefined;
   let ready = false;
   const open = () => {
-    const s = dgram.createSocket('udp4');
+    const s = udpFor(host);
     sock = s;
     ready = !c.connected;
     s.on('message', (m) => replies.push([Date.now() - start, m.toString().split(' ')[0]!]));
@@ -331,7 +344,7 @@ async function tcpStream(c: Cmd & { everyMs?: number }) {
 /** One datagram from a fresh socket, which is closed at once: its port is closed when an answer comes. */
 async function udpSendOnce(c: Cmd) {
   const [host, port] = split(c.target!);
-  const sock = dgram.createSocket('udp4');
+  const sock = udpFor(host);
   await new Promise<void>((resolve, reject) => sock.send('who\n', port, host, (e) => (e ? reject(e) : resolve())));
   const local = sock.address().port;
   sock.close();
@@ -345,15 +358,15 @@ async function udpSendOnce(c: Cmd) {
  */
 let late: Promise<{ from: string; socketError: string | null }> | undefined;
 async function udpAnswerLate(c: Cmd) {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(c.port!, '0.0.0.0', resolve));
+  const sock = dgram.createSocket(c.family === 6 ? 'udp6' : 'udp4');
+  await new Promise<void>((resolve) => sock.bind(c.port!, c.family === 6 ? '::' : '0.0.0.0', resolve));
   late = new Promise<{ from: string; socketError: string | null }>((resolve) => {
     let from = '';
     const end = (socketError: string | null) => { clearTimeout(timer); sock.close(); resolve({ from, socketError }); };
     const timer = setTimeout(() => end(null), c.timeoutMs ?? 5000);
     sock.on('error', (e) => end((e as NodeJS.ErrnoException).code ?? String(e)));
     sock.once('message', (_m, rinfo) => {
-      from = `${rinfo.address}:${rinfo.port}`;
+      from = formatAddrPort(rinfo.address, rinfo.port);
       sock.connect(rinfo.port, rinfo.address, () => {
         setTimeout(() => sock.send('late\n', (e) => { if (e) sock.emit('error', e); }), c.delayMs ?? 300);
       });

@@ -116,7 +116,7 @@ for (const object of datapathObjects()) {
       const s = enums.sl_size!;
       expect(DEFAULT_SIZES).toEqual({
         services: s.SL_MAX_SERVICES, backends: s.SL_MAX_BACKENDS, maglev: s.SL_MAGLEV_SLOTS, ct: s.SL_MAX_CT, affinity: s.SL_MAX_AFFINITY,
-        sockRev: enums.sl_sock_size!.SL_MAX_SOCK_REV,
+        sockRev: enums.sl_sock_size!.SL_MAX_SOCK_REV, ct6: enums.sl_size6!.SL_MAX_CT6,
       });
     });
   });
