@@ -196,7 +196,7 @@ describe('socket-level balancing', () => {
     await agent.kill('SIGKILL');
     await sleep(1000);
     await agent.restart();
-    expect(agent.logs.some((l) => l.msg === 'socket-level balancing attached' && (l.adopted as string[])?.length === 4)).toBe(true);
+    expect(agent.logs.some((l) => l.msg === 'socket-level balancing attached' && (l.adopted as string[])?.length === 8)).toBe(true);
     for (const r of [await load, await nodeLoad]) {
       expect(r.failed, JSON.stringify(r.errors)).toBe(0);
       expect(r.ok).toBeGreaterThan(100);
