@@ -46,22 +46,18 @@ const services = (): ServiceJson[] => [
 const pinPath = (map: L.MapName) => `${pinDir(c.node('a').nodeName, PIN_ROOT)}/${map}`;
 
 /** Decoded straight from the pinned map, not through the agent's or the CLI's code. */
-function pinned<K, V>(map: L.MapName, key: { size: number; decode(b: Buffer): K }, value: { size: number; decode(b: Buffer): V }, perCpu = false): Array<[K, V[]]> {
+function pinned<K, V>(map: L.MapName, key: { size: number; decode(b: Buffer): K }, value: { size: number; decode(b: Buffer): V }): Array<[K, V[]]> {
   const fd = bpf.objGet(pinPath(map));
   try {
-    const cpus = perCpu ? bpf.numPossibleCpus() : 1;
-    const stride = perCpu ? Math.ceil(value.size / 8) * 8 : value.size;
     return bpf.mapKeys(fd, key.size).map((k) => {
-      const v = Buffer.alloc(stride * cpus);
+      const v = Buffer.alloc(value.size);
       bpf.mapLookup(fd, k, v);
-      return [key.decode(k), Array.from({ length: cpus }, (_, i) => value.decode(v.subarray(i * stride)))];
+      return [key.decode(k), [value.decode(v)]];
     });
   } finally {
     bpf.closeFd(fd);
   }
 }
-
-const U32 = { size: 4, decode: (b: Buffer) => b.readUInt32LE(0) };
 
 /** The frontend `vip:port` from sl_services6 (IPv6) or sl_services (IPv4). */
 function frontend(vip: string, port: number, proto: 'TCP' | 'UDP'): L.SvcValue {
@@ -71,12 +67,22 @@ function frontend(vip: string, port: number, proto: 'TCP' | 'UDP'): L.SvcValue {
   return fe[1][0]!;
 }
 
-/** Socket-level translations of the frontend `vip:port`, summed over CPUs. */
-function translations(vip: string, port: number, proto: 'TCP' | 'UDP'): number {
-  const id = frontend(vip, port, proto).svc_id;
-  const row = pinned('sl_sock_stats', U32, L.sockStats, true).find(([i]) => i === id)!;
-  return row[1].reduce((n, s) => n + Number(s.translations), 0);
+/** The socket-level counters of frontend `svcId` summed over CPUs (one element of sl_sock_stats). */
+function sockStats(svcId: number): { translations: number; rejects: number } {
+  const fd = bpf.objGet(pinPath('sl_sock_stats'));
+  try {
+    const cpus = bpf.numPossibleCpus(), stride = Math.ceil(L.sockStats.size / 8) * 8;
+    const v = Buffer.alloc(stride * cpus);
+    bpf.mapLookup(fd, u32(svcId), v);
+    const per = Array.from({ length: cpus }, (_, i) => L.sockStats.decode(v.subarray(i * stride)));
+    return { translations: per.reduce((n, s) => n + Number(s.translations), 0), rejects: per.reduce((n, s) => n + Number(s.rejects), 0) };
+  } finally {
+    bpf.closeFd(fd);
+  }
 }
+
+/** Socket-level translations of the frontend `vip:port`. */
+const translations = (vip: string, port: number, proto: 'TCP' | 'UDP') => sockStats(frontend(vip, port, proto).svc_id).translations;
 
 // Until the agent programs IPv6 frontends (h-v6agent, DATAPATH_FAMILIES [4, 6]), the IPv6 half of
 // services() is written into sl_services6 / sl_backends6 / sl_maglev here, through the layout codecs,
@@ -211,8 +217,7 @@ describe('socket-level balancing over IPv6', () => {
     const r = await pod.burst(`[${EMPTY6}]:80`, { count: 5, timeoutMs: 2000 });
     expect(r.errors).toEqual({ ECONNREFUSED: 5 });
     expect(Math.max(...r.ms)).toBeLessThan(500);
-    const rejects = pinned('sl_sock_stats', U32, L.sockStats, true).find(([i]) => i === frontend(EMPTY6, 80, 'TCP').svc_id)!;
-    expect(rejects[1].reduce((n, s) => n + Number(s.rejects), 0)).toBeGreaterThanOrEqual(5);
+    expect(sockStats(frontend(EMPTY6, 80, 'TCP').svc_id).rejects).toBeGreaterThanOrEqual(5);
   });
 
   it('on: a dual-stack socket reaching an IPv4 ClusterIP as ::ffff:a.b.c.d is translated through the IPv4 maps, from a pod and from the node', async () => {
@@ -300,16 +305,18 @@ describe('socket-level balancing over IPv6', () => {
     expect(swept).toMatchObject({ udp: 2, tcp: 1 });
   }, 30_000);
 
-  it('host-only: pods are not translated at the socket over IPv6, the node is', async () => {
+  it('host-only: pods take the IPv6 per-packet path (sl_ct6 entries), the node the socket path (none)', async () => {
     await startAgent('host-only');
+    const clientIp6 = c.pod('client').ip6, nodeIp6 = c.node('a').ip6;
     const before = translations(WEB6, 80, 'TCP');
-    // A pod's IPv6 connections meet the per-packet path (sl_from_pod), not the socket hooks.
-    await pod.burst(`[${WEB6}]:80`, { count: 5, timeoutMs: 1000 });
+    const r = await pod.burst(`[${WEB6}]:80`, { count: 20 });
+    expect(r.failed, JSON.stringify(r.errors)).toBe(0);
     expect(translations(WEB6, 80, 'TCP')).toBe(before);
+    const ct6 = () => pinned('sl_ct6', L.ct6Key, L.ct6Entry).map(([k]) => k);
+    expect(ct6().filter((k) => k.saddr === clientIp6 && k.daddr === WEB6).length).toBeGreaterThan(0);
     const n = await node.burst(`[${WEB6}]:80`, { count: 20 });
     expect(n.failed, JSON.stringify(n.errors)).toBe(0);
     expect(translations(WEB6, 80, 'TCP') - before).toBe(20);
-    const nodeIp6 = c.node('a').ip6;
-    expect(pinned('sl_ct6', L.ct6Key, L.ct6Entry).filter(([k]) => k.saddr === nodeIp6 || k.daddr === nodeIp6)).toEqual([]);
+    expect(ct6().filter((k) => k.saddr === nodeIp6 || k.daddr === nodeIp6)).toEqual([]);
   });
 });
