@@ -7,11 +7,12 @@
  * translation lives in sl_sock_rev6.
  *
  * IPv4-mapped destinations (::ffff:a.b.c.d): a dual-stack socket (IPV6_V6ONLY off) reaching an
- * IPv4 service. The kernel runs connect6/getpeername6/recvmsg6 for it, never their IPv4 twins, and
- * then sends IPv4 packets. These are translated through the IPv4 maps (sock4_xlate(), sl_sock_rev)
- * with the answer written back mapped, as Cilium does: the node's own dual-stack sockets would
- * otherwise find no route to a ClusterIP, and pods' would get the per-packet path where the IPv4
- * hooks give its IPv4 sockets the socket path.
+ * IPv4 service. The kernel runs connect6, getpeername6 and recvmsg6 for it, not their IPv4 twins,
+ * and then sends IPv4 packets (only an unconnected sendto() is handed to sendmsg4, which translates
+ * it as any IPv4 datagram; sendmsg6 handles a mapped one all the same). These are translated
+ * through the IPv4 maps (sock4_xlate(), sl_sock_rev) with the answer written back mapped, as Cilium
+ * does: the node's own dual-stack sockets would otherwise find no route to a ClusterIP, and pods'
+ * would take the per-packet path where their IPv4 sockets take the socket path.
  */
 #ifndef SLUICE_LIB_SOCK6_H
 #define SLUICE_LIB_SOCK6_H
