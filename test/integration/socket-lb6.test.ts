@@ -128,6 +128,10 @@ describe('socket-level balancing over IPv6', () => {
       expect(Object.keys(r.counts).every((k) => BACKENDS.includes(k.split(' ')[0]!) && k.split(' ')[1] === c.node('a').ip6), JSON.stringify(r.counts)).toBe(true);
     }
     expect(translations(WEB6, 80, 'TCP') - before).toBe(30);
+    // Each translated socket's reverse entry: backend (a pod's IPv6 address) -> the service address.
+    const rev6 = pinned('sl_sock_rev6', L.sockRev6Key, L.sockRev6Value).filter(([, [v]]) => v!.svc_addr === WEB6);
+    expect(rev6.length).toBeGreaterThanOrEqual(60); // 30 TCP, 30 UDP sockets
+    expect(rev6.every(([k, [v]]) => BACKENDS.some((b) => c.pod(b).ip6 === k.backend_addr) && [[8080, 80], [5353, 53]].some(([bp, sp]) => k.backend_port === bp && v!.svc_port === sp))).toBe(true);
   });
 
   it('on: a pod is answered through an IPv6 ClusterIP without any sl_ct6 entry, and sees only the service address', async () => {
@@ -174,6 +178,9 @@ describe('socket-level balancing over IPv6', () => {
     }
     const from = await pod.cmd<{ from: string }>({ op: 'udpFrom', target: `[${MAPPED_DNS}]:53` });
     expect(from.from).toBe(`[${MAPPED_DNS}]:53`);
+    // Their reverse entries are IPv4 ones (sl_sock_rev), none in sl_sock_rev6.
+    expect(pinned('sl_sock_rev6', L.sockRev6Key, L.sockRev6Value).filter(([, [v]]) => v!.svc_addr.startsWith('::ffff:'))).toEqual([]);
+    expect(pinned('sl_sock_rev', L.sockRevKey, L.sockRevValue).some(([, [v]]) => v!.svc_addr === WEB)).toBe(true);
     // An unconnected dual-stack sendto() to a mapped address is handed by the kernel to sendmsg4.
     const ct = pinned('sl_ct', L.ctKey, L.ctEntry).map(([k]) => k);
     expect(ct.filter((k) => k.saddr === c.pod('client').ip || k.daddr === c.pod('client').ip)).toEqual([]);
