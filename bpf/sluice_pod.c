@@ -18,12 +18,21 @@
  *     reply conntrack hit -> SNAT source back to the service address and port
  *   both: IP fragments after the first take its ports and translation (lib/frag.h)
  *
+ * IPv6 (ETH_P_IPV6) is the same, with the IPv6 library (lib/parse6.h, lb6.h, nat6.h, ...) and maps: sl_from_pod6 and
+ * sl_to_pod6, reached by a tail call from where the IPv4 parser gives up on a packet, so the IPv4
+ * path keeps its instructions, and the IPv6 one a stack of its own (its 16-byte addresses would
+ * not fit beside the IPv4 frame in 512 bytes). Errors are ICMPv6: port unreachable for REJECT,
+ * Packet Too Big for a redirected packet too large for the egress MTU.
+ *
  * Reverse NAT runs where the reply enters the client pod, so it does not matter whether the
  * backend is on this node or another one. The library is in lib/; docs/datapath.md maps it.
  */
 #include "lib/fib.h"
+#include "lib/fib6.h"
 #include "lib/lb.h"
+#include "lib/lb6.h"
 #include "lib/reject.h"
+#include "lib/reject6.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -106,6 +115,181 @@ static __always_inline int to_node(const struct flow *f)
 	return cfg && cfg->node_ip && cfg->node_ip == f->daddr;
 }
 
+/*
+ * The IPv6 steps below that are functions of their own (__noinline, BPF-to-BPF calls) each get a
+ * stack frame: inlined into one, the library's 16-byte addresses, conntrack entries and ICMPv6
+ * quote would need more than the 512 bytes a program has.
+ */
+
+/* Translate @skb to @n and send it back into the pod it came from (pod_bounce(), IPv6). */
+static __always_inline int pod6_bounce(struct __sk_buff *skb, const struct flow6 *f, const struct nat_tuple6 *n)
+{
+	struct ethhdr eth;
+	__u8 mac[ETH_ALEN];
+
+	if (nat6_skb(skb, f, n) || bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+		return TC_ACT_SHOT;
+	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * pod_forward() for IPv6: back into the pod (hairpin), else to the next hop; a packet too big for
+ * the egress MTU gets the Packet Too Big the kernel's forwarding would have sent.
+ */
+static __noinline int pod6_forward(struct __sk_buff *skb, const struct flow6 *f, const struct nat_tuple6 *n)
+{
+	struct bpf_fib_lookup fib;
+	enum fib_result r;
+	int rc;
+
+	if (ip6_eq(n->daddr, f->saddr))
+		return pod6_bounce(skb, f, n);
+	r = fib6_next_hop(skb, skb->ifindex, f, n, &fib);
+	if (r == FIB_TOO_BIG && flow6_has_l4(f)) {
+		rc = icmp6_send_skb(skb, f, ICMP6_PKT_TOOBIG, 0, fib.mtu_result);
+		return rc < 0 ? TC_ACT_SHOT : rc;
+	}
+	return nat6_skb(skb, f, n) ? TC_ACT_SHOT : fib_send_skb(skb, r, &fib);
+}
+
+/* pod_icmp() for IPv6: an ICMPv6 error from a pod about a translated flow (icmp6_ext_skb()). */
+static __noinline int pod6_icmp(struct __sk_buff *skb, const struct flow6 *f)
+{
+	struct nat_tuple6 n = {};
+	struct flow6 out = {};
+
+	switch (icmp6_ext_skb(skb, f, n.saddr, n.daddr)) {
+	case ICMP_FORWARD:
+		/* Rewritten already: @out as @n, so pod6_bounce() translates nothing. */
+		out.proto = NEXTHDR_ICMP6;
+		ip6_copy(out.saddr, n.saddr);
+		ip6_copy(out.daddr, n.daddr);
+		return ip6_eq(n.daddr, f->saddr) ? pod6_bounce(skb, &out, &n) : fib6_redirect_skb(skb, &out, &n);
+	case ICMP_DROP:
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_OK;
+	}
+}
+
+/* parse6_skb() in a frame of its own (its fragment key is 44 bytes). */
+static __noinline int pod6_parse(struct __sk_buff *skb, struct flow6 *f)
+{
+	return parse6_skb(skb, f);
+}
+
+/* nat6_snat_reply() in a frame of its own. */
+static __noinline int pod6_snat_reply(const struct flow6 *f, struct nat_tuple6 *n)
+{
+	return nat6_snat_reply(f, n, sl_now());
+}
+
+/* nat6_skb(): TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed. */
+static __noinline int pod6_dnat(struct __sk_buff *skb, const struct flow6 *f, const struct nat_tuple6 *n)
+{
+	return nat6_skb(skb, f, n) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* ct6_forget_reply() in a frame of its own. */
+static __noinline void pod6_forget_reply(const struct flow6 *f)
+{
+	ct6_forget_reply(f);
+}
+
+/* lb6_decide() for a pod (SL_SCOPE_CLUSTER). */
+static __noinline enum lb_verdict pod6_decide(const struct flow6 *f, struct nat_tuple6 *n, __u32 *svc_id)
+{
+	return lb6_decide(f, SL_SCOPE_CLUSTER, n, svc_id);
+}
+
+/* reject6_skb() in a frame of its own (its quote is 128 bytes). */
+static __noinline int pod6_reject(struct __sk_buff *skb, const struct flow6 *f)
+{
+	return reject6_skb(skb, f);
+}
+
+/* Whether @f is addressed to this node's IPv6 address, where source-NATed flows come from. */
+static __always_inline int to_node6(const struct flow6 *f)
+{
+	const __be32 *node = node_ip6();
+
+	return node && ip6_eq(node, f->daddr);
+}
+
+/* sl_from_pod for IPv6 packets (tail-called from it): the same steps with the IPv6 library. */
+SEC("tc")
+int sl_from_pod6(struct __sk_buff *skb)
+{
+	struct nat_tuple6 n;
+	struct flow6 f;
+	__u32 svc_id = 0;
+	int parsed = pod6_parse(skb, &f);
+
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed == PARSE6_ICMP)
+		return pod6_icmp(skb, &f);
+	if (parsed)
+		return TC_ACT_OK;
+	if (to_node6(&f) && pod6_snat_reply(&f, &n))
+		return pod6_forward(skb, &f, &n);
+	switch (pod6_decide(&f, &n, &svc_id)) {
+	case LB_UNTOUCHED:
+		pod6_forget_reply(&f);
+		return TC_ACT_OK;
+	case LB_REJECT:
+		stats_reject(svc_id);
+		return pod6_reject(skb, &f);
+	case LB_DROP:
+		return TC_ACT_SHOT;
+	case LB_FORWARD:
+		return pod6_forward(skb, &f, &n);
+	case LB_DNAT:
+		return pod6_dnat(skb, &f, &n);
+	}
+	return TC_ACT_OK;
+}
+
+/* sl_to_pod for IPv6 packets (tail-called from it). */
+SEC("tc")
+int sl_to_pod6(struct __sk_buff *skb)
+{
+	return nat6_reverse_skb(skb);
+}
+
+/*
+ * The IPv6 programs, by the entry point that hands them a packet. Per object, not pinned: each
+ * loaded sluice_pod.o jumps into its own IPv6 programs (libbpf fills the array at load).
+ */
+enum pod6_prog {
+	POD6_FROM = 0,
+	POD6_TO = 1,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__uint(key_size, sizeof(__u32));	/* not a BTF type: the kernel takes none for a program array */
+	__array(values, int (struct __sk_buff *));
+} sl_pod6_progs SEC(".maps") = {
+	.values = {
+		[POD6_FROM] = (void *)&sl_from_pod6,
+		[POD6_TO] = (void *)&sl_to_pod6,
+	},
+};
+
+/* The IPv6 half of an entry point: jump into it (a failed tail call leaves the packet alone). */
+static __always_inline int pod6_jump(struct __sk_buff *skb, enum pod6_prog prog)
+{
+	bpf_tail_call(skb, &sl_pod6_progs, prog);
+	return TC_ACT_OK;
+}
+
 SEC("tc")
 int sl_from_pod(struct __sk_buff *skb)
 {
@@ -116,8 +300,12 @@ int sl_from_pod(struct __sk_buff *skb)
 
 	if (parsed == PARSE_DROP)
 		return TC_ACT_SHOT;
-	if (parsed)
+	if (parsed) {
+		/* Not IPv4 TCP/UDP: checked here, so IPv4's own path has no instruction more. */
+		if (skb->protocol == bpf_htons(ETH_P_IPV6))
+			return pod6_jump(skb, POD6_FROM);
 		return pod_icmp(skb);
+	}
 	/*
 	 * A backend answering a source-NATed flow: its own connection through its service (hairpin),
 	 * or an outside client's (the kernel would drop this node's address as a martian source).
@@ -143,8 +331,19 @@ int sl_from_pod(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/* nat_reverse_skb(), with IPv6 packets handed to sl_to_pod6 where the IPv4 parser gives up. */
 SEC("tc")
 int sl_to_pod(struct __sk_buff *skb)
 {
-	return nat_reverse_skb(skb);
+	struct flow f;
+	int parsed = parse_skb(skb, &f);
+
+	if (parsed == PARSE_DROP)
+		return TC_ACT_SHOT;
+	if (parsed) {
+		if (skb->protocol == bpf_htons(ETH_P_IPV6))
+			return pod6_jump(skb, POD6_TO);
+		return icmp_reverse_skb(skb) ? TC_ACT_SHOT : TC_ACT_OK;
+	}
+	return nat_reverse_flow(skb, &f);
 }

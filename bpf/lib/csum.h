@@ -34,4 +34,17 @@ static __always_inline __u16 csum_update16(__u16 csum, __u16 from, __u16 to)
 	return csum_update(csum, (__u16)~from, to);
 }
 
+/*
+ * @csum after changes whose one's complement difference is @diff (what bpf_csum_diff() returns
+ * for the old bytes against the new): IPv6's 16-byte addresses are diffed, not updated word by word.
+ */
+static __always_inline __u16 csum_apply_diff(__u16 csum, __u32 diff)
+{
+	__u64 sum = (__u64)(__u16)~csum + diff;
+
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	return csum_fold((__u32)sum);
+}
+
 #endif /* SLUICE_LIB_CSUM_H */

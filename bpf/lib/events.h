@@ -62,4 +62,25 @@ static __always_inline void event_emit(enum sl_event_type type, enum sl_event_re
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* event_emit() for an IPv6 packet: a struct sl_event6 record (readers tell it by its size). */
+static __always_inline void event6_emit(enum sl_event_type type, enum sl_event_reason reason,
+					const struct flow6 *f, __u32 svc_id, __u32 backend_id)
+{
+	struct sl_event6 *e;
+
+	if ((type == SL_EV_FLOW || type == SL_EV_AFFINITY) && !event_wanted(type))
+		return;
+	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
+	if (!e)
+		return;
+	/* Every byte written: reserved ring memory is not zeroed. */
+	*e = (struct sl_event6){
+		.ts_ns = bpf_ktime_get_ns(), .sport = f->sport, .dport = f->dport, .proto = f->proto,
+		.type = type, .reason = reason, .svc_id = svc_id, .backend_id = backend_id,
+	};
+	ip6_copy(e->saddr, f->saddr);
+	ip6_copy(e->daddr, f->daddr);
+	bpf_ringbuf_submit(e, 0);
+}
+
 #endif /* SLUICE_LIB_EVENTS_H */

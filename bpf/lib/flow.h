@@ -44,4 +44,54 @@ static __always_inline int flow_has_l4(const struct flow *f)
 	return f->frag != FLOW_FRAG_LATER;
 }
 
+/*
+ * Parsed view of an IPv6 TCP/UDP packet (filled by parse6.h): addresses as on the wire, so they
+ * are copied into conntrack keys and compared as four words. Offsets are from the frame's start.
+ */
+struct flow6 {
+	__be32	saddr[4];
+	__be32	daddr[4];
+	__be16	sport;
+	__be16	dport;
+	__u8	proto;		/* the upper-layer protocol after the extension headers */
+	__u8	tcp_flags;	/* as struct flow's */
+	__u16	l4_off;		/* the upper-layer header, past every extension header */
+	__u32	len;
+	__be32	frag_id;	/* the Fragment header's identification, for fragments */
+	__u16	frag_off;	/* the Fragment header's offset, in 8-byte units (host order) */
+	__u8	frag;		/* enum flow_frag */
+	__u8	frag_more;	/* the Fragment header's M flag */
+};
+
+/* Whether two IPv6 addresses (as on the wire) are equal: four word compares, no loop. */
+static __always_inline int ip6_eq(const __be32 *a, const __be32 *b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
+}
+
+/* Copy IPv6 address @src to @dst (word by word: both are 4-aligned). */
+static __always_inline void ip6_copy(__be32 *dst, const __be32 *src)
+{
+	dst[0] = src[0];
+	dst[1] = src[1];
+	dst[2] = src[2];
+	dst[3] = src[3];
+}
+
+/* Whether an IPv6 address is all zero (::, "not configured" in sl_config6). */
+static __always_inline int ip6_is_zero(const __be32 *a)
+{
+	return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+
+static __always_inline int flow6_is_syn(const struct flow6 *f)
+{
+	return (f->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+}
+
+static __always_inline int flow6_has_l4(const struct flow6 *f)
+{
+	return f->frag != FLOW_FRAG_LATER;
+}
+
 #endif /* SLUICE_LIB_FLOW_H */

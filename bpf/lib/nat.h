@@ -167,18 +167,39 @@ static __always_inline int nat_snat_reply(const struct flow *f, struct nat_tuple
 }
 
 /*
- * tc: replies of translated flows get their service address back as source, where a reply enters
- * the client pod (east-west) or leaves by the external interface to an outside client (north-
- * south with a backend on this node). Source-NATed flows are left to nat_snat_reply(). ICMP
- * errors about translated flows are translated too (icmp_reverse_skb()).
- * Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed or for a later fragment whose first
- * was not seen (frag.h).
+ * tc: replies of translated flows (@skb, parsed as @f) get their service address back as source,
+ * where a reply enters the client pod (east-west) or leaves by the external interface to an
+ * outside client (north-south with a backend on this node). Source-NATed flows are left to
+ * nat_snat_reply(). Returns TC_ACT_OK, or TC_ACT_SHOT when the rewrite failed.
  */
-static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
+static __always_inline int nat_reverse_flow(struct __sk_buff *skb, const struct flow *f)
 {
 	struct sl_ct_key key;
 	struct sl_ct_entry *ct;
 	struct nat_tuple n;
+
+	if (!addr_maybe(SL_ADDR_REPLY_SRC, f->saddr))
+		return TC_ACT_OK;
+	ct_key_of(&key, f, SL_CT_DIR_REPLY);
+	ct = bpf_map_lookup_elem(&sl_ct, &key);
+	if (!ct || (ct->flags & SL_CT_F_SNAT))
+		return TC_ACT_OK;
+	nat_identity(&n, f);
+	n.saddr = ct->nat_addr;
+	n.sport = ct->nat_port;
+	ct_touch(ct, f, sl_now());
+	ct_mark_replied(&key, ct);
+	if (nat_skb(skb, f, &n))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+/*
+ * nat_reverse_flow() for any packet, parsed here; ICMP errors about translated flows are translated
+ * too (icmp_reverse_skb()). TC_ACT_SHOT also for a later fragment whose first was not seen (frag.h).
+ */
+static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
+{
 	struct flow f;
 	int parsed = parse_skb(skb, &f);
 
@@ -186,20 +207,7 @@ static __always_inline int nat_reverse_skb(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (parsed)
 		return icmp_reverse_skb(skb) ? TC_ACT_SHOT : TC_ACT_OK;
-	if (!addr_maybe(SL_ADDR_REPLY_SRC, f.saddr))
-		return TC_ACT_OK;
-	ct_key_of(&key, &f, SL_CT_DIR_REPLY);
-	ct = bpf_map_lookup_elem(&sl_ct, &key);
-	if (!ct || (ct->flags & SL_CT_F_SNAT))
-		return TC_ACT_OK;
-	nat_identity(&n, &f);
-	n.saddr = ct->nat_addr;
-	n.sport = ct->nat_port;
-	ct_touch(ct, &f, sl_now());
-	ct_mark_replied(&key, ct);
-	if (nat_skb(skb, &f, &n))
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	return nat_reverse_flow(skb, &f);
 }
 
 #endif /* SLUICE_LIB_NAT_H */

@@ -39,13 +39,18 @@ function enumsOf(types: Map<number, BtfType>): Record<string, Record<string, num
     .map((t) => [t.name!, Object.fromEntries(t.values!.map((v) => [v.name, v.val]))]));
 }
 
+/** BPF_MAP_TYPE_PROG_ARRAY: an object's own tail-call table (sluice_pod.c's IPv6 programs), never pinned. */
+const PROG_ARRAY = 3;
+
 /**
- * The map definitions in .maps, in declaration order. libbpf's __uint(max_entries, N) is a member
- * `int (*max_entries)[N]`, __type(key, T) a member `T *key` (none in a ring buffer: size 0).
+ * The pinned map definitions in .maps, in declaration order. libbpf's __uint(max_entries, N) is a
+ * member `int (*max_entries)[N]`, __type(key, T) a member `T *key` (none in a ring buffer: size 0).
+ * Program arrays are left out: they belong to their object, not to the pinned datapath.
  */
 function mapsOf(types: Map<number, BtfType>): Array<{ name: string; entries: number; key: number; value: number }> {
   const sec = [...types.values()].find((t) => t.kind === 'DATASEC' && t.name === '.maps')!;
-  return sec.vars!.map((v) => {
+  const uint = (members: BtfType['members'], m: string) => types.get(types.get(members!.find((x) => x.name === m)!.type_id)!.type_id!)!.nr_elems!;
+  return sec.vars!.filter((v) => uint(types.get(types.get(v.type_id)!.type_id!)!.members, 'type') !== PROG_ARRAY).map((v) => {
     const variable = types.get(v.type_id)!;
     const members = types.get(variable.type_id!)!.members!;
     const target = (m: string) => types.get(members.find((x) => x.name === m)!.type_id)!.type_id!;

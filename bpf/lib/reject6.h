@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * ICMPv6 errors sent by the datapath itself, back where a packet came from: destination
+ * unreachable, port unreachable for a frontend without endpoints (kube-proxy's REJECT, which for
+ * IPv6 answers icmp6-port-unreachable), and Packet Too Big for a packet we redirect that is
+ * larger than the egress MTU (the kernel's forwarding would have sent it; redirected, it is ours).
+ */
+#ifndef SLUICE_LIB_REJECT6_H
+#define SLUICE_LIB_REJECT6_H
+
+#include <linux/pkt_cls.h>
+#include <stddef.h>
+
+#include "counters.h"
+#include "csum.h"
+#include "icmp6.h"
+#include "parse6.h"
+
+/* How much of the offending packet an error quotes: its IPv6 header and what follows, up to this. */
+#define ICMP6_QUOTE_MAX		128
+
+struct icmp6_err_hdr {
+	/* IPv6 header */
+	__be32	vtc_flow;
+	__be16	payload_len;
+	__u8	nexthdr;
+	__u8	hop_limit;
+	__be32	saddr[4];
+	__be32	daddr[4];
+	/* ICMPv6 header */
+	__u8	type;
+	__u8	code;
+	__sum16	check;
+	__be32	info;		/* unused, or Packet Too Big's MTU */
+};
+
+/*
+ * Answer @skb (parsed as @f) with ICMPv6 @type/@code (@info: the MTU of Packet Too Big), from
+ * @f's destination to its source, quoting the start of the packet (RFC 4443 asks for as much as
+ * fits; a stack needs the headers up to the ports, and a TCP one the sequence number). The frame
+ * is rewritten in place, then sent back out of the interface it came in on.
+ * Returns the redirect, or -1 when the answer could not be built.
+ */
+static __always_inline int icmp6_send_skb(struct __sk_buff *skb, const struct flow6 *f, __u8 type, __u8 code,
+					  __u32 info)
+{
+	__u8 quote[ICMP6_QUOTE_MAX + 4] = {};	/* + 4: the checksum reads the quote rounded up to 4 bytes */
+	struct icmp6_err_hdr h = {};
+	__be32 pseudo[2];
+	struct ethhdr eth;
+	__u8 mac[ETH_ALEN];
+	/* 64-bit, so the bound below holds for the register the helper gets (no 32-bit copy). */
+	__u64 qlen = skb->len, plen;
+	__s64 sum;
+
+	if (qlen < sizeof(eth) + IP6_HLEN)
+		return -1;
+	qlen -= sizeof(eth);
+	if (qlen > ICMP6_QUOTE_MAX)
+		qlen = ICMP6_QUOTE_MAX;
+	if (qlen < IP6_HLEN || bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) ||
+	    bpf_skb_load_bytes(skb, sizeof(eth), quote, qlen))
+		return -1;
+	plen = 8 + qlen;
+	h.vtc_flow = bpf_htonl(0x60000000);
+	h.payload_len = bpf_htons(plen);
+	h.nexthdr = NEXTHDR_ICMP6;
+	h.hop_limit = 64;
+	ip6_copy(h.saddr, f->daddr);
+	ip6_copy(h.daddr, f->saddr);
+	h.type = type;
+	h.code = code;
+	h.info = bpf_htonl(info);
+	/* Pseudo-header (addresses, upper-layer length, next header), the ICMPv6 header, the quote zero-padded to 4. */
+	pseudo[0] = bpf_htonl(plen);
+	pseudo[1] = bpf_htonl(NEXTHDR_ICMP6);
+	sum = bpf_csum_diff(NULL, 0, h.saddr, 32, 0);
+	sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), (__u32)sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&h.type, 8, (__u32)sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)quote, (qlen + 3) & ~3U, (__u32)sum);
+	if (sum < 0)
+		return -1;
+	h.check = csum_fold((__u32)sum);
+
+	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(h) + qlen, 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(eth) + sizeof(h), quote, qlen, 0) ||
+	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(eth), &h, sizeof(h), BPF_F_INVALIDATE_HASH))
+		return -1;
+	/* ifindex of the host-side veth: egress there is ingress into the pod. */
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * Refuse @skb (parsed as @f), from a pod, with ICMPv6 port unreachable: the client's connect() or
+ * send() fails at once. Returns the redirect (SL_CNT_REJECT), or TC_ACT_SHOT (SL_CNT_REJECT_FAIL
+ * when the answer could not be built).
+ */
+static __always_inline int reject6_skb(struct __sk_buff *skb, const struct flow6 *f)
+{
+	int rc;
+
+	if (!flow6_has_l4(f))
+		return TC_ACT_SHOT;	/* a later fragment: its first one was answered */
+	rc = icmp6_send_skb(skb, f, ICMP6_DEST_UNREACH, ICMP6_PORT_UNREACH, 0);
+	if (rc < 0) {
+		count(SL_CNT_REJECT_FAIL);
+		return TC_ACT_SHOT;
+	}
+	count(SL_CNT_REJECT);
+	return rc;
+}
+
+#endif /* SLUICE_LIB_REJECT6_H */
