@@ -88,7 +88,7 @@ interface ViewCheckpoint {
 
 /** Program fds of a datapath built from maps alone (no object loaded): none. */
 const NO_PROGRAMS = { fromPod: -1, toPod: -1, extXdp: -1, extTc: -1, extEgress: -1 };
-const NO_SOCK_PROGRAMS = { connect4: -1, sendmsg4: -1, recvmsg4: -1, getpeername4: -1 };
+const NO_SOCK_PROGRAMS = { connect4: -1, sendmsg4: -1, recvmsg4: -1, getpeername4: -1, connect6: -1, sendmsg6: -1, recvmsg6: -1, getpeername6: -1 };
 
 export class Datapath {
   readonly node: string;
@@ -146,7 +146,8 @@ export class Datapath {
     } : NO_PROGRAMS;
     this.sockPrograms = objs ? {
       connect4: prog('sl_sock_connect4'), sendmsg4: prog('sl_sock_sendmsg4'), recvmsg4: prog('sl_sock_recvmsg4'),
-      getpeername4: prog('sl_sock_getpeername4'),
+      getpeername4: prog('sl_sock_getpeername4'), connect6: prog('sl_sock_connect6'), sendmsg6: prog('sl_sock_sendmsg6'),
+      recvmsg6: prog('sl_sock_recvmsg6'), getpeername6: prog('sl_sock_getpeername6'),
     } : NO_SOCK_PROGRAMS;
     this.#maglev = maps.maglev;
     this.#alloc = new SlotAllocator(sizes.maglev);

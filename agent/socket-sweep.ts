@@ -2,7 +2,9 @@
 // iterators walk one network namespace each, so after every change that removed backends the
 // sweep enters, on this thread and only for the moment it creates an iterator, every network
 // namespace of the processes under the --cgroup-root (the node's own and each pod's): exactly the
-// sockets the socket-level programs can have translated.
+// sockets the socket-level programs can have translated. Both families: the iterators see IPv4 and
+// IPv6 sockets and read sl_sock_rev / sl_backends or sl_sock_rev6 / sl_backends6 from the pins, so
+// a removed IPv6 backend (counted in Datapath.backendsRemoved like an IPv4 one) is swept the same.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';

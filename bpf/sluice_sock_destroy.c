@@ -6,20 +6,31 @@
  * to it forever. These socket iterators, run by the agent in each network namespace under its
  * cgroup after backends were removed, destroy the connected sockets whose backend (named by their
  * sl_sock_rev entry) is gone from sl_backends; the application sees ECONNABORTED and reconnects,
- * which translates afresh. Unconnected UDP sockets are never touched: sendmsg() translates each
- * datagram anyway (destroying them was a Cilium bug, #48564).
+ * which translates afresh. IPv6 sockets likewise by sl_sock_rev6 and sl_backends6 (the TCP and UDP
+ * iterators walk both families), except a dual-stack socket's IPv4-mapped peer, which connect6
+ * translated through the IPv4 maps and is looked up there. Unconnected UDP sockets are never
+ * touched: sendmsg() translates each datagram anyway (destroying them was a Cilium bug, #48564).
  *
  * Needs the bpf_sock_destroy kfunc (Linux >= 6.5); the agent loads this object separately, so
  * older kernels keep everything else.
  */
+#include <bpf/bpf_endian.h>
 #include "lib/maps.h"
 
 #define AF_INET		2
+#define AF_INET6	10
 #define TCP_ESTABLISHED	1	/* also a connected UDP socket's state */
 
 /* The few kernel fields read here, relocated against the running kernel's BTF (CO-RE). */
+struct in6_addr___sl {
+	union {
+		__be32	u6_addr32[4];
+	} in6_u;
+} __attribute__((preserve_access_index));
+
 struct sock_common {
 	__be32		skc_daddr;
+	struct in6_addr___sl skc_v6_daddr;
 	__be16		skc_dport;
 	unsigned short	skc_family;
 	volatile unsigned char skc_state;
@@ -57,28 +68,77 @@ extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/*
- * Destroy @skc when it is a connected IPv4 socket whose translated backend is gone, and write its
- * cookie to @seq so the agent can count it.
- */
-static __always_inline void sweep(struct seq_file *seq, struct sock_common *skc)
+/* Destroy @skc (its sl_sock_rev/_rev6 entry @key deleted after) and write its cookie to @seq, for the agent's count. */
+static __always_inline void destroy(struct seq_file *seq, struct sock_common *skc, void *rev_map, const void *key,
+				    __u64 cookie)
+{
+	if (bpf_sock_destroy(skc))
+		return;
+	bpf_map_delete_elem(rev_map, key);
+	bpf_seq_write(seq, &cookie, sizeof(cookie));
+}
+
+/* An IPv4 peer @daddr:@dport of @skc (an IPv4 socket, or a dual-stack one's IPv4-mapped peer). */
+static __always_inline void sweep4(struct seq_file *seq, struct sock_common *skc, __be32 daddr, __be16 dport)
 {
 	struct sl_sock_rev_key key = {};
 	struct sl_sock_rev_value *rev;
 
-	if (skc->skc_family != AF_INET || skc->skc_state != TCP_ESTABLISHED)
-		return;
 	key.cookie = bpf_get_socket_cookie(skc);
-	key.backend_addr = skc->skc_daddr;
-	key.backend_port = skc->skc_dport;
+	key.backend_addr = daddr;
+	key.backend_port = dport;
 	/* The entry names the peer it was translated to: a socket reconnected elsewhere has none. */
 	rev = bpf_map_lookup_elem(&sl_sock_rev, &key);
 	if (!rev || bpf_map_lookup_elem(&sl_backends, &rev->backend_id))
 		return;
-	if (bpf_sock_destroy(skc))
+	destroy(seq, skc, &sl_sock_rev, &key, key.cookie);
+}
+
+/* An IPv6 peer of @skc: its sl_sock_rev6 entry and sl_backends6. */
+static __always_inline void sweep6(struct seq_file *seq, struct sock_common *skc, const __be32 daddr[4],
+				   __be16 dport)
+{
+	struct sl_sock_rev6_key key = {};
+	struct sl_sock_rev6_value *rev;
+
+	key.cookie = bpf_get_socket_cookie(skc);
+	key.backend_addr[0] = daddr[0];
+	key.backend_addr[1] = daddr[1];
+	key.backend_addr[2] = daddr[2];
+	key.backend_addr[3] = daddr[3];
+	key.backend_port = dport;
+	rev = bpf_map_lookup_elem(&sl_sock_rev6, &key);
+	if (!rev || bpf_map_lookup_elem(&sl_backends6, &rev->backend_id))
 		return;
-	bpf_map_delete_elem(&sl_sock_rev, &key);
-	bpf_seq_write(seq, &key.cookie, sizeof(key.cookie));
+	destroy(seq, skc, &sl_sock_rev6, &key, key.cookie);
+}
+
+/*
+ * Destroy @skc when it is a connected socket whose translated backend is gone. An IPv6 socket's
+ * IPv4-mapped peer (a dual-stack socket that connect6 translated through the IPv4 maps) is looked
+ * up as an IPv4 one.
+ */
+static __always_inline void sweep(struct seq_file *seq, struct sock_common *skc)
+{
+	unsigned short family = skc->skc_family;
+	__be32 d[4];
+
+	if (skc->skc_state != TCP_ESTABLISHED)
+		return;
+	if (family == AF_INET) {
+		sweep4(seq, skc, skc->skc_daddr, skc->skc_dport);
+		return;
+	}
+	if (family != AF_INET6)
+		return;
+	d[0] = skc->skc_v6_daddr.in6_u.u6_addr32[0];
+	d[1] = skc->skc_v6_daddr.in6_u.u6_addr32[1];
+	d[2] = skc->skc_v6_daddr.in6_u.u6_addr32[2];
+	d[3] = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+	if (!d[0] && !d[1] && d[2] == bpf_htonl(0xffff))
+		sweep4(seq, skc, d[3], skc->skc_dport);
+	else
+		sweep6(seq, skc, d, skc->skc_dport);
 }
 
 SEC("iter/udp")

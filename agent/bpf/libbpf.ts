@@ -528,7 +528,10 @@ export class RingBuffer {
 }
 
 /** cgroup sock_addr attach points (enum bpf_attach_type) used by the socket-level datapath. */
-export const CGROUP_ATTACH = { connect4: 10, sendmsg4: 14, recvmsg4: 19, getpeername4: 29 } as const;
+export const CGROUP_ATTACH = {
+  connect4: 10, sendmsg4: 14, recvmsg4: 19, getpeername4: 29,
+  connect6: 11, sendmsg6: 15, recvmsg6: 20, getpeername6: 30,
+} as const;
 export type CgroupAttachPoint = keyof typeof CGROUP_ATTACH;
 const O_RDONLY_DIRECTORY = 0o200000;
 

@@ -18,7 +18,7 @@
 //   {"op":"open","target":"...","n":20} -> {"pods":["..."]}   (long-lived echo connections)
 //   {"op":"ping"} -> {"ok":n,"failed":n}                     (a round trip on each open one)
 //   {"op":"closeAll"} -> {"closed":n}
-//   {"op":"peer","target":"...","proto":"tcp"} -> {"peer":"ip:port","pod":"..."}  (getpeername() of a
+//   {"op":"peer","target":"...","proto":"tcp"} -> {"peer":"ip:port"|"[ip6]:port","pod":"..."}  (getpeername() of a
 //     connected socket, then who answered)
 //   {"op":"udpFrom","target":"..."} -> {"from":"ip:port","pod":"..."}  (unconnected UDP: the reply's source)
 //   {"op":"udpStream","target":"...","connected":true,"everyMs":100,"durationMs":3000}
@@ -233,14 +233,14 @@ async function peer(c: Cmd) {
         sock.once('message', (m) => { clearTimeout(timer); resolve(m.toString().trim()); });
       });
       sock.send('who\n');
-      return { peer: `${r.address}:${r.port}`, pod: (await answer).split(' ')[0] };
+      return { peer: formatAddrPort(r.address, r.port), pod: (await answer).split(' ')[0] };
     } finally {
       sock.close();
     }
   }
   const sock = net.connect({ host, port });
   await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
-  const who = `${sock.remoteAddress}:${sock.remotePort}`;
+  const who = formatAddrPort(sock.remoteAddress!, sock.remotePort!);
   sock.write('who\n');
   return { peer: who, pod: (await firstLine(sock, timeoutMs)).split(' ')[0] };
 }
