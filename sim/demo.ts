@@ -31,11 +31,11 @@ const mark = (ok: boolean) => (ok ? c('32', '✓') : c('31', '✗'));
 const notRun = c('33', '–');
 
 /**
- * Whether the dual-stack Service must answer over IPv6. false while the IPv6 datapath (issue 15
- * phase 2) is not merged: the IPv6 check then runs only when both agents report its IPv6 frontend
- * programmed, and otherwise says it was not run and why. Set to true once it is merged.
+ * Whether the dual-stack Service must answer over IPv6: true since the IPv6 datapath (issue 15
+ * phase 2) is in. With false, the IPv6 check runs only when both agents report its IPv6 frontend
+ * programmed, and otherwise says it was not run and why (for a build without it).
  */
-const IPV6_REQUIRED = false;
+const IPV6_REQUIRED = true;
 
 // ---------------------------------------------------------------------------------------------
 // --down, and keep mode's background supervisor

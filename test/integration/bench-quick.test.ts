@@ -9,12 +9,12 @@ import { cgroupV2Mount } from '../../sim/cgroup.ts';
 import { DATAPATH_FAMILIES } from '../../agent/services.ts';
 
 /**
- * Whether the Sluice IPv6 rows must be measured: true once the IPv6 datapath is whole (the agent
- * programs IPv6 frontends, and the per-packet and connect6 programs serve them). Until then the
- * rows must say why they are not measured, and while the agent leaves IPv6 frontends out that
- * reason must be exactly that.
+ * Whether the Sluice IPv6 rows must be measured: true since the IPv6 datapath is whole (the agent
+ * programs IPv6 frontends, and the per-packet and connect6 programs serve them). With false (a
+ * build without it) the rows must say why they are not measured, and while the agent leaves IPv6
+ * frontends out that reason must be exactly that.
  */
-const SLUICE_IPV6_REQUIRED = false;
+const SLUICE_IPV6_REQUIRED = true;
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-test-'));
