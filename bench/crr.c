@@ -2,6 +2,8 @@
 /*
  * Connection-rate client for `make bench` (compiled by bench/run.ts into build/bench/crr).
  *
+ * IP is an IPv4 address or an IPv6 one (fd00:10:96::1, no brackets): the socket takes its family.
+ *
  *   crr crr   IP PORT SECONDS          new TCP connection, 1-byte request, 1-byte reply, wait for
  *                                      the server's close, close; repeat for SECONDS; prints
  *                                      {"conns":N,"errors":E,"seconds":S,"rate":R}
@@ -34,19 +36,24 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+struct target {
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
 /* One exchange; returns the reply byte, or -1 on any failure. */
-static int exchange(const struct sockaddr_in *to)
+static int exchange(const struct target *to)
 {
 	struct timeval tv = { .tv_sec = 1 };
 	char req = 'x', rep, tail;
 	int s, r = -1;
 
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = socket(to->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(s, (const struct sockaddr *)to, sizeof(*to)) == 0 &&
+	if (connect(s, (const struct sockaddr *)&to->addr, to->len) == 0 &&
 	    write(s, &req, 1) == 1 && read(s, &rep, 1) == 1) {
 		/* The server closes first (so TIME_WAIT stays on its side): wait for its FIN. */
 		if (read(s, &tail, 1) == 0)
@@ -56,17 +63,28 @@ static int exchange(const struct sockaddr_in *to)
 	return r;
 }
 
-static int parse_addr(struct sockaddr_in *a, const char *ip, const char *port)
+static int parse_addr(struct target *t, const char *ip, const char *port)
 {
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_port = htons((unsigned short)atoi(port));
-	return inet_pton(AF_INET, ip, &a->sin_addr) == 1 ? 0 : -1;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&t->addr;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&t->addr;
+	unsigned short p = htons((unsigned short)atoi(port));
+
+	memset(t, 0, sizeof(*t));
+	if (strchr(ip, ':')) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = p;
+		t->len = sizeof(*a6);
+		return inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1 ? 0 : -1;
+	}
+	a4->sin_family = AF_INET;
+	a4->sin_port = p;
+	t->len = sizeof(*a4);
+	return inet_pton(AF_INET, ip, &a4->sin_addr) == 1 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in to;
+	struct target to;
 
 	if (argc >= 5 && strcmp(argv[1], "crr") == 0) {
 		double secs = atof(argv[4]);

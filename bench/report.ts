@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Results } from './lib/results.ts';
+import { isNotMeasured, type Results } from './lib/results.ts';
 import type { Summary } from './lib/stats.ts';
 
 /** Every node runs with netfilter conntrack loaded; sluice_no_conntrack is Sluice's node without it. */
@@ -50,6 +50,8 @@ export function markdown(r: Results): string {
   L.push('', 'Every node runs with netfilter conntrack loaded (an nftables rule matching ct state, as a real node\'s CNI and firewall rules load it; ' +
     'kube-proxy\'s nat rules need it anyway). sluice_no_conntrack: Sluice\'s node with that rule removed for its rounds.', '');
   L.push('![connection rate against service count](crr.png)', '');
+
+  if (r.crr_v6 && Object.keys(r.crr_v6).length > 0) L.push(...ipv6Section(r));
 
   if (r.crr_node && Object.keys(r.crr_node).length > 0) {
     L.push('## Node → ClusterIP: connection rate from the node\'s own namespace, connections/s', '');
@@ -140,6 +142,57 @@ export function markdown(r: Results): string {
   if (cpRss.length) L.push('', `Control plane: ${cpRss.map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')} (from controlplane/bench-sync.ts).`);
   L.push('');
   return L.join('\n');
+}
+
+/** The README's column order and headings for the connection-rate table. */
+const README_COLUMNS: [string, string][] = [
+  ['direct', 'direct pod IP'], ['sluice', 'Sluice per packet'], ['sluice_socket', 'Sluice socket-level (`--socket-lb=on`)'],
+  ['sluice_no_conntrack', 'Sluice, no netfilter conntrack'], ['iptables', 'kube-proxy ip6tables shape'], ['nftables', 'kube-proxy nftables `ip6` shape'],
+];
+
+/**
+ * The IPv6 rows (crr_v6, throughput_gbps_v6): the full table with min–max and iperf3, then the same
+ * figures in the README's layout (one row per service count, ratio to direct in the same rounds),
+ * and every "not measured" reason once.
+ */
+export function ipv6Section(r: Results): string[] {
+  const crr6 = r.crr_v6 ?? {}, t6 = r.throughput_gbps_v6 ?? {};
+  const L: string[] = ['## IPv6: connection rate and iperf3 (crr_v6, throughput_gbps_v6)', ''];
+  L.push('The same pods, rounds and contenders over IPv6: direct to be1\'s IPv6 address; the measured service at fd00:10:96::ff01 ' +
+    '(fillers in fd00:10:96::/112); kube-proxy\'s IPv6 proxier\'s shapes (ip6tables-restore into the ip6 nat table; nft table `ip6 kube-proxy`). ' +
+    'Ratios are to direct over IPv6 in the same rounds.', '');
+  L.push('| services | contender | connections/s median (min–max) | vs direct | iperf3 single stream Gbit/s | vs direct |');
+  L.push('|---:|---|---:|---:|---:|---:|');
+  const why = new Map<string, string>();
+  for (const n of counts(crr6)) {
+    const d = crr6.direct?.[String(n)], dt = t6.direct?.[String(n)];
+    const base = d && !isNotMeasured(d) ? d.median : undefined, baseT = dt && !isNotMeasured(dt) ? dt.median : undefined;
+    for (const name of ORDER) {
+      const c = crr6[name]?.[String(n)], t = t6[name]?.[String(n)];
+      if (!c) continue;
+      if (isNotMeasured(c)) { why.set(name, c.not_measured); L.push(`| ${num(n)} | ${name} | not measured (below) | – | not measured | – |`); continue; }
+      const tt = t && !isNotMeasured(t) ? t : undefined;
+      L.push(`| ${num(n)} | ${name} | ${spread(c)}${c.errors ? ` ⚠ ${c.errors} errors` : ''} | ${name === 'direct' ? '1.00×' : ratio(c.median, base)} | ${tt ? spread(tt, 1) : '–'} | ${name === 'direct' ? '1.00×' : tt ? ratio(tt.median, baseT) : '–'} |`);
+    }
+  }
+  L.push('');
+  for (const [name, w] of why) L.push(`- ${name}: not measured: ${w}`);
+  if (why.size) L.push('');
+  L.push('In the README\'s layout (connections/s, ratio to direct):', '');
+  L.push(`| services | ${README_COLUMNS.map(([, h]) => h).join(' | ')} |`, `|---:|${README_COLUMNS.map(() => '---:').join('|')}|`);
+  for (const n of counts(crr6)) {
+    const d = crr6.direct?.[String(n)];
+    const base = d && !isNotMeasured(d) ? d.median : undefined;
+    const cells = README_COLUMNS.map(([name]) => {
+      const c = crr6[name]?.[String(n)];
+      if (!c) return '—';
+      if (isNotMeasured(c)) return 'not measured';
+      return name === 'direct' ? `${num(c.median)}/s` : `${num(c.median)}/s (${ratio(c.median, base)})`;
+    });
+    L.push(`| ${num(n)} | ${cells.join(' | ')} |`);
+  }
+  L.push('');
+  return L;
 }
 
 /** crr.png: connection rate (median, min–max bars) against service count, log x axis. */

@@ -8,6 +8,10 @@
 //                                  other contender; ~3 min): for profiling the agent and control plane
 //   BENCH_CPU_PROF=DIR             run the agents and the control plane with node --cpu-prof, profiles
 //                                  under DIR/agent and DIR/controlplane (written when each process exits)
+//   BENCH_ONLY=crr_v6              the IPv6 connection-rate and iperf3 rows alone (crr_v6,
+//                                  throughput_gbps_v6; ~3 min at 1 and 1,000 services); BENCH_V6_COUNTS
+//                                  sets their service counts (default 1,10000; quick 1,100),
+//                                  BENCH_SKIP=crr_v6 leaves them out of a full run
 //
 // Topology: one simulated node (network namespace) per contender, each with the same three pods
 // (client, be1, be2), so no contender's rules or programs ever see another's traffic:
@@ -20,6 +24,11 @@
 //            goes straight to a backend (connection rate and throughput only)
 //   iptables kube-proxy's iptables-mode nat table (iptables-restore)
 //   nftables kube-proxy's nftables-mode table (nft -f)
+// The IPv6 rows (crr_v6, throughput_gbps_v6) use the same nodes and pods over their IPv6 addresses
+// (sim/cluster.ts: every pod has both families): direct to be1's IPv6 address, Sluice with an IPv6
+// service set in its state file, and kube-proxy's shapes as its IPv6 proxier writes them
+// (ip6tables-restore into the ip6 nat table, nft's `ip6 kube-proxy` table). A Sluice row whose
+// IPv6 path does not answer is recorded as { not_measured: <why> }, never as a figure.
 // Connection rate is also measured from each node's own namespace (a hostNetwork process, the
 // kubelet) to the service (crr_node): direct to be1's pod IP; sluice_socket through the socket-level
 // programs; sluice (socket-level off) has no path for it (the per-packet programs sit on the pods'
@@ -36,8 +45,9 @@ import { DEFAULT_SIZES } from '../agent/datapath.ts';
 import { SimAgent, type LogLine } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { nsRun, run, sleep, waitFor } from '../sim/netns.ts';
+import type { Family } from '../common/ip.ts';
 import {
-  benchServices, CRR_PORT, iptablesChange, iptablesRestore, IPERF_PORT, nftChange, nftRuleset, PROBE_VIP,
+  benchServices, CRR_PORT, FAMILIES, iptablesChange, iptablesRestore, IPERF_PORT, nftChange, nftRuleset, nftTable, PROBE_VIP,
   probeService, stateFile, TARGET_VIP, type BenchService,
 } from './lib/model.ts';
 import { ProductionPath } from './lib/kube.ts';
@@ -46,20 +56,25 @@ import { drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions 
 import { percentile, summarize, type Summary } from './lib/stats.ts';
 import { costs, cpuMs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost } from './lib/bpfstats.ts';
 import { writeReport } from './report.ts';
-import type { ByCount, Results } from './lib/results.ts';
+import { isNotMeasured, type ByCount, type Results } from './lib/results.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ONLY_PROGRAMMING = process.env.BENCH_ONLY === 'programming';
+const ONLY_V6 = process.env.BENCH_ONLY === 'crr_v6';
+const SKIP = (process.env.BENCH_SKIP ?? '').split(',');
 const CPU_PROF = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench/results'));
 const CFG = QUICK
-  ? { counts: [1, 1000], rounds: 2, crrSecs: 1, iperfSecs: 1, syncCount: 1000, syncRounds: 2, changes: 5, big: 0, cpChanges: 20, changesCp: 20 }
-  : { counts: [1, 1000, 10000], rounds: 4, crrSecs: 3, iperfSecs: 2, syncCount: 10000, syncRounds: 3, changes: 20, big: 100000, cpChanges: 200, changesCp: 200 };
+  ? { counts: [1, 1000], countsV6: [1, 100], rounds: 2, crrSecs: 1, iperfSecs: 1, syncCount: 1000, syncRounds: 2, changes: 5, big: 0, cpChanges: 20, changesCp: 20 }
+  : { counts: [1, 1000, 10000], countsV6: [1, 10000], rounds: 4, crrSecs: 3, iperfSecs: 2, syncCount: 10000, syncRounds: 3, changes: 20, big: 100000, cpChanges: 200, changesCp: 200 };
 if (ONLY_PROGRAMMING) Object.assign(CFG, { counts: [CFG.syncCount], big: 0 });
 // Datapath work (connection rate, throughput and per-program cost only, side by side):
 //   BENCH_TRAFFIC_ONLY=1 BENCH_COUNTS=10000 BENCH_SKIP=iptables,nftables BENCH_ROUNDS=6
 const TRAFFIC_PHASE_ONLY = process.env.BENCH_TRAFFIC_ONLY === '1';
 if (process.env.BENCH_COUNTS) CFG.counts = process.env.BENCH_COUNTS.split(',').map(Number);
+if (process.env.BENCH_V6_COUNTS !== undefined) CFG.countsV6 = process.env.BENCH_V6_COUNTS.split(',').filter(Boolean).map(Number);
+if (SKIP.includes('crr_v6')) CFG.countsV6 = [];
+if (CFG.countsV6.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`BENCH_V6_COUNTS: service counts are whole numbers from 1 (${CFG.countsV6.join(',')})`);
 if (process.env.BENCH_ROUNDS) CFG.rounds = Number(process.env.BENCH_ROUNDS);
 if (process.env.BENCH_CRR_SECS) CFG.crrSecs = Number(process.env.BENCH_CRR_SECS);
 if (TRAFFIC_PHASE_ONLY) CFG.big = 0;
@@ -77,7 +92,7 @@ const SRV = path.join(BUILD, 'srv');
 
 type Name = 'direct' | 'sluice' | 'sluice_socket' | 'iptables' | 'nftables';
 const ALL: Name[] = ONLY_PROGRAMMING ? ['sluice'] : (['direct', 'sluice', 'sluice_socket', 'iptables', 'nftables'] as Name[])
-  .filter((n) => !['iptables', 'nftables'].includes(n) || !(process.env.BENCH_SKIP ?? '').split(',').includes(n));
+  .filter((n) => !['iptables', 'nftables'].includes(n) || !SKIP.includes(n));
 const NODE_OF: Record<Name, string> = { direct: 'direct', sluice: 'sluice', sluice_socket: 'sock', iptables: 'ipt', nftables: 'nft' };
 /** Measured for traffic only: programming and change figures are the per-packet agent's (the same code). */
 const TRAFFIC_ONLY: Name[] = ['direct', 'sluice_socket'];
@@ -230,19 +245,20 @@ async function program(c: Contender, services: BenchService[], agent: Agent, tex
 
 // ---- traffic ------------------------------------------------------------------------------
 
-/** Where the client connects: be1's pod IP on the direct path, the service address otherwise. */
-function targetOf(c: Contender): string {
-  return c.name === 'direct' ? c.be1.ip : TARGET_VIP;
+/** Where the client connects: be1's pod IP on the direct path, the service address otherwise (of `fam`). */
+function targetOf(c: Contender, fam: Family = 4): string {
+  if (c.name === 'direct') return fam === 6 ? c.be1.ip6 : c.be1.ip;
+  return FAMILIES[fam].targetVip;
 }
 
-async function crr(c: Contender, secs: number): Promise<{ conns: number; errors: number; rate: number }> {
+async function crr(c: Contender, secs: number, fam: Family = 4): Promise<{ conns: number; errors: number; rate: number }> {
   // In the client pod's cgroup, where the socket-level programs of sluice_socket's node see it.
-  const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), CRR, 'crr', targetOf(c), String(CRR_PORT), String(secs)], { cgroup: c.client.cgroup });
+  const out = await nsRun(c.client.ns, 'timeout', [String(secs + 20), CRR, 'crr', targetOf(c, fam), String(CRR_PORT), String(secs)], { cgroup: c.client.cgroup });
   return JSON.parse(out.trim()) as { conns: number; errors: number; rate: number };
 }
 
-function iperf(c: Contender, secs: number): Promise<number> {
-  return iperf3Gbps(c.client.ns, targetOf(c), IPERF_PORT, secs, c.name, c.client.cgroup);
+function iperf(c: Contender, secs: number, fam: Family = 4): Promise<number> {
+  return iperf3Gbps(c.client.ns, targetOf(c, fam), IPERF_PORT, secs, `${c.name}${fam === 6 ? ' (IPv6)' : ''}`, c.client.cgroup);
 }
 
 /** A short check that a contender's service answers from both backends before it is measured. */
@@ -253,11 +269,11 @@ async function verify(c: Contender): Promise<void> {
 
 // ---- results ------------------------------------------------------------------------------
 
-/** connect() calls translated by the socket-level programs for the measured service, so far. */
-function socketTranslations(c: Contender): number {
+/** connect() calls translated by the socket-level programs for the measured service (of `fam`), so far. */
+function socketTranslations(c: Contender, fam: Family = 4): number {
   const maps = new PinnedMaps(c.node.nodeName);
   try {
-    return maps.services().filter((s) => s.vip === TARGET_VIP).reduce((n, s) => n + s.stats.socketTranslations, 0);
+    return maps.services().filter((s) => s.vip === FAMILIES[fam].targetVip).reduce((n, s) => n + s.stats.socketTranslations, 0);
   } finally {
     maps.close();
   }
@@ -278,8 +294,16 @@ function trafficRuns(cs: Contender[]): TrafficRun[] {
   return runs;
 }
 
-async function measureTraffic(cs: Contender[], count: number, res: Results, agentPid: (c: Contender) => number | undefined): Promise<void> {
+/** Where one family's traffic figures go: crr, throughput_gbps, bpf_ns_per_run, or their _v6 twins. */
+function trafficOut(res: Results, fam: Family): { crr: Results['crr']; gbps: Results['throughput_gbps']; bpf: Results['bpf_ns_per_run'] } {
+  if (fam === 4) return { crr: res.crr, gbps: res.throughput_gbps, bpf: res.bpf_ns_per_run };
+  // The _v6 records also hold { not_measured } rows, which measureTraffic never writes.
+  return { crr: (res.crr_v6 ??= {}) as Results['crr'], gbps: (res.throughput_gbps_v6 ??= {}) as Results['throughput_gbps'], bpf: (res.bpf_ns_per_run_v6 ??= {}) };
+}
+
+async function measureTraffic(cs: Contender[], count: number, res: Results, agentPid: (c: Contender) => number | undefined, fam: Family = 4): Promise<void> {
   const runs = trafficRuns(cs);
+  const out = trafficOut(res, fam);
   const rates = new Map<string, number[]>(), errs = new Map<string, number>(), gbps = new Map<string, number[]>();
   const add = (m: Map<string, number[]>, k: string, v: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
   // Per-program cost (kernel run-time statistics) and the agent's CPU, for every connection-rate run.
@@ -293,7 +317,7 @@ async function measureTraffic(cs: Contender[], count: number, res: Results, agen
       await setConntrack(x.c.node.ns, x.conntrack);
       const progs = progsOf.get(x.c)!, pid = agentPid(x.c);
       const before = await readCounters(progs), cpu0 = pid ? cpuMs(pid) : 0, t0 = hrMs();
-      const m = await crr(x.c, CFG.crrSecs);
+      const m = await crr(x.c, CFG.crrSecs, fam);
       const cpu1 = pid ? cpuMs(pid) : 0, t1 = hrMs();
       if (progs.size) (bpf.get(x.label) ?? bpf.set(x.label, []).get(x.label)!).push(costs(before, await readCounters(progs), m.conns));
       if (pid) add(cpu, x.label, (100 * (cpu1 - cpu0)) / (t1 - t0));
@@ -302,22 +326,128 @@ async function measureTraffic(cs: Contender[], count: number, res: Results, agen
     }
     for (const x of order) {
       await setConntrack(x.c.node.ns, x.conntrack);
-      add(gbps, x.label, await iperf(x.c, CFG.iperfSecs));
+      add(gbps, x.label, await iperf(x.c, CFG.iperfSecs, fam));
     }
-    log(`  ${count} services, round ${r + 1}/${CFG.rounds}: ${runs.map((x) => `${x.label} ${Math.round(rates.get(x.label)!.at(-1)!)}/s ${gbps.get(x.label)!.at(-1)!.toFixed(1)} Gbit/s`).join(', ')}`);
+    log(`  ${fam === 6 ? 'IPv6, ' : ''}${count} services, round ${r + 1}/${CFG.rounds}: ${runs.map((x) => `${x.label} ${Math.round(rates.get(x.label)!.at(-1)!)}/s ${gbps.get(x.label)!.at(-1)!.toFixed(1)} Gbit/s`).join(', ')}`);
   }
   for (const x of runs) {
     await setConntrack(x.c.node.ns, true);
-    put(res.crr, x.label, count, {
+    put(out.crr, x.label, count, {
       ...summarize(rates.get(x.label)!, 0), errors: errs.get(x.label) ?? 0,
       ...(cpu.has(x.label) ? { agent_cpu_pct: summarize(cpu.get(x.label)!, 1) } : {}),
     });
-    put(res.throughput_gbps, x.label, count, summarize(gbps.get(x.label)!, 2));
-    if (bpf.has(x.label)) put(res.bpf_ns_per_run, x.label, count, summarizeCosts(bpf.get(x.label)!));
+    put(out.gbps, x.label, count, summarize(gbps.get(x.label)!, 2));
+    if (bpf.has(x.label)) put(out.bpf, x.label, count, summarizeCosts(bpf.get(x.label)!));
   }
-  const line = (l: string) => Object.entries(res.bpf_ns_per_run[l]?.[String(count)] ?? {})
+  const line = (l: string) => Object.entries(out.bpf[l]?.[String(count)] ?? {})
     .map(([p, v]) => `${p} ${v.ns_per_run.median} ns x ${v.runs_per_conn?.median ?? '?'}/conn`).join(', ');
-  for (const x of runs) if (bpf.has(x.label)) log(`  ${count} services, ${x.label} per program: ${line(x.label)}; agent CPU ${cpu.get(x.label) ? summarize(cpu.get(x.label)!, 1).median : 'n/a'}%`);
+  for (const x of runs) if (bpf.has(x.label)) log(`  ${fam === 6 ? 'IPv6, ' : ''}${count} services, ${x.label} per program: ${line(x.label)}; agent CPU ${cpu.get(x.label) ? summarize(cpu.get(x.label)!, 1).median : 'n/a'}%`);
+}
+
+// ---- IPv6: crr_v6 and throughput_gbps_v6 (issue 15) ------------------------------------------
+
+/** What carries a Sluice contender's IPv6 connections (for its "not measured" reason). */
+const SLUICE_V6_PATH: Partial<Record<Name, string>> = {
+  sluice: 'the per-packet programs (sl_from_pod / sl_to_pod)',
+  sluice_socket: 'the socket-level programs (connect6)',
+};
+
+/** Program contender `c` with an IPv6 service set, kube-proxy's shapes from nothing; the load's wall time in ms. */
+async function programV6(c: Contender, services: BenchService[], agent: Agent): Promise<number> {
+  switch (c.name) {
+    case 'direct': return 0;
+    case 'sluice':
+    case 'sluice_socket': return (await agent.apply(stateFile(services), services.length, 600000)).e2eMs;
+    case 'iptables': {
+      // kube-proxy's IPv6 proxier: the same nat table shape, written by ip6tables-restore.
+      const t0 = hrMs();
+      await nsRun(c.node.ns, 'ip6tables-restore', ['-w'], { input: iptablesRestore(services) });
+      return hrMs() - t0;
+    }
+    case 'nftables':
+      await nsRun(c.node.ns, 'nft', ['delete', 'table', ...nftTable(6).split(' ')], { allowFail: true });
+      return nftLoad(c, nftRuleset(services));
+  }
+}
+
+/** Remove kube-proxy's IPv6 shapes from a node (the IPv4 phases never look at them, but they hold memory). */
+async function clearRulesV6(c: Contender): Promise<void> {
+  if (c.name === 'iptables') await nsRun(c.node.ns, 'ip6tables-restore', ['-w'], { input: '*nat\nCOMMIT\n' });
+  if (c.name === 'nftables') await nsRun(c.node.ns, 'nft', ['delete', 'table', ...nftTable(6).split(' ')], { allowFail: true });
+}
+
+/**
+ * Why contender `c`'s IPv6 service cannot be measured, or undefined when it answers. direct and
+ * kube-proxy's shapes must answer (anything else is a broken benchmark: thrown). A Sluice contender
+ * may not serve IPv6 yet: its frontend absent from the node's maps while the agent reports it left
+ * out, no connection answered, or (socket-level) answered without connect6 translating any.
+ */
+async function v6Problem(c: Contender, agent: Agent): Promise<string | undefined> {
+  const fe = `[${FAMILIES[6].targetVip}]:${CRR_PORT}/TCP`;
+  if (!SLUICE_V6_PATH[c.name]) {
+    const r = await crr(c, 0.3, 6);
+    if (r.conns === 0 || r.errors > 0) throw new Error(`${c.name}: the IPv6 service ${fe} does not answer (${JSON.stringify(r)})`);
+    return undefined;
+  }
+  const maps = new PinnedMaps(c.node.nodeName);
+  let inMaps: boolean;
+  try { inMaps = maps.services().some((s) => s.vip === FAMILIES[6].targetVip && s.port === CRR_PORT); } finally { maps.close(); }
+  const report = agent.sim.logs.filter((l) => l.msg === 'IPv6 frontends not programmed' || l.msg === 'no IPv6 frontend left out any more').at(-1);
+  if (!inMaps && report?.msg === 'IPv6 frontends not programmed') {
+    return `the agent did not program the IPv6 frontends (${String(report.frontends)} frontends of ${String(report.services)} services left out, its log says: "${String(report.reason)}")`;
+  }
+  const before = c.name === 'sluice_socket' ? socketTranslations(c, 6) : 0;
+  const r = await crr(c, 0.3, 6);
+  const path = SLUICE_V6_PATH[c.name]!;
+  if (r.conns === 0) return `${fe} is ${inMaps ? '' : 'not listed in the node\'s maps, yet not reported left out; it is '}programmed, but no connection through ${path} answered in a 0.3 s probe (${r.errors} failed)`;
+  if (r.errors > 0) return `${r.errors} of ${r.conns + r.errors} connections to ${fe} through ${path} failed in a 0.3 s probe`;
+  if (c.name === 'sluice_socket' && socketTranslations(c, 6) - before === 0) {
+    return `${r.conns} connections to ${fe} answered, but connect6 translated none of them (the per-packet programs did): not the socket-level path`;
+  }
+  return undefined;
+}
+
+/**
+ * crr_v6 and throughput_gbps_v6: at each of CFG.countsV6, every contender programmed with an IPv6
+ * service set (filler services then the measured one, as for IPv4), then the same interleaved rounds
+ * as measureTraffic over IPv6. Rows that cannot be measured say why. Leaves no IPv6 rules behind.
+ */
+async function measureV6(cs: Contender[], agentOf: (c: Contender) => Agent, agentPid: (c: Contender) => number | undefined, res: Results): Promise<void> {
+  const notMeasured = (label: string, count: number, why: string) => {
+    put((res.crr_v6 ??= {}), label, count, { not_measured: why });
+    put((res.throughput_gbps_v6 ??= {}), label, count, { not_measured: why });
+  };
+  for (const count of CFG.countsV6) {
+    log(`IPv6: programming ${count} services (${FILLER_ENDPOINTS} endpoints each) into every contender`);
+    const measured: Contender[] = [];
+    for (const c of cs) {
+      const services = benchServices(count, FILLER_ENDPOINTS, { be1: c.be1.ip6, be2: c.be2.ip6 }, undefined, 6);
+      const ms = await programV6(c, services, agentOf(c));
+      ((res.load_ms_v6 ??= {})[c.name] ??= {})[String(count)] = [+ms.toFixed(1)];
+      const why = await v6Problem(c, agentOf(c));
+      if (!why) { measured.push(c); continue; }
+      notMeasured(c.name, count, why);
+      if (c.name === 'sluice') notMeasured('sluice_no_conntrack', count, why);
+      log(`  IPv6, ${count} services: ${c.name} not measured: ${why}`);
+    }
+    const sock = measured.find((c) => c.name === 'sluice_socket');
+    const before = sock ? socketTranslations(sock, 6) : 0;
+    await measureTraffic(measured, count, res, agentPid, 6);
+    if (sock) {
+      const row = res.crr_v6!.sluice_socket![String(count)]!;
+      if (!isNotMeasured(row)) row.socket_translations = socketTranslations(sock, 6) - before;
+    }
+    // Ratios to the direct path measured in the same rounds.
+    for (const [by, of] of [[res.crr_v6!, res.crr_v6!.direct], [res.throughput_gbps_v6!, res.throughput_gbps_v6!.direct]] as const) {
+      const base = of?.[String(count)];
+      if (!base || isNotMeasured(base)) continue;
+      for (const rows of Object.values(by)) {
+        const row = rows[String(count)];
+        if (row && !isNotMeasured(row)) row.vs_direct = +(row.median / base.median).toFixed(3);
+      }
+    }
+  }
+  for (const c of cs) await clearRulesV6(c);
 }
 
 // ---- node -> ClusterIP: a process in the node's own network namespace ------------------------
@@ -672,6 +802,8 @@ async function main(): Promise<void> {
       await nsRun(client.ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.tcp_timestamps=2']);
       for (const [pod, id] of [[be1, 'A'], [be2, 'B']] as const) {
         await new Lines(cluster.spawn(pod.ns, SRV, [String(CRR_PORT), id])).next((l) => l === 'ready', 10000, `srv in ${pod.ns}`);
+        // Its IPv6 twin on the same port (IPv6-only socket), for the IPv6 rows.
+        if (CFG.countsV6.length) await new Lines(cluster.spawn(pod.ns, SRV, [String(CRR_PORT), id, '6'])).next((l) => l === 'ready', 10000, `srv (IPv6) in ${pod.ns}`);
       }
       drain(cluster.spawn(be1.ns, 'iperf3', ['-s', '-p', String(IPERF_PORT)]));
       await waitFor(`iperf3 -s in ${be1.ns}`, async () => (await nsRun(be1.ns, 'ss', ['-ltnH', `sport = :${IPERF_PORT}`])).trim(), 10000, 50);
@@ -687,7 +819,7 @@ async function main(): Promise<void> {
     // Partial results are written after every phase, so a run cut short still leaves its figures.
     const checkpoint = () => { try { res.meta = meta(Date.now() - t0); writeReport(res, OUT, QUICK); } catch (e) { log(`  (partial report: ${(e as Error).message})`); } };
     const maxCount = Math.max(...CFG.counts, CFG.syncCount);
-    const sizes = agentSizes(maxCount + 1, FILLER_ENDPOINTS);
+    const sizes = agentSizes(Math.max(maxCount, ...CFG.countsV6) + 1, FILLER_ENDPOINTS);
     const agent = new Agent(cluster, byName('sluice').node, tmp);
     await agent.start(sizes.maxServices, sizes.maxBackends, sizes.maglevSlots);
     const sockAgent = ONLY_PROGRAMMING ? agent : new Agent(cluster, byName('sluice_socket').node, tmp, ['--socket-lb', 'on']);
@@ -695,6 +827,15 @@ async function main(): Promise<void> {
     const agentOf = (c: Contender) => (c.name === 'sluice_socket' ? sockAgent : agent);
     const agentPid = (c: Contender) => (c.name === 'sluice' || c.name === 'sluice_socket' ? agentOf(c).pid : undefined);
     log(`topology up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cs.map((c) => `${c.name} (${c.node.ns})`).join(', ')}`);
+
+    if (ONLY_V6) {
+      if (!CFG.countsV6.length) throw new Error('BENCH_ONLY=crr_v6 with no IPv6 service count (BENCH_V6_COUNTS, BENCH_SKIP)');
+      await measureV6(cs, agentOf, agentPid, res);
+      res.meta = meta(Date.now() - t0);
+      writeReport(res, OUT, QUICK);
+      log(`IPv6 rows only (BENCH_ONLY=crr_v6): ${path.join(OUT, 'latest.json')}`);
+      return;
+    }
 
     // 1. Connection rate and throughput at each service count.
     for (const count of CFG.counts) {
@@ -719,6 +860,11 @@ async function main(): Promise<void> {
       await measureNodeTraffic(cs, count, res);
       checkpoint();
       if (count === maxCount) await measureMemory(agent, count, FILLER_ENDPOINTS, sizes, res);
+    }
+    // 1b. The IPv6 rows, on the same nodes and pods.
+    if (CFG.countsV6.length && !ONLY_PROGRAMMING) {
+      await measureV6(cs, agentOf, agentPid, res);
+      checkpoint();
     }
     if (TRAFFIC_PHASE_ONLY) {
       res.meta = meta(Date.now() - t0);

@@ -4,8 +4,9 @@
 //
 // The sim plays scheduler and kubelet: it reads the examples, places every pod the control plane
 // will know (Deployments expanded as the manifests source expands them, hand-written Pods) on a node
-// with a fixed IP, writes that placement into a copy of the manifests (annotations sluice.io/node
-// and sluice.io/pod-ips on Deployments, spec.nodeName and status.podIP on Pods), creates each pod's
+// with a fixed IP, writes that placement into a copy of the manifests (annotations sluice.io/node,
+// sluice.io/pod-ips and sluice.io/pod-ips-v6 on Deployments, spec.nodeName, status.podIP and
+// status.podIPs on Pods: every pod has both families, as in a dual-stack cluster), creates each pod's
 // namespace with that IP on that node and starts sim/tools/podserver.ts on its container ports.
 // Only then does the control plane read the copy, so every endpoint it announces already answers.
 // Scaling edits `replicas` in the copy: new pods are created before the edit, removed ones are
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { SimAgent } from './agent.ts';
-import { NODE_BIN, REPO, SimCluster, type BurstResult, type PodClient } from './cluster.ts';
+import { NODE_BIN, REPO, SimCluster, simIp6, type BurstResult, type PodClient } from './cluster.ts';
 import { SimControlPlane } from './controlplane.ts';
 import { listNamespaces, NS_PREFIX, nsRun, PIN_ROOT, RUN_DIR, sleep, waitFor } from './netns.ts';
 
@@ -28,6 +29,7 @@ export const NODES = ['a', 'b'] as const;
 /** Pod IPs reserved per Deployment (replica i uses the i-th), so scaling up needs no new annotation. */
 export const MAX_REPLICAS = 8;
 const POD_IPS = 'sluice.io/pod-ips';
+const POD_IPS_V6 = 'sluice.io/pod-ips-v6';
 const NODE_ANN = 'sluice.io/node';
 /** Pod host numbers in 10.244.<node>.0/24: clients below, workload pods from here on. */
 const FIRST_POD_HOST = 10;
@@ -41,6 +43,8 @@ export interface ScenarioPod {
   /** Sim node name ('a' | 'b'). */
   node: string;
   ip: string;
+  /** Its IPv6 address (the twin of `ip`, sim/cluster.ts). */
+  ip6: string;
   labels: Record<string, string>;
   ports: PortDecl[];
   ready: boolean;
@@ -57,8 +61,11 @@ export interface ScenarioService {
   selector: Record<string, string>;
   ports: ServicePort[];
   affinityTimeout?: number;
-  /** Filled in from the control plane's allocations once it runs. */
+  /** spec.ipFamilyPolicy as written (undefined: SingleStack of the primary family, IPv4). */
+  ipFamilyPolicy?: string;
+  /** Filled in from the control plane's allocations once it runs; clusterIP6 '' when the Service has no IPv6 family. */
   clusterIP: string;
+  clusterIP6: string;
 }
 
 /** A loose view of the Kubernetes objects we read; the control plane validates them for real. */
@@ -75,7 +82,7 @@ interface KObj {
     template?: { metadata?: { labels?: Record<string, string> }; spec?: PodSpec };
     containers?: PodSpec['containers'];
   };
-  status?: { podIP?: string; phase?: string; conditions?: Array<{ type?: string; status?: string }> };
+  status?: { podIP?: string; podIPs?: Array<{ ip: string }>; phase?: string; conditions?: Array<{ type?: string; status?: string }> };
 }
 interface PodSpec { containers?: Array<{ ports?: Array<{ name?: string; containerPort?: number; protocol?: string }> }> }
 
@@ -144,7 +151,7 @@ export class ExamplesCluster {
     try {
       s.#load(opts.examplesDir ?? EXAMPLES_DIR);
       log(`nodes ${NODES.map((n) => `${n} (${cluster.node(n).ns}, ${cluster.node(n).ip}, pods ${cluster.node(n).podCidr})`).join(', ')}`);
-      await s.#addPod({ name: s.clientPod, namespace: 'default', node: 'a', ip: '10.244.1.2', labels: {}, ports: [], ready: true });
+      await s.#addPod({ name: s.clientPod, namespace: 'default', node: 'a', ip: '10.244.1.2', ip6: simIp6('10.244.1.2'), labels: {}, ports: [], ready: true });
       // Four pods at a time: namespaces and veths are quick, podserver start-ups are the slow part.
       const todo = [...s.pods.values()].filter((p) => p.name !== s.clientPod);
       await Promise.all(Array.from({ length: 4 }, async () => { for (let p = todo.shift(); p; p = todo.shift()) await s.#addPod(p); }));
@@ -200,7 +207,7 @@ export class ExamplesCluster {
           const order = rotation++ % 2 === 0 ? [...NODES] : [...NODES].reverse();
           const ips = Array.from({ length: MAX_REPLICAS }, (_, i) => nextIp(order[i % order.length]!));
           const nodes = order.map((n) => this.nodeName(n));
-          o.metadata = { ...o.metadata, annotations: { ...o.metadata?.annotations, [NODE_ANN]: nodes.join(','), [POD_IPS]: ips.join(',') } };
+          o.metadata = { ...o.metadata, annotations: { ...o.metadata?.annotations, [NODE_ANN]: nodes.join(','), [POD_IPS]: ips.join(','), [POD_IPS_V6]: ips.map(simIp6).join(',') } };
           const d: DeploymentInfo = { key, name, namespace, file, doc: o, replicas: o.spec?.replicas ?? 1, ips, nodes: order };
           this.#deployments.set(key, d);
           for (let i = 0; i < d.replicas; i++) this.#expectPod(d, i);
@@ -208,9 +215,9 @@ export class ExamplesCluster {
           const node = NODES[rotation++ % NODES.length]!;
           const ip = o.status?.podIP ?? nextIp(node);
           o.spec = { ...o.spec, nodeName: this.nodeName(node) };
-          o.status = { ...o.status, podIP: ip };
+          o.status = { ...o.status, podIP: ip, podIPs: [{ ip }, { ip: simIp6(ip) }] };
           this.pods.set(name, {
-            name, namespace, node, ip, labels: o.metadata?.labels ?? {}, ports: containerPorts(o.spec as PodSpec), ready: podReady(o),
+            name, namespace, node, ip, ip6: simIp6(ip), labels: o.metadata?.labels ?? {}, ports: containerPorts(o.spec as PodSpec), ready: podReady(o),
           });
         } else if (o.kind === 'Service') {
           const spec = o.spec ?? {};
@@ -218,7 +225,8 @@ export class ExamplesCluster {
             key, name, namespace, file, selector: spec.selector ?? {},
             ports: (spec.ports ?? []).map((p) => ({ name: p.name ?? '', port: p.port ?? 0, protocol: (p.protocol ?? 'TCP') as Proto, targetPort: p.targetPort ?? p.port ?? 0 })),
             affinityTimeout: spec.sessionAffinity === 'ClientIP' ? spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 : undefined,
-            clusterIP: '',
+            ipFamilyPolicy: typeof spec.ipFamilyPolicy === 'string' ? spec.ipFamilyPolicy : undefined,
+            clusterIP: '', clusterIP6: '',
           });
         }
       }
@@ -228,7 +236,7 @@ export class ExamplesCluster {
   #expectPod(d: DeploymentInfo, i: number): ScenarioPod {
     const tmpl = d.doc.spec?.template;
     const pod: ScenarioPod = {
-      name: `${d.name}-${i}`, namespace: d.namespace, node: d.nodes[i % d.nodes.length]!, ip: d.ips[i]!,
+      name: `${d.name}-${i}`, namespace: d.namespace, node: d.nodes[i % d.nodes.length]!, ip: d.ips[i]!, ip6: simIp6(d.ips[i]!),
       labels: tmpl?.metadata?.labels ?? {}, ports: containerPorts(tmpl?.spec), ready: true, owner: { deployment: d.key, index: i },
     };
     this.pods.set(pod.name, pod);
@@ -308,12 +316,18 @@ status:
   // Queries
 
   async #readClusterIPs(): Promise<void> {
-    const alloc = await waitFor('cluster IP allocations', () => {
-      const st = JSON.parse(fs.readFileSync(this.cp.stateFile, 'utf8')) as { services?: Record<string, string> };
-      const all = [...this.services.values()].every((s) => st.services?.[s.key]);
-      return all ? st.services! : undefined;
+    // A dual-stack policy gets both families on the sim's dual-stack cluster (the control plane's
+    // default IPv6 service range): wait for its IPv6 address too.
+    const dual = (s: ScenarioService) => s.ipFamilyPolicy === 'PreferDualStack' || s.ipFamilyPolicy === 'RequireDualStack';
+    const st = await waitFor('cluster IP allocations', () => {
+      const st = JSON.parse(fs.readFileSync(this.cp.stateFile, 'utf8')) as { services?: Record<string, string>; services6?: Record<string, string> };
+      const all = [...this.services.values()].every((s) => st.services?.[s.key] && (!dual(s) || st.services6?.[s.key]));
+      return all ? st : undefined;
     }, 20000, 100);
-    for (const s of this.services.values()) s.clusterIP = alloc[s.key]!;
+    for (const s of this.services.values()) {
+      s.clusterIP = st.services![s.key]!;
+      s.clusterIP6 = st.services6?.[s.key] ?? '';
+    }
   }
 
   service(name: string): ScenarioService {
@@ -322,12 +336,13 @@ status:
     return s;
   }
 
-  /** `ip:port` of a service port (by port name, or the first). */
-  target(service: string, portName?: string): { target: string; proto: 'tcp' | 'udp'; port: ServicePort } {
+  /** `ip:port` of a service port (by port name, or the first); `[ip6]:port` over IPv6 (family 6). */
+  target(service: string, portName?: string, family: 4 | 6 = 4): { target: string; proto: 'tcp' | 'udp'; port: ServicePort } {
     const s = this.service(service);
     const port = portName === undefined ? s.ports[0] : s.ports.find((p) => p.name === portName);
     if (!port) throw new Error(`service ${service} has no port ${portName}`);
-    return { target: `${s.clusterIP}:${port.port}`, proto: port.protocol === 'UDP' ? 'udp' : 'tcp', port };
+    if (family === 6 && !s.clusterIP6) throw new Error(`service ${service} has no IPv6 cluster IP`);
+    return { target: family === 6 ? `[${s.clusterIP6}]:${port.port}` : `${s.clusterIP}:${port.port}`, proto: port.protocol === 'UDP' ? 'udp' : 'tcp', port };
   }
 
   /** The pods a service should send to (selector match, Ready), with the port each resolves to. */
@@ -357,9 +372,13 @@ status:
     return m;
   }
 
-  /** `sluice service list -o json` on a node. */
-  async serviceList(node: string): Promise<Array<{ frontend: string; name: string; affinityTimeout: number; backends: Array<{ address: string; state: string }> }>> {
-    return JSON.parse(await this.sluice(node, 'service', 'list', '-o', 'json'));
+  /**
+   * `sluice service list -o json` on a node: the programmed frontends. The IPv6 frontends the agent
+   * reports as not programmed (`programmed: false`, no backends) are left out unless `all`.
+   */
+  async serviceList(node: string, all = false): Promise<Array<{ frontend: string; name: string; programmed?: boolean; affinityTimeout: number; backends: Array<{ address: string; state: string }> }>> {
+    const rows = JSON.parse(await this.sluice(node, 'service', 'list', '-o', 'json')) as Array<{ frontend: string; name: string; programmed?: boolean; affinityTimeout: number; backends: Array<{ address: string; state: string }> }>;
+    return all ? rows : rows.filter((r) => r.programmed !== false);
   }
 
   /** Run the `sluice` CLI for a node. */
@@ -400,11 +419,11 @@ status:
     return c;
   }
 
-  /** `count` requests from `from` to a service port; counts keyed by answering pod. */
-  async requests(service: string, opts: { from?: string; port?: string; count?: number; concurrency?: number; byPort?: boolean } = {}): Promise<BurstResult> {
+  /** `count` requests from `from` to a service port (over IPv6 with family 6); counts keyed by answering pod ("pod client-address" with byClient). */
+  async requests(service: string, opts: { from?: string; port?: string; count?: number; concurrency?: number; byPort?: boolean; byClient?: boolean; family?: 4 | 6 } = {}): Promise<BurstResult> {
     const c = await this.podClient(opts.from ?? this.clientPod);
-    const t = this.target(service, opts.port);
-    return c.burst(t.target, { proto: t.proto, count: opts.count ?? 100, concurrency: opts.concurrency ?? 4, byPort: opts.byPort, timeoutMs: 2000 });
+    const t = this.target(service, opts.port, opts.family);
+    return c.burst(t.target, { proto: t.proto, count: opts.count ?? 100, concurrency: opts.concurrency ?? 4, byPort: opts.byPort, byClient: opts.byClient, timeoutMs: 2000 });
   }
 
   // ---------------------------------------------------------------------------------------------

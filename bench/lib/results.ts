@@ -2,6 +2,10 @@
 import type { EntrySummary } from './bpfstats.ts';
 import type { Summary } from './stats.ts';
 
+/** A row that could not be measured, and why (never a figure in its place). */
+export interface NotMeasured { not_measured: string }
+export const isNotMeasured = (v: unknown): v is NotMeasured => typeof v === 'object' && v !== null && 'not_measured' in v;
+
 /** Per service count ("1", "1000", ...). */
 export type ByCount<T> = Record<string, T>;
 export interface Results {
@@ -15,6 +19,18 @@ export interface Results {
    */
   crr_node?: Record<string, ByCount<(Summary & { errors: number; socket_translations?: number }) | { unreachable: true; errors: number; note: string }>>;
   throughput_gbps: Record<string, ByCount<Summary>>;
+  /**
+   * The IPv6 twins of crr, throughput_gbps and bpf_ns_per_run (issue 15): the same contenders, pods
+   * and rounds over IPv6 (direct to be1's IPv6 address; services in fd00:10:96::/112; kube-proxy's
+   * shapes in the ip6 nat table and nft's `ip6 kube-proxy`). vs_direct: median / direct's median in
+   * the same rounds. A contender whose IPv6 service does not answer (Sluice before its IPv6 datapath)
+   * is { not_measured: why }. Absent in older results.
+   */
+  crr_v6?: Record<string, ByCount<(Summary & { errors: number; socket_translations?: number; agent_cpu_pct?: Summary; vs_direct?: number }) | NotMeasured>>;
+  throughput_gbps_v6?: Record<string, ByCount<(Summary & { vs_direct?: number }) | NotMeasured>>;
+  bpf_ns_per_run_v6?: Record<string, ByCount<Record<string, EntrySummary>>>;
+  /** IPv6 service set load times (ms) per contender and count, as load_ms. */
+  load_ms_v6?: Record<string, ByCount<number[]>>;
   /**
    * Per entry point (sl_from_pod, sl_to_pod, sl_sock_connect4, ...) of a contender's node, from the
    * kernel's run-time statistics over each connection-rate round: ns per run, and runs and ns per

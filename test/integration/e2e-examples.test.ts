@@ -2,9 +2,11 @@
 // agent per node and the control plane on the manifests source. Every behaviour `make demo` shows
 // is asserted here: programming, spread, stickiness, cross-node, named targetPort, multi-port,
 // no-endpoint reject, scale up/down within one second of the manifest edit, a pod reaching its own
-// node's NodePort, hairpin, loadBalancerSourceRanges, and a clean teardown.
+// node's NodePort, hairpin, loadBalancerSourceRanges, the dual-stack Service, and a clean teardown.
 // Uses the default per-process run id, so it runs alongside other test files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATAPATH_FAMILIES } from '../../agent/services.ts';
+import { cidrContains, parseCidr } from '../../common/ip.ts';
 import { ExamplesCluster, EXTERNAL, NODES, spreadOk } from '../../sim/scenario.ts';
 
 let s: ExamplesCluster;
@@ -24,16 +26,16 @@ describe('examples on a two-node simulated cluster', () => {
   it('programs every example service port with exactly its ready backends on both nodes', async () => {
     expect(await s.datapathMismatch()).toBeUndefined();
     const frontends = s.expectedFrontends();
-    // 7 services, 10 ports; db-service has none (its only pod is not Ready).
-    expect(s.services.size).toBe(7);
-    expect(frontends.size).toBe(10);
+    // 8 services, 11 ports; db-service has none (its only pod is not Ready).
+    expect(s.services.size).toBe(8);
+    expect(frontends.size).toBe(11);
     for (const svc of s.services.values()) expect(svc.clusterIP).toMatch(/^10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+$/); // 10.96.0.0/12
     expect(frontends.get(`${s.service('db-service').clusterIP}:80/TCP`)).toEqual([]);
     expect(frontends.get(`${s.service('backend-service').clusterIP}:80/TCP`)).toHaveLength(3);
     const sticky = (await s.serviceList('b')).find((r) => r.frontend === `${s.service('sticky-service').clusterIP}:80/TCP`);
     expect(sticky?.affinityTimeout).toBe(10800);
     // The placement puts pods of every multi-replica Deployment on both nodes.
-    for (const d of ['backend', 'frontend', 'web', 'shop', 'cart']) {
+    for (const d of ['backend', 'frontend', 'web', 'shop', 'cart', 'whoami']) {
       expect(new Set([...s.pods.values()].filter((p) => p.owner?.deployment === `default/${d}`).map((p) => p.node))).toEqual(new Set(NODES));
     }
   });
@@ -94,6 +96,32 @@ describe('examples on a two-node simulated cluster', () => {
     // And the client on node a reaches node b's pods too.
     const c = await s.requests('web-service', { count: 30 });
     expect(new Set(Object.keys(c.counts).map(nodeOf))).toEqual(new Set(NODES));
+  });
+
+  it('dual-stack-service (PreferDualStack) gets a cluster IP of each family; both reach the same pods, each seeing the client\'s address of that family', async () => {
+    const svc = s.service('dual-stack-service');
+    expect(svc.clusterIP6).not.toBe('');
+    expect(cidrContains(parseCidr('fd00:10:96::/112')!, svc.clusterIP6), svc.clusterIP6).toBe(true);
+    // Only the single-stack examples have no IPv6 address.
+    expect([...s.services.values()].filter((x) => x.clusterIP6).map((x) => x.name)).toEqual(['dual-stack-service']);
+    const pods = s.expectedBackends('dual-stack-service').map((b) => b.pod);
+    const client = s.pods.get('client')!;
+    const r4 = await s.requests('dual-stack-service', { count: 40, byClient: true });
+    expect(r4.failed, JSON.stringify(r4.errors)).toBe(0);
+    expect(Object.keys(r4.counts).sort()).toEqual(pods.map((p) => `${p.name} ${client.ip}`).sort());
+    const fe6 = `[${svc.clusterIP6}]:80/TCP`;
+    for (const n of NODES) {
+      const row = (await s.serviceList(n, true)).find((r) => r.frontend === fe6);
+      expect(row, `node ${n}: ${fe6}`).toBeDefined();
+      // The IPv6 frontend is programmed exactly when the datapath serves IPv6 (agent/services.ts).
+      if (!DATAPATH_FAMILIES.includes(6)) { expect(row!.programmed, `node ${n}: ${fe6}`).toBe(false); continue; }
+      expect(row!.programmed, `node ${n}: ${fe6}`).not.toBe(false);
+      expect(row!.backends!.map((b) => b.address).sort()).toEqual(pods.map((p) => `[${p.ip6}]:8080`).sort());
+    }
+    if (!DATAPATH_FAMILIES.includes(6)) return;
+    const r6 = await s.requests('dual-stack-service', { count: 40, byClient: true, family: 6 });
+    expect(r6.failed, JSON.stringify(r6.errors)).toBe(0);
+    expect(Object.keys(r6.counts).sort()).toEqual(pods.map((p) => `${p.name} ${client.ip6}`).sort());
   });
 
   it('refuses connections to a service whose only pod is not Ready, at once', async () => {
