@@ -258,7 +258,7 @@ export class Datapath {
         this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
         const fe = bySvc.get(b.svc_id);
         // A backend of the other family than its frontend's cannot come from this agent: dropped too.
-        if (!fe || familyOf(fe.vip) !== f.family) { orphans.push(key); continue; }
+        if (!fe || fe.vip.includes(':') !== (f.family === 6)) { orphans.push(key); continue; }
         fe.backends.set(beKey(b), decodeBackend(id, b));
         this.#backendCount++;
       }
@@ -266,7 +266,7 @@ export class Datapath {
       for (const { key } of f.srcRanges.entries()) {
         const r = f.srcRangeKey.decode(key);
         const fe = bySvc.get(r.svc_id);
-        if (fe && familyOf(fe.vip) === f.family) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
+        if (fe && fe.vip.includes(':') === (f.family === 6)) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
         else f.srcRanges.delete(key);
       }
     }
