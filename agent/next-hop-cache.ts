@@ -6,6 +6,9 @@ import fs from 'node:fs';
 export const NEXT_HOP_CACHE_MODES = ['auto', 'per-flow', 'off'] as const;
 export type NextHopCacheMode = (typeof NEXT_HOP_CACHE_MODES)[number];
 
+/** NH_TTL_NS of bpf/lib/next_hop.h: how long a cached next hop is used after its lookup. */
+export const NEXT_HOP_TTL_MS = 1000;
+
 /** enum nh_flag of bpf/lib/next_hop.h (checked against the object's BTF by the layout test). */
 export const NH_FLAGS = { NH_BY_ADDRESSES: 1, NH_OFF: 2 } as const;
 
