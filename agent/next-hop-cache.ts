@@ -35,8 +35,9 @@ export function nextHopCacheChoice(mode: NextHopCacheMode, policy: number | unde
 /** net.ipv4.fib_multipath_hash_policy of this process's network namespace, or undefined. */
 export function readMultipathHashPolicy(file = '/proc/sys/net/ipv4/fib_multipath_hash_policy'): number | undefined {
   try {
-    const v = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(v) ? v : undefined;
+    const text = fs.readFileSync(file, 'utf8').trim();
+    const v = Number(text);
+    return text !== '' && Number.isInteger(v) ? v : undefined;
   } catch {
     return undefined;
   }

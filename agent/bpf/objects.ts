@@ -34,8 +34,12 @@ export interface LoadedObjects {
   close(): void;
 }
 
-/** Maps an object keeps to itself: created empty at each load, never pinned, no layout to keep. */
-export const PRIVATE_MAPS = { sl_nh_config: 'sluice_ext.o' } as const;
+/**
+ * Maps an object keeps to itself (by name: the object that declares it): created empty at each
+ * load, never pinned, so no layout to keep across agents. The next-hop cache (bpf/lib/next_hop.h)
+ * and its switch, one u32 of enum nh_flag (agent/next-hop-cache.ts).
+ */
+export const PRIVATE_MAPS = { sl_nh_config: 'sluice_ext.o', sl_nh_cache: 'sluice_ext.o' } as const;
 export type PrivateMapName = keyof typeof PRIVATE_MAPS;
 
 /**

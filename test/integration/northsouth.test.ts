@@ -243,6 +243,21 @@ describe('north-south', () => {
     }
   });
 
+  /** A node's next-hop cache (sl_nh_cache, private to the object of the XDP program on its eth0), as bpftool formats it. */
+  async function nextHopCache(node: string): Promise<Array<{ key: Record<string, number>; value: { ifindex: number; dmac: number[] } }>> {
+    const ns = c.node(node).ns;
+    const link = (JSON.parse(await nsRun(ns, 'ip', ['-j', '-d', 'link', 'show', 'eth0'])) as Array<{ xdp: { prog: { id: number } } }>)[0]!;
+    const prog = JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'prog', 'show', 'id', String(link.xdp.prog.id)])) as { map_ids: number[] };
+    for (const id of prog.map_ids) {
+      if ((JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'map', 'show', 'id', String(id)])) as { name: string }).name !== 'sl_nh_cache') continue;
+      return (JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'map', 'dump', 'id', String(id)])) as Array<{ formatted: never }>).map((e) => e.formatted);
+    }
+    throw new Error(`no sl_nh_cache behind node ${node}'s XDP program`);
+  }
+  /** An IPv4 address as bpftool prints a __be32 on this (little-endian) machine. */
+  const be32 = (ip: string) => ip.split('.').reduce((n, b, i) => n + Number(b) * 2 ** (8 * i), 0);
+  const macBytes = (mac: string) => mac.split(':').map((h) => parseInt(h, 16));
+
   /**
    * Connections to web-b2 through node a (XDP_TX to node b), one attempt at a time with a timeout
    * short of TCP's first SYN retransmission, until `done(ok)`; how long that took from `since`.
@@ -264,6 +279,13 @@ describe('north-south', () => {
     const newMac = '02:5e:00:00:0b:02';
     const warm = await outside.burst(`${a.ip}:30084`, { count: 20, concurrency: 2 });
     expect(warm.counts, JSON.stringify(warm.errors)).toEqual({ 'web-b2': 20 });
+    // One entry for all those connections: this node's multipath hash policy (0) reads addresses
+    // only, so the agent keys the cache without ports (agent/next-hop-cache.ts).
+    const toB = (await nextHopCache('a')).filter((e) => e.key.daddr === be32(c.pod('web-b2').ip));
+    expect(toB.map((e) => ({ ...e.key, ifindex: undefined }))).toEqual([
+      { ifindex: undefined, saddr: be32(a.ip), daddr: be32(c.pod('web-b2').ip), sport: 0, dport: 0, proto: 0 },
+    ]);
+    expect(toB[0]!.value.dmac).toEqual(macBytes(oldMac));
     try {
       await nsRun(b.ns, 'ip', ['link', 'set', 'dev', 'eth0', 'address', newMac]);
       await nsRun(a.ns, 'ip', ['neigh', 'replace', b.ip, 'lladdr', newMac, 'dev', 'eth0', 'nud', 'reachable']);
@@ -274,6 +296,7 @@ describe('north-south', () => {
       const after = await outside.burst(`${a.ip}:30084`, { count: 100, concurrency: 4, timeoutMs: 3000, slowMs: 900 });
       expect(after.counts, JSON.stringify(after.errors)).toEqual({ 'web-b2': 100 });
       expect(after.slow).toEqual([]);
+      expect((await nextHopCache('a')).find((e) => e.key.daddr === be32(c.pod('web-b2').ip))?.value.dmac).toEqual(macBytes(newMac));
     } finally {
       await nsRun(b.ns, 'ip', ['link', 'set', 'dev', 'eth0', 'address', oldMac]);
       await nsRun(a.ns, 'ip', ['neigh', 'replace', b.ip, 'lladdr', oldMac, 'dev', 'eth0', 'nud', 'reachable']);
