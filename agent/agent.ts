@@ -101,11 +101,16 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     try {
       external = attachExternal(o.externalInterface, dp.programs, o.externalMode);
       log.info({ interface: external.name, mode: external.mode, addresses: external.ips, fallbacks: external.fallbacks }, 'north-south datapath attached');
-      const nh = nextHopCacheChoice(o.nextHopCache ?? 'auto', readMultipathHashPolicy());
-      if (dp.setNextHopCache(nh.flags)) log.info({ mode: o.nextHopCache ?? 'auto', keyedBy: nh.keyedBy, multipathHashPolicy: nh.policy }, 'next-hop cache');
     } catch (e) {
       dp.close();
       throw new AgentStartError('cannot attach the north-south datapath', { err: errText(e) });
+    }
+    const nh = nextHopCacheChoice(o.nextHopCache ?? 'auto', readMultipathHashPolicy());
+    try {
+      if (dp.setNextHopCache(nh.flags)) log.info({ mode: o.nextHopCache ?? 'auto', keyedBy: nh.keyedBy, multipathHashPolicy: nh.policy }, 'next-hop cache');
+    } catch (e) {
+      // The datapath's default until written: per-flow keys, right under any multipath policy.
+      log.warn({ mode: o.nextHopCache ?? 'auto', err: errText(e) }, 'next-hop cache keyed by flow: its switch could not be written');
     }
   }
 
