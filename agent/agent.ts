@@ -17,6 +17,7 @@ import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
 import { DEFAULT_HEALTHZ_TIMEOUT_S, ProxyHealth, serveProxyHealth, type HealthServer } from './health.ts';
 import { KubeProxyMetrics } from './metrics-kubeproxy.ts';
+import { nextHopCacheChoice, readMultipathHashPolicy, type NextHopCacheMode } from './next-hop-cache.ts';
 import { ServiceHealthServers } from './service-health.ts';
 import { Reconciler } from './reconciler.ts';
 import { applySocketLb, type SocketLbAttachment, type SocketLbMode } from './socket-lb.ts';
@@ -36,6 +37,8 @@ export interface AgentOptions {
   /** The node's external interface (north-south); off when unset. */
   externalInterface?: string;
   externalMode: (typeof EXTERNAL_MODES)[number];
+  /** sl_ext_xdp's next-hop cache (agent/next-hop-cache.ts); default auto. */
+  nextHopCache?: NextHopCacheMode;
   /** --nodeport-addresses: CIDRs and "primary" (the external interface's addresses); default ["primary"]. */
   nodePortAddresses?: string[];
   /** Socket-level balancing (agent/socket-lb.ts), attached at cgroupRoot unless off. */
@@ -101,6 +104,13 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     } catch (e) {
       dp.close();
       throw new AgentStartError('cannot attach the north-south datapath', { err: errText(e) });
+    }
+    const nh = nextHopCacheChoice(o.nextHopCache ?? 'auto', readMultipathHashPolicy());
+    try {
+      if (dp.setNextHopCache(nh.flags)) log.info({ mode: o.nextHopCache ?? 'auto', keyedBy: nh.keyedBy, multipathHashPolicy: nh.policy }, 'next-hop cache');
+    } catch (e) {
+      // The datapath's default until written: per-flow keys, right under any multipath policy.
+      log.warn({ mode: o.nextHopCache ?? 'auto', err: errText(e) }, 'next-hop cache keyed by flow: its switch could not be written');
     }
   }
 

@@ -543,6 +543,17 @@ export class Datapath {
     this.maps.sl_config6.update(u32Key(0), L.config6.encode({ node_ip: ip ?? '::' }));
   }
 
+  /**
+   * How sl_ext_xdp keys its next-hop cache (bpf/lib/next_hop.h, agent/next-hop-cache.ts): false
+   * when no datapath object is loaded (maps only).
+   */
+  setNextHopCache(flags: number): boolean {
+    const fd = this.#objs?.privateMaps.sl_nh_config;
+    if (fd === undefined) return false;
+    bpf.mapUpdate(fd, u32Key(0), u32Key(flags));
+    return true;
+  }
+
   /** Which sockets the socket-level programs translate (sl_sock_config): all, or the node's own. */
   setSocketScope(mode: number, hostNetnsCookie: bigint): void {
     this.maps.sl_sock_config.update(u32Key(0), L.sockConfig.encode({ host_netns_cookie: hostNetnsCookie, mode }));

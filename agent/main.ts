@@ -11,6 +11,7 @@ import { DEFAULT_BPF_DIR } from './bpf/objects.ts';
 import { DEFAULT_PIN_ROOT, DEFAULT_SIZES } from './datapath.ts';
 import { DEFAULT_GC } from './gc.ts';
 import { checkNodePortAddresses } from './nodeport-addresses.ts';
+import { NEXT_HOP_CACHE_MODES, type NextHopCacheMode } from './next-hop-cache.ts';
 import { DEFAULT_HEALTHZ_TIMEOUT_S } from './health.ts';
 import { SOCKET_LB_MODES, type SocketLbMode } from './socket-lb.ts';
 import { DEFAULT_RUN_DIR } from './status.ts';
@@ -34,6 +35,10 @@ mTLS to the control plane (all three, or none):
   --nodeport-addresses L   comma-separated CIDRs (IPv4, IPv6) and "primary": the node addresses that
                            take NodePorts (default: primary, the external interface's addresses)
   --external-mode MODE     auto|xdp-native|xdp-generic|tc (default: auto, the fastest that attaches)
+  --next-hop-cache MODE    auto|per-flow|off: how XDP caches the next hop of frames it sends back out
+                           (one lookup per destination a second); auto keys by addresses when the
+                           node's fib_multipath_hash_policy reads addresses only, else by flow
+                           (default: auto; docs/datapath.md, "Next-hop cache")
   --socket-lb MODE         off|on|host-only: translate service addresses at connect()/sendmsg() for
                            every socket under --cgroup-root (on), or only the node's own (host-only,
                            pods stay on the per-packet path) (default: off)
@@ -87,6 +92,7 @@ function parse() {
         'control-plane': str, 'state-file': str, 'tls-ca': str, 'tls-cert': str, 'tls-key': str, 'node-name': str,
         'external-interface': str, 'socket-lb': { type: 'string', default: 'off' }, 'cgroup-root': str,
         'socket-lb-destroy-tcp': { type: 'boolean', default: false }, 'external-mode': { type: 'string', default: 'auto' },
+        'next-hop-cache': { type: 'string', default: 'auto' },
         'pod-interfaces': { type: 'string', default: 'lxc*' }, 'pin-root': { type: 'string', default: DEFAULT_PIN_ROOT },
         'run-dir': { type: 'string', default: DEFAULT_RUN_DIR }, 'bpf-dir': { type: 'string', default: DEFAULT_BPF_DIR },
         'metrics-addr': { type: 'string', default: '127.0.0.1:9964' },
@@ -115,6 +121,9 @@ const hostPort = (v: string) => ({ host: v.slice(0, v.lastIndexOf(':')) || '0.0.
 const externalMode = args['external-mode'] as (typeof EXTERNAL_MODES)[number];
 if (!EXTERNAL_MODES.includes(externalMode)) fail(`--external-mode: ${externalMode} is not one of ${EXTERNAL_MODES.join(', ')}`);
 
+const nextHopCache = args['next-hop-cache'] as NextHopCacheMode;
+if (!NEXT_HOP_CACHE_MODES.includes(nextHopCache)) fail(`--next-hop-cache: ${nextHopCache} is not one of ${NEXT_HOP_CACHE_MODES.join(', ')}`);
+
 const nodePortAddresses = args['nodeport-addresses'].split(',').map((s) => s.trim()).filter(Boolean);
 try { checkNodePortAddresses(nodePortAddresses); } catch (e) { fail((e as Error).message); }
 const socketLb = args['socket-lb'] as SocketLbMode;
@@ -135,6 +144,7 @@ try {
     podInterfaces: args['pod-interfaces'].split(','),
     externalInterface: args['external-interface'],
     externalMode,
+    nextHopCache,
     nodePortAddresses,
     socketLb,
     cgroupRoot: args['cgroup-root'],

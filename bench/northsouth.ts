@@ -11,6 +11,10 @@
 //   direct      node "dir": no service; the outside host routes the pod CIDR via the node (no NAT)
 //   sluice-xdp  node "xdp": the agent with --external-mode xdp-native on eth0
 //   sluice-xdp-remote  the same node's NodePort, backend on node "rem" (SNAT to the node, XDP_TX)
+//   sluice-xdp-remote-uncached  the same, its next-hop cache (bpf/lib/next_hop.h) turned off for
+//               its rounds only (a route and neighbour lookup per frame, as before the cache)
+//   direct-remote  node "rem"'s pod from outside through node "dir": the kernel forwards both ways
+//               (outside -> dir -> rem -> pod and back the same way), the hops of sluice-xdp-remote
 //   sluice-tc   node "tc": the agent with --external-mode tc
 //   iptables    node "ipt": kube-proxy's iptables-mode NodePort nat table
 //   nftables    node "nft": kube-proxy's nftables-mode table
@@ -53,10 +57,34 @@ const FLOOD = path.join(BUILD, 'udpflood');
 const BASE_TX = path.join(BUILD, 'baseline_tx.o');
 const BASE_DROP = path.join(BUILD, 'baseline_drop.o');
 
-type Name = 'direct' | 'sluice-xdp' | 'sluice-xdp-remote' | 'sluice-tc' | 'iptables' | 'nftables';
-const NAMES: Name[] = ['direct', 'sluice-xdp', 'sluice-xdp-remote', 'sluice-tc', 'iptables', 'nftables'];
+type Name = 'direct' | 'direct-remote' | 'sluice-xdp' | 'sluice-xdp-remote' | 'sluice-xdp-remote-uncached' | 'sluice-tc' | 'iptables' | 'nftables';
+const NAMES: Name[] = ['direct', 'direct-remote', 'sluice-xdp', 'sluice-xdp-remote', 'sluice-xdp-remote-uncached', 'sluice-tc', 'iptables', 'nftables'];
 
-interface Contender { name: Name; node: SimNode; be: SimPod; host: string; crrPort: number; iperfPort: number }
+interface Contender {
+  name: Name; node: SimNode; be: SimPod; host: string; crrPort: number; iperfPort: number;
+  /** Run with the node's next-hop cache off (sl_nh_config flags NH_OFF), restored after. */
+  uncached?: boolean;
+}
+
+// The next-hop cache's switch (bpf/lib/next_hop.h): sl_nh_config of the sl_ext_xdp program, a map
+// private to its object, found through the program (map ids are global) and written with bpftool.
+const NH_OFF = 2;
+async function nhConfigMap(ns: string, progId: number): Promise<number> {
+  const p = JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'prog', 'show', 'id', String(progId)])) as { map_ids?: number[] };
+  for (const id of p.map_ids ?? []) {
+    const m = JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'map', 'show', 'id', String(id)])) as { name?: string };
+    if (m.name === 'sl_nh_config') return id;
+  }
+  throw new Error(`program ${progId} has no sl_nh_config map`);
+}
+async function nhFlags(ns: string, mapId: number): Promise<number> {
+  const j = JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'map', 'lookup', 'id', String(mapId), 'key', '0', '0', '0', '0'])) as { value: string[] | number[] | { flags: number } };
+  const v = j.value;
+  return Array.isArray(v) ? Number(v[0]) : v.flags;
+}
+async function setNhFlags(ns: string, mapId: number, flags: number): Promise<void> {
+  await nsRun(ns, 'bpftool', ['map', 'update', 'id', String(mapId), 'key', '0', '0', '0', '0', 'value', String(flags & 0xff), '0', '0', '0']);
+}
 
 const log = (msg: string) => process.stdout.write(`[ns-bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -171,7 +199,14 @@ export interface NsResults {
   /** Per entry point of the contender's node, over its connection-rate rounds (bench/lib/bpfstats.ts). */
   bpf_ns_per_run: Record<string, ByCount<Record<string, EntrySummary>>>;
   /** sluice-xdp-remote's connection rate over direct's, same run, per service count. */
-  nodeport_remote_ratio: ByCount<{ ratio: number; sluice_xdp_remote: number; direct: number; errors: number }>;
+  /**
+   * ratio: sluice-xdp-remote / direct (issue 14's row); beside it, against direct-remote (the same
+   * hops through kernel forwarding), and the same run's rounds with the next-hop cache off.
+   */
+  nodeport_remote_ratio: ByCount<{
+    ratio: number; sluice_xdp_remote: number; direct: number; errors: number;
+    direct_remote: number; ratio_same_hops: number; uncached: number; uncached_ratio: number;
+  }>;
 }
 
 function put<T>(o: Record<string, ByCount<T>>, name: string, count: number, v: T): void {
@@ -270,13 +305,19 @@ async function main(): Promise<void> {
       be[n] = pod;
     }
     const dir = cluster.node('dir'), rem = be.rem!;
-    const o = await cluster.addOutside('outside', OUTSIDE_IP, [{ to: dir.podCidr, via: 'dir' }]);
+    const node0 = (n: string) => cluster.node(n);
+    const o = await cluster.addOutside('outside', OUTSIDE_IP, [{ to: dir.podCidr, via: 'dir' }, { to: node0('rem').podCidr, via: 'dir' }]);
+    // direct-remote's way back: node "rem" sends the outside host's packets through node "dir" too
+    // (Sluice's replies from rem go to node "xdp"'s address, which this route leaves alone).
+    await nsRun(node0('rem').ns, 'ip', ['route', 'add', `${OUTSIDE_IP}/32`, 'via', dir.ip, 'dev', 'eth0']);
     await nsRun(o.ns, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.tcp_timestamps=2']);
     const node = (n: string) => cluster.node(n);
     const cs: Contender[] = [
       { name: 'direct', node: dir, be: be.dir!, host: be.dir!.ip, crrPort: 80, iperfPort: 5201 },
       { name: 'sluice-xdp', node: node('xdp'), be: be.xdp!, host: node('xdp').ip, crrPort: NP_CRR, iperfPort: NP_IPERF },
+      { name: 'direct-remote', node: dir, be: rem, host: rem.ip, crrPort: 80, iperfPort: 5201 },
       { name: 'sluice-xdp-remote', node: node('xdp'), be: rem, host: node('xdp').ip, crrPort: NP_CRR_REMOTE, iperfPort: NP_IPERF_REMOTE },
+      { name: 'sluice-xdp-remote-uncached', node: node('xdp'), be: rem, host: node('xdp').ip, crrPort: NP_CRR_REMOTE, iperfPort: NP_IPERF_REMOTE, uncached: true },
       { name: 'sluice-tc', node: node('tc'), be: be.tc!, host: node('tc').ip, crrPort: NP_CRR, iperfPort: NP_IPERF },
       { name: 'iptables', node: node('ipt'), be: be.ipt!, host: node('ipt').ip, crrPort: NP_CRR, iperfPort: NP_IPERF },
       { name: 'nftables', node: node('nft'), be: be.nft!, host: node('nft').ip, crrPort: NP_CRR, iperfPort: NP_IPERF },
@@ -293,6 +334,21 @@ async function main(): Promise<void> {
       agents.push(a);
     }
     const [xdpAgent, tcAgent] = agents as [SimAgent, SimAgent];
+    const xdpProgId = (await linkInfo(node('xdp').ns, 'eth0')).progId;
+    if (!xdpProgId) throw new Error('no XDP program on the sluice-xdp node\'s eth0');
+    const nhMap = await nhConfigMap(node('xdp').ns, xdpProgId);
+    const nhCached = await nhFlags(node('xdp').ns, nhMap);
+    log(`next-hop cache flags as the agent set them: ${nhCached} (1: keyed by addresses, 0: by flow)`);
+    /** `fn` for contender `c`, with the next-hop cache off around it when `c` asks for that. */
+    const as = async <T>(c: Contender, fn: () => Promise<T>): Promise<T> => {
+      if (!c.uncached) return fn();
+      await setNhFlags(node('xdp').ns, nhMap, NH_OFF);
+      try {
+        return await fn();
+      } finally {
+        await setNhFlags(node('xdp').ns, nhMap, nhCached);
+      }
+    };
     log(`topology up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     async function program(count: number): Promise<void> {
@@ -305,7 +361,7 @@ async function main(): Promise<void> {
       await nsRun(node('nft').ns, 'nft', ['-f', '-'], { input: nftNodePort(svcFor('nft', count), node('nft').ip) });
       for (const c of cs) {
         await waitFor(`${c.name} answers`, async () => {
-          const r = await crr(o.ns, c, 0.3);
+          const r = await as(c, () => crr(o.ns, c, 0.3));
           return r.conns > 0 && r.errors === 0;
         }, 15000, 300);
       }
@@ -325,12 +381,12 @@ async function main(): Promise<void> {
         for (const c of order) {
           const progs = progsOf.get(c.name)!;
           const before = await readCounters(progs);
-          const x = await crr(o.ns, c, CFG.crrSecs);
+          const x = await as(c, () => crr(o.ns, c, CFG.crrSecs));
           if (progs.size) (bpf.get(c.name) ?? bpf.set(c.name, []).get(c.name)!).push(costs(before, await readCounters(progs), x.conns));
           push(rates, c.name, x.rate);
           errs.set(c.name, (errs.get(c.name) ?? 0) + x.errors);
         }
-        for (const c of order) push(gbps, c.name, await iperf(o.ns, c, CFG.iperfSecs));
+        for (const c of order) push(gbps, c.name, await as(c, () => iperf(o.ns, c, CFG.iperfSecs)));
         log(`  ${count} service(s), round ${r + 1}/${CFG.rounds}: ${cs.map((c) => `${c.name} ${Math.round(rates.get(c.name)!.at(-1)!)}/s ${gbps.get(c.name)!.at(-1)!.toFixed(2)} Gbit/s`).join(', ')}`);
       }
       for (const c of cs) {
@@ -339,8 +395,14 @@ async function main(): Promise<void> {
         if (bpf.has(c.name)) put(res.bpf_ns_per_run, c.name, count, summarizeCosts(bpf.get(c.name)!));
       }
       const rem = res.crr['sluice-xdp-remote']![String(count)]!, dir = res.crr.direct![String(count)]!;
-      res.nodeport_remote_ratio[String(count)] = { ratio: +(rem.median / dir.median).toFixed(3), sluice_xdp_remote: rem.median, direct: dir.median, errors: rem.errors };
-      log(`  ${count} service(s): NodePort to a remote backend ${res.nodeport_remote_ratio[String(count)]!.ratio}x direct (${rem.errors} errors); per program: ` +
+      const dirRem = res.crr['direct-remote']![String(count)]!, unc = res.crr['sluice-xdp-remote-uncached']![String(count)]!;
+      res.nodeport_remote_ratio[String(count)] = {
+        ratio: +(rem.median / dir.median).toFixed(3), sluice_xdp_remote: rem.median, direct: dir.median, errors: rem.errors,
+        direct_remote: dirRem.median, ratio_same_hops: +(rem.median / dirRem.median).toFixed(3),
+        uncached: unc.median, uncached_ratio: +(unc.median / dir.median).toFixed(3),
+      };
+      log(`  ${count} service(s): NodePort to a remote backend ${res.nodeport_remote_ratio[String(count)]!.ratio}x direct (${rem.errors} errors), ` +
+        `${res.nodeport_remote_ratio[String(count)]!.ratio_same_hops}x direct-remote, uncached ${res.nodeport_remote_ratio[String(count)]!.uncached_ratio}x direct; per program: ` +
         Object.entries(res.bpf_ns_per_run['sluice-xdp-remote']?.[String(count)] ?? {}).map(([p, v]) => `${p} ${v.ns_per_run.median} ns x ${v.runs_per_conn?.median}/conn`).join(', '));
     }
 
@@ -370,10 +432,11 @@ async function main(): Promise<void> {
       else genWhy = `xdp-trafficgen reached the node at ${Math.round(probe.processed_pps)} frames/s (sent ${Math.round(probe.sent_pps)}/s): not usable here; its output: ${(probe.output ?? '').replace(/\s+/g, ' ').trim().slice(-300)}`;
     } else genWhy = 'xdp-trafficgen not installed (Debian package xdp-tools)';
     log(`pps generator: ${gen}${genWhy ? ` (${genWhy})` : ''}`);
-    const modes: Array<{ name: string; prog: 'sluice' | 'tx' | 'drop'; port: number; action: string }> = [
+    const modes: Array<{ name: string; prog: 'sluice' | 'tx' | 'drop'; port: number; action: string; uncached?: boolean }> = [
       { name: 'baseline-xdp-tx', prog: 'tx', port: NP_UDP_REMOTE, action: 'baseline: swap MACs, XDP_TX' },
       { name: 'baseline-xdp-drop', prog: 'drop', port: NP_UDP_REMOTE, action: 'baseline: XDP_DROP' },
-      { name: 'sluice-xdp-remote', prog: 'sluice', port: NP_UDP_REMOTE, action: 'Sluice: NodePort -> remote backend: DNAT+SNAT, conntrack, FIB lookup, XDP_TX' },
+      { name: 'sluice-xdp-remote', prog: 'sluice', port: NP_UDP_REMOTE, action: 'Sluice: NodePort -> remote backend: DNAT+SNAT, conntrack, next hop (cached), XDP_TX' },
+      { name: 'sluice-xdp-remote-uncached', prog: 'sluice', port: NP_UDP_REMOTE, uncached: true, action: 'the same, next-hop cache off: FIB lookup per frame' },
       { name: 'sluice-xdp', prog: 'sluice', port: NP_UDP, action: 'Sluice: NodePort -> local backend: DNAT, conntrack, XDP_PASS (to the kernel stack and the pod)' },
     ];
     const samples = new Map<string, PpsSample[]>();
@@ -383,7 +446,8 @@ async function main(): Promise<void> {
         const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
         for (const m of order) {
           await attach(m.prog);
-          const s = await ppsRun(o.ns, x, gen, dstMac, m.port, CFG.ppsSecs);
+          if (m.uncached) await setNhFlags(x.ns, nhMap, NH_OFF);
+          const s = await ppsRun(o.ns, x, gen, dstMac, m.port, CFG.ppsSecs).finally(() => m.uncached && setNhFlags(x.ns, nhMap, nhCached));
           (samples.get(m.name) ?? samples.set(m.name, []).get(m.name)!).push(s);
         }
         log(`  pps round ${r + 1}/${CFG.ppsRounds}: ${modes.map((m) => `${m.name} ${Math.round(samples.get(m.name)!.at(-1)!.processed_pps)}/s (sent ${Math.round(samples.get(m.name)!.at(-1)!.sent_pps)}/s)`).join(', ')}`);

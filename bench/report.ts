@@ -74,12 +74,20 @@ export function markdown(r: Results): string {
     if (why && 'note' in why) L.push('', `sluice unreachable: ${why.note}.`);
     L.push('');
   }
-  const np = r.nodeport_remote_ratio as Record<string, { ratio?: number; sluice_xdp_remote?: number; direct?: number; errors?: number }> | undefined;
+  const np = r.nodeport_remote_ratio as Record<string, {
+    ratio?: number; sluice_xdp_remote?: number; direct?: number; errors?: number;
+    direct_remote?: number; ratio_same_hops?: number; uncached?: number; uncached_ratio?: number;
+  }> | undefined;
   if (np) {
+    const x = (v?: number) => (v === undefined ? 'n/a' : `${v.toFixed(2)}×`);
     L.push('## NodePort to a backend on another node (XDP, SNAT), from bench/northsouth.ts', '');
-    L.push('| services | connections/s sluice-xdp-remote | direct | ratio | errors |', '|---:|---:|---:|---:|---:|');
+    L.push('| services | connections/s sluice-xdp-remote | direct | ratio | direct-remote (same hops) | ratio to it | next-hop cache off | its ratio to direct | errors |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const [n, v] of Object.entries(np)) {
-      if (typeof v === 'object' && v && v.ratio !== undefined) L.push(`| ${num(Number(n))} | ${num(v.sluice_xdp_remote ?? NaN)} | ${num(v.direct ?? NaN)} | ${v.ratio.toFixed(2)}× | ${v.errors ?? 0} |`);
+      if (typeof v === 'object' && v && v.ratio !== undefined) {
+        L.push(`| ${num(Number(n))} | ${num(v.sluice_xdp_remote ?? NaN)} | ${num(v.direct ?? NaN)} | ${v.ratio.toFixed(2)}× | ${num(v.direct_remote ?? NaN)} | ` +
+          `${x(v.ratio_same_hops)} | ${num(v.uncached ?? NaN)} | ${x(v.uncached_ratio)} | ${v.errors ?? 0} |`);
+      }
     }
     L.push('');
   }

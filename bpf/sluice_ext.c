@@ -21,6 +21,7 @@
  */
 #include "lib/fib.h"
 #include "lib/lb.h"
+#include "lib/next_hop.h"
 #include "lib/reject.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -82,13 +83,16 @@ static __always_inline int tc_handed_over(struct __sk_buff *skb, struct nat_tupl
 	return 1;
 }
 
-/* XDP: send a frame of @f, translated to @n but not yet rewritten, to its next hop. */
+/*
+ * XDP: send a frame of @f, translated to @n but not yet rewritten, to its next hop (looked up at
+ * most once a second per destination: lib/next_hop.h).
+ */
 static __always_inline int xdp_forward(struct xdp_md *ctx, const struct flow *f, const struct nat_tuple *n)
 {
-	struct bpf_fib_lookup fib;
+	struct nh_entry nh;
 	struct ethhdr *eth;
 
-	switch (fib_next_hop(ctx, ctx->ingress_ifindex, f, n, &fib)) {
+	switch (nh_lookup(ctx, ctx->ingress_ifindex, f, n, &nh)) {
 	case FIB_NEED_NEIGH:
 		/* XDP cannot ask for ARP: sl_ext_tc sends it with bpf_redirect_neigh(), which can. */
 		return xdp_hand_over(ctx, n);
@@ -99,14 +103,14 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, const struct flow *f,
 		break;
 	}
 	/* Another interface, such as a pod's veth on this node: tc redirects an skb there. */
-	if (fib.ifindex != ctx->ingress_ifindex)
+	if (nh.ifindex != ctx->ingress_ifindex)
 		return xdp_hand_over(ctx, n);
 	if (nat_xdp(ctx, f, n))
 		return XDP_DROP;
 	eth = (void *)(long)ctx->data;
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
 		return XDP_DROP;
-	fib_set_macs(eth, &fib);
+	nh_set_macs(eth, &nh);
 	return XDP_TX;
 }
 

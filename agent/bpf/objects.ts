@@ -29,8 +29,18 @@ export interface LoadedObjects {
   adopted: boolean;
   /** max_entries of every map as loaded: a pinned map keeps the size it was created with. */
   entries: Record<L.MapName, number>;
+  /** Fds of maps private to one object (not pinned, as sl_nh_config of sluice_ext.o), by name. */
+  privateMaps: Partial<Record<PrivateMapName, number>>;
   close(): void;
 }
+
+/**
+ * Maps an object keeps to itself (by name: the object that declares it): created empty at each
+ * load, never pinned, so no layout to keep across agents. The next-hop cache (bpf/lib/next_hop.h)
+ * and its switch, one u32 of enum nh_flag (agent/next-hop-cache.ts).
+ */
+export const PRIVATE_MAPS = { sl_nh_config: 'sluice_ext.o', sl_nh_cache: 'sluice_ext.o' } as const;
+export type PrivateMapName = keyof typeof PRIVATE_MAPS;
 
 /**
  * Open and load the objects at `paths` with their maps pinned under `pinDir`. `entries` sizes maps
@@ -74,7 +84,12 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
     }
     const first = objs[0];
     const maps = Object.fromEntries(L.MAP_NAMES.map((m) => [m, first.mapFd(m)])) as Record<L.MapName, number>;
-    return { maps, programs, adopted, entries: sizes, close };
+    const privateMaps: LoadedObjects['privateMaps'] = {};
+    for (const [m, file] of Object.entries(PRIVATE_MAPS) as [PrivateMapName, string][]) {
+      const o = objs.find((x) => path.basename(x.path) === file);
+      if (o) privateMaps[m] = o.mapFd(m);
+    }
+    return { maps, programs, adopted, entries: sizes, privateMaps, close };
   } catch (e) {
     close();
     // Pins this call created (an object loaded before another failed) would be adopted next time.

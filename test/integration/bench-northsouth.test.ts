@@ -35,7 +35,7 @@ describe('north-south bench quick mode', () => {
     expect(r.code, r.output).toBe(0);
     const j = JSON.parse(fs.readFileSync(path.join(out, 'northsouth.json'), 'utf8')) as Record<string, any>;
     for (const k of ['crr', 'throughput_gbps', 'pps', 'meta']) expect(j).toHaveProperty(k);
-    for (const name of ['direct', 'sluice-xdp', 'sluice-xdp-remote', 'sluice-tc', 'iptables', 'nftables']) {
+    for (const name of ['direct', 'direct-remote', 'sluice-xdp', 'sluice-xdp-remote', 'sluice-xdp-remote-uncached', 'sluice-tc', 'iptables', 'nftables']) {
       for (const n of ['1', '1000']) {
         const c = j.crr[name]?.[n], t = j.throughput_gbps[name]?.[n];
         expect(c, `crr ${name} ${n}`).toBeDefined();
@@ -47,7 +47,11 @@ describe('north-south bench quick mode', () => {
         }
       }
     }
-    for (const name of ['baseline-xdp-tx', 'baseline-xdp-drop', 'sluice-xdp', 'sluice-xdp-remote']) {
+    for (const n of ['1', '1000']) {
+      const np = j.nodeport_remote_ratio[n];
+      for (const k of ['ratio', 'ratio_same_hops', 'uncached_ratio']) expect(positive(np?.[k]), `nodeport_remote_ratio ${n} ${k}: ${np?.[k]}`).toBe(true);
+    }
+    for (const name of ['baseline-xdp-tx', 'baseline-xdp-drop', 'sluice-xdp', 'sluice-xdp-remote', 'sluice-xdp-remote-uncached']) {
       const p = j.pps[name];
       expect(p, `pps ${name}`).toBeDefined();
       for (const v of [p.median, p.min, p.max, p.sent_pps.median, p.ns_per_packet.median]) expect(positive(v), `pps ${name}: ${v}`).toBe(true);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
 import { ALL_STRUCTS, COUNTER_NAMES, DROP_NAMES, ENUMS, EVENT_MAPS, EVENT_REASONS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
 import * as L from '../../agent/bpf/layout.ts';
-import { datapathObjects } from '../../agent/bpf/objects.ts';
+import { datapathObjects, PRIVATE_MAPS } from '../../agent/bpf/objects.ts';
 import { Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from '../../agent/datapath.ts';
 
 interface BtfType {
@@ -106,7 +106,13 @@ for (const object of datapathObjects()) {
 
     it('map names, key/value sizes and default max_entries are those of the map definitions', () => {
       const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-      expect(mapsOf(types).sort(byName)).toEqual([
+      // Maps private to this object (PRIVATE_MAPS): named there; the agent writes one u32 to sl_nh_config.
+      const own = Object.entries(PRIVATE_MAPS).filter(([, o]) => o === path.basename(object)).map(([m]) => m);
+      const all = mapsOf(types);
+      expect(all.filter((m) => m.name in PRIVATE_MAPS).map((m) => m.name).sort()).toEqual(own.sort());
+      const nhConfig = all.find((m) => m.name === 'sl_nh_config');
+      if (nhConfig) expect(nhConfig).toEqual({ name: 'sl_nh_config', entries: 1, key: 4, value: 4 });
+      expect(all.filter((m) => !(m.name in PRIVATE_MAPS)).sort(byName)).toEqual([
         ...MAP_NAMES.map((name) => {
           const m = MAPS[name];
           return { name, entries: m.entries, key: m.key?.size ?? 4, value: m.value?.size ?? 8 };

@@ -6,7 +6,8 @@ import { PinnedMaps } from '../../agent/inspect.ts';
 import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
-import { nsRun } from '../../sim/netns.ts';
+import { NEXT_HOP_TTL_MS } from '../../agent/next-hop-cache.ts';
+import { nsRun, sleep } from '../../sim/netns.ts';
 import { spreadOk } from '../../sim/scenario.ts';
 
 let c: SimCluster;
@@ -227,8 +228,10 @@ describe('north-south', () => {
   it('reaches another node\'s backend when the next hop is not in the neighbour table yet (XDP hands over to tc)', async () => {
     const a = c.node('a'), b = c.node('b');
     for (let round = 0; round < 3; round++) {
-      // Node a forgets node b's MAC: XDP cannot resolve it and passes the frame to sl_ext_tc.
+      // Node a forgets node b's MAC: XDP cannot resolve it and passes the frame to sl_ext_tc. XDP's
+      // next-hop cache may hold the MAC for its bound (bpf/lib/next_hop.h): wait that out.
       await nsRun(a.ns, 'ip', ['neigh', 'flush', 'dev', 'eth0']);
+      await sleep(NEXT_HOP_TTL_MS + 100);
       expect(await nsRun(a.ns, 'ip', ['neigh', 'show', b.ip, 'dev', 'eth0'])).not.toMatch(/lladdr/);
       const fibFail = status('a').counters.ext_fib_fail as number;
       const r = await outside.burst(`${a.ip}:30084`, { count: 1, timeoutMs: 3000, slowMs: 1000 });
@@ -238,6 +241,94 @@ describe('north-south', () => {
       expect(status('a').counters.ext_fib_fail).toBe(fibFail);
       expect(await nsRun(a.ns, 'ip', ['neigh', 'show', b.ip, 'dev', 'eth0'])).toMatch(/lladdr/);
     }
+  });
+
+  /** A node's next-hop cache (sl_nh_cache, private to the object of the XDP program on its eth0), as bpftool formats it. */
+  async function nextHopCache(node: string): Promise<Array<{ key: Record<string, number>; value: { ifindex: number; dmac: number[] } }>> {
+    const ns = c.node(node).ns;
+    const link = (JSON.parse(await nsRun(ns, 'ip', ['-j', '-d', 'link', 'show', 'eth0'])) as Array<{ xdp: { prog: { id: number } } }>)[0]!;
+    const prog = JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'prog', 'show', 'id', String(link.xdp.prog.id)])) as { map_ids: number[] };
+    for (const id of prog.map_ids) {
+      if ((JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'map', 'show', 'id', String(id)])) as { name: string }).name !== 'sl_nh_cache') continue;
+      return (JSON.parse(await nsRun(ns, 'bpftool', ['-j', 'map', 'dump', 'id', String(id)])) as Array<{ formatted: never }>).map((e) => e.formatted);
+    }
+    throw new Error(`no sl_nh_cache behind node ${node}'s XDP program`);
+  }
+  /** An IPv4 address as bpftool prints a __be32 on this (little-endian) machine. */
+  const be32 = (ip: string) => ip.split('.').reduce((n, b, i) => n + Number(b) * 2 ** (8 * i), 0);
+  /** A port as bpftool prints a __be16 on this (little-endian) machine. */
+  const be16 = (port: number) => ((port & 0xff) << 8) | (port >> 8);
+  const macBytes = (mac: string) => mac.split(':').map((h) => parseInt(h, 16));
+
+  /**
+   * Connections to web-b2 through node a (XDP_TX to node b), one attempt at a time with a timeout
+   * short of TCP's first SYN retransmission, until `done(ok)`; how long that took from `since`.
+   */
+  async function probeUntil(done: (ok: boolean) => boolean, since: number, maxMs: number): Promise<number> {
+    for (;;) {
+      const r = await outside.burst(`${c.node('a').ip}:30084`, { count: 1, timeoutMs: 500 });
+      if (done(r.counts['web-b2'] === 1)) return Date.now() - since;
+      if (Date.now() - since > maxMs) return Infinity;
+    }
+  }
+
+  it('follows a changed next-hop MAC within the next-hop cache\'s bound, and no longer (no blackhole)', async () => {
+    // XDP caches node b's MAC for web-b2's frames (bpf/lib/next_hop.h). Node b changes its MAC and
+    // node a learns the new one (as a gratuitous ARP would teach it): frames to the old MAC are
+    // dropped by node b, so a cache that outlived its bound would blackhole the backend.
+    const a = c.node('a'), b = c.node('b');
+    const oldMac = (JSON.parse(await nsRun(b.ns, 'ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>)[0]!.address;
+    const newMac = '02:5e:00:00:0b:02';
+    const warm = await outside.burst(`${a.ip}:30084`, { count: 20, concurrency: 2 });
+    expect(warm.counts, JSON.stringify(warm.errors)).toEqual({ 'web-b2': 20 });
+    // One entry for all those connections: this node's multipath hash policy (0) reads addresses
+    // only, so the agent keys the cache without ports (agent/next-hop-cache.ts).
+    const toB = (await nextHopCache('a')).filter((e) => e.key.daddr === be32(c.pod('web-b2').ip));
+    expect(toB.map((e) => ({ ...e.key, ifindex: undefined }))).toEqual([
+      { ifindex: undefined, saddr: be32(a.ip), daddr: be32(c.pod('web-b2').ip), sport: 0, dport: 0, proto: 0 },
+    ]);
+    expect(toB[0]!.value.dmac).toEqual(macBytes(oldMac));
+    try {
+      await nsRun(b.ns, 'ip', ['link', 'set', 'dev', 'eth0', 'address', newMac]);
+      await nsRun(a.ns, 'ip', ['neigh', 'replace', b.ip, 'lladdr', newMac, 'dev', 'eth0', 'nud', 'reachable']);
+      const changed = Date.now();
+      // The bound is 1 s (plus a tick of the coarse clock), probes 0.5 s apart: the rest is slack for this shared machine.
+      const took = await probeUntil((ok) => ok, changed, 10_000);
+      expect(took, 'ms until a connection through node a reached web-b2 again').toBeLessThan(NEXT_HOP_TTL_MS + 2000);
+      // Then every connection gets through (on this loaded machine one may take a SYN retransmission).
+      const after = await outside.burst(`${a.ip}:30084`, { count: 100, concurrency: 4, timeoutMs: 3000 });
+      expect(after.counts, JSON.stringify(after.errors)).toEqual({ 'web-b2': 100 });
+      expect((await nextHopCache('a')).find((e) => e.key.daddr === be32(c.pod('web-b2').ip))?.value.dmac).toEqual(macBytes(newMac));
+    } finally {
+      await nsRun(b.ns, 'ip', ['link', 'set', 'dev', 'eth0', 'address', oldMac]);
+      await nsRun(a.ns, 'ip', ['neigh', 'replace', b.ip, 'lladdr', oldMac, 'dev', 'eth0', 'nud', 'reachable']);
+    }
+    await sleep(NEXT_HOP_TTL_MS + 100);
+    const back = await outside.burst(`${a.ip}:30084`, { count: 20, concurrency: 2, timeoutMs: 3000 });
+    expect(back.counts, JSON.stringify(back.errors)).toEqual({ 'web-b2': 20 });
+  });
+
+  it('stops sending on a deleted route within the next-hop cache\'s bound, and resumes at once when it is back', async () => {
+    const a = c.node('a'), b = c.node('b');
+    const warm = await outside.burst(`${a.ip}:30084`, { count: 20, concurrency: 2 });
+    expect(warm.counts, JSON.stringify(warm.errors)).toEqual({ 'web-b2': 20 });
+    const fibFail = status('a').counters.ext_fib_fail as number;
+    await nsRun(a.ns, 'ip', ['route', 'del', b.podCidr]);
+    try {
+      const deleted = Date.now();
+      // Connections may go through until the cached next hop expires; none after it.
+      const took = await probeUntil((ok) => !ok, deleted, 10_000);
+      expect(took, 'ms until node a stopped sending to the deleted route').toBeLessThan(NEXT_HOP_TTL_MS + 2000);
+      await sleep(NEXT_HOP_TTL_MS + 100);
+      const none = await outside.burst(`${a.ip}:30084`, { count: 10, concurrency: 2, timeoutMs: 500 });
+      expect(none.counts, 'connections through a deleted route').toEqual({});
+      expect(status('a').counters.ext_fib_fail as number).toBeGreaterThan(fibFail);
+    } finally {
+      await nsRun(a.ns, 'ip', ['route', 'replace', b.podCidr, 'via', b.ip, 'dev', 'eth0']);
+    }
+    // A failed lookup left nothing cached: the route is used from the next frame on.
+    const back = await outside.burst(`${a.ip}:30084`, { count: 20, concurrency: 2, timeoutMs: 3000 });
+    expect(back.counts, JSON.stringify(back.errors)).toEqual({ 'web-b2': 20 });
   });
 
   it('keeps an outside client on one backend with ClientIP affinity, through either node', async () => {
@@ -284,6 +375,28 @@ describe('north-south', () => {
     expect(direct.counts, JSON.stringify(direct.failures)).toEqual({ 'web-b1': 5 });
     expect(ctB().filter((e) => e.direction === 'reply' && e.destination.startsWith(`${OUTSIDE_IP}:4800`))).toEqual([]);
   });
+
+  for (const mode of ['per-flow', 'off'] as const) {
+    it(`with --next-hop-cache ${mode} ${mode === 'off' ? 'caches no next hop' : 'keys the cache by flow'} and keeps serving another node's backend`, async () => {
+      await agents.a!.kill('SIGTERM');
+      agents.a = await SimAgent.start(c, 'a', {
+        stateFile: agents.a!.stateFile, args: ['--external-interface', 'eth0', '--external-mode', 'xdp-native', '--next-hop-cache', mode],
+      });
+      const l = await agents.a.waitLog((x) => x.msg === 'next-hop cache');
+      expect(l.keyedBy).toBe(mode === 'off' ? 'off' : 'flow');
+      await agents.a.waitLog((x) => x.msg === 'applied');
+      const r = await outside.burst(`${c.node('a').ip}:30084`, { count: 20, concurrency: 2, timeoutMs: 3000 });
+      expect(r.counts, JSON.stringify(r.errors)).toEqual({ 'web-b2': 20 });
+      const toB = (await nextHopCache('a')).filter((e) => e.key.daddr === be32(c.pod('web-b2').ip));
+      if (mode === 'off') {
+        expect(toB).toEqual([]);
+      } else {
+        // One entry per flow (its source NAT port): what a multipath hash reading ports would tell apart.
+        expect(new Set(toB.map((e) => e.key.sport)).size).toBeGreaterThan(1);
+        for (const e of toB) expect({ proto: e.key.proto, dport: e.key.dport }).toEqual({ proto: 6, dport: be16(8080) });
+      }
+    });
+  }
 
   for (const [mode, expected] of [['auto', /^eth0 xdp-generic .*not used: xdp-native: a veth delivers/], ['tc', /^eth0 tc /]] as const) {
     it(`in mode ${mode} chooses ${mode === 'auto' ? 'generic XDP on a veth' : 'tc'}, says why, and keeps serving`, async () => {
