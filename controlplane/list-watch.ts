@@ -62,13 +62,20 @@ const MAX_LIST_RESTARTS = 5;
 const keyOf = (o: KubeObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 const is410 = (e: unknown): boolean => (e as { statusCode?: number } | null)?.statusCode === 410 || (e as { code?: number } | null)?.code === 410;
 
-/** GET `pathAndQuery`; resolves with the response once its headers arrived. */
-async function get(conn: KubeConnection, pathAndQuery: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+/**
+ * GET `pathAndQuery`; resolves with the response once its headers arrived. A keep-alive socket the
+ * server closed just as it was reused (ECONNRESET before any response) is retried once on a new
+ * one, as Node's documentation advises: the request is a GET.
+ */
+async function get(conn: KubeConnection, pathAndQuery: string, signal: AbortSignal, retried = false): Promise<http.IncomingMessage> {
   const { url, options } = await conn.request(pathAndQuery);
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(url, { ...options, method: 'GET', headers: { ...options.headers, accept: 'application/json' }, signal }, resolve);
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET' && !retried && !signal.aborted) get(conn, pathAndQuery, signal, true).then(resolve, reject);
+      else reject(err);
+    });
     req.end();
   });
 }

@@ -152,6 +152,56 @@ describe('list-watch.ts reports what client-node\'s informer reports', () => {
   });
 });
 
+describe('list-watch.ts on keep-alive sockets', () => {
+  it('retries a GET once when the server resets a reused keep-alive socket (the idle-close race), without reporting an error', async () => {
+    // Each connection answers its first request and resets (RST) on the second: every page after
+    // the first, and the watch, meet a reset on the socket the agent reuses.
+    let resets = 0;
+    const pages: Record<string, object> = {
+      '': { metadata: { resourceVersion: '5', continue: 'p2' }, items: [{ metadata: { name: 'a', namespace: 'default', resourceVersion: '3' } }] },
+      p2: { metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'b', namespace: 'default', resourceVersion: '4' } }] },
+    };
+    const srv = net.createServer((sock) => {
+      let served = 0;
+      let buf = '';
+      sock.on('error', () => {});
+      sock.on('data', (d) => {
+        buf += d.toString();
+        if (!buf.includes('\r\n\r\n')) return;
+        const line = buf.slice(0, buf.indexOf('\r\n'));
+        buf = '';
+        if (served++ > 0) { resets++; sock.resetAndDestroy(); return; }
+        const url = new URL(line.split(' ')[1]!, 'http://x');
+        if (url.searchParams.get('watch') === 'true') { sock.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'); return; }
+        const body = JSON.stringify(pages[url.searchParams.get('continue') ?? '']);
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\n\r\n${body}`);
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const d = tmp();
+    const file = path.join(d, 'kubeconfig');
+    fs.writeFileSync(file, JSON.stringify({ 'current-context': 'c', contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }], clusters: [{ name: 'k', cluster: { server: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, 'insecure-skip-tls-verify': true } }], users: [{ name: 'u', user: { token: 't' } }] }));
+    const conn = fromKubeconfigFile(file);
+    const lw = new ListWatch(conn, { path: SVC, pageSize: 1 });
+    const added: string[] = [];
+    const errors: unknown[] = [];
+    lw.on('add', (o) => added.push(o.metadata?.name ?? ''));
+    lw.on('error', (e) => errors.push(e));
+    try {
+      await lw.start();
+      expect(errors).toEqual([]);
+      expect(added).toEqual(['a', 'b']);
+      expect(lw.latestResourceVersion()).toBe('5');
+      expect(resets).toBeGreaterThanOrEqual(2); // page 2 and the watch each met one
+    } finally {
+      await lw.stop();
+      conn.close();
+      srv.close();
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('kube-connection.ts', () => {
   const dirs: string[] = [];
   const dir = (): string => { const d = tmp(); dirs.push(d); return d; };
