@@ -1,5 +1,5 @@
 // Control plane memory at scale (issue 14): this process IS the control plane, started exactly as
-// controlplane/main.ts starts it (startControlPlane, --source kubernetes: client-node informers
+// controlplane/main.ts starts it (startControlPlane, --source kubernetes: informers
 // against the fake API server, gRPC on a private Unix socket). The fake API server
 // (test/fixtures/fake-apiserver.ts, loaded with the benchmark's services through bench/lib/kube.ts)
 // and the agents (the real stream client, one per node name) run in child processes, so that only
@@ -8,11 +8,13 @@
 // Phases (each after a forced full GC): baseline (modules loaded), synced (informers listed, store
 // built), served (every agent has acked its snapshot), changed (C single-EndpointSlice changes went
 // through the API server's watch to every agent). Reports process.memoryUsage(), VmRSS and VmHWM
-// (peak) per phase. With --heap-snapshot FILE it writes a V8 heap snapshot at the end and prints
+// (peak), RSS by mapping kind and V8's heap by space per phase. With --heap-snapshot FILE it writes a V8 heap snapshot at the end and prints
 // its self sizes grouped by constructor / string type (`--role analyze FILE` does that alone).
 //
 // Usage: node --expose-gc bench/cp-memory.ts [--services N] [--endpoints E] [--agents K]
 //          [--changes C] [--heap-snapshot FILE] [--json]
+// `make bench` runs it as deployed: compiled to JavaScript, with the Deployment's Node settings
+// (bench/lib/deployed.ts); run as .ts, Node's type stripper adds ~18 MiB of its own.
 // Bounded: one run; the children are killed on exit.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -127,7 +129,7 @@ function smaps(): Record<string, number> {
   return Object.fromEntries(Object.entries(out).filter(([, b]) => b >= 1 << 20).map(([k, b]) => [k, MiB(b)]));
 }
 
-interface Phase { phase: string; rss_by_mapping_mib: Record<string, number>; rss_mib: number; peak_rss_mib: number; heap_used_mib: number; heap_total_mib: number; external_mib: number; array_buffers_mib: number; ms: number }
+interface Phase { phase: string; rss_by_mapping_mib: Record<string, number>; heap_spaces_used_mib: Record<string, number>; rss_mib: number; peak_rss_mib: number; heap_used_mib: number; heap_total_mib: number; external_mib: number; array_buffers_mib: number; ms: number }
 
 async function main(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -146,7 +148,8 @@ async function main(): Promise<void> {
     gc(); gc();
     const m = process.memoryUsage();
     const p = procStatus();
-    const r: Phase = { phase, rss_by_mapping_mib: smaps(), rss_mib: MiB(p.rss), peak_rss_mib: MiB(p.hwm), heap_used_mib: MiB(m.heapUsed), heap_total_mib: MiB(m.heapTotal), external_mib: MiB(m.external), array_buffers_mib: MiB(m.arrayBuffers), ms: Math.round(performance.now() - t0) };
+    const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().filter((x) => x.space_used_size >= 1 << 20).map((x) => [x.space_name, MiB(x.space_used_size)]));
+    const r: Phase = { phase, rss_by_mapping_mib: smaps(), heap_spaces_used_mib: spaces, rss_mib: MiB(p.rss), peak_rss_mib: MiB(p.hwm), heap_used_mib: MiB(m.heapUsed), heap_total_mib: MiB(m.heapTotal), external_mib: MiB(m.external), array_buffers_mib: MiB(m.arrayBuffers), ms: Math.round(performance.now() - t0) };
     phases.push(r);
     process.stderr.write(`cp-memory: ${JSON.stringify(r)}\n`);
     return r;
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
     services: N, endpoints_per_service: E, agents: K, changes: C, snapshot_services: snapshotServices,
     store_services: cp.store.size, store_endpoints: cp.store.endpointCount,
     sync_ms: Math.round(syncMs), serve_ms: Math.round(serveMs),
-    node: process.version, exec_argv: process.execArgv, node_options: process.env.NODE_OPTIONS ?? '', glibc_tunables: process.env.GLIBC_TUNABLES ?? '',
+    node: process.version, compiled: SELF.endsWith('.js'), exec_argv: process.execArgv, node_options: process.env.NODE_OPTIONS ?? '', glibc_tunables: process.env.GLIBC_TUNABLES ?? '',
     phases, heap_snapshot: heap,
   };
   await cp.stop();

@@ -51,6 +51,7 @@ import {
   probeService, stateFile, TARGET_VIP, type BenchService,
 } from './lib/model.ts';
 import { ProductionPath } from './lib/kube.ts';
+import { compileToJs, controlPlaneNodeEnv } from './lib/deployed.ts';
 import { setConntrack } from './lib/conntrack.ts';
 import { drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
@@ -729,20 +730,18 @@ async function controlPlaneSync(services: number): Promise<unknown> {
 }
 
 /**
- * HOOK: control plane memory on the production path (informers included): bench/cp-memory.ts with
- * the Node settings of deploy/base/controlplane.yaml (NODE_OPTIONS, GLIBC_TUNABLES), at
- * `services` x `endpoints`; the old-space cap is raised where the manifest's would not hold the
- * data (docs/benchmarks.md, "control plane memory"). Bounded; failures are recorded, not fatal.
+ * HOOK: control plane memory on the production path (informers included): bench/cp-memory.ts as
+ * deployed (bench/lib/deployed.ts: compiled to JavaScript as the image is, with the Node settings
+ * of deploy/base/controlplane.yaml), at `services` x `endpoints`; the old-space cap is raised where
+ * the manifest's would not hold the data (docs/benchmarks.md, "control plane memory"). `script`:
+ * the compiled bench/cp-memory.js. Bounded; failures are recorded, not fatal.
  */
-function controlPlaneMemory(services: number, endpoints: number, oldSpaceMib?: number): Record<string, unknown> {
-  const manifest = fs.readFileSync(path.join(REPO, 'deploy/base/controlplane.yaml'), 'utf8');
-  const envOf = (name: string): string => new RegExp(`- name: ${name}\\n\\s+value: (.*)`).exec(manifest)?.[1]?.trim() ?? '';
-  let nodeOptions = envOf('NODE_OPTIONS');
-  if (oldSpaceMib) nodeOptions = `${nodeOptions.replace(/--max-old-space-size=\d+/, '')} --max-old-space-size=${oldSpaceMib}`.trim();
+function controlPlaneMemory(script: string, services: number, endpoints: number, oldSpaceMib?: number): Record<string, unknown> {
+  const env = controlPlaneNodeEnv(oldSpaceMib);
   const limit = services > 20_000 ? 1800 : QUICK ? 120 : 300;
-  const r = spawnSync('timeout', [String(limit), process.execPath, '--expose-gc', path.join(REPO, 'bench/cp-memory.ts'), '--services', String(services),
+  const r = spawnSync('timeout', [String(limit), process.execPath, '--expose-gc', script, '--services', String(services),
     '--endpoints', String(endpoints), '--agents', '2', '--changes', '20'], {
-    encoding: 'utf8', maxBuffer: 64 << 20, cwd: REPO, env: { ...process.env, NODE_OPTIONS: nodeOptions, GLIBC_TUNABLES: envOf('GLIBC_TUNABLES') },
+    encoding: 'utf8', maxBuffer: 64 << 20, cwd: REPO, env: { ...process.env, ...env },
   });
   const text = (r.stdout ?? '').trim().split('\n').at(-1) ?? '';
   try {
@@ -750,7 +749,7 @@ function controlPlaneMemory(services: number, endpoints: number, oldSpaceMib?: n
     const j = JSON.parse(text) as { phases: { phase: string; rss_mib: number; peak_rss_mib: number; heap_used_mib: number }[] };
     const served = j.phases.find((p) => p.phase === 'changed') ?? j.phases.at(-1)!;
     log(`  control plane memory at ${services} x ${endpoints}: RSS ${served.rss_mib} MiB (peak ${served.peak_rss_mib}), heap used ${served.heap_used_mib} MiB`);
-    return { rss_mib: served.rss_mib, peak_rss_mib: served.peak_rss_mib, heap_used_mib: served.heap_used_mib, node_options: nodeOptions, ...j };
+    return { rss_mib: served.rss_mib, peak_rss_mib: served.peak_rss_mib, heap_used_mib: served.heap_used_mib, node_options: env.NODE_OPTIONS, ...j };
   } catch {
     log(`  bench/cp-memory.ts at ${services} x ${endpoints} failed (exit ${r.status}): skipped`);
     return { skipped: `bench/cp-memory.ts exit ${r.status}${r.status === 124 ? ' (time limit)' : ''}: ${(r.stderr ?? '').trim().slice(-300)}` };
@@ -921,8 +920,16 @@ async function main(): Promise<void> {
     res.sync.controlplane = ONLY_PROGRAMMING ? { skipped: 'BENCH_ONLY=programming' } : await controlPlaneSync(n);
     checkpoint();
     // 4b. Its memory with informers, as deployed (10,000 x 10; 100,000 x 10 on full runs).
-    const cpMem = controlPlaneMemory(n, FILLER_ENDPOINTS);
-    const cpMemBig = CFG.big ? controlPlaneMemory(CFG.big, FILLER_ENDPOINTS, 2048) : undefined;
+    // Quick mode runs it as TypeScript (no ~1.5 min tsc pass; ~18 MiB more, recorded as compiled: false).
+    let cpMemScript = QUICK ? path.join(REPO, 'bench/cp-memory.ts') : '';
+    try {
+      cpMemScript ||= compileToJs(['bench/cp-memory.ts'], fs.mkdtempSync(path.join(tmp, 'cp-js-')))[0]!;
+    } catch (e) {
+      log(`  compiling bench/cp-memory.ts failed (${(e as Error).message.slice(0, 200)}): control plane memory skipped`);
+    }
+    const skipped = { skipped: 'bench/cp-memory.ts did not compile' };
+    const cpMem = cpMemScript ? controlPlaneMemory(cpMemScript, n, FILLER_ENDPOINTS) : skipped;
+    const cpMemBig = CFG.big ? (cpMemScript ? controlPlaneMemory(cpMemScript, CFG.big, FILLER_ENDPOINTS, 2048) : skipped) : undefined;
     res.memory.controlplane = { [`${n}x${FILLER_ENDPOINTS}`]: cpMem, ...(cpMemBig ? { [`${CFG.big}x${FILLER_ENDPOINTS}`]: cpMemBig } : {}) };
     res.memory.controlplane_rss_mib = Object.fromEntries(Object.entries(res.memory.controlplane).map(([k, v]) => [k, typeof v.rss_mib === 'number' ? v.rss_mib : null]));
     checkpoint();

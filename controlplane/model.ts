@@ -109,8 +109,11 @@ export function notProxied(meta: KubeMeta | undefined): boolean {
   return typeof l === 'object' && l !== null && (Object.hasOwn(l, SERVICE_PROXY_NAME_LABEL) || Object.hasOwn(l, HEADLESS_LABEL));
 }
 
-/** An endpoint of the node-independent model: the contract's Endpoint plus its topology hints. */
-export interface ModelEndpoint extends Endpoint {
+/**
+ * An endpoint of the node-independent model: the contract's Endpoint without the per-node set flags
+ * (internal / external / cluster: projectForNode sets them), plus its topology hints.
+ */
+export interface ModelEndpoint extends Omit<Endpoint, 'internal' | 'external' | 'cluster'> {
   zoneHints: string[];
   nodeHints: string[];
 }
@@ -152,6 +155,15 @@ export interface ParsedSlice {
 /** Shared by every endpoint without hints (never mutated: models are read-only once built). */
 const NO_HINTS: string[] = Object.freeze([]) as unknown as string[];
 
+/**
+ * `a` as an array of exactly its length, for arrays kept in the store. V8 grows an array built
+ * by push() to 17 slots at its first element and never trims it: 184 bytes for one cluster IP or
+ * one port, 136 once copied (issue 14: five such arrays per service).
+ */
+function exact<T>(a: T[]): T[] {
+  return a.length === 0 ? a : a.slice();
+}
+
 /** Validates one EndpointSlice. Bad endpoints/ports are dropped individually and reported. */
 export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
   const key = objectKey(slice.metadata);
@@ -189,14 +201,17 @@ export function parseSlice(slice: KubeEndpointSlice): ParsedSlice {
     const serving = c.serving ?? true;
     const terminating = c.terminating ?? false;
     const t = e.targetRef;
-    const targetRef = t?.name ? `${t.kind ?? 'Pod'}/${t.namespace ?? slice.metadata?.namespace ?? 'default'}/${t.name}` : '';
+    // join() makes one flat string; a template literal would keep a chain of concatenations (72 bytes, not 40).
+    const targetRef = t?.name ? [t.kind ?? 'Pod', t.namespace ?? slice.metadata?.namespace ?? 'default', t.name].join('/') : '';
     const names = (l: { name?: string }[] | undefined): string[] => (l && l.length > 0 ? [...new Set(l.flatMap((h) => (h.name ? [h.name] : [])))].sort() : NO_HINTS);
     out.endpoints.push({
-      ip, family, port: 0, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef, internal: false, external: false, cluster: false,
+      ip, family, port: 0, ready, serving, terminating, nodeName: e.nodeName ?? '', targetRef,
       zoneHints: names(e.hints?.forZones), nodeHints: names(e.hints?.forNodes),
     });
   });
   if (out.ports.length === 1) for (const e of out.endpoints) e.port = out.ports[0]!.port;
+  out.ports = exact(out.ports);
+  out.endpoints = exact(out.endpoints);
   return out;
 }
 
@@ -381,30 +396,30 @@ export function buildService(svc: KubeService, slices: Iterable<ParsedSlice>): S
     namespace: svc.metadata.namespace || 'default',
     name: svc.metadata.name,
     type,
-    clusterIps,
-    ports,
+    clusterIps: exact(clusterIps),
+    ports: exact(ports),
     affinityClientIp: affinity,
     affinityTimeoutSeconds: affinityTimeout,
     internalTrafficLocal: spec.internalTrafficPolicy === 'Local',
     externalTrafficLocal: spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || externalIps.length > 0),
-    externalIps,
-    loadBalancerIps: type === 'LoadBalancer' ? lbIps : [],
-    loadBalancerSourceRanges: type === 'LoadBalancer' ? sourceRanges : [],
+    externalIps: exact(externalIps),
+    loadBalancerIps: type === 'LoadBalancer' ? exact(lbIps) : [],
+    loadBalancerSourceRanges: type === 'LoadBalancer' ? exact(sourceRanges) : [],
     // kube-proxy serves it only for LoadBalancer services with externalTrafficPolicy Local.
     healthCheckNodePort: type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local' && isPort(spec.healthCheckNodePort) ? spec.healthCheckNodePort : 0,
     lastChangeTriggerTime: '', // filled by the store from the slices' annotations
-    ipFamilies: families,
+    ipFamilies: exact(families),
     ipFamilyPolicy: spec.ipFamilyPolicy ?? '',
   };
   return { model, errors, ignored: false };
 }
 
-function rank(e: Endpoint): number {
+function rank(e: Pick<Endpoint, 'ready' | 'serving' | 'terminating'>): number {
   return (e.ready ? 4 : 0) + (e.serving ? 2 : 0) + (e.terminating ? 0 : 1);
 }
 
 /** IPv4 first, then by address and port. */
-function compareEndpoints(a: Endpoint, b: Endpoint): number {
+function compareEndpoints(a: Pick<Endpoint, 'ip' | 'port'>, b: Pick<Endpoint, 'ip' | 'port'>): number {
   return compareIps(a.ip, b.ip) || a.port - b.port;
 }
 

@@ -9,6 +9,7 @@ import { FakeApiServer, type KObj } from '../../test/fixtures/fake-apiserver.ts'
 import { NODE_BIN, type SimCluster } from '../../sim/cluster.ts';
 import type { BenchService } from './model.ts';
 import { hrMs, Lines } from './proc.ts';
+import { controlPlaneNodeEnv } from './deployed.ts';
 
 export const SVC = '/api/v1/services';
 export const EPS = '/apis/discovery.k8s.io/v1/endpointslices';
@@ -36,6 +37,12 @@ export function kubeSlices(s: BenchService, nodeName: string): KObj[] {
   }));
 }
 
+/** `env` over the control plane's Deployment settings; NODE_OPTIONS of both are joined. */
+function withDeployedNode(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const deployed = controlPlaneNodeEnv();
+  return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? deployed.GLIBC_TUNABLES, NODE_OPTIONS: `${deployed.NODE_OPTIONS} ${env.NODE_OPTIONS ?? ''}`.trim() };
+}
+
 export interface CpUpdate { at: number; snapshot: boolean; upserts: number; removals: number; version: number }
 
 /** The fake API server (in this process) and the control plane process reading it. */
@@ -57,7 +64,12 @@ export class ProductionPath {
 
   get address(): string { return `unix:${this.socket}`; }
 
-  /** Load `services` (no watch events: as if they existed before anyone watched), start the API server and the control plane (`env`: more environment for it); resolves once the control plane has synced. */
+  /**
+   * Load `services` (no watch events: as if they existed before anyone watched), start the API
+   * server and the control plane with its Deployment's Node settings (bench/lib/deployed.ts; `env`:
+   * more environment for it, its NODE_OPTIONS added to the Deployment's); resolves once the
+   * control plane has synced.
+   */
   async start(services: BenchService[], nodeName: string, env: NodeJS.ProcessEnv = {}): Promise<{ syncedMs: number }> {
     for (const s of services) {
       this.api.upsert(SVC, kubeService(s), { silent: true });
@@ -67,7 +79,7 @@ export class ProductionPath {
     const kubeconfig = this.api.writeKubeconfig(this.dir, 'bench');
     const t0 = hrMs();
     const p = this.#cluster.spawnLocal(NODE_BIN, [path.join(import.meta.dirname, '../../controlplane/main.ts'),
-      '--source', 'kubernetes', '--kubeconfig', kubeconfig, '--listen', this.address, '--log-level', 'debug'], env);
+      '--source', 'kubernetes', '--kubeconfig', kubeconfig, '--listen', this.address, '--log-level', 'debug'], withDeployedNode(env));
     this.cp = new Lines(p);
     this.cp.onLine((l) => {
       if (process.env.BENCH_DEBUG) process.stderr.write(`[cp] ${l.slice(0, 300)}\n`);

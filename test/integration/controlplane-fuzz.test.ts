@@ -1,5 +1,5 @@
 // Fuzzing the sources with a seeded generator (reproducible: the seed is in the test name):
-// - the Kubernetes source, through the fake API server and the REAL client-node informers, fed
+// - the Kubernetes source, through the fake API server and its informers (list-watch.ts), fed
 //   thousands of malformed, oversized and type-confused Services and EndpointSlices;
 // - the manifests source fed malformed YAML files.
 // Invariants: nothing throws (an uncaught exception fails the run), a valid Service alongside keeps

@@ -1,5 +1,10 @@
-// The Kubernetes source through the REAL client-node informers against a fake API server speaking
-// the list/watch protocol; checked end to end through the real gRPC server and client.
+// The Kubernetes source through its informers (controlplane/list-watch.ts, held to client-node's
+// in controlplane-list-watch.test.ts) against a fake API server speaking the list/watch protocol;
+// checked end to end through the real gRPC server and client. The connection is read from a
+// kubeconfig file as the control plane reads it, and (last test) from a client-node KubeConfig.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -52,7 +57,7 @@ describe('kubernetes source with real informers', () => {
 
   /**
    * Waits for both watches, then sends one event on each that changes nothing for the agent:
-   * client-node resets its own watch reconnect backoff only when an event arrives, so this keeps
+   * the informer (as client-node's) resets its watch reconnect backoff only when an event arrives, so this keeps
    * the next forced reconnect quick.
    */
   let pings = 0;
@@ -75,11 +80,10 @@ describe('kubernetes source with real informers', () => {
     api.upsert(EPS, eps('b-1', 'b', ['10.244.1.2']));
     api.upsert(EPS, eps('c-1', 'c', ['10.244.1.3']));
 
-    const kc = new KubeConfig();
-    kc.loadFromClusterAndUser({ name: 'fake', server: api.url, skipTLSVerify: true }, { name: 'test', token: 'test-token' });
+    const kubeconfig = api.writeKubeconfig(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-informer-')));
     store = new StateStore();
     const metrics = createMetrics(store);
-    source = new KubernetesSource({ store, logger: log, kubeConfig: kc, pageSize: 2, restartBackoffInitialMs: 100, restartBackoffMaxMs: 1000 });
+    source = new KubernetesSource({ store, logger: log, kubeconfig, pageSize: 2, restartBackoffInitialMs: 100, restartBackoffMaxMs: 1000 });
     server = new StateServer({ store, logger: log, metrics });
     const target = privateSocketAddress();
     await server.listen(target);

@@ -4,7 +4,9 @@
 //   shapeErrors judges the copy as it judges the whole object;
 // - an update assembled from per-service encodings decodes as the message encoded in one go;
 // - the store's cached per-view encodings are, for every node, the encoding of that node's own
-//   projection, and nodes the model does not mention share one copy.
+//   projection, and nodes the model does not mention share one copy;
+// - the control plane does not load @kubernetes/client-node.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { slimObject, shapeErrors } from '../../controlplane/kube-shape.ts';
 import { buildService, parseSlice, projectForNode, type KubeEndpointSlice, type KubeService } from '../../controlplane/model.ts';
@@ -100,5 +102,25 @@ describe('per-view encodings in the store', () => {
     store.upsertNode('node-x', { 'topology.kubernetes.io/zone': 'z2' });
     expect(store.encodedFor(store.get('default/hinted')!, 'node-x')).toBe(encodeUpsert(projectForNode(hinted.model, { name: 'node-x', zone: 'z2' })));
     expect(store.get('default/plain')!.encoded).toBeDefined();
+  });
+});
+
+describe('what the control plane loads', () => {
+  // @kubernetes/client-node's KubeConfig alone imports its whole generated API (~65 MiB of RSS,
+  // docs/benchmarks.md "Control plane memory"): the control plane reaches the API server without it
+  // (list-watch.ts, kube-connection.ts) and imports it only for a kubeconfig that needs its plugins.
+  it('imports no @kubernetes/client-node module (and does load the gRPC server, so the check sees the graph)', () => {
+    const main = new URL('../../controlplane/main.ts', import.meta.url).href;
+    const script = `
+      import { registerHooks } from 'node:module';
+      const seen = [];
+      registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.push(r.url); return r; } });
+      await import(${JSON.stringify(main)});
+      process.stdout.write(JSON.stringify(seen));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const urls = JSON.parse(out) as string[];
+    expect(urls.some((u) => u.includes('/@grpc/grpc-js/'))).toBe(true);
+    expect(urls.some((u) => u.includes('/controlplane/list-watch.ts'))).toBe(true);
+    expect(urls.filter((u) => u.includes('/@kubernetes/client-node/'))).toEqual([]);
   });
 });
