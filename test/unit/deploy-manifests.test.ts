@@ -444,7 +444,9 @@ describe.each(OVERLAYS)('docs/%s.md', (o) => {
   });
 
   it('names only objects, labels and containers that the manifests have', () => {
-    const all = [...docs(o), ...parseAllDocuments(fs.readFileSync(path.join(REPO, 'deploy/bench/iperf3.yaml'), 'utf8')).map((d) => d.toJS() as Obj)];
+    // The manifests, the bench's iperf3 and every example the guide applies.
+    const applied = ['deploy/bench/iperf3.yaml', ...[...code.matchAll(/kubectl apply -f (examples\/[\w.-]+\.yaml)/g)].map((m) => m[1]!)];
+    const all = [...docs(o), ...applied.flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(REPO, f), 'utf8')).map((d) => d.toJS() as Obj))];
     const labels = all.flatMap((d) => [d.metadata?.labels ?? {}, d.spec?.template?.metadata?.labels ?? {}]);
     for (const [, k, v] of code.matchAll(/-l ([\w./-]+)=([\w.-]+)/g)) {
       if (k === 'k8s-app') continue; // CoreDNS's own label
