@@ -143,4 +143,28 @@ static __always_inline void ct6_forget_reply(const struct flow6 *f)
 	bpf_map_delete_elem(&sl_ct6, &rkey);
 }
 
+/*
+ * ct_forget_stale_reply() for IPv6: @f, the first packet (TCP SYN, or UDP) of a flow from outside
+ * to no service, may reuse the tuple of an earlier service connection to the same pod; its REPLY
+ * entry goes once that connection is over (SERVICE entry gone, closing, or naming another
+ * backend). An open connection's is kept: behind XDP, tc also sees its translated first packet.
+ */
+static __always_inline void ct6_forget_stale_reply(const struct flow6 *f)
+{
+	struct sl_ct6_entry *rev, *fwd;
+	struct sl_ct6_key rkey, fkey;
+
+	if (f->proto != IPPROTO_UDP && !flow6_is_syn(f))
+		return;
+	ct6_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	rev = bpf_map_lookup_elem(&sl_ct6, &rkey);
+	if (!rev || (rev->flags & SL_CT_F_SNAT))
+		return;
+	ct6_key_set(&fkey, f->saddr, f->sport, rev->nat_addr, rev->nat_port, f->proto, SL_CT_DIR_SERVICE);
+	fwd = bpf_map_lookup_elem(&sl_ct6, &fkey);
+	if (fwd && !(fwd->flags & SL_CT_F_CLOSING) && ip6_eq(fwd->nat_addr, f->daddr) && fwd->nat_port == f->dport)
+		return;
+	bpf_map_delete_elem(&sl_ct6, &rkey);
+}
+
 #endif /* SLUICE_LIB_CT6_H */
