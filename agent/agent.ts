@@ -11,7 +11,7 @@ import { MapWriteError } from './maps/transaction.ts';
 import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './external.ts';
 import { collectGarbage, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
 import { monotonicNs } from './inspect.ts';
-import { masqueradeAddress, nodePortIps } from './nodeport-addresses.ts';
+import { kernelFamilies, masqueradeAddress, nodePortIps } from './nodeport-addresses.ts';
 import { chooseMasqueradePorts } from './masquerade-ports.ts';
 import { PinnedMaps } from './inspect.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -137,20 +137,26 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   };
 
-  // NodePorts of both families (kube-proxy's per-family proxiers each take their family's addresses):
-  // the IPv6 ones are planned, and reported as skipped until the IPv6 datapath exists.
+  // NodePorts of both families (kube-proxy's per-family proxiers each take their family's addresses).
   const nodeIps = nodePortIps(o.nodePortAddresses ?? ['primary'], [...external?.ips ?? [], ...external?.ips6 ?? []]);
+  // Both families unless the kernel has IPv6 off: then IPv6 frontends are reported as skipped.
+  const families = kernelFamilies();
   // Hairpin is source-NATed to the node's address with or without a north-south interface.
   const masquerade = masqueradeAddress(external?.ips ?? [], nodeIps);
+  const ports = masquerade ? chooseMasqueradePorts(log) : undefined;
   if (masquerade) {
-    const ports = chooseMasqueradePorts(log);
     dp.setNodeIp(masquerade, ports);
     log.info({ address: masquerade, ports: ports && `${ports.min}-${ports.max}` }, 'source NAT (hairpin, externalTrafficPolicy Cluster) to this node address');
   } else log.warn({}, 'no node address to masquerade to: a pod reaching itself through its service is dropped');
+  // IPv6's own source (sl_config6), from the same places; its ports are sl_config's range.
+  const masquerade6 = families.includes(6) ? masqueradeAddress(external?.ips6 ?? [], nodeIps, undefined, 6) : undefined;
+  dp.setNodeIp6(masquerade6);
+  if (masquerade6) log.info({ address: masquerade6 }, 'source NAT of IPv6 flows (hairpin, externalTrafficPolicy Cluster) to this node address');
+  else if (families.includes(6)) log.warn({}, 'no IPv6 node address to masquerade to: a pod reaching itself through an IPv6 service address is dropped');
   const maps = new PinnedMaps(node, o.pinRoot);
   // Without north-south, another node's answers to a masqueraded pod flow would be lost.
   if (!external) log.info({}, 'no --external-interface: pods reach externalTrafficPolicy Cluster external addresses unmasqueraded');
-  const reconciler = new Reconciler(dp, { node, nodeIps, ...(external ? {} : { podsUnmasqueraded: true }) });
+  const reconciler = new Reconciler(dp, { node, nodeIps, families, ...(external ? {} : { podsUnmasqueraded: true }) });
   // Flows created before this start may come from programs that never mark a reply.
   const gc: GcTimeouts = { ...o.gc, synSince: monotonicNs() };
   const attacher = new InterfaceAttacher(o.podInterfaces, dp.programs, (msg, fields) => log.info(fields, msg));
@@ -163,7 +169,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   const status: AgentStatus = {
     node, pid: process.pid, startedAt: new Date().toISOString(), adopted: dp.adopted,
     source: 'controlPlane' in o.source ? `control plane ${o.source.controlPlane.join(',')}` : `state file ${o.source.stateFile}`,
-    appliedVersion: 0, nacked: [], interfaces: [],
+    appliedVersion: 0, nacked: [], interfaces: [], ipFamilies: families.map((f) => `IPv${f}`),
     kubeProxyReplacement: {
       protocols: ['TCP', 'UDP'], nodePortAddresses: external?.ips ?? [], maglevSlots: dp.sizes.maglev, conntrackTimeouts: o.gc,
       devices: external ? [{ name: external.name, mode: external.mode, addresses: external.ips }] : [],
@@ -175,11 +181,11 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   let stream: StateStreamClient | undefined;
   let ready = false;
   metrics.frontendsSkipped.set({ family: 'ipv6' }, 0);
-  /** IPv6 frontends left out until the IPv6 datapath exists (called when they changed): gauge, status, one log line. */
+  /** IPv6 frontends left out on a node with IPv6 off (called when they changed): gauge, status, one log line. */
   const reportSkipped = (version: number, skipped: SkippedService[]): void => {
     const frontends = skipped.reduce((n, s) => n + s.frontends.length, 0);
     metrics.frontendsSkipped.set({ family: 'ipv6' }, frontends);
-    const reason = 'the datapath serves IPv4 only for now (IPv6 is phase 2, docs/ipv6.md); IPv4 frontends of dual-stack services are programmed';
+    const reason = 'IPv6 is turned off in this node\'s kernel (no /proc/sys/net/ipv6); IPv4 frontends of dual-stack services are programmed';
     status.skipped = skipped.length ? {
       family: 'ipv6', reason, frontends, truncated: skipped.length > SKIPPED_LISTED,
       services: skipped.slice(0, SKIPPED_LISTED).map((s) => ({ service: s.service, whole: s.whole, frontends: s.frontends.map(({ frontend, type, name }) => ({ frontend, type, name })) })),

@@ -6,11 +6,18 @@
 // log, so a write failing in the middle (EPERM, ENOMEM, a map filled by another writer) is undone
 // and the change is refused too: never half-applied. The maps are a DatapathMaps bundle (libbpf's
 // in the agent, fakes in unit tests).
+//
+// IP families: a frontend's vip picks its maps (sl_services / sl_backends / sl_src_ranges for IPv4,
+// their IPv6 twins sl_services6 / sl_backends6 / sl_src_ranges6); everything else is shared: service
+// ids (sl_svc_stats, sl_sock_stats), backend ids (one id space, so sl_maglev holds ids of either
+// family), the Maglev slots and the capacity they are checked against. IPv4 frontends are written
+// exactly as before IPv6 existed.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
 import { AddrFilter } from './addr-filter.ts';
+import { canonicalIp, cidrText, familyOf, parseCidr, type Family } from '../common/ip.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
@@ -109,6 +116,8 @@ export class Datapath {
   /** UDP backends the running apply() removed: their flows are to be forgotten (gc.ts forgetRemovedUdp). */
   #goneUdpBackends = 0;
   #addrFilter: AddrFilter;
+  /** Each family's frontend maps and codecs (familyMaps()). */
+  readonly #fam: Record<Family, FamilyMaps>;
   /** Backends deleted by this process so far, any protocol (sockets may still point at them). */
   #backendsRemoved = 0;
   /** While apply() runs: what to put back if it fails. */
@@ -142,6 +151,7 @@ export class Datapath {
     this.#maglev = maps.maglev;
     this.#alloc = new SlotAllocator(sizes.maglev);
     this.#addrFilter = new AddrFilter(this.maps.sl_addr_filter);
+    this.#fam = { 4: familyMaps(this.maps, 4), 6: familyMaps(this.maps, 6) };
     this.#adopt();
   }
 
@@ -150,7 +160,7 @@ export class Datapath {
    * program attached. Entries already in the maps are adopted as open() adopts pinned ones.
    */
   static fromMaps(maps: DatapathMaps, o: { node: string; sizes: MapSizes; pinRoot?: string }): Datapath {
-    return new Datapath(o, maps, o.sizes, maps.maps.sl_services.count() > 0);
+    return new Datapath(o, maps, o.sizes, maps.maps.sl_services.count() > 0 || maps.maps.sl_services6.count() > 0);
   }
 
   /**
@@ -202,6 +212,7 @@ export class Datapath {
   /** The address filter made to cover every frontend and conntrack entry the maps hold (agent/addr-filter.ts). */
   #coverAddrFilter(): void {
     this.#addrFilter.cover(this.maps.sl_services, this.maps.sl_ct);
+    this.#addrFilter.cover6(this.maps.sl_services6, this.maps.sl_ct6);
   }
 
   close(): void {
@@ -228,29 +239,36 @@ export class Datapath {
     this.#coverAddrFilter();
     const bySvc = new Map<number, ProgrammedFrontend>();
     const runs: Array<{ start: number; len: number }> = [];
-    for (const { key, value } of this.#typed.services.entries()) {
-      const fe = decodeFrontend(key, value);
-      this.#frontends.set(fe.key, fe);
-      bySvc.set(fe.svcId, fe);
-      if (fe.maglevSize) runs.push({ start: fe.maglevBase, len: fe.maglevSize });
-      this.#nextSvcId = Math.max(this.#nextSvcId, fe.svcId + 1);
+    const fams = [this.#fam[4], this.#fam[6]];
+    for (const f of fams) {
+      for (const { key, value } of f.services.entries()) {
+        const fe = decodeFrontend(f.svcKey.decode(key), L.svcValue.decode(value));
+        this.#frontends.set(fe.key, fe);
+        bySvc.set(fe.svcId, fe);
+        if (fe.maglevSize) runs.push({ start: fe.maglevBase, len: fe.maglevSize });
+        this.#nextSvcId = Math.max(this.#nextSvcId, fe.svcId + 1);
+      }
     }
     for (let id = 1; id < this.#nextSvcId; id++) if (!bySvc.has(id)) this.#freeSvcIds.push(id);
     this.#alloc = SlotAllocator.fromUsed(this.sizes.maglev, runs);
-    const orphans: Buffer[] = [];
-    for (const { key: id, value: b, rawKey } of this.#typed.backends.entries()) {
-      this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
-      const fe = bySvc.get(b.svc_id);
-      if (!fe) { orphans.push(rawKey); continue; }
-      fe.backends.set(`${b.ip}:${b.port}`, decodeBackend(id, b));
-      this.#backendCount++;
-    }
-    for (const k of orphans) this.maps.sl_backends.delete(k);
-    for (const { key } of this.maps.sl_src_ranges.entries()) {
-      const r = L.srcRangeKey.decode(key);
-      const fe = bySvc.get(r.svc_id);
-      if (fe) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
-      else this.maps.sl_src_ranges.delete(key);
+    for (const f of fams) {
+      const orphans: Buffer[] = [];
+      for (const { key, value } of f.backends.entries()) {
+        const id = key.readUInt32LE(0), b = f.backend.decode(value);
+        this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
+        const fe = bySvc.get(b.svc_id);
+        // A backend of the other family than its frontend's cannot come from this agent: dropped too.
+        if (!fe || familyOf(fe.vip) !== f.family) { orphans.push(key); continue; }
+        fe.backends.set(beKey(b), decodeBackend(id, b));
+        this.#backendCount++;
+      }
+      for (const k of orphans) f.backends.delete(k);
+      for (const { key } of f.srcRanges.entries()) {
+        const r = f.srcRangeKey.decode(key);
+        const fe = bySvc.get(r.svc_id);
+        if (fe && familyOf(fe.vip) === f.family) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
+        else f.srcRanges.delete(key);
+      }
     }
   }
 
@@ -276,7 +294,10 @@ export class Datapath {
       let removed = 0, changed = 0;
       for (const k of removeKeys) { this.#remove(tx, k); removed++; }
       const w = this.#writes();
-      for (const [k, s] of specs) if (this.#program(tx, w, k, s)) changed++;
+      // IPv4 frontends first: a load from nothing gives them the ids and Maglev runs they would
+      // have without any IPv6 frontend (the IPv6 ones take what follows).
+      for (const [k, s] of specs) if (!s.vip.includes(':') && this.#program(tx, w, k, s)) changed++;
+      for (const [k, s] of specs) if (s.vip.includes(':') && this.#program(tx, w, k, s)) changed++;
       this.#flush(tx, w);
       tx.commit();
       this.#undo = undefined;
@@ -340,7 +361,8 @@ export class Datapath {
       for (const b of cur.backends.keys()) if (!keys.has(b)) backends--;
       if (!sameKeys(cur.backends, keys)) slots += keys.size ? tableSize(cur, keys.size) : 0;
     }
-    // Service ids index the per-CPU stats array and 0 is reserved.
+    // Service ids index the per-CPU stats array and 0 is reserved; both families take ids (and
+    // backend ids) from one space, so their sum is what must fit (each family's map is as large).
     if (services > this.sizes.services - 1) throw new CapacityError('sl_services', services - this.#frontends.size, this.sizes.services - 1 - this.#frontends.size);
     if (backends > this.sizes.backends) throw new CapacityError('sl_backends', backends - this.#backendCount, this.sizes.backends - this.#backendCount);
     let free = this.#alloc.available;
@@ -353,9 +375,10 @@ export class Datapath {
 
   #remove(tx: MapTransaction, key: string): void {
     const fe = this.#frontends.get(key)!;
-    tx.delete(this.maps.sl_services, L.svcKey.encode(svcKeyOf(fe)));
-    this.#deleteBackends(tx, [...fe.backends.values()].map((b) => b.id), fe.proto);
-    for (const r of fe.sourceRanges) tx.delete(this.maps.sl_src_ranges, srcRangeKey(fe.svcId, r));
+    const f = this.#famOf(fe.vip);
+    tx.delete(f.services, f.svcKey.encode(svcKeyOf(fe)));
+    this.#deleteBackends(tx, f, [...fe.backends.values()].map((b) => b.id), fe.proto);
+    for (const r of fe.sourceRanges) tx.delete(f.srcRanges, srcRangeKey(f, fe.svcId, r));
     this.#backendCount -= fe.backends.size;
     this.#alloc.free(fe.maglevBase, fe.maglevSize);
     this.#freeSvcIds.push(fe.svcId);
@@ -364,12 +387,12 @@ export class Datapath {
 
   /** The map writes of a change's programmed frontends, collected to be made a batch per map and step. */
   #writes(): Writes {
-    const m = this.maps;
-    return {
-      newBackends: new PackedEntries(4, m.sl_backends.valueSize), backends: new PackedEntries(4, m.sl_backends.valueSize),
-      stats: [], newServices: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize),
-      services: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize), goneBackends: [], goneRanges: [],
-    };
+    return { 4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], goneBackends: [], goneRanges: [] };
+  }
+
+  /** The maps of @vip's family (an IPv6 address has a colon, an IPv4 one never). */
+  #famOf(vip: string): FamilyMaps {
+    return this.#fam[vip.includes(':') ? 6 : 4];
   }
 
   /**
@@ -381,16 +404,21 @@ export class Datapath {
    */
   #flush(tx: MapTransaction, w: Writes): void {
     const m = this.maps;
-    tx.insertBatch(m.sl_backends, w.newBackends.keys, w.newBackends.values, w.newBackends.count);
-    if (w.backends.count) tx.updateBatch(m.sl_backends, w.backends.keys, w.backends.values, w.backends.count);
+    const fams = [w[4], w[6]];
+    for (const f of fams) {
+      tx.insertBatch(f.maps.backends, f.newBackends.keys, f.newBackends.values, f.newBackends.count);
+      if (f.backends.count) tx.updateBatch(f.maps.backends, f.backends.keys, f.backends.values, f.backends.count);
+    }
     if (w.stats.length) {
       const keys = packed(w.stats.map(u32Key), 4);
       for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx.updateBatch(map, keys, Buffer.alloc(map.valueSize * w.stats.length), w.stats.length);
     }
-    tx.insertBatch(m.sl_services, w.newServices.keys, w.newServices.values, w.newServices.count);
-    if (w.services.count) tx.updateBatch(m.sl_services, w.services.keys, w.services.values, w.services.count);
-    for (const g of w.goneBackends) this.#deleteBackends(tx, g.ids, g.proto);
-    for (const k of w.goneRanges) tx.delete(m.sl_src_ranges, k);
+    for (const f of fams) {
+      tx.insertBatch(f.maps.services, f.newServices.keys, f.newServices.values, f.newServices.count);
+      if (f.services.count) tx.updateBatch(f.maps.services, f.services.keys, f.services.values, f.services.count);
+    }
+    for (const g of w.goneBackends) this.#deleteBackends(tx, g.fam, g.ids, g.proto);
+    for (const g of w.goneRanges) tx.delete(g.fam.srcRanges, g.key);
   }
 
   /** Returns false when the frontend was already programmed exactly so; the map writes go to `w`. */
@@ -399,7 +427,7 @@ export class Datapath {
     const wanted = new Map(s.backends.map((b) => [beKey(b), b]));
     const tableChanged = !cur || !sameKeys(cur.backends, new Set(wanted.keys()));
     const whenEmpty = dropsWhenEmpty(s) ? 'drop' as const : 'reject' as const;
-    const ranges = [...new Set((s.sourceRanges ?? []).map(normaliseCidr))].sort();
+    const ranges = [...new Set((s.sourceRanges ?? []).map((r) => normaliseRange(s, r)))].sort();
     if (cur && !tableChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
         cur.whenEmpty === whenEmpty && cur.sourceRanges.join() === ranges.join() &&
         [...wanted].every(([k, b]) => sameBackendFlags(cur.backends.get(k)!, b))) {
@@ -407,6 +435,7 @@ export class Datapath {
     }
 
     const svcId = cur?.svcId ?? this.#takeSvcId();
+    const fam = this.#famOf(s.vip), fw = w[fam.family];
     const backends: ProgrammedFrontend['backends'] = new Map();
     const proto = L.IPPROTO[s.proto];
     for (const [k, b] of wanted) {
@@ -415,11 +444,11 @@ export class Datapath {
       const id = old?.id ?? this.#nextBackendId++;
       backends.set(k, { id, ip: b.ip, port: b.port, terminating: !!b.terminating, local: !!b.local });
       if (old && sameBackendFlags(old, b)) continue;
-      const out = old ? w.backends : w.newBackends;
+      const out = old ? fw.backends : fw.newBackends;
       const i = out.add();
       out.keys.writeUInt32LE(id, out.keyAt(i));
       const flags = (b.terminating ? L.SL_BE_F_TERMINATING : 0) | (b.local ? L.SL_BE_F_LOCAL : 0);
-      L.backend.encode({ ip: b.ip, port: b.port, proto, flags, svc_id: svcId }, out.values, out.valueAt(i));
+      fam.backend.encode({ ip: b.ip, port: b.port, proto, flags, svc_id: svcId }, out.values, out.valueAt(i));
     }
 
     let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0;
@@ -447,14 +476,14 @@ export class Datapath {
     if (!cur) w.stats.push(svcId);
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
     const oldRanges = new Set(cur?.sourceRanges);
-    for (const r of ranges) if (!oldRanges.has(r)) tx.update(this.maps.sl_src_ranges, srcRangeKey(svcId, r), Buffer.from([1]));
+    for (const r of ranges) if (!oldRanges.has(r)) tx.update(fam.srcRanges, srcRangeKey(fam, svcId, r), Buffer.from([1]));
     // Its address in the filter first: packets to an address without its bit skip the lookup.
     // Kept when the frontend goes (its flows' SERVICE entries may outlive it; a stale bit only costs a lookup).
     this.#addrFilter.add(L.SL_ADDR_FRONTEND, [fe.vip], tx);
     // The publishing write (in #flush, after every backend): from then on, packets use the new backends and table.
-    const out = cur ? w.services : w.newServices;
+    const out = cur ? fw.services : fw.newServices;
     const i = out.add();
-    L.svcKey.encode(svcKeyOf(fe), out.keys, out.keyAt(i));
+    fam.svcKey.encode(svcKeyOf(fe), out.keys, out.keyAt(i));
     L.svcValue.encode({
       svc_id: svcId, maglev_base: base, maglev_size: size, count: wanted.size,
       flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0) |
@@ -466,8 +495,8 @@ export class Datapath {
     if (cur) {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevSize);
       const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
-      if (gone.length) w.goneBackends.push({ ids: gone, proto: s.proto });
-      for (const r of cur.sourceRanges) if (!ranges.includes(r)) w.goneRanges.push(srcRangeKey(svcId, r));
+      if (gone.length) w.goneBackends.push({ fam, ids: gone, proto: s.proto });
+      for (const r of cur.sourceRanges) if (!ranges.includes(r)) w.goneRanges.push({ fam, key: srcRangeKey(fam, svcId, r) });
     }
     this.#backendCount += backends.size - (cur?.backends.size ?? 0);
     this.#setFrontend(key, fe);
@@ -486,8 +515,8 @@ export class Datapath {
   }
 
   /** Delete backends; counted for the stale-socket sweep, and for the UDP conntrack flush if UDP. */
-  #deleteBackends(tx: MapTransaction, ids: number[], proto: Proto): void {
-    if (ids.length) tx.deleteBatch(this.maps.sl_backends, packed(ids.map(u32Key), 4), ids.length);
+  #deleteBackends(tx: MapTransaction, fam: FamilyMaps, ids: number[], proto: Proto): void {
+    if (ids.length) tx.deleteBatch(fam.backends, packed(ids.map(u32Key), 4), ids.length);
     this.#backendsRemoved += ids.length;
     if (proto === 'UDP') this.#goneUdpBackends += ids.length;
   }
@@ -498,6 +527,15 @@ export class Datapath {
    */
   setNodeIp(ip: string, ports?: PortRange): void {
     this.#typed.config.set(0, { node_ip: ip, snat_port_min: ports?.min ?? 0, snat_port_max: ports?.max ?? 0 });
+  }
+
+  /**
+   * The node's own IPv6 address, the source of masqueraded IPv6 flows (sl_config6; ports: the
+   * range setNodeIp() set). Undefined clears it: the datapath then drops IPv6 flows needing one.
+   */
+  setNodeIp6(ip: string | undefined): void {
+    if (ip !== undefined && (familyOf(ip) !== 6 || canonicalIp(ip) !== ip)) throw new Error(`node IPv6 address: ${JSON.stringify(ip)} is not an IPv6 address in canonical form`);
+    this.maps.sl_config6.update(u32Key(0), L.config6.encode({ node_ip: ip ?? '::' }));
   }
 
   /** Which sockets the socket-level programs translate (sl_sock_config): all, or the node's own. */
@@ -511,22 +549,61 @@ export class Datapath {
   }
 }
 
-/** A change's writes collected by #program, made by #flush. */
-interface Writes {
+/** The maps and codecs holding one family's frontends (the IPv6 structs are the IPv4 ones with 16-byte addresses). */
+interface FamilyMaps {
+  family: Family;
+  services: BpfMap;
+  backends: BpfMap;
+  srcRanges: BpfMap;
+  svcKey: typeof L.svcKey;
+  backend: typeof L.backend;
+  srcRangeKey: typeof L.srcRangeKey;
+  /** Bits of an address: 32 or 128. */
+  bits: number;
+}
+
+function familyMaps(m: Record<L.MapName, BpfMap>, family: Family): FamilyMaps {
+  return family === 4
+    ? { family, services: m.sl_services, backends: m.sl_backends, srcRanges: m.sl_src_ranges, svcKey: L.svcKey, backend: L.backend, srcRangeKey: L.srcRangeKey, bits: 32 }
+    : { family, services: m.sl_services6, backends: m.sl_backends6, srcRanges: m.sl_src_ranges6, svcKey: L.svc6Key, backend: L.backend6, srcRangeKey: L.srcRange6Key, bits: 128 };
+}
+
+/** One family's writes of a change. */
+interface FamilyWrites {
+  maps: FamilyMaps;
   /** Backends with new ids; and backends whose flags changed. */
   newBackends: PackedEntries;
   backends: PackedEntries;
-  /** Service ids of new frontends: their counters start from zero. */
-  stats: number[];
   /** Entries of frontends the view does not hold; and of frontends it does. */
   newServices: PackedEntries;
   services: PackedEntries;
+}
+
+function familyWrites(f: FamilyMaps): FamilyWrites {
+  return {
+    maps: f, newBackends: new PackedEntries(4, f.backends.valueSize), backends: new PackedEntries(4, f.backends.valueSize),
+    newServices: new PackedEntries(f.services.keySize, f.services.valueSize), services: new PackedEntries(f.services.keySize, f.services.valueSize),
+  };
+}
+
+/** A change's writes collected by #program, made by #flush. */
+interface Writes {
+  4: FamilyWrites;
+  6: FamilyWrites;
+  /** Service ids of new frontends: their counters start from zero. */
+  stats: number[];
   /** What the replaced entries referenced and the new ones do not. */
-  goneBackends: Array<{ ids: number[]; proto: Proto }>;
-  goneRanges: Buffer[];
+  goneBackends: Array<{ fam: FamilyMaps; ids: number[]; proto: Proto }>;
+  goneRanges: Array<{ fam: FamilyMaps; key: Buffer }>;
 }
 
 const NO_STATS: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };
+
+function checkIp6(name: string, field: string, ip: string): void {
+  if (familyOf(ip) !== 6 || canonicalIp(ip) !== ip) {
+    throw new Error(`${name}: ${field} ${JSON.stringify(ip)} is not an IPv6 address in canonical form${familyOf(ip) === 4 ? ' (an IPv6 frontend takes IPv6 backends)' : ''}`);
+  }
+}
 
 export function readSvcStats(map: MapReader, svcId: number, cpus: number): L.SvcStats {
   return sumPerCpu(map.lookup(u32Key(svcId)), L.svcStats, cpus, NO_STATS);
@@ -574,16 +651,33 @@ export function normaliseCidr(cidr: string): string {
   return `${[24, 16, 8, 0].map((s) => (masked >>> s) & 255).join('.')}/${len}`;
 }
 
-/** sl_src_ranges' key for range @cidr (normalised) of frontend @svcId. */
-function srcRangeKey(svcId: number, cidr: string): Buffer {
-  const [addr, len] = cidr.split('/');
-  return L.srcRangeKey.encode({ prefixlen: 32 + Number(len), svc_id: svcId, addr: addr! });
+/** "addr/n" (IPv6) with the host bits cleared, canonical; throws on anything else. */
+function normaliseCidr6(cidr: string): string {
+  const c = parseCidr(cidr);
+  if (c?.family !== 6) throw new Error(`${JSON.stringify(cidr)} is not an IPv6 CIDR`);
+  return cidrText(c);
 }
 
+/** A source range of frontend @s, normalised; of the frontend's family (its map holds that family's addresses). */
+function normaliseRange(s: Frontend, cidr: string): string {
+  if (!s.vip.includes(':')) return normaliseCidr(cidr);
+  return normaliseCidr6(cidr);
+}
+
+/** sl_src_ranges' (or sl_src_ranges6') key for range @cidr (normalised) of frontend @svcId. */
+function srcRangeKey(f: FamilyMaps, svcId: number, cidr: string): Buffer {
+  const [addr, len] = cidr.split('/');
+  return f.srcRangeKey.encode({ prefixlen: 32 + Number(len), svc_id: svcId, addr: addr! });
+}
+
+/** Checks what the maps cannot hold. IPv4 as before; IPv6 addresses canonical, a backend of the vip's family. */
 function normalise(s: Frontend): Frontend {
-  L.ipToU32(s.vip);
+  const v6 = s.vip.includes(':');
+  if (v6) checkIp6(s.name, 'vip', s.vip);
+  else L.ipToU32(s.vip);
   for (const b of s.backends) {
-    L.ipToU32(b.ip);
+    if (v6) checkIp6(s.name, 'backend', b.ip);
+    else L.ipToU32(b.ip);
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new Error(`${s.name}: backend port ${b.port} is out of range`);
   }
   if (s.backends.length > 65535) throw new Error(`${s.name}: ${s.backends.length} backends exceed the 65535 one frontend can hold`);

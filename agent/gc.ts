@@ -1,6 +1,7 @@
 // Ages out conntrack and affinity entries the datapath no longer needs. The BPF side only refreshes
 // timestamps (at most once a second per flow); deciding what is dead happens here, off the hot path.
-// A flow with traffic within its timeout is never touched.
+// A flow with traffic within its timeout is never touched. Both families' conntrack maps (sl_ct,
+// sl_ct6) are judged alike: same timeouts, same rules.
 import * as L from './bpf/layout.ts';
 import type { Datapath } from './datapath.ts';
 import { monotonicNs } from './inspect.ts';
@@ -23,11 +24,13 @@ export interface GcTimeouts {
 }
 
 const field = (codec: { fields: L.Field[] }, name: string) => codec.fields.find((f) => f.name === name)!.offset;
-const PROTO_OFFSET = field(L.ctKey, 'proto');
-const CT = {
-  flags: field(L.ctEntry, 'flags'), backendId: field(L.ctEntry, 'backend_id'), created: field(L.ctEntry, 'created_ns'),
-  lastSeen: field(L.ctEntry, 'last_seen_ns'),
-};
+/** Where a conntrack map's key and entry hold what the GC reads: sl_ct's, or sl_ct6's. */
+const ctLayout = (key: { fields: L.Field[] }, entry: { fields: L.Field[] }) => ({
+  proto: field(key, 'proto'), flags: field(entry, 'flags'), backendId: field(entry, 'backend_id'), created: field(entry, 'created_ns'),
+  lastSeen: field(entry, 'last_seen_ns'),
+});
+type CtLayout = ReturnType<typeof ctLayout>;
+const CT4 = ctLayout(L.ctKey, L.ctEntry), CT6 = ctLayout(L.ct6Key, L.ct6Entry);
 const AFF = { svcId: field(L.affKey, 'svc_id'), backendId: field(L.affValue, 'backend_id'), lastUsed: field(L.affValue, 'last_used_ns') };
 
 /** The fields of a conntrack entry the GC judges by, read in place (no decode of the whole entry). */
@@ -37,8 +40,8 @@ export const DEFAULT_GC: GcTimeouts = { tcpSeconds: 21600, closingSeconds: 10, u
 
 export interface GcResult { ctScanned: number; ctDeleted: number; affinityDeleted: number }
 
-/** What the GC needs of the datapath: its view of the frontends, and the conntrack and affinity maps. */
-export type GcTarget = { frontends: Datapath['frontends']; maps: Pick<Datapath['maps'], 'sl_ct' | 'sl_affinity'> };
+/** What the GC needs of the datapath: its view of the frontends, and the conntrack (sl_ct6 too when given) and affinity maps. */
+export type GcTarget = { frontends: Datapath['frontends']; maps: Pick<Datapath['maps'], 'sl_ct' | 'sl_affinity'> & Partial<Pick<Datapath['maps'], 'sl_ct6'>> };
 
 function liveBackends(dp: GcTarget): Set<number> {
   const live = new Set<number>();
@@ -88,11 +91,17 @@ export function forgetRemovedUdp(dp: GcTarget): number {
  * proportion to what it deletes, not to what the map holds.
  */
 function sweepConntrack(dp: GcTarget, expired: (e: CtAge, proto: number) => boolean): { scanned: number; deleted: number } {
-  const ct = dp.maps.sl_ct;
+  const v4 = sweepMap(dp.maps.sl_ct, CT4, expired);
+  if (!dp.maps.sl_ct6) return v4;
+  const v6 = sweepMap(dp.maps.sl_ct6, CT6, expired);
+  return { scanned: v4.scanned + v6.scanned, deleted: v4.deleted + v6.deleted };
+}
+
+function sweepMap(ct: BpfMap, CT: CtLayout, expired: (e: CtAge, proto: number) => boolean): { scanned: number; deleted: number } {
   const isExpired = (value: Buffer, key: Buffer) => expired({
     flags: value.readUInt16LE(CT.flags), backend_id: value.readUInt32LE(CT.backendId),
     created_ns: value.readBigUInt64LE(CT.created), last_seen_ns: value.readBigUInt64LE(CT.lastSeen),
-  }, key[PROTO_OFFSET]!);
+  }, key[CT.proto]!);
   const dead: Array<{ key: Buffer; created: bigint }> = [];
   let scanned = 0;
   ct.scan((key, value) => {

@@ -8,7 +8,7 @@ import { DEFAULT_PIN_ROOT, pinDir, readSockStats, readSvcStats } from './datapat
 import { decodeFrontend, type FrontendRow } from './frontend.ts';
 import { formatAddrPort } from '../common/ip.ts';
 import { LibbpfMap } from './maps/libbpf-map.ts';
-import { sumPerCpu, typedMaps, u32Key, type BpfMap } from './maps/map.ts';
+import { sumPerCpu, typedMaps, typedMaps6, u32Key, type BpfMap } from './maps/map.ts';
 
 export type { FrontendRow } from './frontend.ts';
 
@@ -44,15 +44,26 @@ export class MapRows {
     return typedMaps(this.#map);
   }
 
+  /** The IPv6 twins; undefined when the pins have none (an agent from before IPv6). */
+  #typed6() {
+    try {
+      return typedMaps6(this.#map);
+    } catch (e) {
+      if ((e as { errno?: number }).errno === ENOENT) return undefined;
+      throw e;
+    }
+  }
+
+  /** Frontends of both families (sl_services, sl_services6), by id. */
   services(): FrontendRow[] {
-    const t = this.#typed();
+    const t = this.#typed(), t6 = this.#typed6();
     const backends = new Map<number, Array<{ id: number; b: L.Backend }>>();
-    for (const { key: id, value: b } of t.backends.entries()) {
+    for (const { key: id, value: b } of [...t.backends.entries(), ...t6?.backends.entries() ?? []]) {
       const list = backends.get(b.svc_id) ?? [];
       list.push({ id, b });
       backends.set(b.svc_id, list);
     }
-    const rows = t.services.entries().map(({ key, value }): FrontendRow => {
+    const rows = [...t.services.entries(), ...t6?.services.entries() ?? []].map(({ key, value }): FrontendRow => {
       const fe = decodeFrontend(key, value);
       const s = readSvcStats(this.#map('sl_svc_stats'), fe.svcId, this.#cpus);
       const sk = readSockStats(this.#map('sl_sock_stats'), fe.svcId, this.#cpus);
@@ -72,9 +83,12 @@ export class MapRows {
     return rows.sort((a, b) => a.id - b.id);
   }
 
+  /** Flows of both families (sl_ct, then sl_ct6). */
   conntrack(): CtRow[] {
     const now = monotonicNs();
-    return this.#typed().ct.entries().map(({ key: k, value: e }) => ({
+    const entries: Array<{ key: L.CtKey; value: Pick<L.CtEntry, 'nat_addr' | 'nat_port' | 'svc_id' | 'backend_id' | 'flags' | 'created_ns' | 'last_seen_ns'> }> =
+      [...this.#typed().ct.entries(), ...this.#typed6()?.ct.entries() ?? []];
+    return entries.map(({ key: k, value: e }) => ({
       direction: k.dir === L.SL_CT_DIR_REPLY ? 'reply' as const : 'service' as const, protocol: L.protoName(k.proto),
       source: formatAddrPort(k.saddr, k.sport), destination: formatAddrPort(k.daddr, k.dport), nat: formatAddrPort(e.nat_addr, e.nat_port),
       serviceId: e.svc_id, backendId: e.backend_id, closing: !!(e.flags & L.SL_CT_F_CLOSING),
@@ -88,12 +102,19 @@ export class MapRows {
       { serviceId: k.svc_id, client: L.affClient(k), backendId: v.backend_id, idleSeconds: secondsSince(now, v.last_used_ns) }));
   }
 
-  /** loadBalancerSourceRanges as programmed (sl_src_ranges): frontend id and CIDR. */
+  /** loadBalancerSourceRanges as programmed (sl_src_ranges, sl_src_ranges6): frontend id and CIDR. */
   sourceRanges(): Array<{ serviceId: number; cidr: string }> {
-    return this.#map('sl_src_ranges').entries().map(({ key }) => {
-      const k = L.srcRangeKey.decode(key);
+    const rows = (map: L.MapName, codec: typeof L.srcRangeKey) => this.#map(map).entries().map(({ key }) => {
+      const k = codec.decode(key);
       return { serviceId: k.svc_id, cidr: `${k.addr}/${k.prefixlen - 32}` };
     });
+    return [...rows('sl_src_ranges', L.srcRangeKey), ...this.#typed6() ? rows('sl_src_ranges6', L.srcRange6Key) : []];
+  }
+
+  /** The node's masquerade sources: sl_config's IPv4 address and sl_config6's IPv6 one ('' when unset). */
+  nodeAddresses(): { ipv4: string; ipv6: string } {
+    const v4 = this.#typed().config.get(0)?.node_ip ?? '0.0.0.0', v6 = this.#typed6()?.config.get(0)?.node_ip ?? '::';
+    return { ipv4: v4 === '0.0.0.0' ? '' : v4, ipv6: v6 === '::' ? '' : v6 };
   }
 
   /** Node-wide datapath counters (see SL_CNT_* in bpf/sluice_maps.h). */
@@ -110,9 +131,10 @@ export class MapRows {
 
   /** Entries in use and capacity of every map. */
   fill(): Array<{ map: L.MapName; entries: number; capacity: number }> {
-    // Array maps are always "full"; their use is what the services map says.
-    const services = this.#map('sl_services').count();
-    return L.MAP_NAMES.filter((m) => m !== 'sl_counters' && m !== 'sl_drops').map((m) => {
+    // Array maps are always "full"; their use is what the services maps say.
+    const has6 = !!this.#typed6();
+    const services = this.#map('sl_services').count() + (has6 ? this.#map('sl_services6').count() : 0);
+    return L.MAP_NAMES.filter((m) => m !== 'sl_counters' && m !== 'sl_drops' && (has6 || !V6_ONLY.has(m))).map((m) => {
       const map = this.#map(m);
       let entries: number;
       if (m === 'sl_maglev') entries = this.services().reduce((n, s) => n + s.maglevSize, 0);
@@ -123,6 +145,10 @@ export class MapRows {
     });
   }
 }
+
+/** Maps an agent from before IPv6 did not pin. */
+const V6_ONLY = new Set<L.MapName>(['sl_services6', 'sl_backends6', 'sl_ct6', 'sl_src_ranges6', 'sl_config6', 'sl_frags6', 'sl_sock_rev6']);
+const ENOENT = 2;
 
 /** One u64 per CPU. */
 const COUNTER = { size: 8, encode: () => Buffer.alloc(8), decode: (b: Buffer, o = 0) => ({ n: b.readBigUInt64LE(o) }) };

@@ -26,7 +26,7 @@ export class AgentMetrics {
   /** Service ports left out by the agent (SCTP), reported with the datapath's events as port_refused. */
   refusedPorts = 0;
   readonly frontendsSkipped = new client.Gauge({
-    name: 'sluice_frontends_skipped', help: 'Frontends of services not programmed because the datapath does not serve their IP family yet', labelNames: ['family'], registers: [this.registry],
+    name: 'sluice_frontends_skipped', help: 'Frontends of services not programmed because this node does not serve their IP family (IPv6 turned off in its kernel)', labelNames: ['family'], registers: [this.registry],
   });
   readonly socketsDestroyed = new client.Counter({ name: 'sluice_sockets_destroyed_total', help: 'Sockets destroyed because their backend was removed (socket-level balancing)', labelNames: ['protocol'], registers: [this.registry] });
 

@@ -92,7 +92,7 @@ export async function monitor(maps: PinnedMaps, o: MonitorOptions): Promise<numb
     while (!o.signal.aborted && performance.now() < deadline && (o.count === undefined || shown < o.count)) {
       rb.poll(Math.max(0, Math.min(POLL_MS, Math.ceil(deadline - performance.now()))));
       for (const r of records.splice(0)) {
-        const e = L.event.decode(r);
+        const e = decodeEvent(r);
         // The ring keeps what nobody read: a monitor shows what happens from its start on.
         if (e.ts_ns < start) continue;
         const ev = describe(e, names, wallAtStart + Number(e.ts_ns - start) / 1e6);
@@ -108,6 +108,14 @@ export async function monitor(maps: PinnedMaps, o: MonitorOptions): Promise<numb
     if (ring >= 0) bpf.closeFd(ring);
   }
   return shown;
+}
+
+/**
+ * A ring-buffer record: struct sl_event about an IPv4 packet, struct sl_event6 (the same fields with
+ * 128-bit addresses) about an IPv6 one, told apart by the record's size.
+ */
+export function decodeEvent(r: Buffer): L.DatapathEvent {
+  return r.length >= L.event6.size ? L.event6.decode(r) : L.event.decode(r);
 }
 
 function describe(e: L.DatapathEvent, names: FrontendNames, wallMs: number): MonitorEvent {

@@ -1,8 +1,10 @@
 // --nodeport-addresses: which of the node's addresses take NodePorts, as kube-proxy's flag of that
 // name decides it. "primary" means the node's primary addresses (here: the external interface's,
 // kube-proxy's nftables default); a CIDR (of either family) adds every local address in it.
+import fs from 'node:fs';
 import os from 'node:os';
-import { canonicalIp, cidrContains, familyOf, parseCidr } from '../common/ip.ts';
+import path from 'node:path';
+import { canonicalIp, cidrContains, familyOf, parseCidr, type Family } from '../common/ip.ts';
 
 /** Throws on an entry that is neither "primary" nor a CIDR. */
 export function checkNodePortAddresses(spec: string[]): void {
@@ -37,13 +39,20 @@ export function nodePortIps(spec: string[], primary: string[], local: string[] =
 const LINK_LOCAL = parseCidr('169.254.0.0/16')!;
 
 /**
- * The address source-NATed flows take (kube-proxy's masquerade: hairpin, externalTrafficPolicy
- * Cluster), IPv4 until the IPv6 datapath exists: the external interface's first, else the first
- * NodePort address, else the first local address that is neither loopback nor link-local (a pods'
- * gateway such as 169.254.1.1 would do for hairpin but means nothing to a backend). Undefined when
- * the node has none.
+ * The families this node's kernel serves: IPv6 unless it is turned off (`ipv6.disable=1` removes
+ * /proc/sys/net/ipv6). kube-proxy likewise runs single-stack where the second family is missing.
  */
-export function masqueradeAddress(external: string[], nodePorts: string[], local: string[] = localAddresses()): string | undefined {
-  const v4 = (ips: string[]) => ips.filter((ip) => familyOf(ip) === 4);
-  return v4(external)[0] ?? v4(nodePorts)[0] ?? v4(local).find((ip) => !cidrContains(LINK_LOCAL, ip));
+export function kernelFamilies(procNet = '/proc/sys/net'): Family[] {
+  return fs.existsSync(path.join(procNet, 'ipv6')) ? [4, 6] : [4];
+}
+
+/**
+ * The address source-NATed flows of @family take (kube-proxy's masquerade: hairpin,
+ * externalTrafficPolicy Cluster): the external interface's first, else the first NodePort address,
+ * else the first local address that is neither loopback nor link-local (a pods' gateway such as
+ * 169.254.1.1 would do for hairpin but means nothing to a backend). Undefined when the node has none.
+ */
+export function masqueradeAddress(external: string[], nodePorts: string[], local: string[] = localAddresses(), family: Family = 4): string | undefined {
+  const mine = (ips: string[]) => ips.filter((ip) => familyOf(ip) === family);
+  return mine(external)[0] ?? mine(nodePorts)[0] ?? mine(local).find((ip) => family === 6 || !cidrContains(LINK_LOCAL, ip));
 }

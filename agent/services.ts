@@ -7,16 +7,18 @@
 //
 // IP families: each family a service serves is planned on its own, as kube-proxy's per-family
 // proxiers do, from that family's cluster IP, node addresses, externalIPs, LB IPs, source ranges and
-// endpoints. The datapath serves IPv4 only for now (docs/ipv6.md, phase 2 adds IPv6): the IPv6
-// frontends of a service are listed as skipped (skippedFrontends) and nothing of them is programmed,
-// while its IPv4 frontends are programmed exactly as before. An IPv6-only service thus programs
-// nothing and is reported whole, never half-programmed.
+// endpoints. The datapath serves both families (docs/ipv6.md). A node whose kernel has IPv6 turned
+// off (no /proc/sys/net/ipv6, `ipv6.disable=1`) runs IPv4 only, as kube-proxy falls back to single
+// stack where the second family is unsupported: NodeContext.families then lists 4 alone, the IPv6
+// frontends of a service are listed as skipped and nothing of them is programmed, while its IPv4
+// frontends are programmed exactly as on a dual-stack node (an IPv6-only service programs nothing
+// and is reported whole, never half-programmed).
 import type { FrontendSpec } from './datapath.ts';
 import { canonicalIp, familyOf, formatAddrPort, parseCidr, type Family } from '../common/ip.ts';
 import { servedFamilies, serviceKey, type Service } from '../proto/contract.ts';
 
-/** The families the datapath programs today. */
-export const DATAPATH_FAMILIES: readonly Family[] = [4];
+/** The families the datapath programs (on a node that has both). */
+export const DATAPATH_FAMILIES: readonly Family[] = [4, 6];
 
 /** What the node knows about itself when turning services into frontends. */
 export interface NodeContext {
@@ -29,6 +31,8 @@ export interface NodeContext {
    * unmasqueraded, through a short-circuit frontend as under Local.
    */
   podsUnmasqueraded?: boolean;
+  /** The families this node programs (default DATAPATH_FAMILIES); the others' frontends are skipped. */
+  families?: readonly Family[];
 }
 
 /** Throws, naming the service and field, what the datapath's maps cannot represent. */
@@ -74,7 +78,7 @@ export function refusedPorts(s: Service): Array<{ port: string; reason: string }
   }));
 }
 
-/** A frontend of a family the datapath does not program yet, for logs, status and `sluice service list`. */
+/** A frontend of a family this node does not program, for logs, status and `sluice service list`. */
 export interface SkippedFrontend {
   /** "[fd00::10]:80/TCP" */
   frontend: string;
@@ -85,9 +89,9 @@ export interface SkippedFrontend {
 }
 
 export interface ServicePlan {
-  /** What the datapath programs (its families only). */
+  /** What the datapath programs (the node's families only). */
   frontends: FrontendSpec[];
-  /** Frontends of the families it does not program yet. */
+  /** Frontends of the families it does not program. */
   skipped: SkippedFrontend[];
 }
 
@@ -144,7 +148,7 @@ export function planService(s: Service, ctx: NodeContext = { node: '', nodeIps: 
   // externalTrafficPolicy Local: only this node's endpoints, and the client address is kept.
   const local = s.externalTrafficLocal;
   for (const fam of families) {
-    const programmed = DATAPATH_FAMILIES.includes(fam);
+    const programmed = (ctx.families ?? DATAPATH_FAMILIES).includes(fam);
     const mine = <T extends { fam: number }>(l: T[]) => l.filter((x) => x.fam === fam);
     const ranges = s.loadBalancerSourceRanges.filter((_, i) => rangeFamilies[i] === fam);
     const emit = (f: FrontendSpec, type: SkippedFrontend['type']) => {

@@ -21,7 +21,9 @@ export interface AgentStatus {
   external?: string;
   /** Service ports the datapath leaves out, with why (SCTP). */
   refused?: Array<{ port: string; reason: string }>;
-  /** Frontends of a family the datapath does not program yet (IPv6), per service; absent when none. */
+  /** The IP families this node programs ("IPv4", "IPv6"); absent in an older agent's file: IPv4. */
+  ipFamilies?: string[];
+  /** Frontends of a family this node does not program (IPv6 on a kernel with it off), per service; absent when none. */
   skipped?: SkippedStatus;
   /** Socket-level balancing: off, on or host-only, and the cgroup its programs are attached to. */
   socketLb?: { mode: string; cgroup?: string; staleSockets?: string };

@@ -1,6 +1,7 @@
 // How the CLI shows the IP families of what the agent was asked to serve: the maps hold what the
-// datapath programs (IPv4 for now); the IPv6 frontends it leaves out come from the agent's status
-// file (status.skipped), so `sluice service list` and `sluice status` name both families.
+// datapath programs (both families, sl_services and sl_services6); on a node whose kernel has IPv6
+// off the IPv6 frontends it leaves out come from the agent's status file (status.skipped), so
+// `sluice service list` and `sluice status` still name both families.
 import type { AgentStatus, SkippedStatus } from '../status.ts';
 
 /** A frontend `sluice service list -o json` lists as not programmed. */

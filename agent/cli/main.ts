@@ -94,7 +94,7 @@ switch (cmd) {
       const bs = s.backends.length ? s.backends.map((b, i) => `${i + 1} => ${b.address}/${s.protocol} (${b.state})`) : ['(none: connections are refused)'];
       const type = s.type + (s.affinityTimeout ? ` affinity=${s.affinityTimeout}s` : '');
       return bs.map((b, i) => (i === 0 ? [String(s.id), s.frontend, type, s.name, b] : ['', '', '', '', b]));
-    }), ...skipped.map((k) => ['-', k.frontend, k.type, k.name, '(not programmed: no IPv6 datapath yet)'])]));
+    }), ...skipped.map((k) => ['-', k.frontend, k.type, k.name, '(not programmed: IPv6 is off on this node)'])]));
     break;
   }
   case 'bpf ct list': {

@@ -7,7 +7,7 @@ import type { AgentStatus, KubeProxyReplacementStatus } from '../status.ts';
 export interface KprDetails {
   socketLb: string;
   protocols: string[];
-  /** Families programmed, and the IPv6 frontends left out until the IPv6 datapath (docs/ipv6.md). */
+  /** Families programmed, and the frontends of the others left out (IPv6 on a node with it off). */
   ipFamilies: { programmed: string[]; skipped: Record<string, number> };
   devices: Array<{ name: string; mode: string; addresses: string[] }>;
   backendSelection: { algorithm: 'maglev'; tableSizes: Record<string, number>; slotsUsed: number; slots: number | undefined };
@@ -34,7 +34,7 @@ export function kprDetails(status: AgentStatus | undefined, services: FrontendRo
   return {
     socketLb: socketLbText(status?.socketLb),
     protocols: k?.protocols ?? ['TCP', 'UDP'],
-    ipFamilies: { programmed: ['IPv4'], skipped: { IPv6: status?.skipped?.frontends ?? 0 } },
+    ipFamilies: { programmed: status?.ipFamilies ?? ['IPv4'], skipped: { IPv6: status?.skipped?.frontends ?? 0 } },
     devices: k?.devices ?? [],
     backendSelection: { algorithm: 'maglev', tableSizes, slotsUsed: services.reduce((n, s) => n + s.maglevSize, 0), slots: k?.maglevSlots },
     sessionAffinity: { services: services.filter((s) => s.affinityTimeout > 0).length },
@@ -58,7 +58,7 @@ export function renderKpr(d: KprDetails): string[] {
     'KubeProxyReplacement Details:',
     `  Socket LB:             ${d.socketLb}`,
     `  Protocols:             ${d.protocols.join(', ')}`,
-    `  IP Families:           ${d.ipFamilies.programmed.join(', ')} (IPv6: not programmed yet${d.ipFamilies.skipped.IPv6 ? `, ${d.ipFamilies.skipped.IPv6} frontend(s) left out` : ''})`,
+    `  IP Families:           ${d.ipFamilies.programmed.join(', ')}${d.ipFamilies.programmed.includes('IPv6') ? '' : ` (IPv6: off on this node${d.ipFamilies.skipped.IPv6 ? `, ${d.ipFamilies.skipped.IPv6} frontend(s) left out` : ''})`}`,
     `  Devices:               ${d.devices.length ? d.devices.map((x) => `${x.name} ${x.addresses.join(' ')} (XDP: ${x.mode.startsWith('xdp') ? x.mode.slice(4) : `off, ${x.mode}`})`).join('; ') : 'none (north-south off)'}`,
     `  Backend Selection:     Maglev (table sizes: ${sizes}; ${d.backendSelection.slotsUsed}${slots ? ` of ${slots} slots, ${pct(d.backendSelection.slotsUsed, slots)}` : ' slots'})`,
     `  Session Affinity:      enabled (ClientIP; ${d.sessionAffinity.services} frontend(s) use it)`,

@@ -210,6 +210,16 @@ export function typedMaps(map: (name: L.MapName) => BpfMap) {
   };
 }
 
+/** The typed views of the IPv6 twins (opened apart: pins of an agent from before IPv6 lack them). */
+export function typedMaps6(map: (name: L.MapName) => BpfMap) {
+  return {
+    services: new TypedMap(map('sl_services6'), L.svc6Key, L.svcValue),
+    backends: new TypedMap(map('sl_backends6'), u32, L.backend6),
+    ct: new TypedMap(map('sl_ct6'), L.ct6Key, L.ct6Entry),
+    config: new TypedMap(map('sl_config6'), u32, L.config6),
+  };
+}
+
 /** Per-CPU u64-field structs summed over CPUs (svc stats, counters). */
 export function sumPerCpu<T extends Record<string, bigint>>(value: Buffer | undefined, codec: Codec<T>, cpus: number, zero: T): T {
   const sum = { ...zero };

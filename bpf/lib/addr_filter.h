@@ -5,6 +5,9 @@
  * SERVICE entry) or a backend's answering a translated flow (the source of a REPLY entry). Pod-to-
  * pod packets, and everything a socket-translated connection sends, then cost a bit test instead
  * of two or three lookups in maps of megabytes. The agent mirrors the hash in agent/addr-filter.ts.
+ *
+ * IPv6 addresses share the bitmaps: their four words are XOR-folded into one and hashed as an IPv4
+ * address. A collision between families only costs a lookup, never a miss.
  */
 #ifndef SLUICE_LIB_ADDR_FILTER_H
 #define SLUICE_LIB_ADDR_FILTER_H
@@ -39,6 +42,24 @@ static __always_inline void addr_filter_add(enum sl_addr_kind kind, __be32 addr)
 	w = bpf_map_lookup_elem(&sl_addr_filter, &idx);
 	if (w && !(*w & bit))
 		__sync_fetch_and_or(w, bit);
+}
+
+/* @addr's 128 bits folded to 32 (each __be32 word read as the host's u32, as addr_filter_slot does). */
+static __always_inline __be32 addr_fold6(const __be32 *addr)
+{
+	return addr[0] ^ addr[1] ^ addr[2] ^ addr[3];
+}
+
+/* addr_maybe() for an IPv6 address (four __be32 words, e.g. a struct in6_addr's s6_addr32). */
+static __always_inline int addr_maybe6(enum sl_addr_kind kind, const __be32 *addr)
+{
+	return addr_maybe(kind, addr_fold6(addr));
+}
+
+/* addr_filter_add() for an IPv6 address. */
+static __always_inline void addr_filter_add6(enum sl_addr_kind kind, const __be32 *addr)
+{
+	addr_filter_add(kind, addr_fold6(addr));
 }
 
 #endif /* SLUICE_LIB_ADDR_FILTER_H */

@@ -4,7 +4,8 @@
 // datapath's is proven by every integration test through a ClusterIP (a wrong bit would leave the
 // service untranslated); here the fake maps, no root or BPF needed.
 import { describe, expect, it } from 'vitest';
-import { addrSlot, AddrFilter, ip4Bytes } from '../../agent/addr-filter.ts';
+import { addrSlot, addrSlot6, AddrFilter, ip4Bytes } from '../../agent/addr-filter.ts';
+import { ipBytes } from '../../common/ip.ts';
 import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
 import { fakeMaps } from '../../agent/maps/fake-map.ts';
@@ -102,5 +103,30 @@ describe('the address filter', () => {
     expect(has(filter, L.SL_ADDR_FRONTEND, '10.96.0.99')).toBe(true);
     expect(has(filter, L.SL_ADDR_REPLY_SRC, '10.244.0.8')).toBe(true);
     expect(has(filter, L.SL_ADDR_REPLY_SRC, '10.244.0.9')).toBe(false);
+  });
+
+  it('hashes an IPv6 address as the XOR of its four words (addr_fold6 in C), into the same halves', () => {
+    for (const ip of ['fd00:10:96::a', '::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8::1']) {
+      const b = ipBytes(ip);
+      const folded = Buffer.alloc(4);
+      for (let i = 0; i < 4; i++) folded[i] = b[i]! ^ b[4 + i]! ^ b[8 + i]! ^ b[12 + i]!;
+      for (const kind of [L.SL_ADDR_FRONTEND, L.SL_ADDR_REPLY_SRC] as const) expect(addrSlot6(kind, b), ip).toEqual(addrSlot(kind, folded));
+    }
+    // 10,000 addresses of an IPv6 service range (fd00:10:96::/112) and of pods' /64s: few collisions.
+    for (const prefix of ['fd00:10:96::', 'fd00:10:244:1::']) {
+      const words = new Set<string>();
+      for (let i = 1; i <= 10000; i++) { const s = addrSlot6(L.SL_ADDR_FRONTEND, ipBytes(`${prefix}${i.toString(16)}`)); words.add(`${s.word}:${s.bit}`); }
+      expect(words.size, prefix).toBeGreaterThan(9000);
+    }
+  });
+
+  it('takes addresses of either family as text: IPv6 ones by their folded hash', () => {
+    const maps = fakeMaps(SIZES);
+    const f = new AddrFilter(maps.maps.sl_addr_filter);
+    f.add(L.SL_ADDR_FRONTEND, ['10.96.0.1', 'fd00:96::1']);
+    const bit = (s: { word: number; bit: bigint }) => ((maps.maps.sl_addr_filter.lookup(u32Key(s.word))?.readBigUInt64LE(0) ?? 0n) & s.bit) !== 0n;
+    expect(bit(addrSlot6(L.SL_ADDR_FRONTEND, ipBytes('fd00:96::1')))).toBe(true);
+    expect(bit(addrSlot(L.SL_ADDR_FRONTEND, ip4Bytes('10.96.0.1')))).toBe(true);
+    expect(bitsSet(maps.maps.sl_addr_filter)).toBe(2);
   });
 });

@@ -128,3 +128,54 @@ describe('collectGarbage', () => {
     expect(ctMap.lookup(gone.key)).toBeUndefined();
   });
 });
+
+// sl_ct6 is judged as sl_ct is (docs/ipv6.md): same timeouts, same rules, in the same passes.
+describe('collectGarbage over IPv6 conntrack (sl_ct6)', () => {
+  function setup6() {
+    const maps = fakeMaps(SIZES);
+    const dp = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+    dp.apply([
+      { vip: 'fd00:96::a', port: 80, proto: 'TCP', name: 'default/web6:http', affinityTimeout: 0, backends: [{ ip: 'fd00:244::1', port: 8080 }] },
+      { vip: 'fd00:96::a', port: 53, proto: 'UDP', name: 'default/web6:dns', affinityTimeout: 0, backends: [{ ip: 'fd00:244::3', port: 5353 }] },
+    ]);
+    const tcp = dp.frontends.get('fd00:96::a:80/TCP')!, udp = dp.frontends.get('fd00:96::a:53/UDP')!;
+    return { maps, dp, tcp, udp, tcpBackend: [...tcp.backends.values()][0]!.id, udpBackend: [...udp.backends.values()][0]!.id };
+  }
+  function flow6(proto: 'TCP' | 'UDP', backendId: number, svcId: number, idleSeconds: bigint, flags = L.SL_CT_F_REPLIED, createdAgo = 20_000n) {
+    const key = L.ct6Key.encode({ saddr: 'fd00:244::5', daddr: 'fd00:96::a', sport: sport++, dport: 80, proto: L.IPPROTO[proto], dir: L.SL_CT_DIR_SERVICE });
+    const value = L.ct6Entry.encode({ nat_addr: 'fd00:244::1', nat_port: 8080, flags, svc_id: svcId, backend_id: backendId,
+      created_ns: NOW - createdAgo * S, last_seen_ns: NOW - idleSeconds * S });
+    return { key, value };
+  }
+
+  it('expires idle, closing, unanswered and orphaned-UDP IPv6 flows by the IPv4 rules; live ones stay', () => {
+    const { maps, dp, tcp, udp, tcpBackend, udpBackend } = setup6();
+    const f = {
+      tcpLive: flow6('TCP', tcpBackend, tcp.svcId, 50n),
+      tcpIdle: flow6('TCP', tcpBackend, tcp.svcId, 101n),
+      closing: flow6('TCP', tcpBackend, tcp.svcId, 11n, L.SL_CT_F_CLOSING),
+      closingYoung: flow6('TCP', tcpBackend, tcp.svcId, 5n, L.SL_CT_F_CLOSING),
+      unanswered: flow6('TCP', tcpBackend, tcp.svcId, 1n, 0, 61n),
+      udpLive: flow6('UDP', udpBackend, udp.svcId, 20n),
+      udpIdle: flow6('UDP', udpBackend, udp.svcId, 31n),
+      udpOrphan: flow6('UDP', 999, udp.svcId, 1n),
+    };
+    for (const x of Object.values(f)) maps.maps.sl_ct6.update(x.key, x.value);
+    // An IPv4 flow in the same pass, judged as always.
+    const v4 = flow('TCP', 999, tcp.svcId, 101n);
+    maps.maps.sl_ct.update(v4.key, v4.value);
+    const r = collectGarbage(dp, { ...TIMEOUTS, synSeconds: 60, synSince: NOW - 100n * S }, NOW);
+    expect(r).toMatchObject({ ctScanned: 9, ctDeleted: 6 });
+    const left = new Set(maps.maps.sl_ct6.entries().map((e) => e.key.toString('hex')));
+    expect(Object.entries(f).filter(([, x]) => left.has(x.key.toString('hex'))).map(([k]) => k).sort()).toEqual(['closingYoung', 'tcpLive', 'udpLive']);
+    expect(maps.maps.sl_ct.count()).toBe(0);
+  });
+
+  it('forgetRemovedUdp forgets IPv6 UDP flows to a removed backend at once', () => {
+    const { maps, dp, tcp, udp, udpBackend } = setup6();
+    const keep = [flow6('UDP', udpBackend, udp.svcId, 1n), flow6('TCP', 999, tcp.svcId, 1n)];
+    for (const x of [...keep, flow6('UDP', 999, udp.svcId, 1n)]) maps.maps.sl_ct6.update(x.key, x.value);
+    expect(forgetRemovedUdp(dp)).toBe(1);
+    expect(maps.maps.sl_ct6.count()).toBe(2);
+  });
+});

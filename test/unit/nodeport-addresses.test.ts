@@ -1,6 +1,9 @@
 // --nodeport-addresses as kube-proxy reads it: "primary" and CIDRs of either family over the node's addresses.
 import { describe, expect, it } from 'vitest';
-import { checkNodePortAddresses, masqueradeAddress, nodePortIps } from '../../agent/nodeport-addresses.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkNodePortAddresses, kernelFamilies, masqueradeAddress, nodePortIps } from '../../agent/nodeport-addresses.ts';
 
 describe('nodePortIps', () => {
   const local = ['10.10.0.1', '192.168.5.7', '10.10.1.9'];
@@ -35,5 +38,27 @@ describe('masqueradeAddress', () => {
     // A pods' gateway on lo (169.254.1.1) is skipped for the node's real address.
     expect(masqueradeAddress([], [], ['169.254.1.1', '10.10.0.3'])).toBe('10.10.0.3');
     expect(masqueradeAddress([], [], ['169.254.1.1'])).toBeUndefined();
+  });
+
+  it('IPv6 (sl_config6): the same order over the IPv6 addresses; IPv4 ones never', () => {
+    expect(masqueradeAddress(['fd00:10:10::1'], ['10.10.0.1', 'fd00:10:10::2'], ['fd00:1::3'], 6)).toBe('fd00:10:10::1');
+    expect(masqueradeAddress(['10.10.0.1'], ['10.10.0.2', 'fd00:10:10::2'], ['fd00:1::3'], 6)).toBe('fd00:10:10::2');
+    expect(masqueradeAddress([], ['10.10.0.2'], ['10.10.0.3', 'fd00:1::3'], 6)).toBe('fd00:1::3');
+    expect(masqueradeAddress(['10.10.0.1'], ['10.10.0.2'], ['10.10.0.3'], 6)).toBeUndefined();
+    // IPv4 is as it was, whatever IPv6 addresses come first.
+    expect(masqueradeAddress(['fd00:10:10::1', '10.10.0.1'], [], [])).toBe('10.10.0.1');
+  });
+});
+
+describe('kernelFamilies', () => {
+  it('both families while /proc/sys/net/ipv6 exists; IPv4 alone when the kernel has IPv6 off', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-procnet-'));
+    try {
+      expect(kernelFamilies(dir)).toEqual([4]);
+      fs.mkdirSync(path.join(dir, 'ipv6'));
+      expect(kernelFamilies(dir)).toEqual([4, 6]);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
   });
 });

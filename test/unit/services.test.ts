@@ -125,9 +125,10 @@ describe('frontendsOf: endpoint sets, reject or drop, source ranges, SCTP', () =
 });
 
 // Dual-stack: each family planned on its own (kube-proxy's per-family proxiers); the datapath programs
-// IPv4 and lists the IPv6 frontends as skipped until its IPv6 phase.
+// both, except on a node whose kernel has IPv6 off (families [4]), where the IPv6 frontends are skipped.
 describe('planService: IP families', () => {
   const ctx = { node: 'n1', nodeIps: ['192.168.1.5', 'fd00:1::5'] };
+  const v4node = { ...ctx, families: [4] as const };
   const dual = (extra: ServiceJson = {}) => svc({
     type: 'LoadBalancer', clusterIps: ['10.96.0.10', 'fd00:96::10'], ipFamilies: [4, 6], externalIps: ['fd00:e::10', '192.0.2.10'],
     loadBalancerIps: ['192.0.2.20', 'fd00:e::20'], loadBalancerSourceRanges: ['fd00:c::/64', '10.10.0.0/24'],
@@ -136,28 +137,42 @@ describe('planService: IP families', () => {
     ] }],
     ...extra,
   });
+  const v4only = () => planService(svc({
+    type: 'LoadBalancer', clusterIps: ['10.96.0.10'], externalIps: ['192.0.2.10'], loadBalancerIps: ['192.0.2.20'], loadBalancerSourceRanges: ['10.10.0.0/24'],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: [{ ip: '10.244.1.2', port: 8080, nodeName: 'n1' }] }],
+  }), { node: 'n1', nodeIps: ['192.168.1.5'] });
 
-  it('a dual-stack service programs its IPv4 frontends exactly as an IPv4-only one, with IPv4 backends and ranges only', () => {
+  it('a dual-stack service programs its IPv4 frontends exactly as an IPv4-only one, then its IPv6 ones with IPv6 backends and ranges only', () => {
     const plan = planService(dual(), ctx);
-    const v4only = planService(svc({
-      type: 'LoadBalancer', clusterIps: ['10.96.0.10'], externalIps: ['192.0.2.10'], loadBalancerIps: ['192.0.2.20'], loadBalancerSourceRanges: ['10.10.0.0/24'],
-      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080, endpoints: [{ ip: '10.244.1.2', port: 8080, nodeName: 'n1' }] }],
-    }), { node: 'n1', nodeIps: ['192.168.1.5'] });
-    expect(plan.frontends).toEqual(v4only.frontends);
-    expect(plan.frontends.map((f) => `${f.vip}:${f.port}`)).toEqual(['10.96.0.10:80', '192.168.1.5:30080', '192.0.2.10:80', '192.0.2.20:80']);
+    const v4 = plan.frontends.filter((f) => !f.vip.includes(':'));
+    expect(v4).toEqual(v4only().frontends);
+    expect(plan.skipped).toEqual([]);
+    expect(plan.frontends.map((f) => `${f.vip}:${f.port}`)).toEqual([
+      '10.96.0.10:80', '192.168.1.5:30080', '192.0.2.10:80', '192.0.2.20:80', 'fd00:96::10:80', 'fd00:1::5:30080', 'fd00:e::10:80', 'fd00:e::20:80',
+    ]);
+    const v6 = plan.frontends.filter((f) => f.vip.includes(':'));
+    for (const f of v6) expect(f.backends.map((b) => b.ip)).toEqual(['fd00:244::2']);
+    expect(v6.map((f) => f.sourceRanges)).toEqual([undefined, ['fd00:c::/64'], undefined, ['fd00:c::/64']]);
+    expect(v6.map((f) => [f.name, f.scope ?? 0])).toEqual([
+      ['default/web:http', 0], ['default/web:http nodeport', 1], ['default/web:http external', 1], ['default/web:http lb', 1],
+    ]);
   });
 
-  it('lists every IPv6 frontend as skipped, bracketed, with its kind; nothing of IPv6 is programmed', () => {
-    const { frontends, skipped } = planService(dual(), ctx);
-    expect(frontends.some((f) => f.vip.includes(':') || f.backends.some((b) => b.ip.includes(':')))).toBe(false);
+  it('on a node with IPv6 off: lists every IPv6 frontend as skipped, bracketed, with its kind; nothing of IPv6 is programmed', () => {
+    const { frontends, skipped } = planService(dual(), v4node);
+    expect(frontends).toEqual(v4only().frontends);
     expect(skipped.map((k) => `${k.type} ${k.frontend}`)).toEqual([
       'ClusterIP [fd00:96::10]:80/TCP', 'NodePort [fd00:1::5]:30080/TCP', 'ExternalIP [fd00:e::10]:80/TCP', 'LoadBalancer [fd00:e::20]:80/TCP',
     ]);
     expect(new Set(skipped.map((k) => k.family))).toEqual(new Set(['ipv6']));
   });
 
-  it('an IPv6-only service programs nothing (not even NodePorts on IPv4 node addresses) and is all skipped', () => {
-    const { frontends, skipped } = planService(dual({ clusterIps: ['fd00:96::10'], ipFamilies: [6] }), ctx);
+  it('an IPv6-only service programs its IPv6 frontends only (no NodePorts on IPv4 node addresses); all skipped on a node with IPv6 off', () => {
+    const only6 = dual({ clusterIps: ['fd00:96::10'], ipFamilies: [6] });
+    const plan = planService(only6, ctx);
+    expect(plan.frontends.map((f) => `${f.vip}:${f.port}`)).toEqual(['fd00:96::10:80', 'fd00:1::5:30080', 'fd00:e::10:80', 'fd00:e::20:80']);
+    expect(plan.skipped).toEqual([]);
+    const { frontends, skipped } = planService(only6, v4node);
     expect(frontends).toEqual([]);
     expect(skipped.map((k) => k.frontend)).toEqual(['[fd00:96::10]:80/TCP', '[fd00:1::5]:30080/TCP', '[fd00:e::10]:80/TCP', '[fd00:e::20]:80/TCP']);
   });
@@ -165,7 +180,9 @@ describe('planService: IP families', () => {
   it('reject or drop is decided per family: IPv6 endpoints do not turn an IPv4 frontend without IPv4 endpoints into a drop', () => {
     const s = dual();
     s.ports[0]!.endpoints = s.ports[0]!.endpoints.filter((e) => e.family === 6);
-    for (const f of planService(s, ctx).frontends) expect(f).toMatchObject({ backends: [], whenEmpty: 'reject' });
+    const fes = planService(s, ctx).frontends;
+    for (const f of fes.filter((x) => !x.vip.includes(':'))) expect(f).toMatchObject({ backends: [], whenEmpty: 'reject' });
+    for (const f of fes.filter((x) => x.vip.includes(':'))) expect(f).toMatchObject({ backends: [{ ip: 'fd00:244::2' }], whenEmpty: 'drop' });
   });
 
   it('a state file without families: the addresses tell them', () => {
@@ -174,8 +191,9 @@ describe('planService: IP families', () => {
       ports: [{ protocol: 'UDP', port: 53, endpoints: [{ ip: '10.244.1.3', port: 53 }, { ip: 'fd00:244::3', port: 53 }] }],
     });
     const { frontends, skipped } = planService(s);
-    expect(frontends.map((f) => [f.vip, f.backends.map((b) => b.ip)])).toEqual([['10.96.0.11', ['10.244.1.3']]]);
-    expect(skipped.map((k) => k.frontend)).toEqual(['[fd00:96::11]:53/UDP']);
+    expect(frontends.map((f) => [f.vip, f.backends.map((b) => b.ip)])).toEqual([['10.96.0.11', ['10.244.1.3']], ['fd00:96::11', ['fd00:244::3']]]);
+    expect(skipped).toEqual([]);
+    expect(planService(s, { node: '', nodeIps: [], families: [4] }).skipped.map((k) => k.frontend)).toEqual(['[fd00:96::11]:53/UDP']);
   });
 });
 
