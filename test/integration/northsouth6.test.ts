@@ -76,61 +76,6 @@ function services(): ServiceJson[] {
   ];
 }
 
-/** The IPv4 twin of each IPv6 external address a node serves (NodePorts on its own address). */
-function twins(node: string): Array<[string, string]> {
-  return [[c.node(node).ip, node6(node)], ...[EXTERNAL, LB, LB_ALLOWED, LB_BLOCKED, LB_EMPTY].map((a) => [a.v4, a.v6] as [string, string])];
-}
-
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
-
-/**
- * The IPv6 frontends of the Services above in @node's maps, until the agent writes them itself
- * (issue 15's agent side, h-v6agent): each IPv4 external frontend's IPv6 twin gets the same
- * sl_svc_value (service id, Maglev run, flags), its backends' IPv6 twins go into sl_backends6 under
- * the same ids (one id space), sl_config6 gets the node's IPv6 address and sl_src_ranges6 the
- * IPv6 source ranges. Written through the layout codecs, as the agent will.
- */
-function program6(node: string): void {
-  const dir = pinDir(c.node(node).nodeName);
-  const fd = Object.fromEntries(['sl_services', 'sl_backends', 'sl_services6', 'sl_backends6', 'sl_config6', 'sl_src_ranges6']
-    .map((m) => [m, bpf.objGet(`${dir}/${m}`)])) as Record<string, number>;
-  try {
-    const to6 = new Map(twins(node));
-    const byIp6 = new Map([...PODS, ...NARROW].map(([name]) => [c.pod(name).ip, c.pod(name).ip6]));
-    const svcIds = new Set<number>();
-    for (const { key, value } of bpf.mapDump(fd.sl_services!, L.svcKey.size, L.svcValue.size)) {
-      const k = L.svcKey.decode(key);
-      const vip6 = to6.get(k.vip);
-      if (!vip6 || k.scope !== L.SL_SCOPE_EXTERNAL) continue;
-      bpf.mapUpdate(fd.sl_services6!, L.svc6Key.encode({ ...k, vip: vip6 }), value);
-      const s = L.svcValue.decode(value);
-      svcIds.add(s.svc_id);
-      const ranges = s.svc_id && (s.flags & L.SL_SVC_F_SRC_RANGES) ? rangesOf(s.name) : [];
-      for (const [addr, len] of ranges) {
-        bpf.mapUpdate(fd.sl_src_ranges6!, L.srcRange6Key.encode({ prefixlen: 32 + len, svc_id: s.svc_id, addr }), Buffer.from([1]));
-      }
-    }
-    for (const { key, value } of bpf.mapDump(fd.sl_backends!, 4, L.backend.size)) {
-      const b = L.backend.decode(value);
-      const ip6 = byIp6.get(b.ip);
-      if (!svcIds.has(b.svc_id) || !ip6) continue;
-      bpf.mapUpdate(fd.sl_backends6!, key, L.backend6.encode({ ...b, ip: ip6 }));
-    }
-    bpf.mapUpdate(fd.sl_config6!, u32(0), L.config6.encode({ node_ip: node6(node) }));
-  } finally {
-    for (const f of Object.values(fd)) bpf.closeFd(f);
-  }
-}
-
-/** The IPv6 source ranges of the Service a frontend's name (namespace/name:port) names. */
-function rangesOf(name: string): Array<[string, number]> {
-  const s = services().find((x) => name.startsWith(`${x.namespace}/${x.name}:`));
-  return (s?.loadBalancerSourceRanges ?? []).filter((r) => r.includes(':')).map((r) => {
-    const [addr, len] = r.split('/');
-    return [addr!, Number(len)];
-  });
-}
-
 /** Source-NATed IPv6 flows @node holds to @backend (REPLY entries from it to the node's address). */
 function snatReplies(node: string, backend: string): string[] {
   const fd = bpf.objGet(`${pinDir(c.node(node).nodeName)}/sl_ct6`);
@@ -165,7 +110,6 @@ async function startAgent(node: string, mode: string, stateFile?: string): Promi
     : await SimAgent.start(c, node, { args }, services());
   await agents[node].waitLog((l) => l.msg === 'north-south datapath attached');
   if (!stateFile) await agents[node].waitLog((l) => l.msg === 'applied');
-  program6(node);
 }
 
 beforeAll(async () => {
