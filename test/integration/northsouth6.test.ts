@@ -72,6 +72,12 @@ function services(): ServiceJson[] {
     svc('lb-empty', 19, { type: 'LoadBalancer', loadBalancerIps: [LB_EMPTY.v4, LB_EMPTY.v6], ports: [tcp(32095, [])] }),
     // Behind 1280-byte links: on another node (node b's forwarding answers Packet Too Big to node
     // a, which source-NATed the flow) and on node a itself (sl_ext_tc6 answers it).
+    // Backends that answer late (udpAnswerLate on 5400): the client's port unreachable comes back.
+    svc('late', 21, { ports: [
+      { name: 'remote', protocol: 'UDP', port: 54, nodePort: 32101, endpoints: eps(['web-b1'], 5400) },
+      { name: 'local', protocol: 'UDP', port: 55, nodePort: 32102, endpoints: eps(['web-a1'], 5400) },
+    ] }),
+    svc('late-local', 22, { externalTrafficLocal: true, ports: [{ name: 'local', protocol: 'UDP', port: 55, nodePort: 32103, endpoints: eps(['web-a1'], 5400) }] }),
     svc('narrow', 20, { ports: [udp(32098, ['web-b2'], 55), udp(32099, ['web-a2'], 56)] }),
   ];
 }
@@ -217,6 +223,57 @@ describe('north-south over IPv6', () => {
       // a second later gets the error that ends connect().
       expect(Math.max(...r.ms), target).toBeLessThan(2000);
       expect(status(node).counters.reject, `${target} ${JSON.stringify(r.ms)}`).toBeGreaterThanOrEqual(before + 2);
+    }
+  });
+
+  it("reaches another node's backend when node a has no neighbour entry for the next hop (XDP hands over to tc)", async () => {
+    const a = c.node('a');
+    for (let round = 0; round < 2; round++) {
+      // Node a forgets node b's and the client's MACs: XDP cannot resolve them and hands the
+      // frames, SYN and answer, to sl_ext_tc6 (bpf_redirect_neigh()).
+      await nsRun(a.ns, 'ip', ['-6', 'neigh', 'flush', 'dev', 'eth0']);
+      expect(await nsRun(a.ns, 'ip', ['-6', 'neigh', 'show', node6('b'), 'dev', 'eth0'])).not.toMatch(/lladdr/);
+      const fibFail = status('a').counters.ext_fib_fail as number;
+      const r = await outside.burst(v6(a.ip6, 32084), { count: 1, timeoutMs: 3000, slowMs: 1000 });
+      expect(r.counts, `round ${round}: ${JSON.stringify(r.errors)}`).toEqual({ 'web-b1': 1 });
+      expect(r.slow, `round ${round}: the first SYN went through`).toEqual([]);
+      expect(status('a').counters.ext_fib_fail).toBe(fibFail);
+      expect(await nsRun(a.ns, 'ip', ['-6', 'neigh', 'show', node6('b'), 'dev', 'eth0'])).toMatch(/lladdr/);
+    }
+  });
+
+  it('answers a direct connection to a pod on the tuple of an earlier NodePort connection untranslated', async () => {
+    // eTP Local keeps the client's address, so the NodePort flow's reply entry has the very tuple
+    // the direct connection's replies have: its SYN drops that entry once the NodePort flow is over.
+    const via = await outside.burst(v6(node6('b'), 32081), { count: 5, srcPort: 48100 });
+    expect(via.counts, JSON.stringify(via.failures)).toEqual({ 'web-b1': 5 });
+    const direct = await outside.burst(v6(c.pod('web-b1').ip6, 8080), { count: 5, srcPort: 48100, timeoutMs: 5000 });
+    expect(direct.counts, JSON.stringify(direct.failures)).toEqual({ 'web-b1': 5 });
+  });
+
+  it("the client's ICMPv6 port unreachable about a late answer reaches the backend's connected socket: DNAT only, and source-NATed to this node's backend and another's", async () => {
+    const a = node6('a');
+    const cases = [
+      { target: v6(a, 32103), backend: 'web-a1', seen: out6 }, // eTP Local: to the backend, the kernel routing it
+      { target: v6(a, 32102), backend: 'web-a1', seen: a }, // eTP Cluster, this node's backend
+      { target: v6(a, 32101), backend: 'web-b1', seen: a }, // eTP Cluster, node b's backend
+    ];
+    // The outside host answers every late datagram: no ICMPv6 rate limit in the way.
+    await nsRun(outsideNs, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=0']);
+    const servers: PodClient[] = [];
+    try {
+      for (const k of cases) {
+        const server = await c.clientIn(c.pod(k.backend).ns);
+        servers.push(server);
+        await server.cmd({ op: 'udpAnswerLate', port: 5400, delayMs: 300, timeoutMs: 3000, family: 6 });
+        await outside.cmd({ op: 'udpSendOnce', target: k.target });
+        const r = await server.cmd<{ from: string; socketError: string | null }>({ op: 'udpLateResult' }, 10000);
+        expect(r.from.replace(/^\[(.*)\]:\d+$/, '$1'), k.target).toBe(k.seen);
+        expect(r.socketError, k.target).toBe('ECONNREFUSED');
+      }
+    } finally {
+      for (const s of servers) s.proc.kill();
+      await nsRun(outsideNs, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=1000']);
     }
   });
 
