@@ -17,6 +17,7 @@ import { spreadOk } from '../../sim/scenario.ts';
 let c: SimCluster;
 const agents: Record<string, SimAgent> = {};
 let outside: PodClient;
+let outside2: PodClient;
 let outsideNs: string;
 let out6: string;
 const OUTSIDE_IP = '10.10.0.100';
@@ -78,6 +79,7 @@ function services(): ServiceJson[] {
       { name: 'local', protocol: 'UDP', port: 55, nodePort: 32102, endpoints: eps(['web-a1'], 5400) },
     ] }),
     svc('late-local', 22, { externalTrafficLocal: true, ports: [{ name: 'local', protocol: 'UDP', port: 55, nodePort: 32103, endpoints: eps(['web-a1'], 5400) }] }),
+    svc('np-sticky', 23, { affinityClientIp: true, affinityTimeoutSeconds: 600, ports: [tcp(32085, both)] }),
     svc('narrow', 20, { ports: [udp(32098, ['web-b2'], 55), udp(32099, ['web-a2'], 56)] }),
   ];
 }
@@ -138,6 +140,7 @@ beforeAll(async () => {
   out6 = o.ip6;
   for (const n of ['a', 'b']) await startAgent(n, 'xdp-native');
   outside = await c.clientIn(o.ns);
+  outside2 = await c.clientIn((await c.addOutside('outsidetwo', '10.10.0.101')).ns);
 }, 120000);
 
 afterAll(async () => {
@@ -179,6 +182,29 @@ describe('north-south over IPv6', () => {
     // The node ports it took are node a's, towards each backend, from sl_config's range.
     const ports = snatReplies('a', c.pod('web-b1').ip6).map((d) => Number(d.split(':').pop()));
     expect(ports.length).toBeGreaterThan(0);
+  });
+
+  it('gives two outside clients on the same source port to one local backend a node port each', async () => {
+    const a = node6('a');
+    const held = new Set(snatReplies('a', c.pod('web-a1').ip6));
+    // UDP flows stay open, so the second client finds the first one's node port taken.
+    const [one, two] = await Promise.all([
+      outside.burst(v6(a, 32087), { proto: 'udp', count: 5, srcPort: 47000, byClient: true }),
+      outside2.burst(v6(a, 32087), { proto: 'udp', count: 5, srcPort: 47000, byClient: true }),
+    ]);
+    expect(one.counts, JSON.stringify(one.errors)).toEqual({ [`web-a1 ${a}`]: 5 });
+    expect(two.counts, JSON.stringify(two.errors)).toEqual({ [`web-a1 ${a}`]: 5 });
+    // Ten flows, ten node ports towards web-a1: none was handed out twice.
+    expect(snatReplies('a', c.pod('web-a1').ip6).filter((d) => !held.has(d))).toHaveLength(10);
+  });
+
+  it('keeps an outside client on one backend with ClientIP affinity, through either node', async () => {
+    for (const node of ['a', 'b']) {
+      const r = await outside.burst(v6(node6(node), 32085), { count: 40, concurrency: 3 });
+      expect(r.failed, `node ${node}: ${JSON.stringify(r.errors)}`).toBe(0);
+      // Without affinity, 40 connections over 2 backends all landing on one: 2 x (1/2)^40.
+      expect(Object.keys(r.counts), `node ${node}: ${JSON.stringify(r.counts)}`).toHaveLength(1);
+    }
   });
 
   it('with externalTrafficPolicy Local keeps the client address, and a node without a local endpoint drops', async () => {
