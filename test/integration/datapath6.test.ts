@@ -29,6 +29,7 @@ const SELF = 'fd00:10:96::3c';
 // IPv6 address (masqueraded to it).
 const LB_LOCAL = 'fd00:10:99::5';
 const NODEPORT = 31080;
+const NARROW_PORT = 31098;
 const bracket = (ip: string, port: number) => `[${ip}]:${port}`;
 
 function ep(pod: string, port: number, sets: { internal?: boolean; external?: boolean; cluster?: boolean } = {}) {
@@ -60,6 +61,11 @@ const services = (): ServiceJson[] => [
     ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 31081, endpoints: [ep('r1', 8080, { internal: true, external: false, cluster: true })] }],
   },
   {
+    // Its endpoint sits behind a 1280-byte link: a masqueraded datagram over that is ours to refuse.
+    namespace: 'v6', name: 'narrow', type: 'NodePort', clusterIps: ['fd00:10:96::5a'],
+    ports: [{ name: 'dns', protocol: 'UDP', port: 53, nodePort: NARROW_PORT, endpoints: [ep('narrow', 5353)] }],
+  },
+  {
     namespace: 'v6', name: 'np', type: 'NodePort', clusterIps: ['fd00:10:96::50'],
     ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: NODEPORT, endpoints: [ep('b2', 8080)] }],
   },
@@ -72,6 +78,10 @@ beforeAll(async () => {
     await c.addPod('a', b);
     await c.serve(b, { tcp: [8080], udp: [5353] });
   }
+  const narrow = await c.addPod('a', 'narrow');
+  await nsRun(narrow.ns, 'ip', ['link', 'set', 'eth0', 'mtu', '1280']);
+  await nsRun(c.node('a').ns, 'ip', ['link', 'set', narrow.hostIf, 'mtu', '1280']);
+  await c.serve('narrow', { udp: [5353] });
   await c.addPod('b', 'r1');
   await c.serve('r1', { tcp: [8080], udp: [5353] });
   // NodePorts on the node's IPv6 address; an external interface, so pods' eTP Cluster flows to
@@ -264,6 +274,18 @@ describe('IPv6 ClusterIP datapath', () => {
     const snat = dumpPinned(c.node('a').nodeName, 'sl_ct6').map(({ key, value }) => ({ k: L.ct6Key.decode(key), v: L.ct6Entry.decode(value) }))
       .filter((e) => e.k.dir === 1 && e.v.flags & L.SL_CT_F_SNAT);
     expect(snat.some((e) => e.k.daddr === c.node('a').ip6 && e.v.rev_addr === c.pod('client').ip6 && e.v.nat_port === NODEPORT)).toBe(true);
+  });
+
+  it('answers a masqueraded datagram too big for its backend\'s link with Packet Too Big, after which the client sends it in fragments', async () => {
+    // 1,400 bytes fit the client's 1500-byte link, so it does not fragment; redirected to the
+    // narrow pod's 1280-byte link it cannot go: the kernel's forwarding would answer Packet Too Big,
+    // and as the packet is redirected by the datapath, the datapath does.
+    const node = c.node('a').ip6;
+    await nsRun(c.pod('client').ns, 'ip', ['-6', 'route', 'flush', 'cache']);
+    const r = await client.cmd<{ pod: string; intact: boolean; sent: number }>({ op: 'echo', target: bracket(node, NARROW_PORT), bytes: 1400, proto: 'udp', tries: 3 });
+    expect(r, JSON.stringify(r)).toMatchObject({ pod: 'narrow', intact: true });
+    expect(r.sent).toBeGreaterThan(1); // the first try met the error
+    expect(await nsRun(c.pod('client').ns, 'ip', ['-6', 'route', 'get', node])).toContain('mtu 1280');
   });
 
   it('Packet Too Big about a translated packet reaches the client with the service address quoted (1280-byte fabric)', async () => {
