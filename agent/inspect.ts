@@ -111,12 +111,6 @@ export class MapRows {
     return [...rows('sl_src_ranges', L.srcRangeKey), ...this.#typed6() ? rows('sl_src_ranges6', L.srcRange6Key) : []];
   }
 
-  /** The node's masquerade sources: sl_config's IPv4 address and sl_config6's IPv6 one ('' when unset). */
-  nodeAddresses(): { ipv4: string; ipv6: string } {
-    const v4 = this.#typed().config.get(0)?.node_ip ?? '0.0.0.0', v6 = this.#typed6()?.config.get(0)?.node_ip ?? '::';
-    return { ipv4: v4 === '0.0.0.0' ? '' : v4, ipv6: v6 === '::' ? '' : v6 };
-  }
-
   /** Node-wide datapath counters (see SL_CNT_* in bpf/sluice_maps.h). */
   counters(): Record<CounterName, number> {
     const out = {} as Record<CounterName, number>;

@@ -44,3 +44,28 @@ export function pinnedFrontends(nodeName: string): Map<string, number> {
 export function pinnedBackendCount(nodeName: string): number {
   return dumpPinned(nodeName, 'sl_backends').length;
 }
+
+/** 16 network-order bytes as IPv6 text (RFC 5952 form, node's URL parser compresses). */
+function ip6(b: Buffer): string {
+  const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+}
+
+/** sl_services6 as "[vip]:port/proto" (struct sl_svc6_key: vip[16], port, proto, scope) -> backends taking new connections. */
+export function pinnedFrontends6(nodeName: string): Map<string, number> {
+  const proto: Record<number, string> = { 6: 'TCP', 17: 'UDP' };
+  return new Map(dumpPinned(nodeName, 'sl_services6').map(({ key, value }) => [
+    `[${ip6(key.subarray(0, 16))}]:${key.readUInt16LE(16)}/${proto[key[18]!] ?? key[18]}`,
+    value.readUInt16LE(12),
+  ]));
+}
+
+/** sl_backends6 as "[ip]:port" (struct sl_backend6: ip[16], port, proto, flags, svc_id), one per backend id. */
+export function pinnedBackends6(nodeName: string): string[] {
+  return dumpPinned(nodeName, 'sl_backends6').map(({ value }) => `[${ip6(value.subarray(0, 16))}]:${value.readUInt16LE(16)}`);
+}
+
+/** sl_config6's node address (the IPv6 masquerade source), '::' when unset. */
+export function pinnedNodeIp6(nodeName: string): string {
+  return ip6(dumpPinned(nodeName, 'sl_config6')[0]!.value.subarray(0, 16));
+}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * ICMPv6 errors sent by the datapath itself, back where a packet came from: destination
- * unreachable, port unreachable for a frontend without endpoints (kube-proxy's REJECT, which for
- * IPv6 answers icmp6-port-unreachable), and Packet Too Big for a packet we redirect that is
+ * Answers sent by the datapath itself, back where a packet came from: for a frontend without
+ * endpoints, ICMPv6 port unreachable (kube-proxy's REJECT answers icmp6-port-unreachable) or, to a
+ * TCP SYN, a RST (reject6_skb() says why); and Packet Too Big for a packet we redirect that is
  * larger than the egress MTU (the kernel's forwarding would have sent it; redirected, it is ours).
  */
 #ifndef SLUICE_LIB_REJECT6_H
@@ -94,10 +94,82 @@ static __always_inline int icmp6_send_skb(struct __sk_buff *skb, const struct fl
 	return bpf_redirect(skb->ifindex, 0);
 }
 
+/* A TCP RST answering a SYN: IPv6 header, then a TCP header without options. */
+struct tcp6_rst {
+	__be32	vtc_flow;
+	__be16	payload_len;
+	__u8	nexthdr;
+	__u8	hop_limit;
+	__be32	saddr[4];
+	__be32	daddr[4];
+	__be16	source;
+	__be16	dest;
+	__be32	seq;
+	__be32	ack_seq;
+	__u8	doff;		/* data offset << 4 */
+	__u8	flags;		/* TCPF_* */
+	__be16	window;
+	__sum16	check;
+	__be16	urg_ptr;
+};
+
 /*
- * Refuse @skb (parsed as @f), from a pod, with ICMPv6 port unreachable: the client's connect() or
- * send() fails at once. Returns the redirect (SL_CNT_REJECT), or TC_ACT_SHOT (SL_CNT_REJECT_FAIL
- * when the answer could not be built).
+ * Answer the TCP SYN @skb (parsed as @f) with a RST from its destination, acknowledging it (RFC
+ * 9293: seq 0, ack = its sequence + SYN + data): the client's connect() fails with ECONNREFUSED.
+ * Returns the redirect, or -1 when the answer could not be built.
+ */
+static __always_inline int tcp6_reset_skb(struct __sk_buff *skb, const struct flow6 *f)
+{
+	struct tcp6_rst r = {};
+	struct ethhdr eth;
+	__u8 mac[ETH_ALEN];
+	__be32 pseudo[2], seq;
+	__u8 doff;
+	__s64 sum;
+
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) ||
+	    bpf_skb_load_bytes(skb, f->l4_off + 4, &seq, sizeof(seq)) ||
+	    bpf_skb_load_bytes(skb, f->l4_off + 12, &doff, sizeof(doff)))
+		return -1;
+	r.vtc_flow = bpf_htonl(0x60000000);
+	r.payload_len = bpf_htons(20);
+	r.nexthdr = IPPROTO_TCP;
+	r.hop_limit = 64;
+	ip6_copy(r.saddr, f->daddr);
+	ip6_copy(r.daddr, f->saddr);
+	r.source = f->dport;
+	r.dest = f->sport;
+	r.ack_seq = bpf_htonl(bpf_ntohl(seq) + 1 + (f->len - f->l4_off - (doff >> 4) * 4));
+	r.doff = 5 << 4;
+	r.flags = TCPF_RST | TCPF_ACK;
+	pseudo[0] = bpf_htonl(20);
+	pseudo[1] = bpf_htonl(IPPROTO_TCP);
+	sum = bpf_csum_diff(NULL, 0, r.saddr, 32, 0);
+	sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), (__u32)sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.source, 20, (__u32)sum);
+	if (sum < 0)
+		return -1;
+	r.check = csum_fold((__u32)sum);
+
+	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(r), 0) ||
+	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
+	    bpf_skb_store_bytes(skb, sizeof(eth), &r, sizeof(r), BPF_F_INVALIDATE_HASH))
+		return -1;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * Refuse @skb (parsed as @f), from a pod: the client's connect() or send() fails at once. ICMPv6
+ * port unreachable (kube-proxy's REJECT), except for a TCP SYN, which gets a RST: the SYN is sent
+ * from inside connect(), whose socket lock is still held when an answer made here arrives (the
+ * same softirq), and Linux's IPv6 TCP drops an ICMPv6 error for a locked socket (LockDroppedIcmps)
+ * unless the socket asked for IPV6_RECVERR: the client would wait for the SYN's retransmission, a
+ * second. A RST waits in the socket's backlog instead, and refuses the connection when connect()
+ * lets go of it. Returns the redirect (SL_CNT_REJECT), or TC_ACT_SHOT (SL_CNT_REJECT_FAIL when
+ * the answer could not be built).
  */
 static __always_inline int reject6_skb(struct __sk_buff *skb, const struct flow6 *f)
 {
@@ -105,7 +177,10 @@ static __always_inline int reject6_skb(struct __sk_buff *skb, const struct flow6
 
 	if (!flow6_has_l4(f))
 		return TC_ACT_SHOT;	/* a later fragment: its first one was answered */
-	rc = icmp6_send_skb(skb, f, ICMP6_DEST_UNREACH, ICMP6_PORT_UNREACH, 0);
+	if (f->proto == IPPROTO_TCP && flow6_is_syn(f))
+		rc = tcp6_reset_skb(skb, f);
+	else
+		rc = icmp6_send_skb(skb, f, ICMP6_DEST_UNREACH, ICMP6_PORT_UNREACH, 0);
 	if (rc < 0) {
 		count(SL_CNT_REJECT_FAIL);
 		return TC_ACT_SHOT;

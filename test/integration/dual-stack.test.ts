@@ -1,8 +1,9 @@
-// IPv6 and dual-stack Services, phase 1 (docs/ipv6.md): the whole control path runs for both
-// families (manifests with ipFamilyPolicy -> the allocator's IPv6 range -> IPv6 EndpointSlices -> the
-// model -> gRPC -> the agent), while the datapath serves IPv4 only. A dual-stack Service keeps
-// serving over IPv4 with real packets; its IPv6 frontends and an IPv6-only Service are reported
-// (log line, metric, status, `sluice service list`), and nothing of them reaches the maps.
+// IPv6 and dual-stack Services (docs/ipv6.md): the whole control path runs for both families
+// (manifests with ipFamilyPolicy -> the allocator's IPv6 range -> IPv6 EndpointSlices -> the model ->
+// gRPC -> the agent), and the agent programs each family into its own maps: a dual-stack Service's
+// IPv4 frontend into sl_services / sl_backends as before, its IPv6 frontend into sl_services6 /
+// sl_backends6 (read back through bpftool's raw bytes and through the CLI, addresses readable);
+// nothing is reported as skipped any more.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { SimAgent, type LogLine } from '../../sim/agent.ts';
 import { NODE_BIN, REPO, SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { SimControlPlane } from '../../sim/controlplane.ts';
 import { nsRun, waitFor } from '../../sim/netns.ts';
-import { pinnedBackendCount, pinnedFrontends } from '../../sim/pinned.ts';
+import { pinnedBackendCount, pinnedBackends6, pinnedFrontends, pinnedFrontends6, pinnedNodeIp6 } from '../../sim/pinned.ts';
 import { manifestsDir, podYaml, writeManifest } from '../fixtures/manifests.ts';
 
 let c: SimCluster;
@@ -42,11 +43,11 @@ function writeServices(only6: Record<string, unknown>): void {
     svcYaml('dual', { clusterIP: DUAL_V4, ipFamilyPolicy: 'PreferDualStack' }),
     svcYaml('plain', { clusterIP: PLAIN_V4 }),
     svcYaml('only6', only6),
-    ...BACKENDS.map((b, i) => podYaml(c.pod(b), { app: 'web' }, [{ name: 'http', port: 8080 }], `fd00:10:244::${i + 11}`)),
+    ...BACKENDS.map((b) => podYaml(c.pod(b), { app: 'web' }, [{ name: 'http', port: 8080 }], c.pod(b).ip6)),
   ]);
 }
 
-interface Row { frontend: string; family: string; name: string; programmed?: false; backends?: Array<{ address: string }> }
+interface Row { id?: number; frontend: string; family: string; name: string; programmed?: false; backends?: Array<{ address: string }> }
 const rows = (): Row[] => JSON.parse(cli('service', 'list', '-o', 'json')) as Row[];
 const skippedLog = (l: LogLine) => l.msg === 'IPv6 frontends not programmed';
 
@@ -66,7 +67,7 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('dual-stack Services with the IPv4-only datapath', () => {
+describe('dual-stack Services', () => {
   it('a dual-stack Service serves over IPv4 from both backends, as the IPv4-only one next to it', async () => {
     await waitFor('dual reachable', async () => (await client.burst(`${DUAL_V4}:80`, { count: 3 })).ok === 3, 20000);
     for (const vip of [DUAL_V4, PLAIN_V4]) {
@@ -76,45 +77,58 @@ describe('dual-stack Services with the IPv4-only datapath', () => {
     }
   });
 
-  it('the maps hold the IPv4 frontends and IPv4 backends only: nothing of the IPv6 parts, nothing of the IPv6-only Service', () => {
-    expect([...pinnedFrontends(c.node('a').nodeName).keys()].sort()).toEqual([`${DUAL_V4}:80/TCP`, `${PLAIN_V4}:80/TCP`]);
-    expect(pinnedBackendCount(c.node('a').nodeName)).toBe(4);
-    const programmed = rows().filter((r) => r.programmed !== false);
-    expect(programmed.map((r) => [r.frontend, r.family, r.name]).sort()).toEqual([[`${DUAL_V4}:80/TCP`, 'ipv4', 'default/dual:http'], [`${PLAIN_V4}:80/TCP`, 'ipv4', 'default/plain:http']]);
-    for (const r of programmed) expect(r.backends!.map((b) => b.address).sort()).toEqual(BACKENDS.map((b) => `${c.pod(b).ip}:8080`).sort());
-  });
-
-  it('reports the IPv6 frontends: one structured log line, the metric, status and service list (bracketed, from the IPv6 range)', async () => {
-    const line = await agent.waitLog(skippedLog, 20000);
-    expect(line).toMatchObject({ family: 'ipv6', frontends: 2, services: 2, ipv6Only: 1, ipv6OnlyServices: ['default/only6'] });
-    expect(agent.logs.filter(skippedLog)).toHaveLength(1);
-    const skipped = rows().filter((r) => r.programmed === false);
-    expect(skipped.map((r) => r.name).sort()).toEqual(['default/dual:http', 'default/only6:http']);
-    for (const r of skipped) {
-      const m = /^\[([0-9a-f:]+)\]:80\/TCP$/.exec(r.frontend);
-      expect(m, r.frontend).not.toBeNull();
-      expect(cidrContains(V6_RANGE, m![1]!), r.frontend).toBe(true);
+  it('each family in its own maps: IPv4 frontends and backends in sl_services / sl_backends, IPv6 ones in sl_services6 / sl_backends6 (bpftool)', () => {
+    const node = c.node('a').nodeName;
+    expect([...pinnedFrontends(node).keys()].sort()).toEqual([`${DUAL_V4}:80/TCP`, `${PLAIN_V4}:80/TCP`]);
+    expect(pinnedBackendCount(node)).toBe(4);
+    const six = pinnedFrontends6(node);
+    expect(six.size).toBe(2);
+    for (const [fe, count] of six) {
+      const m = /^\[([0-9a-f:]+)\]:80\/TCP$/.exec(fe);
+      expect(m, fe).not.toBeNull();
+      expect(cidrContains(V6_RANGE, m![1]!), fe).toBe(true);
+      expect(count, fe).toBe(2);
     }
-    const table = cli('service', 'list');
-    expect(table).toMatch(/-\s+\[fd00:10:96::[0-9a-f]+\]:80\/TCP\s+ClusterIP\s+default\/only6:http\s+\(not programmed: no IPv6 datapath yet\)/);
-    const status = cli('status');
-    expect(status).toMatch(/IPv6 skipped: +2 frontend\(s\) of 2 service\(s\) not programmed/);
-    expect(status).toMatch(/IPv6-only: +default\/only6 \(nothing programmed\)/);
-    expect(cli('status', '--verbose')).toMatch(/IP Families: +IPv4 \(IPv6: not programmed yet, 2 frontend\(s\) left out\)/);
-    const metrics = await nsRun(c.node('a').ns, 'curl', ['-s', 'http://127.0.0.1:9964/metrics']);
-    expect(metrics).toMatch(/^sluice_frontends_skipped\{family="ipv6"\} 2$/m);
+    const v6Backends = BACKENDS.map((b) => `[${c.pod(b).ip6}]:8080`).sort();
+    expect(pinnedBackends6(node).sort()).toEqual([...v6Backends, ...v6Backends].sort());
+    // The masquerade source of IPv6 flows: the node's own IPv6 address.
+    expect(pinnedNodeIp6(node)).toBe(c.node('a').ip6);
   });
 
-  it('the IPv6-only Service turned PreferDualStack gets an IPv4 cluster IP and serves over it; its IPv6 frontend stays reported', async () => {
-    const since = agent.logs.length;
+  it('`sluice service list` lists both families as programmed, IPv6 addresses bracketed; nothing is reported as skipped', async () => {
+    const all = rows();
+    expect(all.every((r) => r.programmed !== false)).toBe(true);
+    expect(all.map((r) => [r.family, r.name]).sort()).toEqual([
+      ['ipv4', 'default/dual:http'], ['ipv4', 'default/plain:http'], ['ipv6', 'default/dual:http'], ['ipv6', 'default/only6:http'],
+    ]);
+    for (const r of all) {
+      const want = BACKENDS.map((b) => (r.family === 'ipv6' ? `[${c.pod(b).ip6}]:8080` : `${c.pod(b).ip}:8080`)).sort();
+      expect(r.backends!.map((b) => b.address).sort(), r.frontend).toEqual(want);
+    }
+    const v6 = all.filter((r) => r.family === 'ipv6').map((r) => r.frontend);
+    for (const fe of v6) expect(pinnedFrontends6(c.node('a').nodeName).has(fe), fe).toBe(true);
+    const table = cli('service', 'list');
+    expect(table).toMatch(/\d+\s+\[fd00:10:96::[0-9a-f]+\]:80\/TCP\s+ClusterIP\s+default\/only6:http\s+1 => \[fd00:10:244:1::[0-9a-f]+\]:8080\/TCP \(active\)/);
+    expect(table).not.toMatch(/not programmed/);
+    expect(agent.logs.filter(skippedLog)).toHaveLength(0);
+    const status = cli('status');
+    expect(status).not.toMatch(/IPv6 skipped|IPv6-only/);
+    expect(status).toMatch(/sl_services6 +2 /);
+    expect(cli('status', '--verbose')).toMatch(/IP Families: +IPv4, IPv6\n/);
+    const metrics = await nsRun(c.node('a').ns, 'curl', ['-s', 'http://127.0.0.1:9964/metrics']);
+    expect(metrics).toMatch(/^sluice_frontends_skipped\{family="ipv6"\} 0$/m);
+  });
+
+  it('the IPv6-only Service turned PreferDualStack gets an IPv4 cluster IP and serves over it; its IPv6 frontend stays as it was', async () => {
+    const before = rows().find((r) => r.name === 'default/only6:http' && r.family === 'ipv6')!;
     writeServices({ ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack' });
-    await agent.waitLog((l) => skippedLog(l) && l.ipv6Only === 0, 30000, since);
-    const row = await waitFor('only6 programmed', () => rows().find((r) => r.name === 'default/only6:http' && r.programmed !== false), 20000);
+    const row = await waitFor('only6 over IPv4', () => rows().find((r) => r.name === 'default/only6:http' && r.family === 'ipv4'), 30000);
     const vip = row.frontend.split(':')[0]!;
     expect(vip).toMatch(/^10\.(9[6-9]|1[01][0-9])\./); // from the IPv4 range 10.96.0.0/12
     const r = await client.burst(`${vip}:80`, { count: 20 });
     expect(r.ok).toBe(20);
-    expect(rows().filter((x) => x.programmed === false).map((x) => x.name).sort()).toEqual(['default/dual:http', 'default/only6:http']);
-    expect(cli('status')).not.toMatch(/IPv6-only:/);
+    const after = rows().find((x) => x.name === 'default/only6:http' && x.family === 'ipv6')!;
+    expect([after.frontend, after.id]).toEqual([before.frontend, before.id]);
+    expect(pinnedFrontends6(c.node('a').nodeName).size).toBe(2);
   });
 });
