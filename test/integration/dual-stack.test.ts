@@ -3,7 +3,8 @@
 // gRPC -> the agent), and the agent programs each family into its own maps: a dual-stack Service's
 // IPv4 frontend into sl_services / sl_backends as before, its IPv6 frontend into sl_services6 /
 // sl_backends6 (read back through bpftool's raw bytes and through the CLI, addresses readable);
-// nothing is reported as skipped any more.
+// nothing is reported as skipped any more. With the IPv6 pod path (bpf/sluice_pod.c, merged from
+// h-v6pod) the dual-stack Service answers on both cluster IPs from the same backends.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,23 @@ describe('dual-stack Services', () => {
     expect(pinnedBackends6(node).sort()).toEqual([...v6Backends, ...v6Backends].sort());
     // The masquerade source of IPv6 flows: the node's own IPv6 address.
     expect(pinnedNodeIp6(node)).toBe(c.node('a').ip6);
+  });
+
+  it('the dual-stack Service answers on both cluster IPs from the same backends; the IPv6-only one over IPv6', async () => {
+    const v6 = (name: string) => rows().find((r) => r.name === name && r.family === 'ipv6')!.frontend.replace(/\/TCP$/, '');
+    const want = BACKENDS.map((b) => c.pod(b).name).sort();
+    for (const target of [`${DUAL_V4}:80`, v6('default/dual:http'), v6('default/only6:http')]) {
+      await waitFor(`${target} reachable`, async () => (await client.burst(target, { count: 3 })).ok === 3, 20000);
+      const r = await client.burst(target, { count: 40 });
+      expect(r.ok, target).toBe(40);
+      expect(Object.keys(r.counts).sort(), target).toEqual(want);
+    }
+    // The IPv6 flows in sl_ct6, read by `sluice bpf ct list` with bracketed addresses.
+    const flows = JSON.parse(cli('bpf', 'ct', 'list', '-o', 'json')) as Array<{ direction: string; destination: string; nat: string }>;
+    const dual6 = v6('default/dual:http');
+    const nats = new Set(flows.filter((f) => f.direction === 'service' && f.destination === dual6).map((f) => f.nat));
+    expect([...nats].sort()).toEqual(BACKENDS.map((b) => `[${c.pod(b).ip6}]:8080`).sort());
+    expect(cli('bpf', 'ct', 'list')).toContain(`${dual6}`);
   });
 
   it('`sluice service list` lists both families as programmed, IPv6 addresses bracketed; nothing is reported as skipped', async () => {
