@@ -162,6 +162,9 @@ static __always_inline void ct6_forget_stale_reply(const struct flow6 *f)
 
 	if (f->proto != IPPROTO_UDP && !flow6_is_syn(f))
 		return;
+	/* As in ct6_forget_reply(): no REPLY entry can have a source whose filter bit is clear. */
+	if (!addr_maybe6(SL_ADDR_REPLY_SRC, f->daddr))
+		return;
 	ct6_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
 	rev = bpf_map_lookup_elem(&sl_ct6, &rkey);
 	if (!rev || (rev->flags & SL_CT_F_SNAT))
