@@ -79,9 +79,27 @@ function services(): ServiceJson[] {
       { name: 'local', protocol: 'UDP', port: 55, nodePort: 32102, endpoints: eps(['web-a1'], 5400) },
     ] }),
     svc('late-local', 22, { externalTrafficLocal: true, ports: [{ name: 'local', protocol: 'UDP', port: 55, nodePort: 32103, endpoints: eps(['web-a1'], 5400) }] }),
+    // Backends whose port is closed: they answer with ICMPv6 port unreachable.
+    svc('closed', 24, { ports: [
+      { name: 'here', protocol: 'UDP', port: 59, nodePort: 32104, endpoints: eps(['web-a1'], 5999) },
+      { name: 'there', protocol: 'UDP', port: 60, nodePort: 32105, endpoints: eps(['web-b1'], 5999) },
+    ] }),
+    svc('closed-local', 25, { externalTrafficLocal: true, ports: [{ name: 'here', protocol: 'UDP', port: 59, nodePort: 32106, endpoints: eps(['web-a1'], 5999) }] }),
     svc('np-sticky', 23, { affinityClientIp: true, affinityTimeoutSeconds: 600, ports: [tcp(32085, both)] }),
     svc('narrow', 20, { ports: [udp(32098, ['web-b2'], 55), udp(32099, ['web-a2'], 56)] }),
   ];
+}
+
+/** REPLY entries in @node's sl_ct6 from @backend:@port (flows translated to it). */
+function replyFlows(node: string, backend: string, port: number): string[] {
+  const fd = bpf.objGet(`${pinDir(c.node(node).nodeName)}/sl_ct6`);
+  try {
+    return bpf.mapDump(fd, L.ct6Key.size, L.ct6Entry.size).map(({ key }) => L.ct6Key.decode(key))
+      .filter((k) => k.dir === L.SL_CT_DIR_REPLY && k.saddr === backend && k.sport === port)
+      .map((k) => `${k.daddr}:${k.dport}`);
+  } finally {
+    bpf.closeFd(fd);
+  }
 }
 
 /** Source-NATed IPv6 flows @node holds to @backend (REPLY entries from it to the node's address). */
@@ -300,6 +318,25 @@ describe('north-south over IPv6', () => {
     } finally {
       for (const s of servers) s.proc.kill();
       await nsRun(outsideNs, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=1000']);
+    }
+  });
+
+  it("a backend's ICMPv6 port unreachable reaches the outside client's connected socket: DNAT only, and source-NATed from this node's backend and another's", async () => {
+    const a = node6('a');
+    // The backends answer every datagram: no ICMPv6 rate limit in the way.
+    for (const p of ['web-a1', 'web-b1']) await nsRun(c.pod(p).ns, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=0']);
+    try {
+      // eTP Local: the error leaves by node a's eth0, where sl_ext_egress6 puts the service back in
+      // its quote; eTP Cluster: web-a1's error is sent on by its veth's program, web-b1's comes to
+      // node a from node b and sl_ext_tc6 sends it on to the client.
+      for (const [port, backend] of [[32106, 'web-a1'], [32104, 'web-a1'], [32105, 'web-b1']] as const) {
+        const r = await outside.burst(v6(a, port), { proto: 'udp', count: 2, timeoutMs: 1500 });
+        expect(r.errors, `port ${port}`).toEqual({ ECONNREFUSED: 2 });
+        // Refused by the backend, not by node a's own closed port: node a translated the flows.
+        expect(replyFlows('a', c.pod(backend).ip6, 5999).length, `port ${port}`).toBeGreaterThanOrEqual(2);
+      }
+    } finally {
+      for (const p of ['web-a1', 'web-b1']) await nsRun(c.pod(p).ns, 'sysctl', ['-qw', 'net.ipv6.icmp.ratelimit=1000']);
     }
   });
 
