@@ -140,10 +140,10 @@ static __noinline enum lb_verdict ext6_decide(const struct flow6 *f, struct nat_
 }
 
 /*
- * XDP hands an IPv6 frame to tc as an IPv4 one (xdp_hand_over()), but a struct nat_tuple6 would
- * not fit in the 32 bytes of metadata older kernels allow: the mark says "XDP decided LB_FORWARD",
- * and tc reads the translation back from the conntrack entries that decision left
- * (ext6_recall()), neither deciding again nor counting the packet twice.
+ * XDP hands IPv6 frames to tc for the reasons it hands IPv4 ones (xdp_hand_over()), untranslated,
+ * but a struct nat_tuple6 would not fit in the 32 bytes of metadata older kernels allow: the mark
+ * says "XDP decided LB_FORWARD", and tc reads the translation back from the conntrack entries that
+ * decision left (ext6_recall()), neither deciding again nor counting the packet twice.
  */
 struct ext_handover6 {
 	__u32	magic;
