@@ -258,7 +258,7 @@ export class Datapath {
         this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
         const fe = bySvc.get(b.svc_id);
         // A backend of the other family than its frontend's cannot come from this agent: dropped too.
-        if (!fe || familyOf(fe.vip) !== f.family) { orphans.push(key); continue; }
+        if (!fe || fe.vip.includes(':') !== (f.family === 6)) { orphans.push(key); continue; }
         fe.backends.set(beKey(b), decodeBackend(id, b));
         this.#backendCount++;
       }
@@ -266,7 +266,7 @@ export class Datapath {
       for (const { key } of f.srcRanges.entries()) {
         const r = f.srcRangeKey.decode(key);
         const fe = bySvc.get(r.svc_id);
-        if (fe && familyOf(fe.vip) === f.family) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
+        if (fe && fe.vip.includes(':') === (f.family === 6)) fe.sourceRanges.push(`${r.addr}/${r.prefixlen - 32}`);
         else f.srcRanges.delete(key);
       }
     }
@@ -387,7 +387,7 @@ export class Datapath {
 
   /** The map writes of a change's programmed frontends, collected to be made a batch per map and step. */
   #writes(): Writes {
-    return { 4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], goneBackends: [], goneRanges: [] };
+    return { 4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], goneBackends: [], goneRanges: [], vips: [] };
   }
 
   /** The maps of @vip's family (an IPv6 address has a colon, an IPv4 one never). */
@@ -404,6 +404,9 @@ export class Datapath {
    */
   #flush(tx: MapTransaction, w: Writes): void {
     const m = this.maps;
+    // Each filter word written once for the whole change (a load from nothing: ~1,000 words for
+    // 10,000 frontends, not a read and a write per frontend).
+    if (w.vips.length) this.#addrFilter.add(L.SL_ADDR_FRONTEND, w.vips, tx);
     const fams = [w[4], w[6]];
     for (const f of fams) {
       tx.insertBatch(f.maps.backends, f.newBackends.keys, f.newBackends.values, f.newBackends.count);
@@ -477,9 +480,10 @@ export class Datapath {
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
     const oldRanges = new Set(cur?.sourceRanges);
     for (const r of ranges) if (!oldRanges.has(r)) tx.update(fam.srcRanges, srcRangeKey(fam, svcId, r), Buffer.from([1]));
-    // Its address in the filter first: packets to an address without its bit skip the lookup.
-    // Kept when the frontend goes (its flows' SERVICE entries may outlive it; a stale bit only costs a lookup).
-    this.#addrFilter.add(L.SL_ADDR_FRONTEND, [fe.vip], tx);
+    // Its address in the filter first (#flush sets every frontend's bit before the service entries):
+    // packets to an address without its bit skip the lookup. Kept when the frontend goes (its flows'
+    // SERVICE entries may outlive it; a stale bit only costs a lookup). Either family: IPv6 folded.
+    w.vips.push(fe.vip);
     // The publishing write (in #flush, after every backend): from then on, packets use the new backends and table.
     const out = cur ? fw.services : fw.newServices;
     const i = out.add();
@@ -595,6 +599,8 @@ interface Writes {
   /** What the replaced entries referenced and the new ones do not. */
   goneBackends: Array<{ fam: FamilyMaps; ids: number[]; proto: Proto }>;
   goneRanges: Array<{ fam: FamilyMaps; key: Buffer }>;
+  /** Addresses of the programmed frontends, for the address filter. */
+  vips: string[];
 }
 
 const NO_STATS: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };

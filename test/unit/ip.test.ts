@@ -28,6 +28,22 @@ describe('canonical addresses', () => {
     expect(ipBytes('::ffff:1.2.3.4').toString('hex')).toBe('00000000000000000000ffff01020304');
   });
 
+  it('IPv6 text is the URL standard\'s serialization, for random addresses rich in zero groups', () => {
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let n = 0; n < 5000; n++) {
+      const b = Buffer.alloc(16);
+      for (let g = 0; g < 8; g++) if (rnd() < 0.4) b.writeUInt16BE(rnd() < 0.3 ? Math.floor(rnd() * 16) : Math.floor(rnd() * 65536), g * 2);
+      const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2).toString(16));
+      const want = new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+      expect(bytesToIp(b)).toBe(want);
+      // Parsing back, from the canonical text and from the full, upper-case one.
+      expect(ipBytes(want).equals(b), want).toBe(true);
+      expect(ipBytes(groups.join(':').toUpperCase()).equals(b), want).toBe(true);
+      if (!(b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)) expect(canonicalIp(groups.join(':').toUpperCase())).toBe(want);
+    }
+  });
+
   it('orders IPv4 first, then by value; brackets IPv6 next to a port', () => {
     expect(['fd00::2', '10.0.0.10', 'fd00::10', '10.0.0.9'].sort(compareIps)).toEqual(['10.0.0.9', '10.0.0.10', 'fd00::2', 'fd00::10']);
     expect(formatAddrPort('fd00::1', 80)).toBe('[fd00::1]:80');
