@@ -102,14 +102,28 @@ function replyFlows(node: string, backend: string, port: number): string[] {
   }
 }
 
-/** Source-NATed IPv6 flows @node holds to @backend (REPLY entries from it to the node's address). */
-function snatReplies(node: string, backend: string): string[] {
+/** Node ports of the source-NATed IPv6 flows @node holds to @backend:@port/@proto (REPLY entries to its address). */
+function snatPorts(node: string, backend: string, port: number, proto: number): number[] {
   const fd = bpf.objGet(`${pinDir(c.node(node).nodeName)}/sl_ct6`);
   try {
     return bpf.mapDump(fd, L.ct6Key.size, L.ct6Entry.size)
       .map(({ key, value }) => ({ k: L.ct6Key.decode(key), e: L.ct6Entry.decode(value) }))
-      .filter(({ k, e }) => k.dir === L.SL_CT_DIR_REPLY && k.saddr === backend && (e.flags & L.SL_CT_F_SNAT) && k.daddr === node6(node))
-      .map(({ k }) => `${k.daddr}:${k.dport}`);
+      .filter(({ k, e }) => k.dir === L.SL_CT_DIR_REPLY && k.saddr === backend && k.sport === port && k.proto === proto
+        && (e.flags & L.SL_CT_F_SNAT) && k.daddr === node6(node))
+      .map(({ k }) => k.dport);
+  } finally {
+    bpf.closeFd(fd);
+  }
+}
+
+/** sl_config's masquerade port range on @node (IPv6 flows take theirs from it too). */
+function snatRange(node: string): [number, number] {
+  const fd = bpf.objGet(`${pinDir(c.node(node).nodeName)}/sl_config`);
+  try {
+    const v = Buffer.alloc(L.config.size);
+    bpf.mapLookup(fd, Buffer.alloc(4), v);
+    const cfg = L.config.decode(v);
+    return [cfg.snat_port_min, cfg.snat_port_max];
   } finally {
     bpf.closeFd(fd);
   }
@@ -197,14 +211,17 @@ describe('north-south over IPv6', () => {
     expect(Object.keys(r.counts).sort()).toEqual([`web-a1 ${a}`, `web-b1 ${a}`]);
     expect((await outside.burst(v6(a, 32086), { count: 10, byClient: true })).counts).toEqual({ [`web-a1 ${a}`]: 10 });
     expect((await outside.burst(v6(a, 32087), { proto: 'udp', count: 10, byClient: true })).counts).toEqual({ [`web-a1 ${a}`]: 10 });
-    // The node ports it took are node a's, towards each backend, from sl_config's range.
-    const ports = snatReplies('a', c.pod('web-b1').ip6).map((d) => Number(d.split(':').pop()));
+    // The node ports it took towards node b's backend come from sl_config's range.
+    const [min, max] = snatRange('a');
+    const ports = snatPorts('a', c.pod('web-b1').ip6, 8080, L.IPPROTO.TCP);
     expect(ports.length).toBeGreaterThan(0);
+    expect(ports.filter((p) => p < min || p > max), `outside ${min}-${max}`).toEqual([]);
   });
 
   it('gives two outside clients on the same source port to one local backend a node port each', async () => {
     const a = node6('a');
-    const held = new Set(snatReplies('a', c.pod('web-a1').ip6));
+    const flows = () => snatPorts('a', c.pod('web-a1').ip6, 5353, L.IPPROTO.UDP);
+    const held = new Set(flows());
     // UDP flows stay open, so the second client finds the first one's node port taken.
     const [one, two] = await Promise.all([
       outside.burst(v6(a, 32087), { proto: 'udp', count: 5, srcPort: 47000, byClient: true }),
@@ -213,7 +230,7 @@ describe('north-south over IPv6', () => {
     expect(one.counts, JSON.stringify(one.errors)).toEqual({ [`web-a1 ${a}`]: 5 });
     expect(two.counts, JSON.stringify(two.errors)).toEqual({ [`web-a1 ${a}`]: 5 });
     // Ten flows, ten node ports towards web-a1: none was handed out twice.
-    expect(snatReplies('a', c.pod('web-a1').ip6).filter((d) => !held.has(d))).toHaveLength(10);
+    expect(flows().filter((p) => !held.has(p))).toHaveLength(10);
   });
 
   it('keeps an outside client on one backend with ClientIP affinity, through either node', async () => {
