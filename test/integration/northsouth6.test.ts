@@ -369,6 +369,22 @@ describe('north-south over IPv6', () => {
     expect([...seen].sort()).toEqual(['web-a1', 'web-b1']);
   });
 
+  it('drops and counts the later fragments of a datagram whose first fragment never arrived (drop_frag_no_first)', async () => {
+    // The fabric loses the outside host's first fragments (offset 0, M set): not at the host's own
+    // egress, where a lost first fragment makes its stack discard the rest too.
+    await nsRun(c.fabricNs, 'nft', ['-f', '-'], { input: `table bridge sluice_firstfrag6 {
+      chain lose { type filter hook forward priority 0; ip6 saddr ${out6} frag frag-off 0 frag more-fragments 1 drop; }
+    }\n` });
+    try {
+      const before = status('a').counters.drop_frag_no_first as number;
+      await expect(echoUdp(v6(node6('a'), 32053), 3000, { tries: 1, timeoutMs: 1000 })).rejects.toThrow(/timeout/);
+      // 3,000 bytes of UDP: a first fragment and at least two later ones, each dropped at node a.
+      expect(status('a').counters.drop_frag_no_first).toBeGreaterThanOrEqual(before + 2);
+    } finally {
+      await nsRun(c.fabricNs, 'nft', ['delete', 'table', 'bridge', 'sluice_firstfrag6'], { allowFail: true });
+    }
+  });
+
   it("Packet Too Big about a flow node a source-NATed to node b's narrow backend reaches the outside client, which then sends smaller", async () => {
     // 1,400 bytes fit the outside host's 1500-byte link; node b cannot forward them to web-b2
     // (1280) and tells node a, the source it sees, which must pass it on translated.
