@@ -79,6 +79,8 @@ static __always_inline void ct6_mark_replied(const struct sl_ct6_key *k, struct 
 static __always_inline void ct6_new_entry(struct sl_ct6_entry *e, __u32 svc_id, __u32 backend_id,
 					  const __be32 *be_addr, __be16 be_port, __u64 now)
 {
+	/* The backend becomes a reply source in the address filter first: REPLY keys name it. */
+	addr_filter_add6(SL_ADDR_REPLY_SRC, be_addr);
 	__builtin_memset(e, 0, sizeof(*e));
 	ip6_copy(e->nat_addr, be_addr);
 	e->nat_port = be_port;
@@ -124,6 +126,7 @@ static __always_inline void ct6_reassert_reply(const struct sl_ct6_entry *ct, co
 	struct sl_ct6_key rkey;
 	struct sl_ct6_entry rev = *ct;
 
+	addr_filter_add6(SL_ADDR_REPLY_SRC, ct->nat_addr);
 	ct6_key_set(&rkey, ct->nat_addr, ct->nat_port, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
 	ct6_as_reply(&rev, f);
 	bpf_map_update_elem(&sl_ct6, &rkey, &rev, BPF_ANY);
@@ -139,7 +142,37 @@ static __always_inline void ct6_forget_reply(const struct flow6 *f)
 
 	if (f->proto != IPPROTO_UDP && !flow6_is_syn(f))
 		return;
+	/* No REPLY entry can have a source whose filter bit is clear. */
+	if (!addr_maybe6(SL_ADDR_REPLY_SRC, f->daddr))
+		return;
 	ct6_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	bpf_map_delete_elem(&sl_ct6, &rkey);
+}
+
+/*
+ * ct_forget_stale_reply() for IPv6: @f, the first packet (TCP SYN, or UDP) of a flow from outside
+ * to no service, may reuse the tuple of an earlier service connection to the same pod; its REPLY
+ * entry goes once that connection is over (SERVICE entry gone, closing, or naming another
+ * backend). An open connection's is kept: behind XDP, tc also sees its translated first packet.
+ */
+static __always_inline void ct6_forget_stale_reply(const struct flow6 *f)
+{
+	struct sl_ct6_entry *rev, *fwd;
+	struct sl_ct6_key rkey, fkey;
+
+	if (f->proto != IPPROTO_UDP && !flow6_is_syn(f))
+		return;
+	/* As in ct6_forget_reply(): no REPLY entry can have a source whose filter bit is clear. */
+	if (!addr_maybe6(SL_ADDR_REPLY_SRC, f->daddr))
+		return;
+	ct6_key_set(&rkey, f->daddr, f->dport, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	rev = bpf_map_lookup_elem(&sl_ct6, &rkey);
+	if (!rev || (rev->flags & SL_CT_F_SNAT))
+		return;
+	ct6_key_set(&fkey, f->saddr, f->sport, rev->nat_addr, rev->nat_port, f->proto, SL_CT_DIR_SERVICE);
+	fwd = bpf_map_lookup_elem(&sl_ct6, &fkey);
+	if (fwd && !(fwd->flags & SL_CT_F_CLOSING) && ip6_eq(fwd->nat_addr, f->daddr) && fwd->nat_port == f->dport)
+		return;
 	bpf_map_delete_elem(&sl_ct6, &rkey);
 }
 

@@ -299,6 +299,9 @@ static __always_inline enum lb_verdict lb6_decide(const struct flow6 *f, enum sl
 	__u32 backend_id;
 	__u64 now;
 
+	/* Neither a frontend nor a SERVICE entry can have this destination (pod to pod). */
+	if (!addr_maybe6(SL_ADDR_FRONTEND, f->daddr))
+		return LB_UNTOUCHED;
 	now = sl_now();
 	nat6_identity(n, f);
 	ct6_key_of(&key, f, SL_CT_DIR_SERVICE);

@@ -126,6 +126,8 @@ static __always_inline int nat6_snat_reply(const struct flow6 *f, struct nat_tup
 	struct sl_ct6_key key;
 	struct sl_ct6_entry *ct;
 
+	if (!addr_maybe6(SL_ADDR_REPLY_SRC, f->saddr))
+		return 0;
 	ct6_key_of(&key, f, SL_CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&sl_ct6, &key);
 	if (!ct || !(ct->flags & SL_CT_F_SNAT))
@@ -157,7 +159,7 @@ static __always_inline int nat6_reverse_skb(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (parsed == PARSE6_ICMP)
 		return icmp6_reverse_skb(skb, &f) ? TC_ACT_SHOT : TC_ACT_OK;
-	if (parsed)
+	if (parsed || !addr_maybe6(SL_ADDR_REPLY_SRC, f.saddr))
 		return TC_ACT_OK;
 	ct6_key_of(&key, &f, SL_CT_DIR_REPLY);
 	ct = bpf_map_lookup_elem(&sl_ct6, &key);

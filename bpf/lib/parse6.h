@@ -55,16 +55,23 @@ static __always_inline int sl_load(void *ctx, int xdp, __u32 off, void *to, __u3
  */
 static __always_inline int parse6_l3(void *ctx, int xdp, struct flow6 *f)
 {
+	/* The EtherType and the IPv6 header's first 8 bytes (next header at 6 + 2), in one read. */
+	struct {
+		__be16	h_proto;
+		__be32	vtc_flow;
+		__be16	payload_len;
+		__u8	nexthdr;
+		__u8	hop_limit;
+	} __attribute__((packed)) h;
 	__u32 off = IP6_OFF + IP6_HLEN;
-	__be16 h_proto;
 	__u8 nh;
 	int i;
 
-	if (sl_load(ctx, xdp, offsetof(struct ethhdr, h_proto), &h_proto, sizeof(h_proto)) ||
-	    h_proto != bpf_htons(ETH_P_IPV6))
+	if (sl_load(ctx, xdp, offsetof(struct ethhdr, h_proto), &h, sizeof(h)) || h.h_proto != bpf_htons(ETH_P_IPV6))
 		return PARSE_SKIP;
+	nh = h.nexthdr;
 	/* saddr and daddr are contiguous in struct flow6 as in the header. */
-	if (sl_load(ctx, xdp, IP6_SADDR_OFF, f->saddr, 32) || sl_load(ctx, xdp, IP6_OFF + 6, &nh, 1))
+	if (sl_load(ctx, xdp, IP6_SADDR_OFF, f->saddr, 32))
 		return PARSE_SKIP;
 	f->frag = FLOW_WHOLE;
 	f->frag_id = 0;

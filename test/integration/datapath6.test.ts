@@ -1,14 +1,12 @@
 // Issue 15, phase 2: the IPv6 per-packet datapath on pods' veths (sl_from_pod6 / sl_to_pod6, tail-
-// called from sl_from_pod / sl_to_pod). Real BPF loaded by the agent, real IPv6 packets between pod
-// namespaces of the dual-stack sim. Until the agent programs the IPv6 maps, this file writes the
-// frontends itself, as the agent will: sl_backends6 by id, a Maglev run in the shared sl_maglev
-// (agent/maglev.ts), then the sl_services6 entry that publishes it, all through agent/bpf/layout.ts.
-// Ids, svc_ids and Maglev slots are taken far above what the agent (programming IPv4 only) uses.
+// called from sl_from_pod / sl_to_pod). Real BPF loaded by the agent, which programs the IPv6
+// frontends of these IPv6 Services into sl_services6 / sl_backends6 / sl_maglev; real IPv6 packets
+// between pod namespaces of the dual-stack sim, as datapath.test.ts does for IPv4.
 //   node a: client, client2, b1..b4 (TCP 8080, UDP 5353); node b: r1 (same ports)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as bpf from '../../agent/bpf/libbpf.ts';
 import * as L from '../../agent/bpf/layout.ts';
-import { maglevSize, writeMaglev } from '../../agent/maglev.ts';
+import type { ServiceJson } from '../../proto/contract.ts';
 import { SimAgent } from '../../sim/agent.ts';
 import { SimCluster, type PodClient } from '../../sim/cluster.ts';
 import { nsRun, PIN_ROOT, sleep } from '../../sim/netns.ts';
@@ -19,54 +17,6 @@ let c: SimCluster;
 let agent: SimAgent;
 let client: PodClient;
 let client2: PodClient;
-let maps: Record<'svc' | 'be' | 'maglev' | 'config6', number>;
-
-// Far from the agent's own: svc_ids below SL_MAX_SERVICES (they index sl_svc_stats), backend ids
-// high in the shared id space, Maglev runs at the top of sl_maglev (chunk-aligned).
-let nextSvcId = 16000;
-let nextBackendId = 0x40000000;
-let nextMaglevBase = 10_000_000;
-
-interface Frontend6 {
-  vip: string; port: number; proto: 'TCP' | 'UDP'; backends: Array<{ pod: string; port: number }>;
-  scope?: number; affinityTimeout?: number; name: string;
-}
-const svcIds = new Map<string, number>();
-const sizes = new Map<string, number>();
-const bracket = (ip: string, port: number) => `[${ip}]:${port}`;
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };
-
-/** Program one IPv6 frontend as the agent does: backends, then the Maglev run, then the service entry. */
-function program(fe: Frontend6): void {
-  const proto = L.IPPROTO[fe.proto];
-  const svcId = svcIds.get(fe.name) ?? nextSvcId++;
-  svcIds.set(fe.name, svcId);
-  const ids = fe.backends.map(() => nextBackendId++);
-  fe.backends.forEach((b, i) => {
-    bpf.mapUpdate(maps.be, u32(ids[i]!), L.backend6.encode({ ip: c.pod(b.pod).ip6, port: b.port, proto, flags: 0, svc_id: svcId }));
-  });
-  // As the agent: a frontend keeps its table size while that is 1-4 times what its backends need
-  // (a new size would move nearly every flow).
-  const want = fe.backends.length ? maglevSize(fe.backends.length) : 0;
-  const cur = sizes.get(fe.name) ?? 0;
-  const size = want && cur >= want && cur <= 4 * want ? cur : want;
-  sizes.set(fe.name, size);
-  const base = nextMaglevBase;
-  if (size) {
-    const chunks = Math.ceil(size / L.SL_MAGLEV_CHUNK);
-    nextMaglevBase += chunks * L.SL_MAGLEV_CHUNK;
-    const table = new Uint32Array(chunks * L.SL_MAGLEV_CHUNK);
-    writeMaglev(fe.backends.map((b) => `${b.pod}:${b.port}`), size, ids, table, 0);
-    for (let k = 0; k < chunks; k++) {
-      const value = Buffer.from(table.buffer, k * L.SL_MAGLEV_CHUNK * 4, L.SL_MAGLEV_CHUNK * 4);
-      bpf.mapUpdate(maps.maglev, u32(base / L.SL_MAGLEV_CHUNK + k), value);
-    }
-  }
-  bpf.mapUpdate(maps.svc, L.svc6Key.encode({ vip: fe.vip, port: fe.port, proto, scope: fe.scope ?? 0 }), L.svcValue.encode({
-    svc_id: svcId, maglev_base: base, maglev_size: size, count: fe.backends.length,
-    flags: fe.affinityTimeout ? 1 : 0, affinity_timeout: fe.affinityTimeout ?? 0, name: fe.name,
-  }));
-}
 
 const VIP = 'fd00:10:96::a';
 const STICKY = 'fd00:10:96::1e';
@@ -74,13 +24,51 @@ const EMPTY = 'fd00:10:96::28';
 const FOUR = 'fd00:10:96::14';
 const REMOTE = 'fd00:10:96::32';
 const SELF = 'fd00:10:96::3c';
-// A LoadBalancer IP of an externalTrafficPolicy Local service as pods reach it (SL_SCOPE_SHORT), and
-// a NodePort on node a's IPv6 address of an externalTrafficPolicy Cluster one (SL_SCOPE_EXTERNAL).
+// A LoadBalancer IP of an externalTrafficPolicy Local service whose endpoint is on node b, as pods
+// reach it (short-circuited to the cluster-wide endpoints), and an eTP Cluster NodePort on node a's
+// IPv6 address (masqueraded to it).
 const LB_LOCAL = 'fd00:10:99::5';
 const NODEPORT = 31080;
-const tcpUdp = (vip: string, name: string, pods: string[], extra: Partial<Frontend6> = {}): Frontend6[] => [
-  { vip, port: 80, proto: 'TCP', backends: pods.map((pod) => ({ pod, port: 8080 })), name: `${name}:http`, ...extra },
-  { vip, port: 53, proto: 'UDP', backends: pods.map((pod) => ({ pod, port: 5353 })), name: `${name}:dns`, ...extra },
+const NARROW_PORT = 31098;
+const bracket = (ip: string, port: number) => `[${ip}]:${port}`;
+
+function ep(pod: string, port: number, sets: { internal?: boolean; external?: boolean; cluster?: boolean } = {}) {
+  const p = c.pod(pod);
+  return { ip: p.ip6, port, ready: true, nodeName: p.node.nodeName, ...sets };
+}
+
+function svc(name: string, vip: string, pods: string[], extra: Partial<ServiceJson> = {}): ServiceJson {
+  return {
+    namespace: 'v6', name, clusterIps: [vip], ...extra,
+    ports: [
+      { name: 'http', protocol: 'TCP', port: 80, endpoints: pods.map((b) => ep(b, 8080)) },
+      { name: 'dns', protocol: 'UDP', port: 53, endpoints: pods.map((b) => ep(b, 5353)) },
+    ],
+  };
+}
+
+let fourBackends = [...LOCAL];
+const services = (): ServiceJson[] => [
+  svc('web', VIP, ['b1', 'b2', 'b3']),
+  svc('sticky', STICKY, ['b1', 'b2', 'b3'], { affinityClientIp: true, affinityTimeoutSeconds: 2 }),
+  svc('empty', EMPTY, []),
+  svc('four', FOUR, fourBackends),
+  svc('remote', REMOTE, ['r1']),
+  svc('self', SELF, ['b1']),
+  {
+    namespace: 'v6', name: 'short', type: 'LoadBalancer', clusterIps: ['fd00:10:96::46'], externalTrafficLocal: true,
+    loadBalancerIps: [LB_LOCAL],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 31081, endpoints: [ep('r1', 8080, { internal: true, external: false, cluster: true })] }],
+  },
+  {
+    // Its endpoint sits behind a 1280-byte link: a masqueraded datagram over that is ours to refuse.
+    namespace: 'v6', name: 'narrow', type: 'NodePort', clusterIps: ['fd00:10:96::5a'],
+    ports: [{ name: 'dns', protocol: 'UDP', port: 53, nodePort: NARROW_PORT, endpoints: [ep('narrow', 5353)] }],
+  },
+  {
+    namespace: 'v6', name: 'np', type: 'NodePort', clusterIps: ['fd00:10:96::50'],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: NODEPORT, endpoints: [ep('b2', 8080)] }],
+  },
 ];
 
 beforeAll(async () => {
@@ -90,39 +78,32 @@ beforeAll(async () => {
     await c.addPod('a', b);
     await c.serve(b, { tcp: [8080], udp: [5353] });
   }
+  const narrow = await c.addPod('a', 'narrow');
+  await nsRun(narrow.ns, 'ip', ['link', 'set', 'eth0', 'mtu', '1280']);
+  await nsRun(c.node('a').ns, 'ip', ['link', 'set', narrow.hostIf, 'mtu', '1280']);
+  await c.serve('narrow', { udp: [5353] });
   await c.addPod('b', 'r1');
   await c.serve('r1', { tcp: [8080], udp: [5353] });
-  // The agent programs nothing IPv6 yet; it loads and attaches the datapath. GC rarely: it would
-  // forget affinity entries of frontends it does not know (these).
-  agent = await SimAgent.start(c, 'a', { args: ['--gc-interval', '600'] }, []);
+  // NodePorts on the node's IPv6 address; an external interface, so pods' eTP Cluster flows to
+  // external addresses are masqueraded (kube-proxy's rule) rather than short-circuited.
+  agent = await SimAgent.start(c, 'a', { args: ['--external-interface', 'eth0', '--nodeport-addresses', 'fd00:10:10::/64'] }, services());
   await agent.waitLog((l) => l.msg === 'applied');
   for (const p of ['client', 'client2', ...LOCAL]) await agent.waitLog((l) => l.msg === 'attached' && l.interface === c.pod(p).hostIf);
-  const dir = `${PIN_ROOT}/${c.node('a').nodeName}`;
-  maps = {
-    svc: bpf.objGet(`${dir}/sl_services6`), be: bpf.objGet(`${dir}/sl_backends6`),
-    maglev: bpf.objGet(`${dir}/sl_maglev`), config6: bpf.objGet(`${dir}/sl_config6`),
-  };
-  // This node's IPv6 address: the source of hairpin flows (the agent will write it).
-  bpf.mapUpdate(maps.config6, u32(0), L.config6.encode({ node_ip: c.node('a').ip6 }));
-  const frontends: Frontend6[] = [
-    ...tcpUdp(VIP, 'v6/web', ['b1', 'b2', 'b3']),
-    ...tcpUdp(STICKY, 'v6/sticky', ['b1', 'b2', 'b3'], { affinityTimeout: 2 }),
-    ...tcpUdp(EMPTY, 'v6/empty', []),
-    ...tcpUdp(FOUR, 'v6/four', LOCAL),
-    ...tcpUdp(REMOTE, 'v6/remote', ['r1']),
-    ...tcpUdp(SELF, 'v6/self', ['b1']),
-    { vip: LB_LOCAL, port: 80, proto: 'TCP', backends: [{ pod: 'r1', port: 8080 }], scope: L.SL_SCOPE_SHORT, name: 'v6/short:http' },
-    { vip: c.node('a').ip6, port: NODEPORT, proto: 'TCP', backends: [{ pod: 'b2', port: 8080 }], scope: L.SL_SCOPE_EXTERNAL, name: 'v6/nodeport:http' },
-  ];
-  for (const fe of frontends) program(fe);
   client = await c.client('client');
   client2 = await c.client('client2');
 }, 180000);
 
 afterAll(async () => {
-  for (const fd of Object.values(maps ?? {})) bpf.closeFd(fd);
   await c?.destroy();
 });
+
+/** The svc_id the agent gave frontend @vip:@port/@proto (sl_services6). */
+function svcId(vip: string, port: number, proto: number): number {
+  const e = dumpPinned(c.node('a').nodeName, 'sl_services6').map(({ key, value }) => ({ k: L.svc6Key.decode(key), v: L.svcValue.decode(value) }))
+    .find((x) => x.k.vip === vip && x.k.port === port && x.k.proto === proto && x.k.scope === L.SL_SCOPE_CLUSTER);
+  if (!e) throw new Error(`no IPv6 frontend ${vip}:${port}/${proto}`);
+  return e.v.svc_id;
+}
 
 describe('IPv6 ClusterIP datapath', () => {
   it('carries TCP and UDP to the backends\' port, and leaves direct IPv6 traffic alone', async () => {
@@ -146,7 +127,7 @@ describe('IPv6 ClusterIP datapath', () => {
     for (const [port, pod] of Object.entries(r.flows!)) {
       const fwd = ct.find((e) => e.k.dir === 0 && e.k.saddr === c.pod('client').ip6 && e.k.sport === Number(port) && e.k.daddr === VIP);
       expect(fwd, `SERVICE entry of port ${port}`).toBeDefined();
-      expect(fwd!.v).toMatchObject({ nat_addr: c.pod(pod).ip6, nat_port: 8080, svc_id: svcIds.get('v6/web:http') });
+      expect(fwd!.v).toMatchObject({ nat_addr: c.pod(pod).ip6, nat_port: 8080, svc_id: svcId(VIP, 80, L.IPPROTO.TCP) });
       const rev = ct.find((e) => e.k.dir === 1 && e.k.saddr === c.pod(pod).ip6 && e.k.sport === 8080 && e.k.daddr === c.pod('client').ip6 && e.k.dport === Number(port));
       expect(rev, `REPLY entry of port ${port}`).toBeDefined();
       // The backend answered and the client closed: REPLIED and CLOSING.
@@ -183,7 +164,7 @@ describe('IPv6 ClusterIP datapath', () => {
     const other = await client2.burst(bracket(STICKY, 80), { count: 30, concurrency: 4 });
     expect(Object.keys(other.counts)).toHaveLength(1);
     const aff = dumpPinned(c.node('a').nodeName, 'sl_affinity').map(({ key }) => L.affKey.decode(key))
-      .filter((k) => k.svc_id === svcIds.get('v6/sticky:http'));
+      .filter((k) => k.svc_id === svcId(STICKY, 80, L.IPPROTO.TCP));
     const clients = aff.map((k) => { expect(k.kind).toBe(L.SL_AFF_CLIENT_ADDR6); return L.ip6Text(k.client, 0); }).sort();
     expect(clients).toEqual([c.pod('client').ip6, c.pod('client2').ip6].sort());
     // After each 2 s timeout a fresh Maglev choice: within 12 rounds another backend shows up unless
@@ -202,8 +183,8 @@ describe('IPv6 ClusterIP datapath', () => {
     const held = await client.open(bracket(FOUR, 80), 40);
     expect(new Set(held.pods).size).toBe(4);
     const before = await client.burst(bracket(FOUR, 80), { count: 1000, srcPort: 44000, concurrency: 4 });
-    // As the agent: a new run for the three left, published by rewriting the service entry.
-    program({ vip: FOUR, port: 80, proto: 'TCP', backends: ['b1', 'b3', 'b4'].map((pod) => ({ pod, port: 8080 })), name: 'v6/four:http' });
+    fourBackends = ['b1', 'b3', 'b4'];
+    expect((await agent.setServices(services())).msg).toBe('applied');
     const pings = await client.ping();
     expect(Object.keys(pings.byPod).sort()).toEqual(LOCAL);
     expect(pings.failed, JSON.stringify(pings.byPod)).toBe(0);
@@ -293,6 +274,18 @@ describe('IPv6 ClusterIP datapath', () => {
     const snat = dumpPinned(c.node('a').nodeName, 'sl_ct6').map(({ key, value }) => ({ k: L.ct6Key.decode(key), v: L.ct6Entry.decode(value) }))
       .filter((e) => e.k.dir === 1 && e.v.flags & L.SL_CT_F_SNAT);
     expect(snat.some((e) => e.k.daddr === c.node('a').ip6 && e.v.rev_addr === c.pod('client').ip6 && e.v.nat_port === NODEPORT)).toBe(true);
+  });
+
+  it('answers a masqueraded datagram too big for its backend\'s link with Packet Too Big, after which the client sends it in fragments', async () => {
+    // 1,400 bytes fit the client's 1500-byte link, so it does not fragment; redirected to the
+    // narrow pod's 1280-byte link it cannot go: the kernel's forwarding would answer Packet Too Big,
+    // and as the packet is redirected by the datapath, the datapath does.
+    const node = c.node('a').ip6;
+    await nsRun(c.pod('client').ns, 'ip', ['-6', 'route', 'flush', 'cache']);
+    const r = await client.cmd<{ pod: string; intact: boolean; sent: number }>({ op: 'echo', target: bracket(node, NARROW_PORT), bytes: 1400, proto: 'udp', tries: 3 });
+    expect(r, JSON.stringify(r)).toMatchObject({ pod: 'narrow', intact: true });
+    expect(r.sent).toBeGreaterThan(1); // the first try met the error
+    expect(await nsRun(c.pod('client').ns, 'ip', ['-6', 'route', 'get', node])).toContain('mtu 1280');
   });
 
   it('Packet Too Big about a translated packet reaches the client with the service address quoted (1280-byte fabric)', async () => {
