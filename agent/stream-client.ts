@@ -58,6 +58,8 @@ export interface StateStreamEvents {
 }
 
 const noopLogger: ClientLogger = { info() {}, warn() {}, debug() {} };
+/** The HTTP/2 receive window (stream and connection): room for a 10,000 x 10 snapshot with headroom. */
+const SNAPSHOT_WINDOW = 32 * 1024 * 1024;
 
 export class StateStreamClient extends EventEmitter<StateStreamEvents> {
   private readonly opts: StateStreamOptions;
@@ -95,6 +97,12 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
       'grpc.max_send_message_length': 16 * 1024 * 1024,
       'grpc.initial_reconnect_backoff_ms': opts.backoffInitialMs ?? 200,
       'grpc.max_reconnect_backoff_ms': opts.backoffMaxMs ?? 10_000,
+      // HTTP/2's default 64 KiB receive window makes the server wait for a WINDOW_UPDATE from this
+      // process (a round trip through both event loops) every 64 KiB: ~130 of them for a 10,000 x 10
+      // snapshot (~8 MB). A window as large as a snapshot lets it arrive in one go. No extra memory:
+      // grpc-js holds a whole message before decoding it anyway, and the control plane has one
+      // update in flight per agent (it waits for the ack).
+      'grpc-node.flow_control_window': SNAPSHOT_WINDOW,
     };
     if (opts.tls) {
       creds = grpc.credentials.createSsl(fs.readFileSync(opts.tls.caFile), fs.readFileSync(opts.tls.keyFile), fs.readFileSync(opts.tls.certFile));
