@@ -273,8 +273,8 @@ export class Datapath {
     this.#goneUdpBackends = 0;
     try {
       let removed = 0, changed = 0;
-      for (const k of removeKeys) { this.#remove(tx, k); removed++; }
       const w = this.#writes();
+      for (const k of removeKeys) { w.freed.add(this.#frontends.get(k)!.svcId); this.#remove(tx, k); removed++; }
       for (const [k, s] of specs) if (this.#program(tx, w, k, s)) changed++;
       this.#flush(tx, w);
       tx.commit();
@@ -366,7 +366,7 @@ export class Datapath {
     const m = this.maps;
     return {
       newBackends: new PackedEntries(4, m.sl_backends.valueSize), backends: new PackedEntries(4, m.sl_backends.valueSize),
-      stats: [], newServices: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize),
+      stats: [], freed: new Set(), newServices: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize),
       services: new PackedEntries(m.sl_services.keySize, m.sl_services.valueSize), goneBackends: [], goneRanges: [], vips: [],
     };
   }
@@ -385,9 +385,12 @@ export class Datapath {
     if (w.vips.length) this.#addrFilter.add(L.SL_ADDR_FRONTEND, w.vips, tx);
     tx.insertBatch(m.sl_backends, w.newBackends.keys, w.newBackends.values, w.newBackends.count);
     if (w.backends.count) tx.updateBatch(m.sl_backends, w.backends.keys, w.backends.values, w.backends.count);
-    if (w.stats.length) {
-      const keys = packed(w.stats.map(u32Key), 4);
-      for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx.updateBatch(map, keys, Buffer.alloc(map.valueSize * w.stats.length), w.stats.length);
+    // Counters of ids freed by this change are logged (undone, the removed frontend's come back);
+    // the others belong to no frontend before or after a rollback: reset without reading them first.
+    for (const [ids, write] of [[w.stats.filter((id) => w.freed.has(id)), 'updateBatch'], [w.stats.filter((id) => !w.freed.has(id)), 'resetBatch']] as const) {
+      if (!ids.length) continue;
+      const keys = packed(ids.map(u32Key), 4);
+      for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx[write](map, keys, Buffer.alloc(map.valueSize * ids.length), ids.length);
     }
     tx.insertBatch(m.sl_services, w.newServices.keys, w.newServices.values, w.newServices.count);
     if (w.services.count) tx.updateBatch(m.sl_services, w.services.keys, w.services.values, w.services.count);
@@ -521,6 +524,8 @@ interface Writes {
   backends: PackedEntries;
   /** Service ids of new frontends: their counters start from zero. */
   stats: number[];
+  /** Service ids this change's removals gave up (a new frontend may take one). */
+  freed: Set<number>;
   /** Entries of frontends the view does not hold; and of frontends it does. */
   newServices: PackedEntries;
   services: PackedEntries;

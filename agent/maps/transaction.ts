@@ -69,6 +69,16 @@ export class MapTransaction {
     this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
   }
 
+  /**
+   * Overwrite array entries nothing reads while they hold what they hold (the counters of service
+   * ids no frontend has): not logged, so no lookup per key; a rollback leaves the new values, which
+   * are what the next frontend to take such an id writes anyway.
+   */
+  resetBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number): void {
+    if (!count) return;
+    this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
+  }
+
   deleteBatch(map: BpfMap, keys: Buffer, count: number): void {
     this.#recordBatch(map, keys, count);
     this.#run(map, 'batch delete', () => map.deleteBatch(keys, count));
