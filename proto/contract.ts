@@ -4,6 +4,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { sluice } from './gen/state.js';
 import { familyOf, type Family } from '../common/ip.ts';
+import { plainStateUpdate } from './plain-decode.ts';
 import { plainService } from './plain-service.ts';
 
 export const pb = sluice.v1;
@@ -40,6 +41,14 @@ export function toService(o: ServiceJson): Service {
 
 export function toStateUpdate(m: sluice.v1.StateUpdate): StateUpdate {
   return pb.StateUpdate.toObject(m, PLAIN) as StateUpdate;
+}
+
+/**
+ * An encoded StateUpdate in plain form: toStateUpdate(StateUpdate.decode(b)), decoded in one pass
+ * (proto/plain-decode.ts) unless the bytes need protobufjs (which then decodes them, or throws).
+ */
+export function decodeStateUpdate(b: Uint8Array): StateUpdate {
+  return plainStateUpdate(b) ?? toStateUpdate(pb.StateUpdate.decode(b));
 }
 
 /** sluice.v1.IPFamily: UNSPECIFIED (0, the address tells), IPV4 (4), IPV6 (6). */
