@@ -1,3 +1,5 @@
+import path from 'node:path';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { decodeStateUpdate, pb, toStateUpdate, type StateUpdateMsg } from '../../proto/contract.ts';
 import { plainStateUpdate } from '../../proto/plain-decode.ts';
@@ -34,7 +36,30 @@ const tag = (field: number, wireType: number) => varint((field << 3) | wireType)
 /** A length-delimited field: tag, length, bytes. */
 const ld = (field: number, bytes: ArrayLike<number>) => cat(tag(field, 2), varint(bytes.length), bytes);
 
+const REPO = new URL('../..', import.meta.url).pathname;
+
 describe('decodeStateUpdate (one-pass plain decode)', () => {
+  it('decodes every field of the .proto (a field it does not know would be skipped as unknown)', () => {
+    const root = protobuf.loadSync(path.join(REPO, 'proto/sluice/v1/state.proto'));
+    const fill = (type: string): Record<string, unknown> => {
+      const o: Record<string, unknown> = {};
+      for (const f of root.lookupType(type).fieldsArray) {
+        f.resolve();
+        const v = f.resolvedType instanceof protobuf.Type ? fill(f.resolvedType.fullName.slice(1))
+          : f.type === 'string' ? 'x' : f.type === 'bool' ? true : f.type === 'uint32' || f.type === 'uint64' ? 7 : f.type === 'IPFamily' ? 6 : undefined;
+        if (v === undefined) throw new Error(`field ${type}.${f.name} of type ${f.type}: teach this test and proto/plain-decode.ts about it`);
+        o[f.name] = f.repeated ? [v, v] : v;
+      }
+      return o;
+    };
+    const bytes = encode(fill('sluice.v1.StateUpdate') as StateUpdateMsg);
+    const got = plainStateUpdate(bytes);
+    expect(got).toBeDefined();
+    expect(shape(got)).toEqual(shape(reference(bytes)));
+    // Every field came through with its non-default value.
+    expect(JSON.stringify(got)).not.toMatch(/:""|:false|:0[,}]|:\[\]|:null/);
+  });
+
   it('equals protobufjs decode + toObject on random updates, key order included', () => {
     const rand = rng(0xdec0);
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
