@@ -1,6 +1,7 @@
 // Map writes with an undo log: every write first records what it replaces (the previous value or
 // its absence), and rollback() puts those back in reverse order, so a change that fails in the
-// middle leaves the maps exactly as they were. Reverse order matters for readers: the datapath
+// middle leaves the maps exactly as they were (but for resetBatch's entries, which nothing reads:
+// the counters of service ids no frontend holds). Reverse order matters for readers: the datapath
 // publishes in dependency order (backends, Maglev run, service entry), so undoing backwards
 // unpublishes the service entry before what it referenced changes back.
 import { LibbpfError } from '../bpf/libbpf.ts';
