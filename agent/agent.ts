@@ -1,10 +1,9 @@
 // The node agent as a library: startAgent loads the datapath (adopting pinned maps from an earlier
 // run, so traffic never stops), attaches it to pods' interfaces, and applies the desired services from
 // the control plane (or, standalone, from a state file) to the maps. agent/main.ts is its command line.
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { serveStatus, type StatusServer } from '../common/status-server.ts';
-import { toService, type NodeState, type Service, type ServiceJson } from '../proto/contract.ts';
+import type { NodeState, Service } from '../proto/contract.ts';
 import { InterfaceAttacher } from './attach.ts';
 import { CapacityError, Datapath, type MapSizes } from './datapath.ts';
 import { MapWriteError } from './maps/transaction.ts';
@@ -25,6 +24,7 @@ import { StaleSocketSweeper } from './socket-sweep.ts';
 import { SKIPPED_LISTED, STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
 import type { SkippedService } from './reconciler.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
+import { readStateFile, watchStateFile, type StateFileWatch } from './state-file.ts';
 
 const E2BIG = 7;
 
@@ -286,16 +286,13 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   };
 
-  const watchStateFile = (file: string): void => {
+  let fileWatch: StateFileWatch | undefined;
+  const followStateFile = (file: string): void => {
     let version = 0;
     const load = () => {
       let services: Service[];
       try {
-        const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { services?: ServiceJson[] };
-        if (!Array.isArray(doc.services)) throw new Error('"services" must be an array');
-        services = doc.services.map((s, i) => {
-          try { return toService(s); } catch (e) { throw new Error(`services[${i}]: ${errText(e)}`); }
-        });
+        services = readStateFile(file);
       } catch (e) {
         log.error({ file, err: errText(e) }, 'state file unreadable; previous state kept');
         return;
@@ -303,7 +300,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       apply(++version, true, services, []);
     };
     load();
-    fs.watchFile(file, { interval: 100 }, (cur, prev) => { if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) load(); });
+    fileWatch = watchStateFile(file, load, (e) => log.warn({ file, err: errText(e) }, 'cannot watch the state file\'s directory; polling it every 100 ms'));
   };
 
   const followControlPlane = (targets: string[], tls: ClientTls | undefined): StateStreamClient => {
@@ -386,7 +383,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   }, o.gcIntervalMs);
   gcTimer.unref();
 
-  if ('stateFile' in o.source) watchStateFile(o.source.stateFile);
+  if ('stateFile' in o.source) followStateFile(o.source.stateFile);
   else stream = followControlPlane(o.source.controlPlane, o.source.tls);
   saveStatus();
   log.info({ interfaces: attacher.attached.length }, 'agent ready');
@@ -400,7 +397,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       if (stopped) return;
       stopped = true;
       stream?.close();
-      if ('stateFile' in o.source) fs.unwatchFile(o.source.stateFile);
+      fileWatch?.close();
       attacher.stop();
       clearInterval(gcTimer);
       clearInterval(scanSave);

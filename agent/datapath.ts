@@ -293,8 +293,8 @@ export class Datapath {
     this.#goneUdpBackends = 0;
     try {
       let removed = 0, changed = 0;
-      for (const k of removeKeys) { this.#remove(tx, k); removed++; }
       const w = this.#writes();
+      for (const k of removeKeys) { w.freed.add(this.#frontends.get(k)!.svcId); this.#remove(tx, k); removed++; }
       // IPv4 frontends first: a load from nothing gives them the ids and Maglev runs they would
       // have without any IPv6 frontend (the IPv6 ones take what follows).
       for (const [k, s] of specs) if (!s.vip.includes(':') && this.#program(tx, w, k, s)) changed++;
@@ -388,7 +388,9 @@ export class Datapath {
 
   /** The map writes of a change's programmed frontends, collected to be made a batch per map and step. */
   #writes(): Writes {
-    return { 4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], goneBackends: [], goneRanges: [], vips: [] };
+    return {
+      4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], freed: new Set(), goneBackends: [], goneRanges: [], vips: [],
+    };
   }
 
   /** The maps of @vip's family (an IPv6 address has a colon, an IPv4 one never). */
@@ -413,9 +415,12 @@ export class Datapath {
       tx.insertBatch(f.maps.backends, f.newBackends.keys, f.newBackends.values, f.newBackends.count);
       if (f.backends.count) tx.updateBatch(f.maps.backends, f.backends.keys, f.backends.values, f.backends.count);
     }
-    if (w.stats.length) {
-      const keys = packed(w.stats.map(u32Key), 4);
-      for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx.updateBatch(map, keys, Buffer.alloc(map.valueSize * w.stats.length), w.stats.length);
+    // Counters of ids freed by this change are logged (undone, the removed frontend's come back);
+    // the others belong to no frontend before or after a rollback: reset without reading them first.
+    for (const [ids, write] of [[w.stats.filter((id) => w.freed.has(id)), 'updateBatch'], [w.stats.filter((id) => !w.freed.has(id)), 'resetBatch']] as const) {
+      if (!ids.length) continue;
+      const keys = packed(ids.map(u32Key), 4);
+      for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx[write](map, keys, Buffer.alloc(map.valueSize * ids.length), ids.length);
     }
     for (const f of fams) {
       tx.insertBatch(f.maps.services, f.newServices.keys, f.newServices.values, f.newServices.count);
@@ -608,6 +613,8 @@ interface Writes {
   6: FamilyWrites;
   /** Service ids of new frontends: their counters start from zero. */
   stats: number[];
+  /** Service ids this change's removals gave up (a new frontend may take one). */
+  freed: Set<number>;
   /** What the replaced entries referenced and the new ones do not. */
   goneBackends: Array<{ fam: FamilyMaps; ids: number[]; proto: Proto }>;
   goneRanges: Array<{ fam: FamilyMaps; key: Buffer }>;

@@ -34,28 +34,24 @@ export function maglevSize(backends: number): number {
 /** MurmurHash3 x86 32-bit of a UTF-8 string: stable across nodes, processes and versions. */
 export function murmur3(text: string, seed: number): number {
   // Backend names are ASCII ("ip:port"): their UTF-8 bytes are the char codes, no Buffer needed.
-  let ascii = true;
-  for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
-  return ascii ? murmur3Bytes(text.length, (i) => text.charCodeAt(i), seed) : murmur3Bytes(Buffer.byteLength(text), bufferAt(Buffer.from(text, 'utf8')), seed);
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x80) return murmur3Bytes(Buffer.from(text, 'utf8'), seed);
+  }
+  return murmur3Ascii(text, seed);
 }
 
-const bufferAt = (b: Buffer) => (i: number) => b[i]!;
+const C1 = 0xcc9e2d51, C2 = 0x1b873593;
 
-function murmur3Bytes(len: number, at: (i: number) => number, seed: number): number {
-  let h = seed >>> 0;
-  const c1 = 0xcc9e2d51, c2 = 0x1b873593;
-  const blocks = len & ~3;
-  for (let i = 0; i < blocks; i += 4) {
-    let k = (at(i) | (at(i + 1) << 8) | (at(i + 2) << 16) | (at(i + 3) << 24)) >>> 0;
-    k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2);
-    h ^= k; h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
-  }
-  const rest = len & 3;
-  if (rest) {
-    let k = 0;
-    for (let i = rest - 1; i >= 0; i--) k = (k << 8) | at(blocks + i);
-    k = Math.imul(k, c1); k = (k << 15) | (k >>> 17); k = Math.imul(k, c2); h ^= k;
-  }
+/** One 4-byte block mixed into @h. */
+function mixBlock(h: number, k: number): number {
+  k = Math.imul(k, C1); k = (k << 15) | (k >>> 17); k = Math.imul(k, C2);
+  h ^= k; h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** The tail (1-3 bytes, little-endian in @k) and the finalizer. */
+function finish(h: number, k: number, rest: number, len: number): number {
+  if (rest) { k = Math.imul(k, C1); k = (k << 15) | (k >>> 17); k = Math.imul(k, C2); h ^= k; }
   h ^= len;
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
@@ -63,46 +59,107 @@ function murmur3Bytes(len: number, at: (i: number) => number, seed: number): num
   return h >>> 0;
 }
 
+/** murmur3 of an ASCII string, read by char code (integer arithmetic only, no closure or Buffer). */
+function murmur3Ascii(text: string, seed: number): number {
+  const len = text.length, blocks = len & ~3;
+  let h = seed | 0;
+  for (let i = 0; i < blocks; i += 4) {
+    h = mixBlock(h, text.charCodeAt(i) | (text.charCodeAt(i + 1) << 8) | (text.charCodeAt(i + 2) << 16) | (text.charCodeAt(i + 3) << 24));
+  }
+  let k = 0;
+  for (let i = len - 1; i >= blocks; i--) k = (k << 8) | text.charCodeAt(i);
+  return finish(h, k, len & 3, len);
+}
+
+function murmur3Bytes(b: Buffer, seed: number): number {
+  const len = b.length, blocks = len & ~3;
+  let h = seed | 0;
+  for (let i = 0; i < blocks; i += 4) h = mixBlock(h, b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+  let k = 0;
+  for (let i = len - 1; i >= blocks; i--) k = (k << 8) | b[i]!;
+  return finish(h, k, len & 3, len);
+}
+
+// Scratch for fillMaglev, grown as needed and reused (a load from nothing builds 10,000 tables):
+// per-slot "taken" flags, and per-backend rank order, next candidate, skip and value.
+let taken = new Uint8Array(0);
+let order = new Int32Array(0), pos = new Int32Array(0), skip = new Int32Array(0), value = new Int32Array(0);
+
+function grow(size: number, n: number): void {
+  if (taken.length < size) taken = new Uint8Array(size);
+  if (order.length < n) {
+    const m = Math.max(n, 2 * order.length, 16);
+    order = new Int32Array(m); pos = new Int32Array(m); skip = new Int32Array(m); value = new Int32Array(m);
+  }
+}
+
+/** order[0..n) = 0..n-1 sorted by name (UTF-16 code unit order, as `<` compares). */
+function rank(names: readonly string[], n: number): void {
+  if (n > 32) {
+    const o = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+    for (let i = 0; i < n; i++) order[i] = o[i]!;
+    return;
+  }
+  // Insertion sort: a service's few backends, without allocating.
+  for (let i = 0; i < n; i++) {
+    const name = names[i]!;
+    let j = i;
+    while (j > 0 && names[order[j - 1]!]! > name) { order[j] = order[j - 1]!; j--; }
+    order[j] = i;
+  }
+}
+
 /**
- * Build a lookup table of `size` slots (a prime) over `names`; each slot holds an index into
- * `names` as given. The names are ranked in sorted order so the caller's order does not matter.
+ * Maglev's population (the paper's Pseudocode 1) over `names`, written into `out` from `base`:
+ * slot i gets `ids[k]` (or k without ids) for the backend names[k] the table assigns it. The names
+ * are ranked in sorted order, so the caller's order does not matter. No names: nothing is written.
  */
-export function buildMaglev(names: readonly string[], size: number): Int32Array {
-  const table = new Int32Array(size).fill(-1);
+export function fillMaglev(names: readonly string[], size: number, out: Int32Array | Uint32Array, base: number, ids?: ArrayLike<number>): void {
   const n = names.length;
-  if (n === 0) return table;
-  const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  if (n === 0) return;
+  grow(size, n);
+  rank(names, n);
+  const t = taken, p = pos, sk = skip, v = value;
+  t.fill(0, 0, size);
   // Backend r's permutation is (offset + j * skip) mod size for j = 0, 1, ...: `pos` holds its
   // next candidate, stepped by one addition (no multiply or modulo in the hot loop).
-  const skip = new Int32Array(n), pos = new Int32Array(n);
   for (let r = 0; r < n; r++) {
-    const name = names[order[r]!]!;
-    pos[r] = murmur3(name, 0x5a17) % size;
-    skip[r] = (murmur3(name, 0xc0ffee) % (size - 1)) + 1;
+    const k = order[r]!, name = names[k]!;
+    p[r] = murmur3(name, 0x5a17) % size;
+    sk[r] = (murmur3(name, 0xc0ffee) % (size - 1)) + 1;
+    v[r] = ids ? ids[k]! : k;
   }
   let filled = 0;
   for (;;) {
     for (let r = 0; r < n; r++) {
-      // Walk backend r's permutation to its next free slot.
-      const step = skip[r]!;
-      let c = pos[r]!;
-      while (table[c]! >= 0) {
-        c += step;
-        if (c >= size) c -= size;
-      }
-      table[c] = order[r]!;
-      c += step;
-      pos[r] = c >= size ? c - size : c;
-      if (++filled === size) return table;
+      // Walk backend r's permutation to its next free slot. The wrap is branch-free: c + step - size
+      // is negative exactly when c + step did not reach size (a random branch, mispredicted half the time).
+      const step = sk[r]! - size;
+      let c = p[r]!;
+      while (t[c] !== 0) { c += step; c += (c >> 31) & size; }
+      t[c] = 1;
+      out[base + c] = v[r]!;
+      c += step; c += (c >> 31) & size;
+      p[r] = c;
+      if (++filled === size) return;
     }
   }
 }
 
 /**
+ * Build a lookup table of `size` slots (a prime) over `names`; each slot holds an index into
+ * `names` as given (-1 everywhere when there are none).
+ */
+export function buildMaglev(names: readonly string[], size: number): Int32Array {
+  const table = new Int32Array(size).fill(-1);
+  fillMaglev(names, size, table, 0);
+  return table;
+}
+
+/**
  * buildMaglev(names, size) written straight into `out` from `base` as `ids[index]` (the mmapped
- * sl_maglev slots hold backend ids), without an intermediate table of ids.
+ * sl_maglev slots hold backend ids), without an intermediate table of indices.
  */
 export function writeMaglev(names: readonly string[], size: number, ids: ArrayLike<number>, out: Uint32Array, base: number): void {
-  const table = buildMaglev(names, size);
-  for (let i = 0; i < size; i++) out[base + i] = ids[table[i]!]!;
+  fillMaglev(names, size, out, base, ids);
 }

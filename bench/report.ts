@@ -129,7 +129,7 @@ export function markdown(r: Results): string {
   }
   L.push('', 'Each row times a change from its start to the first new connection the probe (bench/crr.c watch) sees answered by the new endpoint. ' +
     'Sluice via control plane: the fake Kubernetes API server emits the MODIFIED EndpointSlice watch event -> control plane informers -> store -> gRPC delta of that one service -> agent applyDelta -> maps. ' +
-    'Standalone state-file mode: the state file is replaced and the agent re-reads and re-applies every service (up to 100 ms poll included). ' +
+    'Standalone state-file mode: the state file is replaced and the agent re-reads and re-applies every service (the agent notices the new file through inotify). ' +
     `iptables / nftables: kube-proxy's partial-sync commands (see each row's note in latest.json; nft: ${m.nft ?? '?'}), started -> used. ` +
     'Every contender first makes unmeasured warm-up changes.');
   L.push('');

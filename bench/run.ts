@@ -162,7 +162,7 @@ class Agent {
     await this.sim.kill('SIGKILL');
   }
 
-  /** Replace the state file atomically (the agent polls it every 100 ms). */
+  /** Replace the state file atomically (the agent sees it through inotify; its 100 ms poll is the fallback). */
   write(text: string): void {
     const tmp = `${this.stateFile}.tmp`;
     fs.writeFileSync(tmp, text);
@@ -597,7 +597,7 @@ async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, ser
   }
   const notes: Partial<Record<Name, string>> = {
     direct: '',
-    sluice: `standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s 100 ms state-file poll and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes). After ${WARMUP_CHANGES} unmeasured warm-up changes, as for every contender`,
+    sluice: `standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s noticing the new file (inotify) and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes). After ${WARMUP_CHANGES} unmeasured warm-up changes, as for every contender`,
     iptables: `iptables-restore --noflush as kube-proxy's partial sync writes it (the top-level chains in full, KUBE-SERVICES listing every service port; the changed service's chains; the old endpoint chain flushed and deleted) started -> first new connection answered by the new endpoint. command_ms: the iptables-restore process wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
     nftables: `${nftVersion()}: first, in a transaction of its own, deleting the endpoint chain the previous change flushed (kube-proxy deletes stale chains at the start of a later sync, at least 1 s after), then nft -f of the changed service's chains with the old endpoint chain flushed, started -> first new connection answered by the new endpoint. command_ms: both nft processes' wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
   };
@@ -891,7 +891,7 @@ async function main(): Promise<void> {
       if (order.length) log(`  round ${r + 1}: ${order.map((c) => `${c.name} ${prog.get(c.name)!.at(-1)!.toFixed(0)} ms`).join(', ')}`);
     }
     const progNotes: Record<string, string> = {
-      sluice: `agent running with no services; state file with ${n + 1} services replaced -> agent logs "applied" (includes up to 100 ms state-file poll, JSON parse, Maglev tables, map writes). agent_ms: the agent's own apply time. Control plane figures: sync.controlplane`,
+      sluice: `agent running with no services; state file with ${n + 1} services replaced -> agent logs "applied" (includes the agent noticing the new file through inotify, JSON parse, Maglev tables, map writes). agent_ms: the agent's own apply time. Control plane figures: sync.controlplane`,
       iptables: `iptables-restore of kube-proxy's full nat table (${n + 1} services) into an empty table: process wall time`,
       nftables: `nft -f (${nftVersion()}) of kube-proxy's nftables table (${n + 1} services) into an empty ruleset: process wall time`,
     };

@@ -4,6 +4,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { sluice } from './gen/state.js';
 import { familyOf, type Family } from '../common/ip.ts';
+import { plainStateUpdate } from './plain-decode.ts';
+import { plainService } from './plain-service.ts';
 
 export const pb = sluice.v1;
 export type AgentMessageMsg = sluice.v1.AgentMessage.$Properties;
@@ -29,13 +31,24 @@ export type ServiceJson = sluice.v1.Service.$Properties;
 
 const PLAIN: { defaults: true; arrays: true } = { defaults: true, arrays: true };
 
-/** Every field present (defaults filled in) and every value of its declared type; throws on a wrong shape. */
+/**
+ * Every field present (defaults filled in) and every value of its declared type; throws on a wrong
+ * shape. In one pass when every field already has its type (proto/plain-service.ts), else protobufjs'.
+ */
 export function toService(o: ServiceJson): Service {
-  return pb.Service.toObject(pb.Service.fromObject(o), PLAIN) as Service;
+  return plainService(o) ?? pb.Service.toObject(pb.Service.fromObject(o), PLAIN) as Service;
 }
 
 export function toStateUpdate(m: sluice.v1.StateUpdate): StateUpdate {
   return pb.StateUpdate.toObject(m, PLAIN) as StateUpdate;
+}
+
+/**
+ * An encoded StateUpdate in plain form: toStateUpdate(StateUpdate.decode(b)), decoded in one pass
+ * (proto/plain-decode.ts) unless the bytes need protobufjs (which then decodes them, or throws).
+ */
+export function decodeStateUpdate(b: Uint8Array): StateUpdate {
+  return plainStateUpdate(b) ?? toStateUpdate(pb.StateUpdate.decode(b));
 }
 
 /** sluice.v1.IPFamily: UNSPECIFIED (0, the address tells), IPV4 (4), IPV6 (6). */

@@ -1,6 +1,7 @@
 // Map writes with an undo log: every write first records what it replaces (the previous value or
 // its absence), and rollback() puts those back in reverse order, so a change that fails in the
-// middle leaves the maps exactly as they were. Reverse order matters for readers: the datapath
+// middle leaves the maps exactly as they were (but for resetBatch's entries, which nothing reads:
+// the counters of service ids no frontend holds). Reverse order matters for readers: the datapath
 // publishes in dependency order (backends, Maglev run, service entry), so undoing backwards
 // unpublishes the service entry before what it referenced changes back.
 import { LibbpfError } from '../bpf/libbpf.ts';
@@ -66,6 +67,16 @@ export class MapTransaction {
   insertBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number): void {
     if (!count) return;
     this.#log.push({ map, inserted: Buffer.from(keys.subarray(0, count * map.keySize)), count });
+    this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
+  }
+
+  /**
+   * Overwrite array entries nothing reads while they hold what they hold (the counters of service
+   * ids no frontend has): not logged, so no lookup per key; a rollback leaves the new values, which
+   * are what the next frontend to take such an id writes anyway.
+   */
+  resetBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number): void {
+    if (!count) return;
     this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
   }
 

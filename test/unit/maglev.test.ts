@@ -1,5 +1,6 @@
+import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildMaglev, maglevSize, murmur3, MAGLEV_MAX_SIZE } from '../../agent/maglev.ts';
+import { buildMaglev, maglevSize, murmur3, writeMaglev, MAGLEV_MAX_SIZE } from '../../agent/maglev.ts';
 
 const names = (n: number, prefix = '10.244.1.') => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}:8080`);
 
@@ -8,6 +9,57 @@ function slotsPerBackend(table: Int32Array, n: number): number[] {
   for (const i of table) counts[i]!++;
   return counts;
 }
+
+/**
+ * The population as first written (the paper's Pseudocode 1, modulo arithmetic, the hash over a
+ * Buffer of the name's UTF-8): the reference the optimised builder must equal slot for slot, since
+ * every node and every agent version must build the same table from the same backends.
+ */
+function referenceMaglev(names: readonly string[], size: number): Int32Array {
+  const hash = (text: string, seed: number): number => {
+    const b = Buffer.from(text, 'utf8');
+    let h = seed >>> 0;
+    const blocks = b.length & ~3;
+    const mix = (k: number) => { k = Math.imul(k, 0xcc9e2d51); k = (k << 15) | (k >>> 17); return Math.imul(k, 0x1b873593); };
+    for (let i = 0; i < blocks; i += 4) {
+      h ^= mix(b.readUInt32LE(i));
+      h = (h << 13) | (h >>> 19); h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
+    }
+    let k = 0;
+    for (let i = b.length - 1; i >= blocks; i--) k = (k << 8) | b[i]!;
+    if (b.length & 3) h ^= mix(k);
+    h ^= b.length;
+    h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+    return h >>> 0;
+  };
+  const table = new Int32Array(size).fill(-1);
+  if (!names.length) return table;
+  const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  const offset = order.map((i) => hash(names[i]!, 0x5a17) % size);
+  const skip = order.map((i) => (hash(names[i]!, 0xc0ffee) % (size - 1)) + 1);
+  const next = order.map(() => 0);
+  for (let filled = 0; ;) {
+    for (let r = 0; r < order.length; r++) {
+      let c = (offset[r]! + next[r]! * skip[r]!) % size;
+      while (table[c]! >= 0) { next[r]!++; c = (offset[r]! + next[r]! * skip[r]!) % size; }
+      table[c] = order[r]!;
+      next[r]!++;
+      if (++filled === size) return table;
+    }
+  }
+}
+
+/** A seeded generator (mulberry32), so a failure names inputs that can be rebuilt. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const isPrime = (m: number) => { for (let d = 2; d * d <= m; d++) if (m % d === 0) return false; return m > 1; };
 
 describe('maglev', () => {
   it('sizes tables at the smallest prime of 100 slots per backend or more', () => {
@@ -70,5 +122,44 @@ describe('maglev', () => {
       expect(moved / m, `n=${n}`).toBeLessThanOrEqual(1 / n + 0.06);
       expect(movedOff / m, `n=${n}: slots of surviving backends that moved`).toBeLessThanOrEqual(0.06);
     }
+  });
+
+  it('builds the same tables as the reference population on random inputs', () => {
+    const rand = rng(0x51ce);
+    const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const nameOf = () => {
+      const kind = rand();
+      const port = 1 + Math.floor(rand() * 65535);
+      if (kind < 0.6) return `10.${Math.floor(rand() * 256)}.${Math.floor(rand() * 256)}.${Math.floor(rand() * 256)}:${port}`;
+      if (kind < 0.8) return `[fd00::${Math.floor(rand() * 65536).toString(16)}]:${port}`;
+      if (kind < 0.9) return `pod-${'é☃𝄞'.slice(0, 1 + Math.floor(rand() * 3))}-${Math.floor(rand() * 1e6)}`;
+      return 'x'.repeat(Math.floor(rand() * 9));
+    };
+    for (let round = 0; round < 300; round++) {
+      const n = round < 200 ? 1 + Math.floor(rand() * 40) : 1 + Math.floor(rand() * 700);
+      const set = new Set<string>();
+      while (set.size < n) set.add(nameOf());
+      const names = [...set];
+      // The agent's sizes, and other primes (a table kept at its old size after backends went).
+      let size = maglevSize(n);
+      if (rand() < 0.3) { size = pick([2, 3, 5, 7, 11, 101, 211, 1009, 2003]); while (size < n) size = size * 2 + 1; while (!isPrime(size)) size++; }
+      const want = referenceMaglev(names, size);
+      expect(Buffer.from(buildMaglev(names, size).buffer).equals(Buffer.from(want.buffer)), `round ${round}: ${n} backends, ${size} slots`).toBe(true);
+      // Written as ids into a larger region at an offset: the slots around the run are left alone.
+      const ids = names.map((_, i) => 1000 + i * 7);
+      const out = new Uint32Array(size + 20).fill(0xdeadbeef);
+      writeMaglev(names, size, ids, out, 10);
+      for (let i = 0; i < 10; i++) expect(out[i] === 0xdeadbeef && out[size + 10 + i] === 0xdeadbeef).toBe(true);
+      for (let i = 0; i < size; i++) if (out[10 + i] !== ids[want[i]!]) expect.fail(`round ${round}: slot ${i} holds ${out[10 + i]}, not ${ids[want[i]!]}`);
+    }
+  });
+
+  it('keeps the tables it has always built (nodes of different versions agree)', () => {
+    // Digests of tables built before the population was optimised.
+    const digest = (n: number, m: number) => crypto.createHash('sha256').update(Buffer.from(buildMaglev(names(n), m).buffer)).digest('hex').slice(0, 16);
+    expect(digest(10, 1009)).toBe('aa9aff6826386174');
+    expect(digest(3, 307)).toBe('50426eca6da72e39');
+    expect(digest(100, 10007)).toBe('06a7c09b3d12ee96');
+    expect(Array.from(buildMaglev(names(10), 1009).slice(0, 12))).toEqual([5, 4, 4, 4, 3, 9, 9, 6, 2, 5, 8, 5]);
   });
 });

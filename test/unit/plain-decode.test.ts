@@ -1,0 +1,125 @@
+import path from 'node:path';
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { decodeStateUpdate, pb, toStateUpdate, type StateUpdateMsg } from '../../proto/contract.ts';
+import { plainStateUpdate } from '../../proto/plain-decode.ts';
+
+/** protobufjs' decode then toObject: what decodeStateUpdate must return. */
+const reference = (b: Uint8Array) => toStateUpdate(pb.StateUpdate.decode(b));
+
+/** Keys in order, recursively. */
+function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(shape);
+  if (v && typeof v === 'object') return Object.entries(v).map(([k, x]) => [k, shape(x)]);
+  return v;
+}
+
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const encode = (m: StateUpdateMsg) => pb.StateUpdate.encode(m).finish();
+const cat = (...parts: ArrayLike<number>[]) => Uint8Array.from(parts.flatMap((p) => Array.from(p)));
+/** A varint's bytes. */
+function varint(v: number): number[] {
+  const out: number[] = [];
+  for (; v >= 0x80; v >>>= 7) out.push((v & 0x7f) | 0x80);
+  out.push(v);
+  return out;
+}
+const tag = (field: number, wireType: number) => varint((field << 3) | wireType);
+/** A length-delimited field: tag, length, bytes. */
+const ld = (field: number, bytes: ArrayLike<number>) => cat(tag(field, 2), varint(bytes.length), bytes);
+
+const REPO = new URL('../..', import.meta.url).pathname;
+
+describe('decodeStateUpdate (one-pass plain decode)', () => {
+  it('decodes every field of the .proto (a field it does not know would be skipped as unknown)', () => {
+    const root = protobuf.loadSync(path.join(REPO, 'proto/sluice/v1/state.proto'));
+    const fill = (type: string): Record<string, unknown> => {
+      const o: Record<string, unknown> = {};
+      for (const f of root.lookupType(type).fieldsArray) {
+        f.resolve();
+        const v = f.resolvedType instanceof protobuf.Type ? fill(f.resolvedType.fullName.slice(1))
+          : f.type === 'string' ? 'x' : f.type === 'bool' ? true : f.type === 'uint32' || f.type === 'uint64' ? 7 : f.type === 'IPFamily' ? 6 : undefined;
+        if (v === undefined) throw new Error(`field ${type}.${f.name} of type ${f.type}: teach this test and proto/plain-decode.ts about it`);
+        o[f.name] = f.repeated ? [v, v] : v;
+      }
+      return o;
+    };
+    const bytes = encode(fill('sluice.v1.StateUpdate') as StateUpdateMsg);
+    const got = plainStateUpdate(bytes);
+    expect(got).toBeDefined();
+    expect(shape(got)).toEqual(shape(reference(bytes)));
+    // Every field came through with its non-default value.
+    expect(JSON.stringify(got)).not.toMatch(/:""|:false|:0[,}]|:\[\]|:null/);
+  });
+
+  it('equals protobufjs decode + toObject on random updates, key order included', () => {
+    const rand = rng(0xdec0);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const s = () => pick(['', 'a', 'web', '10.0.0.1', 'fd00::1', 'Pod/default/wéb-1']);
+    const b = () => rand() < 0.5;
+    const n = () => pick([0, 1, 80, 65535, 2 ** 32 - 1]);
+    const list = <T,>(f: () => T, max: number) => Array.from({ length: Math.floor(rand() * (max + 1)) }, f);
+    const ep = () => ({
+      ip: s(), port: n(), ready: b(), serving: b(), terminating: b(), nodeName: s(), targetRef: s(),
+      internal: b(), external: b(), cluster: b(), family: pick([0, 4, 6, 5]),
+    });
+    const port = () => ({ name: s(), protocol: pick(['TCP', 'UDP', '']), port: n(), nodePort: n(), endpoints: list(ep, 5) });
+    const svc = () => ({
+      namespace: s(), name: s(), type: s(), clusterIps: list(s, 2), ports: list(port, 3), affinityClientIp: b(),
+      affinityTimeoutSeconds: n(), internalTrafficLocal: b(), externalTrafficLocal: b(), externalIps: list(s, 2),
+      loadBalancerIps: list(s, 2), loadBalancerSourceRanges: list(s, 2), healthCheckNodePort: n(),
+      lastChangeTriggerTime: s(), ipFamilies: list(() => pick([0, 4, 6]), 2), ipFamilyPolicy: s(),
+    });
+    for (let i = 0; i < 500; i++) {
+      const m: StateUpdateMsg = {
+        version: pick([0, 1, 2 ** 31, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]), nonce: s(), snapshot: b(), upserts: list(svc, 4),
+        removals: list(s, 3), serverId: s(), ...(rand() < 0.7 ? { node: { known: b(), deleting: b(), reason: s() } } : {}),
+      };
+      const bytes = encode(m);
+      const got = plainStateUpdate(bytes);
+      expect(got, `update ${i} takes the one-pass path`).toBeDefined();
+      expect(shape(got), `update ${i}`).toEqual(shape(reference(bytes)));
+    }
+  });
+
+  it('reads unpacked repeated enums, skips unknown fields and fields of another wire type, merges a repeated node', () => {
+    // Service: name "a", ip_families 4 and 6 one per tag (field 15, varint), an unknown varint field 40.
+    const service = cat(ld(2, [0x61]), tag(15, 0), [4], tag(15, 0), [6], tag(40, 0), [1]);
+    const bytes = cat(
+      ld(4, service),
+      tag(2, 0), [5], // nonce (a string) sent as a varint: skipped as unknown
+      ld(7, cat(tag(1, 0), [1])), ld(7, cat(tag(2, 0), [1])), // node: known, then deleting, merged
+      tag(1, 0), [9], // version
+      tag(99, 0), [7], // unknown varint field 99
+      ld(100, [1, 2, 3]), // unknown length-delimited field 100
+    );
+    const got = plainStateUpdate(bytes);
+    expect(got).toBeDefined();
+    expect(shape(got)).toEqual(shape(reference(bytes)));
+    expect(got!.upserts[0]!.ipFamilies).toEqual([4, 6]);
+    expect(got!.node).toEqual({ known: true, deleting: true, reason: '' });
+    expect(got!.nonce).toBe('');
+    expect(got!.version).toBe(9);
+  });
+
+  it('leaves bytes it cannot read to protobufjs, which decodes them or throws its own error', () => {
+    const whole = encode({ version: 3, upserts: [{ name: 'a', ports: [{ port: 80, endpoints: [{ ip: '10.0.0.1' }] }] }] });
+    const truncated = whole.subarray(0, whole.length - 3);
+    expect(plainStateUpdate(truncated)).toBeUndefined();
+    expect(() => reference(truncated)).toThrow();
+    expect(() => decodeStateUpdate(truncated)).toThrow();
+    // A group (wire type 3 .. 4) of an unknown field: protobufjs skips it, so does decodeStateUpdate.
+    const group = cat(tag(50, 3), tag(1, 0), [7], tag(50, 4), whole);
+    expect(plainStateUpdate(group)).toBeUndefined();
+    expect(shape(decodeStateUpdate(group))).toEqual(shape(reference(group)));
+    expect(decodeStateUpdate(group).upserts[0]!.ports[0]!.endpoints[0]!.ip).toBe('10.0.0.1');
+  });
+});
