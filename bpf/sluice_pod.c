@@ -149,7 +149,7 @@ static __noinline int pod6_forward(struct __sk_buff *skb, const struct flow6 *f,
 
 	if (ip6_eq(n->daddr, f->saddr))
 		return pod6_bounce(skb, f, n);
-	r = fib6_next_hop(skb, skb->ifindex, f, n, &fib);
+	r = fib6_next_hop_skb(skb, f, n, &fib);
 	if (r == FIB_TOO_BIG && flow6_has_l4(f)) {
 		rc = icmp6_send_skb(skb, f, ICMP6_PKT_TOOBIG, 0, fib.mtu_result);
 		return rc < 0 ? TC_ACT_SHOT : rc;
