@@ -149,7 +149,7 @@ static __noinline int pod6_forward(struct __sk_buff *skb, const struct flow6 *f,
 
 	if (ip6_eq(n->daddr, f->saddr))
 		return pod6_bounce(skb, f, n);
-	r = fib6_next_hop(skb, skb->ifindex, f, n, &fib);
+	r = fib6_next_hop_skb(skb, f, n, &fib);
 	if (r == FIB_TOO_BIG && flow6_has_l4(f)) {
 		rc = icmp6_send_skb(skb, f, ICMP6_PKT_TOOBIG, 0, fib.mtu_result);
 		return rc < 0 ? TC_ACT_SHOT : rc;
@@ -263,8 +263,11 @@ int sl_to_pod6(struct __sk_buff *skb)
 }
 
 /*
- * The IPv6 programs, by the entry point that hands them a packet. Per object, not pinned: each
- * loaded sluice_pod.o jumps into its own IPv6 programs (libbpf fills the array at load).
+ * The IPv6 programs, by the entry point that hands them a packet. libbpf fills the array when it
+ * loads this object. The agent gives it a pin path (agent/bpf/objects.ts; no pinning attribute here,
+ * so other loaders get an array of their own): the kernel empties a program array whose last
+ * user-space reference goes, which an exiting agent's would be while its programs stay attached;
+ * pinned, the next agent's load reuses it and points the running programs at its IPv6 programs.
  */
 enum pod6_prog {
 	POD6_FROM = 0,

@@ -169,6 +169,11 @@ export class BpfObject {
   }
 
   /** Before load: where the map is pinned (reused if a compatible pin exists, created otherwise). */
+  /** Whether the object declares map @name. */
+  hasMap(name: string): boolean {
+    return !!f.obj_find_map(this.#handle(), name);
+  }
+
   setPinPath(map: string, pinPath: string): void {
     check(`set pin path of ${map}`, f.map_set_pin_path(this.#map(map), pinPath));
   }

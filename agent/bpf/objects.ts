@@ -17,6 +17,15 @@ export function datapathObjects(dir = DEFAULT_BPF_DIR): string[] {
   return DATAPATH_OBJECTS.map((o) => path.join(dir, o));
 }
 
+/**
+ * Tail-call tables (program arrays) of an object: not datapath state, but pinned all the same. The
+ * kernel empties a program array when the last user-space reference to it goes, so an unpinned one
+ * would be emptied when the agent exits, while its attached programs run on (an agent killed or
+ * being upgraded): IPv6 packets would then pass untranslated. Pinned, a newer object reuses the
+ * table, and loading it points the running programs at its own (libbpf fills it).
+ */
+export const PROGRAM_ARRAYS = ['sl_pod6_progs', 'sl_ext6_tc_progs', 'sl_ext6_xdp_progs'] as const;
+
 /** Per-reason counter arrays, sized by their enum: new reasons change max_entries, not the layout. */
 const GROWING_COUNTERS: ReadonlySet<string> = new Set(['sl_drops']);
 
@@ -72,8 +81,10 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
         o.setPinPath(m, pin);
       }
     }
+    for (const m of PROGRAM_ARRAYS) for (const o of objs) if (o.hasMap(m)) o.setPinPath(m, path.join(pinDir, m));
     for (const o of objs) load(o, adopted, pinDir);
     for (const m of L.PINNED_MAP_NAMES) fs.chmodSync(path.join(pinDir, m), 0o600);
+    for (const m of PROGRAM_ARRAYS) if (fs.existsSync(path.join(pinDir, m))) fs.chmodSync(path.join(pinDir, m), 0o600);
 
     const programs: Record<string, number> = {};
     for (const o of objs) {
@@ -93,7 +104,7 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
   } catch (e) {
     close();
     // Pins this call created (an object loaded before another failed) would be adopted next time.
-    if (!adopted) for (const m of L.PINNED_MAP_NAMES) fs.rmSync(path.join(pinDir, m), { force: true });
+    if (!adopted) for (const m of [...L.PINNED_MAP_NAMES, ...PROGRAM_ARRAYS]) fs.rmSync(path.join(pinDir, m), { force: true });
     throw e;
   }
 }

@@ -33,6 +33,30 @@ static __always_inline enum fib_result fib6_next_hop(void *ctx, __u32 ifindex, c
 	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? FIB_TOO_BIG : FIB_NONE;
 }
 
+/*
+ * fib6_next_hop() for an skb about to be redirected. Without a resolved neighbour the lookup stops
+ * before its MTU check, and bpf_redirect_neigh() would hand the egress device a packet it drops as
+ * too big, silently (the first datagram to a pod not yet in the neighbour table): then the lookup is
+ * made again with the packet's length, which checks the MTU first. A GSO packet is left to the
+ * device, which segments it.
+ */
+static __always_inline enum fib_result fib6_next_hop_skb(struct __sk_buff *skb, const struct flow6 *f,
+							 const struct nat_tuple6 *n, struct bpf_fib_lookup *fib)
+{
+	enum fib_result r = fib6_next_hop(skb, skb->ifindex, f, n, fib);
+
+	if (r != FIB_NEED_NEIGH || skb->gso_size || skb->len <= sizeof(struct ethhdr))
+		return r;
+	fib->tot_len = skb->len - sizeof(struct ethhdr);
+	fib->ifindex = skb->ifindex;
+	if (bpf_fib_lookup(skb, fib, sizeof(*fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		count(SL_CNT_EXT_FIB_FAIL);
+		return FIB_TOO_BIG;	/* fib->mtu_result: the route's MTU */
+	}
+	/* Fits: the first lookup's result stands (tot_len shares its field with mtu_result). */
+	return fib6_next_hop(skb, skb->ifindex, f, n, fib);
+}
+
 /* fib_send_skb() after the lookup for @skb of @f, already rewritten to @n. */
 static __always_inline int fib6_redirect_skb(struct __sk_buff *skb, const struct flow6 *f, const struct nat_tuple6 *n)
 {

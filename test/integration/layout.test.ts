@@ -39,7 +39,7 @@ function enumsOf(types: Map<number, BtfType>): Record<string, Record<string, num
     .map((t) => [t.name!, Object.fromEntries(t.values!.map((v) => [v.name, v.val]))]));
 }
 
-/** BPF_MAP_TYPE_PROG_ARRAY: an object's own tail-call table (sluice_pod.c's IPv6 programs), never pinned. */
+/** BPF_MAP_TYPE_PROG_ARRAY: an object's own tail-call table (the IPv6 halves), pinned apart (agent/bpf/objects.ts PROGRAM_ARRAYS). */
 const PROG_ARRAY = 3;
 
 /**
