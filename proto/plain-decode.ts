@@ -7,7 +7,7 @@
 // error. test/unit/plain-decode.test.ts holds the two equal, key order included.
 import $protobuf from 'protobufjs/minimal.js';
 import './gen/state.js'; // its configure(): uint64 read as numbers
-import type { Endpoint, NodeState, Service, ServicePort, StateUpdate } from './contract.ts';
+import type { Endpoint, NodeState, Service, ServicePort, StateUpdate } from './types.ts';
 
 type Reader = $protobuf.Reader;
 

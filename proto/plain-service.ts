@@ -6,7 +6,7 @@
 // included (repeated fields first, then the others in field order, as its toObject writes them);
 // test/unit/plain-service.test.ts holds the two to that on random inputs and checks every field of
 // the .proto is handled here.
-import type { Endpoint, Service, ServiceJson, ServicePort } from './contract.ts';
+import type { Endpoint, Service, ServiceJson, ServicePort } from './types.ts';
 
 /** A value no protobufjs conversion changes, so the fast path may take it (else `undefined`: not plain). */
 const str = (v: unknown): string | undefined => (v == null ? '' : typeof v === 'string' ? v : undefined);
