@@ -123,18 +123,27 @@ static __always_inline enum lb_verdict lb_when_empty(const struct sl_svc_value *
 	return LB_REJECT;
 }
 
-/* The backend id in @f's slot of @svc's Maglev run; 0 when there is none. */
-static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const struct flow *f)
+/*
+ * The backend id in slot @hash (mod M) of @svc's Maglev run in sl_maglev, which both families
+ * share; 0 when there is none.
+ */
+static __always_inline __u32 maglev_slot_id(const struct sl_svc_value *svc, __u32 hash)
 {
 	__u32 size = svc->maglev_size, slot, chunk;
 	struct sl_maglev_chunk *c;
 
 	if (!size)
 		return 0;
-	slot = svc->maglev_base + hash_flow(f) % size;
+	slot = svc->maglev_base + hash % size;
 	chunk = slot / SL_MAGLEV_CHUNK;
 	c = bpf_map_lookup_elem(&sl_maglev, &chunk);
 	return c ? c->id[slot & (SL_MAGLEV_CHUNK - 1)] : 0;
+}
+
+/* The backend id in @f's slot of @svc's Maglev run; 0 when there is none. */
+static __always_inline __u32 maglev_pick(const struct sl_svc_value *svc, const struct flow *f)
+{
+	return svc->maglev_size ? maglev_slot_id(svc, hash_flow(f)) : 0;
 }
 
 /* @f's client as the affinity map names it: by its IPv4 address (pad and unused bytes zero). */

@@ -129,15 +129,7 @@ static __always_inline enum lb_verdict lb6_when_empty(const struct sl_svc_value 
 /* The backend id in @f's slot of @svc's Maglev run (the shared sl_maglev); 0 when there is none. */
 static __always_inline __u32 maglev_pick6(const struct sl_svc_value *svc, const struct flow6 *f)
 {
-	__u32 size = svc->maglev_size, slot, chunk;
-	struct sl_maglev_chunk *c;
-
-	if (!size)
-		return 0;
-	slot = svc->maglev_base + hash_flow6(f) % size;
-	chunk = slot / SL_MAGLEV_CHUNK;
-	c = bpf_map_lookup_elem(&sl_maglev, &chunk);
-	return c ? c->id[slot & (SL_MAGLEV_CHUNK - 1)] : 0;
+	return svc->maglev_size ? maglev_slot_id(svc, hash_flow6(f)) : 0;
 }
 
 /* @f's client as the affinity map names it: its IPv6 address, a /128 (kube-proxy's ip6tables recent match). */
