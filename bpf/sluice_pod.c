@@ -27,6 +27,7 @@
  * Reverse NAT runs where the reply enters the client pod, so it does not matter whether the
  * backend is on this node or another one. The library is in lib/; docs/datapath.md maps it.
  */
+#include "lib/eth.h"
 #include "lib/fib.h"
 #include "lib/fib6.h"
 #include "lib/lb.h"
@@ -39,17 +40,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Translate @skb to @n and send it back into the pod it came from (hairpin). */
 static __always_inline int pod_bounce(struct __sk_buff *skb, const struct flow *f, const struct nat_tuple *n)
 {
-	struct ethhdr eth;
-	__u8 mac[ETH_ALEN];
-
-	if (nat_skb(skb, f, n) || bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
-		return TC_ACT_SHOT;
-	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
-		return TC_ACT_SHOT;
-	return bpf_redirect(skb->ifindex, 0);
+	return nat_skb(skb, f, n) ? TC_ACT_SHOT : skb_bounce(skb);
 }
 
 /*
@@ -124,17 +115,7 @@ static __always_inline int to_node(const struct flow *f)
 /* Translate @skb to @n and send it back into the pod it came from (pod_bounce(), IPv6). */
 static __always_inline int pod6_bounce(struct __sk_buff *skb, const struct flow6 *f, const struct nat_tuple6 *n)
 {
-	struct ethhdr eth;
-	__u8 mac[ETH_ALEN];
-
-	if (nat6_skb(skb, f, n) || bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
-		return TC_ACT_SHOT;
-	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
-		return TC_ACT_SHOT;
-	return bpf_redirect(skb->ifindex, 0);
+	return nat6_skb(skb, f, n) ? TC_ACT_SHOT : skb_bounce(skb);
 }
 
 /*

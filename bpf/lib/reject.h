@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "counters.h"
+#include "eth.h"
 #include "csum.h"
 #include "parse.h"
 
@@ -41,7 +42,6 @@ static __always_inline int icmp_unreach_skb(struct __sk_buff *skb, const struct 
 {
 	struct icmp_reply r = {};
 	struct ethhdr eth;
-	__u8 mac[ETH_ALEN];
 	__u32 sum;
 
 	if (f->l4_off != sizeof(struct ethhdr) + sizeof(struct iphdr))
@@ -66,9 +66,7 @@ static __always_inline int icmp_unreach_skb(struct __sk_buff *skb, const struct 
 			    sizeof(r) - offsetof(struct icmp_reply, icmp), 0);
 	r.icmp.checksum = csum_fold(sum);
 
-	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	eth_swap(&eth);
 
 	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(r), 0) ||
 	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||

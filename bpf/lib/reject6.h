@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "counters.h"
+#include "eth.h"
 #include "csum.h"
 #include "icmp6.h"
 #include "parse6.h"
@@ -48,7 +49,6 @@ static __always_inline int icmp6_send_skb(struct __sk_buff *skb, const struct fl
 	struct icmp6_err_hdr h = {};
 	__be32 pseudo[2];
 	struct ethhdr eth;
-	__u8 mac[ETH_ALEN];
 	/* 64-bit, so the bound below holds for the register the helper gets (no 32-bit copy). */
 	__u64 qlen = skb->len, plen;
 	__s64 sum;
@@ -82,9 +82,7 @@ static __always_inline int icmp6_send_skb(struct __sk_buff *skb, const struct fl
 		return -1;
 	h.check = csum_fold((__u32)sum);
 
-	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	eth_swap(&eth);
 	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(h) + qlen, 0) ||
 	    bpf_skb_store_bytes(skb, sizeof(eth) + sizeof(h), quote, qlen, 0) ||
 	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
@@ -122,7 +120,6 @@ static __always_inline int tcp6_reset_skb(struct __sk_buff *skb, const struct fl
 {
 	struct tcp6_rst r = {};
 	struct ethhdr eth;
-	__u8 mac[ETH_ALEN];
 	__be32 pseudo[2], seq;
 	__u8 doff;
 	__s64 sum;
@@ -151,9 +148,7 @@ static __always_inline int tcp6_reset_skb(struct __sk_buff *skb, const struct fl
 		return -1;
 	r.check = csum_fold((__u32)sum);
 
-	__builtin_memcpy(mac, eth.h_source, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, eth.h_dest, ETH_ALEN);
-	__builtin_memcpy(eth.h_dest, mac, ETH_ALEN);
+	eth_swap(&eth);
 	if (bpf_skb_change_tail(skb, sizeof(eth) + sizeof(r), 0) ||
 	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) ||
 	    bpf_skb_store_bytes(skb, sizeof(eth), &r, sizeof(r), BPF_F_INVALIDATE_HASH))
