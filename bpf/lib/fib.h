@@ -16,6 +16,18 @@ enum fib_result {
 	FIB_TOO_BIG,		/* an skb larger than the egress MTU (fib->mtu_result; counted as FIB_NONE) */
 };
 
+/* bpf_fib_lookup()'s return code as a fib_result (either family); a failure is counted. */
+static __always_inline enum fib_result fib_result_of(int rc)
+{
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		return FIB_FOUND;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return FIB_NEED_NEIGH;
+	count(SL_CNT_EXT_FIB_FAIL);
+	/* Only skb lookups check the MTU (without tot_len: the skb against the egress device). */
+	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? FIB_TOO_BIG : FIB_NONE;
+}
+
 /*
  * Route a packet of @f translated to @n, arriving on @ifindex: fills @fib with where it leaves
  * (fib->ifindex, also for FIB_NEED_NEIGH) and the next hop's MAC.
@@ -23,8 +35,6 @@ enum fib_result {
 static __always_inline enum fib_result fib_next_hop(void *ctx, __u32 ifindex, const struct flow *f,
 						    const struct nat_tuple *n, struct bpf_fib_lookup *fib)
 {
-	int rc;
-
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET;
 	fib->l4_protocol = f->proto;
@@ -33,14 +43,7 @@ static __always_inline enum fib_result fib_next_hop(void *ctx, __u32 ifindex, co
 	fib->ipv4_src = n->saddr;
 	fib->ipv4_dst = n->daddr;
 	fib->ifindex = ifindex;
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
-		return FIB_FOUND;
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return FIB_NEED_NEIGH;
-	count(SL_CNT_EXT_FIB_FAIL);
-	/* Only skb lookups check the MTU (without tot_len: the skb against the egress device). */
-	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? FIB_TOO_BIG : FIB_NONE;
+	return fib_result_of(bpf_fib_lookup(ctx, fib, sizeof(*fib), 0));
 }
 
 /* Set @eth's addresses to the next hop's, as @fib found them. */

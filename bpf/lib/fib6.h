@@ -14,8 +14,6 @@
 static __always_inline enum fib_result fib6_next_hop(void *ctx, __u32 ifindex, const struct flow6 *f,
 						     const struct nat_tuple6 *n, struct bpf_fib_lookup *fib)
 {
-	int rc;
-
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET6;
 	fib->l4_protocol = f->proto;
@@ -24,13 +22,7 @@ static __always_inline enum fib_result fib6_next_hop(void *ctx, __u32 ifindex, c
 	__builtin_memcpy(fib->ipv6_src, n->saddr, 16);
 	__builtin_memcpy(fib->ipv6_dst, n->daddr, 16);
 	fib->ifindex = ifindex;
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
-		return FIB_FOUND;
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return FIB_NEED_NEIGH;
-	count(SL_CNT_EXT_FIB_FAIL);
-	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? FIB_TOO_BIG : FIB_NONE;
+	return fib_result_of(bpf_fib_lookup(ctx, fib, sizeof(*fib), 0));
 }
 
 /*

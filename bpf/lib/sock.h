@@ -43,6 +43,18 @@ enum sock_xlate {
 };
 
 /*
+ * A frontend without endpoints refuses the call, as the per-packet path rejects its first packet:
+ * counted, and -ECONNREFUSED set as the call's error. Both families' translations end here for one.
+ */
+static __always_inline enum sock_xlate sock_refuse(struct sl_sock_stats *st)
+{
+	if (st)
+		st->rejects++;
+	bpf_set_retval(-ECONNREFUSED);
+	return SOCK_XLATE_REFUSE;
+}
+
+/*
  * Translate the IPv4 destination @*addr:@*port (a ClusterIP frontend) of @ctx's socket to a backend,
  * as lb_decide() would for the socket's first packet. Maglev hashes the socket cookie in place of
  * the source address and port (neither exists before connect()), so every socket draws its own slot
@@ -72,12 +84,8 @@ static __always_inline enum sock_xlate sock4_xlate(struct bpf_sock_addr *ctx, __
 	if (!svc || !sock_in_scope(ctx))
 		return SOCK_XLATE_PASS;
 	st = sock_stats(svc->svc_id);
-	if (!svc->count) {
-		if (st)
-			st->rejects++;
-		bpf_set_retval(-ECONNREFUSED);
-		return SOCK_XLATE_REFUSE;
-	}
+	if (!svc->count)
+		return sock_refuse(st);
 	cookie = bpf_get_socket_cookie(ctx);
 	netns = bpf_get_netns_cookie(ctx);
 	f.saddr = (__u32)cookie ^ (__u32)(cookie >> 32);

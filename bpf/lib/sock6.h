@@ -71,12 +71,8 @@ static __always_inline enum sock_xlate sock6_xlate(struct bpf_sock_addr *ctx, st
 	if (!svc || !sock_in_scope(ctx))
 		return SOCK_XLATE_PASS;
 	st = sock_stats(svc->svc_id);
-	if (!svc->count) {
-		if (st)
-			st->rejects++;
-		bpf_set_retval(-ECONNREFUSED);
-		return SOCK_XLATE_REFUSE;
-	}
+	if (!svc->count)
+		return sock_refuse(st);
 	cookie = bpf_get_socket_cookie(ctx);
 	netns = bpf_get_netns_cookie(ctx);
 	/* The cookie stands for the client's address and port, which do not exist yet. */
