@@ -21,7 +21,7 @@ import { canonicalIp, cidrText, familyOf, parseCidr, type Family } from '../comm
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
 import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
-import { maglevSize, writeMaglev } from './maglev.ts';
+import { MAGLEV_MAX_BACKENDS, maglevRunWords, maglevSize, writeMaglevRun } from './maglev.ts';
 import type { PortRange } from './masquerade-ports.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
 import { packed, PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
@@ -46,8 +46,10 @@ export type { MapSizes } from './maps/map.ts';
 
 export const DEFAULT_SIZES: MapSizes = L.DEFAULT_SIZES;
 
-/** sl_maglev holds SL_MAGLEV_CHUNK slots per element. */
+/** sl_maglev holds SL_MAGLEV_CHUNK u16 slots per element. */
 const maglevElems = (slots: number) => Math.ceil(slots / L.SL_MAGLEV_CHUNK);
+/** Runs are allocated and addressed (sl_svc_value.maglev_base) in 4-byte words of two slots. */
+const maglevWords = (slots: number) => Math.floor(slots / 2);
 
 const SIZE_OF: Record<keyof MapSizes, L.MapName[]> = {
   services: ['sl_services', 'sl_svc_stats', 'sl_src_ranges', 'sl_sock_stats', 'sl_services6', 'sl_src_ranges6'],
@@ -150,7 +152,7 @@ export class Datapath {
       recvmsg6: prog('sl_sock_recvmsg6'), getpeername6: prog('sl_sock_getpeername6'),
     } : NO_SOCK_PROGRAMS;
     this.#maglev = maps.maglev;
-    this.#alloc = new SlotAllocator(sizes.maglev);
+    this.#alloc = new SlotAllocator(maglevWords(sizes.maglev));
     this.#addrFilter = new AddrFilter(this.maps.sl_addr_filter);
     this.#fam = { 4: familyMaps(this.maps, 4), 6: familyMaps(this.maps, 6) };
     this.#adopt();
@@ -191,7 +193,7 @@ export class Datapath {
           sizes[k] = n;
         }
       }
-      const dp = new Datapath(o, libbpfMaps((m) => objs.maps[m], sizes.maglev), sizes, objs.adopted, objs, migration);
+      const dp = new Datapath(o, libbpfMaps((m) => objs.maps[m], maglevWords(sizes.maglev)), sizes, objs.adopted, objs, migration);
       // The old programs still run on the aside maps: carry what they hold now, the rest in finishMigration().
       if (migration) copyEntries(migration, dp.maps);
       else if (!objs.adopted) recordLayoutVersion(dp.maps.sl_meta);
@@ -246,12 +248,12 @@ export class Datapath {
         const fe = decodeFrontend(f.svcKey.decode(key), L.svcValue.decode(value));
         this.#frontends.set(fe.key, fe);
         bySvc.set(fe.svcId, fe);
-        if (fe.maglevSize) runs.push({ start: fe.maglevBase, len: fe.maglevSize });
+        if (fe.maglevSize) runs.push({ start: fe.maglevBase, len: fe.maglevWords });
         this.#nextSvcId = Math.max(this.#nextSvcId, fe.svcId + 1);
       }
     }
     for (let id = 1; id < this.#nextSvcId; id++) if (!bySvc.has(id)) this.#freeSvcIds.push(id);
-    this.#alloc = SlotAllocator.fromUsed(this.sizes.maglev, runs);
+    this.#alloc = SlotAllocator.fromUsed(maglevWords(this.sizes.maglev), runs);
     for (const f of fams) {
       const orphans: Buffer[] = [];
       for (const { key, value } of f.backends.entries()) {
@@ -317,10 +319,10 @@ export class Datapath {
     }
   }
 
-  /** A reused table of @size slots to build one Maglev table in before it is copied into its run. */
-  #maglevScratch(size: number): Uint32Array {
-    if (this.#scratch.length < size) this.#scratch = new Uint32Array(size);
-    return this.#scratch.subarray(0, size);
+  /** A reused buffer of @words words to build one Maglev run in before it is copied into sl_maglev. */
+  #maglevScratch(words: number): Uint32Array {
+    if (this.#scratch.length < words) this.#scratch = new Uint32Array(words);
+    return this.#scratch.subarray(0, words);
   }
 
   /** What apply() changes besides the maps, to put back when a change is undone. */
@@ -355,12 +357,12 @@ export class Datapath {
         // A new frontend (most of a load from nothing): all its backends and a table are new.
         services++;
         backends += keys.size;
-        slots += keys.size ? tableSize(undefined, keys.size) : 0;
+        slots += keys.size ? maglevRunWords(tableSize(undefined, keys.size), keys.size) : 0;
         continue;
       }
       for (const b of keys) if (!cur.backends.has(b)) backends++;
       for (const b of cur.backends.keys()) if (!keys.has(b)) backends--;
-      if (!sameKeys(cur.backends, keys)) slots += keys.size ? tableSize(cur, keys.size) : 0;
+      if (!sameKeys(cur.backends, keys)) slots += keys.size ? maglevRunWords(tableSize(cur, keys.size), keys.size) : 0;
     }
     // Service ids index the per-CPU stats array and 0 is reserved; both families take ids (and
     // backend ids) from one space, so their sum is what must fit (each family's map is as large).
@@ -381,7 +383,7 @@ export class Datapath {
     this.#deleteBackends(tx, f, [...fe.backends.values()].map((b) => b.id), fe.proto);
     for (const r of fe.sourceRanges) tx.delete(f.srcRanges, srcRangeKey(f, fe.svcId, r));
     this.#backendCount -= fe.backends.size;
-    this.#alloc.free(fe.maglevBase, fe.maglevSize);
+    this.#alloc.free(fe.maglevBase, fe.maglevWords);
     this.#freeSvcIds.push(fe.svcId);
     this.#setFrontend(key, undefined);
   }
@@ -460,26 +462,27 @@ export class Datapath {
       fam.backend.encode({ ip: b.ip, port: b.port, proto, flags, svc_id: svcId }, out.values, out.valueAt(i));
     }
 
-    let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0;
+    let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0, words = cur?.maglevWords ?? 0;
     if (tableChanged) {
       size = wanted.size ? tableSize(cur, wanted.size) : 0;
+      words = maglevRunWords(size, wanted.size);
       base = 0;
       if (size) {
-        base = this.#alloc.alloc(size);
-        if (base < 0) throw new CapacityError('sl_maglev', size, this.#alloc.available);
+        base = this.#alloc.alloc(words);
+        if (base < 0) throw new CapacityError('sl_maglev', words, this.#alloc.available);
         const names = [...wanted.keys()];
         const ids = names.map((n) => backends.get(n)!.id);
-        // Built into a scratch table, copied into the run (just allocated, referenced by no service
-        // entry until the publishing write, so nothing to save for undo).
-        const table = this.#maglevScratch(size);
-        writeMaglev(names, size, ids, table, 0);
-        tx.writeRegion(this.#maglev, base, table);
+        // Built into a scratch run (table of indexes, then the ids), copied into the words just
+        // allocated, referenced by no service entry until the publishing write: nothing to save for undo.
+        const run = this.#maglevScratch(words);
+        writeMaglevRun(names, size, ids, run);
+        tx.writeRegion(this.#maglev, base, run);
       }
     }
 
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
-      svcId, maglevBase: base, maglevSize: size, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
+      svcId, maglevBase: base, maglevSize: size, maglevWords: words, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
       whenEmpty, sourceRanges: ranges,
     };
     if (!cur) w.stats.push(svcId);
@@ -503,7 +506,7 @@ export class Datapath {
     }, out.values, out.valueAt(i));
 
     if (cur) {
-      if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevSize);
+      if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevWords);
       const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
       if (gone.length) w.goneBackends.push({ fam, ids: gone, proto: s.proto });
       for (const r of cur.sourceRanges) if (!ranges.includes(r)) w.goneRanges.push({ fam, key: srcRangeKey(fam, svcId, r) });
@@ -705,6 +708,8 @@ function normalise(s: Frontend): Frontend {
     else L.ipToU32(b.ip);
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new Error(`${s.name}: backend port ${b.port} is out of range`);
   }
-  if (s.backends.length > 65535) throw new Error(`${s.name}: ${s.backends.length} backends exceed the 65535 one frontend can hold`);
+  if (s.backends.length > MAGLEV_MAX_BACKENDS) {
+    throw new Error(`${s.name}: ${s.backends.length} backends exceed the ${MAGLEV_MAX_BACKENDS} one frontend can hold (a Maglev slot names its backend in 16 bits)`);
+  }
   return s;
 }

@@ -3,6 +3,7 @@
 // (ProgrammedFrontend, the datapath's in-memory view), and as read back from pinned maps for
 // people (FrontendRow, `sluice service list`). Service-level types live in services.ts.
 import * as L from './bpf/layout.ts';
+import { maglevRunWords } from './maglev.ts';
 
 export type Proto = 'TCP' | 'UDP';
 
@@ -50,8 +51,11 @@ export interface ProgrammedFrontend extends Omit<Frontend, 'scope' | 'localOnly'
   /** CIDRs as programmed in sl_src_ranges ("a.b.c.d/n", normalised). */
   sourceRanges: string[];
   svcId: number;
+  /** First 4-byte word of its run in sl_maglev, and the run's table size M. */
   maglevBase: number;
   maglevSize: number;
+  /** Words of the run (maglevRunWords(M, N)): what the slot allocator holds for it. */
+  maglevWords: number;
   /** "ip:port" -> backend id and state. */
   backends: Map<string, ProgrammedBackend>;
 }
@@ -103,7 +107,7 @@ export function decodeFrontend(k: L.SvcKey, v: L.SvcValue): ProgrammedFrontend {
   const proto = L.protoName(k.proto) as Proto;
   return {
     key: frontendKey({ vip: k.vip, port: k.port, proto, scope: k.scope }), vip: k.vip, port: k.port, proto, scope: k.scope,
-    name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size,
+    name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size, maglevWords: maglevRunWords(v.maglev_size, v.count),
     affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL), backends: new Map(),
     whenEmpty: v.flags & L.SL_SVC_F_DROP ? 'drop' : 'reject', sourceRanges: [],
   };

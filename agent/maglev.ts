@@ -13,6 +13,13 @@ export const SLOTS_PER_BACKEND = 100;
 /** The largest table: 65,521 (a prime below 2^16); past 655 backends the 1% bound loosens. */
 export const MAGLEV_MAX_SIZE = 65521;
 
+/**
+ * Backends one frontend may have: a Maglev slot holds a backend's index in the frontend's list as a
+ * u16 (sl_maglev_chunk), and sl_svc_value.count is a u16. Past MAGLEV_MAX_SIZE backends some get no
+ * slot at all (M < N), as before slots were 16 bits wide.
+ */
+export const MAGLEV_MAX_BACKENDS = 65535;
+
 function isPrime(n: number): boolean {
   if (n < 2) return false;
   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
@@ -22,7 +29,8 @@ function isPrime(n: number): boolean {
 /**
  * Table size for `backends` backends: the smallest prime of at least SLOTS_PER_BACKEND slots per
  * backend (a prime, so every skip of the permutation reaches every slot), capped at MAGLEV_MAX_SIZE.
- * Each slot is 4 bytes of sl_maglev: 10 backends take 1,009 slots.
+ * Each slot is 2 bytes of sl_maglev (plus 4 per backend for the list of ids, maglevRunWords()):
+ * 10 backends take 1,009 slots, a run of 515 words (2,060 bytes).
  */
 export function maglevSize(backends: number): number {
   if (backends * SLOTS_PER_BACKEND >= MAGLEV_MAX_SIZE) return MAGLEV_MAX_SIZE;
@@ -114,7 +122,7 @@ function rank(names: readonly string[], n: number): void {
  * slot i gets `ids[k]` (or k without ids) for the backend names[k] the table assigns it. The names
  * are ranked in sorted order, so the caller's order does not matter. No names: nothing is written.
  */
-export function fillMaglev(names: readonly string[], size: number, out: Int32Array | Uint32Array, base: number, ids?: ArrayLike<number>): void {
+export function fillMaglev(names: readonly string[], size: number, out: Int32Array | Uint32Array | Uint16Array, base: number, ids?: ArrayLike<number>): void {
   const n = names.length;
   if (n === 0) return;
   grow(size, n);
@@ -157,9 +165,36 @@ export function buildMaglev(names: readonly string[], size: number): Int32Array 
 }
 
 /**
- * buildMaglev(names, size) written straight into `out` from `base` as `ids[index]` (the mmapped
- * sl_maglev slots hold backend ids), without an intermediate table of indices.
+ * 4-byte words of a frontend's run in sl_maglev (bpf/sluice_maps.h, sl_maglev_chunk): `size` u16
+ * slots rounded up to a word, then one word per backend id. The unit the slot allocator counts.
  */
-export function writeMaglev(names: readonly string[], size: number, ids: ArrayLike<number>, out: Uint32Array, base: number): void {
-  fillMaglev(names, size, out, base, ids);
+export function maglevRunWords(size: number, backends: number): number {
+  return size ? Math.ceil(size / 2) + backends : 0;
+}
+
+/**
+ * A frontend's run as sl_maglev holds it, into `out` (maglevRunWords(size, names.length) words):
+ * the table of buildMaglev(names, size), each slot the index of its backend in `names` as a u16,
+ * then `ids` (ids[k] is names[k]'s backend id), one word each. The same table as buildMaglev's, so
+ * the same backend for every hash as when slots held the ids themselves (layout 2).
+ */
+export function writeMaglevRun(names: readonly string[], size: number, ids: ArrayLike<number>, out: Uint32Array): void {
+  const n = names.length;
+  if (n > MAGLEV_MAX_BACKENDS) throw new RangeError(`${n} backends do not fit a Maglev run's 16-bit slots (at most ${MAGLEV_MAX_BACKENDS})`);
+  const half = Math.ceil(size / 2);
+  if (out.length < half + n) throw new RangeError(`a run of ${half + n} words does not fit ${out.length}`);
+  const slots = new Uint16Array(out.buffer, out.byteOffset, 2 * half);
+  // The padding slot of an odd M is never read; zero keeps the map's bytes deterministic.
+  slots[2 * half - 1] = 0;
+  fillMaglev(names, size, slots, 0);
+  for (let k = 0; k < n; k++) out[half + k] = ids[k]!;
+}
+
+/**
+ * The backend id a run written by writeMaglevRun() gives hash `hash`: what bpf/lib/lb.h
+ * maglev_slot_id() reads, for tests and tools.
+ */
+export function maglevRunLookup(run: Uint32Array, size: number, hash: number): number {
+  const slots = new Uint16Array(run.buffer, run.byteOffset, 2 * Math.ceil(size / 2));
+  return run[Math.ceil(size / 2) + slots[(hash >>> 0) % size]!]!;
 }

@@ -40,7 +40,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { datapathObjects } from '../agent/bpf/objects.ts';
 import { PinnedMaps } from '../agent/inspect.ts';
-import { maglevSize } from '../agent/maglev.ts';
+import { maglevRunWords, maglevSize } from '../agent/maglev.ts';
 import { DEFAULT_SIZES } from '../agent/datapath.ts';
 import { SimAgent, type LogLine } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
@@ -760,16 +760,18 @@ function controlPlaneMemory(script: string, services: number, endpoints: number,
 
 /** The agent's default map sizes when they hold `services` x `endpoints` (memory is reported at default sizes), else sizes for the run. */
 function agentSizes(services: number, endpoints: number) {
-  const slots = (services - 1) * maglevSize(endpoints) + 2 * maglevSize(2);
+  // u16 slots of a run: the table, rounded to a word, and two per backend id (agent/maglev.ts).
+  const run = (n: number) => 2 * maglevRunWords(maglevSize(n), n);
+  const slots = (services - 1) * run(endpoints) + 2 * run(2);
   const d = DEFAULT_SIZES;
-  if (services + 16 <= d.services && services * endpoints + 16 <= d.backends && slots + 4 * maglevSize(endpoints) <= d.maglev) {
+  if (services + 16 <= d.services && services * endpoints + 16 <= d.backends && slots + 4 * run(endpoints) <= d.maglev) {
     return { maxServices: d.services, maxBackends: d.backends, maglevSlots: d.maglev };
   }
   return {
     maxServices: Math.max(1024, Math.ceil((services + 16) * 1.25)),
     maxBackends: Math.max(4096, Math.ceil((services * endpoints + 16) * 1.25)),
     // Room for the table being rebuilt next to the live one during a change, plus 5%.
-    maglevSlots: Math.ceil(slots * 1.05) + 4 * maglevSize(endpoints),
+    maglevSlots: Math.ceil(slots * 1.05) + 4 * run(endpoints),
   };
 }
 

@@ -24,10 +24,11 @@
  * The layout of the maps below, recorded in sl_meta. Raise it with any change a pinned map would
  * not survive (a struct, a key, a map's type), and give agent/bpf/migrate.ts the step from the
  * previous one: an agent that finds older pins converts them in place instead of dropping flows.
- * Layout 1 had no sl_meta.
+ * Layout 1 had no sl_meta. Layout 2 held 32-bit backend ids in the Maglev slots; layout 3 holds
+ * 16-bit indexes into a per-frontend list of ids (sl_maglev_chunk).
  */
 enum sl_layout {
-	SL_LAYOUT_VERSION	= 2,
+	SL_LAYOUT_VERSION	= 3,
 };
 
 struct sl_meta {
@@ -37,16 +38,17 @@ struct sl_meta {
 
 /*
  * Map sizes: defaults the agent may change before load (--max-*), and two fixed ones. The defaults
- * hold 10,000 services of 10 endpoints (docs/benchmarks.md, "BPF maps"): 1,009 Maglev slots per
- * service (100 per backend) plus 5% for tables being rebuilt, 20% spare backends; conntrack as
- * kube-proxy's minimum nf_conntrack_max. A pinned map keeps the size it was created with.
+ * hold 10,000 services of 10 endpoints (docs/benchmarks.md, "BPF maps"): a Maglev run of 1,030
+ * slots per service (1,009 table slots, 100 per backend, one to round to a word, 2 per backend id)
+ * plus 5% for tables being rebuilt, 20% spare backends; conntrack as kube-proxy's minimum
+ * nf_conntrack_max. A pinned map keeps the size it was created with.
  */
 enum sl_size {
 	SL_MAX_SERVICES		= 16384,
 	SL_MAX_BACKENDS		= 122880,
-	SL_MAGLEV_SLOTS		= 10600000,
-	/* Array map values are padded to 8 bytes; 16 slots per element keeps a slot at 4 bytes (fixed). */
-	SL_MAGLEV_CHUNK		= 16,
+	SL_MAGLEV_SLOTS		= 10816000,	/* u16 slots; a multiple of SL_MAGLEV_CHUNK */
+	/* Array map values are padded to 8 bytes; 32 slots per element keeps a slot at 2 bytes (fixed). */
+	SL_MAGLEV_CHUNK		= 32,
 	SL_MAX_CT		= 131072,
 	SL_MAX_AFFINITY		= 16384,
 	SL_NAME_LEN		= 44,	/* sl_svc_value.name, NUL included (fixed) */
@@ -79,9 +81,9 @@ enum sl_svc_flag {
 
 struct sl_svc_value {
 	__u32	svc_id;		/* per-frontend id: stats index, affinity key */
-	__u32	maglev_base;	/* first slot of this frontend's table in sl_maglev */
+	__u32	maglev_base;	/* first 4-byte word of this frontend's run in sl_maglev (sl_maglev_chunk) */
 	__u32	maglev_size;	/* M (prime), 0 when count is 0 */
-	__u16	count;		/* backends taking new connections; 0 rejects */
+	__u16	count;		/* backends taking new connections (N, the run's ids); 0 rejects */
 	__u16	flags;		/* SL_SVC_F_* */
 	__u32	affinity_timeout; /* seconds */
 	char	name[SL_NAME_LEN]; /* "namespace/name:port", for people */
@@ -95,9 +97,15 @@ enum sl_be_flag {
 /* Backends belong to exactly one frontend and their ids are never reused, so
  * an id found in conntrack or affinity either still means the same backend of
  * the same frontend or is gone from this map. */
-/* An element of sl_maglev: slot i of the whole table is chunk i / 16, id i % 16. */
+/*
+ * An element of sl_maglev: slot i of the whole map is chunk i / 32, slot i % 32. A frontend's run
+ * starts at 4-byte word maglev_base (u16 slot 2 * maglev_base): its M table slots, each the index
+ * (0..N-1) of a backend in the frontend's list, then, from the next word on, that list: N backend
+ * ids, each a __u32 in two slots (host order, at an even slot, so never split across chunks).
+ * Run length: (M + 1) / 2 + N words. Since layout 3; layout 2 held a __u32 backend id per slot.
+ */
 struct sl_maglev_chunk {
-	__u32	id[SL_MAGLEV_CHUNK];	/* backend ids */
+	__u16	slot[SL_MAGLEV_CHUNK];
 };
 
 struct sl_backend {

@@ -168,10 +168,10 @@ function slowIpToBytes(ip: string): Buffer {
 
 /** The enums of bpf/sluice_maps.h by C name, each constant with its value; checked against BTF. */
 export const ENUMS = {
-  sl_layout: { SL_LAYOUT_VERSION: 2 },
+  sl_layout: { SL_LAYOUT_VERSION: 3 },
   sl_aff_client: { SL_AFF_CLIENT_ADDR4: 0, SL_AFF_CLIENT_NETNS: 1, SL_AFF_CLIENT_ADDR6: 2 },
   sl_size: {
-    SL_MAX_SERVICES: 16384, SL_MAX_BACKENDS: 122880, SL_MAGLEV_SLOTS: 10600000, SL_MAGLEV_CHUNK: 16, SL_MAX_CT: 131072,
+    SL_MAX_SERVICES: 16384, SL_MAX_BACKENDS: 122880, SL_MAGLEV_SLOTS: 10816000, SL_MAGLEV_CHUNK: 32, SL_MAX_CT: 131072,
     SL_MAX_AFFINITY: 16384, SL_NAME_LEN: 44,
   },
   sl_scope: { SL_SCOPE_CLUSTER: 0, SL_SCOPE_EXTERNAL: 1, SL_SCOPE_SHORT: 2 },
@@ -228,8 +228,9 @@ export const svcValue = codec('sl_svc_value', [
   ['flags', 'u16'], ['affinity_timeout', 'u32'], ['name', `char${SL_NAME_LEN}`],
 ] as const);
 
+/** 32 u16 slots: table slots (backend indexes) and, two slots each, the run's backend ids. */
 export const maglevChunk = codec('sl_maglev_chunk', [
-  ...Array.from({ length: SL_MAGLEV_CHUNK }, (_, i) => [`id${i}`, 'u32'] as const),
+  ...Array.from({ length: SL_MAGLEV_CHUNK }, (_, i) => [`slot${i}`, 'u16'] as const),
 ] as const);
 
 export const backend = codec('sl_backend', [

@@ -3,6 +3,7 @@
 // injected at the Nth write, thrown as the LibbpfError the real map would throw.
 import { LibbpfError } from '../bpf/libbpf.ts';
 import * as L from '../bpf/layout.ts';
+import { maglevRunLookup, maglevRunWords } from '../maglev.ts';
 import {
   BPF_ANY, BPF_EXIST, BPF_NOEXIST, MAP_SHAPES, perCpuValueSize, type BpfMap, type DatapathMaps, type MapEntry, type MapKind,
   type MapSizes, type U32Region, type UpdateFlag,
@@ -160,8 +161,18 @@ export class FakeMap implements BpfMap {
   }
 }
 
-/** Plain memory standing in for the mmapped Maglev array; `view` is all of it, for tests. */
-export function memoryRegion(slots: number): U32Region & { view: Uint32Array } {
+/**
+ * The backend id of each slot of the run at word `base` with table size `size` in `view` (a
+ * memoryRegion's words): the layout-2 table of ids that the run of indexes stands for, for tests.
+ */
+export function maglevIds(view: Uint32Array, base: number, size: number): Uint32Array {
+  const run = view.subarray(base, base + maglevRunWords(size, 0) + 65536);
+  return Uint32Array.from({ length: size }, (_, slot) => maglevRunLookup(run, size, slot));
+}
+
+/** Plain memory standing in for the mmapped Maglev array, in 4-byte words; `view` is all of it, for tests. */
+export function memoryRegion(words: number): U32Region & { view: Uint32Array } {
+  const slots = words;
   const view = new Uint32Array(slots);
   return {
     slots, view,
@@ -190,5 +201,5 @@ export function fakeMaps(sizes: MapSizes, cpus = 2, faults = new Faults()): Data
     const valueSize = s.kind === 'percpu_array' ? perCpuValueSize(s.valueSize, cpus) : s.valueSize;
     return [name, new FakeMap({ name, kind: s.kind, keySize: s.keySize, valueSize, maxEntries: entries[name], faults })];
   })) as Record<L.MapName, FakeMap>;
-  return { maps, maglev: memoryRegion(sizes.maglev), cpus, faults };
+  return { maps, maglev: memoryRegion(Math.floor(sizes.maglev / 2)), cpus, faults };
 }

@@ -94,10 +94,11 @@ export class LibbpfMap implements BpfMap {
 const WINDOW_PAGES = 256;
 
 /**
- * The mmapped sl_maglev array: `slots` u32s shared with the kernel, mapped a window at a time while
- * a change writes its runs and unmapped by release(), so the agent's resident memory holds none of
- * the table between changes (a mapping of the whole array would count all of it, 40 MiB at 10,000
- * services of 10 endpoints, in the agent's RSS besides the map's own). Writes are copies into the
+ * The mmapped sl_maglev array as `slots` 4-byte words (each two u16 table slots or one backend id
+ * of a run, bpf/sluice_maps.h sl_maglev_chunk) shared with the kernel, mapped a window at a time
+ * while a change writes its runs and unmapped by release(), so the agent's resident memory holds
+ * none of the table between changes (a mapping of the whole array would count all of it, 21 MiB at
+ * 10,000 services of 10 endpoints, in the agent's RSS besides the map's own). Writes are copies into the
  * mapping (memcpy): no JavaScript view of it is ever made, so nothing can touch it once unmapped.
  */
 export function mmapRegion(map: LibbpfMap, slots: number): U32Region {
@@ -124,8 +125,8 @@ export function mmapRegion(map: LibbpfMap, slots: number): U32Region {
 }
 
 /** The datapath's maps over the fds of a loaded object (which keeps owning the fds). */
-export function libbpfMaps(fdOf: (name: L.MapName) => number, maglevSlots: number): DatapathMaps {
+export function libbpfMaps(fdOf: (name: L.MapName) => number, maglevWords: number): DatapathMaps {
   const cpus = bpf.numPossibleCpus();
   const maps = Object.fromEntries(L.MAP_NAMES.map((m) => [m, new LibbpfMap(m, fdOf(m), cpus)])) as Record<L.MapName, LibbpfMap>;
-  return { maps, maglev: mmapRegion(maps.sl_maglev, maglevSlots), cpus };
+  return { maps, maglev: mmapRegion(maps.sl_maglev, maglevWords), cpus };
 }

@@ -45,20 +45,21 @@ export interface BpfMap {
 }
 
 /**
- * The mmapped Maglev array (sl_maglev) as u32 slots: a real mapping or plain memory. Only the
+ * The mmapped Maglev array (sl_maglev) as 4-byte words, the unit runs are allocated and addressed
+ * in (a word holds two u16 table slots or one backend id): a real mapping or plain memory. Only the
  * slots being written are mapped, and only until release(): the kernel's pages are the BPF map's
  * memory (counted there), not the agent's, so they are not kept in its address space.
  */
 export interface U32Region {
   readonly slots: number;
-  /** Copy `values` into slots [base, base + values.length). */
+  /** Copy `values` into words [base, base + values.length). */
   write(base: number, values: Uint32Array): void;
   /** Drop what write() mapped. */
   release(): void;
   close(): void;
 }
 
-/** Entries of the resizable maps (sl_maglev: slots, not elements); sockRev: sl_sock_rev (default SL_MAX_SOCK_REV). */
+/** Entries of the resizable maps (sl_maglev: u16 slots, not elements); sockRev: sl_sock_rev (default SL_MAX_SOCK_REV). */
 export type MapSizes = { services: number; backends: number; maglev: number; ct: number; affinity: number; sockRev?: number; ct6?: number };
 
 /** Everything the datapath programmer writes to: every pinned map, the Maglev slots, the CPU count. */

@@ -124,20 +124,31 @@ static __always_inline enum lb_verdict lb_when_empty(const struct sl_svc_value *
 }
 
 /*
- * The backend id in slot @hash (mod M) of @svc's Maglev run in sl_maglev, which both families
- * share; 0 when there is none.
+ * The backend id in slot @hash (mod M) of @svc's Maglev run in sl_maglev, which both families and
+ * the socket programs share; 0 when there is none. The slot holds the backend's index in the
+ * frontend's list of ids, which follows the M slots in the same run (sluice_maps.h,
+ * sl_maglev_chunk): two array lookups, both inlined by the verifier.
  */
 static __always_inline __u32 maglev_slot_id(const struct sl_svc_value *svc, __u32 hash)
 {
-	__u32 size = svc->maglev_size, slot, chunk;
+	__u32 size = svc->maglev_size, slot, chunk, idx;
 	struct sl_maglev_chunk *c;
 
 	if (!size)
 		return 0;
-	slot = svc->maglev_base + hash % size;
+	slot = 2 * svc->maglev_base + hash % size;
 	chunk = slot / SL_MAGLEV_CHUNK;
 	c = bpf_map_lookup_elem(&sl_maglev, &chunk);
-	return c ? c->id[slot & (SL_MAGLEV_CHUNK - 1)] : 0;
+	if (!c)
+		return 0;
+	idx = c->slot[slot & (SL_MAGLEV_CHUNK - 1)];
+	/* The id's first slot: even, so both of its halves are in this chunk. */
+	slot = 2 * (svc->maglev_base + (size + 1) / 2 + idx);
+	chunk = slot / SL_MAGLEV_CHUNK;
+	c = bpf_map_lookup_elem(&sl_maglev, &chunk);
+	if (!c)
+		return 0;
+	return *(__u32 *)&c->slot[slot & (SL_MAGLEV_CHUNK - 2)];
 }
 
 /* The backend id in @f's slot of @svc's Maglev run; 0 when there is none. */

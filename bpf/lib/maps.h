@@ -28,8 +28,8 @@ SL_PINNED_MAP(sl_services, BPF_MAP_TYPE_HASH, SL_MAX_SERVICES, struct sl_svc_key
 /* Backends by id. */
 SL_PINNED_MAP(sl_backends, BPF_MAP_TYPE_HASH, SL_MAX_BACKENDS, __u32, struct sl_backend, 0);
 /*
- * All frontends' Maglev tables, each a contiguous run of maglev_size slots.
- * Mmapable so the agent writes a whole table with one memcpy; a table is
+ * All frontends' Maglev tables, each a contiguous run: maglev_size u16 slots, then the frontend's
+ * backend ids (sluice_maps.h, sl_maglev_chunk). Mmapable so the agent writes a whole table with one memcpy; a table is
  * written into free slots first and only then published by the service entry.
  */
 SL_PINNED_MAP(sl_maglev, BPF_MAP_TYPE_ARRAY, SL_MAGLEV_SLOTS / SL_MAGLEV_CHUNK, __u32,

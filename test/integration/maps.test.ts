@@ -9,6 +9,7 @@ import { fakeMaps } from '../../agent/maps/fake-map.ts';
 import { BPF_EXIST, BPF_NOEXIST, u32Key, type BpfMap } from '../../agent/maps/map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { SL_MAGLEV_CHUNK } from '../../agent/bpf/layout.ts';
+import { maglevRunLookup } from '../../agent/maglev.ts';
 
 const SIZES: MapSizes = { services: 16, backends: 8, maglev: 4096, ct: 64, affinity: 64 };
 const node = `p${process.pid}-maps`; // removed with this run's other pins by the harness
@@ -54,9 +55,13 @@ const dump = (d: Datapath) => {
   const out: Record<string, string[]> = Object.fromEntries(Object.entries(d.maps).filter(([name]) => name !== 'sl_maglev').map(([name, m]) =>
     [name, m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort()]));
   const slots = new Map(d.maps.sl_maglev.entries().map((e) => [e.key.readUInt32LE(0), e.value]));
-  const slot = (i: number) => slots.get(Math.floor(i / SL_MAGLEV_CHUNK))!.readUInt32LE((i % SL_MAGLEV_CHUNK) * 4);
-  out.sl_maglev = [...d.frontends.values()].map((f) =>
-    `${f.key}@${f.maglevBase}+${f.maglevSize}=${Array.from({ length: f.maglevSize }, (_, i) => slot(f.maglevBase + i)).join(',')}`).sort();
+  // Runs are addressed in 4-byte words, SL_MAGLEV_CHUNK / 2 to an element; a slot's id as the datapath reads it.
+  const word = (w: number) => slots.get(Math.floor(w / (SL_MAGLEV_CHUNK / 2)))!.readUInt32LE((w % (SL_MAGLEV_CHUNK / 2)) * 4);
+  const ids = (f: { maglevBase: number; maglevSize: number; maglevWords: number }) => {
+    const run = Uint32Array.from({ length: f.maglevWords }, (_, i) => word(f.maglevBase + i));
+    return Array.from({ length: f.maglevSize }, (_, i) => maglevRunLookup(run, f.maglevSize, i));
+  };
+  out.sl_maglev = [...d.frontends.values()].map((f) => `${f.key}@${f.maglevBase}+${f.maglevSize}=${ids(f).join(',')}`).sort();
   return out;
 };
 

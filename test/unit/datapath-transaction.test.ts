@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
-import { E2BIG, EINVAL, ENOMEM, EPERM, fakeMaps } from '../../agent/maps/fake-map.ts';
+import { E2BIG, EINVAL, ENOMEM, EPERM, fakeMaps, maglevIds } from '../../agent/maps/fake-map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { u32Key } from '../../agent/maps/map.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
@@ -61,7 +61,7 @@ function dump(maps: ReturnType<typeof fakeMaps>) {
   }
   out.maglev = maps.maps.sl_services.entries().map((e) => {
     const v = L.svcValue.decode(e.value);
-    return `${e.key.toString('hex')}=${Buffer.from(maps.maglev.view.slice(v.maglev_base, v.maglev_base + v.maglev_size).buffer).toString('hex')}`;
+    return `${e.key.toString('hex')}=${Buffer.from(maglevIds(maps.maglev.view, v.maglev_base, v.maglev_size).buffer).toString('hex')}`;
   }).sort();
   return out;
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { addrSlot6 } from '../../agent/addr-filter.ts';
 import * as L from '../../agent/bpf/layout.ts';
 import { CapacityError, Datapath, type Frontend, type MapSizes } from '../../agent/datapath.ts';
-import { ENOMEM, fakeMaps } from '../../agent/maps/fake-map.ts';
+import { ENOMEM, fakeMaps, maglevIds } from '../../agent/maps/fake-map.ts';
 import { u32Key, type BpfMap } from '../../agent/maps/map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { ipBytes } from '../../common/ip.ts';
@@ -47,7 +47,7 @@ describe('Datapath: IPv6 frontends', () => {
     expect(s!.value).toMatchObject({ svc_id: 1, count: 2, flags: L.SL_SVC_F_AFFINITY, affinity_timeout: 30, name: 'default/fd00:96::a:80' });
     const be = backends6(maps);
     expect(be.map((b) => [b.ip, b.port, b.proto, b.svc_id])).toEqual([['fd00:244::2', 8080, 6, 1], ['fd00:244::3', 8080, 6, 1]]);
-    const table = maps.maglev.view.slice(s!.value.maglev_base, s!.value.maglev_base + s!.value.maglev_size);
+    const table = maglevIds(maps.maglev.view, s!.value.maglev_base, s!.value.maglev_size);
     expect(new Set(table)).toEqual(new Set(be.map((b) => b.id)));
     expect(hasBit6(maps.maps.sl_addr_filter, L.SL_ADDR_FRONTEND, 'fd00:96::a')).toBe(true);
     expect(hasBit6(maps.maps.sl_addr_filter, L.SL_ADDR_FRONTEND, 'fd00:244::2')).toBe(false);

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildMaglev, maglevSize, murmur3, writeMaglev, MAGLEV_MAX_SIZE } from '../../agent/maglev.ts';
+import { buildMaglev, fillMaglev, maglevRunLookup, maglevRunWords, maglevSize, murmur3, writeMaglevRun, MAGLEV_MAX_BACKENDS, MAGLEV_MAX_SIZE } from '../../agent/maglev.ts';
 
 const names = (n: number, prefix = '10.244.1.') => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}:8080`);
 
@@ -148,7 +148,7 @@ describe('maglev', () => {
       // Written as ids into a larger region at an offset: the slots around the run are left alone.
       const ids = names.map((_, i) => 1000 + i * 7);
       const out = new Uint32Array(size + 20).fill(0xdeadbeef);
-      writeMaglev(names, size, ids, out, 10);
+      fillMaglev(names, size, out, 10, ids);
       for (let i = 0; i < 10; i++) expect(out[i] === 0xdeadbeef && out[size + 10 + i] === 0xdeadbeef).toBe(true);
       for (let i = 0; i < size; i++) if (out[10 + i] !== ids[want[i]!]) expect.fail(`round ${round}: slot ${i} holds ${out[10 + i]}, not ${ids[want[i]!]}`);
     }
@@ -161,5 +161,38 @@ describe('maglev', () => {
     expect(digest(3, 307)).toBe('50426eca6da72e39');
     expect(digest(100, 10007)).toBe('06a7c09b3d12ee96');
     expect(Array.from(buildMaglev(names(10), 1009).slice(0, 12))).toEqual([5, 4, 4, 4, 3, 9, 9, 6, 2, 5, 8, 5]);
+  });
+
+  it('a run of 16-bit indexes and a list of ids gives every hash the backend the 32-bit table of ids (layout 2) gave', () => {
+    // The same inputs on both sides: the layout-2 table (a backend id per slot, what nodes running
+    // the previous agent hold) against the run sl_maglev holds now, read as bpf/lib/lb.h does.
+    let seed = 7;
+    const rand = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
+    const shapes: Array<[number, number]> = [[1, 101], [3, 307], [10, 1009], [10, 1013], [37, 3701], [655, MAGLEV_MAX_SIZE], [2000, MAGLEV_MAX_SIZE]];
+    for (const [n, size] of shapes) {
+      const ns = names(n, `10.${n % 256}.7.`);
+      const ids = ns.map((_, i) => 100_000 + i * 7919 + n);
+      const old = new Uint32Array(size);
+      fillMaglev(ns, size, old, 0, ids);
+      const words = maglevRunWords(size, n);
+      expect(words, `${n} backends, M ${size}`).toBe(Math.ceil(size / 2) + n);
+      const run = new Uint32Array(words + 2).fill(0xdeadbeef);
+      writeMaglevRun(ns, size, ids, run.subarray(1, 1 + words));
+      expect(run[0] === 0xdeadbeef && run[words + 1] === 0xdeadbeef, 'nothing written outside the run').toBe(true);
+      const view = run.subarray(1, 1 + words);
+      // Every slot, then 100,000 random 32-bit hashes (the datapath takes hash % M).
+      for (let slot = 0; slot < size; slot++) if (maglevRunLookup(view, size, slot) !== old[slot]) expect.fail(`${n} backends: slot ${slot}`);
+      for (let i = 0; i < 100_000; i++) {
+        const h = Math.floor(rand() * 2 ** 32);
+        if (maglevRunLookup(view, size, h) !== old[h % size]) expect.fail(`${n} backends: hash ${h}`);
+      }
+    }
+  });
+
+  it('a run holds at most 65,535 backends (16-bit slots), and says so', () => {
+    expect(MAGLEV_MAX_BACKENDS).toBe(65535);
+    const ns = names(MAGLEV_MAX_BACKENDS + 1);
+    expect(() => writeMaglevRun(ns, MAGLEV_MAX_SIZE, ns.map((_, i) => i + 1), new Uint32Array(maglevRunWords(MAGLEV_MAX_SIZE, ns.length))))
+      .toThrow(/65536 backends do not fit a Maglev run's 16-bit slots \(at most 65535\)/);
   });
 });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
-import { fakeMaps } from '../../agent/maps/fake-map.ts';
+import { fakeMaps, maglevIds } from '../../agent/maps/fake-map.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
 import type { NodeContext } from '../../agent/services.ts';
 import { toService, type ServiceJson } from '../../proto/contract.ts';
@@ -50,7 +50,7 @@ function dump(maps: ReturnType<typeof fakeMaps>, dp: Datapath, only4 = false) {
     out[name] = m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort();
   }
   const runs = [...dp.frontends.values()].filter((f) => !only4 || !f.vip.includes(':')).sort((a, b) => a.maglevBase - b.maglevBase);
-  out.maglev = runs.map((f) => `${f.maglevBase}:${Buffer.from(maps.maglev.view.slice(f.maglevBase, f.maglevBase + f.maglevSize).buffer).toString('hex')}`);
+  out.maglev = runs.map((f) => `${f.maglevBase}:${Buffer.from(maglevIds(maps.maglev.view, f.maglevBase, f.maglevSize).buffer).toString('hex')}`);
   return out;
 }
 
@@ -60,7 +60,7 @@ function v6Frontends(maps: ReturnType<typeof fakeMaps>) {
   return Object.fromEntries(maps.maps.sl_services6.entries().map((e) => {
     const k = L.svc6Key.decode(e.key), v = L.svcValue.decode(e.value);
     const mine = backends.filter((b) => b.svc_id === v.svc_id);
-    const table = new Set(maps.maglev.view.slice(v.maglev_base, v.maglev_base + v.maglev_size));
+    const table = new Set(maglevIds(maps.maglev.view, v.maglev_base, v.maglev_size));
     return [`[${k.vip}]:${k.port}/${L.protoName(k.proto)}${k.scope ? '/external' : ''}`, {
       svcId: v.svc_id, name: v.name, count: v.count, backends: mine.map((b) => `[${b.ip}]:${b.port}`).sort(),
       table: [...table].sort().join() === mine.map((b) => b.id).sort().join(),
