@@ -193,10 +193,12 @@ export class Datapath {
           sizes[k] = n;
         }
       }
-      const dp = new Datapath(o, libbpfMaps((m) => objs.maps[m], maglevWords(sizes.maglev)), sizes, objs.adopted, objs, migration);
-      // The old programs still run on the aside maps: carry what they hold now, the rest in finishMigration().
-      if (migration) copyEntries(migration, dp.maps);
-      else if (!objs.adopted) recordLayoutVersion(dp.maps.sl_meta);
+      const maps = libbpfMaps((m) => objs.maps[m], maglevWords(sizes.maglev));
+      // The old programs still run on the aside maps: carry what they hold now, the rest in
+      // finishMigration(). Before the view is adopted: a rebuilt Maglev map may move runs.
+      if (migration) copyEntries(migration, maps.maps, maps.maglev);
+      const dp = new Datapath(o, maps, sizes, objs.adopted, objs, migration);
+      if (!migration && !objs.adopted) recordLayoutVersion(dp.maps.sl_meta);
       if (migration) dp.#coverAddrFilter();
       return dp;
     } catch (e) {
@@ -208,7 +210,7 @@ export class Datapath {
   /** After the programs are attached: the last copy of a migration, then the new layout is recorded. */
   finishMigration(): void {
     if (!this.migration) return;
-    finishMigration(this.migration, this.maps);
+    finishMigration(this.migration, this.maps, this.#maglev);
     this.#coverAddrFilter();
   }
 

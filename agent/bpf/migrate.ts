@@ -13,8 +13,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as L from './layout.ts';
+import { MAGLEV_MAX_BACKENDS, maglevRunWords } from '../maglev.ts';
 import { LibbpfMap } from '../maps/libbpf-map.ts';
-import type { BpfMap } from '../maps/map.ts';
+import { BPF_EXIST, u32Key, type BpfMap, type U32Region } from '../maps/map.ts';
+import { SlotAllocator } from '../slot-allocator.ts';
 
 const E2BIG = 7;
 
@@ -22,13 +24,21 @@ const E2BIG = 7;
 interface MapStep {
   map: L.MapName;
   /** The entry in the next layout; undefined drops it. */
-  convert(key: Buffer, value: Buffer): { key: Buffer; value: Buffer } | undefined;
+  convert?(key: Buffer, value: Buffer): { key: Buffer; value: Buffer } | undefined;
+  /**
+   * Instead of entry by entry: the whole new map written from the aside one (`old`) and the other
+   * maps, once, before the new programs are attached. For maps only the agent writes (the old
+   * programs add nothing to copy later, and the agent's own first changes must not be overwritten).
+   */
+  rebuild?(old: BpfMap, maps: Record<L.MapName, BpfMap>, maglev: U32Region): number;
 }
 
 /**
  * STEPS[v]: what changes from layout v to v + 1; maps not named keep their layout and their pins.
  * 1 -> 2: the affinity key names its client by kind in 16 bytes (an IPv4 address today, a network
  * namespace cookie for socket-level balancing and an IPv6 address next).
+ * 2 -> 3: sl_maglev's slots hold 16-bit indexes into a list of backend ids that follows each table
+ * (maglevV3()); conntrack, affinity and sl_services are untouched (backend ids do not change).
  */
 const STEPS: Record<number, MapStep[]> = {
   1: [{
@@ -40,7 +50,79 @@ const STEPS: Record<number, MapStep[]> = {
       return { key: k, value };
     },
   }],
+  // 2 -> 3: Maglev slots of 16 bits, each an index into the frontend's list of ids after its table.
+  2: [{ map: 'sl_maglev', rebuild: (old, maps, maglev) => maglevV3(old, maps, maglev) }],
 };
+
+/**
+ * Layout 2's Maglev runs rewritten as layout 3's, each from its frontend's table in the aside map
+ * (slot for slot the same backend ids, so every hash keeps its backend), at the same word: a run of
+ * M words becomes one of ceil(M / 2) + N, which fits in place whenever N <= (M - 1) / 2, i.e. for
+ * every frontend of up to 32,760 backends. sl_services keeps its entries: the old programs (still
+ * attached, reading the aside map) and the new ones read the same maglev_base. A frontend with
+ * more backends is moved to free words and its entry rewritten; until the new programs are
+ * attached the old ones then find no backend of it (its new flows are dropped, counted
+ * no_backend_entry; none is sent to a wrong backend). A run whose slots are not all ids of its
+ * frontend's backends is not a layout-2 table (an agent that died after its first change of a
+ * migration wrote it in layout 3 already): kept as the new map holds it. Returns the runs written.
+ */
+function maglevV3(old: BpfMap, maps: Record<L.MapName, BpfMap>, maglev: U32Region): number {
+  const words = L.SL_MAGLEV_CHUNK / 2;
+  const oldWord = (() => {
+    let at = -1, chunk: Buffer | undefined;
+    return (w: number): number => {
+      const c = Math.floor(w / words);
+      if (c !== at) { chunk = old.lookup(u32Key(c)); at = c; }
+      return chunk ? chunk.readUInt32LE((w % words) * 4) : 0;
+    };
+  })();
+  const owner = new Map<number, number>();
+  for (const b of [maps.sl_backends, maps.sl_backends6]) {
+    const codec = b === maps.sl_backends ? L.backend : L.backend6;
+    for (const e of b.entries()) owner.set(e.key.readUInt32LE(0), codec.decode(e.value).svc_id);
+  }
+  interface Run { map: BpfMap; key: Buffer; value: L.SvcValue; run: Uint32Array }
+  const inPlace: Run[] = [], moved: Run[] = [], kept: Array<{ start: number; len: number }> = [];
+  for (const svcs of [maps.sl_services, maps.sl_services6]) {
+    for (const { key, value } of svcs.entries()) {
+      const v = L.svcValue.decode(value), size = v.maglev_size;
+      if (!size) continue;
+      const index = new Map<number, number>(), slots = new Uint16Array(size);
+      let ok = true;
+      for (let i = 0; i < size && ok; i++) {
+        const id = oldWord(v.maglev_base + i);
+        ok = owner.get(id) === v.svc_id;
+        let k = index.get(id);
+        if (k === undefined) index.set(id, k = index.size);
+        slots[i] = k;
+      }
+      if (!ok || index.size > MAGLEV_MAX_BACKENDS) {
+        kept.push({ start: v.maglev_base, len: maglevRunWords(size, v.count) });
+        continue;
+      }
+      // The list holds count ids, as the agent writes it (adoption sizes the run from count).
+      const n = Math.max(index.size, v.count), half = Math.ceil(size / 2);
+      const run = new Uint32Array(half + n);
+      new Uint16Array(run.buffer, 0, size).set(slots);
+      for (const [id, k] of index) run[half + k] = id;
+      const r = { map: svcs, key, value: { ...v, count: n }, run };
+      (half + n <= size ? inPlace : moved).push(r);
+    }
+  }
+  for (const r of inPlace) maglev.write(r.value.maglev_base, r.run);
+  if (moved.length) {
+    const alloc = SlotAllocator.fromUsed(maglev.slots, [...kept, ...inPlace.map((r) => ({ start: r.value.maglev_base, len: r.run.length }))]);
+    for (const r of moved) {
+      const base = alloc.alloc(r.run.length);
+      if (base < 0) throw new Error(`sl_maglev: no room to move the Maglev run of ${r.value.name} (${r.run.length} words) in the layout-3 map`);
+      maglev.write(base, r.run);
+      r.map.update(r.key, L.svcValue.encode({ ...r.value, maglev_base: base }), BPF_EXIST);
+    }
+  }
+  for (const r of inPlace) if (r.value.count !== L.svcValue.decode(r.map.lookup(r.key)!).count) r.map.update(r.key, L.svcValue.encode(r.value), BPF_EXIST);
+  maglev.release();
+  return inPlace.length + moved.length;
+}
 
 export const LAYOUT_VERSION = L.SL_LAYOUT_VERSION;
 
@@ -54,6 +136,8 @@ export interface Migration {
   copied: number;
   /** max_entries of the maps moved aside: the new maps keep them. */
   entries: Partial<Record<L.MapName, number>>;
+  /** Whether the maps rebuilt whole (MapStep.rebuild) have been, by the first copyEntries(). */
+  rebuilt: boolean;
 }
 
 const asidePin = (dir: string, map: string, from: number) => path.join(dir, `${map}-v${from}`);
@@ -95,7 +179,7 @@ export function prepareMigration(dir: string): Migration | undefined {
   }
   const changed = new Set<L.MapName>();
   for (let v = from; v < LAYOUT_VERSION; v++) for (const s of STEPS[v] ?? []) changed.add(s.map);
-  const m: Migration = { dir, from, to: LAYOUT_VERSION, maps: [], copied: 0, entries: {} };
+  const m: Migration = { dir, from, to: LAYOUT_VERSION, maps: [], copied: 0, entries: {}, rebuilt: false };
   for (const map of changed) {
     const pin = path.join(dir, map), aside = asidePin(dir, map, from);
     // An earlier attempt may have moved it already (and created the new map under its name).
@@ -115,18 +199,27 @@ export function prepareMigration(dir: string): Migration | undefined {
  * a new map is overwritten: the old programs' latest word wins until they are detached. Safe to
  * repeat. Returns the number of entries written.
  */
-export function copyEntries(m: Migration, maps: Record<L.MapName, BpfMap>): number {
+export function copyEntries(m: Migration, maps: Record<L.MapName, BpfMap>, maglev?: U32Region): number {
   let n = 0;
   for (const map of m.maps) {
     const aside = asidePin(m.dir, map, m.from);
     if (!fs.existsSync(aside)) continue;
     const old = LibbpfMap.openPinned(aside);
     try {
+      const rebuild = stepsOf(m, map).find((s) => s.rebuild);
+      if (rebuild) {
+        if (!m.rebuilt) {
+          if (stepsOf(m, map).length > 1) throw new Error(`${map}: a map rebuilt whole takes one step of migration at a time`);
+          if (!maglev) throw new Error(`${map}: rebuilding it needs the mmapped region`);
+          n += rebuild.rebuild!(old, maps, maglev);
+        }
+        continue;
+      }
       for (const e of old.entries()) {
         let entry: { key: Buffer; value: Buffer } | undefined = e;
         for (let v = m.from; entry && v < m.to; v++) {
           const step = STEPS[v]?.find((s) => s.map === map);
-          if (step) entry = step.convert(entry.key, entry.value);
+          if (step?.convert) entry = step.convert(entry.key, entry.value);
         }
         if (!entry) continue;
         try {
@@ -142,12 +235,20 @@ export function copyEntries(m: Migration, maps: Record<L.MapName, BpfMap>): numb
     }
   }
   m.copied = n;
+  m.rebuilt = true;
   return n;
 }
 
+/** The steps that change @map on the way from m.from to m.to. */
+function stepsOf(m: Migration, map: L.MapName): MapStep[] {
+  const out: MapStep[] = [];
+  for (let v = m.from; v < m.to; v++) out.push(...(STEPS[v] ?? []).filter((s) => s.map === map));
+  return out;
+}
+
 /** After the new programs are attached everywhere: a last copy, then record the version and let the old maps go. */
-export function finishMigration(m: Migration, maps: Record<L.MapName, BpfMap>): void {
-  copyEntries(m, maps);
+export function finishMigration(m: Migration, maps: Record<L.MapName, BpfMap>, maglev?: U32Region): void {
+  copyEntries(m, maps, maglev);
   recordLayoutVersion(maps.sl_meta);
   for (const map of m.maps) fs.rmSync(asidePin(m.dir, map, m.from), { force: true });
 }
