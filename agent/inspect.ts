@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
+import { maglevRunWords } from './maglev.ts';
 import { DEFAULT_PIN_ROOT, pinDir, readSockStats, readSvcStats } from './datapath.ts';
 import { decodeFrontend, type FrontendRow } from './frontend.ts';
 import { formatAddrPort } from '../common/ip.ts';
@@ -131,7 +132,8 @@ export class MapRows {
     return L.MAP_NAMES.filter((m) => m !== 'sl_counters' && m !== 'sl_drops' && (has6 || !V6_ONLY.has(m))).map((m) => {
       const map = this.#map(m);
       let entries: number;
-      if (m === 'sl_maglev') entries = this.services().reduce((n, s) => n + s.maglevSize, 0);
+      // u16 slots of the runs: each table, rounded to a word, and two per backend id.
+      if (m === 'sl_maglev') entries = this.services().reduce((n, s) => n + 2 * maglevRunWords(s.maglevSize, s.backends.length), 0);
       else if (m === 'sl_svc_stats' || m === 'sl_sock_stats') entries = services;
       else entries = map.count();
       const capacity = m === 'sl_maglev' ? map.maxEntries * L.SL_MAGLEV_CHUNK : map.maxEntries;
