@@ -57,7 +57,7 @@ mTLS to the control plane (all three, or none):
                            without being programmed (default: ${DEFAULT_HEALTHZ_TIMEOUT_S}, as kube-proxy's)
   --max-services N         map sizes, used when a map is first created (defaults: ${DEFAULT_SIZES.services}
   --max-backends N           frontends, ${DEFAULT_SIZES.backends} backends, ${DEFAULT_SIZES.maglev} Maglev slots
-  --maglev-slots N           (1,009 per service of 10 endpoints), ${DEFAULT_SIZES.ct} conntrack,
+  --maglev-slots N           (1,030 per service of 10 endpoints), ${DEFAULT_SIZES.ct} conntrack,
   --max-conntrack N          ${DEFAULT_SIZES.affinity} affinity and ${DEFAULT_SIZES.sockRev} socket-level
   --max-affinity N           reverse entries: 10,000 services of 10 endpoints; see
   --max-sock-rev N           docs/operations.md for more; IPv6 frontends and backends share the
