@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closeFd, progFdById, progTestRun } from '../agent/bpf/libbpf.ts';
-import { maglevSize } from '../agent/maglev.ts';
+import { maglevRunWords, maglevSize } from '../agent/maglev.ts';
 import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimPod } from '../sim/cluster.ts';
 import { nsRun, sleep, waitFor } from '../sim/netns.ts';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     agent = await SimAgent.start(cluster, node.name, {
       stateFile: sf, readyTimeoutMs: 120000,
       args: ['--max-services', String(Math.ceil(n * 1.25) + 64), '--max-backends', String(Math.ceil(n * 10 * 1.25) + 64),
-        '--maglev-slots', String(Math.ceil((n + 8) * maglevSize(10) * 1.1)), '--max-conntrack', '262144'],
+        '--maglev-slots', String(Math.ceil((n + 8) * 2 * maglevRunWords(maglevSize(10), 10) * 1.1)), '--max-conntrack', '262144'],
     });
     await agent.waitLog((l) => l.msg === 'applied' && Number(l.services) === n, 120000);
     const progOf = async (dev: string, kind: string) => waitFor(`${kind} program on ${dev}`, async () => {
