@@ -155,4 +155,13 @@ describe('Datapath.apply rolls back a failed write', () => {
     expect(again.frontends).toEqual(clean.dp.frontends);
     expect(again.backendCount).toBe(clean.dp.backendCount);
   });
+
+  it('refuses a frontend of more backends than a 16-bit Maglev slot can index, naming it; the maps keep what they had', () => {
+    const { maps, dp } = setup();
+    const before = dump(maps);
+    const backends = Array.from({ length: 65536 }, (_, i) => ({ ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 8080 }));
+    expect(() => dp.apply([{ vip: '10.96.9.9', port: 80, proto: 'TCP', name: 'default/huge:http', affinityTimeout: 0, backends }]))
+      .toThrow('default/huge:http: 65536 backends exceed the 65535 one frontend can hold (a Maglev slot names its backend in 16 bits)');
+    expect(dump(maps)).toEqual(before);
+  });
 });
