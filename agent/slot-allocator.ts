@@ -1,6 +1,7 @@
-// First-fit allocator for runs of Maglev slots in the one big sl_maglev array. A freed run is held
-// back for a grace period first: a packet that read a service entry just before it was replaced
-// may still be indexing the old run.
+// First-fit allocator for Maglev runs in the one big sl_maglev array, counted in 4-byte words (a
+// run is its table of u16 slots rounded to a word, then one word per backend id: maglevRunWords()).
+// A freed run is held back for a grace period first: a packet that read a service entry just
+// before it was replaced may still be indexing the old run.
 
 interface Run { start: number; len: number }
 export interface AllocatorCheckpoint { readonly free: Run[]; readonly quarantine: Array<Run & { at: number }> }
