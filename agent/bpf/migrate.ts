@@ -136,8 +136,8 @@ export interface Migration {
   copied: number;
   /** max_entries of the maps moved aside: the new maps keep them. */
   entries: Partial<Record<L.MapName, number>>;
-  /** Whether the maps rebuilt whole (MapStep.rebuild) have been, by the first copyEntries(). */
-  rebuilt: boolean;
+  /** Entries (Maglev runs) the maps rebuilt whole (MapStep.rebuild) got, by the first copyEntries(); undefined before. */
+  rebuilt?: number;
 }
 
 const asidePin = (dir: string, map: string, from: number) => path.join(dir, `${map}-v${from}`);
@@ -179,7 +179,7 @@ export function prepareMigration(dir: string): Migration | undefined {
   }
   const changed = new Set<L.MapName>();
   for (let v = from; v < LAYOUT_VERSION; v++) for (const s of STEPS[v] ?? []) changed.add(s.map);
-  const m: Migration = { dir, from, to: LAYOUT_VERSION, maps: [], copied: 0, entries: {}, rebuilt: false };
+  const m: Migration = { dir, from, to: LAYOUT_VERSION, maps: [], copied: 0, entries: {} };
   for (const map of changed) {
     const pin = path.join(dir, map), aside = asidePin(dir, map, from);
     // An earlier attempt may have moved it already (and created the new map under its name).
@@ -208,11 +208,12 @@ export function copyEntries(m: Migration, maps: Record<L.MapName, BpfMap>, magle
     try {
       const rebuild = stepsOf(m, map).find((s) => s.rebuild);
       if (rebuild) {
-        if (!m.rebuilt) {
+        if (m.rebuilt === undefined) {
           if (stepsOf(m, map).length > 1) throw new Error(`${map}: a map rebuilt whole takes one step of migration at a time`);
           if (!maglev) throw new Error(`${map}: rebuilding it needs the mmapped region`);
-          n += rebuild.rebuild!(old, maps, maglev);
+          m.rebuilt = rebuild.rebuild!(old, maps, maglev);
         }
+        n += m.rebuilt;
         continue;
       }
       for (const e of old.entries()) {
@@ -235,7 +236,6 @@ export function copyEntries(m: Migration, maps: Record<L.MapName, BpfMap>, magle
     }
   }
   m.copied = n;
-  m.rebuilt = true;
   return n;
 }
 
