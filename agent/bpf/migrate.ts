@@ -15,7 +15,7 @@ import path from 'node:path';
 import * as L from './layout.ts';
 import { MAGLEV_MAX_BACKENDS, maglevRunWords } from '../maglev.ts';
 import { LibbpfMap } from '../maps/libbpf-map.ts';
-import { BPF_EXIST, u32Key, type BpfMap, type U32Region } from '../maps/map.ts';
+import { BPF_EXIST, type BpfMap, type U32Region } from '../maps/map.ts';
 import { SlotAllocator } from '../slot-allocator.ts';
 
 const E2BIG = 7;
@@ -67,49 +67,61 @@ const STEPS: Record<number, MapStep[]> = {
  * migration wrote it in layout 3 already): kept as the new map holds it. Returns the runs written.
  */
 function maglevV3(old: BpfMap, maps: Record<L.MapName, BpfMap>, maglev: U32Region): number {
-  const words = L.SL_MAGLEV_CHUNK / 2;
-  const oldWord = (() => {
-    let at = -1, chunk: Buffer | undefined;
-    return (w: number): number => {
-      const c = Math.floor(w / words);
-      if (c !== at) { chunk = old.lookup(u32Key(c)); at = c; }
-      return chunk ? chunk.readUInt32LE((w % words) * 4) : 0;
-    };
-  })();
   const owner = new Map<number, number>();
   for (const b of [maps.sl_backends, maps.sl_backends6]) {
     const codec = b === maps.sl_backends ? L.backend : L.backend6;
     for (const e of b.entries()) owner.set(e.key.readUInt32LE(0), codec.decode(e.value).svc_id);
   }
-  interface Run { map: BpfMap; key: Buffer; value: L.SvcValue; run: Uint32Array }
-  const inPlace: Run[] = [], moved: Run[] = [], kept: Array<{ start: number; len: number }> = [];
-  for (const svcs of [maps.sl_services, maps.sl_services6]) {
-    for (const { key, value } of svcs.entries()) {
-      const v = L.svcValue.decode(value), size = v.maglev_size;
-      if (!size) continue;
-      const index = new Map<number, number>(), slots = new Uint16Array(size);
-      let ok = true;
-      for (let i = 0; i < size && ok; i++) {
-        const id = oldWord(v.maglev_base + i);
-        ok = owner.get(id) === v.svc_id;
-        let k = index.get(id);
-        if (k === undefined) index.set(id, k = index.size);
-        slots[i] = k;
-      }
-      if (!ok || index.size > MAGLEV_MAX_BACKENDS) {
-        kept.push({ start: v.maglev_base, len: maglevRunWords(size, v.count) });
-        continue;
-      }
-      // The list holds count ids, as the agent writes it (adoption sizes the run from count).
-      const n = Math.max(index.size, v.count), half = Math.ceil(size / 2);
-      const run = new Uint32Array(half + n);
-      new Uint16Array(run.buffer, 0, size).set(slots);
-      for (const [id, k] of index) run[half + k] = id;
-      const r = { map: svcs, key, value: { ...v, count: n }, run };
-      (half + n <= size ? inPlace : moved).push(r);
+  interface Old { map: BpfMap; key: Buffer; value: L.SvcValue; ids: Uint32Array; got: number }
+  const olds: Old[] = [];
+  for (const map of [maps.sl_services, maps.sl_services6]) {
+    for (const { key, value } of map.entries()) {
+      const v = L.svcValue.decode(value);
+      if (v.maglev_size) olds.push({ map, key, value: v, ids: new Uint32Array(v.maglev_size), got: 0 });
     }
   }
-  for (const r of inPlace) maglev.write(r.value.maglev_base, r.run);
+  // Runs never overlap: in base order, one pass over the old map (batched lookups, element order)
+  // fills each table and converts it as soon as its last slot is read.
+  olds.sort((a, b) => a.value.maglev_base - b.value.maglev_base);
+  interface Run { map: BpfMap; key: Buffer; value: L.SvcValue; run: Uint32Array }
+  const inPlace: Run[] = [], moved: Run[] = [], kept: Array<{ start: number; len: number }> = [];
+  const convert = (o: Old): void => {
+    const v = o.value, size = v.maglev_size, index = new Map<number, number>(), slots = new Uint16Array(size);
+    let ok = o.got === size;
+    for (let i = 0; i < size && ok; i++) {
+      const id = o.ids[i]!;
+      ok = owner.get(id) === v.svc_id;
+      let k = index.get(id);
+      if (k === undefined) index.set(id, k = index.size);
+      slots[i] = k;
+    }
+    if (!ok || index.size > MAGLEV_MAX_BACKENDS) {
+      kept.push({ start: v.maglev_base, len: maglevRunWords(size, v.count) });
+      return;
+    }
+    // The list holds count ids, as the agent writes it (adoption sizes the run from count).
+    const n = Math.max(index.size, v.count), half = Math.ceil(size / 2);
+    const run = new Uint32Array(half + n);
+    new Uint16Array(run.buffer, 0, size).set(slots);
+    for (const [id, k] of index) run[half + k] = id;
+    const r = { map: o.map, key: o.key, value: { ...v, count: n }, run };
+    if (half + n > size) { moved.push(r); return; }
+    inPlace.push(r);
+    maglev.write(v.maglev_base, run);
+  };
+  const perChunk = L.SL_MAGLEV_CHUNK / 2;
+  let next = 0;
+  old.scan((key, value) => {
+    const w0 = key.readUInt32LE(0) * perChunk, w1 = w0 + perChunk;
+    for (let i = next; i < olds.length && olds[i]!.value.maglev_base < w1; i++) {
+      const o = olds[i]!, from = Math.max(w0, o.value.maglev_base), to = Math.min(w1, o.value.maglev_base + o.value.maglev_size);
+      for (let w = from; w < to; w++) o.ids[w - o.value.maglev_base] = value.readUInt32LE((w - w0) * 4);
+      if (to > from) o.got += to - from;
+    }
+    while (next < olds.length && olds[next]!.value.maglev_base + olds[next]!.value.maglev_size <= w1) convert(olds[next++]!);
+  });
+  // Runs reaching past the old map's end (none from an agent): converted as read, so kept.
+  while (next < olds.length) convert(olds[next++]!);
   if (moved.length) {
     const alloc = SlotAllocator.fromUsed(maglev.slots, [...kept, ...inPlace.map((r) => ({ start: r.value.maglev_base, len: r.run.length }))]);
     for (const r of moved) {
