@@ -353,6 +353,24 @@ struct sl_sock_rev_value {
 	__u32	backend_id;	/* for the agent: sockets to a removed backend are destroyed */
 };
 
+/*
+ * sl_sock_peer: socket-local storage (BPF_MAP_TYPE_SK_STORAGE) of a TCP socket connect() gave a
+ * backend, freed by the kernel with the socket. getpeername() is the only reverse translation a
+ * connected TCP socket needs and it can read the socket's own storage, so TCP keeps no entry in
+ * the sl_sock_rev LRU, whose every insert evicted under a stream of connections. Both families:
+ * an IPv4 peer (an IPv4 socket's, or a dual-stack socket's, which connect6 translated through the
+ * IPv4 maps) is held IPv4-mapped (::ffff:a.b.c.d), and its backend_id is then sl_backends', else
+ * sl_backends6'. UDP keeps sl_sock_rev: recvmsg() needs it per peer on unconnected sockets.
+ */
+struct sl_sock_peer {
+	__be32	backend_addr[4];	/* the destination connect() was given */
+	__be32	svc_addr[4];		/* the service address it asked for */
+	__be16	backend_port;
+	__be16	svc_port;
+	__u32	svc_id;
+	__u32	backend_id;		/* for the stale-socket sweep */
+};
+
 /* Per-frontend socket-level counters (sl_sock_stats, indexed by svc_id), beside sl_svc_stats. */
 struct sl_sock_stats {
 	__u64	translations;	/* connect()/sendmsg() calls given a backend */

@@ -57,7 +57,7 @@ export type PrivateMapName = keyof typeof PRIVATE_MAPS;
  * pin it created, when an object cannot be loaded; when pins of another layout are the reason,
  * the error names their directory and the remedy.
  */
-export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName | L.EventMapName, number>> = {}): LoadedObjects {
+export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName | L.EventMapName | L.SocketStorageMapName, number>> = {}): LoadedObjects {
   const objs: bpf.BpfObject[] = [];
   const close = () => { for (const o of objs) o.close(); };
   let adopted = false;
