@@ -159,10 +159,13 @@ static __always_inline enum sock_xlate sock4_xlate(struct bpf_sock_addr *ctx, __
 		if (sock_peer_record(ctx, &peer))
 			return SOCK_XLATE_PASS;
 	} else {
-		struct sl_sock_rev_key rkey = { .cookie = cookie, .backend_addr = backend_addr,
-						.backend_port = backend_port };
 		struct sl_sock_rev_value rev = { .svc_addr = f.daddr, .svc_port = f.dport,
 						 .svc_id = svc->svc_id, .backend_id = backend_id };
+		struct sl_sock_rev_key rkey = {};	/* as sock6_xlate(): zeroed whole, then filled */
+
+		rkey.cookie = cookie;
+		rkey.backend_addr = backend_addr;
+		rkey.backend_port = backend_port;
 
 		if (bpf_map_update_elem(&sl_sock_rev, &rkey, &rev, BPF_ANY))
 			return SOCK_XLATE_PASS;

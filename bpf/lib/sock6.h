@@ -108,8 +108,10 @@ static __always_inline enum sock_xlate sock6_xlate(struct bpf_sock_addr *ctx, st
 	} else {
 		struct sl_sock_rev6_value rev = { .svc_port = f.dport, .svc_id = svc->svc_id,
 						  .backend_id = backend_id };
-		struct sl_sock_rev6_key rkey = { .cookie = cookie, .backend_port = backend_port };
+		struct sl_sock_rev6_key rkey = {};	/* not a designated initializer: its tail padding is key too */
 
+		rkey.cookie = cookie;
+		rkey.backend_port = backend_port;
 		__builtin_memcpy(rkey.backend_addr, be->ip, sizeof(rkey.backend_addr));
 		ip6_copy(rev.svc_addr, a->w);
 		if (bpf_map_update_elem(&sl_sock_rev6, &rkey, &rev, BPF_ANY))
