@@ -1,14 +1,14 @@
 // Socket-level balancing's cost per connection in the kernel, two datapath builds side by side in
 // one run (docs/benchmarks.md, "Socket-level balancing: cost per connection"). Two simulated nodes,
-// each with pods client, be1, be2 and an agent with --socket-lb on and the same services: one agent
-// loads this checkout's build/bpf, the other SOCKCOST_BASE_BPF_DIR (a worktree of the base branch
-// built with `make build`). Rounds alternate between the two nodes: new TCP connections
+// each with pods client, be1, be2 and an agent with --socket-lb on and the same services: one runs
+// this checkout's agent and build/bpf, the other SOCKCOST_BASE's (a worktree of the base branch,
+// its node_modules linked, built with `make build`). Rounds alternate between the two nodes: new TCP connections
 // (bench/crr.c: connect, 1-byte request and reply, close) from the client pod to the ClusterIP over
 // IPv4 and over IPv6, and per round the kernel's run time of every program at the node
 // (bench/lib/bpfstats.ts): sl_sock_connect4/6 once per connection, sl_from_pod / sl_to_pod on the
 // veths for the packets the translated connection then sends as a direct one.
 //
-//   SOCKCOST_BASE_BPF_DIR=/tmp/base/build/bpf node bench/sockcost.ts
+//   SOCKCOST_BASE=/tmp/base node bench/sockcost.ts
 //   SOCKCOST_SERVICES (10000 IPv4 services x 10 endpoints; the IPv6 target is one more),
 //   SOCKCOST_ROUNDS (6), SOCKCOST_SECS (3), BENCH_OUT (where sockcost.json goes; default bench/results)
 //
@@ -26,7 +26,7 @@ import { benchServices, CRR_PORT, FAMILIES, stateFile } from './lib/model.ts';
 import { Lines } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
 
-const BASE_DIR = process.env.SOCKCOST_BASE_BPF_DIR;
+const BASE = process.env.SOCKCOST_BASE;
 const SERVICES = Number(process.env.SOCKCOST_SERVICES ?? 10000);
 const ROUNDS = Number(process.env.SOCKCOST_ROUNDS ?? 6);
 const SECS = Number(process.env.SOCKCOST_SECS ?? 3);
@@ -54,7 +54,7 @@ async function crr(s: Side, fam: 4 | 6, secs: number): Promise<{ conns: number; 
 }
 
 async function main(): Promise<void> {
-  if (!BASE_DIR || !fs.existsSync(path.join(BASE_DIR, 'sluice_sock.o'))) throw new Error('SOCKCOST_BASE_BPF_DIR: a directory with the base build\'s sluice_*.o (make build in a worktree of the base)');
+  if (!BASE || !fs.existsSync(path.join(BASE, 'build/bpf/sluice_sock.o'))) throw new Error('SOCKCOST_BASE: a checkout of the base with its datapath built (make build in a worktree of it)');
   compile();
   const cluster = await SimCluster.create({ nodes: ['skb', 'skt'] });
   const stopStats = enableBpfStats();
@@ -79,13 +79,14 @@ async function main(): Promise<void> {
       const n = services.length;
       const agent = await SimAgent.start(cluster, name, {
         stateFile: sf, readyTimeoutMs: 180000,
-        args: ['--socket-lb', 'on', ...(label === 'base' ? ['--bpf-dir', BASE_DIR] : []),
+        ...(label === 'base' ? { checkout: BASE } : {}),
+        args: ['--socket-lb', 'on',
           '--max-services', String(Math.ceil(n * 1.25) + 64), '--max-backends', String(Math.ceil(n * 10 * 1.25) + 64),
           '--maglev-slots', String(Math.ceil((n + 8) * maglevSize(10) * 1.1))],
       });
       await agent.waitLog((l) => l.msg === 'applied' && Number(l.services) === n, 180000);
       sides.push({ label, node, client, be1, be2, agent });
-      log(`${label}: node ${node.ns}, ${n} services, datapath ${label === 'base' ? BASE_DIR : 'build/bpf'}`);
+      log(`${label}: node ${node.ns}, ${n} services, agent and datapath of ${label === 'base' ? BASE : 'this checkout'}`);
     }
     for (const s of sides) {
       for (const fam of [4, 6] as const) {
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       }
     }
     const out = {
-      meta: { date: new Date().toISOString(), kernel: os.release(), services: SERVICES, rounds: ROUNDS, secs: SECS, base: BASE_DIR,
+      meta: { date: new Date().toISOString(), kernel: os.release(), services: SERVICES, rounds: ROUNDS, secs: SECS, base: BASE,
         loadavg: os.loadavg(), method: 'two nodes, one per datapath build, same services and pods; rounds alternate between them; medians (min-max) over rounds of the kernel\'s run_time_ns / run_cnt per program' },
       result, rounds,
     };
