@@ -9,8 +9,8 @@
 // veths for the packets the translated connection then sends as a direct one.
 //
 //   SOCKCOST_BASE=/tmp/base node bench/sockcost.ts
-//   SOCKCOST_SERVICES (10000 IPv4 services x 10 endpoints; the IPv6 target is one more),
-//   SOCKCOST_ROUNDS (6), SOCKCOST_SECS (3), BENCH_OUT (where sockcost.json goes; default bench/results)
+//   SOCKCOST_SERVICES (10000 IPv4 services; the IPv6 target is one more) x SOCKCOST_ENDPOINTS (10;
+//   1 for 100,000 services, as bench/run.ts), SOCKCOST_ROUNDS (6), SOCKCOST_SECS (3), BENCH_OUT (where sockcost.json goes; default bench/results)
 //
 // Everything lives in sluice-<run>-* namespaces and cgroups, removed at the end, also after failures.
 import { spawnSync } from 'node:child_process';
@@ -28,6 +28,7 @@ import { summarize } from './lib/stats.ts';
 
 const BASE = process.env.SOCKCOST_BASE;
 const SERVICES = Number(process.env.SOCKCOST_SERVICES ?? 10000);
+const ENDPOINTS = Number(process.env.SOCKCOST_ENDPOINTS ?? 10);
 const ROUNDS = Number(process.env.SOCKCOST_ROUNDS ?? 6);
 const SECS = Number(process.env.SOCKCOST_SECS ?? 3);
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench/results'));
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
         await new Lines(cluster.spawn(pod.ns, SRV, [String(CRR_PORT), id, '6'])).next((l) => l === 'ready', 10000, `srv (IPv6) in ${pod.ns}`);
       }
       const services = [
-        ...benchServices(SERVICES, 10, { be1: be1.ip, be2: be2.ip }),
+        ...benchServices(SERVICES, ENDPOINTS, { be1: be1.ip, be2: be2.ip }),
         ...benchServices(1, 10, { be1: be1.ip6, be2: be2.ip6 }, undefined, 6).map((x) => ({ ...x, name: `${x.name}6` })),
       ];
       const sf = path.join(tmp, `state-${name}.json`);
@@ -81,8 +82,8 @@ async function main(): Promise<void> {
         stateFile: sf, readyTimeoutMs: 180000,
         ...(label === 'base' ? { checkout: BASE } : {}),
         args: ['--socket-lb', 'on',
-          '--max-services', String(Math.ceil(n * 1.25) + 64), '--max-backends', String(Math.ceil(n * 10 * 1.25) + 64),
-          '--maglev-slots', String(Math.ceil((n + 8) * maglevSize(10) * 1.1))],
+          '--max-services', String(Math.ceil(n * 1.25) + 64), '--max-backends', String(Math.ceil(n * ENDPOINTS * 1.25) + 64),
+          '--maglev-slots', String(Math.ceil(((n + 8) * maglevSize(ENDPOINTS) + 4 * maglevSize(2)) * 1.1))],
       });
       await agent.waitLog((l) => l.msg === 'applied' && Number(l.services) === n, 180000);
       sides.push({ label, node, client, be1, be2, agent });
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
       }
     }
     const out = {
-      meta: { date: new Date().toISOString(), kernel: os.release(), services: SERVICES, rounds: ROUNDS, secs: SECS, base: BASE,
+      meta: { date: new Date().toISOString(), kernel: os.release(), services: SERVICES, endpoints: ENDPOINTS, rounds: ROUNDS, secs: SECS, base: BASE,
         loadavg: os.loadavg(), method: 'two nodes, one per datapath build, same services and pods; rounds alternate between them; medians (min-max) over rounds of the kernel\'s run_time_ns / run_cnt per program' },
       result, rounds,
     };

@@ -186,7 +186,7 @@ export const ENUMS = {
   sl_sock_size: { SL_MAX_SOCK_REV: 32768 },
   sl_frag_size: { SL_MAX_FRAGS: 8192 },
   sl_addr_kind: { SL_ADDR_FRONTEND: 0, SL_ADDR_REPLY_SRC: 1 },
-  sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 1024, SL_ADDR_FILTER_BITS: 65536 },
+  sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 8192, SL_ADDR_FILTER_BITS: 524288, SL_ADDR_FILTER_SHIFT: 13 },
   sl_size6: { SL_MAX_CT6: 32768 },
 } as const;
 
@@ -204,7 +204,7 @@ export const { SL_SOCK_ALL, SL_SOCK_HOST_ONLY } = ENUMS.sl_sock_mode;
 export const { SL_MAX_SOCK_REV } = ENUMS.sl_sock_size;
 export const { SL_MAX_FRAGS } = ENUMS.sl_frag_size;
 export const { SL_ADDR_FRONTEND, SL_ADDR_REPLY_SRC } = ENUMS.sl_addr_kind;
-export const { SL_ADDR_FILTER_WORDS } = ENUMS.sl_addr_filter_size;
+export const { SL_ADDR_FILTER_WORDS, SL_ADDR_FILTER_SHIFT } = ENUMS.sl_addr_filter_size;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;

@@ -17,7 +17,7 @@
 /* Word index (within @kind's run) and bit of @addr (network order, read as the host's u32). */
 static __always_inline __u32 addr_filter_slot(enum sl_addr_kind kind, __be32 addr, __u64 *bit)
 {
-	__u32 h = ((__u32)addr * 0x9E3779B1u) >> 16;	/* Fibonacci hashing to 16 bits */
+	__u32 h = ((__u32)addr * 0x9E3779B1u) >> SL_ADDR_FILTER_SHIFT;	/* Fibonacci hashing to 19 bits */
 
 	*bit = 1ULL << (h & 63);
 	return kind * SL_ADDR_FILTER_WORDS + (h >> 6);
