@@ -26,7 +26,7 @@ export type FilterAddr = string | { buf: Buffer; off: number; v6?: boolean };
 
 /** Word index and bit of the address whose 4 network-order bytes start at @buf[@off], as the datapath computes them. */
 export function addrSlot(kind: AddrKind, buf: Buffer, off = 0): { word: number; bit: bigint } {
-  // The datapath reads the __be32 as a host-order u32, then Fibonacci-hashes it to 16 bits.
+  // The datapath reads the __be32 as a host-order u32, then hashes it to 19 bits (slotOf()).
   const a = LE ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
   return slotOf(kind, a);
 }
@@ -41,8 +41,12 @@ export function addrSlot6(kind: AddrKind, buf: Buffer, off = 0): { word: number;
   return slotOf(kind, (w(0) ^ w(1) ^ w(2) ^ w(3)) >>> 0);
 }
 
+/** addr_filter_slot() in C: MurmurHash3's 32-bit finalizer, its top 19 bits. */
 function slotOf(kind: AddrKind, a: number): { word: number; bit: bigint } {
-  const h = Math.imul(a, 0x9e3779b1) >>> 16;
+  let x = a >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  const h = ((x ^ (x >>> 16)) >>> 0) >>> L.SL_ADDR_FILTER_SHIFT;
   return { word: kind * L.SL_ADDR_FILTER_WORDS + (h >>> 6), bit: 1n << BigInt(h & 63) };
 }
 

@@ -350,6 +350,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   }
   attacher.start(o.scanIntervalMs);
+  if (!dp.migration) dp.finishMigration(); // an address filter of a new size: covered again (no-op otherwise)
   if (dp.migration) {
     // Every interface found now runs the new programs: the old ones wrote their last entries.
     try {

@@ -207,9 +207,16 @@ export class Datapath {
     }
   }
 
-  /** After the programs are attached: the last copy of a migration, then the new layout is recorded. */
+  /**
+   * After the programs are attached: the last copy of a migration, then the new layout is recorded;
+   * or, when this load replaced the address filter's pin (a new size), covering it once more, for
+   * the conntrack entries the old programs wrote on the old filter until they were swapped out.
+   */
   finishMigration(): void {
-    if (!this.migration) return;
+    if (!this.migration) {
+      if (this.#objs?.replaced.includes('sl_addr_filter')) this.#coverAddrFilter();
+      return;
+    }
     finishMigration(this.migration, this.maps, this.#maglev);
     this.#coverAddrFilter();
   }

@@ -59,7 +59,8 @@ mTLS to the control plane (all three, or none):
   --max-backends N           frontends, ${DEFAULT_SIZES.backends} backends, ${DEFAULT_SIZES.maglev} Maglev slots
   --maglev-slots N           (1,030 per service of 10 endpoints), ${DEFAULT_SIZES.ct} conntrack,
   --max-conntrack N          ${DEFAULT_SIZES.affinity} affinity and ${DEFAULT_SIZES.sockRev} socket-level
-  --max-affinity N           reverse entries: 10,000 services of 10 endpoints; see
+  --max-affinity N           reverse entries (UDP sockets; TCP ones keep theirs in the socket):
+                             10,000 services of 10 endpoints; see
   --max-sock-rev N           docs/operations.md for more; IPv6 frontends and backends share the
   --max-conntrack6 N         first two, IPv6 flows have ${DEFAULT_SIZES.ct6} conntrack entries of their own)
   --ct-tcp-timeout S       idle TCP flows are forgotten after S seconds (default: ${DEFAULT_GC.tcpSeconds})

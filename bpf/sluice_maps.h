@@ -339,9 +339,16 @@ enum sl_addr_kind {
 	SL_ADDR_REPLY_SRC	= 1,	/* the source of any REPLY conntrack key (a backend), set by the datapath */
 };
 
+/*
+ * 2^19 bits per kind (64 KiB): at 100,000 frontends a pod address still finds its bit clear 83% of
+ * the time (100,000 sequential ClusterIPs set all but one of the 65,536 bits before, so every direct
+ * and socket-translated packet took the lookups). A pin of another size is replaced and covered again
+ * by the agent (agent/bpf/objects.ts).
+ */
 enum sl_addr_filter_size {
-	SL_ADDR_FILTER_WORDS	= 1024,		/* per kind: 65,536 bits, 8 KiB */
-	SL_ADDR_FILTER_BITS	= 65536,
+	SL_ADDR_FILTER_WORDS	= 8192,		/* per kind: 524,288 bits, 64 KiB */
+	SL_ADDR_FILTER_BITS	= 524288,
+	SL_ADDR_FILTER_SHIFT	= 13,		/* 32 - log2(SL_ADDR_FILTER_BITS): the hash's top 19 bits */
 };
 
 /* A translated socket and the backend it was given: key of sl_sock_rev. */
@@ -359,6 +366,24 @@ struct sl_sock_rev_value {
 	__u16	pad;
 	__u32	svc_id;
 	__u32	backend_id;	/* for the agent: sockets to a removed backend are destroyed */
+};
+
+/*
+ * sl_sock_peer: socket-local storage (BPF_MAP_TYPE_SK_STORAGE) of a TCP socket connect() gave a
+ * backend, freed by the kernel with the socket. getpeername() is the only reverse translation a
+ * connected TCP socket needs and it can read the socket's own storage, so TCP keeps no entry in
+ * the sl_sock_rev LRU, whose every insert evicted under a stream of connections. Both families:
+ * an IPv4 peer (an IPv4 socket's, or a dual-stack socket's, which connect6 translated through the
+ * IPv4 maps) is held IPv4-mapped (::ffff:a.b.c.d), and its backend_id is then sl_backends', else
+ * sl_backends6'. UDP keeps sl_sock_rev: recvmsg() needs it per peer on unconnected sockets.
+ */
+struct sl_sock_peer {
+	__be32	backend_addr[4];	/* the destination connect() was given */
+	__be32	svc_addr[4];		/* the service address it asked for */
+	__be16	backend_port;
+	__be16	svc_port;
+	__u32	svc_id;
+	__u32	backend_id;		/* for the stale-socket sweep */
 };
 
 /* Per-frontend socket-level counters (sl_sock_stats, indexed by svc_id), beside sl_svc_stats. */

@@ -16,6 +16,9 @@
  *       NATed flow, either way, sent on by this node (pod_icmp(), lib/icmp.h)
  *   sl_to_pod (tc egress, packets entering a pod)
  *     reply conntrack hit -> SNAT source back to the service address and port
+ *   both: a whole TCP/UDP packet no step can concern (not to a frontend, a backend of a flow or
+ *     this node; not from a backend of a flow) leaves after its fixed IP header, before the L4
+ *     header and, for IPv6, before the tail call (from_pod_untouched(), to_pod_untouched())
  *   both: IP fragments after the first take its ports and translation (lib/frag.h)
  *
  * IPv6 (ETH_P_IPV6) is the same, with the IPv6 library (lib/parse6.h, lb6.h, nat6.h, ...) and maps: sl_from_pod6 and
@@ -267,6 +270,111 @@ struct {
 	},
 };
 
+/*
+ * The early exits. Most packets on a pod's veth have nothing to do with a service: direct pod-to-pod
+ * traffic, and everything a connection translated at connect() sends (socket-level balancing) and
+ * gets back. Whether a packet can concern any step is decided from its fixed IP header alone, read
+ * in place, before the L4 header, fragment state or (IPv6) the tail call and extension-header
+ * parse. Only whole TCP/UDP packets leave early (no IPv4 fragment, no IPv6 extension header): ICMP
+ * errors and fragments keep their full path.
+ */
+
+/* @skb's IPv4 header when it carries a whole TCP or UDP datagram, else NULL. */
+static __always_inline struct iphdr *pod_ip4_plain(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return NULL;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return NULL;
+	return ip;
+}
+
+/* The fixed IPv6 header (RFC 8200), as the early exits read it in place. */
+struct pod_ip6hdr {
+	__be32	vtc_flow;
+	__be16	payload_len;
+	__u8	nexthdr;
+	__u8	hop_limit;
+	__be32	saddr[4];
+	__be32	daddr[4];
+};
+
+/* @skb's IPv6 header when TCP or UDP follows it directly (no extension header), else NULL. */
+static __always_inline struct pod_ip6hdr *pod_ip6_plain(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct pod_ip6hdr *ip6 = (void *)(eth + 1);
+
+	if ((void *)(ip6 + 1) > end || eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return NULL;
+	if (ip6->nexthdr != NEXTHDR_TCP && ip6->nexthdr != NEXTHDR_UDP)
+		return NULL;
+	return ip6;
+}
+
+/*
+ * Whether @skb, leaving a pod, concerns no step of sl_from_pod(6): its destination can be no
+ * frontend (lb_decide(): SL_ADDR_FRONTEND), no backend a REPLY entry names (ct_forget_reply():
+ * SL_ADDR_REPLY_SRC) and is not this node's address (source-NATed replies: to_node()).
+ */
+static __always_inline int from_pod_untouched(struct __sk_buff *skb)
+{
+	struct pod_ip6hdr *ip6;
+	struct iphdr *ip;
+
+	ip = pod_ip4_plain(skb);
+	if (ip) {
+		struct sl_config *cfg;
+		__u32 zero = 0;
+
+		if (addr_maybe(SL_ADDR_FRONTEND, ip->daddr) || addr_maybe(SL_ADDR_REPLY_SRC, ip->daddr))
+			return 0;
+		cfg = bpf_map_lookup_elem(&sl_config, &zero);
+		return cfg && cfg->node_ip != ip->daddr;
+	}
+	ip6 = pod_ip6_plain(skb);
+	if (ip6) {
+		const __be32 *node;
+		__be32 d[4];
+
+		__builtin_memcpy(d, ip6->daddr, sizeof(d));
+		if (addr_maybe6(SL_ADDR_FRONTEND, d) || addr_maybe6(SL_ADDR_REPLY_SRC, d))
+			return 0;
+		node = node_ip6();
+		return !node || !ip6_eq(node, d);
+	}
+	return 0;
+}
+
+/*
+ * Whether @skb, entering a pod, concerns no step of sl_to_pod(6): its source can be no backend
+ * a REPLY entry names, so there is no reverse translation to do (nat_reverse_flow()).
+ */
+static __always_inline int to_pod_untouched(struct __sk_buff *skb)
+{
+	struct pod_ip6hdr *ip6;
+	struct iphdr *ip;
+
+	ip = pod_ip4_plain(skb);
+	if (ip)
+		return !addr_maybe(SL_ADDR_REPLY_SRC, ip->saddr);
+	ip6 = pod_ip6_plain(skb);
+	if (ip6) {
+		__be32 s[4];
+
+		__builtin_memcpy(s, ip6->saddr, sizeof(s));
+		return !addr_maybe6(SL_ADDR_REPLY_SRC, s);
+	}
+	return 0;
+}
+
 /* The IPv6 half of an entry point: jump into it (a failed tail call leaves the packet alone). */
 static __always_inline int pod6_jump(struct __sk_buff *skb, enum pod6_prog prog)
 {
@@ -280,8 +388,11 @@ int sl_from_pod(struct __sk_buff *skb)
 	struct nat_tuple n;
 	struct flow f;
 	__u32 svc_id = 0;
-	int parsed = parse_skb(skb, &f);
+	int parsed;
 
+	if (from_pod_untouched(skb))
+		return TC_ACT_OK;
+	parsed = parse_skb(skb, &f);
 	if (parsed == PARSE_DROP)
 		return TC_ACT_SHOT;
 	if (parsed) {
@@ -320,8 +431,11 @@ SEC("tc")
 int sl_to_pod(struct __sk_buff *skb)
 {
 	struct flow f;
-	int parsed = parse_skb(skb, &f);
+	int parsed;
 
+	if (to_pod_untouched(skb))
+		return TC_ACT_OK;
+	parsed = parse_skb(skb, &f);
 	if (parsed == PARSE_DROP)
 		return TC_ACT_SHOT;
 	if (parsed) {

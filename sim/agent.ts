@@ -28,6 +28,11 @@ export interface AgentOptions {
   args?: string[];
   /** How long to wait for "agent ready" (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * Another checkout whose agent (and, by default, datapath build) to run instead of this one's: a
+   * benchmark's base build side by side with this one (bench/sockcost.ts).
+   */
+  checkout?: string;
 }
 
 export class SimAgent {
@@ -63,7 +68,10 @@ export class SimAgent {
     const since = this.logs.length;
     // As deploy/image/bin/sluice-agent runs it: V8's young generation bounded (AGENT_NODE_FLAGS).
     const nodeOptions = [process.env.NODE_OPTIONS, AGENT_NODE_FLAGS].filter(Boolean).join(' ');
-    const p = this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args, { NODE_OPTIONS: nodeOptions });
+    const env = { NODE_OPTIONS: nodeOptions };
+    const p = this.#opts.checkout
+      ? this.cluster.spawn(this.node.ns, process.execPath, [path.join(this.#opts.checkout, 'agent/main.ts'), ...args], env)
+      : this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args, env);
     this.proc = p;
     p.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000); });
     readline.createInterface({ input: p.stdout! }).on('line', (line) => {

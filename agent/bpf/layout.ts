@@ -186,7 +186,7 @@ export const ENUMS = {
   sl_sock_size: { SL_MAX_SOCK_REV: 32768 },
   sl_frag_size: { SL_MAX_FRAGS: 8192 },
   sl_addr_kind: { SL_ADDR_FRONTEND: 0, SL_ADDR_REPLY_SRC: 1 },
-  sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 1024, SL_ADDR_FILTER_BITS: 65536 },
+  sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 8192, SL_ADDR_FILTER_BITS: 524288, SL_ADDR_FILTER_SHIFT: 13 },
   sl_size6: { SL_MAX_CT6: 32768 },
 } as const;
 
@@ -204,7 +204,7 @@ export const { SL_SOCK_ALL, SL_SOCK_HOST_ONLY } = ENUMS.sl_sock_mode;
 export const { SL_MAX_SOCK_REV } = ENUMS.sl_sock_size;
 export const { SL_MAX_FRAGS } = ENUMS.sl_frag_size;
 export const { SL_ADDR_FRONTEND, SL_ADDR_REPLY_SRC } = ENUMS.sl_addr_kind;
-export const { SL_ADDR_FILTER_WORDS } = ENUMS.sl_addr_filter_size;
+export const { SL_ADDR_FILTER_WORDS, SL_ADDR_FILTER_SHIFT } = ENUMS.sl_addr_filter_size;
 
 /** enum sl_counter (indexes of sl_counters) in order, lower-cased without SL_CNT_; SL_CNT_MAX is their count. */
 export const COUNTER_NAMES = ['ct_create_fail', 'no_backend_entry', 'reject', 'reject_fail', 'ext_no_local', 'ext_snat_fail', 'ext_fib_fail'] as const;
@@ -296,6 +296,15 @@ export const sockRevValue = codec('sl_sock_rev_value', [
   ['svc_addr', 'be32ip'], ['svc_port', 'be16'], ['pad', 'u16'], ['svc_id', 'u32'], ['backend_id', 'u32'],
 ] as const);
 
+/**
+ * A connected TCP socket's reverse translation, kept in the socket itself (sl_sock_peer, socket-local
+ * storage): an IPv4 peer is held IPv4-mapped. Only the datapath reads it; the agent never does.
+ */
+export const sockPeer = codec('sl_sock_peer', [
+  ['backend_addr', 'be32ip6'], ['svc_addr', 'be32ip6'], ['backend_port', 'be16'], ['svc_port', 'be16'],
+  ['svc_id', 'u32'], ['backend_id', 'u32'],
+] as const);
+
 export const sockStats = codec('sl_sock_stats', [['translations', 'u64'], ['rejects', 'u64']] as const);
 
 /** IP fragments: a datagram (addresses, IP id, protocol) and the ports its first fragment carried. */
@@ -357,7 +366,7 @@ export type DatapathEvent = ReturnType<typeof event.decode>;
 export type SockStats = ReturnType<typeof sockStats.decode>;
 
 export const ALL_STRUCTS = [meta, svcKey, svcValue, maglevChunk, backend, ctKey, ctEntry, affKey, affValue, svcStats, config,
-  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockStats, fragKey, fragPorts,
+  srcRangeKey, event, eventConfig, sockConfig, sockRevKey, sockRevValue, sockPeer, sockStats, fragKey, fragPorts,
   svc6Key, backend6, ct6Key, ct6Entry, srcRange6Key, config6, frag6Key, sockRev6Key, sockRev6Value, event6];
 
 /**
@@ -401,8 +410,20 @@ export const EVENT_MAPS = {
   sl_event_config: { key: null, value: eventConfig, entries: 1, ringbuf: false },
 } as const;
 export type EventMapName = keyof typeof EVENT_MAPS;
+/**
+ * Socket-local storage (BPF_MAP_TYPE_SK_STORAGE), pinned beside MAPS but outside the map layer: its
+ * elements live in sockets (created by the datapath, freed with the socket), it has no size
+ * (max_entries 0) and cannot be walked. Pinned so that the next agent's programs find what earlier
+ * ones stored in sockets still open.
+ */
+export const SOCKET_STORAGE_MAPS = {
+  sl_sock_peer: { key: null, value: sockPeer, entries: 0 },
+} as const;
+export type SocketStorageMapName = keyof typeof SOCKET_STORAGE_MAPS;
 /** Every map pinned under a node's directory. */
-export const PINNED_MAP_NAMES: Array<MapName | EventMapName> = [...MAP_NAMES, ...Object.keys(EVENT_MAPS) as EventMapName[]];
+export const PINNED_MAP_NAMES: Array<MapName | EventMapName | SocketStorageMapName> = [
+  ...MAP_NAMES, ...Object.keys(EVENT_MAPS) as EventMapName[], ...Object.keys(SOCKET_STORAGE_MAPS) as SocketStorageMapName[],
+];
 
 export const IPPROTO = { TCP: 6, UDP: 17 } as const;
 export function protoName(p: number): string {

@@ -26,8 +26,14 @@ export function datapathObjects(dir = DEFAULT_BPF_DIR): string[] {
  */
 export const PROGRAM_ARRAYS = ['sl_pod6_progs', 'sl_ext6_tc_progs', 'sl_ext6_xdp_progs'] as const;
 
-/** Per-reason counter arrays, sized by their enum: new reasons change max_entries, not the layout. */
-const GROWING_COUNTERS: ReadonlySet<string> = new Set(['sl_drops']);
+/**
+ * Arrays whose size follows an enum of the header and whose content can be lost, so a pin of
+ * another size is replaced rather than refused (running programs keep the old one until the new
+ * ones are attached): per-reason counters (new reasons change max_entries, not the layout; their
+ * counts restart), and the address filter, which the agent covers again from sl_services(6) and
+ * sl_ct(6) when it opens the maps and once more after attaching (Datapath.finishMigration()).
+ */
+export const RESIZED_BY_REPLACING: ReadonlySet<string> = new Set(['sl_drops', 'sl_addr_filter']);
 
 export interface LoadedObjects {
   /** Map fds by map name, valid until close(). */
@@ -38,6 +44,8 @@ export interface LoadedObjects {
   adopted: boolean;
   /** max_entries of every map as loaded: a pinned map keeps the size it was created with. */
   entries: Record<L.MapName, number>;
+  /** Pins of RESIZED_BY_REPLACING found at another size and replaced by this load. */
+  replaced: string[];
   /** Fds of maps private to one object (not pinned, as sl_nh_config of sluice_ext.o), by name. */
   privateMaps: Partial<Record<PrivateMapName, number>>;
   close(): void;
@@ -57,10 +65,11 @@ export type PrivateMapName = keyof typeof PRIVATE_MAPS;
  * pin it created, when an object cannot be loaded; when pins of another layout are the reason,
  * the error names their directory and the remedy.
  */
-export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName | L.EventMapName, number>> = {}): LoadedObjects {
+export function openObjects(paths: string[], pinDir: string, entries: Partial<Record<L.MapName | L.EventMapName | L.SocketStorageMapName, number>> = {}): LoadedObjects {
   const objs: bpf.BpfObject[] = [];
   const close = () => { for (const o of objs) o.close(); };
   let adopted = false;
+  const replaced: string[] = [];
   try {
     for (const p of paths) objs.push(bpf.BpfObject.open(p));
     if (!objs[0]) throw new Error('no datapath object to load');
@@ -68,9 +77,11 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
     for (const m of L.PINNED_MAP_NAMES) {
       const pin = path.join(pinDir, m);
       let n = entries[m] ?? objs[0].maxEntries(m);
-      // A counter array grows when a reason is added (sl_drops): a pin of the old size is
-      // replaced, its counts restarting, rather than refused (running programs keep the old one).
-      if (GROWING_COUNTERS.has(m) && fs.existsSync(pin) && pinnedEntries(pin) !== n) fs.rmSync(pin);
+      // RESIZED_BY_REPLACING: a pin of the old size is replaced rather than refused.
+      if (RESIZED_BY_REPLACING.has(m) && fs.existsSync(pin) && pinnedEntries(pin) !== n) {
+        fs.rmSync(pin);
+        replaced.push(m);
+      }
       if (fs.existsSync(pin)) {
         adopted = true;
         if (entries[m] !== undefined) n = pinnedEntries(pin);
@@ -100,7 +111,7 @@ export function openObjects(paths: string[], pinDir: string, entries: Partial<Re
       const o = objs.find((x) => path.basename(x.path) === file);
       if (o) privateMaps[m] = o.mapFd(m);
     }
-    return { maps, programs, adopted, entries: sizes, privateMaps, close };
+    return { maps, programs, adopted, entries: sizes, replaced, privateMaps, close };
   } catch (e) {
     close();
     // Pins this call created (an object loaded before another failed) would be adopted next time.

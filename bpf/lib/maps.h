@@ -54,6 +54,12 @@ SL_PINNED_MAP(sl_drops, BPF_MAP_TYPE_PERCPU_ARRAY, SL_DROP_MAX, __u32, __u64, 0)
 SL_PINNED_MAP(sl_sock_config, BPF_MAP_TYPE_ARRAY, 1, __u32, struct sl_sock_config, 0);
 SL_PINNED_MAP(sl_sock_rev, BPF_MAP_TYPE_LRU_HASH, SL_MAX_SOCK_REV, struct sl_sock_rev_key,
 	      struct sl_sock_rev_value, 0);
+/*
+ * A connected TCP socket's reverse translation, in the socket itself (sluice_maps.h: sl_sock_peer).
+ * Storage has no size (max_entries 0) and allocates on use (BPF_F_NO_PREALLOC, which it requires);
+ * the key is a socket (an fd from user space).
+ */
+SL_PINNED_MAP(sl_sock_peer, BPF_MAP_TYPE_SK_STORAGE, 0, int, struct sl_sock_peer, BPF_F_NO_PREALLOC);
 SL_PINNED_MAP(sl_sock_stats, BPF_MAP_TYPE_PERCPU_ARRAY, SL_MAX_SERVICES, __u32, struct sl_sock_stats, 0);
 /* IP fragments: a datagram's ports, from its first fragment to the later ones (lib/frag.h). */
 SL_PINNED_MAP(sl_frags, BPF_MAP_TYPE_LRU_HASH, SL_MAX_FRAGS, struct sl_frag_key, struct sl_frag_ports, 0);

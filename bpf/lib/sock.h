@@ -3,8 +3,9 @@
  * Socket-level balancing: a service address given to connect() or sendmsg() becomes a backend's
  * before the socket sends anything, so the flow then runs as a direct one (no per-packet NAT, no
  * conntrack entry). The lookup and the backend choice are lb.h's; what differs is who the client
- * is (no source address or port exists yet) and where the reverse translation lives (sl_sock_rev,
- * by socket cookie, instead of conntrack).
+ * is (no source address or port exists yet) and where the reverse translation lives instead of
+ * conntrack: a TCP socket's in its own storage (sl_sock_peer, freed with it), a UDP socket's in
+ * sl_sock_rev (by socket cookie and backend: recvmsg() on an unconnected socket needs it per peer).
  */
 #ifndef SLUICE_LIB_SOCK_H
 #define SLUICE_LIB_SOCK_H
@@ -54,6 +55,46 @@ static __always_inline enum sock_xlate sock_refuse(struct sl_sock_stats *st)
 	return SOCK_XLATE_REFUSE;
 }
 
+/* Whether @a (four words as on the wire) is IPv4-mapped, ::ffff:a.b.c.d; a.b.c.d is a[3]. */
+static __always_inline int sock_addr_v4mapped(const __be32 *a)
+{
+	return !a[0] && !a[1] && a[2] == bpf_htonl(0xffff);
+}
+
+/*
+ * Record @peer as the reverse translation of @ctx's TCP socket, in the socket's own storage
+ * (sl_sock_peer): no map entry to insert, evict or expire, and the kernel frees it with the
+ * socket. Returns 0, or -1 when it could not be stored.
+ */
+static __always_inline int sock_peer_record(struct bpf_sock_addr *ctx, struct sl_sock_peer *peer)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct sl_sock_peer *p;
+
+	if (!sk)
+		return -1;
+	p = bpf_sk_storage_get(&sl_sock_peer, sk, peer, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!p)
+		return -1;
+	/* Created from @peer, or there already: a connect() tried again after a failed one. */
+	__builtin_memcpy(p, peer, sizeof(*p));
+	return 0;
+}
+
+/* The reverse translation stored in @ctx's socket by sock_peer_record(), or NULL. */
+static __always_inline struct sl_sock_peer *sock_peer_of(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+
+	return sk ? bpf_sk_storage_get(&sl_sock_peer, sk, 0, 0) : NULL;
+}
+
+/* The time for an affinity decision, read only when @svc has ClientIP affinity. */
+static __always_inline __u64 sock_now(const struct sl_svc_value *svc)
+{
+	return (svc->flags & SL_SVC_F_AFFINITY) ? sl_now() : 0;
+}
+
 /*
  * Translate the IPv4 destination @*addr:@*port (a ClusterIP frontend) of @ctx's socket to a backend,
  * as lb_decide() would for the socket's first packet. Maglev hashes the socket cookie in place of
@@ -67,16 +108,19 @@ static __always_inline enum sock_xlate sock_refuse(struct sl_sock_stats *st)
  */
 static __always_inline enum sock_xlate sock4_xlate(struct bpf_sock_addr *ctx, __be32 *addr, __be16 *port)
 {
-	struct sl_sock_rev_value rev = {};
-	struct sl_sock_rev_key rkey = {};
 	struct sl_aff_key client = {};
 	struct sl_sock_stats *st;
 	struct sl_svc_value *svc;
 	struct sl_backend *be;
 	struct flow f = {};
-	__u64 cookie, netns;
+	__be32 backend_addr;
+	__be16 backend_port;
+	__u64 cookie;
 	__u32 backend_id;
 
+	/* One bit first: most connect()s (pod IPs, the outside world) name no frontend. */
+	if (!addr_maybe(SL_ADDR_FRONTEND, *addr))
+		return SOCK_XLATE_PASS;
 	f.daddr = *addr;
 	f.dport = *port;
 	f.proto = ctx->protocol;
@@ -87,27 +131,47 @@ static __always_inline enum sock_xlate sock4_xlate(struct bpf_sock_addr *ctx, __
 	if (!svc->count)
 		return sock_refuse(st);
 	cookie = bpf_get_socket_cookie(ctx);
-	netns = bpf_get_netns_cookie(ctx);
 	f.saddr = (__u32)cookie ^ (__u32)(cookie >> 32);
-	client.svc_id = svc->svc_id;
-	client.kind = SL_AFF_CLIENT_NETNS;
-	__builtin_memcpy(client.client, &netns, sizeof(netns));
-	be = lb_pick_backend_for(svc, &f, &client, sl_now(), &backend_id);
+	if (svc->flags & SL_SVC_F_AFFINITY) {
+		__u64 netns = bpf_get_netns_cookie(ctx);
+
+		client.svc_id = svc->svc_id;
+		client.kind = SL_AFF_CLIENT_NETNS;
+		__builtin_memcpy(client.client, &netns, sizeof(netns));
+	}
+	be = lb_pick_backend_for(svc, &f, &client, sock_now(svc), &backend_id);
 	if (!be)
 		return SOCK_XLATE_PASS;	/* counted; pods still meet the per-packet path */
+	__builtin_memcpy(&backend_addr, be->ip, 4);
+	backend_port = bpf_htons(be->port);
 
-	rkey.cookie = cookie;
-	__builtin_memcpy(&rkey.backend_addr, be->ip, 4);
-	rkey.backend_port = bpf_htons(be->port);
-	rev.svc_addr = f.daddr;
-	rev.svc_port = f.dport;
-	rev.svc_id = svc->svc_id;
-	rev.backend_id = backend_id;
-	/* Without its reverse entry the socket would see the backend's address: leave it to the packets. */
-	if (bpf_map_update_elem(&sl_sock_rev, &rkey, &rev, BPF_ANY))
-		return SOCK_XLATE_PASS;
-	*addr = rkey.backend_addr;
-	*port = rkey.backend_port;
+	/* Without its reverse translation the socket would see the backend's address: leave it to the packets. */
+	if (f.proto == IPPROTO_TCP) {
+		struct sl_sock_peer peer = {
+			.backend_addr = { 0, 0, bpf_htonl(0xffff), backend_addr },
+			.svc_addr = { 0, 0, bpf_htonl(0xffff), f.daddr },
+			.backend_port = backend_port,
+			.svc_port = f.dport,
+			.svc_id = svc->svc_id,
+			.backend_id = backend_id,
+		};
+
+		if (sock_peer_record(ctx, &peer))
+			return SOCK_XLATE_PASS;
+	} else {
+		struct sl_sock_rev_value rev = { .svc_addr = f.daddr, .svc_port = f.dport,
+						 .svc_id = svc->svc_id, .backend_id = backend_id };
+		struct sl_sock_rev_key rkey = {};	/* as sock6_xlate(): zeroed whole, then filled */
+
+		rkey.cookie = cookie;
+		rkey.backend_addr = backend_addr;
+		rkey.backend_port = backend_port;
+
+		if (bpf_map_update_elem(&sl_sock_rev, &rkey, &rev, BPF_ANY))
+			return SOCK_XLATE_PASS;
+	}
+	*addr = backend_addr;
+	*port = backend_port;
 	if (st)
 		st->translations++;
 	return SOCK_XLATE_DONE;
@@ -147,14 +211,28 @@ static __always_inline int sock4_translate(struct bpf_sock_addr *ctx)
 }
 
 /*
- * The service address @ctx's socket asked for when it was given the backend @*addr:@*port
- * (sl_sock_rev): replaces them and returns 1, or returns 0 (not a translated peer).
+ * The service address @ctx's socket asked for when it was given the backend @*addr:@*port:
+ * replaces them and returns 1, or returns 0 (not a translated peer). A TCP socket's is in its
+ * storage (sl_sock_peer), a UDP socket's in sl_sock_rev; a TCP socket without storage looks there
+ * too, as one connected before an upgrade has its entry there.
  */
 static __always_inline int sock4_reverse_addr(struct bpf_sock_addr *ctx, __be32 *addr, __be16 *port)
 {
 	struct sl_sock_rev_key rkey = {};
 	struct sl_sock_rev_value *rev;
 
+	if (ctx->protocol == IPPROTO_TCP) {
+		struct sl_sock_peer *p = sock_peer_of(ctx);
+
+		if (p) {
+			if (!sock_addr_v4mapped(p->backend_addr) || p->backend_addr[3] != *addr ||
+			    p->backend_port != *port)
+				return 0;
+			*addr = p->svc_addr[3];
+			*port = p->svc_port;
+			return 1;
+		}
+	}
 	rkey.cookie = bpf_get_socket_cookie(ctx);
 	rkey.backend_addr = *addr;
 	rkey.backend_port = *port;

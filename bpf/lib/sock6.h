@@ -4,13 +4,13 @@
  * translation over the IPv6 maps, with lb6.h's lookup (sl_services6) and backend choice
  * (sl_backends6). As the IPv4 hooks do, Maglev hashes the socket cookie where a packet has its
  * source, and ClientIP affinity names the client by its network namespace cookie; the reverse
- * translation lives in sl_sock_rev6.
+ * translation lives in the socket's storage (TCP, sl_sock_peer, shared with IPv4) or sl_sock_rev6 (UDP).
  *
  * IPv4-mapped destinations (::ffff:a.b.c.d): a dual-stack socket (IPV6_V6ONLY off) reaching an
  * IPv4 service. The kernel runs connect6, getpeername6 and recvmsg6 for it, not their IPv4 twins,
  * and then sends IPv4 packets (only an unconnected sendto() is handed to sendmsg4, which translates
  * it as any IPv4 datagram; sendmsg6 handles a mapped one all the same). These are translated
- * through the IPv4 maps (sock4_xlate(), sl_sock_rev) with the answer written back mapped, as Cilium
+ * through the IPv4 maps (sock4_xlate(): sl_sock_rev for UDP) with the answer written back mapped, as Cilium
  * does: the node's own dual-stack sockets would otherwise find no route to a ClusterIP, and pods'
  * would take the per-packet path where their IPv4 sockets take the socket path.
  */
@@ -45,25 +45,28 @@ static __always_inline void sock6_addr_set(struct bpf_sock_addr *ctx, const stru
 /* ::ffff:a.b.c.d: an IPv4 peer of a dual-stack socket; a.b.c.d is w[3]. */
 static __always_inline int sock6_addr_v4mapped(const struct sock6_addr *a)
 {
-	return !a->w[0] && !a->w[1] && a->w[2] == bpf_htonl(0xffff);
+	return sock_addr_v4mapped(a->w);
 }
 
 /*
  * sock4_xlate() for IPv6: translate the destination @a:@*port of @ctx's socket, a frontend in
- * sl_services6 (cluster scope), to a backend of sl_backends6, recording sl_sock_rev6.
+ * sl_services6 (cluster scope), to a backend of sl_backends6, recording the reverse translation
+ * (TCP: sl_sock_peer in the socket, UDP: sl_sock_rev6).
  */
 static __always_inline enum sock_xlate sock6_xlate(struct bpf_sock_addr *ctx, struct sock6_addr *a, __be16 *port)
 {
-	struct sl_sock_rev6_value rev = {};
-	struct sl_sock_rev6_key rkey = {};
 	struct sl_aff_key client = {};
 	struct sl_sock_stats *st;
 	struct sl_svc_value *svc;
 	struct sl_backend6 *be;
 	struct flow6 f = {};
-	__u64 cookie, netns;
+	__be16 backend_port;
+	__u64 cookie;
 	__u32 backend_id;
 
+	/* One bit first, as sock4_xlate(). */
+	if (!addr_maybe6(SL_ADDR_FRONTEND, a->w))
+		return SOCK_XLATE_PASS;
 	ip6_copy(f.daddr, a->w);
 	f.dport = *port;
 	f.proto = ctx->protocol;
@@ -74,29 +77,48 @@ static __always_inline enum sock_xlate sock6_xlate(struct bpf_sock_addr *ctx, st
 	if (!svc->count)
 		return sock_refuse(st);
 	cookie = bpf_get_socket_cookie(ctx);
-	netns = bpf_get_netns_cookie(ctx);
 	/* The cookie stands for the client's address and port, which do not exist yet. */
 	f.saddr[0] = (__u32)cookie;
 	f.saddr[1] = (__u32)(cookie >> 32);
-	client.svc_id = svc->svc_id;
-	client.kind = SL_AFF_CLIENT_NETNS;
-	__builtin_memcpy(client.client, &netns, sizeof(netns));
-	be = lb6_pick_backend_for(svc, &f, &client, sl_now(), &backend_id);
+	if (svc->flags & SL_SVC_F_AFFINITY) {
+		__u64 netns = bpf_get_netns_cookie(ctx);
+
+		client.svc_id = svc->svc_id;
+		client.kind = SL_AFF_CLIENT_NETNS;
+		__builtin_memcpy(client.client, &netns, sizeof(netns));
+	}
+	be = lb6_pick_backend_for(svc, &f, &client, sock_now(svc), &backend_id);
 	if (!be)
 		return SOCK_XLATE_PASS;	/* counted; pods still meet the per-packet path */
+	backend_port = bpf_htons(be->port);
 
-	rkey.cookie = cookie;
-	__builtin_memcpy(rkey.backend_addr, be->ip, sizeof(rkey.backend_addr));
-	rkey.backend_port = bpf_htons(be->port);
-	ip6_copy(rev.svc_addr, a->w);
-	rev.svc_port = *port;
-	rev.svc_id = svc->svc_id;
-	rev.backend_id = backend_id;
-	/* Without its reverse entry the socket would see the backend's address: leave it to the packets. */
-	if (bpf_map_update_elem(&sl_sock_rev6, &rkey, &rev, BPF_ANY))
-		return SOCK_XLATE_PASS;
-	ip6_copy(a->w, rkey.backend_addr);
-	*port = rkey.backend_port;
+	/* Without its reverse translation the socket would see the backend's address: leave it to the packets. */
+	if (f.proto == IPPROTO_TCP) {
+		struct sl_sock_peer peer = {
+			.backend_port = backend_port,
+			.svc_port = f.dport,
+			.svc_id = svc->svc_id,
+			.backend_id = backend_id,
+		};
+
+		__builtin_memcpy(peer.backend_addr, be->ip, sizeof(peer.backend_addr));
+		ip6_copy(peer.svc_addr, a->w);
+		if (sock_peer_record(ctx, &peer))
+			return SOCK_XLATE_PASS;
+	} else {
+		struct sl_sock_rev6_value rev = { .svc_port = f.dport, .svc_id = svc->svc_id,
+						  .backend_id = backend_id };
+		struct sl_sock_rev6_key rkey = {};	/* not a designated initializer: its tail padding is key too */
+
+		rkey.cookie = cookie;
+		rkey.backend_port = backend_port;
+		__builtin_memcpy(rkey.backend_addr, be->ip, sizeof(rkey.backend_addr));
+		ip6_copy(rev.svc_addr, a->w);
+		if (bpf_map_update_elem(&sl_sock_rev6, &rkey, &rev, BPF_ANY))
+			return SOCK_XLATE_PASS;
+	}
+	__builtin_memcpy(a->w, be->ip, sizeof(a->w));
+	*port = backend_port;
 	if (st)
 		st->translations++;
 	return SOCK_XLATE_DONE;
@@ -131,8 +153,9 @@ static __always_inline int sock6_translate(struct bpf_sock_addr *ctx)
 }
 
 /*
- * recvmsg6 / getpeername6: show the service address instead of the backend @ctx names, from
- * sl_sock_rev6, or from sl_sock_rev for an IPv4-mapped one (shown mapped).
+ * recvmsg6 / getpeername6: show the service address instead of the backend @ctx names: from the
+ * socket's storage (TCP, sock4_reverse_addr()'s order) or sl_sock_rev6, or through
+ * sock4_reverse_addr() for an IPv4-mapped one (shown mapped).
  */
 static __always_inline int sock6_reverse(struct bpf_sock_addr *ctx)
 {
@@ -149,6 +172,18 @@ static __always_inline int sock6_reverse(struct bpf_sock_addr *ctx)
 			ctx->user_port = port;
 		}
 		return SOCK_ALLOW;
+	}
+	if (ctx->protocol == IPPROTO_TCP) {
+		struct sl_sock_peer *p = sock_peer_of(ctx);
+
+		if (p) {
+			if (ip6_eq(p->backend_addr, a.w) && p->backend_port == port) {
+				ip6_copy(a.w, p->svc_addr);
+				sock6_addr_set(ctx, &a);
+				ctx->user_port = p->svc_port;
+			}
+			return SOCK_ALLOW;
+		}
 	}
 	rkey.cookie = bpf_get_socket_cookie(ctx);
 	ip6_copy(rkey.backend_addr, a.w);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structSizes } from '../../agent/bpf/libbpf.ts';
-import { ALL_STRUCTS, COUNTER_NAMES, DROP_NAMES, ENUMS, EVENT_MAPS, EVENT_REASONS, MAP_NAMES, MAPS } from '../../agent/bpf/layout.ts';
+import { ALL_STRUCTS, COUNTER_NAMES, DROP_NAMES, ENUMS, EVENT_MAPS, EVENT_REASONS, MAP_NAMES, MAPS, SOCKET_STORAGE_MAPS } from '../../agent/bpf/layout.ts';
 import * as L from '../../agent/bpf/layout.ts';
 import { datapathObjects, PRIVATE_MAPS } from '../../agent/bpf/objects.ts';
 import { Datapath, DEFAULT_PIN_ROOT, DEFAULT_SIZES } from '../../agent/datapath.ts';
@@ -120,6 +120,7 @@ for (const object of datapathObjects()) {
         ...Object.entries(EVENT_MAPS).map(([name, m]) => ({
           name, entries: m.entries, key: m.ringbuf ? 0 : 4, value: m.value?.size ?? 0,
         })),
+        ...Object.entries(SOCKET_STORAGE_MAPS).map(([name, m]) => ({ name, entries: m.entries, key: 4, value: m.value.size })),
       ].sort(byName));
     });
 

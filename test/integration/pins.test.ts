@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as bpf from '../../agent/bpf/libbpf.ts';
 import { DROP_NAMES } from '../../agent/bpf/layout.ts';
+import * as L from '../../agent/bpf/layout.ts';
+import { addrSlot, ip4Bytes } from '../../agent/addr-filter.ts';
+import { u32Key } from '../../agent/maps/map.ts';
 import { Datapath, DEFAULT_PIN_ROOT, pinDir } from '../../agent/datapath.ts';
 import { NODE_BIN, REPO } from '../../sim/cluster.ts';
 
@@ -39,6 +42,34 @@ describe('pin directories', () => {
       Datapath.open({ node, sizes }).close();
       expect(idOf('sl_drops').maxEntries).toBe(DROP_NAMES.length);
       expect(idOf('sl_ct').id).toBe(ct);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replace an address filter pinned at its old size (2 x 1,024 words) and set the bits of the frontends already pinned', () => {
+    const node = `p${process.pid}-filter`;
+    const dir = pinDir(node);
+    const sizes = { services: 64, backends: 64, maglev: 4096, ct: 64, affinity: 64 };
+    const idOf = (m: string) => { const fd = bpf.objGet(`${dir}/${m}`); try { return bpf.mapInfo(fd); } finally { bpf.closeFd(fd); } };
+    try {
+      const first = Datapath.open({ node, sizes });
+      first.apply([{ vip: '10.96.0.1', port: 443, proto: 'TCP', name: 'default/kubernetes:https', affinityTimeout: 0, backends: [{ ip: '10.0.0.1', port: 6443 }] }]);
+      first.close();
+      const svc = idOf('sl_services').id;
+      // sl_addr_filter as an agent from before it grew pinned it: 65,536 bits per kind, all clear.
+      fs.rmSync(`${dir}/sl_addr_filter`);
+      execFileSync('bpftool', ['map', 'create', `${dir}/sl_addr_filter`, 'type', 'array', 'key', '4', 'value', '8', 'entries', '2048', 'name', 'sl_addr_filter']);
+      const dp = Datapath.open({ node, sizes });
+      try {
+        expect(idOf('sl_addr_filter').maxEntries).toBe(2 * L.SL_ADDR_FILTER_WORDS);
+        expect(idOf('sl_services').id).toBe(svc);
+        const { word, bit } = addrSlot(L.SL_ADDR_FRONTEND, ip4Bytes('10.96.0.1'));
+        const v = dp.maps.sl_addr_filter.lookup(u32Key(word));
+        expect(((v?.readBigUInt64LE(0) ?? 0n) & bit) !== 0n, 'the pinned frontend has its bit in the new filter').toBe(true);
+      } finally {
+        dp.close();
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

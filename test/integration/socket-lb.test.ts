@@ -125,6 +125,27 @@ describe('socket-level balancing', () => {
     expect(ctEntries().filter((k) => k.saddr === clientIp || k.daddr === clientIp)).toEqual([]);
   });
 
+  it('on: a TCP socket keeps its reverse translation in itself (sl_sock_peer), not in sl_sock_rev; UDP still there', async () => {
+    const revOf = (port: number) => pinned('sl_sock_rev', L.sockRevKey, L.sockRevValue)
+      .filter(([, [v]]) => v!.svc_addr === WEB && v!.svc_port === port);
+    const tcpBefore = revOf(80).length;
+    for (const client of [pod, node]) {
+      const r = await client.burst(`${WEB}:80`, { count: 20 });
+      expect(r.failed, JSON.stringify(r.errors)).toBe(0);
+      // getpeername() of a connected TCP socket: the service address, read from the socket's storage.
+      const p = await client.cmd<{ peer: string; pod: string }>({ op: 'peer', target: `${WEB}:80`, proto: 'tcp' });
+      expect(p.peer).toBe(`${WEB}:80`);
+      expect(BACKENDS).toContain(p.pod);
+    }
+    // Not one of those 42 connect()s wrote an sl_sock_rev entry (before sl_sock_peer, each did).
+    expect(revOf(80).length).toBe(tcpBefore);
+    expect(tcpBefore).toBe(0);
+    // UDP: an unconnected socket's reply still shows the service address (sl_sock_rev, per peer).
+    const from = await pod.cmd<{ from: string; pod: string }>({ op: 'udpFrom', target: `${DNS}:53` });
+    expect(from.from).toBe(`${DNS}:53`);
+    expect(pinned('sl_sock_rev', L.sockRevKey, L.sockRevValue).some(([, [v]]) => v!.svc_addr === DNS && v!.svc_port === 53)).toBe(true);
+  });
+
   it('on: a service without endpoints refuses connect() at once', async () => {
     const r = await pod.burst(`${EMPTY}:80`, { count: 5, timeoutMs: 2000 });
     expect(r.errors).toEqual({ ECONNREFUSED: 5 });

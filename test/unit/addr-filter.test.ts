@@ -39,7 +39,7 @@ describe('the address filter', () => {
       expect(f.bit).toBe(r.bit);
       expect(f.bit & (f.bit - 1n)).toBe(0n);
     }
-    // 10,000 service addresses spread over the 65,536 bits: few collisions (a collision only costs a lookup).
+    // 10,000 service addresses spread over the 524,288 bits: few collisions (a collision only costs a lookup).
     const words = new Set<string>();
     for (let i = 1; i <= 10000; i++) { const s = addrSlot(L.SL_ADDR_FRONTEND, ip4Bytes(`10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`)); words.add(`${s.word}:${s.bit}`); }
     expect(words.size).toBeGreaterThan(9000);
