@@ -25,6 +25,7 @@ import { SKIPPED_LISTED, STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } fr
 import type { SkippedService } from './reconciler.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 import { readStateFile, watchStateFile, type StateFileWatch } from './state-file.ts';
+import { mark, span, traceFields } from '../common/trace.ts';
 
 const E2BIG = 7;
 
@@ -251,7 +252,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     const t0 = performance.now();
     health.queuedUpdate();
     try {
+      mark('agentApply');
       const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
+      mark('agentMapsWritten');
       const seconds = (performance.now() - t0) / 1000;
       for (const e of r.errors) log.error({ version, err: e }, 'service left as it was');
       if (r.refused.length !== (status.refused?.length ?? 0)) log.warn({ version, refused: r.refused }, 'service ports left out');
@@ -270,7 +273,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
       svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       sweepStaleSockets();
-      log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
+      log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2), trace: traceFields('agentLogged') }, 'applied');
       return undefined;
     } catch (e) {
       const msg = errText(e);
@@ -363,16 +366,16 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     saveStatus();
   }
   let lastSaved = Date.now();
-  const scanSave = setInterval(() => {
+  const scanSave = setInterval(() => span('agentStatus', () => {
     metrics.attachErrors.set(attacher.errors);
     // Also a heartbeat: `sluice status` takes a file older than a few of these for a dead agent.
     if (attacher.attached.length !== status.interfaces.length || Date.now() - lastSaved >= STATUS_HEARTBEAT_MS) { saveStatus(); lastSaved = Date.now(); }
-  }, 1000);
+  }), 1000);
   scanSave.unref();
 
   const gcTimer = setInterval(() => {
     try {
-      const r = collectGarbage(dp, gc);
+      const r = span('agentGc', () => collectGarbage(dp, gc));
       metrics.gcDeleted.inc({ map: 'sl_ct' }, r.ctDeleted);
       metrics.gcDeleted.inc({ map: 'sl_affinity' }, r.affinityDeleted);
       if (r.ctDeleted || r.affinityDeleted) log.debug(r, 'expired entries removed');
