@@ -8,7 +8,7 @@ import { InterfaceAttacher } from './attach.ts';
 import { CapacityError, Datapath, type MapSizes } from './datapath.ts';
 import { MapWriteError } from './maps/transaction.ts';
 import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './external.ts';
-import { collectGarbage, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
+import { collectGarbageInSteps, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
 import { monotonicNs } from './inspect.ts';
 import { kernelFamilies, masqueradeAddress, nodePortIps } from './nodeport-addresses.ts';
 import { chooseMasqueradePorts } from './masquerade-ports.ts';
@@ -373,16 +373,26 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   }), 1000);
   scanSave.unref();
 
+  // In steps (collectGarbageInSteps): an update from the control plane arriving during a pass is
+  // applied between two of its batches, not after the whole pass. One pass at a time.
+  // stop() ends a pass at its next pause (the maps are closed after it) and waits for it.
+  let gcRunning: Promise<void> | undefined, gcStopping = false;
+  const gcPause = async (): Promise<void> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (gcStopping) throw new Error('agent stopping');
+  };
   const gcTimer = setInterval(() => {
-    try {
-      const r = span('agentGc', () => collectGarbage(dp, gc));
+    if (gcRunning) return;
+    mark('agentGcStart');
+    gcRunning = collectGarbageInSteps(dp, gc, undefined, gcPause).then((r) => {
       metrics.gcDeleted.inc({ map: 'sl_ct' }, r.ctDeleted);
       metrics.gcDeleted.inc({ map: 'sl_affinity' }, r.affinityDeleted);
       if (r.ctDeleted || r.affinityDeleted) log.debug(r, 'expired entries removed');
-    } catch (e) {
+    }, (e: unknown) => {
+      if (gcStopping) return;
       metrics.errors.inc({ kind: 'gc' });
       log.warn({ err: errText(e) }, 'garbage collection failed');
-    }
+    }).finally(() => { gcRunning = undefined; mark('agentGcEnd'); });
   }, o.gcIntervalMs);
   gcTimer.unref();
 
@@ -403,6 +413,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       fileWatch?.close();
       attacher.stop();
       clearInterval(gcTimer);
+      gcStopping = true;
+      await gcRunning;
       clearInterval(scanSave);
       await http?.close();
       await healthz?.close();

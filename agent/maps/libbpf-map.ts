@@ -80,6 +80,15 @@ export class LibbpfMap implements BpfMap {
     this.#named(() => bpf.mapScan(this.fd, this.keySize, this.valueSize, visit));
   }
 
+  *scanSteps(visit: (key: Buffer, value: Buffer) => void): Generator<void> {
+    const steps = bpf.mapScanSteps(this.fd, this.keySize, this.valueSize, visit);
+    for (;;) {
+      const r = this.#named(() => steps.next());
+      if (r.done) return;
+      yield;
+    }
+  }
+
   count(): number {
     if (this.kind === 'array' || this.kind === 'percpu_array') return this.maxEntries;
     return this.#named(() => bpf.mapCount(this.fd, this.keySize, this.valueSize));
