@@ -61,6 +61,18 @@ describe('collectGarbage', () => {
     expect(maps.maps.sl_ct.entries().map((e) => e.key.toString('hex')).sort()).toEqual(keep.map((f) => f.key.toString('hex')).sort());
   });
 
+  it('judges UDP flows by the backends of UDP (and affinity) frontends only: an id a TCP frontend holds does not keep one', () => {
+    // Backend ids are one space: a UDP flow left from a removed UDP frontend may name an id since
+    // given to a TCP frontend's backend. Only UDP and affinity frontends' backends are collected.
+    const maps = fakeMaps(SIZES);
+    const dp = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+    dp.apply([{ vip: '10.96.0.11', port: 80, proto: 'TCP', name: 'default/tcp-only:http', affinityTimeout: 0, backends: [{ ip: '10.0.0.9', port: 80 }] }]);
+    const tcpOnly = dp.frontends.get('10.96.0.11:80/TCP')!;
+    const stale = flow('UDP', [...tcpOnly.backends.values()][0]!.id, 77, 1n);
+    maps.maps.sl_ct.update(stale.key, stale.value);
+    expect(forgetRemovedUdp(dp)).toBe(1);
+  });
+
   it('forgetRemovedUdp and the GC scan conntrack in place: no snapshot of the map, whatever its size', () => {
     // The agent runs forgetRemovedUdp after every change that removes a UDP backend: a copy of a
     // full sl_ct each time (two Buffers and a decoded object per flow) made its RSS grow under churn.
