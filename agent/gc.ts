@@ -52,7 +52,7 @@ const scanAtOnce: Scan = (map, visit) => { map.scan(visit); return []; };
 const scanInSteps: Scan = (map, visit) => map.scanSteps(visit);
 
 /** Frontends walked, or conntrack entries re-checked and deleted, between two pauses of a pass in steps. */
-const STEP = 1024;
+const STEP = 256;
 
 /**
  * The backends whose UDP flows and affinity entries may stay: those of UDP frontends and of
@@ -85,11 +85,11 @@ export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = m
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * collectGarbage() with pauses: between batches of the map scans, and every STEP frontends walked
- * or entries deleted, it waits for `pause` (the event loop's next turn). A pass over a large
- * conntrack map takes tens to hundreds of ms; run at once, every update from the control plane
- * arriving meanwhile waited for it (the tail of one endpoint change, docs/benchmarks.md). What a
- * change does meanwhile is safe: each entry is looked at again right before its delete, and a
+ * collectGarbage() with pauses: between batches of the map scans (1,024 entries), and every STEP
+ * (256) frontends walked or entries re-checked and deleted, it waits for `pause` (the event loop's
+ * next turn). A pass over a large conntrack map takes tens to hundreds of ms; run at once, every
+ * update from the control plane arriving meanwhile waited for it (the tail of one endpoint change,
+ * docs/benchmarks.md). What a change does meanwhile is safe: each entry is looked at again right before its delete, and a
  * backend added during the pass only loses its UDP flows to a new balancing decision.
  */
 export async function collectGarbageInSteps(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = monotonicNs(),
