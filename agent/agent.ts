@@ -8,7 +8,7 @@ import { InterfaceAttacher } from './attach.ts';
 import { CapacityError, Datapath, type MapSizes } from './datapath.ts';
 import { MapWriteError } from './maps/transaction.ts';
 import { attachExternal, type ExternalAttachment, type EXTERNAL_MODES } from './external.ts';
-import { collectGarbage, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
+import { collectGarbageInSteps, forgetRemovedUdp, type GcTimeouts } from './gc.ts';
 import { monotonicNs } from './inspect.ts';
 import { kernelFamilies, masqueradeAddress, nodePortIps } from './nodeport-addresses.ts';
 import { chooseMasqueradePorts } from './masquerade-ports.ts';
@@ -25,6 +25,7 @@ import { SKIPPED_LISTED, STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } fr
 import type { SkippedService } from './reconciler.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
 import { readStateFile, watchStateFile, type StateFileWatch } from './state-file.ts';
+import { mark, span, traceFields } from '../common/trace.ts';
 
 const E2BIG = 7;
 
@@ -251,7 +252,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     const t0 = performance.now();
     health.queuedUpdate();
     try {
+      mark('agentApply');
       const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
+      mark('agentMapsWritten');
       const seconds = (performance.now() - t0) / 1000;
       for (const e of r.errors) log.error({ version, err: e }, 'service left as it was');
       if (r.refused.length !== (status.refused?.length ?? 0)) log.warn({ version, refused: r.refused }, 'service ports left out');
@@ -270,7 +273,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
       svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       sweepStaleSockets();
-      log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2) }, 'applied');
+      log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2), trace: traceFields('agentLogged') }, 'applied');
       return undefined;
     } catch (e) {
       const msg = errText(e);
@@ -364,23 +367,33 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     saveStatus();
   }
   let lastSaved = Date.now();
-  const scanSave = setInterval(() => {
+  const scanSave = setInterval(() => span('agentStatus', () => {
     metrics.attachErrors.set(attacher.errors);
     // Also a heartbeat: `sluice status` takes a file older than a few of these for a dead agent.
     if (attacher.attached.length !== status.interfaces.length || Date.now() - lastSaved >= STATUS_HEARTBEAT_MS) { saveStatus(); lastSaved = Date.now(); }
-  }, 1000);
+  }), 1000);
   scanSave.unref();
 
+  // In steps (collectGarbageInSteps): an update from the control plane arriving during a pass is
+  // applied between two of its batches, not after the whole pass. One pass at a time.
+  // stop() ends a pass at its next pause (the maps are closed after it) and waits for it.
+  let gcRunning: Promise<void> | undefined, gcStopping = false;
+  const gcPause = async (): Promise<void> => {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (gcStopping) throw new Error('agent stopping');
+  };
   const gcTimer = setInterval(() => {
-    try {
-      const r = collectGarbage(dp, gc);
+    if (gcRunning) return;
+    mark('agentGcStart');
+    gcRunning = collectGarbageInSteps(dp, gc, undefined, gcPause).then((r) => {
       metrics.gcDeleted.inc({ map: 'sl_ct' }, r.ctDeleted);
       metrics.gcDeleted.inc({ map: 'sl_affinity' }, r.affinityDeleted);
       if (r.ctDeleted || r.affinityDeleted) log.debug(r, 'expired entries removed');
-    } catch (e) {
+    }, (e: unknown) => {
+      if (gcStopping) return;
       metrics.errors.inc({ kind: 'gc' });
       log.warn({ err: errText(e) }, 'garbage collection failed');
-    }
+    }).finally(() => { gcRunning = undefined; mark('agentGcEnd'); });
   }, o.gcIntervalMs);
   gcTimer.unref();
 
@@ -401,6 +414,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       fileWatch?.close();
       attacher.stop();
       clearInterval(gcTimer);
+      gcStopping = true;
+      await gcRunning;
       clearInterval(scanSave);
       await http?.close();
       await healthz?.close();

@@ -3,6 +3,7 @@
 // and go; attaching uses tc's replace, so re-attaching after an agent restart is atomic.
 import fs from 'node:fs';
 import * as bpf from './bpf/libbpf.ts';
+import { span } from '../common/trace.ts';
 
 export interface Attachment { name: string; ifindex: number; ingressProgId: number; egressProgId: number }
 
@@ -65,7 +66,7 @@ export class InterfaceAttacher {
 
   start(intervalMs: number): void {
     this.scan();
-    this.#timer = setInterval(() => this.scan(), intervalMs);
+    this.#timer = setInterval(() => span('agentScan', () => this.scan()), intervalMs);
     this.#timer.unref();
   }
 

@@ -43,18 +43,71 @@ export interface GcResult { ctScanned: number; ctDeleted: number; affinityDelete
 /** What the GC needs of the datapath: its view of the frontends, and the conntrack (sl_ct6 too when given) and affinity maps. */
 export type GcTarget = { frontends: Datapath['frontends']; maps: Pick<Datapath['maps'], 'sl_ct' | 'sl_affinity'> & Partial<Pick<Datapath['maps'], 'sl_ct6'>> };
 
-function liveBackends(dp: GcTarget): Set<number> {
+/**
+ * How a pass reads a map: all at once (scan(), for a pass that runs to its end) or one batch per
+ * step (scanSteps(), for a pass that pauses between them).
+ */
+type Scan = (map: BpfMap, visit: (key: Buffer, value: Buffer) => void) => Iterable<void>;
+const scanAtOnce: Scan = (map, visit) => { map.scan(visit); return []; };
+const scanInSteps: Scan = (map, visit) => map.scanSteps(visit);
+
+/** Frontends walked, or conntrack entries re-checked and deleted, between two pauses of a pass in steps. */
+const STEP = 256;
+
+/**
+ * The backends whose UDP flows and affinity entries may stay: those of UDP frontends and of
+ * frontends with affinity, the only ones such entries name (a TCP frontend's backends are never
+ * asked about, and at 10,000 TCP services of 10 endpoints this set was 100,000 ids built every pass).
+ */
+function* liveBackends(dp: GcTarget): Generator<void, Set<number>> {
   const live = new Set<number>();
-  for (const fe of dp.frontends.values()) for (const b of fe.backends.values()) live.add(b.id);
+  let n = 0;
+  for (const fe of dp.frontends.values()) {
+    if (fe.proto === 'UDP' || fe.affinityTimeout > 0) for (const b of fe.backends.values()) live.add(b.id);
+    if (++n % STEP === 0) yield;
+  }
   return live;
 }
 
+/** Runs a pass's steps to the end, without pausing. */
+function toEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
 export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = monotonicNs()): GcResult {
-  const live = liveBackends(dp);
+  return toEnd(gcPass(dp, t, now, scanAtOnce));
+}
+
+/** Gives the event loop back: what is queued (an update from the control plane) runs first. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * collectGarbage() with pauses: between batches of the map scans (1,024 entries), and every STEP
+ * (256) frontends walked or entries re-checked and deleted, it waits for `pause` (the event loop's
+ * next turn). A pass over a large conntrack map takes tens to hundreds of ms; run at once, every
+ * update from the control plane arriving meanwhile waited for it (the tail of one endpoint change,
+ * docs/benchmarks.md). What a change does meanwhile is safe: each entry is looked at again right before its delete, and a
+ * backend added during the pass only loses its UDP flows to a new balancing decision.
+ */
+export async function collectGarbageInSteps(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = monotonicNs(),
+  pause: () => Promise<void> = nextTurn): Promise<GcResult> {
+  const steps = gcPass(dp, t, now, scanInSteps);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await pause();
+  }
+}
+
+function* gcPass(dp: GcTarget, t: GcTimeouts, now: bigint, scan: Scan): Generator<void, GcResult> {
+  const live = yield* liveBackends(dp);
   const timeoutOf = new Map<number, number>();
   for (const fe of dp.frontends.values()) timeoutOf.set(fe.svcId, fe.affinityTimeout);
 
-  const { scanned, deleted } = sweepConntrack(dp, (e, proto) => {
+  const { scanned, deleted } = yield* sweepConntrack(dp, scan, (e, proto) => {
     const idle = Number(now - e.last_seen_ns) / 1e9;
     const limit = e.flags & L.SL_CT_F_CLOSING ? t.closingSeconds : proto === L.IPPROTO.TCP ? t.tcpSeconds : t.udpSeconds;
     const unanswered = t.synSeconds !== undefined && proto === L.IPPROTO.TCP && !(e.flags & (L.SL_CT_F_REPLIED | L.SL_CT_F_CLOSING)) &&
@@ -65,7 +118,7 @@ export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = m
   });
 
   const gone: Buffer[] = [];
-  dp.maps.sl_affinity.scan((key, value) => {
+  yield* scan(dp.maps.sl_affinity, (key, value) => {
     const timeout = timeoutOf.get(key.readUInt32LE(AFF.svcId));
     if (!timeout || Number(now - value.readBigUInt64LE(AFF.lastUsed)) / 1e9 > timeout || !live.has(value.readUInt32LE(AFF.backendId))) {
       gone.push(Buffer.from(key));
@@ -81,8 +134,8 @@ export function collectGarbage(dp: GcTarget, t: GcTimeouts = DEFAULT_GC, now = m
  * waiting for the next GC pass. Returns the entries deleted.
  */
 export function forgetRemovedUdp(dp: GcTarget): number {
-  const live = liveBackends(dp);
-  return sweepConntrack(dp, (e, proto) => proto === L.IPPROTO.UDP && !live.has(e.backend_id)).deleted;
+  const live = toEnd(liveBackends(dp));
+  return toEnd(sweepConntrack(dp, scanAtOnce, (e, proto) => proto === L.IPPROTO.UDP && !live.has(e.backend_id))).deleted;
 }
 
 /**
@@ -90,21 +143,21 @@ export function forgetRemovedUdp(dp: GcTarget): number {
  * thousands of flows): only the keys of expired entries are copied, so a pass costs memory in
  * proportion to what it deletes, not to what the map holds.
  */
-function sweepConntrack(dp: GcTarget, expired: (e: CtAge, proto: number) => boolean): { scanned: number; deleted: number } {
-  const v4 = sweepMap(dp.maps.sl_ct, CT4, expired);
+function* sweepConntrack(dp: GcTarget, scan: Scan, expired: (e: CtAge, proto: number) => boolean): Generator<void, { scanned: number; deleted: number }> {
+  const v4 = yield* sweepMap(dp.maps.sl_ct, CT4, scan, expired);
   if (!dp.maps.sl_ct6) return v4;
-  const v6 = sweepMap(dp.maps.sl_ct6, CT6, expired);
+  const v6 = yield* sweepMap(dp.maps.sl_ct6, CT6, scan, expired);
   return { scanned: v4.scanned + v6.scanned, deleted: v4.deleted + v6.deleted };
 }
 
-function sweepMap(ct: BpfMap, CT: CtLayout, expired: (e: CtAge, proto: number) => boolean): { scanned: number; deleted: number } {
+function* sweepMap(ct: BpfMap, CT: CtLayout, scan: Scan, expired: (e: CtAge, proto: number) => boolean): Generator<void, { scanned: number; deleted: number }> {
   const isExpired = (value: Buffer, key: Buffer) => expired({
     flags: value.readUInt16LE(CT.flags), backend_id: value.readUInt32LE(CT.backendId),
     created_ns: value.readBigUInt64LE(CT.created), last_seen_ns: value.readBigUInt64LE(CT.lastSeen),
   }, key[CT.proto]!);
   const dead: Array<{ key: Buffer; created: bigint }> = [];
   let scanned = 0;
-  ct.scan((key, value) => {
+  yield* scan(ct, (key, value) => {
     scanned++;
     if (isExpired(value, key)) dead.push({ key: Buffer.from(key), created: value.readBigUInt64LE(CT.created) });
   });
@@ -112,9 +165,11 @@ function sweepMap(ct: BpfMap, CT: CtLayout, expired: (e: CtAge, proto: number) =
   // entry, and spare one that now belongs to another, younger connection. One key at a time keeps
   // the window between that look and the delete to microseconds.
   let deleted = 0;
-  for (const { key, created } of dead) {
+  for (let i = 0; i < dead.length; i++) {
+    const { key, created } = dead[i]!;
     const current = ct.lookup(key);
     if (current && current.readBigUInt64LE(CT.created) === created && isExpired(current, key) && ct.delete(key)) deleted++;
+    if ((i + 1) % STEP === 0) yield;
   }
   return { scanned, deleted };
 }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { mark } from '../common/trace.ts';
 import { decodeStateUpdate, stateServiceDefinition, type AgentMessageMsg, type StateUpdate } from '../proto/contract.ts';
 
 export type { StateUpdate } from '../proto/contract.ts';
@@ -174,6 +175,7 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
       this.timer = setTimeout(() => { this.timer = null; this.open(); }, delay);
     };
     call.on('data', (u: StateUpdate) => {
+      mark('agentReceived');
       if (!gotFirst) {
         gotFirst = true;
         this.attempt = 0;

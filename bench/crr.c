@@ -8,9 +8,13 @@
  *                                      the server's close, close; repeat for SECONDS; prints
  *                                      {"conns":N,"errors":E,"seconds":S,"rate":R}
  *   crr watch IP PORT WANT TIMEOUT_MS  the same exchange in a loop; prints "ready" after the first
- *                                      answer that is not WANT (the old backend), then the
- *                                      CLOCK_MONOTONIC time in ns of the first probe answered by
- *                                      WANT: {"seen_ns":T,"probes":N} (or {"timeout":true})
+ *                                      answer that is not WANT (the old backend), then, as
+ *                                      CLOCK_MONOTONIC times in ns, when the first probe answered
+ *                                      by WANT was opened (its connect(): the datapath sent it to
+ *                                      WANT, so it used the new endpoint by then) and when its
+ *                                      answer came: {"opened_ns":O,"seen_ns":T,"probes":N} (or
+ *                                      {"timeout":true}). The probe before it, opened at most one
+ *                                      exchange and a 200 us pause earlier, was not sent to WANT.
  *
  * Every exchange has a 1 s socket timeout, so a dropped SYN counts as an error instead of hanging,
  * and every mode stops by itself.
@@ -116,11 +120,12 @@ int main(int argc, char **argv)
 			goto usage;
 		deadline = now_ns() + atoll(argv[5]) * 1000000LL;
 		while (now_ns() < deadline) {
+			long long opened = now_ns();
+
 			r = exchange(&to);
 			probes++;
 			if (r == want && ready) {
-				/* Time of the answer; the exchange that showed it started at most one probe earlier. */
-				printf("{\"seen_ns\":%lld,\"probes\":%ld}\n", now_ns(), probes);
+				printf("{\"opened_ns\":%lld,\"seen_ns\":%lld,\"probes\":%ld}\n", opened, now_ns(), probes);
 				return 0;
 			}
 			if (r >= 0 && r != want && !ready) {

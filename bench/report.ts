@@ -127,7 +127,7 @@ export function markdown(r: Results): string {
       L.push(`| ${label} | ${num(Number(n))} | ${num(o.median_ms, 1)} | ${num(o.p99_ms, 1)} | ${num(o.min_ms, 1)}–${num(o.max_ms, 1)} | ${o.n} | ${part} |`);
     }
   }
-  L.push('', 'Each row times a change from its start to the first new connection the probe (bench/crr.c watch) sees answered by the new endpoint. ' +
+  L.push('', 'Each row times a change from its start to the opening of the first new connection the probe (bench/crr.c watch) sees answered by the new endpoint (to its answer before 2026-11-29 night). ' +
     'Sluice via control plane: the fake Kubernetes API server emits the MODIFIED EndpointSlice watch event -> control plane informers -> store -> gRPC delta of that one service -> agent applyDelta -> maps. ' +
     'Standalone state-file mode: the state file is replaced and the agent re-reads and re-applies every service (the agent notices the new file through inotify). ' +
     `iptables / nftables: kube-proxy's partial-sync commands (see each row's note in latest.json; nft: ${m.nft ?? '?'}), started -> used. ` +

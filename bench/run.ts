@@ -118,7 +118,7 @@ function compile(): void {
 
 // ---- the Sluice agent -------------------------------------------------------------------
 
-interface Applied { version: number; services: number; ms: number; at: number; snapshot: boolean }
+interface Applied { version: number; services: number; ms: number; at: number; snapshot: boolean; trace?: Record<string, number> }
 
 /** The agent on the sluice node, launched by the simulated cluster's launcher (sim/agent.ts). */
 class Agent {
@@ -150,7 +150,7 @@ class Agent {
     // Timed as each line arrives, not when the benchmark gets round to looking.
     const seen = (l: LogLine) => {
       if (process.env.BENCH_DEBUG) process.stderr.write(`[agent] ${JSON.stringify(l).slice(0, 400)}\n`);
-      if (l.msg === 'applied') this.applied.push({ version: Number(l.version), services: Number(l.services), ms: Number(l.ms), at: hrMs(), snapshot: !!l.snapshot });
+      if (l.msg === 'applied') this.applied.push({ version: Number(l.version), services: Number(l.services), ms: Number(l.ms), at: hrMs(), snapshot: !!l.snapshot, trace: l.trace as Record<string, number> | undefined });
     };
     this.sim.logs.forEach(seen);
     this.sim.onLog(seen);
@@ -536,6 +536,19 @@ async function measureMemory(agent: Agent, count: number, endpoints: number, siz
 
 const POD_ID: Record<string, string> = { be1: 'A', be2: 'B' };
 
+interface ProbeResult { opened_ns?: number; seen_ns?: number; probes?: number; timeout?: boolean }
+
+/**
+ * When (hrMs) the datapath used the new endpoint: the first probe connection it sent there was
+ * opened then (bench/crr.c watch's opened_ns; the probe before, not sent there, was opened one
+ * exchange and a 200 us pause earlier). Until 2026-11-29 the figure ran to that probe's answer
+ * (seen_ns, kept as answered_ms): one more connection's round trip, the probe's and not the change's.
+ */
+function usedAt(seen: ProbeResult, who: string): number {
+  if (!seen.seen_ns || !seen.opened_ns) throw new Error(`${who}: the probe never saw the new endpoint`);
+  return seen.opened_ns / 1e6;
+}
+
 /** Start a prober in the client pod that reports when the probe service first answers from `want`. */
 async function startWatch(cluster: SimCluster, c: Contender, want: string): Promise<Lines> {
   const w = new Lines(cluster.spawn(c.client.ns, CRR, ['watch', PROBE_VIP, String(CRR_PORT), want, '20000']));
@@ -587,19 +600,19 @@ async function oneChange(cluster: SimCluster, cs: Contender[], agent: Agent, ser
         if (k >= 0) push(cmd, c.name, hrMs() - t0);
         nftStale = stale ? { text: stale, at: hrMs() } : undefined;
       }
-      const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, `${c.name} probe result`)) as { seen_ns?: number; timeout?: boolean };
-      if (!seen.seen_ns) throw new Error(`${c.name}: the probe never saw the new endpoint`);
+      const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, `${c.name} probe result`)) as ProbeResult;
+      const used = usedAt(seen, c.name);
       cur.set(c.name, to);
       if (k < 0) continue;
-      push(e2e, c.name, seen.seen_ns / 1e6 - t0);
-      spent.set(c.name, (spent.get(c.name) ?? 0) + seen.seen_ns / 1e6 - t0);
+      push(e2e, c.name, used - t0);
+      spent.set(c.name, (spent.get(c.name) ?? 0) + used - t0);
     }
   }
   const notes: Partial<Record<Name, string>> = {
     direct: '',
-    sluice: `standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> first new connection answered by the new endpoint; includes the agent\'s noticing the new file (inotify) and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes). After ${WARMUP_CHANGES} unmeasured warm-up changes, as for every contender`,
-    iptables: `iptables-restore --noflush as kube-proxy's partial sync writes it (the top-level chains in full, KUBE-SERVICES listing every service port; the changed service's chains; the old endpoint chain flushed and deleted) started -> first new connection answered by the new endpoint. command_ms: the iptables-restore process wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
-    nftables: `${nftVersion()}: first, in a transaction of its own, deleting the endpoint chain the previous change flushed (kube-proxy deletes stale chains at the start of a later sync, at least 1 s after), then nft -f of the changed service's chains with the old endpoint chain flushed, started -> first new connection answered by the new endpoint. command_ms: both nft processes' wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
+    sluice: `standalone state-file mode (re-reads every service): state file replaced (atomic rename) -> the first new connection sent to the new endpoint opened; includes the agent\'s noticing the new file (inotify) and its re-read of the whole file (standalone mode applies full snapshots). agent_ms: the agent\'s own apply time (reconcile + map writes). After ${WARMUP_CHANGES} unmeasured warm-up changes, as for every contender`,
+    iptables: `iptables-restore --noflush as kube-proxy's partial sync writes it (the top-level chains in full, KUBE-SERVICES listing every service port; the changed service's chains; the old endpoint chain flushed and deleted) started -> the first new connection sent to the new endpoint opened. command_ms: the iptables-restore process wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
+    nftables: `${nftVersion()}: first, in a transaction of its own, deleting the endpoint chain the previous change flushed (kube-proxy deletes stale chains at the start of a later sync, at least 1 s after), then nft -f of the changed service's chains with the old endpoint chain flushed, started -> the first new connection sent to the new endpoint opened. command_ms: both nft processes' wall time. After ${WARMUP_CHANGES} unmeasured warm-up changes`,
   };
   for (const c of cs) {
     const v = e2e.get(c.name)!;
@@ -631,6 +644,8 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
   dir: string, count: number, res: Results): Promise<void> {
   const nodeName = sl.node.nodeName;
   const pp = new ProductionPath(cluster, fs.mkdtempSync(path.join(dir, 'cp-')));
+  // The control plane and the (restarted) agent stamp their log lines (common/trace.ts).
+  process.env.SLUICE_TRACE = '1';
   const restartAgent = async () => {
     await agent.stop();
     fs.rmSync(`/sys/fs/bpf/sluice/${nodeName}`, { recursive: true, force: true });
@@ -663,7 +678,15 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
     await waitFor('sluice service via the control plane', async () => { try { await verify(sl); return true; } catch { return false; } }, 15000, 300);
 
     // (b) one endpoint change.
-    const e2e: number[] = [], agentMs: number[] = [], toCp: number[] = [], cpToAgent: number[] = [];
+    const e2e: number[] = [], agentMs: number[] = [], toCp: number[] = [], cpToAgent: number[] = [], answered: number[] = [];
+    // Where each change's time went, from the processes' own CLOCK_MONOTONIC stamps (SLUICE_TRACE,
+    // common/trace.ts), not from when the benchmark read their log lines.
+    const stages: Record<string, number[]> = {};
+    const STAGES: Array<[string, string, string]> = [
+      ['api_to_cp_read', 't0', 'cpWatchData'], ['cp_read_to_flush', 'cpWatchData', 'cpFlush'], ['cp_flush_to_send', 'cpFlush', 'cpSend'],
+      ['cp_send_to_agent_received', 'cpSend', 'agentReceived'], ['agent_received_to_apply', 'agentReceived', 'agentApply'],
+      ['agent_apply_maps', 'agentApply', 'agentMapsWritten'], ['maps_to_probe_opened', 'agentMapsWritten', 'seen'],
+    ];
     let cur: 'be1' | 'be2' = 'be1';
     // Two unmeasured changes first: the control plane and the agent are Node processes that a
     // cluster runs for days; their first delta runs cold (JIT) code paths.
@@ -672,24 +695,45 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
       const watch = await startWatch(cluster, sl, POD_ID[to]!);
       const seenA = agent.applied.length, seenU = pp.updates.length;
       const t0 = pp.modify(probeService(to === 'be1' ? sl.be1.ip : sl.be2.ip), nodeName);
-      const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, 'sluice (control plane) probe result')) as { seen_ns?: number };
-      if (!seen.seen_ns) throw new Error('sluice (control plane): the probe never saw the new endpoint');
+      const seen = JSON.parse(await watch.next((l) => l.startsWith('{'), 25000, 'sluice (control plane) probe result')) as ProbeResult;
+      const used = usedAt(seen, 'sluice (control plane)');
       const a = await waitFor('agent delta', () => agent.applied.slice(seenA).find((x) => !x.snapshot), 10000, 2);
       cur = to;
       if (k < 0) continue;
-      e2e.push(seen.seen_ns / 1e6 - t0);
+      e2e.push(used - t0);
+      answered.push(seen.seen_ns! / 1e6 - t0);
       agentMs.push(a.ms);
       const u = pp.updates.slice(seenU).find((x) => !x.snapshot && x.upserts > 0);
       if (u) { toCp.push(u.at - t0); cpToAgent.push(a.at - u.at); }
+      if (u?.trace && a.trace) {
+        const at: Record<string, number | undefined> = { ...u.trace, ...a.trace, t0, seen: used };
+        const row: string[] = [];
+        for (const [name, from, to] of STAGES) {
+          const x = at[from], y = at[to];
+          if (x !== undefined && y !== undefined) { (stages[name] ??= []).push(y - x); row.push(`${name} ${(y - x).toFixed(2)}`); }
+        }
+        // What else the processes were busy with meanwhile: spans (xStart..xEnd) overlapping the change.
+        const busy: string[] = [];
+        for (const [who, tr] of [['cp', u.trace], ['agent', a.trace]] as const) {
+          for (const [key, start] of Object.entries(tr)) {
+            if (!key.endsWith('Start')) continue;
+            const end = tr[key.replace(/Start$/, 'End')];
+            if (end !== undefined && end >= t0 - 1 && start <= used) busy.push(`${who} ${key.slice(0, -5)} ${(end - start).toFixed(2)} ms at +${(start - t0).toFixed(2)}`);
+          }
+        }
+        if (k >= 0 && used - t0 > 5) log(`    slow change (${(used - t0).toFixed(2)} ms): ${row.join(', ')}${busy.length ? `; busy: ${busy.join(', ')}` : ''}`);
+      }
     }
     const s = summ(e2e);
     res.change_ms = { p50: s.median, p99: s.p99, n: e2e.length };
     put(res.sync.one_change, 'sluice', count, {
       median_ms: s.median, p99_ms: s.p99, min_ms: s.min, max_ms: s.max, n: e2e.length,
-      agent_ms: summarize(agentMs, 2),
+      agent_ms: summarize(agentMs, 2), answered_ms: summ(answered),
       ...(toCp.length ? { api_to_cp_send_ms: summ(toCp), cp_send_to_agent_applied_ms: summ(cpToAgent) } : {}),
-      note: `production path: the fake Kubernetes API server emits the MODIFIED EndpointSlice watch event -> control plane informers -> store -> gRPC delta of the one service (Unix socket) -> agent Reconciler.applyDelta -> first new connection answered by the new endpoint (after ${WARMUP_CHANGES} unmeasured warm-up changes). agent_ms: the agent\'s own apply time for the delta; api_to_cp_send_ms: watch event -> control plane logs "update sent"; cp_send_to_agent_applied_ms: that log line -> the agent\'s "applied" log line (both as seen by the benchmark on the processes\' stdout)`,
+      ...(Object.keys(stages).length ? { stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summ(v)])) } : {}),
+      note: `production path: the fake Kubernetes API server emits the MODIFIED EndpointSlice watch event -> control plane informers -> store -> gRPC delta of the one service (Unix socket) -> agent Reconciler.applyDelta -> the first new connection sent to the new endpoint opened (after ${WARMUP_CHANGES} unmeasured warm-up changes). answered_ms: to that connection's answer instead (the figure before 2026-11-29 night). agent_ms: the agent\'s own apply time for the delta; api_to_cp_send_ms: watch event -> control plane logs "update sent"; cp_send_to_agent_applied_ms: that log line -> the agent\'s "applied" log line (both as seen by the benchmark on the processes\' stdout); stages_ms: the same path from the processes\' own CLOCK_MONOTONIC stamps (SLUICE_TRACE=1, common/trace.ts): API write -> control plane reads the watch data -> store flush -> update sent -> agent receives it -> apply starts -> maps written -> probe connection opened (negative when the probe\'s connection went out while the rest of the apply was still running)`,
     });
+    for (const [k, v] of Object.entries(stages)) log(`    ${k}: median ${summ(v).median} ms, p99 ${summ(v).p99} ms, max ${summ(v).max} ms`);
     log(`  one change, sluice via control plane: median ${s.median} ms, p99 ${s.p99} ms (n=${e2e.length}; agent apply median ${summarize(agentMs, 2).median} ms${toCp.length ? `, API -> control plane sent ${summ(toCp).median} ms, -> agent applied ${summ(cpToAgent).median} ms` : ''})`);
   } finally {
     await pp.stop();
@@ -923,14 +967,15 @@ async function main(): Promise<void> {
     checkpoint();
     // 4b. Its memory with informers, as deployed (10,000 x 10; 100,000 x 10 on full runs).
     // Quick mode runs it as TypeScript (no ~1.5 min tsc pass; ~18 MiB more, recorded as compiled: false).
+    // BENCH_SKIP=cp_memory leaves it out (e.g. with BENCH_ONLY=programming, to look at the change figures alone).
     let cpMemScript = QUICK ? path.join(REPO, 'bench/cp-memory.ts') : '';
     try {
-      cpMemScript ||= compileToJs(['bench/cp-memory.ts'], fs.mkdtempSync(path.join(tmp, 'cp-js-')))[0]!;
+      if (!SKIP.includes('cp_memory')) cpMemScript ||= compileToJs(['bench/cp-memory.ts'], fs.mkdtempSync(path.join(tmp, 'cp-js-')))[0]!;
     } catch (e) {
       log(`  compiling bench/cp-memory.ts failed (${(e as Error).message.slice(0, 200)}): control plane memory skipped`);
     }
     const skipped = { skipped: 'bench/cp-memory.ts did not compile' };
-    const cpMem = cpMemScript ? controlPlaneMemory(cpMemScript, n, FILLER_ENDPOINTS) : skipped;
+    const cpMem = SKIP.includes('cp_memory') ? { skipped: 'BENCH_SKIP=cp_memory' } : cpMemScript ? controlPlaneMemory(cpMemScript, n, FILLER_ENDPOINTS) : skipped;
     const cpMemBig = CFG.big ? (cpMemScript ? controlPlaneMemory(cpMemScript, CFG.big, FILLER_ENDPOINTS, 2048) : skipped) : undefined;
     res.memory.controlplane = { [`${n}x${FILLER_ENDPOINTS}`]: cpMem, ...(cpMemBig ? { [`${CFG.big}x${FILLER_ENDPOINTS}`]: cpMemBig } : {}) };
     res.memory.controlplane_rss_mib = Object.fromEntries(Object.entries(res.memory.controlplane).map(([k, v]) => [k, typeof v.rss_mib === 'number' ? v.rss_mib : null]));

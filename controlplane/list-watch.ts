@@ -22,6 +22,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConnection } from './kube-connection.ts';
+import { mark } from '../common/trace.ts';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
@@ -283,6 +284,7 @@ export class ListWatch {
     let partial = '';
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
+      mark('cpWatchData');
       idle();
       partial += chunk;
       let nl: number;

@@ -24,6 +24,7 @@ import type { StateStore } from './store.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 import { clip, helloProblem } from './hello.ts';
 import { nodeStateFor, sameNodeState } from './node-state.ts';
+import { traceFields } from '../common/trace.ts';
 
 /** Largest message either side accepts: a 10,000 x 10 snapshot is ~8 MB (see docs), keep headroom. */
 export const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
@@ -417,7 +418,7 @@ export class StateServer {
     s.inflight = { version, nonce, snapshot, prevRevs };
     const header: StateUpdateMsg = { version, nonce, snapshot, removals, serverId: this.serverId, node };
     this.metrics.updatesSent.inc({ kind: snapshot ? 'snapshot' : 'delta' });
-    this.log.debug({ node: s.node, version, snapshot, upserts: upserts.length, removals: removals.length }, 'update sent');
+    this.log.debug({ node: s.node, version, snapshot, upserts: upserts.length, removals: removals.length, trace: traceFields('cpSend') }, 'update sent');
     try {
       s.call.write(encodeStateUpdate(header, upserts));
     } catch (e) {

@@ -16,6 +16,7 @@ import {
 } from './model.ts';
 import { ZONE_LABEL } from './topology.ts';
 import { encodeUpsert, type Service } from '../proto/contract.ts';
+import { mark } from '../common/trace.ts';
 
 /** Set by the EndpointSlice controller: when the change that produced this slice version happened. */
 export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
@@ -275,6 +276,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
   flush(): void {
     this.flushScheduled = false;
     if (this.dirty.size === 0) return;
+    mark('cpFlush');
     const changed = new Set<string>();
     const keys = [...this.dirty];
     this.dirty.clear();

@@ -376,6 +376,21 @@ export function mapDump(fd: number, keySize: number, valueSize: number, chunk = 
  */
 export function mapScan(fd: number, keySize: number, valueSize: number, visit: ((key: Buffer, value: Buffer) => void) | undefined,
   chunk = 4096): number {
+  const steps = mapScanSteps(fd, keySize, valueSize, visit, chunk);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * mapScan() one syscall at a time: the generator pauses after each batch of `chunk` entries, so a
+ * caller can give its event loop back between them (agent/gc.ts). The map may change meanwhile:
+ * the batch token is a bucket position, so the scan goes on from there (an entry added behind it is
+ * not visited, as with any scan of a changing map). Returns the count.
+ */
+export function* mapScanSteps(fd: number, keySize: number, valueSize: number, visit: ((key: Buffer, value: Buffer) => void) | undefined,
+  chunk = 4096): Generator<void, number> {
   const keys = Buffer.alloc(keySize * chunk), values = Buffer.alloc(valueSize * chunk);
   const token = Buffer.alloc(Math.max(keySize, 8)), inBatch = Buffer.alloc(token.length);
   let first = true, total = 0;
@@ -397,6 +412,7 @@ export function mapScan(fd: number, keySize: number, valueSize: number, visit: (
     if (ret === -ENOENT) return total;
     token.copy(inBatch);
     first = false;
+    yield;
   }
 }
 

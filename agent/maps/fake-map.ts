@@ -52,6 +52,9 @@ export class Faults {
   }
 }
 
+/** Entries per step of FakeMap.scanSteps(). */
+export const FAKE_SCAN_STEP = 1000;
+
 export class FakeMap implements BpfMap {
   readonly name: string;
   readonly kind: MapKind;
@@ -154,6 +157,16 @@ export class FakeMap implements BpfMap {
       return;
     }
     for (const [k, v] of [...this.#data]) visit(Buffer.from(k, 'hex'), v);
+  }
+
+  /** scan() in steps of FAKE_SCAN_STEP entries (as the kernel's batches), over the entries at the start. */
+  *scanSteps(visit: (key: Buffer, value: Buffer) => void): Generator<void> {
+    const entries: Array<[Buffer, Buffer]> = [];
+    this.scan((k, v) => entries.push([Buffer.from(k), Buffer.from(v)]));
+    for (let i = 0; i < entries.length; i++) {
+      visit(entries[i]![0], entries[i]![1]);
+      if ((i + 1) % FAKE_SCAN_STEP === 0) yield;
+    }
   }
 
   count(): number {

@@ -80,6 +80,16 @@ export class LibbpfMap implements BpfMap {
     this.#named(() => bpf.mapScan(this.fd, this.keySize, this.valueSize, visit));
   }
 
+  /** One lookup_batch of SCAN_STEP_ENTRIES per step (smaller than scan()'s: each step is a pause's worth of work). */
+  *scanSteps(visit: (key: Buffer, value: Buffer) => void): Generator<void> {
+    const steps = bpf.mapScanSteps(this.fd, this.keySize, this.valueSize, visit, SCAN_STEP_ENTRIES);
+    for (;;) {
+      const r = this.#named(() => steps.next());
+      if (r.done) return;
+      yield;
+    }
+  }
+
   count(): number {
     if (this.kind === 'array' || this.kind === 'percpu_array') return this.maxEntries;
     return this.#named(() => bpf.mapCount(this.fd, this.keySize, this.valueSize));
@@ -89,6 +99,9 @@ export class LibbpfMap implements BpfMap {
     if (this.#owned) bpf.closeFd(this.fd);
   }
 }
+
+/** Entries per batch of scanSteps(). */
+const SCAN_STEP_ENTRIES = 1024;
 
 /** Pages mapped at least at once by a window (fewer mmap calls when a change writes many runs). */
 const WINDOW_PAGES = 256;

@@ -40,6 +40,8 @@ export interface BpfMap {
    * entries() would allocate two Buffers per entry.
    */
   scan(visit: (key: Buffer, value: Buffer) => void): void;
+  /** scan() in steps: each step of the iterator visits one batch of entries (agent/gc.ts pauses between them). */
+  scanSteps(visit: (key: Buffer, value: Buffer) => void): Iterable<void>;
   /** Number of entries (array maps: max_entries). */
   count(): number;
 }

@@ -43,7 +43,7 @@ function withDeployedNode(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, GLIBC_TUNABLES: env.GLIBC_TUNABLES ?? deployed.GLIBC_TUNABLES, NODE_OPTIONS: `${deployed.NODE_OPTIONS} ${env.NODE_OPTIONS ?? ''}`.trim() };
 }
 
-export interface CpUpdate { at: number; snapshot: boolean; upserts: number; removals: number; version: number }
+export interface CpUpdate { at: number; snapshot: boolean; upserts: number; removals: number; version: number; trace?: Record<string, number> }
 
 /** The fake API server (in this process) and the control plane process reading it. */
 export class ProductionPath {
@@ -86,8 +86,8 @@ export class ProductionPath {
       if (l.includes('"agent connected"')) this.connected.push(hrMs());
       if (!l.includes('"update sent"')) return;
       try {
-        const o = JSON.parse(l) as { version: number; snapshot: boolean; upserts: number; removals: number };
-        this.updates.push({ at: hrMs(), snapshot: o.snapshot, upserts: o.upserts, removals: o.removals, version: o.version });
+        const o = JSON.parse(l) as { version: number; snapshot: boolean; upserts: number; removals: number; trace?: Record<string, number> };
+        this.updates.push({ at: hrMs(), snapshot: o.snapshot, upserts: o.upserts, removals: o.removals, version: o.version, trace: o.trace });
       } catch { /* not JSON */ }
     });
     await this.cp.next((l) => l.includes('"kubernetes source synced"'), 120000, 'control plane sync');

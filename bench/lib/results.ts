@@ -41,7 +41,7 @@ export interface Results {
   nodeport_remote_ratio?: Record<string, unknown>;
   sync: {
     program: Record<string, ByCount<Summary & { agent_ms?: Summary; note: string }>>;
-    one_change: Record<string, ByCount<{ median_ms: number; p99_ms: number; min_ms: number; max_ms: number; n: number; command_ms?: Summary; agent_ms?: Summary; api_to_cp_send_ms?: Summary & { p99: number }; cp_send_to_agent_applied_ms?: Summary & { p99: number }; note: string }>>;
+    one_change: Record<string, ByCount<{ median_ms: number; p99_ms: number; min_ms: number; max_ms: number; n: number; command_ms?: Summary; agent_ms?: Summary; api_to_cp_send_ms?: Summary & { p99: number }; cp_send_to_agent_applied_ms?: Summary & { p99: number }; answered_ms?: Summary & { p99: number }; stages_ms?: Record<string, Summary & { p99: number }>; note: string }>>;
     controlplane: unknown;
   };
   memory: Record<string, ByCount<Record<string, unknown>>> & {

@@ -93,6 +93,16 @@ describe('bench quick mode', () => {
     expect(j.programming_s.state_file).toBeCloseTo(j.sync.program.sluice['1000'].median / 1000, 2);
     expect(j.programming_s.control_plane).toBeCloseTo(j.sync.program.sluice_control_plane['1000'].median / 1000, 2);
     expect(j.change_ms).toEqual({ p50: j.sync.one_change.sluice['1000'].median_ms, p99: j.sync.one_change.sluice['1000'].p99_ms, n: j.sync.one_change.sluice['1000'].n });
+    // Where each change's time went, from the processes' own stamps (SLUICE_TRACE, common/trace.ts):
+    // every stage found (a change whose control plane line the benchmark read late has none).
+    const cp = j.sync.one_change.sluice['1000'];
+    for (const stage of ['api_to_cp_read', 'cp_read_to_flush', 'cp_flush_to_send', 'cp_send_to_agent_received', 'agent_received_to_apply', 'agent_apply_maps', 'maps_to_probe_opened']) {
+      expect(cp.stages_ms?.[stage]?.n, stage).toBeGreaterThan(0);
+      expect(cp.stages_ms[stage].n, stage).toBeLessThanOrEqual(cp.n);
+    }
+    expect(positive(cp.stages_ms.agent_apply_maps.median)).toBe(true);
+    // The figure ends when the connection that reached the new endpoint was opened; its answer comes later.
+    expect(cp.answered_ms.median).toBeGreaterThanOrEqual(cp.median_ms);
     const m = j.memory.sluice?.['1000'];
     expect(positive(m?.agent_rss_bytes)).toBe(true);
     expect(positive(m?.bpf_map_bytes)).toBe(true);

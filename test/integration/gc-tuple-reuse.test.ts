@@ -58,9 +58,9 @@ describe('conntrack GC and tuple reuse', () => {
     const reused = key(40000), stale = key(40001);
     bpf.mapUpdate(ct, reused, entry(old, old));
     bpf.mapUpdate(ct, stale, entry(old, old));
-    // Backend 7 is live (a frontend holds it), so only age decides.
+    // Backend 7 is live (a UDP frontend holds it), so only age decides.
     const dp = {
-      frontends: new Map([['fe', { svcId: 1, affinityTimeout: 0, backends: new Map([['b', { id: 7 }]]) }]]),
+      frontends: new Map([['fe', { svcId: 1, proto: 'UDP', affinityTimeout: 0, backends: new Map([['b', { id: 7 }]]) }]]),
       maps: { sl_ct: new LibbpfMap('sl_ct', ct, 1), sl_affinity: new LibbpfMap('sl_affinity', aff, 1) },
     } as unknown as Datapath;
     // The client sends again on the same tuple just after the GC's dump: the datapath makes a new

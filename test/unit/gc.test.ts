@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
-import { collectGarbage, forgetRemovedUdp } from '../../agent/gc.ts';
-import { fakeMaps } from '../../agent/maps/fake-map.ts';
+import { collectGarbage, collectGarbageInSteps, forgetRemovedUdp } from '../../agent/gc.ts';
+import { FAKE_SCAN_STEP, fakeMaps } from '../../agent/maps/fake-map.ts';
 
 const SIZES: MapSizes = { services: 16, backends: 16, maglev: 1 << 12, ct: 64, affinity: 64 };
 const S = 1_000_000_000n;
@@ -59,6 +59,18 @@ describe('collectGarbage', () => {
     for (const f of [...keep, gone]) maps.maps.sl_ct.update(f.key, f.value);
     expect(forgetRemovedUdp(dp)).toBe(1);
     expect(maps.maps.sl_ct.entries().map((e) => e.key.toString('hex')).sort()).toEqual(keep.map((f) => f.key.toString('hex')).sort());
+  });
+
+  it('judges UDP flows by the backends of UDP (and affinity) frontends only: an id a TCP frontend holds does not keep one', () => {
+    // Backend ids are one space: a UDP flow left from a removed UDP frontend may name an id since
+    // given to a TCP frontend's backend. Only UDP and affinity frontends' backends are collected.
+    const maps = fakeMaps(SIZES);
+    const dp = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+    dp.apply([{ vip: '10.96.0.11', port: 80, proto: 'TCP', name: 'default/tcp-only:http', affinityTimeout: 0, backends: [{ ip: '10.0.0.9', port: 80 }] }]);
+    const tcpOnly = dp.frontends.get('10.96.0.11:80/TCP')!;
+    const stale = flow('UDP', [...tcpOnly.backends.values()][0]!.id, 77, 1n);
+    maps.maps.sl_ct.update(stale.key, stale.value);
+    expect(forgetRemovedUdp(dp)).toBe(1);
   });
 
   it('forgetRemovedUdp and the GC scan conntrack in place: no snapshot of the map, whatever its size', () => {
@@ -126,6 +138,70 @@ describe('collectGarbage', () => {
     expect(collectGarbage(dp, TIMEOUTS, NOW)).toMatchObject({ ctScanned: 2, ctDeleted: 1 });
     expect(ctMap.lookup(old.key)).toEqual(reborn);
     expect(ctMap.lookup(gone.key)).toBeUndefined();
+  });
+});
+
+// The agent's timer runs the pass in steps: a pass over a large conntrack map held the agent's event
+// loop for 30-450 ms (bench/run.ts's change figures, 2026-11-29), and an update from the control
+// plane arriving meanwhile waited for all of it: the tail of one endpoint change.
+describe('collectGarbageInSteps', () => {
+  /** A conntrack map of `n` TCP flows, every 5th idle past the timeout. */
+  function bigTarget(n: number) {
+    const { maps, dp, tcp, tcpBackend } = setup();
+    const big = fakeMaps({ ...SIZES, ct: n + 10 });
+    sport = 1; // distinct tuples, within the port range
+    for (let i = 0; i < n; i++) {
+      const f = flow('TCP', tcpBackend, tcp.svcId, i % 5 ? 1n : 200n);
+      big.maps.sl_ct.update(f.key, f.value);
+    }
+    return { frontends: dp.frontends, maps: { sl_ct: big.maps.sl_ct, sl_affinity: maps.maps.sl_affinity } };
+  }
+
+  it('finds and deletes what collectGarbage finds and deletes', async () => {
+    const a = setup(), b = setup();
+    for (const { maps, tcp, udp, tcpBackend, udpBackend } of [a, b]) {
+      sport = 50000; // the same tuples in both
+      for (const f of [flow('TCP', tcpBackend, tcp.svcId, 200n), flow('TCP', tcpBackend, tcp.svcId, 50n), flow('TCP', tcpBackend, tcp.svcId, 20n, L.SL_CT_F_CLOSING),
+        flow('UDP', udpBackend, udp.svcId, 5n), flow('UDP', 999, udp.svcId, 5n)]) maps.maps.sl_ct.update(f.key, f.value);
+      const key = L.affKey.encode({ svc_id: tcp.svcId, kind: L.SL_AFF_CLIENT_ADDR4, client: L.ipToBytes('10.1.0.7') });
+      maps.maps.sl_affinity.update(key, L.affValue.encode({ backend_id: 999, last_used_ns: NOW - S }));
+    }
+    const inSteps = await collectGarbageInSteps(a.dp, TIMEOUTS, NOW);
+    expect(inSteps).toEqual({ ctScanned: 5, ctDeleted: 3, affinityDeleted: 1 });
+    expect(collectGarbage(b.dp, TIMEOUTS, NOW)).toEqual(inSteps);
+    const keys = (m: typeof a.maps.maps.sl_ct) => m.entries().map((e) => e.key.toString('hex')).sort();
+    expect(keys(a.maps.maps.sl_ct)).toEqual(keys(b.maps.maps.sl_ct));
+  });
+
+  it('pauses between batches, so work queued during a pass (an update) runs before the pass ends', async () => {
+    const n = 5 * FAKE_SCAN_STEP;
+    const target = bigTarget(n);
+    let pauses = 0;
+    const r = await collectGarbageInSteps(target, TIMEOUTS, NOW, async () => { pauses++; await new Promise((res) => setImmediate(res)); });
+    expect(r).toEqual({ ctScanned: n, ctDeleted: n / 5, affinityDeleted: 0 });
+    expect(pauses).toBeGreaterThanOrEqual(5);
+
+    // With the default pause (the event loop's next turn): something queued just after the pass
+    // started runs while it is still going, as it could not with collectGarbage.
+    const again = bigTarget(n);
+    let done = false, ranDuring: boolean | undefined;
+    const pass = collectGarbageInSteps(again, TIMEOUTS, NOW).then(() => { done = true; });
+    setImmediate(() => { ranDuring = !done; });
+    await pass;
+    expect(ranDuring).toBe(true);
+    let ranDuringAtOnce: boolean | undefined, doneAtOnce = false;
+    setImmediate(() => { ranDuringAtOnce = !doneAtOnce; });
+    collectGarbage(bigTarget(n), TIMEOUTS, NOW);
+    doneAtOnce = true;
+    await new Promise((res) => setImmediate(res));
+    expect(ranDuringAtOnce).toBe(false);
+  });
+
+  it('a pause that throws (the agent stopping) ends the pass there', async () => {
+    const target = bigTarget(3 * FAKE_SCAN_STEP);
+    await expect(collectGarbageInSteps(target, TIMEOUTS, NOW, async () => { throw new Error('agent stopping'); })).rejects.toThrow('agent stopping');
+    // Stopped after the first batch: nothing deleted yet (deletes follow the scan).
+    expect(target.maps.sl_ct.count()).toBe(3 * FAKE_SCAN_STEP);
   });
 });
 
