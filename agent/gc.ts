@@ -45,7 +45,7 @@ export type GcTarget = { frontends: Datapath['frontends']; maps: Pick<Datapath['
 
 function liveBackends(dp: GcTarget): Set<number> {
   const live = new Set<number>();
-  for (const fe of dp.frontends.values()) for (const b of fe.backends.values()) live.add(b.id);
+  for (const fe of dp.frontends.values()) for (const id of fe.backends.ids()) live.add(id);
   return live;
 }
 
