@@ -56,9 +56,13 @@ export class Reconciler {
   /** Desired services with ports the datapath leaves out (few): kept per change, so a delta does not walk every service. */
   #refusedBy = new Map<string, ApplyStats['refused']>();
 
-  constructor(dp: Datapath, ctx?: NodeContext) {
+  /** A snapshot part's size (tests make it small). */
+  readonly #part: { backends: number; frontends: number };
+
+  constructor(dp: Datapath, ctx?: NodeContext, part?: { backends: number; frontends: number }) {
     this.#dp = dp;
     this.#ctx = ctx;
+    this.#part = part ?? { backends: SNAPSHOT_PART_BACKENDS, frontends: SNAPSHOT_PART_FRONTENDS };
   }
 
   /**
@@ -116,7 +120,7 @@ export class Reconciler {
           part.push(f);
           backends += f.backends.length + (f.shortCircuit?.length ?? 0);
         }
-        if (backends >= SNAPSHOT_PART_BACKENDS || part.length >= SNAPSHOT_PART_FRONTENDS) flush();
+        if (backends >= this.#part.backends || part.length >= this.#part.frontends) flush();
       }
       flush();
       const { owned, broken } = plan;
