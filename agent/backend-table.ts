@@ -69,10 +69,12 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
     const n = list.length, stride = strideOf(family);
     const pos = new Int32Array(n);
     if (!n) return { table: family === 4 ? BackendTable.EMPTY4 : BackendTable.EMPTY6, pos };
-    const tmp = Buffer.allocUnsafe(n * stride);
+    const tmp = scratch(n * stride);
     for (let i = 0; i < n; i++) writeRecord(tmp, i * stride, family, list[i]!, list[i]!.id ?? 0);
     const order = sortedOrder(tmp, n, family);
-    // Runs of equal keys (in input order within a run: the sort is stable) become one record.
+    // Runs of equal keys (in input order within a run: the sort is stable) become one record. The
+    // unsorted records are in a reused scratch buffer, so the tables made one after another fill
+    // Buffer's pool slabs with nothing else between them.
     const out = Buffer.allocUnsafe(n * stride);
     const klen = keyLenOf(family);
     let m = -1;
@@ -194,6 +196,14 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
     const f = this.flagsAt(r);
     return { id: this.idAt(r), ip: this.ipAt(r), port: this.portAt(r), terminating: !!(f & L.SL_BE_F_TERMINATING), local: !!(f & L.SL_BE_F_LOCAL) };
   }
+}
+
+let scratchBuf = Buffer.allocUnsafeSlow(4096);
+
+/** A reused buffer of at least @n bytes (the unsorted records of the table being built). */
+function scratch(n: number): Buffer {
+  if (scratchBuf.length < n) scratchBuf = Buffer.allocUnsafeSlow(Math.max(n, 2 * scratchBuf.length));
+  return scratchBuf;
 }
 
 function writeRecord(buf: Buffer, off: number, family: Family, b: Backend, id: number): void {
