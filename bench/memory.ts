@@ -8,6 +8,7 @@
 //                                                      Maglev slots, 262,144 conntrack)
 //   COUNT=100000 EP=1 SIZES=fit node bench/memory.ts  sizes that hold COUNT x EP with 25% room (as
 //                                                      bench/programming.ts sizes its maps)
+// MEMHOOK_HEAPSNAPSHOT=1 keeps the agent's heap snapshot (after a full GC) as ./agent-<pid>.heapsnapshot.
 // Prints one JSON line. Everything lives in a sluice-<pid>-* namespace, removed at the end.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -46,6 +47,8 @@ try {
   for (let i = 0; i < 120 && !fs.existsSync(out); i++) await sleep(500);
   await sleep(200);
   const mem = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown>;
+  // MEMHOOK_HEAPSNAPSHOT=1: the agent's heap snapshot is kept, as agent-<pid>.heapsnapshot here.
+  if (process.env.MEMHOOK_HEAPSNAPSHOT === '1') fs.copyFileSync(path.join(dir, `heap-${pid}.heapsnapshot`), `agent-${pid}.heapsnapshot`);
   const pins = `/sys/fs/bpf/sluice/${cluster.node('m').nodeName}`;
   const maps: Record<string, number> = {};
   for (const f of fs.readdirSync(pins)) {
