@@ -29,8 +29,8 @@ export interface ApplyStats {
  * backends (or this many frontends) at once, so what a snapshot holds besides its source and the
  * agent's view is bounded, whatever its size.
  */
-export const SNAPSHOT_PART_BACKENDS = 8192;
-export const SNAPSHOT_PART_FRONTENDS = 1024;
+export const SNAPSHOT_PART_BACKENDS = 2048;
+export const SNAPSHOT_PART_FRONTENDS = 512;
 
 /** The empty list the desired services share (never written to). */
 const NONE: readonly never[] = Object.freeze([]);
