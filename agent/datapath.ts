@@ -371,7 +371,7 @@ export class Datapath {
     if (this.#undo) throw new Error('a datapath change is already in progress');
     this.#goneUdpBackends = 0;
     this.#undo = this.#checkpoint();
-    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0 };
+    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0, filterWords: new Map() };
   }
 
   /** Programs @specs (IPv4 first: a load from nothing gives them the ids and Maglev runs they would have without IPv6 ones) and writes them. */
@@ -379,7 +379,7 @@ export class Datapath {
     const w = this.#writes(ch.freed);
     for (const [k, s] of specs) if (!s.s.vip.includes(':') && this.#program(ch.tx, w, k, s)) ch.changed++;
     for (const [k, s] of specs) if (s.s.vip.includes(':') && this.#program(ch.tx, w, k, s)) ch.changed++;
-    this.#flush(ch.tx, w);
+    this.#flush(ch.tx, w, ch.filterWords);
   }
 
   #commit(ch: Change): ApplyResult {
@@ -509,11 +509,11 @@ export class Datapath {
    * entries referenced. Keys the view does not hold (new backend ids, new frontends) are inserted
    * without a lookup each.
    */
-  #flush(tx: MapTransaction, w: Writes): void {
+  #flush(tx: MapTransaction, w: Writes, filterWords: Change['filterWords']): void {
     const m = this.maps;
     // Each filter word written once for the whole change (a load from nothing: ~1,000 words for
     // 10,000 frontends, not a read and a write per frontend).
-    if (w.vips.length) this.#addrFilter.add(L.SL_ADDR_FRONTEND, w.vips, tx);
+    if (w.vips.length) this.#addrFilter.add(L.SL_ADDR_FRONTEND, w.vips, tx, filterWords);
     const fams = [w[4], w[6]];
     for (const f of fams) {
       tx.insertBatch(f.maps.backends, f.newBackends.keys, f.newBackends.values, f.newBackends.count);
@@ -749,6 +749,8 @@ interface Change {
   touched: Set<string>;
   changed: number;
   removed: number;
+  /** Address filter words read or written so far (AddrFilter.add): each read and logged once per change. */
+  filterWords: Map<number, { v: bigint; logged: boolean }>;
 }
 
 /** A change's writes collected by #program, made by #flush. */
