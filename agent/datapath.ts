@@ -317,15 +317,17 @@ export class Datapath {
     return {
       set: (frontends) => {
         live();
-        const specs = this.#specs(frontends);
-        for (const k of specs.keys()) ch.touched.add(k);
+        let specs: Map<string, Spec>;
         try {
+          // A frontend the maps cannot hold, or a part that does not fit: nothing of this part is written.
+          specs = this.#specs(frontends);
           this.#checkCapacity(specs, []);
         } catch (e) {
           over = true;
-          this.#undo_(ch);
+          this.#rollback(ch);
           throw e;
         }
+        for (const k of specs.keys()) ch.touched.add(k);
         const before = ch.changed;
         this.#guard(ch, () => this.#write(ch, specs), () => { over = true; });
         return ch.changed - before;
@@ -349,7 +351,7 @@ export class Datapath {
       abort: () => {
         if (over) return;
         over = true;
-        this.#undo_(ch);
+        this.#rollback(ch);
       },
     };
   }
@@ -395,7 +397,7 @@ export class Datapath {
       return fn();
     } catch (e) {
       onFail?.();
-      const notUndone = this.#undo_(ch);
+      const notUndone = this.#rollback(ch);
       if (notUndone.length) {
         throw new Error(`${(e as Error).message}; rollback incomplete, the maps differ from the agent's view: ${notUndone.join('; ')}`, { cause: e });
       }
@@ -405,7 +407,7 @@ export class Datapath {
   }
 
   /** Undoes every write of @ch and puts the view back; returns what could not be undone. */
-  #undo_(ch: Change): string[] {
+  #rollback(ch: Change): string[] {
     try {
       const notUndone = ch.tx.rollback();
       this.#restore(ch.saved);
