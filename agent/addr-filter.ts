@@ -73,8 +73,11 @@ export class AddrFilter {
   /**
    * Set the bits of the addresses (text of either family, or bytes: FilterAddr) of @kind; returns
    * the words written. Through @tx when given, so a failed change undoes them with the rest.
+   * @words: the words this change (@tx) has read or written so far, carried from one call to the
+   * next when a change sets bits in parts (a snapshot's parts): a word is read from the map and
+   * logged for undo once per change, not once per part.
    */
-  add(kind: AddrKind, addrs: Iterable<FilterAddr>, tx?: MapTransaction): number {
+  add(kind: AddrKind, addrs: Iterable<FilterAddr>, tx?: MapTransaction, words?: Map<number, { v: bigint; logged: boolean }>): number {
     const want = new Map<number, bigint>();
     for (const a of addrs) {
       const { word, bit } = slotOfAddr(kind, a);
@@ -83,14 +86,17 @@ export class AddrFilter {
     let written = 0;
     for (const [word, bits] of want) {
       const key = u32Key(word);
-      const cur = this.#map.lookup(key)?.readBigUInt64LE(0) ?? 0n;
-      if ((cur & bits) === bits) continue;
+      const known = words?.get(word);
+      const cur = known?.v ?? this.#map.lookup(key)?.readBigUInt64LE(0) ?? 0n;
+      if ((cur & bits) === bits) { if (!known) words?.set(word, { v: cur, logged: false }); continue; }
       // Read-modify-write: the datapath may OR a REPLY_SRC bit into this word meanwhile, and
       // that bit would be lost here, but it sets it again on its next flow to that backend.
       const v = Buffer.alloc(8);
       v.writeBigUInt64LE(cur | bits);
-      if (tx) tx.update(this.#map, key, v);
+      if (tx && known?.logged) tx.overwrite(this.#map, key, v);
+      else if (tx) tx.update(this.#map, key, v);
       else this.#map.update(key, v);
+      words?.set(word, { v: cur | bits, logged: !!tx });
       written++;
     }
     return written;

@@ -24,7 +24,7 @@ import { StaleSocketSweeper } from './socket-sweep.ts';
 import { SKIPPED_LISTED, STATUS_HEARTBEAT_MS, writeStatus, type AgentStatus } from './status.ts';
 import type { SkippedService } from './reconciler.ts';
 import { connectStateStream, type ClientTls, type StateStreamClient } from './stream-client.ts';
-import { readStateFile, watchStateFile, type StateFileWatch } from './state-file.ts';
+import { stateFileServices, watchStateFile, type StateFileWatch } from './state-file.ts';
 import { mark, span, traceFields } from '../common/trace.ts';
 
 const E2BIG = 7;
@@ -247,13 +247,16 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
     }
   };
 
-  /** Apply one version; returns the error text for a nack, or undefined when applied. */
-  const apply = (version: number, snapshot: boolean, upserts: Service[], removals: string[]): string | undefined => {
+  /**
+   * Apply one version; returns the error text for a nack, or undefined when applied. A snapshot's
+   * services may be a source read as it is iterated (a state file: stateFileServices).
+   */
+  const apply = (version: number, snapshot: boolean, upserts: Iterable<Service>, removals: string[]): string | undefined => {
     const t0 = performance.now();
     health.queuedUpdate();
     try {
       mark('agentApply');
-      const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta(upserts, removals);
+      const r = snapshot ? reconciler.applySnapshot(upserts) : reconciler.applyDelta([...upserts], removals);
       mark('agentMapsWritten');
       const seconds = (performance.now() - t0) / 1000;
       for (const e of r.errors) log.error({ version, err: e }, 'service left as it was');
@@ -270,7 +273,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       status.appliedAt = new Date().toISOString();
       ready = true;
       health.updated();
-      kpMetrics.synced(seconds, upserts, removals, reconciler.services.values(), node);
+      // A snapshot's services are the desired ones now (not iterated again: a state file would be parsed twice).
+      kpMetrics.synced(seconds, snapshot ? reconciler.services.values() : upserts, removals, reconciler.services.values(), node);
       svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       sweepStaleSockets();
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2), trace: traceFields('agentLogged') }, 'applied');
@@ -293,9 +297,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
   const followStateFile = (file: string): void => {
     let version = 0;
     const load = () => {
-      let services: Service[];
+      let services: Iterable<Service>;
       try {
-        services = readStateFile(file);
+        services = stateFileServices(file);
       } catch (e) {
         log.error({ file, err: errText(e) }, 'state file unreadable; previous state kept');
         return;

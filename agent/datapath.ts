@@ -20,7 +20,8 @@ import { AddrFilter } from './addr-filter.ts';
 import { canonicalIp, cidrText, familyOf, parseCidr, type Family } from '../common/ip.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
-import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedFrontend, type Proto } from './frontend.ts';
+import { BackendTable, type WantedBackends } from './backend-table.ts';
+import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircuitKey, shortCircuitOf, type Backend, type Frontend, type ProgrammedBackend, type ProgrammedFrontend, type Proto } from './frontend.ts';
 import { MAGLEV_MAX_BACKENDS, maglevRunWords, maglevSize, writeMaglevRun } from './maglev.ts';
 import type { PortRange } from './masquerade-ports.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
@@ -108,6 +109,7 @@ export class Datapath {
   #objs: LoadedObjects | undefined;
   #maglev: DatapathMaps['maglev'];
   #scratch = new Uint32Array(0);
+  #state = new Uint8Array(64);
   #typed: ReturnType<typeof typedMaps>;
   #frontends = new Map<string, ProgrammedFrontend>();
   #alloc: SlotAllocator;
@@ -265,15 +267,19 @@ export class Datapath {
     this.#alloc = SlotAllocator.fromUsed(maglevWords(this.sizes.maglev), runs);
     for (const f of fams) {
       const orphans: Buffer[] = [];
+      const found = new Map<ProgrammedFrontend, ProgrammedBackend[]>();
       for (const { key, value } of f.backends.entries()) {
         const id = key.readUInt32LE(0), b = f.backend.decode(value);
         this.#nextBackendId = Math.max(this.#nextBackendId, id + 1);
         const fe = bySvc.get(b.svc_id);
         // A backend of the other family than its frontend's cannot come from this agent: dropped too.
         if (!fe || fe.vip.includes(':') !== (f.family === 6)) { orphans.push(key); continue; }
-        fe.backends.set(beKey(b), decodeBackend(id, b));
+        let list = found.get(fe);
+        if (!list) found.set(fe, list = []);
+        list.push(decodeBackend(id, b));
         this.#backendCount++;
       }
+      for (const [fe, list] of found) fe.backends = BackendTable.wanted(f.family, list).table;
       for (const k of orphans) f.backends.delete(k);
       for (const { key } of f.srcRanges.entries()) {
         const r = f.srcRangeKey.decode(key);
@@ -291,41 +297,142 @@ export class Datapath {
    * Maglev allocator and the id counters are put back; the MapWriteError thrown names the map and
    * the operation.
    */
-  apply(set: Frontend[], remove: string[] = []): { changed: number; removed: number; udpBackendsGone: number } {
-    const all = set.flatMap((s) => { const sc = shortCircuitOf(s); return sc ? [s, sc] : [s]; });
-    const specs = new Map(all.map((s) => [frontendKey(s), normalise(s)]));
+  apply(set: Frontend[], remove: string[] = []): ApplyResult {
+    const specs = this.#specs(set);
     // A frontend's short-circuit companion goes with it, or when it no longer has that set.
     const companions = [...remove, ...set.map(frontendKey)].flatMap((k) => shortCircuitKey(k) ?? []);
     const removeKeys = [...new Set([...remove, ...companions])].filter((k) => this.#frontends.has(k) && !specs.has(k));
     this.#checkCapacity(specs, removeKeys);
+    const ch = this.#open();
+    return this.#guard(ch, () => {
+      for (const k of removeKeys) { ch.freed.add(this.#frontends.get(k)!.svcId); this.#remove(ch.tx, k); ch.removed++; }
+      this.#write(ch, specs);
+      return this.#commit(ch);
+    });
+  }
 
-    const tx = new MapTransaction();
-    const saved = this.#undo = this.#checkpoint();
+  /**
+   * A change made in parts (a snapshot applied a batch of services at a time, so that what it holds
+   * at once is bounded): each set() checks its part against the maps' capacity as they are then (the
+   * change's removals are not made yet), programs and writes it; commit() removes the frontends it
+   * names that no part programmed, with their short-circuit companions, and keeps everything. All
+   * or nothing as apply(): a part that does not fit or a write that fails undoes every part before
+   * it (the maps and the view are as before begin()) and the change is over; abort() undoes it too.
+   * Packets see each frontend change whole, as with apply(); frontends of later parts change after
+   * those of earlier ones, and the removals come last.
+   */
+  begin(): DatapathChange {
+    const ch = this.#open();
+    let over = false;
+    const live = () => { if (over) throw new Error('this datapath change is over'); };
+    return {
+      set: (frontends) => {
+        live();
+        let specs: Map<string, Spec>;
+        try {
+          // A frontend the maps cannot hold, or a part that does not fit: nothing of this part is written.
+          specs = this.#specs(frontends);
+          this.#checkCapacity(specs, []);
+        } catch (e) {
+          over = true;
+          this.#rollback(ch);
+          throw e;
+        }
+        for (const k of specs.keys()) ch.touched.add(k);
+        const before = ch.changed;
+        this.#guard(ch, () => this.#write(ch, specs), () => { over = true; });
+        return ch.changed - before;
+      },
+      commit: (remove) => {
+        live();
+        over = true;
+        return this.#guard(ch, () => {
+          const keys = new Set<string>();
+          for (const k of remove) { keys.add(k); const c = shortCircuitKey(k); if (c) keys.add(c); }
+          for (const k of ch.touched) { const c = shortCircuitKey(k); if (c) keys.add(c); }
+          for (const k of keys) {
+            if (!this.#frontends.has(k) || ch.touched.has(k)) continue;
+            ch.freed.add(this.#frontends.get(k)!.svcId);
+            this.#remove(ch.tx, k);
+            ch.removed++;
+          }
+          return this.#commit(ch);
+        });
+      },
+      abort: () => {
+        if (over) return;
+        over = true;
+        this.#rollback(ch);
+      },
+    };
+  }
+
+  /** @set with short-circuit companions, by key, each with its wanted backends. */
+  #specs(set: Frontend[]): Map<string, Spec> {
+    const specs = new Map<string, Spec>();
+    for (const f of set) {
+      for (const s of [f, shortCircuitOf(f)]) {
+        if (!s) continue;
+        normalise(s);
+        specs.set(frontendKey(s), { s, want: BackendTable.wanted(s.vip.includes(':') ? 6 : 4, s.backends) });
+      }
+    }
+    return specs;
+  }
+
+  #open(): Change {
+    if (this.#undo) throw new Error('a datapath change is already in progress');
     this.#goneUdpBackends = 0;
+    this.#undo = this.#checkpoint();
+    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0, filterWords: new Map() };
+  }
+
+  /** Programs @specs (IPv4 first: a load from nothing gives them the ids and Maglev runs they would have without IPv6 ones) and writes them. */
+  #write(ch: Change, specs: Map<string, Spec>): void {
+    const w = this.#writes(ch.freed);
+    for (const [k, s] of specs) if (!s.s.vip.includes(':') && this.#program(ch.tx, w, k, s)) ch.changed++;
+    for (const [k, s] of specs) if (s.s.vip.includes(':') && this.#program(ch.tx, w, k, s)) ch.changed++;
+    this.#flush(ch.tx, w, ch.filterWords);
+  }
+
+  #commit(ch: Change): ApplyResult {
+    ch.tx.commit();
+    this.#undo = undefined;
+    this.#maglev.release();
+    return { changed: ch.changed, removed: ch.removed, udpBackendsGone: this.#goneUdpBackends };
+  }
+
+  /** Runs @fn; when it throws, the change is undone and the error, annotated, thrown. */
+  #guard<T>(ch: Change, fn: () => T, onFail?: () => void): T {
     try {
-      let removed = 0, changed = 0;
-      const w = this.#writes();
-      for (const k of removeKeys) { w.freed.add(this.#frontends.get(k)!.svcId); this.#remove(tx, k); removed++; }
-      // IPv4 frontends first: a load from nothing gives them the ids and Maglev runs they would
-      // have without any IPv6 frontend (the IPv6 ones take what follows).
-      for (const [k, s] of specs) if (!s.vip.includes(':') && this.#program(tx, w, k, s)) changed++;
-      for (const [k, s] of specs) if (s.vip.includes(':') && this.#program(tx, w, k, s)) changed++;
-      this.#flush(tx, w);
-      tx.commit();
-      this.#undo = undefined;
-      return { changed, removed, udpBackendsGone: this.#goneUdpBackends };
+      return fn();
     } catch (e) {
-      const notUndone = tx.rollback();
-      this.#restore(saved);
-      this.#undo = undefined;
+      onFail?.();
+      const notUndone = this.#rollback(ch);
       if (notUndone.length) {
         throw new Error(`${(e as Error).message}; rollback incomplete, the maps differ from the agent's view: ${notUndone.join('; ')}`, { cause: e });
       }
       if (e instanceof MapWriteError) e.message += '; the change was undone, the previous state is kept';
       throw e;
+    }
+  }
+
+  /** Undoes every write of @ch and puts the view back; returns what could not be undone. */
+  #rollback(ch: Change): string[] {
+    try {
+      const notUndone = ch.tx.rollback();
+      this.#restore(ch.saved);
+      return notUndone;
     } finally {
+      this.#undo = undefined;
       this.#maglev.release();
     }
+  }
+
+  /** A reused array of @n per-record states for #program. */
+  #stateScratch(n: number): Uint8Array {
+    if (this.#state.length < n) this.#state = new Uint8Array(Math.max(n, 2 * this.#state.length));
+    return this.#state;
   }
 
   /** A reused buffer of @words words to build one Maglev run in before it is copied into sl_maglev. */
@@ -353,25 +460,24 @@ export class Datapath {
     this.#backendCount = c.backendCount;
   }
 
-  #checkCapacity(specs: Map<string, Frontend>, removeKeys: string[]): void {
+  #checkCapacity(specs: Map<string, Spec>, removeKeys: string[]): void {
     let services = this.#frontends.size - removeKeys.length;
     let backends = this.#backendCount;
     let slots = 0;
     for (const k of removeKeys) backends -= this.#frontends.get(k)!.backends.size;
-    for (const [k, s] of specs) {
+    for (const [k, { want }] of specs) {
       const cur = this.#frontends.get(k);
-      const keys = new Set<string>();
-      for (const b of s.backends) keys.add(beKey(b));
+      const n = want.table.size;
       if (!cur) {
         // A new frontend (most of a load from nothing): all its backends and a table are new.
         services++;
-        backends += keys.size;
-        slots += keys.size ? maglevRunWords(tableSize(undefined, keys.size), keys.size) : 0;
+        backends += n;
+        slots += n ? maglevRunWords(tableSize(undefined, n), n) : 0;
         continue;
       }
-      for (const b of keys) if (!cur.backends.has(b)) backends++;
-      for (const b of cur.backends.keys()) if (!keys.has(b)) backends--;
-      if (!sameKeys(cur.backends, keys)) slots += keys.size ? maglevRunWords(tableSize(cur, keys.size), keys.size) : 0;
+      const d = BackendTable.diff(cur.backends, want.table);
+      backends += d.added - d.removed;
+      if (d.added || d.removed) slots += n ? maglevRunWords(tableSize(cur, n), n) : 0;
     }
     // Service ids index the per-CPU stats array and 0 is reserved; both families take ids (and
     // backend ids) from one space, so their sum is what must fit (each family's map is as large).
@@ -389,7 +495,7 @@ export class Datapath {
     const fe = this.#frontends.get(key)!;
     const f = this.#famOf(fe.vip);
     tx.delete(f.services, f.svcKey.encode(svcKeyOf(fe)));
-    this.#deleteBackends(tx, f, [...fe.backends.values()].map((b) => b.id), fe.proto);
+    this.#deleteBackends(tx, f, fe.backends.ids(), fe.proto);
     for (const r of fe.sourceRanges) tx.delete(f.srcRanges, srcRangeKey(f, fe.svcId, r));
     this.#backendCount -= fe.backends.size;
     this.#alloc.free(fe.maglevBase, fe.maglevWords);
@@ -398,9 +504,9 @@ export class Datapath {
   }
 
   /** The map writes of a change's programmed frontends, collected to be made a batch per map and step. */
-  #writes(): Writes {
+  #writes(freed: Set<number>): Writes {
     return {
-      4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], freed: new Set(), goneBackends: [], goneRanges: [], vips: [],
+      4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], freed, goneBackends: [], goneRanges: [], vips: [],
     };
   }
 
@@ -416,11 +522,11 @@ export class Datapath {
    * entries referenced. Keys the view does not hold (new backend ids, new frontends) are inserted
    * without a lookup each.
    */
-  #flush(tx: MapTransaction, w: Writes): void {
+  #flush(tx: MapTransaction, w: Writes, filterWords: Change['filterWords']): void {
     const m = this.maps;
     // Each filter word written once for the whole change (a load from nothing: ~1,000 words for
     // 10,000 frontends, not a read and a write per frontend).
-    if (w.vips.length) this.#addrFilter.add(L.SL_ADDR_FRONTEND, w.vips, tx);
+    if (w.vips.length) this.#addrFilter.add(L.SL_ADDR_FRONTEND, w.vips, tx, filterWords);
     const fams = [w[4], w[6]];
     for (const f of fams) {
       tx.insertBatch(f.maps.backends, f.newBackends.keys, f.newBackends.values, f.newBackends.count);
@@ -442,49 +548,56 @@ export class Datapath {
   }
 
   /** Returns false when the frontend was already programmed exactly so; the map writes go to `w`. */
-  #program(tx: MapTransaction, w: Writes, key: string, s: Frontend): boolean {
+  #program(tx: MapTransaction, w: Writes, key: string, { s, want }: Spec): boolean {
     const cur = this.#frontends.get(key);
-    const wanted = new Map(s.backends.map((b) => [beKey(b), b]));
-    const tableChanged = !cur || !sameKeys(cur.backends, new Set(wanted.keys()));
+    const backends = want.table, n = backends.size;
+    // Ids of the backends kept; what each record is (0 new, 1 same, 2 flags changed); ids of those gone.
+    const state = this.#stateScratch(n);
+    const gone: number[] = [];
+    const d = BackendTable.diff(cur?.backends, backends, state, (id) => gone.push(id));
+    const tableChanged = !cur || d.added > 0 || d.removed > 0;
     const whenEmpty = dropsWhenEmpty(s) ? 'drop' as const : 'reject' as const;
     const ranges = [...new Set((s.sourceRanges ?? []).map((r) => normaliseRange(s, r)))].sort();
-    if (cur && !tableChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
-        cur.whenEmpty === whenEmpty && cur.sourceRanges.join() === ranges.join() &&
-        [...wanted].every(([k, b]) => sameBackendFlags(cur.backends.get(k)!, b))) {
+    if (cur && !tableChanged && !d.flagsChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
+        cur.whenEmpty === whenEmpty && cur.sourceRanges.join() === ranges.join()) {
       return false;
     }
 
     const svcId = cur?.svcId ?? this.#takeSvcId();
     const fam = this.#famOf(s.vip), fw = w[fam.family];
-    const backends: ProgrammedFrontend['backends'] = new Map();
     const proto = L.IPPROTO[s.proto];
-    for (const [k, b] of wanted) {
-      const old = cur?.backends.get(k);
+    // Maglev's names ("ip:port"), by record, when the table is rebuilt.
+    const names: string[] | undefined = tableChanged && n ? new Array<string>(n) : undefined;
+    // In the order given (new ids as the backends come), each record once.
+    for (let i = 0; i < s.backends.length; i++) {
+      const r = want.pos[i]!, st = state[r]!;
+      if (st === 3) continue;
+      state[r] = 3;
+      const b = s.backends[i]!;
+      if (names) names[r] = beKey(b);
+      if (st === 1) continue;
       // Ids are never reused, so a new one is in no map yet.
-      const id = old?.id ?? this.#nextBackendId++;
-      backends.set(k, { id, ip: b.ip, port: b.port, terminating: !!b.terminating, local: !!b.local });
-      if (old && sameBackendFlags(old, b)) continue;
-      const out = old ? fw.backends : fw.newBackends;
-      const i = out.add();
-      out.keys.writeUInt32LE(id, out.keyAt(i));
-      const flags = (b.terminating ? L.SL_BE_F_TERMINATING : 0) | (b.local ? L.SL_BE_F_LOCAL : 0);
-      fam.backend.encode({ ip: b.ip, port: b.port, proto, flags, svc_id: svcId }, out.values, out.valueAt(i));
+      let id: number;
+      if (st === 0) { id = this.#nextBackendId++; backends.setIdAt(r, id); } else id = backends.idAt(r);
+      const out = st === 2 ? fw.backends : fw.newBackends;
+      const j = out.add();
+      out.keys.writeUInt32LE(id, out.keyAt(j));
+      fam.backend.encode({ ip: b.ip, port: b.port, proto, flags: backends.flagsAt(r), svc_id: svcId }, out.values, out.valueAt(j));
     }
 
     let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0, words = cur?.maglevWords ?? 0;
     if (tableChanged) {
-      size = wanted.size ? tableSize(cur, wanted.size) : 0;
-      words = maglevRunWords(size, wanted.size);
+      size = n ? tableSize(cur, n) : 0;
+      words = maglevRunWords(size, n);
       base = 0;
       if (size) {
         base = this.#alloc.alloc(words);
         if (base < 0) throw new CapacityError('sl_maglev', words, this.#alloc.available);
-        const names = [...wanted.keys()];
-        const ids = names.map((n) => backends.get(n)!.id);
+        const ids = backends.ids();
         // Built into a scratch run (table of indexes, then the ids), copied into the words just
         // allocated, referenced by no service entry until the publishing write: nothing to save for undo.
         const run = this.#maglevScratch(words);
-        writeMaglevRun(names, size, ids, run);
+        writeMaglevRun(names!, size, ids, run);
         tx.writeRegion(this.#maglev, base, run);
       }
     }
@@ -492,7 +605,7 @@ export class Datapath {
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
       svcId, maglevBase: base, maglevSize: size, maglevWords: words, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
-      whenEmpty, sourceRanges: ranges,
+      whenEmpty, sourceRanges: ranges.length ? ranges : NO_RANGES as string[],
     };
     if (!cur) w.stats.push(svcId);
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
@@ -507,7 +620,7 @@ export class Datapath {
     const i = out.add();
     fam.svcKey.encode(svcKeyOf(fe), out.keys, out.keyAt(i));
     L.svcValue.encode({
-      svc_id: svcId, maglev_base: base, maglev_size: size, count: wanted.size,
+      svc_id: svcId, maglev_base: base, maglev_size: size, count: n,
       flags: (s.affinityTimeout > 0 ? L.SL_SVC_F_AFFINITY : 0) | (s.localOnly ? L.SL_SVC_F_LOCAL : 0) |
         (whenEmpty === 'drop' ? L.SL_SVC_F_DROP : 0) | (ranges.length ? L.SL_SVC_F_SRC_RANGES : 0),
       affinity_timeout: s.affinityTimeout,
@@ -516,11 +629,10 @@ export class Datapath {
 
     if (cur) {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevWords);
-      const gone = [...cur.backends].filter(([k]) => !wanted.has(k)).map(([, b]) => b.id);
       if (gone.length) w.goneBackends.push({ fam, ids: gone, proto: s.proto });
       for (const r of cur.sourceRanges) if (!ranges.includes(r)) w.goneRanges.push({ fam, key: srcRangeKey(fam, svcId, r) });
     }
-    this.#backendCount += backends.size - (cur?.backends.size ?? 0);
+    this.#backendCount += n - (cur?.backends.size ?? 0);
     this.#setFrontend(key, fe);
     return true;
   }
@@ -537,8 +649,12 @@ export class Datapath {
   }
 
   /** Delete backends; counted for the stale-socket sweep, and for the UDP conntrack flush if UDP. */
-  #deleteBackends(tx: MapTransaction, fam: FamilyMaps, ids: number[], proto: Proto): void {
-    if (ids.length) tx.deleteBatch(fam.backends, packed(ids.map(u32Key), 4), ids.length);
+  #deleteBackends(tx: MapTransaction, fam: FamilyMaps, ids: ArrayLike<number>, proto: Proto): void {
+    if (ids.length) {
+      const keys = Buffer.allocUnsafe(4 * ids.length);
+      for (let i = 0; i < ids.length; i++) keys.writeUInt32LE(ids[i]!, 4 * i);
+      tx.deleteBatch(fam.backends, keys, ids.length);
+    }
     this.#backendsRemoved += ids.length;
     if (proto === 'UDP') this.#goneUdpBackends += ids.length;
   }
@@ -619,6 +735,38 @@ function familyWrites(f: FamilyMaps): FamilyWrites {
   };
 }
 
+/** A frontend to program, with its backends as a table (ids given by #program). */
+interface Spec {
+  s: Frontend;
+  want: WantedBackends;
+}
+
+export interface ApplyResult { changed: number; removed: number; udpBackendsGone: number }
+
+/** A change made in parts (Datapath.begin()). */
+export interface DatapathChange {
+  /** Programs these frontends (and their short-circuit companions) now; returns how many changed. */
+  set(frontends: Frontend[]): number;
+  /** Removes the frontends of @remove no part programmed, with their companions, and keeps everything. */
+  commit(remove: Iterable<string>): ApplyResult;
+  /** Undoes every part (nothing if the change is already over). */
+  abort(): void;
+}
+
+/** A change in progress: its undo log, checkpoint and counts. */
+interface Change {
+  tx: MapTransaction;
+  saved: ViewCheckpoint;
+  /** Service ids this change's removals gave up. */
+  freed: Set<number>;
+  /** Frontends programmed (or found unchanged) by this change. */
+  touched: Set<string>;
+  changed: number;
+  removed: number;
+  /** Address filter words read or written so far (AddrFilter.add): each read and logged once per change. */
+  filterWords: Map<number, { v: bigint; logged: boolean }>;
+}
+
 /** A change's writes collected by #program, made by #flush. */
 interface Writes {
   4: FamilyWrites;
@@ -633,6 +781,9 @@ interface Writes {
   /** Addresses of the programmed frontends, for the address filter. */
   vips: string[];
 }
+
+/** The source ranges of the frontends that have none, shared (one empty array each is 3 MiB at 100,000). */
+const NO_RANGES: readonly string[] = Object.freeze([]);
 
 const NO_STATS: L.SvcStats = { conns: 0n, packets: 0n, bytes: 0n, rejects: 0n };
 
@@ -650,22 +801,12 @@ export function readSockStats(map: MapReader, svcId: number, cpus: number): L.So
   return sumPerCpu(map.lookup(u32Key(svcId)), L.sockStats, cpus, { translations: 0n, rejects: 0n });
 }
 
-function sameBackendFlags(a: { terminating: boolean; local: boolean }, b: Backend): boolean {
-  return a.terminating === !!b.terminating && a.local === !!b.local;
-}
-
 function beKey(b: { ip: string; port: number }): string {
   return `${b.ip}:${b.port}`;
 }
 
 function svcKeyOf(f: { vip: string; port: number; proto: Proto; scope?: number }) {
   return { vip: f.vip, port: f.port, proto: L.IPPROTO[f.proto], scope: f.scope ?? 0 };
-}
-
-function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const k of b) if (!a.has(k)) return false;
-  return true;
 }
 
 /**

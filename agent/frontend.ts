@@ -3,21 +3,12 @@
 // (ProgrammedFrontend, the datapath's in-memory view), and as read back from pinned maps for
 // people (FrontendRow, `sluice service list`). Service-level types live in services.ts.
 import * as L from './bpf/layout.ts';
+import { BackendTable, type Backend, type ProgrammedBackend } from './backend-table.ts';
 import { maglevRunWords } from './maglev.ts';
 
 export type Proto = 'TCP' | 'UDP';
 
-export interface Backend {
-  ip: string;
-  port: number;
-  terminating?: boolean;
-  /** Runs on this node (north-south sends it without source NAT). */
-  local?: boolean;
-}
-
-export interface ProgrammedBackend extends Required<Backend> {
-  id: number;
-}
+export type { Backend, ProgrammedBackend } from './backend-table.ts';
 
 export interface Frontend {
   vip: string;
@@ -56,8 +47,8 @@ export interface ProgrammedFrontend extends Omit<Frontend, 'scope' | 'localOnly'
   maglevSize: number;
   /** Words of the run (maglevRunWords(M, N)): what the slot allocator holds for it. */
   maglevWords: number;
-  /** "ip:port" -> backend id and state. */
-  backends: Map<string, ProgrammedBackend>;
+  /** Backend ids and state, compact (agent/backend-table.ts); read as a map of "ip:port" to backend. */
+  backends: BackendTable;
 }
 
 /** A programmed frontend as `sluice service list -o json` prints it. */
@@ -97,6 +88,11 @@ export function shortCircuitKey(key: string): string | undefined {
   return key.endsWith(SCOPE_SUFFIX[1]!) ? key.slice(0, -SCOPE_SUFFIX[1]!.length) + SCOPE_SUFFIX[2] : undefined;
 }
 
+/** Whether @key is a short-circuit companion's (programmed and removed with its external frontend). */
+export function isShortCircuitKey(key: string): boolean {
+  return key.endsWith(SCOPE_SUFFIX[2]!);
+}
+
 /** sl_svc_value.flags' DROP bit: asked for, or by default for a Local frontend (drop without a local endpoint). */
 export function dropsWhenEmpty(f: Frontend): boolean {
   return f.whenEmpty ? f.whenEmpty === 'drop' : !!f.localOnly;
@@ -108,7 +104,8 @@ export function decodeFrontend(k: L.SvcKey, v: L.SvcValue): ProgrammedFrontend {
   return {
     key: frontendKey({ vip: k.vip, port: k.port, proto, scope: k.scope }), vip: k.vip, port: k.port, proto, scope: k.scope,
     name: v.name, svcId: v.svc_id, maglevBase: v.maglev_base, maglevSize: v.maglev_size, maglevWords: maglevRunWords(v.maglev_size, v.count),
-    affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL), backends: new Map(),
+    affinityTimeout: v.flags & L.SL_SVC_F_AFFINITY ? v.affinity_timeout : 0, localOnly: !!(v.flags & L.SL_SVC_F_LOCAL),
+    backends: k.vip.includes(':') ? BackendTable.EMPTY6 : BackendTable.EMPTY4,
     whenEmpty: v.flags & L.SL_SVC_F_DROP ? 'drop' : 'reject', sourceRanges: [],
   };
 }

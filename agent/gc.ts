@@ -63,7 +63,7 @@ function* liveBackends(dp: GcTarget): Generator<void, Set<number>> {
   const live = new Set<number>();
   let n = 0;
   for (const fe of dp.frontends.values()) {
-    if (fe.proto === 'UDP' || fe.affinityTimeout > 0) for (const b of fe.backends.values()) live.add(b.id);
+    if (fe.proto === 'UDP' || fe.affinityTimeout > 0) for (const id of fe.backends.ids()) live.add(id);
     if (++n % STEP === 0) yield;
   }
   return live;

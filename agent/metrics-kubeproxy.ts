@@ -36,7 +36,7 @@ export class KubeProxyMetrics {
   }
 
   /** After a version was applied: the sync, the changes it programmed, and the node's services now. */
-  synced(seconds: number, upserts: Service[], removals: string[], services: Iterable<Service>, node: string): void {
+  synced(seconds: number, upserts: Iterable<Service>, removals: string[], services: Iterable<Service>, node: string): void {
     const now = Date.now();
     this.syncSeconds.observe(seconds);
     this.lastSync.set(now / 1000);

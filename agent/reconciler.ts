@@ -3,7 +3,8 @@
 // keeps whatever it had programmed, without holding back the others; a change that does not fit
 // the maps, or whose map writes fail, throws with the maps and this reconciler as they were (see
 // Datapath.apply), so the caller can nack it with the error's message.
-import { frontendKey, type Datapath, type Frontend } from './datapath.ts';
+import { CapacityError, frontendKey, type Datapath, type DatapathChange, type Frontend } from './datapath.ts';
+import { isShortCircuitKey } from './frontend.ts';
 import { planService, refusedPorts, type NodeContext, type SkippedFrontend } from './services.ts';
 import { serviceKey, type Service } from '../proto/contract.ts';
 
@@ -22,6 +23,20 @@ export interface ApplyStats {
   /** `skipped` differs from the previous change's (so it needs reporting again). */
   skippedChanged: boolean;
 }
+
+/**
+ * A snapshot is programmed a part at a time: the frontends of services holding about this many
+ * backends (or this many frontends) at once, so what a snapshot holds besides its source and the
+ * agent's view is bounded, whatever its size.
+ */
+export const SNAPSHOT_PART_BACKENDS = 2048;
+export const SNAPSHOT_PART_FRONTENDS = 512;
+
+/** The empty list the desired services share (never written to). */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** A snapshot that the parts cannot apply as the whole would (see applySnapshot). */
+class WholeSnapshot extends Error {}
 
 export interface SkippedService {
   service: string;
@@ -44,9 +59,13 @@ export class Reconciler {
   /** Desired services with ports the datapath leaves out (few): kept per change, so a delta does not walk every service. */
   #refusedBy = new Map<string, ApplyStats['refused']>();
 
-  constructor(dp: Datapath, ctx?: NodeContext) {
+  /** A snapshot part's size (tests make it small). */
+  readonly #part: { backends: number; frontends: number };
+
+  constructor(dp: Datapath, ctx?: NodeContext, part?: { backends: number; frontends: number }) {
     this.#dp = dp;
     this.#ctx = ctx;
+    this.#part = part ?? { backends: SNAPSHOT_PART_BACKENDS, frontends: SNAPSHOT_PART_FRONTENDS };
   }
 
   /**
@@ -61,22 +80,94 @@ export class Reconciler {
 
   #slim(s: Service): Service {
     const node = this.#ctx?.node ?? '';
-    if (s.ports.every((p) => p.endpoints.every((e) => e.nodeName === node))) return s;
-    return { ...s, ports: s.ports.map((p) => ({ ...p, endpoints: p.endpoints.filter((e) => e.nodeName === node) })) };
+    // Empty lists shared (most services have no externalIPs, LB IPs, ranges, or endpoints on this
+    // node: at 100,000 services, an array each is ~20 MiB).
+    const e = <T>(l: T[]): T[] => (l.length ? l : NONE as unknown as T[]);
+    return {
+      ...s, externalIps: e(s.externalIps), loadBalancerIps: e(s.loadBalancerIps), loadBalancerSourceRanges: e(s.loadBalancerSourceRanges),
+      ipFamilies: e(s.ipFamilies),
+      ports: s.ports.map((p) => (p.endpoints.every((x) => x.nodeName === node) ? p : { ...p, endpoints: e(p.endpoints.filter((x) => x.nodeName === node)) })),
+    };
   }
 
-  /** Replace everything: frontends of services not in `services` go (also ones adopted from pins). */
-  applySnapshot(services: Service[]): ApplyStats {
+  /**
+   * Replace everything: frontends of services not in `services` go (also ones adopted from pins).
+   * All or nothing, as one Datapath change, programmed in parts (Datapath.begin()): each service is
+   * planned and its frontends written as the source yields it, a part at a time, so a large snapshot
+   * never has every service's frontends in memory at once, and `services` may be a source that makes
+   * each service as it is read (agent/state-file.ts' stateFileServices). The removals come last. Two
+   * cases are applied whole instead, with the removals first, as before parts existed: a part that
+   * does not fit the maps before the removals are made (a snapshot replacing many services on nearly
+   * full maps; whole, it may fit, or is refused with the capacity error) and a service named twice
+   * (the last one counts); `services` is then iterated a second time.
+   */
+  applySnapshot(services: Iterable<Service>): ApplyStats {
+    try {
+      return this.#applySnapshotInParts(services);
+    } catch (e) {
+      if (e instanceof WholeSnapshot || e instanceof CapacityError) return this.#applySnapshotWhole([...services]);
+      throw e;
+    }
+  }
+
+  #applySnapshotInParts(services: Iterable<Service>): ApplyStats {
+    const ch: DatapathChange = this.#dp.begin();
+    const next = new Map<string, Service>();
+    const refusedBy = new Map<string, ApplyStats['refused']>();
+    const plan = this.#planner(() => undefined);
+    let part: Frontend[] = [], backends = 0;
+    const flush = () => { if (part.length) ch.set(part); part = []; backends = 0; };
+    let r;
+    try {
+      for (const s of services) {
+        const key = serviceKey(s);
+        if (next.has(key)) throw new WholeSnapshot();
+        next.set(key, this.#slim(s));
+        const refused = refusedPorts(s);
+        if (refused.length) refusedBy.set(key, refused);
+        for (const f of plan.add(s, key)) {
+          part.push(f);
+          backends += f.backends.length + (f.shortCircuit?.length ?? 0);
+        }
+        if (backends >= this.#part.backends || part.length >= this.#part.frontends) flush();
+      }
+      flush();
+      const { owned, broken } = plan;
+      const keep = new Set<string>();
+      for (const fks of owned.values()) for (const fk of fks) keep.add(fk);
+      for (const svc of broken) for (const fk of this.#owned.get(svc) ?? []) keep.add(fk);
+      // Short-circuit companions go with their frontends (the datapath decides those).
+      const remove: string[] = [];
+      for (const k of this.#dp.frontends.keys()) if (!keep.has(k) && !isShortCircuitKey(k)) remove.push(k);
+      r = ch.commit(remove);
+    } catch (e) {
+      ch.abort();
+      throw e;
+    }
+    return this.#snapshotApplied(r, next, refusedBy, plan);
+  }
+
+  /** The snapshot in one Datapath.apply(): every frontend planned first, the removals made first. */
+  #applySnapshotWhole(services: Service[]): ApplyStats {
     const next = new Map(services.map((s) => [serviceKey(s), s]));
-    const { set, owned, errors, broken, skipped } = this.#frontends(next.values(), () => undefined);
+    const plan = this.#planner(() => undefined);
+    const set: Frontend[] = [];
+    for (const [key, s] of next) set.push(...plan.add(s, key));
     const keep = new Set(set.map((f) => frontendKey(f)));
-    for (const svc of broken) for (const fk of this.#owned.get(svc) ?? []) keep.add(fk);
+    for (const svc of plan.broken) for (const fk of this.#owned.get(svc) ?? []) keep.add(fk);
     const remove = [...this.#dp.frontends.keys()].filter((k) => !keep.has(k));
     const r = this.#dp.apply(set, remove);
+    const refusedBy = new Map<string, ApplyStats['refused']>();
+    for (const [key, s] of next) { const x = refusedPorts(s); if (x.length) refusedBy.set(key, x); }
+    return this.#snapshotApplied(r, new Map([...next].map(([k, s]) => [k, this.#slim(s)])), refusedBy, plan);
+  }
+
+  /** After a snapshot's change was made: the reconciler's own state follows. */
+  #snapshotApplied(r: ReturnType<Datapath['apply']>, next: Map<string, Service>, refusedBy: Map<string, ApplyStats['refused']>,
+    { owned, errors, broken, skipped }: Planner): ApplyStats {
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
-    this.#desired = new Map([...next].map(([k, s]) => [k, this.#slim(s)]));
-    this.#refusedBy = new Map();
-    for (const s of next.values()) this.#noteRefused(s);
+    this.#desired = next;
+    this.#refusedBy = refusedBy;
     this.#setOwned(owned, true);
     // Broken services keep their report, the others get their new one; reported again only if it differs.
     const before = this.#skipped;
@@ -96,7 +187,10 @@ export class Reconciler {
       const owner = this.#ownerOf.get(fk);
       return owner && !changing.has(owner) ? owner : undefined;
     };
-    const { set, owned, errors, broken, skipped } = this.#frontends(upserts, others);
+    const plan = this.#planner(others);
+    const set: Frontend[] = [];
+    for (const s of upserts) set.push(...plan.add(s, serviceKey(s)));
+    const { owned, errors, broken, skipped } = plan;
     const keep = new Set(set.map((f) => frontendKey(f)));
     const remove: string[] = [];
     for (const key of [...removals, ...owned.keys()]) {
@@ -151,34 +245,47 @@ export class Reconciler {
     }
   }
 
-  /** Frontends of `services`; `takenBy` names the owner of a frontend held by a service not being changed. */
-  #frontends(services: Iterable<Service>, takenBy: (frontend: string) => string | undefined) {
-    const set: Frontend[] = [];
-    const owned = new Map<string, string[]>();
-    const errors: string[] = [];
-    const broken = new Set<string>();
+  /**
+   * Plans services one at a time (add() returns a service's frontends, none when it is broken),
+   * collecting who owns which frontend, the errors and the skipped frontends; `takenBy` names the
+   * owner of a frontend held by a service not being changed.
+   */
+  #planner(takenBy: (frontend: string) => string | undefined): Planner {
+    const ctx = this.#ctx;
     const claimed = new Map<string, string>();
-    const skipped = new Map<string, SkippedService>();
-    for (const s of services) {
-      const key = serviceKey(s);
-      try {
-        const plan = planService(s, this.#ctx);
-        const fes = plan.frontends;
-        for (const f of fes) {
-          const other = claimed.get(frontendKey(f)) ?? takenBy(frontendKey(f));
-          if (other && other !== key) throw new Error(`service ${key}: ${frontendKey(f)} is already used by service ${other}`);
+    const p: Planner = {
+      owned: new Map(), errors: [], broken: new Set(), skipped: new Map(),
+      add(s, key) {
+        try {
+          const plan = planService(s, ctx);
+          const fes = plan.frontends;
+          const keys = fes.map((f) => frontendKey(f));
+          for (const fk of keys) {
+            const other = claimed.get(fk) ?? takenBy(fk);
+            if (other && other !== key) throw new Error(`service ${key}: ${fk} is already used by service ${other}`);
+          }
+          for (const fk of keys) claimed.set(fk, key);
+          p.owned.set(key, keys);
+          p.skipped.set(key, { service: key, whole: fes.length === 0 && plan.skipped.length > 0, frontends: plan.skipped });
+          return fes;
+        } catch (e) {
+          p.errors.push((e as Error).message);
+          p.broken.add(key);
+          return [];
         }
-        for (const f of fes) claimed.set(frontendKey(f), key);
-        set.push(...fes);
-        owned.set(key, fes.map((f) => frontendKey(f)));
-        skipped.set(key, { service: key, whole: fes.length === 0 && plan.skipped.length > 0, frontends: plan.skipped });
-      } catch (e) {
-        errors.push((e as Error).message);
-        broken.add(key);
-      }
-    }
-    return { set, owned, errors, broken, skipped };
+      },
+    };
+    return p;
   }
+}
+
+interface Planner {
+  add(s: Service, key: string): Frontend[];
+  /** service key -> its frontend keys. */
+  owned: Map<string, string[]>;
+  errors: string[];
+  broken: Set<string>;
+  skipped: Map<string, SkippedService>;
 }
 
 function sameSkipped(a: SkippedService | undefined, b: SkippedService | undefined): boolean {

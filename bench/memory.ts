@@ -6,6 +6,9 @@
 //   COUNT=10000 SIZES=bench node bench/memory.ts      the sizes bench/run.ts used before 2026-11-29
 //                                                      (12,522 services, 125,033 backends, 10,725,112
 //                                                      Maglev slots, 262,144 conntrack)
+//   COUNT=100000 EP=1 SIZES=fit node bench/memory.ts  sizes that hold COUNT x EP with 25% room (as
+//                                                      bench/programming.ts sizes its maps)
+// MEMHOOK_HEAPSNAPSHOT=1 keeps the agent's heap snapshot (after a full GC) as ./agent-<pid>.heapsnapshot.
 // Prints one JSON line. Everything lives in a sluice-<pid>-* namespace, removed at the end.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,10 +17,13 @@ import path from 'node:path';
 import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster } from '../sim/cluster.ts';
 import { sleep } from '../sim/netns.ts';
+import { maglevSize } from '../agent/maglev.ts';
 import { benchServices, stateFile } from './lib/model.ts';
 import { realPid } from './lib/proc.ts';
 
 const COUNT = Number(process.env.COUNT ?? 10000), EP = Number(process.env.EP ?? 10);
+const FIT_SIZES = ['--max-services', String(Math.ceil((COUNT + 16) * 1.25)), '--max-backends', String(Math.ceil((COUNT * EP + 16) * 1.25)),
+  '--maglev-slots', String(Math.ceil((COUNT + 2) * maglevSize(EP) * 1.05) + 4 * maglevSize(EP))];
 const BENCH_SIZES = ['--max-services', '12522', '--max-backends', '125033', '--maglev-slots', '10725112', '--max-conntrack', '262144'];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-memory-'));
@@ -30,7 +36,7 @@ try {
   process.env.MEMHOOK_DIR = dir;
   const agent = await SimAgent.start(cluster, 'm', {
     stateFile: file, readyTimeoutMs: 120000,
-    args: ['--log-level', 'info', '--metrics-addr', 'off', '--healthz-addr', 'off', ...(process.env.SIZES === 'bench' ? BENCH_SIZES : [])],
+    args: ['--log-level', 'info', '--metrics-addr', 'off', '--healthz-addr', 'off', ...(process.env.SIZES === 'bench' ? BENCH_SIZES : process.env.SIZES === 'fit' ? FIT_SIZES : [])],
   });
   delete process.env.NODE_OPTIONS;
   const applied = await agent.waitLog((l) => l.msg === 'applied', 300000);
@@ -41,6 +47,8 @@ try {
   for (let i = 0; i < 120 && !fs.existsSync(out); i++) await sleep(500);
   await sleep(200);
   const mem = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown>;
+  // MEMHOOK_HEAPSNAPSHOT=1: the agent's heap snapshot is kept, as agent-<pid>.heapsnapshot here.
+  if (process.env.MEMHOOK_HEAPSNAPSHOT === '1') fs.copyFileSync(path.join(dir, `heap-${pid}.heapsnapshot`), `agent-${pid}.heapsnapshot`);
   const pins = `/sys/fs/bpf/sluice/${cluster.node('m').nodeName}`;
   const maps: Record<string, number> = {};
   for (const f of fs.readdirSync(pins)) {

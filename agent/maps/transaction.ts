@@ -49,6 +49,14 @@ export class MapTransaction {
     this.#run(map, 'update', () => map.update(key, value, flags));
   }
 
+  /**
+   * Write a key this transaction has already written through update() (so logged): not logged
+   * again, since undoing the first write restores what was there before the transaction.
+   */
+  overwrite(map: BpfMap, key: Buffer, value: Buffer): void {
+    this.#run(map, 'update', () => map.update(key, value, BPF_ANY));
+  }
+
   delete(map: BpfMap, key: Buffer): void {
     this.#record(map, key);
     this.#run(map, 'delete', () => map.delete(key));

@@ -1,8 +1,10 @@
 // Preloaded into an agent by bench/memory.ts (NODE_OPTIONS=--import): on SIGUSR2 the process writes
 // where its memory is to <MEMHOOK_DIR>/mem-<pid>.json: process.memoryUsage() before and after a full
 // GC (when started with --expose-gc), VmRSS/VmHWM, and the resident size of its mappings by kind
-// (/proc/self/smaps: the node binary, anonymous memory, the malloc heap, mmapped BPF maps).
+// (/proc/self/smaps: the node binary, anonymous memory, the malloc heap, mmapped BPF maps). With
+// MEMHOOK_HEAPSNAPSHOT=1 it also writes a heap snapshot (after the GC) next to it, heap-<pid>.heapsnapshot.
 import fs from 'node:fs';
+import v8 from 'node:v8';
 
 const mib = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, +(v / 2 ** 20).toFixed(1)]));
 
@@ -27,5 +29,6 @@ process.on('SIGUSR2', () => {
     beforeGc: mib(before), afterGc: typeof globalThis.gc === 'function' ? mib(after) : undefined,
     residentByMapping: mib(Object.fromEntries(Object.entries(kinds).filter(([, v]) => v >= 512 * 1024).sort((a, b) => b[1] - a[1]))),
   };
+  if (process.env.MEMHOOK_HEAPSNAPSHOT === '1') v8.writeHeapSnapshot(`${process.env.MEMHOOK_DIR ?? '/tmp'}/heap-${process.pid}.heapsnapshot`);
   fs.writeFileSync(`${process.env.MEMHOOK_DIR ?? '/tmp'}/mem-${process.pid}.json`, JSON.stringify(out));
 });
