@@ -12,6 +12,7 @@ import { CapacityError, Datapath, type MapSizes } from '../../agent/datapath.ts'
 import { EPERM, fakeMaps } from '../../agent/maps/fake-map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
+import { maglevRunWords } from '../../agent/maglev.ts';
 import { readStateFile, stateFileServices } from '../../agent/state-file.ts';
 import { toService, type Service, type ServiceJson } from '../../proto/contract.ts';
 
@@ -37,7 +38,7 @@ function dump(maps: ReturnType<typeof fakeMaps>) {
   for (const [name, m] of Object.entries(maps.maps)) out[name] = m.entries().map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).sort();
   out.maglev = maps.maps.sl_services.entries().map((e) => {
     const v = L.svcValue.decode(e.value);
-    return `${e.key.toString('hex')}=${Buffer.from(maps.maglev.view.slice(v.maglev_base, v.maglev_base + v.maglev_size).buffer).toString('hex')}`;
+    return `${e.key.toString('hex')}=${Buffer.from(maps.maglev.view.slice(v.maglev_base, v.maglev_base + maglevRunWords(v.maglev_size, v.count)).buffer).toString('hex')}`;
   }).sort();
   return out;
 }
