@@ -9,7 +9,8 @@
 //
 // Prints one JSON line: ms per from-nothing load (parse and apply apart) and per delta (p50/p99);
 // apply_cpu_ms is the process's CPU time (user + system) for the apply, steadier than wall time
-// on a shared machine.
+// on a shared machine; apply_main_cpu_ms the main thread's alone (the apply's Maglev tables may be
+// built partly by a worker thread, agent/maglev-builder.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,17 +42,18 @@ const ms = (t0: number) => +(performance.now() - t0).toFixed(1);
 try {
   const rec = new Reconciler(dp, { node, nodeIps: ['192.168.0.1'] });
   const profile = a['cpu-prof'] ? startCpuProfile(path.resolve(a['cpu-prof'])) : undefined;
-  const parse: number[] = [], apply: number[] = [], applyCpu: number[] = [], clear: number[] = [];
+  const parse: number[] = [], apply: number[] = [], applyCpu: number[] = [], applyMainCpu: number[] = [], clear: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     let t0 = performance.now();
     const services = (JSON.parse(text) as { services: ServiceJson[] }).services.map(toService);
     parse.push(ms(t0));
     t0 = performance.now();
-    const c0 = process.cpuUsage();
+    const c0 = process.cpuUsage(), m0 = process.threadCpuUsage();
     const st = rec.applySnapshot(services);
     apply.push(ms(t0));
-    const c = process.cpuUsage(c0);
+    const c = process.cpuUsage(c0), m = process.threadCpuUsage(m0);
     applyCpu.push(+((c.user + c.system) / 1000).toFixed(1));
+    applyMainCpu.push(+((m.user + m.system) / 1000).toFixed(1));
     if (st.errors.length || st.services !== N + 1) throw new Error(`round ${r}: ${st.services} services, errors ${st.errors.join('; ')}`);
     if (r === ROUNDS - 1) break;
     t0 = performance.now();
@@ -68,7 +70,7 @@ try {
   }
   if (profile) process.stderr.write(`profile: ${profile.stop()}\n`);
   process.stdout.write(JSON.stringify({
-    services: N + 1, endpoints: E, parse_ms: summarize(parse, 1), apply_ms: summarize(apply, 1), apply_cpu_ms: summarize(applyCpu, 1), clear_ms: summarize(clear, 1),
+    services: N + 1, endpoints: E, parse_ms: summarize(parse, 1), apply_ms: summarize(apply, 1), apply_cpu_ms: summarize(applyCpu, 1), apply_main_cpu_ms: summarize(applyMainCpu, 1), clear_ms: summarize(clear, 1),
     delta_ms: CHANGES ? { p50: +percentile(delta, 50).toFixed(3), p99: +percentile(delta, 99).toFixed(3), max: +Math.max(...delta).toFixed(3), n: delta.length } : undefined,
   }) + '\n');
 } finally {

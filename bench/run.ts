@@ -667,7 +667,11 @@ async function productionPath(cluster: SimCluster, sl: Contender, agent: Agent, 
       if (hello === undefined) throw new Error('the control plane did not log the agent\'s connection');
       connectMs.push(a.at - hello);
       snapAgentMs.push(a.ms);
-      log(`  round ${r + 1}: agent hello -> ${services.length} services applied in ${(a.at - hello).toFixed(0)} ms (agent apply ${a.ms} ms)`);
+      // Where the time went: the control plane building the snapshot (hello -> its "update sent"),
+      // framing, the Unix socket, the agent's receive and decode (-> its apply started), the apply.
+      const sent = pp.updates.find((u) => u.snapshot && u.at >= hello)?.at;
+      const split = sent === undefined ? '' : `; hello -> snapshot sent ${(sent - hello).toFixed(0)} ms, -> agent apply started ${(a.at - a.ms - sent).toFixed(0)} ms`;
+      log(`  round ${r + 1}: agent hello -> ${services.length} services applied in ${(a.at - hello).toFixed(0)} ms (agent apply ${a.ms} ms${split})`);
     }
     (res.programming_s ??= {}).control_plane = +(summarize(connectMs, 1).median / 1000).toFixed(3);
     put(res.sync.program, 'sluice_control_plane', count, {
