@@ -27,6 +27,52 @@ function skip(r: Reader, wireType: number, field: number): void {
   r.skipType(wireType, 0, field);
 }
 
+const latin1Slice = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
+
+/**
+ * A string field. ASCII bytes (every address, name and key the control plane sends) become one flat
+ * string in one native call: protobufjs' short-string path builds it 8 characters at a time, a rope
+ * of several objects per string, and a snapshot holds ~400,000 strings. Anything else is read as
+ * stringVerify() reads it (UTF-8 checked).
+ */
+function str(r: Reader): string {
+  const at = r.pos, len = r.uint32(), start = r.pos, end = start + len;
+  if (end > r.len) throw new NotPlain();
+  const b = r.buf;
+  let bits = 0;
+  for (let i = start; i < end; i++) bits |= b[i]!;
+  if (bits & 0x80) { r.pos = at; return r.stringVerify(); }
+  r.pos = end;
+  return len ? latin1Slice.call(b, start, end) : '';
+}
+
+/** Strings that repeat across a snapshot's messages (node names, protocols, port names, namespaces). */
+const interned = new Map<number, string>();
+const MAX_INTERNED = 4096;
+
+/**
+ * A string field that takes few distinct values: the string decoded earlier from the same bytes, or
+ * a new one (str()) remembered. 100,000 endpoints name a handful of nodes; one string each.
+ */
+function common(r: Reader): string {
+  const at = r.pos, len = r.uint32(), start = r.pos, end = start + len;
+  if (end > r.len || len > 64) { r.pos = at; return str(r); }
+  const b = r.buf;
+  let h = len;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  const hit = interned.get(h);
+  if (hit !== undefined && hit.length === len) {
+    let i = 0;
+    while (i < len && hit.charCodeAt(i) === b[start + i]) i++;
+    if (i === len) { r.pos = end; return hit; }
+  }
+  r.pos = at;
+  const s = str(r);
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  interned.set(h, s);
+  return s;
+}
+
 function done(r: Reader, end: number): void {
   if (r.pos !== end) throw new NotPlain();
 }
@@ -37,13 +83,13 @@ function endpoint(r: Reader, end: number): Endpoint {
   while (r.pos < end) {
     const tag = r.tag(), wt = tag & 7, f = tag >>> 3;
     switch (f) {
-      case 1: if (wt === 2) { ip = r.stringVerify(); continue; } break;
+      case 1: if (wt === 2) { ip = str(r); continue; } break;
       case 2: if (wt === 0) { port = r.uint32(); continue; } break;
       case 3: if (wt === 0) { ready = r.bool(); continue; } break;
       case 4: if (wt === 0) { serving = r.bool(); continue; } break;
       case 5: if (wt === 0) { terminating = r.bool(); continue; } break;
-      case 6: if (wt === 2) { nodeName = r.stringVerify(); continue; } break;
-      case 7: if (wt === 2) { targetRef = r.stringVerify(); continue; } break;
+      case 6: if (wt === 2) { nodeName = common(r); continue; } break;
+      case 7: if (wt === 2) { targetRef = str(r); continue; } break;
       case 8: if (wt === 0) { internal = r.bool(); continue; } break;
       case 9: if (wt === 0) { external = r.bool(); continue; } break;
       case 10: if (wt === 0) { cluster = r.bool(); continue; } break;
@@ -61,8 +107,8 @@ function servicePort(r: Reader, end: number): ServicePort {
   while (r.pos < end) {
     const tag = r.tag(), wt = tag & 7, f = tag >>> 3;
     switch (f) {
-      case 1: if (wt === 2) { name = r.stringVerify(); continue; } break;
-      case 2: if (wt === 2) { protocol = r.stringVerify(); continue; } break;
+      case 1: if (wt === 2) { name = common(r); continue; } break;
+      case 2: if (wt === 2) { protocol = common(r); continue; } break;
       case 3: if (wt === 0) { port = r.uint32(); continue; } break;
       case 4: if (wt === 0) { nodePort = r.uint32(); continue; } break;
       case 5: if (wt === 2) { endpoints.push(endpoint(r, endOf(r))); continue; } break;
@@ -81,26 +127,26 @@ function service(r: Reader, end: number): Service {
   while (r.pos < end) {
     const tag = r.tag(), wt = tag & 7, f = tag >>> 3;
     switch (f) {
-      case 1: if (wt === 2) { namespace = r.stringVerify(); continue; } break;
-      case 2: if (wt === 2) { name = r.stringVerify(); continue; } break;
-      case 3: if (wt === 2) { type = r.stringVerify(); continue; } break;
-      case 4: if (wt === 2) { clusterIps.push(r.stringVerify()); continue; } break;
+      case 1: if (wt === 2) { namespace = common(r); continue; } break;
+      case 2: if (wt === 2) { name = str(r); continue; } break;
+      case 3: if (wt === 2) { type = common(r); continue; } break;
+      case 4: if (wt === 2) { clusterIps.push(str(r)); continue; } break;
       case 5: if (wt === 2) { ports.push(servicePort(r, endOf(r))); continue; } break;
       case 6: if (wt === 0) { affinityClientIp = r.bool(); continue; } break;
       case 7: if (wt === 0) { affinityTimeoutSeconds = r.uint32(); continue; } break;
       case 8: if (wt === 0) { internalTrafficLocal = r.bool(); continue; } break;
       case 9: if (wt === 0) { externalTrafficLocal = r.bool(); continue; } break;
-      case 10: if (wt === 2) { externalIps.push(r.stringVerify()); continue; } break;
-      case 11: if (wt === 2) { loadBalancerIps.push(r.stringVerify()); continue; } break;
-      case 12: if (wt === 2) { loadBalancerSourceRanges.push(r.stringVerify()); continue; } break;
+      case 10: if (wt === 2) { externalIps.push(str(r)); continue; } break;
+      case 11: if (wt === 2) { loadBalancerIps.push(str(r)); continue; } break;
+      case 12: if (wt === 2) { loadBalancerSourceRanges.push(str(r)); continue; } break;
       case 13: if (wt === 0) { healthCheckNodePort = r.uint32(); continue; } break;
-      case 14: if (wt === 2) { lastChangeTriggerTime = r.stringVerify(); continue; } break;
+      case 14: if (wt === 2) { lastChangeTriggerTime = common(r); continue; } break;
       case 15:
         // Repeated enums come packed (proto3) or one per tag; both are read.
         if (wt === 2) { const e = endOf(r); while (r.pos < e) ipFamilies.push(r.int32()); continue; }
         if (wt === 0) { ipFamilies.push(r.int32()); continue; }
         break;
-      case 16: if (wt === 2) { ipFamilyPolicy = r.stringVerify(); continue; } break;
+      case 16: if (wt === 2) { ipFamilyPolicy = common(r); continue; } break;
     }
     skip(r, wt, f);
   }
@@ -141,7 +187,7 @@ export function plainStateUpdate(buf: Uint8Array): StateUpdate | undefined {
         case 2: if (wt === 2) { nonce = r.stringVerify(); continue; } break;
         case 3: if (wt === 0) { snapshot = r.bool(); continue; } break;
         case 4: if (wt === 2) { upserts.push(service(r, endOf(r))); continue; } break;
-        case 5: if (wt === 2) { removals.push(r.stringVerify()); continue; } break;
+        case 5: if (wt === 2) { removals.push(str(r)); continue; } break;
         case 6: if (wt === 2) { serverId = r.stringVerify(); continue; } break;
         case 7: if (wt === 2) { node = nodeState(r, endOf(r), node); continue; } break;
       }

@@ -90,6 +90,34 @@ describe('decodeStateUpdate (one-pass plain decode)', () => {
     }
   });
 
+  it('reads strings of every kind the same: ASCII of any length, UTF-8, repeated ones from its cache, many distinct ones', () => {
+    const rand = rng(0x5717);
+    const ascii = (len: number) => Array.from({ length: len }, () => String.fromCharCode(32 + Math.floor(rand() * 95))).join('');
+    // Same length, different bytes (the cache verifies what its hash finds); long ones (past the
+    // cache's 64 bytes); non-ASCII ones; empty; and more distinct node names than the cache holds.
+    const strings = ['', 'n1', 'n2', 'node-a', 'node-b', 'wéb', '日本', ascii(64), ascii(65), ascii(300), ...Array.from({ length: 5000 }, (_, i) => `node-${i}`)];
+    const pick = () => strings[Math.floor(rand() * strings.length)]!;
+    for (let i = 0; i < 40; i++) {
+      const ep = () => ({ ip: pick(), port: 1, nodeName: pick(), targetRef: pick() });
+      const m: StateUpdateMsg = {
+        version: i, nonce: pick(), removals: [pick(), pick()], serverId: pick(),
+        upserts: Array.from({ length: 20 }, () => ({
+          namespace: pick(), name: pick(), type: pick(), clusterIps: [pick()], lastChangeTriggerTime: pick(), ipFamilyPolicy: pick(),
+          ports: [{ name: pick(), protocol: pick(), port: 80, endpoints: Array.from({ length: 30 }, ep) }],
+        })),
+      };
+      const bytes = encode(m);
+      const got = plainStateUpdate(bytes);
+      expect(got, `update ${i} takes the one-pass path`).toBeDefined();
+      expect(shape(got), `update ${i}`).toEqual(shape(reference(bytes)));
+    }
+    // Bytes that are not UTF-8 in a string field: left to protobufjs, which refuses them as before.
+    const bad = cat(ld(4, cat(ld(1, [0x61]), ld(2, [0xff, 0xfe]))));
+    expect(plainStateUpdate(bad)).toBeUndefined();
+    expect(() => reference(bad)).toThrow();
+    expect(() => decodeStateUpdate(bad)).toThrow();
+  });
+
   it('reads unpacked repeated enums, skips unknown fields and fields of another wire type, merges a repeated node', () => {
     // Service: name "a", ip_families 4 and 6 one per tag (field 15, varint), an unknown varint field 40.
     const service = cat(ld(2, [0x61]), tag(15, 0), [4], tag(15, 0), [6], tag(40, 0), [1]);
