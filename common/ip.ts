@@ -10,7 +10,30 @@ export type Family = 4 | 6;
 
 /** The family of @ip as isIP sees it (0: not an address). */
 export function familyOf(ip: string): 0 | Family {
-  return isIP(ip) as 0 | Family;
+  // The dotted quads (most addresses a node programs: 100,000 endpoints at 10,000 x 10) without isIP's regexes.
+  return ipv4Value(ip) >= 0 ? 4 : isIP(ip) as 0 | Family;
+}
+
+/**
+ * An IPv4 address as isIPv4 accepts it ("a.b.c.d", each 0-255 without leading zeros) as its
+ * big-endian u32, read by char code (no regex, no split, no allocation); -1 for anything else.
+ */
+export function ipv4Value(ip: string): number {
+  let v = 0, part = 0, digits = 0, dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (!digits || dots === 3) return -1;
+      v = (v << 8) | part; part = 0; digits = 0; dots++;
+      continue;
+    }
+    if (c < 48 || c > 57 || (digits === 1 && part === 0)) return -1;
+    part = part * 10 + (c - 48);
+    if (part > 255) return -1;
+    digits++;
+  }
+  if (!digits || dots !== 3) return -1;
+  return ((v << 8) | part) >>> 0;
 }
 
 /** Whether @ip is an IPv4-mapped IPv6 address (::ffff:0:0/96). */

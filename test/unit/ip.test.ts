@@ -1,7 +1,7 @@
 // common/ip.ts: the contract's one textual form of addresses and CIDRs of both families.
 import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { bytesToIp, canonicalIp, cidrContains, compareIps, formatAddrPort, ipBytes, ipProblem, parseCidr } from '../../common/ip.ts';
+import { bytesToIp, canonicalIp, cidrContains, compareIps, familyOf, formatAddrPort, ipBytes, ipProblem, ipv4Value, parseCidr } from '../../common/ip.ts';
 
 describe('canonical addresses', () => {
   it('IPv6 is RFC 5952 text: lowercase, leading zeros dropped, the longest (first) zero run compressed, a single zero group kept', () => {
@@ -62,5 +62,21 @@ describe('CIDRs', () => {
     expect(cidrContains(c, 'fd00:10:96::ffff')).toBe(true);
     expect(cidrContains(c, 'fd00:10:97::1')).toBe(false);
     expect(cidrContains(parseCidr('0.0.0.0/0')!, 'fd00::1')).toBe(false);
+  });
+
+  it('the dotted-quad fast path agrees with isIP on every kind of text (and gives the address\'s value)', () => {
+    let seed = 11;
+    const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 12) % n; };
+    const alphabet = '0123456789..:a1f ';
+    const texts = ['', '.', '1.2.3', '1.2.3.4.', '.1.2.3.4', '1..2.3', '0.0.0.0', '255.255.255.255', '256.1.1.1', '01.2.3.4', '1.2.3.00',
+      '1.2.3.0', '10.96.0.1', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.4:80', '::1', 'fd00::1', '::ffff:1.2.3.4', '1.2.3.1000', '١.2.3.4'];
+    for (let i = 0; i < 20000; i++) texts.push(Array.from({ length: 1 + rnd(16) }, () => alphabet[rnd(alphabet.length)]).join(''));
+    for (let i = 0; i < 5000; i++) texts.push([0, 1, 2, 3].map(() => String(rnd(300))).join('.'));
+    for (const t of texts) {
+      expect(familyOf(t), JSON.stringify(t)).toBe(isIP(t));
+      const v = ipv4Value(t);
+      if (isIP(t) === 4) expect(v, JSON.stringify(t)).toBe(t.split('.').reduce((a, p) => a * 256 + Number(p), 0));
+      else expect(v, JSON.stringify(t)).toBe(-1);
+    }
   });
 });
