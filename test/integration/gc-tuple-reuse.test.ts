@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as L from '../../agent/bpf/layout.ts';
+import { BackendTable } from '../../agent/backend-table.ts';
 import type { Datapath } from '../../agent/datapath.ts';
 
 /** Runs once, right after the GC's scan of sl_ct (set by the test). */
@@ -60,7 +61,7 @@ describe('conntrack GC and tuple reuse', () => {
     bpf.mapUpdate(ct, stale, entry(old, old));
     // Backend 7 is live (a UDP frontend holds it), so only age decides.
     const dp = {
-      frontends: new Map([['fe', { svcId: 1, proto: 'UDP', affinityTimeout: 0, backends: new Map([['b', { id: 7 }]]) }]]),
+      frontends: new Map([['fe', { svcId: 1, proto: 'UDP', affinityTimeout: 0, backends: BackendTable.wanted(4, [{ ip: '10.0.0.7', port: 53, id: 7 }]).table }]]),
       maps: { sl_ct: new LibbpfMap('sl_ct', ct, 1), sl_affinity: new LibbpfMap('sl_affinity', aff, 1) },
     } as unknown as Datapath;
     // The client sends again on the same tuple just after the GC's dump: the datapath makes a new
