@@ -31,7 +31,7 @@ import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { inNs, nsRun, sleep, waitFor } from '../sim/netns.ts';
 import { setConntrack } from './lib/conntrack.ts';
-import { drain, iperf3Gbps, Lines, toolVersions } from './lib/proc.ts';
+import { buildCTools, drain, iperf3Gbps, Lines, toolVersions } from './lib/proc.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import type { Results } from './lib/results.ts';
@@ -94,11 +94,8 @@ function sh(cmd: string, args: string[]): void {
 }
 
 function compile(): void {
-  fs.mkdirSync(BUILD, { recursive: true });
+  buildCTools(REPO, [['bench/crr.c', CRR], ['bench/srv.c', SRV], ['bench/ns/udpflood.c', FLOOD]]);
   const fresh = (bin: string, src: string) => fs.existsSync(bin) && fs.statSync(bin).mtimeMs > fs.statSync(src).mtimeMs;
-  for (const [src, bin] of [['bench/crr.c', CRR], ['bench/srv.c', SRV], ['bench/ns/udpflood.c', FLOOD]] as const) {
-    if (!fresh(bin, path.join(REPO, src))) sh('gcc', ['-O2', '-Wall', '-o', bin, path.join(REPO, src)]);
-  }
   const bsrc = path.join(REPO, 'bench/ns/baseline_xdp.c');
   for (const [def, obj] of [['BASE_TX', BASE_TX], ['BASE_DROP', BASE_DROP]] as const) {
     if (!fresh(obj, bsrc)) {

@@ -53,7 +53,7 @@ import {
 import { ProductionPath } from './lib/kube.ts';
 import { compileToJs, controlPlaneNodeEnv } from './lib/deployed.ts';
 import { setConntrack } from './lib/conntrack.ts';
-import { drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions } from './lib/proc.ts';
+import { buildCTools, drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
 import { costs, cpuMs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost } from './lib/bpfstats.ts';
 import { writeReport } from './report.ts';
@@ -102,19 +102,7 @@ interface Contender { name: Name; node: SimNode; client: SimPod; be1: SimPod; be
 
 const log = (msg: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-function compile(): void {
-  fs.mkdirSync(BUILD, { recursive: true });
-  for (const [src, bin] of [['bench/crr.c', CRR], ['bench/srv.c', SRV]] as const) {
-    const s = path.join(REPO, src);
-    if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs > fs.statSync(s).mtimeMs) continue;
-    const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, s], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`gcc ${src}: ${cc.stderr}`);
-  }
-  if (datapathObjects().some((o) => !fs.existsSync(o))) {
-    const mk = spawnSync('make', ['-s', '-C', REPO, 'build'], { encoding: 'utf8' });
-    if (mk.status !== 0) throw new Error(`make build: ${mk.stderr}`);
-  }
-}
+const compile = () => buildCTools(REPO, [['bench/crr.c', CRR], ['bench/srv.c', SRV]]);
 
 // ---- the Sluice agent -------------------------------------------------------------------
 

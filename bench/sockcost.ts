@@ -23,7 +23,7 @@ import { REPO, SimCluster, type SimNode, type SimPod } from '../sim/cluster.ts';
 import { nsRun, sleep } from '../sim/netns.ts';
 import { costs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost } from './lib/bpfstats.ts';
 import { benchServices, CRR_PORT, FAMILIES, stateFile } from './lib/model.ts';
-import { Lines } from './lib/proc.ts';
+import { buildCTools, Lines } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
 
 const BASE = process.env.SOCKCOST_BASE;
@@ -39,15 +39,7 @@ const log = (msg: string) => process.stdout.write(`[sockcost ${new Date().toISOS
 interface Side { label: 'base' | 'this'; node: SimNode; client: SimPod; be1: SimPod; be2: SimPod; agent?: SimAgent }
 interface Round { side: string; fam: 4 | 6; rate: number; errors: number; bpf: Record<string, EntryCost> }
 
-function compile(): void {
-  fs.mkdirSync(BUILD, { recursive: true });
-  for (const [src, bin] of [['bench/crr.c', CRR], ['bench/srv.c', SRV]] as const) {
-    const s = path.join(REPO, src);
-    if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs > fs.statSync(s).mtimeMs) continue;
-    const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, s], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`gcc ${src}: ${cc.stderr}`);
-  }
-}
+const compile = () => buildCTools(REPO, [['bench/crr.c', CRR], ['bench/srv.c', SRV]]);
 
 async function crr(s: Side, fam: 4 | 6, secs: number): Promise<{ conns: number; errors: number; rate: number }> {
   const out = await nsRun(s.client.ns, 'timeout', [String(secs + 20), CRR, 'crr', FAMILIES[fam].targetVip, String(CRR_PORT), String(secs)], { cgroup: s.client.cgroup });

@@ -295,22 +295,12 @@ static __always_inline struct iphdr *pod_ip4_plain(struct __sk_buff *skb)
 	return ip;
 }
 
-/* The fixed IPv6 header (RFC 8200), as the early exits read it in place. */
-struct pod_ip6hdr {
-	__be32	vtc_flow;
-	__be16	payload_len;
-	__u8	nexthdr;
-	__u8	hop_limit;
-	__be32	saddr[4];
-	__be32	daddr[4];
-};
-
 /* @skb's IPv6 header when TCP or UDP follows it directly (no extension header), else NULL. */
-static __always_inline struct pod_ip6hdr *pod_ip6_plain(struct __sk_buff *skb)
+static __always_inline struct ip6_fixed *pod_ip6_plain(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	struct pod_ip6hdr *ip6 = (void *)(eth + 1);
+	struct ip6_fixed *ip6 = (void *)(eth + 1);
 
 	if ((void *)(ip6 + 1) > end || eth->h_proto != bpf_htons(ETH_P_IPV6))
 		return NULL;
@@ -326,7 +316,7 @@ static __always_inline struct pod_ip6hdr *pod_ip6_plain(struct __sk_buff *skb)
  */
 static __always_inline int from_pod_untouched(struct __sk_buff *skb)
 {
-	struct pod_ip6hdr *ip6;
+	struct ip6_fixed *ip6;
 	struct iphdr *ip;
 
 	ip = pod_ip4_plain(skb);
@@ -359,7 +349,7 @@ static __always_inline int from_pod_untouched(struct __sk_buff *skb)
  */
 static __always_inline int to_pod_untouched(struct __sk_buff *skb)
 {
-	struct pod_ip6hdr *ip6;
+	struct ip6_fixed *ip6;
 	struct iphdr *ip;
 
 	ip = pod_ip4_plain(skb);

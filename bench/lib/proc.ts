@@ -3,6 +3,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { nsRun, sleep } from '../../sim/netns.ts';
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 
 /** Every stdout line of a child, in order, for awaiting one at a time; stderr is kept (the tail). */
@@ -121,4 +122,18 @@ export function nftVersion(): string {
 /** Userspace tool versions for a run's meta data. */
 export function toolVersions(): { nft: string; iptables: string } {
   return { nft: nftVersion(), iptables: version('iptables') };
+}
+
+/**
+ * Build the benchmark's C tools (`[source relative to @repo, binary]` pairs) with gcc, each only
+ * when its binary is missing or older than its source.
+ */
+export function buildCTools(repo: string, tools: ReadonlyArray<readonly [string, string]>): void {
+  for (const [src, bin] of tools) {
+    const s = path.join(repo, src);
+    fs.mkdirSync(path.dirname(bin), { recursive: true });
+    if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs > fs.statSync(s).mtimeMs) continue;
+    const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', bin, s], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`gcc ${src}: ${cc.stderr}`);
+  }
 }

@@ -31,6 +31,16 @@
 #define NEXTHDR_DEST		60
 
 #define IP6_HLEN		40
+
+/* The fixed IPv6 header (RFC 8200), addresses as words: read in place and built by the library. */
+struct ip6_fixed {
+	__be32	vtc_flow;
+	__be16	payload_len;
+	__u8	nexthdr;
+	__u8	hop_limit;
+	__be32	saddr[4];
+	__be32	daddr[4];
+};
 #define IP6_OFF			sizeof(struct ethhdr)
 #define IP6_SADDR_OFF		(IP6_OFF + 8)
 #define IP6_DADDR_OFF		(IP6_OFF + 24)

@@ -21,13 +21,7 @@
 #define ICMP6_QUOTE_MAX		128
 
 struct icmp6_err_hdr {
-	/* IPv6 header */
-	__be32	vtc_flow;
-	__be16	payload_len;
-	__u8	nexthdr;
-	__u8	hop_limit;
-	__be32	saddr[4];
-	__be32	daddr[4];
+	struct ip6_fixed ip6;
 	/* ICMPv6 header */
 	__u8	type;
 	__u8	code;
@@ -62,19 +56,19 @@ static __always_inline int icmp6_send_skb(struct __sk_buff *skb, const struct fl
 	    bpf_skb_load_bytes(skb, sizeof(eth), quote, qlen))
 		return -1;
 	plen = 8 + qlen;
-	h.vtc_flow = bpf_htonl(0x60000000);
-	h.payload_len = bpf_htons(plen);
-	h.nexthdr = NEXTHDR_ICMP6;
-	h.hop_limit = 64;
-	ip6_copy(h.saddr, f->daddr);
-	ip6_copy(h.daddr, f->saddr);
+	h.ip6.vtc_flow = bpf_htonl(0x60000000);
+	h.ip6.payload_len = bpf_htons(plen);
+	h.ip6.nexthdr = NEXTHDR_ICMP6;
+	h.ip6.hop_limit = 64;
+	ip6_copy(h.ip6.saddr, f->daddr);
+	ip6_copy(h.ip6.daddr, f->saddr);
 	h.type = type;
 	h.code = code;
 	h.info = bpf_htonl(info);
 	/* Pseudo-header (addresses, upper-layer length, next header), the ICMPv6 header, the quote zero-padded to 4. */
 	pseudo[0] = bpf_htonl(plen);
 	pseudo[1] = bpf_htonl(NEXTHDR_ICMP6);
-	sum = bpf_csum_diff(NULL, 0, h.saddr, 32, 0);
+	sum = bpf_csum_diff(NULL, 0, h.ip6.saddr, 32, 0);
 	sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), (__u32)sum);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&h.type, 8, (__u32)sum);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)quote, (qlen + 3) & ~3U, (__u32)sum);
@@ -94,12 +88,7 @@ static __always_inline int icmp6_send_skb(struct __sk_buff *skb, const struct fl
 
 /* A TCP RST answering a SYN: IPv6 header, then a TCP header without options. */
 struct tcp6_rst {
-	__be32	vtc_flow;
-	__be16	payload_len;
-	__u8	nexthdr;
-	__u8	hop_limit;
-	__be32	saddr[4];
-	__be32	daddr[4];
+	struct ip6_fixed ip6;
 	__be16	source;
 	__be16	dest;
 	__be32	seq;
@@ -128,12 +117,12 @@ static __always_inline int tcp6_reset_skb(struct __sk_buff *skb, const struct fl
 	    bpf_skb_load_bytes(skb, f->l4_off + 4, &seq, sizeof(seq)) ||
 	    bpf_skb_load_bytes(skb, f->l4_off + 12, &doff, sizeof(doff)))
 		return -1;
-	r.vtc_flow = bpf_htonl(0x60000000);
-	r.payload_len = bpf_htons(20);
-	r.nexthdr = IPPROTO_TCP;
-	r.hop_limit = 64;
-	ip6_copy(r.saddr, f->daddr);
-	ip6_copy(r.daddr, f->saddr);
+	r.ip6.vtc_flow = bpf_htonl(0x60000000);
+	r.ip6.payload_len = bpf_htons(20);
+	r.ip6.nexthdr = IPPROTO_TCP;
+	r.ip6.hop_limit = 64;
+	ip6_copy(r.ip6.saddr, f->daddr);
+	ip6_copy(r.ip6.daddr, f->saddr);
 	r.source = f->dport;
 	r.dest = f->sport;
 	r.ack_seq = bpf_htonl(bpf_ntohl(seq) + 1 + (f->len - f->l4_off - (doff >> 4) * 4));
@@ -141,7 +130,7 @@ static __always_inline int tcp6_reset_skb(struct __sk_buff *skb, const struct fl
 	r.flags = TCPF_RST | TCPF_ACK;
 	pseudo[0] = bpf_htonl(20);
 	pseudo[1] = bpf_htonl(IPPROTO_TCP);
-	sum = bpf_csum_diff(NULL, 0, r.saddr, 32, 0);
+	sum = bpf_csum_diff(NULL, 0, r.ip6.saddr, 32, 0);
 	sum = bpf_csum_diff(NULL, 0, pseudo, sizeof(pseudo), (__u32)sum);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&r.source, 20, (__u32)sum);
 	if (sum < 0)
