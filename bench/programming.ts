@@ -9,8 +9,8 @@
 //
 // Prints one JSON line: ms per from-nothing load (parse and apply apart) and per delta (p50/p99);
 // apply_cpu_ms is the process's CPU time (user + system) for the apply, steadier than wall time
-// on a shared machine; apply_main_cpu_ms the main thread's alone (the apply's Maglev tables may be
-// built partly by a worker thread, agent/maglev-builder.ts).
+// on a shared machine; apply_main_cpu_ms the main thread's alone (equal to it unless something in
+// the apply runs on another thread).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
