@@ -96,6 +96,23 @@ static __always_inline __u64 sock_now(const struct sl_svc_value *svc)
 }
 
 /*
+ * @client for a ClientIP-affinity @svc: the socket's network namespace (it has no address yet);
+ * left zero, and the cookie not read, for any other service.
+ */
+static __always_inline void sock_aff_client(struct bpf_sock_addr *ctx, const struct sl_svc_value *svc,
+					    struct sl_aff_key *client)
+{
+	__u64 netns;
+
+	if (!(svc->flags & SL_SVC_F_AFFINITY))
+		return;
+	netns = bpf_get_netns_cookie(ctx);
+	client->svc_id = svc->svc_id;
+	client->kind = SL_AFF_CLIENT_NETNS;
+	__builtin_memcpy(client->client, &netns, sizeof(netns));
+}
+
+/*
  * Translate the IPv4 destination @*addr:@*port (a ClusterIP frontend) of @ctx's socket to a backend,
  * as lb_decide() would for the socket's first packet. Maglev hashes the socket cookie in place of
  * the source address and port (neither exists before connect()), so every socket draws its own slot
@@ -132,13 +149,7 @@ static __always_inline enum sock_xlate sock4_xlate(struct bpf_sock_addr *ctx, __
 		return sock_refuse(st);
 	cookie = bpf_get_socket_cookie(ctx);
 	f.saddr = (__u32)cookie ^ (__u32)(cookie >> 32);
-	if (svc->flags & SL_SVC_F_AFFINITY) {
-		__u64 netns = bpf_get_netns_cookie(ctx);
-
-		client.svc_id = svc->svc_id;
-		client.kind = SL_AFF_CLIENT_NETNS;
-		__builtin_memcpy(client.client, &netns, sizeof(netns));
-	}
+	sock_aff_client(ctx, svc, &client);
 	be = lb_pick_backend_for(svc, &f, &client, sock_now(svc), &backend_id);
 	if (!be)
 		return SOCK_XLATE_PASS;	/* counted; pods still meet the per-packet path */

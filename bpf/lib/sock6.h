@@ -80,13 +80,7 @@ static __always_inline enum sock_xlate sock6_xlate(struct bpf_sock_addr *ctx, st
 	/* The cookie stands for the client's address and port, which do not exist yet. */
 	f.saddr[0] = (__u32)cookie;
 	f.saddr[1] = (__u32)(cookie >> 32);
-	if (svc->flags & SL_SVC_F_AFFINITY) {
-		__u64 netns = bpf_get_netns_cookie(ctx);
-
-		client.svc_id = svc->svc_id;
-		client.kind = SL_AFF_CLIENT_NETNS;
-		__builtin_memcpy(client.client, &netns, sizeof(netns));
-	}
+	sock_aff_client(ctx, svc, &client);
 	be = lb6_pick_backend_for(svc, &f, &client, sock_now(svc), &backend_id);
 	if (!be)
 		return SOCK_XLATE_PASS;	/* counted; pods still meet the per-packet path */
