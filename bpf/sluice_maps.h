@@ -318,7 +318,13 @@ enum sl_sock_mode {
 };
 
 enum sl_sock_size {
-	SL_MAX_SOCK_REV		= 32768,	/* sl_sock_rev entries (LRU: the oldest sockets go first) */
+	/*
+	 * sl_sock_rev and sl_sock_rev6 entries (LRU: the oldest go first). UDP only since TCP keeps
+	 * its reverse in the socket (sl_sock_peer): one per socket and peer a UDP socket reached a
+	 * service through. A DNS query's socket lives milliseconds; 8,192 is seconds of history at
+	 * thousands of queries a second, in 1.75 MiB for both families (--max-sock-rev for more).
+	 */
+	SL_MAX_SOCK_REV		= 8192,
 };
 
 /* sl_sock_config[0]: written by the agent before it attaches the socket programs. */

@@ -183,7 +183,7 @@ export const ENUMS = {
   sl_event_config_flag: { SL_EVC_F_FLOW: 1 << 0, SL_EVC_F_AFFINITY: 1 << 1 },
   sl_event_size: { SL_EVENTS_BYTES: 1 << 20 },
   sl_sock_mode: { SL_SOCK_ALL: 0, SL_SOCK_HOST_ONLY: 1 },
-  sl_sock_size: { SL_MAX_SOCK_REV: 32768 },
+  sl_sock_size: { SL_MAX_SOCK_REV: 8192 },
   sl_frag_size: { SL_MAX_FRAGS: 8192 },
   sl_addr_kind: { SL_ADDR_FRONTEND: 0, SL_ADDR_REPLY_SRC: 1 },
   sl_addr_filter_size: { SL_ADDR_FILTER_WORDS: 8192, SL_ADDR_FILTER_BITS: 524288, SL_ADDR_FILTER_SHIFT: 13 },
