@@ -3,7 +3,9 @@
 // A freed run is held back for a grace period first: a packet that read a service entry just
 // before it was replaced may still be indexing the old run.
 
-interface Run { start: number; len: number }
+// Runs are never changed in place once in a list (a changed run is a new object), so a checkpoint
+// is a copy of the two lists' references, not of every run: one is taken for every change.
+interface Run { readonly start: number; readonly len: number }
 export interface AllocatorCheckpoint { readonly free: Run[]; readonly quarantine: Array<Run & { at: number }> }
 
 export class SlotAllocator {
@@ -60,12 +62,12 @@ export class SlotAllocator {
 
   /** The allocator's state, for restore() when a change that allocated and freed runs is undone. */
   checkpoint(): AllocatorCheckpoint {
-    return { free: this.#free.map((r) => ({ ...r })), quarantine: this.#quarantine.map((q) => ({ ...q })) };
+    return { free: this.#free.slice(), quarantine: this.#quarantine.slice() };
   }
 
   restore(c: AllocatorCheckpoint): void {
-    this.#free = c.free.map((r) => ({ ...r }));
-    this.#quarantine = c.quarantine.map((q) => ({ ...q }));
+    this.#free = c.free.slice();
+    this.#quarantine = c.quarantine.slice();
   }
 
   /** Start of a free run of `len` slots, or -1 when no run is large enough. */
@@ -76,7 +78,7 @@ export class SlotAllocator {
     const run = this.#free[i]!;
     const start = run.start;
     if (run.len === len) this.#free.splice(i, 1);
-    else { run.start += len; run.len -= len; }
+    else this.#free[i] = { start: start + len, len: run.len - len };
     return start;
   }
 
@@ -102,7 +104,7 @@ export class SlotAllocator {
     const free: Run[] = [];
     for (const r of all) {
       const last = free[free.length - 1];
-      if (last && last.start + last.len === r.start) last.len += r.len;
+      if (last && last.start + last.len === r.start) free[free.length - 1] = { start: last.start, len: last.len + r.len };
       else free.push(r);
     }
     this.#free = free;
@@ -112,15 +114,10 @@ export class SlotAllocator {
     const free = this.#free;
     let i = 0;
     while (i < free.length && free[i]!.start < run.start) i++;
-    free.splice(i, 0, run);
-    // Coalesce with the neighbours.
-    if (i + 1 < free.length && run.start + run.len === free[i + 1]!.start) {
-      run.len += free[i + 1]!.len;
-      free.splice(i + 1, 1);
-    }
-    if (i > 0 && free[i - 1]!.start + free[i - 1]!.len === run.start) {
-      free[i - 1]!.len += run.len;
-      free.splice(i, 1);
-    }
+    let start = run.start, len = run.len, from = i, to = i;
+    // Coalesce with the neighbours (into a new run: the old ones may be in a checkpoint).
+    if (i < free.length && start + len === free[i]!.start) { len += free[i]!.len; to = i + 1; }
+    if (i > 0 && free[i - 1]!.start + free[i - 1]!.len === start) { start = free[i - 1]!.start; len += free[i - 1]!.len; from = i - 1; }
+    free.splice(from, to - from, { start, len });
   }
 }

@@ -107,25 +107,56 @@ const SCAN_STEP_ENTRIES = 1024;
 const WINDOW_PAGES = 256;
 
 /**
- * The mmapped sl_maglev array as `slots` 4-byte words (each two u16 table slots or one backend id
- * of a run, bpf/sluice_maps.h sl_maglev_chunk) shared with the kernel, mapped a window at a time
- * while a change writes its runs and unmapped by release(), so the agent's resident memory holds
- * none of the table between changes (a mapping of the whole array would count all of it, 21 MiB at
- * 10,000 services of 10 endpoints, in the agent's RSS besides the map's own). Writes are copies into the
+ * Words a change writes with bpf() array updates before it maps a window instead. One service's
+ * change (a run of ~500 words at 10 endpoints) costs two or three bpf() calls this way, where a
+ * window costs an mmap, a page fault and a munmap whose TLB flush reaches every CPU (~0.2 ms on
+ * a 2-CPU VM, measured with bench/programming.ts --changes); a snapshot's thousands of runs are
+ * copied through windows, one mmap per 1 MiB.
+ */
+const SYSCALL_WORDS = 8192;
+
+/**
+ * The sl_maglev array as `slots` 4-byte words (each two u16 table slots or one backend id of a
+ * run, bpf/sluice_maps.h sl_maglev_chunk), shared with the kernel. A change's first few runs are
+ * written with bpf() updates of the array elements they cover; past SYSCALL_WORDS words it maps a
+ * window at a time (mmap), unmapped by release(), so the agent's resident memory holds none of the
+ * table between changes (a mapping of the whole array would count all of it, 21 MiB at 10,000
+ * services of 10 endpoints, in the agent's RSS besides the map's own). Writes are copies into the
  * mapping (memcpy): no JavaScript view of it is ever made, so nothing can touch it once unmapped.
  */
-export function mmapRegion(map: LibbpfMap, slots: number): U32Region {
+export function mmapRegion(map: LibbpfMap, slots: number, syscallWords = SYSCALL_WORDS): U32Region {
   const page = bpf.PAGE_SIZE, slotsPerPage = page / 4;
   const pages = Math.ceil((slots * 4) / page);
+  const elemWords = map.valueSize / 4;
   let cur: { first: number; end: number; m: bpf.MappedWindow } | undefined;
-  const release = () => { cur?.m.unmap(); cur = undefined; };
+  let viaSyscalls = 0;
+  const release = () => { cur?.m.unmap(); cur = undefined; viaSyscalls = 0; };
+  /** Words [base, base + len) as whole array elements: the partly covered first and last are read first. */
+  const update = (base: number, values: Uint32Array) => {
+    const len = values.length;
+    const first = Math.floor(base / elemWords), last = Math.floor((base + len - 1) / elemWords);
+    const n = last - first + 1;
+    const buf = Buffer.alloc(n * map.valueSize);
+    const keys = Buffer.alloc(n * 4);
+    for (let i = 0; i < n; i++) keys.writeUInt32LE(first + i, i * 4);
+    if (base % elemWords) map.lookup(keys.subarray(0, 4))!.copy(buf, 0);
+    if ((base + len) % elemWords && (n > 1 || base % elemWords === 0)) map.lookup(keys.subarray((n - 1) * 4))!.copy(buf, (n - 1) * map.valueSize);
+    buf.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), (base - first * elemWords) * 4);
+    map.updateBatch(keys, buf, n);
+  };
   return {
     slots,
     write(base, values) {
       const len = values.length;
       if (base < 0 || base + len > slots) throw new RangeError(`sl_maglev: slots ${base}..${base + len} are outside its ${slots}`);
+      if (!len) return;
+      if (!cur && viaSyscalls + len <= syscallWords) {
+        viaSyscalls += len;
+        update(base, values);
+        return;
+      }
       if (!cur || base < cur.first * slotsPerPage || base + len > cur.end * slotsPerPage) {
-        release();
+        cur?.m.unmap();
         const first = Math.floor(base / slotsPerPage);
         const end = Math.min(pages, Math.max(Math.ceil((base + len) / slotsPerPage), first + WINDOW_PAGES));
         cur = { first, end, m: bpf.mmapWindow(map.fd, first, end - first) };

@@ -89,24 +89,28 @@ export function u32Key(n: number): Buffer {
  * Entries collected for one batch operation, packed back to back as it takes them: the caller
  * encodes each key and value in place at keyAt()/valueAt() (no Buffer per entry). Grows by doubling.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class PackedEntries {
   readonly keySize: number;
   readonly valueSize: number;
-  keys: Buffer;
-  values: Buffer;
+  keys: Buffer = EMPTY;
+  values: Buffer = EMPTY;
   count = 0;
+  readonly #capacity: number;
 
+  /** Nothing is allocated until the first add(): a change collects eight of these and most stay empty. */
   constructor(keySize: number, valueSize: number, capacity = 64) {
     this.keySize = keySize;
     this.valueSize = valueSize;
-    this.keys = Buffer.alloc(keySize * capacity);
-    this.values = Buffer.alloc(valueSize * capacity);
+    this.#capacity = capacity;
   }
 
   /** Room for one more entry; returns its index. */
   add(): number {
     if ((this.count + 1) * this.keySize > this.keys.length) {
-      const keys = Buffer.alloc(this.keys.length * 2), values = Buffer.alloc(this.values.length * 2);
+      const n = Math.max(this.#capacity, 2 * this.count);
+      const keys = Buffer.alloc(this.keySize * n), values = Buffer.alloc(this.valueSize * n);
       this.keys.copy(keys);
       this.values.copy(values);
       this.keys = keys;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibbpfError, numPossibleCpus } from '../../agent/bpf/libbpf.ts';
 import { Datapath, DEFAULT_PIN_ROOT, type Frontend, type MapSizes } from '../../agent/datapath.ts';
 import { fakeMaps } from '../../agent/maps/fake-map.ts';
+import { LibbpfMap, mmapRegion } from '../../agent/maps/libbpf-map.ts';
 import { BPF_EXIST, BPF_NOEXIST, u32Key, type BpfMap } from '../../agent/maps/map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { SL_MAGLEV_CHUNK } from '../../agent/bpf/layout.ts';
@@ -100,5 +101,41 @@ describe('map layer on kernel maps', () => {
     expect(dump(dp)).toEqual(before);
     expect(dp.apply(change)).toEqual({ changed: 2, removed: 0, udpBackendsGone: 0 });
     expect([...dp.frontends.get('10.96.1.1:80/TCP')!.backends.keys()]).toEqual(['10.0.0.2:8080', '10.0.0.3:8080']);
+  });
+
+  it('sl_maglev words land where written, by bpf() updates and by mmapped windows alike, neighbours untouched', () => {
+    const pin = path.join(DEFAULT_PIN_ROOT, node, 'sl_maglev');
+    const map = LibbpfMap.openPinned(pin);
+    try {
+      const words = (map.maxEntries * map.valueSize) / 4;
+      // 100 words a change through bpf(): the rest of a larger change goes through a window.
+      const region = mmapRegion(map, words, 100);
+      const model = new Uint32Array(words);
+      const put = (base: number, len: number, seed: number) => {
+        const v = Uint32Array.from({ length: len }, (_, i) => (seed * 7919 + i * 2654435761) >>> 0);
+        region.write(base, v);
+        model.set(v, base);
+      };
+      const read = () => {
+        const out = new Uint32Array(words);
+        for (const { key, value } of map.entries()) {
+          out.set(new Uint32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.length)), (key.readUInt32LE(0) * map.valueSize) / 4);
+        }
+        return out;
+      };
+      put(0, words, 1); // over the budget at once: a window
+      region.release();
+      expect(read()).toEqual(model);
+      // Unaligned starts and ends, one word, a run inside one element, then past the budget.
+      put(5, 7, 2); put(30, 1, 3); put(47, 40, 4); put(16, 16, 5);
+      put(200, 80, 6); put(333, 3, 7);
+      region.release();
+      expect(read()).toEqual(model);
+      put(words - 9, 9, 8); // the last element, partly
+      region.release();
+      expect(read()).toEqual(model);
+    } finally {
+      map.close();
+    }
   });
 });

@@ -56,4 +56,27 @@ describe('SlotAllocator', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150); // it really waited (timer slack allowed)
     expect(a.available).toBe(1000);
   });
+
+  it('restores a checkpoint exactly after allocs, frees and coalescing in between (runs are never changed in place)', () => {
+    let now = 0;
+    const a = new SlotAllocator(1000, { graceMs: 10, now: () => now });
+    const x = a.alloc(100), y = a.alloc(100), z = a.alloc(100);
+    a.free(y, 100);
+    now = 10;
+    expect(a.available).toBe(800); // y's run is back in the free list, where the checkpoint sees it
+    const c = a.checkpoint();
+    const state = () => ({ available: a.available, quarantined: a.quarantined, first: a.alloc(1) });
+    // Split the tail run, coalesce y's hole with freed neighbours, quarantine more.
+    expect(a.alloc(50)).toBe(100); // first fit: y's old hole
+    a.free(x, 100);
+    a.free(z, 100);
+    now = 20;
+    expect(a.alloc(250)).toBe(150); // the rest of y's hole, z and the tail, coalesced
+    a.restore(c);
+    const before = state();
+    a.restore(c);
+    expect(before).toEqual({ available: 800, quarantined: 0, first: 100 });
+    expect(state()).toEqual(before);
+    expect(a.alloc(700)).toBe(300); // the untouched tail, whole again
+  });
 });
