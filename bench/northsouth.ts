@@ -35,7 +35,7 @@ import { buildCTools, drain, iperf3Gbps, Lines, toolVersions } from './lib/proc.
 import { summarize, type Summary } from './lib/stats.ts';
 import { writeReport } from './report.ts';
 import type { Results } from './lib/results.ts';
-import { costs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost, type EntrySummary } from './lib/bpfstats.ts';
+import { COST_ROUNDS, costRounds, enableBpfStats, nodePrograms, summarizeCosts, type EntrySummary } from './lib/bpfstats.ts';
 import {
   iptablesNodePort, nftNodePort, NP_CRR, NP_CRR_REMOTE, NP_IPERF, NP_IPERF_REMOTE, NP_UDP, NP_UDP_REMOTE, npServices,
   sluiceServices, type NpService,
@@ -290,8 +290,6 @@ async function main(): Promise<void> {
   const cluster = await SimCluster.create({ nodes: ['dir', 'xdp', 'tc', 'ipt', 'nft', 'rem'] });
   const res: NsResults = { meta: {}, crr: {}, throughput_gbps: {}, pps: {}, bpf_ns_per_run: {}, nodeport_remote_ratio: {} };
   const agents: SimAgent[] = [];
-  // Per-program run time and count from the kernel for the whole run (bench/lib/bpfstats.ts).
-  const stopStats = enableBpfStats();
   try {
     const be: Record<string, SimPod> = {};
     for (const n of ['dir', 'xdp', 'tc', 'ipt', 'nft', 'rem']) {
@@ -372,24 +370,22 @@ async function main(): Promise<void> {
       const push = (m: Map<Name, number[]>, n: Name, v: number) => (m.get(n) ?? m.set(n, []).get(n)!).push(v);
       const progsOf = new Map<Name, Map<number, string>>();
       for (const c of cs) progsOf.set(c.name, await nodePrograms(c.node));
-      const bpf = new Map<Name, Array<Record<string, EntryCost>>>();
       for (let r = 0; r < CFG.rounds; r++) {
         const order = cs.map((_, i) => cs[(i + r) % cs.length]!);
         for (const c of order) {
-          const progs = progsOf.get(c.name)!;
-          const before = await readCounters(progs);
           const x = await as(c, () => crr(o.ns, c, CFG.crrSecs));
-          if (progs.size) (bpf.get(c.name) ?? bpf.set(c.name, []).get(c.name)!).push(costs(before, await readCounters(progs), x.conns));
           push(rates, c.name, x.rate);
           errs.set(c.name, (errs.get(c.name) ?? 0) + x.errors);
         }
         for (const c of order) push(gbps, c.name, await as(c, () => iperf(o.ns, c, CFG.iperfSecs)));
         log(`  ${count} service(s), round ${r + 1}/${CFG.rounds}: ${cs.map((c) => `${c.name} ${Math.round(rates.get(c.name)!.at(-1)!)}/s ${gbps.get(c.name)!.at(-1)!.toFixed(2)} Gbit/s`).join(', ')}`);
       }
+      // Per-program cost with the kernel's run-time statistics on, in runs that count for nothing else.
+      const bpf = await costRounds(cs, COST_ROUNDS, (c) => progsOf.get(c.name)!, (c) => as(c, () => crr(o.ns, c, CFG.crrSecs)));
       for (const c of cs) {
         put(res.crr, c.name, count, { ...summarize(rates.get(c.name)!, 0), errors: errs.get(c.name) ?? 0 });
         put(res.throughput_gbps, c.name, count, summarize(gbps.get(c.name)!, 3));
-        if (bpf.has(c.name)) put(res.bpf_ns_per_run, c.name, count, summarizeCosts(bpf.get(c.name)!));
+        if (bpf.has(c)) put(res.bpf_ns_per_run, c.name, count, summarizeCosts(bpf.get(c)!));
       }
       const rem = res.crr['sluice-xdp-remote']![String(count)]!, dir = res.crr.direct![String(count)]!;
       const dirRem = res.crr['direct-remote']![String(count)]!, unc = res.crr['sluice-xdp-remote-uncached']![String(count)]!;
@@ -437,7 +433,9 @@ async function main(): Promise<void> {
       { name: 'sluice-xdp', prog: 'sluice', port: NP_UDP, action: 'Sluice: NodePort -> local backend: DNAT, conntrack, XDP_PASS (to the kernel stack and the pod)' },
     ];
     const samples = new Map<string, PpsSample[]>();
-    // Per-program run counts and run time (bpftool prog show): on for the whole run (enableBpfStats above).
+    // Per-program run counts and run time (bpftool prog show), for every program this phase swaps
+    // in alike: the baseline and Sluice's program both pay the statistics' own cost.
+    const stopStats = enableBpfStats();
     try {
       for (let r = 0; r < CFG.ppsRounds; r++) {
         const order = modes.map((_, i) => modes[(i + r) % modes.length]!);
@@ -450,6 +448,7 @@ async function main(): Promise<void> {
         log(`  pps round ${r + 1}/${CFG.ppsRounds}: ${modes.map((m) => `${m.name} ${Math.round(samples.get(m.name)!.at(-1)!.processed_pps)}/s (sent ${Math.round(samples.get(m.name)!.at(-1)!.sent_pps)}/s)`).join(', ')}`);
       }
     } finally {
+      stopStats();
       await attach('sluice');
     }
     for (const m of modes) {
@@ -472,7 +471,6 @@ async function main(): Promise<void> {
     mergeIntoLatest(res);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${path.join(OUT, 'northsouth.json')}, northsouth.md, northsouth.png`);
   } finally {
-    stopStats();
     for (const a of agents) await Promise.race([a.kill('SIGTERM'), sleep(5000)]).catch(() => undefined);
     await cluster.destroy();
     for (const a of agents) if (a.stateFile) fs.rmSync(path.dirname(a.stateFile), { recursive: true, force: true });

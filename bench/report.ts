@@ -92,7 +92,7 @@ export function markdown(r: Results): string {
     L.push('');
   }
   if (Object.keys(r.bpf_ns_per_run ?? {}).length) {
-    L.push('## Cost per program (kernel run-time statistics, during the connection-rate rounds)', '');
+    L.push('## Cost per program (kernel run-time statistics, in uncounted connection-rate runs after the counted rounds)', '');
     L.push('| contender | services | program | ns per run median (min–max) | runs per connection | ns per connection |');
     L.push('|---|---:|---|---:|---:|---:|');
     for (const [name, byCount] of Object.entries(r.bpf_ns_per_run)) {
@@ -102,7 +102,7 @@ export function markdown(r: Results): string {
         }
       }
     }
-    L.push('', 'Programs of one name on several interfaces are summed. With kernel.bpf_stats_enabled the kernel times every run, which adds some tens of ns to each; ' +
+    L.push('', 'Programs of one name on several interfaces are summed. Measured in uncounted runs after the counted rounds (run-time statistics add some tens of ns to every BPF run, so the counted rounds run without them); ' +
       'the figures include cache misses caused by everything else running on the machine.', '');
   }
 

@@ -55,7 +55,7 @@ import { compileToJs, controlPlaneNodeEnv } from './lib/deployed.ts';
 import { setConntrack } from './lib/conntrack.ts';
 import { buildCTools, drain, hrMs, iperf3Gbps, Lines, nftVersion, realPid, rss, toolVersions } from './lib/proc.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
-import { costs, cpuMs, enableBpfStats, nodePrograms, readCounters, summarizeCosts, type EntryCost } from './lib/bpfstats.ts';
+import { COST_ROUNDS, costRounds, cpuMs, nodePrograms, summarizeCosts } from './lib/bpfstats.ts';
 import { writeReport } from './report.ts';
 import { isNotMeasured, type ByCount, type Results } from './lib/results.ts';
 
@@ -295,20 +295,19 @@ async function measureTraffic(cs: Contender[], count: number, res: Results, agen
   const out = trafficOut(res, fam);
   const rates = new Map<string, number[]>(), errs = new Map<string, number>(), gbps = new Map<string, number[]>();
   const add = (m: Map<string, number[]>, k: string, v: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
-  // Per-program cost (kernel run-time statistics) and the agent's CPU, for every connection-rate run.
+  // The agent's CPU for every connection-rate run; per-program cost in uncounted runs after them.
   const progsOf = new Map<Contender, Map<number, string>>();
   for (const c of cs) progsOf.set(c, await nodePrograms(c.node));
-  const bpf = new Map<string, Array<Record<string, EntryCost>>>(), cpu = new Map<string, number[]>();
+  const cpu = new Map<string, number[]>();
   for (let r = 0; r < CFG.rounds; r++) {
     // Round-robin, starting one contender later each round, so drift and noise spread evenly.
     const order = runs.map((_, i) => runs[(i + r) % runs.length]!);
     for (const x of order) {
       await setConntrack(x.c.node.ns, x.conntrack);
-      const progs = progsOf.get(x.c)!, pid = agentPid(x.c);
-      const before = await readCounters(progs), cpu0 = pid ? cpuMs(pid) : 0, t0 = hrMs();
+      const pid = agentPid(x.c);
+      const cpu0 = pid ? cpuMs(pid) : 0, t0 = hrMs();
       const m = await crr(x.c, CFG.crrSecs, fam);
       const cpu1 = pid ? cpuMs(pid) : 0, t1 = hrMs();
-      if (progs.size) (bpf.get(x.label) ?? bpf.set(x.label, []).get(x.label)!).push(costs(before, await readCounters(progs), m.conns));
       if (pid) add(cpu, x.label, (100 * (cpu1 - cpu0)) / (t1 - t0));
       add(rates, x.label, m.rate);
       errs.set(x.label, (errs.get(x.label) ?? 0) + m.errors);
@@ -319,6 +318,11 @@ async function measureTraffic(cs: Contender[], count: number, res: Results, agen
     }
     log(`  ${fam === 6 ? 'IPv6, ' : ''}${count} services, round ${r + 1}/${CFG.rounds}: ${runs.map((x) => `${x.label} ${Math.round(rates.get(x.label)!.at(-1)!)}/s ${gbps.get(x.label)!.at(-1)!.toFixed(1)} Gbit/s`).join(', ')}`);
   }
+  // Per-program cost with the kernel's run-time statistics on, in runs that count for nothing else.
+  const bpf = await costRounds(runs, COST_ROUNDS, (x) => progsOf.get(x.c)!, async (x) => {
+    await setConntrack(x.c.node.ns, x.conntrack);
+    return crr(x.c, CFG.crrSecs, fam);
+  });
   for (const x of runs) {
     await setConntrack(x.c.node.ns, true);
     put(out.crr, x.label, count, {
@@ -326,11 +330,11 @@ async function measureTraffic(cs: Contender[], count: number, res: Results, agen
       ...(cpu.has(x.label) ? { agent_cpu_pct: summarize(cpu.get(x.label)!, 1) } : {}),
     });
     put(out.gbps, x.label, count, summarize(gbps.get(x.label)!, 2));
-    if (bpf.has(x.label)) put(out.bpf, x.label, count, summarizeCosts(bpf.get(x.label)!));
+    if (bpf.has(x)) put(out.bpf, x.label, count, summarizeCosts(bpf.get(x)!));
   }
   const line = (l: string) => Object.entries(out.bpf[l]?.[String(count)] ?? {})
     .map(([p, v]) => `${p} ${v.ns_per_run.median} ns x ${v.runs_per_conn?.median ?? '?'}/conn`).join(', ');
-  for (const x of runs) if (bpf.has(x.label)) log(`  ${fam === 6 ? 'IPv6, ' : ''}${count} services, ${x.label} per program: ${line(x.label)}; agent CPU ${cpu.get(x.label) ? summarize(cpu.get(x.label)!, 1).median : 'n/a'}%`);
+  for (const x of runs) if (bpf.has(x)) log(`  ${fam === 6 ? 'IPv6, ' : ''}${count} services, ${x.label} per program: ${line(x.label)}; agent CPU ${cpu.get(x.label) ? summarize(cpu.get(x.label)!, 1).median : 'n/a'}%`);
 }
 
 // ---- IPv6: crr_v6 and throughput_gbps_v6 (issue 15) ------------------------------------------
@@ -821,8 +825,6 @@ async function main(): Promise<void> {
   const res: Results = {
     meta: {}, crr: {}, crr_node: {}, throughput_gbps: {}, bpf_ns_per_run: {}, sync: { program: {}, one_change: {}, controlplane: null }, memory: {}, load_ms: {},
   };
-  // Per-program run time and count from the kernel for the whole run (bench/lib/bpfstats.ts).
-  const stopStats = enableBpfStats();
   try {
     // Topology: the same three pods on every contender's node.
     const cs: Contender[] = [];
@@ -1007,7 +1009,6 @@ async function main(): Promise<void> {
     writeReport(res, OUT, QUICK);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${path.join(OUT, 'latest.json')}, latest.md, crr.png`);
   } finally {
-    stopStats();
     await cluster.destroy();
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,8 +1,9 @@
 // Per-program cost from the kernel: run count and run time of every BPF program attached in a
 // simulated node (tc and XDP on its interfaces, cgroup programs at its cgroup), read before and
 // after a measurement. The kernel counts only while run-time statistics are on: enableBpfStats()
-// holds them on through a BPF_ENABLE_STATS fd for the benchmark's lifetime (same switch as
-// kernel.bpf_stats_enabled, nothing global left changed when the process ends).
+// holds them on through a BPF_ENABLE_STATS fd (same switch as kernel.bpf_stats_enabled, nothing
+// global left changed when the process ends), only for the runs that measure cost (costRounds()):
+// the counted rounds run without them.
 import fs from 'node:fs';
 import { closeFd, enableRunTimeStats } from '../../agent/bpf/libbpf.ts';
 import { nsRun, run } from '../../sim/netns.ts';
@@ -59,6 +60,36 @@ export function costs(before: ProgCounters, after: ProgCounters, conns?: number)
       runs: s.cnt, ns_per_run: +(s.ns / s.cnt).toFixed(1),
       ...(conns ? { runs_per_conn: +(s.cnt / conns).toFixed(2), ns_per_conn: +(s.ns / conns).toFixed(0) } : {}),
     };
+  }
+  return out;
+}
+
+/** Uncounted runs per contender with run-time statistics on, after a bench's counted rounds. */
+export const COST_ROUNDS = 2;
+
+/**
+ * Per-program cost, measured apart from the rates a bench reports. With run-time statistics on,
+ * the kernel reads the clock twice around every BPF run and updates per-CPU counters (tens of ns a
+ * run, ~20 runs a connection): a cost only the contenders with BPF programs would pay, so the
+ * counted rounds run with statistics off, and afterwards each item with programs gets `rounds`
+ * uncounted runs of `once` with them on. Returns each item's costs, one record per run.
+ */
+export async function costRounds<T>(items: readonly T[], rounds: number, progsOf: (t: T) => Map<number, string>,
+  once: (t: T) => Promise<{ conns: number }>): Promise<Map<T, Array<Record<string, EntryCost>>>> {
+  const out = new Map<T, Array<Record<string, EntryCost>>>();
+  const stop = enableBpfStats();
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const t of items) {
+        const progs = progsOf(t);
+        if (!progs.size) continue;
+        const before = await readCounters(progs);
+        const m = await once(t);
+        (out.get(t) ?? out.set(t, []).get(t)!).push(costs(before, await readCounters(progs), m.conns));
+      }
+    }
+  } finally {
+    stop();
   }
   return out;
 }
