@@ -26,3 +26,32 @@ export function tcpFrame(src: string, sport: number, dst: string, dport: number,
   b.writeUInt16BE(65535, 48);
   return b;
 }
+
+/** An IPv6 address's sixteen bytes ("::" expanded). */
+export function ip6(a: string): Buffer {
+  const [head, tail] = a.includes('::') ? a.split('::') as [string, string] : [a, undefined];
+  const words = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = words(head), t = words(tail);
+  const all = [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
+  const b = Buffer.alloc(16);
+  all.forEach((w, i) => b.writeUInt16BE(w, 2 * i));
+  return b;
+}
+
+/** Ethernet + IPv6 + TCP frame (no payload, no extension header) from src:sport to dst:dport with TCP @flags. */
+export function tcp6Frame(src: string, sport: number, dst: string, dport: number, flags: number): Buffer {
+  const b = Buffer.alloc(14 + 40 + 20);
+  b.writeUInt16BE(0x86dd, 12);
+  b[14] = 0x60;
+  b.writeUInt16BE(20, 18);
+  b[20] = 6;
+  b[21] = 64;
+  ip6(src).copy(b, 22);
+  ip6(dst).copy(b, 38);
+  b.writeUInt16BE(sport, 54);
+  b.writeUInt16BE(dport, 56);
+  b[66] = 0x50;
+  b[67] = flags;
+  b.writeUInt16BE(65535, 68);
+  return b;
+}

@@ -11,22 +11,23 @@ import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, DEFAULT_PIN_ROOT, pinDir } from '../../agent/datapath.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
 import { toService, type ServiceJson } from '../../proto/contract.ts';
-import { tcpFrame } from '../../bench/lib/frames.ts';
+import { ip6, tcp6Frame, tcpFrame } from '../../bench/lib/frames.ts';
 
 const node = `sluice-ctreopen-${process.pid}`;
 const VIP = '10.96.0.10', CLIENT = '10.244.1.10', BACKENDS = ['10.244.1.2', '10.244.1.3', '10.244.1.4'];
+const VIP6 = 'fd00:10:96::10', CLIENT6 = 'fd00:10:244:1::10', BACKENDS6 = ['fd00:10:244:1::2', 'fd00:10:244:1::3', 'fd00:10:244:1::4'];
 const SYN = 0x02, ACK = 0x10, FIN = 0x01;
 const TC_ACT_OK = 0;
 let dp: Datapath;
 
-const service = (ips: string[]): ServiceJson => ({
-  namespace: 'default', name: 'web', clusterIps: [VIP],
+const service = (ips: string[], vip = VIP, name = 'web'): ServiceJson => ({
+  namespace: 'default', name, clusterIps: [vip],
   ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: ips.map((ip) => ({ ip, port: 8080, ready: true })) }],
 });
 
 beforeAll(() => {
   dp = Datapath.open({ node, sizes: { services: 64, backends: 64, maglev: 4096, ct: 1024, affinity: 64 } });
-  const st = new Reconciler(dp, { node, nodeIps: ['192.168.0.1'] }).applySnapshot([toService(service(BACKENDS))]);
+  const st = new Reconciler(dp, { node, nodeIps: ['192.168.0.1'] }).applySnapshot([toService(service(BACKENDS)), toService(service(BACKENDS6, VIP6, 'web6'))]);
   expect(st.errors).toEqual([]);
 });
 
@@ -46,6 +47,13 @@ const ctGet = (saddr: string, sport: number, daddr: string, dport: number, dir: 
 };
 const service4 = (sport: number) => ctGet(CLIENT, sport, VIP, 80, L.SL_CT_DIR_SERVICE);
 const reply4 = (be: string, sport: number) => ctGet(be, 8080, CLIENT, sport, L.SL_CT_DIR_REPLY);
+const hex6 = (a: string) => ip6(a).toString('hex');
+const dst6 = (out: Buffer) => out.subarray(38, 54).toString('hex');
+const src6 = (out: Buffer) => out.subarray(22, 38).toString('hex');
+const ct6Get = (saddr: string, sport: number, daddr: string, dport: number, dir: number) => {
+  const v = dp.maps.sl_ct6!.lookup(L.ct6Key.encode({ saddr, daddr, sport, dport, proto: L.IPPROTO.TCP, dir, pad: 0 }));
+  return v && L.ct6Entry.decode(v);
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One whole connection from CLIENT:@sport through the VIP: SYN, SYN-ACK, FIN both ways. Returns its backend. */
@@ -129,5 +137,35 @@ describe('conntrack reopen on port reuse', () => {
     const first = service4(sport)!;
     expect(dst(from(tcpFrame(CLIENT, sport, VIP, 80, SYN)).out)).toBe(be);
     expect(service4(sport)!.created_ns, 'the same flow').toBe(first.created_ns);
+  });
+
+  it('reopens an IPv6 flow\'s pair the same way (ct6_reopen_pair)', async () => {
+    const sport = 45000;
+    const conn = () => {
+      const syn = from(tcp6Frame(CLIENT6, sport, VIP6, 80, SYN));
+      expect(syn.retval).toBe(TC_ACT_OK);
+      const be = BACKENDS6.find((b) => hex6(b) === dst6(syn.out));
+      expect(be, 'translated to a backend').toBeDefined();
+      expect(src6(to(tcp6Frame(be!, 8080, CLIENT6, sport, SYN | ACK)).out)).toBe(hex6(VIP6));
+      return be!;
+    };
+    const be = conn();
+    from(tcp6Frame(CLIENT6, sport, VIP6, 80, FIN | ACK));
+    to(tcp6Frame(be, 8080, CLIENT6, sport, FIN | ACK));
+    const fwdKey = () => ct6Get(CLIENT6, sport, VIP6, 80, L.SL_CT_DIR_SERVICE)!;
+    const revKey = () => ct6Get(be, 8080, CLIENT6, sport, L.SL_CT_DIR_REPLY)!;
+    const closed = [fwdKey(), revKey()];
+    for (const e of closed) expect(e.flags & L.SL_CT_F_CLOSING).toBeTruthy();
+    const entries = dp.maps.sl_ct6!.count();
+    await sleep(30);
+    expect(conn(), 'the same backend').toBe(be);
+    expect(dp.maps.sl_ct6!.count(), 'no entry added or removed').toBe(entries);
+    [fwdKey(), revKey()].forEach((e, i) => {
+      expect(e.flags, 'answered again, not closing').toBe(L.SL_CT_F_REPLIED);
+      expect(e.created_ns > closed[i]!.created_ns).toBe(true);
+      expect(e.backend_id).toBe(closed[i]!.backend_id);
+    });
+    expect(hex6(fwdKey().nat_addr)).toBe(hex6(be));
+    expect(hex6(revKey().nat_addr)).toBe(hex6(VIP6));
   });
 });
