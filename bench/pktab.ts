@@ -3,7 +3,9 @@
 // a node named sluice-pktab-<pid> (no program attached, no namespace, nothing routed), SERVICES x
 // 10 endpoints programmed through the agent's own reconciler, then each build's sluice_pod.o is
 // loaded on the same pins (so every build reads and writes the same live maps) and given the same
-// frames, builds interleaved round by round. The pins are removed at the end.
+// frames, builds interleaved round by round. The pins are removed at the end. Builds must share this
+// checkout's map layouts; the IPv6 program array ends up pointing at the last build's programs
+// (only IPv4 frames are measured).
 //
 //   node bench/pktab.ts BUILD_DIR...      each a directory holding a sluice_pod.o (e.g. build/bpf)
 //   PKTAB_SERVICES (10000), PKTAB_ROUNDS (5), PKTAB_CONNS (2000 per round), PKTAB_CT (conntrack
@@ -12,11 +14,12 @@
 //   64,000: fewer, and a new connection reuses the tuple of a closed one whose conntrack entries
 //   are still there, as a client opening connections at a high rate does)
 //
-// Rows: fixed frames are repeated 20,000 times in the kernel (warm); "conn" runs one simulated
+// Rows: fixed frames are repeated 20,000 times in the kernel (warm); "connection" runs one simulated
 // connection's packets through both programs once each (a new SYN, SYN-ACK, ACK, request, reply,
-// FIN, FIN-ACK, ACK: what the client's and backend's veths see), as ns per connection summed over
-// its runs; "new SYN" is a new flow's first packet alone. Single runs include the kernel's timer
-// (measured and subtracted with an empty-path frame run the same way). Prints a table.
+// FIN both ways, last ACK, through sl_from_pod and sl_to_pod as the client's and the backend's veths
+// see them: 16 runs), as ns per connection summed over its runs; "new SYN" is its first packet
+// alone. A single run carries the kernel's per-call overhead, measured with a fixed frame (pod to
+// backend pod) run singly and repeated, and subtracted. Prints a table.
 import fs from 'node:fs';
 import path from 'node:path';
 import { openObjects } from '../agent/bpf/objects.ts';
@@ -64,7 +67,7 @@ try {
   });
   const ip4 = (b: Buffer, off: number) => [...b.subarray(off, off + 4)].join('.');
   const direct = tcpFrame(client, 40000, pods.be1, CRR_PORT, TCP_ACK);
-  /** One run of @frame, less the single-run overhead (an early-exit frame's single run minus its repeated cost). */
+  /** The single-run overhead: a fixed frame's single run (median) minus its repeated cost. */
   const bias = (fd: number) => {
     const rep = progTestRun(fd, direct, REPEAT).durationNs;
     const one: number[] = [];
