@@ -18,6 +18,7 @@ import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimPod } from '../sim/cluster.ts';
 import { nsRun, sleep, waitFor } from '../sim/netns.ts';
 import { benchServices, CRR_PORT, stateFile, TARGET_VIP } from './lib/model.ts';
+import { ip4, tcpFrame } from './lib/frames.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 
 const SERVICES = Number(process.env.PKTCOST_SERVICES ?? 10000);
@@ -27,32 +28,6 @@ const REPEAT = 20000, SINGLE = 3000, ROUNDS = 5;
 
 const TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_ACK = 0x10;
 const log = (msg: string) => process.stdout.write(`[pktcost ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-
-function ip4(a: string): Buffer {
-  return Buffer.from(a.split('.').map(Number));
-}
-
-/** Ethernet + IPv4 + TCP frame (no payload) from src:sport to dst:dport with TCP @flags. */
-export function tcpFrame(src: string, sport: number, dst: string, dport: number, flags: number): Buffer {
-  const b = Buffer.alloc(14 + 20 + 20);
-  b.writeUInt16BE(0x0800, 12);
-  b[14] = 0x45;
-  b.writeUInt16BE(40, 16);
-  b[22] = 64;
-  b[23] = 6;
-  ip4(src).copy(b, 26);
-  ip4(dst).copy(b, 30);
-  let sum = 0;
-  for (let i = 14; i < 34; i += 2) sum += b.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  b.writeUInt16BE(~sum & 0xffff, 24);
-  b.writeUInt16BE(sport, 34);
-  b.writeUInt16BE(dport, 36);
-  b[46] = 0x50;
-  b[47] = flags;
-  b.writeUInt16BE(65535, 48);
-  return b;
-}
 
 interface Figure { program: string; packet: string; ns: Summary; runs: number; retval: number }
 
@@ -126,6 +101,19 @@ async function main(): Promise<void> {
     measure(T, 'pod -> pod, TCP ACK entering the pod (no translation)', () => tcpFrame(be1.ip, CRR_PORT, client.ip, 40000, TCP_ACK), true);
     // Through the ClusterIP: a new flow per run (SYN, new source port), then an established one.
     measure(F, 'pod -> ClusterIP, TCP SYN of a new flow (Maglev, conntrack pair), one run each', (i) => tcpFrame(client.ip, 2000 + i, TARGET_VIP, CRR_PORT, TCP_SYN), false);
+    // A new flow on the tuple of a closed one whose entries are still there (a client opening
+    // connections at a high rate reuses its ports within the closing timeout): each port first
+    // carries a whole connection (SYN, SYN-ACK, FIN both ways), then the measured SYN reopens it.
+    const REUSED = 20000;
+    for (let i = 0; i < SINGLE * ROUNDS; i++) {
+      const sp = REUSED + i;
+      const be = progTestRun(progs[F]!, tcpFrame(client.ip, sp, TARGET_VIP, CRR_PORT, TCP_SYN), 1).out.subarray(30, 34);
+      const beIp = [...be].join('.');
+      progTestRun(progs[T]!, tcpFrame(beIp, CRR_PORT, client.ip, sp, TCP_SYN | TCP_ACK), 1);
+      progTestRun(progs[F]!, tcpFrame(client.ip, sp, TARGET_VIP, CRR_PORT, TCP_FIN | TCP_ACK), 1);
+      progTestRun(progs[T]!, tcpFrame(beIp, CRR_PORT, client.ip, sp, TCP_FIN | TCP_ACK), 1);
+    }
+    measure(F, 'pod -> ClusterIP, TCP SYN reusing a closed flow\'s tuple (port reuse), one run each', (i) => tcpFrame(client.ip, REUSED + i, TARGET_VIP, CRR_PORT, TCP_SYN), false);
     measure(F, 'pod -> ClusterIP, TCP ACK of an established flow (conntrack hit)', () => tcpFrame(client.ip, 2000, TARGET_VIP, CRR_PORT, TCP_ACK), true);
     // The reply: from whichever backend Maglev gave the flow (its REPLY entry puts the ClusterIP back).
     const replyFrom = [be1, be2].find((be) => progTestRun(progs[T]!, tcpFrame(be.ip, CRR_PORT, client.ip, 2001, TCP_ACK), 1).out.subarray(26, 30).equals(ip4(TARGET_VIP)));

@@ -9,6 +9,8 @@
 // veths for the packets the translated connection then sends as a direct one.
 //
 //   SOCKCOST_BASE=/tmp/base node bench/sockcost.ts
+//   SOCKCOST_SOCKET_LB=off: the same with socket-level balancing off, so every packet takes the
+//   per-packet path (sl_from_pod / sl_to_pod translate; issue 14's ClusterIP row)
 //   SOCKCOST_SERVICES (10000 IPv4 services; the IPv6 target is one more) x SOCKCOST_ENDPOINTS (10;
 //   1 for 100,000 services, as bench/run.ts), SOCKCOST_ROUNDS (6), SOCKCOST_SECS (3), BENCH_OUT (where sockcost.json goes; default bench/results)
 //
@@ -31,6 +33,7 @@ const SERVICES = Number(process.env.SOCKCOST_SERVICES ?? 10000);
 const ENDPOINTS = Number(process.env.SOCKCOST_ENDPOINTS ?? 10);
 const ROUNDS = Number(process.env.SOCKCOST_ROUNDS ?? 6);
 const SECS = Number(process.env.SOCKCOST_SECS ?? 3);
+const SOCKET_LB = process.env.SOCKCOST_SOCKET_LB === 'off' ? 'off' : 'on';
 const OUT = path.resolve(process.env.BENCH_OUT ?? path.join(REPO, 'bench/results'));
 const BUILD = path.join(REPO, 'build/bench');
 const CRR = path.join(BUILD, 'crr'), SRV = path.join(BUILD, 'srv');
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
       const agent = await SimAgent.start(cluster, name, {
         stateFile: sf, readyTimeoutMs: 180000,
         ...(label === 'base' ? { checkout: BASE } : {}),
-        args: ['--socket-lb', 'on',
+        args: ['--socket-lb', SOCKET_LB,
           '--max-services', String(Math.ceil(n * 1.25) + 64), '--max-backends', String(Math.ceil(n * ENDPOINTS * 1.25) + 64),
           '--maglev-slots', String(Math.ceil(((n + 8) * maglevSize(ENDPOINTS) + 4 * maglevSize(2)) * 1.1))],
       });
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
       }
     }
     const out = {
-      meta: { date: new Date().toISOString(), kernel: os.release(), services: SERVICES, endpoints: ENDPOINTS, rounds: ROUNDS, secs: SECS, base: BASE,
+      meta: { date: new Date().toISOString(), kernel: os.release(), socket_lb: SOCKET_LB, services: SERVICES, endpoints: ENDPOINTS, rounds: ROUNDS, secs: SECS, base: BASE,
         loadavg: os.loadavg(), method: 'two nodes, one per datapath build, same services and pods; rounds alternate between them; medians (min-max) over rounds of the kernel\'s run_time_ns / run_cnt per program' },
       result, rounds,
     };

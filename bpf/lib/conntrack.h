@@ -40,16 +40,13 @@ static __always_inline void ct_key_of(struct sl_ct_key *k, const struct flow *f,
 }
 
 /*
- * The SERVICE entry of @f (key @k), or NULL. A fresh SYN on the tuple of a closed flow (port
- * reuse) is a new connection: NULL as well, so the caller balances it afresh.
+ * Whether SERVICE entry @ct no longer carries @f: a fresh SYN on the tuple of a closed flow (port
+ * reuse) is a new connection, which the caller balances afresh (and may reopen @ct for,
+ * ct_reopen_pair()).
  */
-static __always_inline struct sl_ct_entry *ct_lookup_service(const struct sl_ct_key *k, const struct flow *f)
+static __always_inline int ct_closed_for(const struct sl_ct_entry *ct, const struct flow *f)
 {
-	struct sl_ct_entry *ct = bpf_map_lookup_elem(&sl_ct, k);
-
-	if (ct && (ct->flags & SL_CT_F_CLOSING) && flow_is_syn(f))
-		return NULL;
-	return ct;
+	return (ct->flags & SL_CT_F_CLOSING) && flow_is_syn(f);
 }
 
 /* Mark @ct closing on FIN/RST and refresh its timestamp, at most once a second otherwise. */
@@ -125,6 +122,40 @@ static __always_inline void ct_insert_pair(const struct sl_ct_key *fkey, const s
 	if (bpf_map_update_elem(&sl_ct, &rkey, rev, BPF_ANY) ||
 	    bpf_map_update_elem(&sl_ct, fkey, fwd, BPF_ANY))
 		count(SL_CNT_CT_CREATE_FAIL);
+}
+
+/*
+ * A new flow @f whose tuple a closed flow used (port reuse: a client opening connections at a
+ * high rate comes back to a port within the closing timeout), balanced to the same backend of the
+ * same frontend: its entries are reused in place (as Cilium reopens a closing entry). Each of the
+ * two LRU inserts ct_insert_pair() would do pops a node from the map's free lists and pushes the
+ * replaced one back, under the LRU's locks: the largest part of a new flow's cost
+ * (docs/benchmarks.md, "Cost per program"). @old is the SERVICE entry found under @f's key;
+ * @fwd/@rev the pair ct_new_pair() made. Rewrites only what a new flow changes (flags and times),
+ * REPLY entry first as ct_insert_pair() inserts it; the GC, which looks at an entry again right
+ * before deleting it, spares one whose creation time changed. Returns 1 when reused, 0 to insert.
+ */
+static __always_inline int ct_reopen_pair(struct sl_ct_entry *old, const struct sl_ct_entry *fwd,
+					  const struct sl_ct_entry *rev, const struct flow *f)
+{
+	struct sl_ct_entry *r;
+	struct sl_ct_key rkey;
+
+	if ((old->flags & SL_CT_F_SNAT) || old->nat_addr != fwd->nat_addr || old->nat_port != fwd->nat_port ||
+	    old->svc_id != fwd->svc_id || old->backend_id != fwd->backend_id)
+		return 0;
+	ct_key_set(&rkey, fwd->nat_addr, fwd->nat_port, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	r = bpf_map_lookup_elem(&sl_ct, &rkey);
+	if (!r || (r->flags & SL_CT_F_SNAT) || r->nat_addr != rev->nat_addr || r->nat_port != rev->nat_port ||
+	    r->svc_id != rev->svc_id || r->backend_id != rev->backend_id)
+		return 0;
+	r->flags = rev->flags;
+	r->created_ns = rev->created_ns;
+	r->last_seen_ns = rev->last_seen_ns;
+	old->flags = fwd->flags;
+	old->created_ns = fwd->created_ns;
+	old->last_seen_ns = fwd->last_seen_ns;
+	return 1;
 }
 
 /*

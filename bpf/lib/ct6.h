@@ -29,14 +29,10 @@ static __always_inline void ct6_key_of(struct sl_ct6_key *k, const struct flow6 
 	ct6_key_set(k, f->saddr, f->sport, f->daddr, f->dport, f->proto, dir);
 }
 
-/* The SERVICE entry of @f (key @k), or NULL; a fresh SYN on a closed flow's tuple is a new flow. */
-static __always_inline struct sl_ct6_entry *ct6_lookup_service(const struct sl_ct6_key *k, const struct flow6 *f)
+/* ct_closed_for() for IPv6: a fresh SYN on a closed flow's tuple is a new flow. */
+static __always_inline int ct6_closed_for(const struct sl_ct6_entry *ct, const struct flow6 *f)
 {
-	struct sl_ct6_entry *ct = bpf_map_lookup_elem(&sl_ct6, k);
-
-	if (ct && (ct->flags & SL_CT_F_CLOSING) && flow6_is_syn(f))
-		return NULL;
-	return ct;
+	return (ct->flags & SL_CT_F_CLOSING) && flow6_is_syn(f);
 }
 
 /* Mark @ct closing on FIN/RST and refresh its timestamp, at most once a second otherwise. */
@@ -118,6 +114,34 @@ static __always_inline void ct6_insert_pair(const struct sl_ct6_key *fkey, struc
 	e->nat_port = be_port;
 	if (err || bpf_map_update_elem(&sl_ct6, fkey, e, BPF_ANY))
 		count(SL_CNT_CT_CREATE_FAIL);
+}
+
+/*
+ * ct_reopen_pair() for IPv6: new flow @f on a closed flow's tuple, to the same backend (SERVICE
+ * entry @e, as ct6_new_entry() made it): reuse closed SERVICE entry @old and its REPLY entry in
+ * place. Returns 1 when reused, 0 to insert.
+ */
+static __always_inline int ct6_reopen_pair(struct sl_ct6_entry *old, const struct sl_ct6_entry *e,
+					   const struct flow6 *f)
+{
+	struct sl_ct6_entry *r;
+	struct sl_ct6_key rkey;
+
+	if ((old->flags & SL_CT_F_SNAT) || !ip6_eq(old->nat_addr, e->nat_addr) || old->nat_port != e->nat_port ||
+	    old->svc_id != e->svc_id || old->backend_id != e->backend_id)
+		return 0;
+	ct6_key_set(&rkey, e->nat_addr, e->nat_port, f->saddr, f->sport, f->proto, SL_CT_DIR_REPLY);
+	r = bpf_map_lookup_elem(&sl_ct6, &rkey);
+	if (!r || (r->flags & SL_CT_F_SNAT) || !ip6_eq(r->nat_addr, f->daddr) || r->nat_port != f->dport ||
+	    r->svc_id != e->svc_id || r->backend_id != e->backend_id)
+		return 0;
+	r->flags = e->flags;
+	r->created_ns = e->created_ns;
+	r->last_seen_ns = e->last_seen_ns;
+	old->flags = e->flags;
+	old->created_ns = e->created_ns;
+	old->last_seen_ns = e->last_seen_ns;
+	return 1;
 }
 
 /* A handshake SYN of an established flow (SERVICE entry @ct, no source NAT) re-asserts its REPLY entry. */

@@ -356,8 +356,8 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	now = sl_now();
 	nat_identity(n, f);
 	ct_key_of(&key, f, SL_CT_DIR_SERVICE);
-	ct = ct_lookup_service(&key, f);
-	if (ct) {
+	ct = bpf_map_lookup_elem(&sl_ct, &key);
+	if (ct && !ct_closed_for(ct, f)) {
 		stats_add(ct->svc_id, f->len, 0);
 		ct_touch(ct, f, now);
 		n->daddr = ct->nat_addr;
@@ -390,7 +390,9 @@ static __always_inline enum lb_verdict lb_decide(const struct flow *f, enum sl_s
 	ct_new_pair(&fwd, &rev, f, svc->svc_id, backend_id, n->daddr, n->dport, now);
 
 	if (!lb_needs_snat(svc, be, f, scope, found)) {
-		ct_insert_pair(&key, &fwd, &rev, f);
+		/* @ct: a closed flow's entry on this tuple, or NULL. */
+		if (!ct || !ct_reopen_pair(ct, &fwd, &rev, f))
+			ct_insert_pair(&key, &fwd, &rev, f);
 		stats_add(svc->svc_id, f->len, 1);
 		event_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);
 		return LB_DNAT;

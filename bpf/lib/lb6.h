@@ -297,8 +297,8 @@ static __always_inline enum lb_verdict lb6_decide(const struct flow6 *f, enum sl
 	now = sl_now();
 	nat6_identity(n, f);
 	ct6_key_of(&key, f, SL_CT_DIR_SERVICE);
-	ct = ct6_lookup_service(&key, f);
-	if (ct) {
+	ct = bpf_map_lookup_elem(&sl_ct6, &key);
+	if (ct && !ct6_closed_for(ct, f)) {
 		stats_add(ct->svc_id, f->len, 0);
 		ct6_touch(ct, f, now);
 		ip6_copy(n->daddr, ct->nat_addr);
@@ -331,7 +331,9 @@ static __always_inline enum lb_verdict lb6_decide(const struct flow6 *f, enum sl
 	ct6_new_entry(&e, svc->svc_id, backend_id, n->daddr, n->dport, now);
 
 	if (!lb6_needs_snat(svc, be, f, scope, found)) {
-		ct6_insert_pair(&key, &e, f);
+		/* @ct: a closed flow's entry on this tuple, or NULL (ct_reopen_pair()). */
+		if (!ct || !ct6_reopen_pair(ct, &e, f))
+			ct6_insert_pair(&key, &e, f);
 		stats_add(svc->svc_id, f->len, 1);
 		event6_emit(SL_EV_FLOW, SL_EV_REASON_NONE, f, svc->svc_id, backend_id);
 		return LB_DNAT;
