@@ -33,6 +33,13 @@ export interface AgentOptions {
    * benchmark's base build side by side with this one (bench/sockcost.ts).
    */
   checkout?: string;
+  /**
+   * The agent's compiled entry point (agent/main.js of a tree laid out by deploy/image/assemble.sh or
+   * bench/lib/deployed.ts compileToJs) to run instead of agent/main.ts: JavaScript as the image runs
+   * it, without Node's type stripper (its WebAssembly module and memory, ~18 MiB of RSS the image
+   * does not have). The memory benchmarks use it.
+   */
+  main?: string;
 }
 
 export class SimAgent {
@@ -69,7 +76,9 @@ export class SimAgent {
     // As deploy/image/bin/sluice-agent runs it: V8's young generation bounded (AGENT_NODE_FLAGS).
     const nodeOptions = [process.env.NODE_OPTIONS, AGENT_NODE_FLAGS].filter(Boolean).join(' ');
     const env = { NODE_OPTIONS: nodeOptions };
-    const p = this.#opts.checkout
+    const p = this.#opts.main
+      ? this.cluster.spawn(this.node.ns, process.execPath, [this.#opts.main, ...args], env)
+      : this.#opts.checkout
       ? this.cluster.spawn(this.node.ns, process.execPath, [path.join(this.#opts.checkout, 'agent/main.ts'), ...args], env)
       : this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args, env);
     this.proc = p;
