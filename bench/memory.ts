@@ -46,7 +46,9 @@ try {
   });
   delete process.env.NODE_OPTIONS;
   const applied = await agent.waitLog((l) => l.msg === 'applied', 300000);
-  await sleep(3000);
+  // SETTLE_MS: how long after "applied" the memory is read (V8's memory reducer starts 8 s after
+  // allocation slows down and hands pooled pages back).
+  await sleep(Number(process.env.SETTLE_MS ?? 3000));
   const pid = realPid(agent.proc.pid!, 'node');
   process.kill(pid, 'SIGUSR2');
   const out = path.join(dir, `mem-${pid}.json`);
