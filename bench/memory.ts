@@ -6,12 +6,14 @@
 //   COUNT=10000 SIZES=bench node bench/memory.ts      the sizes bench/run.ts used before 2026-11-29
 //                                                      (12,522 services, 125,033 backends, 10,725,112
 //                                                      Maglev slots, 262,144 conntrack)
-//   COUNT=100000 EP=1 SIZES=fit node bench/memory.ts  sizes that hold COUNT x EP with 25% room (as
-//                                                      bench/programming.ts sizes its maps)
+//   COUNT=100000 EP=10 SIZES=fit node bench/memory.ts sizes that hold COUNT x EP with 25% room (as
+//                                                      bench/programming.ts sizes its maps; 1M
+//                                                      backends: about a minute)
 // The agent runs as the image runs it: compiled to JavaScript (bench/lib/deployed.ts) with the
 // launcher's Node flags (sim/agent.ts AGENT_NODE_FLAGS). AGENT=ts runs agent/main.ts through Node's
 // type stripper instead (as the tests do; ~18 MiB more RSS); AGENT_MAIN=/x/agent/main.js runs another
-// compiled agent (e.g. another checkout laid out by deploy/image/assemble.sh).
+// compiled agent (e.g. another checkout laid out by deploy/image/assemble.sh). SLUICE_AGENT_NODE_FLAGS
+// replaces the launcher's Node flags (e.g. "--max-semi-space-size=4 --optimize-for-size").
 // MEMHOOK_HEAPSNAPSHOT=1 keeps the agent's heap snapshot (after a full GC) as ./agent-<pid>.heapsnapshot.
 // Prints one JSON line. Everything lives in a sluice-<pid>-* namespace, removed at the end.
 import { execFileSync } from 'node:child_process';
