@@ -249,7 +249,8 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
 
   /**
    * Apply one version; returns the error text for a nack, or undefined when applied. A snapshot's
-   * services may be a source read as it is iterated (a state file: stateFileServices).
+   * services may be a source read as it is iterated (a state file: stateFileServices; a gRPC
+   * snapshot: decodeAgentUpdate).
    */
   const apply = (version: number, snapshot: boolean, upserts: Iterable<Service>, removals: string[]): string | undefined => {
     const t0 = performance.now();
@@ -273,8 +274,9 @@ export async function startAgent(o: AgentOptions): Promise<AgentHandle> {
       status.appliedAt = new Date().toISOString();
       ready = true;
       health.updated();
-      // A snapshot's services are the desired ones now (not iterated again: a state file would be parsed twice).
-      kpMetrics.synced(seconds, snapshot ? reconciler.services.values() : upserts, removals, reconciler.services.values(), node);
+      // The change's trigger times come from the apply (a snapshot's source is not iterated again: a
+      // state file or a gRPC snapshot would be parsed twice).
+      kpMetrics.synced(seconds, r.triggers, removals, reconciler.services.values(), node);
       svcHealth.sync(reconciler.services.values()).then((moved) => { if (moved) saveStatus(); }, (e: unknown) => log.warn({ err: errText(e) }, 'health-check node ports not updated'));
       sweepStaleSockets();
       log.info({ version, snapshot, services: r.services, changed: r.changed, removed: r.removed, ms: +(seconds * 1000).toFixed(2), trace: traceFields('agentLogged') }, 'applied');

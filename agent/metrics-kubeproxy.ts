@@ -2,7 +2,7 @@
 // for kube-proxy keep working (pkg/proxy/metrics/metrics.go). Sluice's own (sluice_*) stay beside
 // them in agent/metrics.ts. A "sync" here is one state version applied to the maps.
 import client from 'prom-client';
-import { serviceKey, type Service } from '../proto/contract.ts';
+import type { Service } from '../proto/contract.ts';
 
 export class KubeProxyMetrics {
   readonly syncSeconds: client.Histogram;
@@ -35,15 +35,17 @@ export class KubeProxyMetrics {
     this.livez = new client.Counter({ name: 'kubeproxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
   }
 
-  /** After a version was applied: the sync, the changes it programmed, and the node's services now. */
-  synced(seconds: number, upserts: Iterable<Service>, removals: string[], services: Iterable<Service>, node: string): void {
+  /**
+   * After a version was applied: the sync, the change trigger times of the services it programmed
+   * (service key -> lastChangeTriggerTime, Reconciler's ApplyStats.triggers), and the node's services
+   * now (those with a Local traffic policy are enough: Reconciler.services).
+   */
+  synced(seconds: number, triggers: ReadonlyMap<string, string>, removals: string[], services: Iterable<Service>, node: string): void {
     const now = Date.now();
     this.syncSeconds.observe(seconds);
     this.lastSync.set(now / 1000);
     for (const k of removals) this.#observed.delete(k);
-    for (const s of upserts) {
-      const t = s.lastChangeTriggerTime;
-      const key = serviceKey(s);
+    for (const [key, t] of triggers) {
       if (!t || this.#observed.get(key) === t) continue;
       this.#observed.set(key, t);
       // As kube-proxy: changes from before this process started are not its latency.

@@ -22,6 +22,11 @@ export interface ApplyStats {
   skipped: SkippedService[];
   /** `skipped` differs from the previous change's (so it needs reporting again). */
   skippedChanged: boolean;
+  /**
+   * service key -> lastChangeTriggerTime, of the services of this change that have one (a snapshot:
+   * all of its services; kube-proxy's network programming latency is measured from it).
+   */
+  triggers: Map<string, string>;
 }
 
 /**
@@ -50,7 +55,10 @@ export class Reconciler {
   /** service key -> its frontend keys, as last applied; and the reverse. */
   #owned = new Map<string, string[]>();
   #ownerOf = new Map<string, string>();
-  #desired = new Map<string, Service>();
+  /** Every desired service's key, as last applied. */
+  #desired = new Set<string>();
+  /** The desired services something besides the maps reads (Reconciler.services). */
+  #kept = new Map<string, Service>();
   /** service key -> its skipped frontends, for the services that have some. */
   #skipped = new Map<string, SkippedService>();
   /** #skipped as a sorted list, rebuilt only when an entry changed (a delta costs what it changes). */
@@ -69,16 +77,25 @@ export class Reconciler {
   }
 
   /**
-   * The desired services as last applied, for what reads them besides the maps (health-check node
-   * ports, kube-proxy's no-local-endpoint count, refused ports). Each keeps only this node's
-   * endpoints (those with its nodeName), the only ones those readers look at: the maps already hold
-   * every backend, and a second copy of all of them is most of the agent's heap on a large cluster.
+   * The desired services, as last applied, that something besides the maps reads: those with a
+   * health-check node port (ServiceHealthServers) or a Local traffic policy (kube-proxy's
+   * no-local-endpoint count, metrics-kubeproxy.ts); most services have neither, and the maps and
+   * the agent's view hold what programming them needs. Each keeps only this node's endpoints (those
+   * with its nodeName), the only ones those readers look at. (Refused ports and change trigger times
+   * are taken from each change as it is applied.)
    */
   get services(): ReadonlyMap<string, Service> {
+    return this.#kept;
+  }
+
+  /** The keys of every desired service, as last applied. */
+  get desired(): ReadonlySet<string> {
     return this.#desired;
   }
 
-  #slim(s: Service): Service {
+  /** What Reconciler.services keeps of `s`: nothing, for a service none of its readers looks at. */
+  #slim(s: Service): Service | undefined {
+    if (!s.healthCheckNodePort && !s.internalTrafficLocal && !s.externalTrafficLocal) return undefined;
     const node = this.#ctx?.node ?? '';
     // Empty lists shared (most services have no externalIPs, LB IPs, ranges, or endpoints on this
     // node: at 100,000 services, an array each is ~20 MiB).
@@ -112,7 +129,7 @@ export class Reconciler {
 
   #applySnapshotInParts(services: Iterable<Service>): ApplyStats {
     const ch: DatapathChange = this.#dp.begin();
-    const next = new Map<string, Service>();
+    const next = new Set<string>(), kept = new Map<string, Service>(), triggers = new Map<string, string>();
     const refusedBy = new Map<string, ApplyStats['refused']>();
     const plan = this.#planner(() => undefined);
     let part: Frontend[] = [], backends = 0;
@@ -122,7 +139,10 @@ export class Reconciler {
       for (const s of services) {
         const key = serviceKey(s);
         if (next.has(key)) throw new WholeSnapshot();
-        next.set(key, this.#slim(s));
+        next.add(key);
+        const slim = this.#slim(s);
+        if (slim) kept.set(key, slim);
+        if (s.lastChangeTriggerTime) triggers.set(key, s.lastChangeTriggerTime);
         const refused = refusedPorts(s);
         if (refused.length) refusedBy.set(key, refused);
         for (const f of plan.add(s, key)) {
@@ -144,7 +164,7 @@ export class Reconciler {
       ch.abort();
       throw e;
     }
-    return this.#snapshotApplied(r, next, refusedBy, plan);
+    return this.#snapshotApplied(r, next, kept, triggers, refusedBy, plan);
   }
 
   /** The snapshot in one Datapath.apply(): every frontend planned first, the removals made first. */
@@ -157,16 +177,23 @@ export class Reconciler {
     for (const svc of plan.broken) for (const fk of this.#owned.get(svc) ?? []) keep.add(fk);
     const remove = [...this.#dp.frontends.keys()].filter((k) => !keep.has(k));
     const r = this.#dp.apply(set, remove);
-    const refusedBy = new Map<string, ApplyStats['refused']>();
-    for (const [key, s] of next) { const x = refusedPorts(s); if (x.length) refusedBy.set(key, x); }
-    return this.#snapshotApplied(r, new Map([...next].map(([k, s]) => [k, this.#slim(s)])), refusedBy, plan);
+    const refusedBy = new Map<string, ApplyStats['refused']>(), kept = new Map<string, Service>(), triggers = new Map<string, string>();
+    for (const [key, s] of next) {
+      const x = refusedPorts(s);
+      if (x.length) refusedBy.set(key, x);
+      const slim = this.#slim(s);
+      if (slim) kept.set(key, slim);
+      if (s.lastChangeTriggerTime) triggers.set(key, s.lastChangeTriggerTime);
+    }
+    return this.#snapshotApplied(r, new Set(next.keys()), kept, triggers, refusedBy, plan);
   }
 
   /** After a snapshot's change was made: the reconciler's own state follows. */
-  #snapshotApplied(r: ReturnType<Datapath['apply']>, next: Map<string, Service>, refusedBy: Map<string, ApplyStats['refused']>,
-    { owned, errors, broken, skipped }: Planner): ApplyStats {
+  #snapshotApplied(r: ReturnType<Datapath['apply']>, next: Set<string>, kept: Map<string, Service>, triggers: Map<string, string>,
+    refusedBy: Map<string, ApplyStats['refused']>, { owned, errors, broken, skipped }: Planner): ApplyStats {
     for (const svc of broken) owned.set(svc, this.#owned.get(svc) ?? []);
     this.#desired = next;
+    this.#kept = kept;
     this.#refusedBy = refusedBy;
     this.#setOwned(owned, true);
     // Broken services keep their report, the others get their new one; reported again only if it differs.
@@ -176,7 +203,7 @@ export class Reconciler {
     for (const [svc, sk] of skipped) if (sk.frontends.length) now.set(svc, sk);
     if (now.size !== before.size || [...now].some(([k, v]) => !sameSkipped(before.get(k), v))) this.#skippedDirty = true;
     this.#skipped = now;
-    return { services: next.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport() };
+    return { services: next.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport(), triggers };
   }
 
   applyDelta(upserts: Service[], removals: string[]): ApplyStats {
@@ -199,14 +226,24 @@ export class Reconciler {
     const r = this.#dp.apply(set, remove);
     for (const key of removals) {
       this.#desired.delete(key);
+      this.#kept.delete(key);
       this.#refusedBy.delete(key);
       this.#setOwned(new Map([[key, []]]));
       if (this.#skipped.delete(key)) this.#skippedDirty = true;
     }
-    for (const s of upserts) if (!broken.has(serviceKey(s))) { this.#desired.set(serviceKey(s), this.#slim(s)); this.#noteRefused(s); }
+    const triggers = new Map<string, string>();
+    for (const s of upserts) {
+      const key = serviceKey(s);
+      if (s.lastChangeTriggerTime) triggers.set(key, s.lastChangeTriggerTime);
+      if (broken.has(key)) continue;
+      this.#desired.add(key);
+      const slim = this.#slim(s);
+      if (slim) this.#kept.set(key, slim); else this.#kept.delete(key);
+      this.#noteRefused(s);
+    }
     this.#setOwned(owned);
     this.#setSkipped(skipped);
-    return { services: this.#desired.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport() };
+    return { services: this.#desired.size, ...r, errors, refused: this.#refused(), ...this.#skippedReport(), triggers };
   }
 
   /** Replaces the skipped frontends of the services planned in this change. */

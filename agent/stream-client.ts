@@ -8,9 +8,14 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { mark } from '../common/trace.ts';
-import { decodeStateUpdate, stateServiceDefinition, type AgentMessageMsg, type StateUpdate } from '../proto/contract.ts';
+import { decodeAgentUpdate, stateServiceDefinition, type AgentMessageMsg, type LazyStateUpdate } from '../proto/contract.ts';
 
-export type { StateUpdate } from '../proto/contract.ts';
+/**
+ * An update as the client hands it over: a snapshot's `upserts` are decoded as they are iterated
+ * (proto/plain-decode.ts lazyStateUpdate: a 10,000 x 10 snapshot is never in memory as objects all
+ * at once), a delta's are an array; `[...u.upserts]` for an array of either.
+ */
+export type StateUpdate = LazyStateUpdate;
 
 export interface ClientTls {
   /** CA that signed the control plane's certificate. */
@@ -151,8 +156,9 @@ export class StateStreamClient extends EventEmitter<StateStreamEvents> {
     if (this.closedFlag) return;
     this.setState('connecting');
     const def = stateServiceDefinition.Stream;
-    // Decoded straight into the plain form the agent applies (one object per message, not two).
-    const call = this.client.makeBidiStreamRequest(def.path, def.requestSerialize, decodeStateUpdate);
+    // Decoded straight into the plain form the agent applies (one object per message, not two), a
+    // snapshot's services only as the agent iterates them.
+    const call = this.client.makeBidiStreamRequest(def.path, def.requestSerialize, decodeAgentUpdate);
     this.call = call;
     let gotFirst = false;
     let ended = false;

@@ -75,8 +75,8 @@ async function agentsRole(): Promise<void> {
     connectStateStream({
       target, nodeName: node,
       onUpdate: async (u) => {
-        if (u.snapshot) out({ kind: 'snapshot', node, services: u.upserts.length, endpoints: u.upserts.reduce((n, s) => n + s.ports.reduce((m, p) => m + p.endpoints.length, 0), 0) });
-        else out({ kind: 'delta', node, ips: u.upserts.flatMap((s) => s.ports.flatMap((p) => p.endpoints.map((e) => e.ip))) });
+        if (u.snapshot) out({ kind: 'snapshot', node, services: u.upserts.length, endpoints: [...u.upserts].reduce((n, s) => n + s.ports.reduce((m, p) => m + p.endpoints.length, 0), 0) });
+        else out({ kind: 'delta', node, ips: [...u.upserts].flatMap((s) => s.ports.flatMap((p) => p.endpoints.map((e) => e.ip))) });
       },
     });
   }

@@ -33,8 +33,8 @@ async function agent(): Promise<void> {
     target, nodeName: 'bench-node',
     onUpdate: async (u) => {
       const t = now();
-      if (u.snapshot) out({ kind: 'snapshot', t, services: u.upserts.length, endpoints: u.upserts.reduce((n, s) => n + s.ports.reduce((m, p) => m + p.endpoints.length, 0), 0) });
-      else out({ kind: 'delta', t, keys: u.upserts.map((s) => `${s.namespace}/${s.name}`), ips: u.upserts.map((s) => s.ports[0]?.endpoints[0]?.ip ?? '') });
+      if (u.snapshot) out({ kind: 'snapshot', t, services: u.upserts.length, endpoints: [...u.upserts].reduce((n, s) => n + s.ports.reduce((m, p) => m + p.endpoints.length, 0), 0) });
+      else out({ kind: 'delta', t, keys: [...u.upserts].map((s) => `${s.namespace}/${s.name}`), ips: [...u.upserts].map((s) => s.ports[0]?.endpoints[0]?.ip ?? '') });
     },
   });
   process.on('SIGTERM', () => { c.close(); process.exit(0); });

@@ -4,7 +4,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { sluice } from './gen/state.js';
 import { familyOf, type Family } from '../common/ip.ts';
-import { plainStateUpdate } from './plain-decode.ts';
+import { lazyStateUpdate, plainStateUpdate, type LazyStateUpdate } from './plain-decode.ts';
 import { plainService } from './plain-service.ts';
 
 export const pb = sluice.v1;
@@ -34,6 +34,17 @@ export function toStateUpdate(m: sluice.v1.StateUpdate): StateUpdate {
  */
 export function decodeStateUpdate(b: Uint8Array): StateUpdate {
   return plainStateUpdate(b) ?? toStateUpdate(pb.StateUpdate.decode(b));
+}
+
+export type { LazyStateUpdate, ServiceSource } from './plain-decode.ts';
+
+/**
+ * An encoded StateUpdate as the agent applies it: a snapshot's services decoded as they are iterated
+ * (proto/plain-decode.ts lazyStateUpdate), a delta's at once; what lazyStateUpdate leaves to
+ * protobufjs is decoded whole as decodeStateUpdate does (or throws).
+ */
+export function decodeAgentUpdate(b: Uint8Array): LazyStateUpdate {
+  return lazyStateUpdate(b) ?? toStateUpdate(pb.StateUpdate.decode(b));
 }
 
 /** sluice.v1.IPFamily: UNSPECIFIED (0, the address tells), IPV4 (4), IPV6 (6). */

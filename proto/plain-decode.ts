@@ -6,7 +6,7 @@
 // expect (groups, bytes that do not parse) is left to protobufjs, which decodes it or throws its own
 // error. test/unit/plain-decode.test.ts holds the two equal, key order included.
 import $protobuf from 'protobufjs/minimal.js';
-import './gen/state.js'; // its configure(): uint64 read as numbers
+import { sluice } from './gen/state.js'; // also its configure(): uint64 read as numbers
 import type { Endpoint, NodeState, Service, ServicePort, StateUpdate } from './types.ts';
 
 type Reader = $protobuf.Reader;
@@ -196,5 +196,81 @@ export function plainStateUpdate(buf: Uint8Array): StateUpdate | undefined {
     return { upserts, removals, version, nonce, snapshot, serverId, node };
   } catch {
     return undefined;
+  }
+}
+
+/** Services that are decoded as they are iterated; `length` is known before. */
+export type ServiceSource = Iterable<Service> & { readonly length: number };
+
+/** A StateUpdate whose snapshot services are decoded as they are iterated (lazyStateUpdate). */
+export type LazyStateUpdate = Omit<StateUpdate, 'upserts'> & { upserts: ServiceSource };
+
+/**
+ * @buf as a StateUpdate whose upserts, in a snapshot, are decoded only as they are iterated: the
+ * message's bytes are kept (outside V8's heap) with where each service starts and ends, so the
+ * ~20 MiB of decoded Services of a 10,000 x 10 snapshot never exist at once (Reconciler.applySnapshot
+ * programs it a part at a time, as it does a state file: agent/state-file.ts stateFileServices).
+ * Each pass over the upserts decodes again. A delta is decoded whole (plainStateUpdate). The
+ * message's own fields are read now; a service that does not decode throws when it is reached
+ * ("upserts[i]: ..."), which undoes the snapshot (a nack). `undefined` when the message's framing is
+ * left to protobufjs (the caller then decodes it whole).
+ */
+export function lazyStateUpdate(buf: Uint8Array): LazyStateUpdate | undefined {
+  let snapshot = false;
+  try {
+    const r = $protobuf.Reader.create(buf);
+    while (r.pos < r.len) {
+      const tag = r.tag(), wt = tag & 7;
+      if (tag >>> 3 === 3 && wt === 0) snapshot = r.bool();
+      else skip(r, wt, tag >>> 3);
+    }
+  } catch {
+    return undefined;
+  }
+  if (!snapshot) return plainStateUpdate(buf);
+  // grpc-js hands over a Buffer of its own for a message; one that is a view into a larger (pooled
+  // or reused) block is copied, as it is kept until the snapshot is applied.
+  const own = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? buf : Uint8Array.prototype.slice.call(buf);
+  const at: number[] = [], removals: string[] = [];
+  let version = 0, nonce = '', serverId = '', node: NodeState | null = null;
+  try {
+    const r = $protobuf.Reader.create(own);
+    while (r.pos < r.len) {
+      const tag = r.tag(), wt = tag & 7, f = tag >>> 3;
+      switch (f) {
+        case 1: if (wt === 0) { version = r.uint64() as unknown as number; continue; } break;
+        case 2: if (wt === 2) { nonce = r.stringVerify(); continue; } break;
+        case 4: if (wt === 2) { const end = endOf(r); at.push(r.pos, end); r.pos = end; continue; } break;
+        case 5: if (wt === 2) { removals.push(str(r)); continue; } break;
+        case 6: if (wt === 2) { serverId = r.stringVerify(); continue; } break;
+        case 7: if (wt === 2) { node = nodeState(r, endOf(r), node); continue; } break;
+      }
+      skip(r, wt, f);
+    }
+  } catch {
+    return undefined;
+  }
+  const length = at.length / 2;
+  const upserts: ServiceSource = {
+    length,
+    *[Symbol.iterator]() {
+      for (let i = 0; i < length; i++) yield upsert(own, at[2 * i]!, at[2 * i + 1]!, i);
+    },
+  };
+  return { upserts, removals, version, nonce, snapshot, serverId, node };
+}
+
+/** The Service in @buf's bytes [start, end): in one pass, or by protobufjs when it needs it. */
+function upsert(buf: Uint8Array, start: number, end: number, i: number): Service {
+  const bytes = buf.subarray(start, end);
+  try {
+    const r = $protobuf.Reader.create(bytes);
+    return service(r, r.len);
+  } catch {
+    try {
+      return sluice.v1.Service.toObject(sluice.v1.Service.decode(bytes), { defaults: true, arrays: true }) as Service;
+    } catch (e) {
+      throw new Error(`upserts[${i}]: ${(e as Error).message}`, { cause: e });
+    }
   }
 }

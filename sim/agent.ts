@@ -8,11 +8,19 @@ import type { ServiceJson } from '../proto/contract.ts';
 import type { SimCluster, SimNode } from './cluster.ts';
 
 /**
- * Node flags the agent runs with (deploy/image/bin/sluice-agent has the same): semi-spaces of 4 MiB
- * instead of V8's 16 MiB keep the young generation from growing to ~50 MiB under a steady trickle
- * of changes and during a large snapshot (docs/benchmarks.md, "Where the memory goes").
+ * Node flags the agent runs with: those of the image's launcher, deploy/image/bin/sluice-agent (its
+ * `exec node <flags> ...` line; docs/benchmarks.md, "Where the memory goes", says why each).
+ * Passed on the command line, as there (V8 flags such as --optimize-for-size are not allowed in
+ * NODE_OPTIONS). SLUICE_AGENT_NODE_FLAGS replaces them.
  */
-export const AGENT_NODE_FLAGS = process.env.SLUICE_AGENT_NODE_FLAGS ?? '--max-semi-space-size=4';
+export const AGENT_NODE_FLAGS = process.env.SLUICE_AGENT_NODE_FLAGS ?? launcherFlags();
+
+function launcherFlags(): string {
+  const launcher = new URL('../deploy/image/bin/sluice-agent', import.meta.url);
+  const m = /^exec node((?:\s+--\S+)*)\s+"/m.exec(fs.readFileSync(launcher, 'utf8'));
+  if (!m) throw new Error(`${launcher.pathname}: no "exec node <flags> ..." line`);
+  return m[1]!.trim();
+}
 
 /** The agent's log message when it keeps its previous state instead of a version. */
 export const REFUSED = 'version not applied; previous state kept';
@@ -33,6 +41,13 @@ export interface AgentOptions {
    * benchmark's base build side by side with this one (bench/sockcost.ts).
    */
   checkout?: string;
+  /**
+   * The agent's compiled entry point (agent/main.js of a tree laid out by deploy/image/assemble.sh or
+   * bench/lib/deployed.ts compileToJs) to run instead of agent/main.ts: JavaScript as the image runs
+   * it, without Node's type stripper (its WebAssembly module and memory, ~18 MiB of RSS the image
+   * does not have). The memory benchmarks use it.
+   */
+  main?: string;
 }
 
 export class SimAgent {
@@ -66,12 +81,11 @@ export class SimAgent {
     if (this.stateFile) args.push('--state-file', this.stateFile);
     if (this.#opts.controlPlane) args.push('--control-plane', this.#opts.controlPlane);
     const since = this.logs.length;
-    // As deploy/image/bin/sluice-agent runs it: V8's young generation bounded (AGENT_NODE_FLAGS).
-    const nodeOptions = [process.env.NODE_OPTIONS, AGENT_NODE_FLAGS].filter(Boolean).join(' ');
-    const env = { NODE_OPTIONS: nodeOptions };
-    const p = this.#opts.checkout
-      ? this.cluster.spawn(this.node.ns, process.execPath, [path.join(this.#opts.checkout, 'agent/main.ts'), ...args], env)
-      : this.cluster.spawnTs(this.node.ns, 'agent/main.ts', args, env);
+    // As deploy/image/bin/sluice-agent runs it: its Node flags (AGENT_NODE_FLAGS) on the command line.
+    const flags = AGENT_NODE_FLAGS.split(/\s+/).filter(Boolean);
+    const env = { NODE_OPTIONS: process.env.NODE_OPTIONS ?? '' };
+    const main = this.#opts.main ?? path.join(this.#opts.checkout ?? path.join(import.meta.dirname, '..'), 'agent/main.ts');
+    const p = this.cluster.spawn(this.node.ns, process.execPath, [...flags, main, ...args], env);
     this.proc = p;
     p.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-8000); });
     readline.createInterface({ input: p.stdout! }).on('line', (line) => {

@@ -1,4 +1,4 @@
-// The control plane as deploy/ runs it, for the benchmarks that measure it: the Node settings of
+// The control plane and the agent as deploy/ runs them, for the benchmarks that measure them: the Node settings of
 // its Deployment (deploy/base/controlplane.yaml's NODE_OPTIONS and GLIBC_TUNABLES), and JavaScript
 // compiled by tsc as deploy/image/assemble.sh compiles the image, not TypeScript stripped at run
 // time (Node's type stripper keeps its WebAssembly module and its memory: ~18 MiB of RSS that the
@@ -37,5 +37,16 @@ export function compileToJs(entries: string[], outDir: string): string[] {
   for (const f of fs.readdirSync(path.join(REPO, 'proto/gen'))) if (f.endsWith('.js')) fs.copyFileSync(path.join(REPO, 'proto/gen', f), path.join(outDir, 'proto/gen', f));
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(outDir, 'package.json'));
   if (!fs.existsSync(path.join(outDir, 'node_modules'))) fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(outDir, 'node_modules'));
+  // The agent finds its datapath objects in ../../build/bpf/ from agent/bpf/ (as in the image).
+  if (!fs.existsSync(path.join(outDir, 'build'))) fs.symlinkSync(path.join(REPO, 'build'), path.join(outDir, 'build'));
   return entries.map((e) => path.join(outDir, e.replace(/\.ts$/, '.js')));
+}
+
+/**
+ * The agent as deploy/image/bin/sluice-agent runs it (JavaScript compiled by tsc; the launcher's
+ * Node flags are sim/agent.ts's AGENT_NODE_FLAGS), for SimAgent's `main`: compiled into `outDir`.
+ * Returns agent/main.js there.
+ */
+export function compiledAgent(outDir: string): string {
+  return compileToJs(['agent/main.ts'], outDir)[0]!;
 }

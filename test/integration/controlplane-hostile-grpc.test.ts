@@ -88,7 +88,7 @@ async function agentsUnaffected(ip: string): Promise<void> {
   for (const a of agents) {
     const last = a.updates.at(-1)!;
     expect(last.snapshot).toBe(false); // no reconnect, no resync: the same stream
-    expect(last.upserts.find((s) => s.name === 's0')!.ports[0]!.endpoints.map((e) => e.ip)).toEqual([ip]);
+    expect([...last.upserts].find((s) => s.name === 's0')!.ports[0]!.endpoints.map((e) => e.ip)).toEqual([ip]);
   }
   expect(server.agents().map((a) => a.node).sort()).toEqual(['node-a', 'node-b']);
 }

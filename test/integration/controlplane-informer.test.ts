@@ -295,7 +295,7 @@ describe('the snapshot gate', () => {
     const client = connectStateStream({
       target, nodeName: 'node-a',
       onUpdate: async (u) => {
-        updates.push({ snapshot: u.snapshot, services: Object.fromEntries(u.upserts.map((s) => [s.name, (s.ports[0]?.endpoints ?? []).map((e) => e.ip)])) });
+        updates.push({ snapshot: u.snapshot, services: Object.fromEntries([...u.upserts].map((s) => [s.name, (s.ports[0]?.endpoints ?? []).map((e) => e.ip)])) });
       },
     });
     try {

@@ -141,7 +141,7 @@ describe('coalescing and acks', () => {
 
     store.upsertSlice(sliceFor(2, 8)); // a newer change: carries s2 and the retried s1
     await waitFor(() => updates.length === 3);
-    const keys = updates[2]!.upserts.map((s) => s.name).sort();
+    const keys = [...updates[2]!.upserts].map((s) => s.name).sort();
     expect(keys).toEqual(['s1', 's2']);
     await waitFor(() => client.lastAckedVersion === updates[2]!.version);
     expect((await metrics.acks.get()).values[0]!.value).toBe(3); // 2 of this agent's, 1 of the window's witness
@@ -172,8 +172,8 @@ describe('large snapshots', () => {
     const u = updates[0]!;
     expect(u.snapshot).toBe(true);
     expect(u.upserts).toHaveLength(N);
-    expect(u.upserts.every((s) => s.ports[0]!.endpoints.length === 10)).toBe(true);
-    const bytes = pb.StateUpdate.encode({ version: u.version, snapshot: true, upserts: u.upserts as never }).finish().length;
+    expect([...u.upserts].every((s) => s.ports[0]!.endpoints.length === 10)).toBe(true);
+    const bytes = pb.StateUpdate.encode({ version: u.version, snapshot: true, upserts: [...u.upserts] }).finish().length;
     expect(bytes).toBeGreaterThan(4 << 20);
   }, 120_000);
 });

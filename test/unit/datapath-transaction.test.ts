@@ -67,7 +67,7 @@ function dump(maps: ReturnType<typeof fakeMaps>) {
 }
 
 /** What the agent believes is programmed. */
-const view = (dp: Datapath, rec: Reconciler) => ({ frontends: new Map(dp.frontends), backends: dp.backendCount, services: new Map(rec.services) });
+const view = (dp: Datapath, rec: Reconciler) => ({ frontends: new Map(dp.frontends), backends: dp.backendCount, services: new Map(rec.services), desired: new Set(rec.desired) });
 
 /** What agent/main.ts's apply() nacks a version with: the message of what the reconciler threw. */
 function nackReason(fn: () => unknown): string | undefined {

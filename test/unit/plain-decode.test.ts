@@ -1,7 +1,7 @@
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { decodeStateUpdate, pb, toStateUpdate, type StateUpdateMsg } from '../../proto/contract.ts';
+import { decodeAgentUpdate, decodeStateUpdate, pb, toStateUpdate, type LazyStateUpdate, type StateUpdateMsg } from '../../proto/contract.ts';
 import { plainStateUpdate } from '../../proto/plain-decode.ts';
 
 /** protobufjs' decode then toObject: what decodeStateUpdate must return. */
@@ -37,6 +37,9 @@ const tag = (field: number, wireType: number) => varint((field << 3) | wireType)
 const ld = (field: number, bytes: ArrayLike<number>) => cat(tag(field, 2), varint(bytes.length), bytes);
 
 const REPO = new URL('../..', import.meta.url).pathname;
+
+/** A lazily decoded update with its upserts read into an array (key order kept). */
+const whole = (u: LazyStateUpdate) => ({ ...u, upserts: [...u.upserts] });
 
 describe('decodeStateUpdate (one-pass plain decode)', () => {
   it('decodes every field of the .proto (a field it does not know would be skipped as unknown)', () => {
@@ -87,6 +90,8 @@ describe('decodeStateUpdate (one-pass plain decode)', () => {
       const got = plainStateUpdate(bytes);
       expect(got, `update ${i} takes the one-pass path`).toBeDefined();
       expect(shape(got), `update ${i}`).toEqual(shape(reference(bytes)));
+      // The agent's decode: the same once its (lazy, for a snapshot) upserts are read.
+      expect(shape(whole(decodeAgentUpdate(bytes))), `update ${i}, agent's decode`).toEqual(shape(reference(bytes)));
     }
   });
 
@@ -149,5 +154,57 @@ describe('decodeStateUpdate (one-pass plain decode)', () => {
     expect(plainStateUpdate(group)).toBeUndefined();
     expect(shape(decodeStateUpdate(group))).toEqual(shape(reference(group)));
     expect(decodeStateUpdate(group).upserts[0]!.ports[0]!.endpoints[0]!.ip).toBe('10.0.0.1');
+  });
+});
+
+describe('decodeAgentUpdate (a snapshot decoded a service at a time)', () => {
+  const svc = (name: string, ip: string) => ({ namespace: 'default', name, clusterIps: ['10.96.0.1'], ports: [{ port: 80, protocol: 'TCP', endpoints: [{ ip, port: 8080, ready: true }] }] });
+  const services = Array.from({ length: 50 }, (_, i) => svc(`s${i}`, `10.1.0.${i}`));
+
+  it('decodes a snapshot\'s services only as they are iterated, again on every pass, from bytes of its own', () => {
+    const bytes = encode({ version: 7, nonce: 'n', snapshot: true, upserts: services, serverId: 'cp-1', node: { known: true } });
+    // A view into a larger block (as a pooled Buffer would be): overwritten after the decode.
+    const block = new Uint8Array(bytes.length + 16);
+    block.set(bytes, 8);
+    const u = decodeAgentUpdate(block.subarray(8, 8 + bytes.length));
+    expect(Array.isArray(u.upserts)).toBe(false);
+    expect(u.upserts.length).toBe(50);
+    expect({ version: u.version, nonce: u.nonce, snapshot: u.snapshot, serverId: u.serverId, node: u.node })
+      .toEqual({ version: 7, nonce: 'n', snapshot: true, serverId: 'cp-1', node: { known: true, deleting: false, reason: '' } });
+    block.fill(0);
+    const first = [...u.upserts], second = [...u.upserts];
+    expect(shape(first)).toEqual(shape(reference(bytes).upserts));
+    expect(second).toEqual(first);
+    expect(second[0]).not.toBe(first[0]); // decoded again, not kept
+    // Iterating stops where the consumer stops: the services after are never decoded.
+    let n = 0;
+    for (const s of u.upserts) { if (++n === 3) { expect(s.name).toBe('s2'); break; } }
+  });
+
+  it('decodes a delta whole, as decodeStateUpdate does', () => {
+    const bytes = encode({ version: 8, upserts: services.slice(0, 2), removals: ['default/x'] });
+    const u = decodeAgentUpdate(bytes);
+    expect(Array.isArray(u.upserts)).toBe(true);
+    expect(shape(u)).toEqual(shape(decodeStateUpdate(bytes)));
+  });
+
+  it('throws for a service that does not decode when it is reached, naming it; one protobufjs needs is decoded by it', () => {
+    const good = pb.Service.encode(services[0]!).finish();
+    // Service 1: a name that is not UTF-8 (protobufjs refuses the whole message for it).
+    const bad = cat(ld(1, [0x61]), ld(2, [0xff, 0xfe]));
+    // Service 2: a group of an unknown field (wire types 3 .. 4) that protobufjs skips.
+    const grouped = cat(tag(50, 3), tag(1, 0), [7], tag(50, 4), good);
+    const snap = (...svcs: Uint8Array[]) => cat(tag(3, 0), [1], tag(1, 0), [5], ...svcs.map((b) => ld(4, b)));
+    const withBad = snap(good, bad, good);
+    expect(() => reference(withBad)).toThrow();
+    const u = decodeAgentUpdate(withBad);
+    expect(u.version).toBe(5);
+    const it = u.upserts[Symbol.iterator]();
+    expect(it.next().value!.name).toBe('s0');
+    expect(() => it.next()).toThrow(/^upserts\[1\]: /);
+    const withGroup = snap(good, grouped);
+    expect(shape(whole(decodeAgentUpdate(withGroup)))).toEqual(shape(reference(withGroup)));
+    // The message's own framing broken: decoded whole by protobufjs, which throws as before.
+    expect(() => decodeAgentUpdate(withBad.subarray(0, withBad.length - 2))).toThrow();
   });
 });

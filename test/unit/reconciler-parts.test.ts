@@ -14,7 +14,7 @@ import { MapWriteError } from '../../agent/maps/transaction.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
 import { maglevRunWords } from '../../agent/maglev.ts';
 import { readStateFile, stateFileServices } from '../../agent/state-file.ts';
-import { toService, type Service, type ServiceJson } from '../../proto/contract.ts';
+import { serviceKey, toService, type Service, type ServiceJson } from '../../proto/contract.ts';
 
 const NODE = { node: 'n1', nodeIps: ['192.168.1.10'] };
 const SMALL = { backends: 7, frontends: 3 };
@@ -49,7 +49,7 @@ function setup(sizes: MapSizes, part = SMALL) {
   return { maps, dp, rec: new Reconciler(dp, NODE, part) };
 }
 
-const view = (s: ReturnType<typeof setup>) => ({ frontends: new Map(s.dp.frontends), backends: s.dp.backendCount, services: new Map(s.rec.services) });
+const view = (s: ReturnType<typeof setup>) => ({ frontends: new Map(s.dp.frontends), backends: s.dp.backendCount, services: new Map(s.rec.services), desired: new Set(s.rec.desired) });
 const SIZES: MapSizes = { services: 128, backends: 256, maglev: 1 << 16, ct: 16, affinity: 16 };
 
 describe('a snapshot in parts', () => {
@@ -147,6 +147,33 @@ describe('stateFileServices', () => {
       expect([...stateFileServices(file)]).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what the reconciler keeps of the desired services', () => {
+  it('keeps every key, and whole only the services with a Local policy or a health-check node port (with this node\'s endpoints); reports trigger times', () => {
+    for (const part of [SMALL, WHOLE]) {
+      const s = setup(SIZES, part);
+      const snap = services('a', 10).map((x, i) => ({ ...x, lastChangeTriggerTime: i % 2 ? `2026-11-30T00:00:0${i}Z` : '', healthCheckNodePort: i === 3 ? 31000 : 0 }));
+      const r = s.rec.applySnapshot(snap);
+      expect(r.errors).toEqual([]);
+      expect(r.services).toBe(10);
+      expect([...s.rec.desired].sort()).toEqual(snap.map(serviceKey).sort());
+      // a-0 and a-5: externalTrafficPolicy Local; a-3: a health-check node port; the others: nothing reads them.
+      expect([...s.rec.services.keys()].sort()).toEqual(['default/a-0', 'default/a-3', 'default/a-5']);
+      const kept = [...s.rec.services.values()].flatMap((x) => x.ports.flatMap((p) => p.endpoints));
+      expect(kept.length).toBeGreaterThan(0);
+      expect(kept.every((e) => e.nodeName === 'n1')).toBe(true);
+      expect(r.triggers).toEqual(new Map(snap.filter((x) => x.lastChangeTriggerTime).map((x) => [serviceKey(x), x.lastChangeTriggerTime])));
+      // A delta: a-5 loses its Local policy, a-1 gains one, a-0 goes.
+      const d = s.rec.applyDelta([{ ...snap[5]!, externalTrafficLocal: false, lastChangeTriggerTime: 'T' }, { ...snap[1]!, internalTrafficLocal: true }], ['default/a-0']);
+      expect(d.errors).toEqual([]);
+      expect(d.services).toBe(9);
+      expect(s.rec.desired.has('default/a-0')).toBe(false);
+      expect(s.rec.desired.has('default/a-5')).toBe(true);
+      expect([...s.rec.services.keys()].sort()).toEqual(['default/a-1', 'default/a-3']);
+      expect(d.triggers).toEqual(new Map([['default/a-5', 'T'], ['default/a-1', snap[1]!.lastChangeTriggerTime]]));
     }
   });
 });
