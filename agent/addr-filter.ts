@@ -75,7 +75,10 @@ export function ip4Bytes(ip: string): Buffer {
   return b;
 }
 
-/** Fewer words than this to read: a lookup each; more: one lookup_batch over the span they are in. */
+/**
+ * Fewer words than this to read: a lookup each; more: the whole half of their kind with one
+ * lookup_batch (8,192 words, a few ms: once per change, whatever its parts).
+ */
 const READ_BATCH_MIN = 32;
 
 /**
@@ -165,7 +168,7 @@ export class AddrFilter {
     }
   }
 
-  /** Reads the words @unread (indexes within @kind's half) into @kw: a lookup each when few, else one lookup_batch over their span. */
+  /** Reads the words @unread (indexes within @kind's half) into @kw: a lookup each when few, else the whole half with one lookup_batch. */
   #read(kind: AddrKind, kw: KindWords, unread: number[]): void {
     if (!unread.length) return;
     const base = kind * L.SL_ADDR_FILTER_WORDS;
@@ -177,12 +180,10 @@ export class AddrFilter {
       }
       return;
     }
-    let min = unread[0]!, max = min;
-    for (const w of unread) { if (w < min) min = w; if (w > max) max = w; }
-    const span = max - min + 1, values = Buffer.allocUnsafe(8 * span);
-    this.#map.lookupRange(base + min, span, values);
-    // Words of the span this change already knows keep what it knows (it may have written them).
-    for (let w = min; w <= max; w++) if (!kw.state[w]) set(w, values, 8 * (w - min));
+    const n = L.SL_ADDR_FILTER_WORDS, values = Buffer.allocUnsafe(8 * n);
+    this.#map.lookupRange(base, n, values);
+    // Words this change already knows keep what it knows (it may have written them).
+    for (let w = 0; w < n; w++) if (!kw.state[w]) set(w, values, 8 * w);
   }
 
   /**

@@ -81,7 +81,7 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
       if (m < 0 || cmpKey(tmp, i * stride, out, m * stride, klen) !== 0) m++;
-      tmp.copy(out, m * stride, i * stride, (i + 1) * stride);
+      for (let b = 0; b < stride; b++) out[m * stride + b] = tmp[i * stride + b]!;
       pos[i] = m;
     }
     const size = m + 1;
@@ -168,7 +168,8 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
    */
   writeValue(r: number, proto: number, svcId: number, out: Buffer, off: number): void {
     const s = strideOf(this.family), k = keyLenOf(this.family), v = this.family === 4 ? VALUE4 : VALUE6, src = r * s;
-    this.records.copy(out, off + v.ip, src, src + k - 2);
+    const rec = this.records;
+    for (let i = 0; i < k - 2; i++) out[off + v.ip + i] = rec[src + i]!;
     out.writeUInt16LE(this.records.readUInt16BE(src + k - 2), off + v.port);
     out[off + v.proto] = proto;
     out[off + v.flags] = this.records[src + k]!;

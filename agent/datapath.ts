@@ -25,7 +25,7 @@ import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircui
 import { MAGLEV_MAX_BACKENDS, maglevRunWords, maglevSize, writeMaglevRun } from './maglev.ts';
 import type { PortRange } from './masquerade-ports.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
-import { packed, PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
+import { PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
 import { MapTransaction, MapWriteError } from './maps/transaction.ts';
 import { SlotAllocator, type AllocatorCheckpoint } from './slot-allocator.ts';
 
@@ -564,7 +564,8 @@ export class Datapath {
     // the others belong to no frontend before or after a rollback: reset without reading them first.
     for (const [ids, write] of [[w.stats.filter((id) => w.freed.has(id)), 'updateBatch'], [w.stats.filter((id) => !w.freed.has(id)), 'resetBatch']] as const) {
       if (!ids.length) continue;
-      const keys = packed(ids.map(u32Key), 4);
+      const keys = Buffer.allocUnsafe(4 * ids.length);
+      for (let i = 0; i < ids.length; i++) keys.writeUInt32LE(ids[i]!, 4 * i);
       for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx[write](map, keys, Buffer.alloc(map.valueSize * ids.length), ids.length);
     }
     for (const f of fams) {
@@ -586,7 +587,7 @@ export class Datapath {
     const d = BackendTable.diff(cur?.backends, backends, state, (_id, r) => gone.push(r));
     const tableChanged = !cur || d.added > 0 || d.removed > 0;
     const whenEmpty = dropsWhenEmpty(s) ? 'drop' as const : 'reject' as const;
-    const ranges = [...new Set((s.sourceRanges ?? []).map((r) => normaliseRange(s, r)))].sort();
+    const ranges = s.sourceRanges?.length ? [...new Set(s.sourceRanges.map((r) => normaliseRange(s, r)))].sort() : NO_RANGES;
     if (cur && !tableChanged && !d.flagsChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
         cur.whenEmpty === whenEmpty && cur.sourceRanges.join() === ranges.join()) {
       return false;
@@ -611,7 +612,7 @@ export class Datapath {
       const out = st === 2 ? fw.backends : fw.newBackends;
       const j = out.add();
       out.keys.writeUInt32LE(id, out.keyAt(j));
-      fam.backend.encode({ ip: b.ip, port: b.port, proto, flags: backends.flagsAt(r), svc_id: svcId }, out.values, out.valueAt(j));
+      backends.writeValue(r, proto, svcId, out.values, out.valueAt(j));
     }
 
     let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0, words = cur?.maglevWords ?? 0;
@@ -634,12 +635,11 @@ export class Datapath {
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
       svcId, maglevBase: base, maglevSize: size, maglevWords: words, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
-      whenEmpty, sourceRanges: ranges.length ? ranges : NO_RANGES as string[],
+      whenEmpty, sourceRanges: ranges as string[],
     };
     if (!cur) w.stats.push(svcId);
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
-    const oldRanges = new Set(cur?.sourceRanges);
-    for (const r of ranges) if (!oldRanges.has(r)) tx.update(fam.srcRanges, srcRangeKey(fam, svcId, r), Buffer.from([1]));
+    for (const r of ranges) if (!cur?.sourceRanges.includes(r)) tx.update(fam.srcRanges, srcRangeKey(fam, svcId, r), Buffer.from([1]));
     // Its address in the filter first (#flush sets every frontend's bit before the service entries):
     // packets to an address without its bit skip the lookup. Kept when the frontend goes (its flows'
     // SERVICE entries may outlive it; a stale bit only costs a lookup). Either family: IPv6 folded.
@@ -894,8 +894,8 @@ function normalise(s: Frontend): Frontend {
   if (v6) checkIp6(s.name, 'vip', s.vip);
   else L.ipToU32(s.vip);
   for (const b of s.backends) {
+    // An IPv4 backend's address is parsed (and refused) as its table is built (BackendTable.wanted).
     if (v6) checkIp6(s.name, 'backend', b.ip);
-    else L.ipToU32(b.ip);
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new Error(`${s.name}: backend port ${b.port} is out of range`);
   }
   if (s.backends.length > MAGLEV_MAX_BACKENDS) {
