@@ -84,25 +84,23 @@ const READ_BATCH_MIN = 32;
 /**
  * One kind's words as a change has read or written them (FilterWords), as two u32 halves each
  * (the u64's low and high 32 bits), and what is known of each: 0 not read, 1 read, 2 written by
- * this change (logged for undo).
+ * this change (logged for undo). Kept by the AddrFilter and shared by its changes: an entry counts
+ * for the change whose generation its stamp holds (a change starts with nothing known, without
+ * clearing or allocating 72 KiB: a one-service delta pays for what it touches).
  */
-interface KindWords { lo: Uint32Array; hi: Uint32Array; state: Uint8Array }
+interface KindWords { lo: Uint32Array; hi: Uint32Array; state: Uint8Array; stamp: Uint32Array }
 
 /**
  * The words a change (a MapTransaction) has read or written so far, carried from one AddrFilter.add()
  * to the next when a change sets bits in parts (a snapshot's parts): each word is read from the map
- * and logged for undo once per change, not once per part. Per kind, made on first use.
+ * and logged for undo once per change, not once per part. From AddrFilter.begin(); one change at a
+ * time (the datapath makes one at a time): beginning the next one forgets this one's words.
  */
 export class FilterWords {
-  readonly #kinds: Array<KindWords | undefined> = [];
+  readonly gen: number;
 
-  of(kind: AddrKind): KindWords {
-    let k = this.#kinds[kind];
-    if (!k) {
-      const n = L.SL_ADDR_FILTER_WORDS;
-      k = this.#kinds[kind] = { lo: new Uint32Array(n), hi: new Uint32Array(n), state: new Uint8Array(n) };
-    }
-    return k;
+  constructor(gen: number) {
+    this.gen = gen;
   }
 }
 
@@ -116,9 +114,27 @@ const wantLo = new Uint32Array(L.SL_ADDR_FILTER_WORDS), wantHi = new Uint32Array
  */
 export class AddrFilter {
   readonly #map: BpfMap;
+  readonly #kinds: Array<KindWords | undefined> = [];
+  #gen = 0;
 
   constructor(map: BpfMap) {
     this.#map = map;
+  }
+
+  /** A change's FilterWords: nothing read or written yet. */
+  begin(): FilterWords {
+    this.#gen = (this.#gen + 1) >>> 0 || 1;
+    if (this.#gen === 1) for (const k of this.#kinds) k?.stamp.fill(0);
+    return new FilterWords(this.#gen);
+  }
+
+  #of(kind: AddrKind): KindWords {
+    let k = this.#kinds[kind];
+    if (!k) {
+      const n = L.SL_ADDR_FILTER_WORDS;
+      k = this.#kinds[kind] = { lo: new Uint32Array(n), hi: new Uint32Array(n), state: new Uint8Array(n), stamp: new Uint32Array(n) };
+    }
+    return k;
   }
 
   /**
@@ -127,17 +143,18 @@ export class AddrFilter {
    * @words: what this change (@tx) has read or written so far (FilterWords), carried from one call
    * to the next when a change sets bits in parts.
    */
-  add(kind: AddrKind, addrs: Iterable<FilterAddr>, tx?: MapTransaction, words = new FilterWords()): number {
-    const kw = words.of(kind), { lo, hi, state } = kw;
+  add(kind: AddrKind, addrs: Iterable<FilterAddr>, tx?: MapTransaction, words = this.begin()): number {
+    if (words.gen !== this.#gen) throw new Error('these address filter words belong to a change that is over');
+    const kw = this.#of(kind), { lo, hi, state, stamp } = kw, g = words.gen;
     // The words this call touches, and of those the ones not read yet.
     const touched: number[] = [], unread: number[] = [];
     for (const a of addrs) {
       const h = hash19(hashInput(a)), w = h >>> 6, b = h & 63;
-      if (!wantLo[w] && !wantHi[w]) { touched.push(w); if (!state[w]) unread.push(w); }
+      if (!wantLo[w] && !wantHi[w]) { touched.push(w); if (stamp[w] !== g) unread.push(w); }
       if (b < 32) wantLo[w] = wantLo[w]! | (1 << b); else wantHi[w] = wantHi[w]! | (1 << (b - 32));
     }
     try {
-      this.#read(kind, kw, unread);
+      this.#read(kind, kw, g, unread);
       const base = kind * L.SL_ADDR_FILTER_WORDS;
       // First writes of this change (logged with the value read) and words it wrote before (not logged again).
       const first = new PackedEntries(4, 8, Math.max(1, touched.length)), again = new PackedEntries(4, 8, 1);
@@ -169,21 +186,20 @@ export class AddrFilter {
   }
 
   /** Reads the words @unread (indexes within @kind's half) into @kw: a lookup each when few, else the whole half with one lookup_batch. */
-  #read(kind: AddrKind, kw: KindWords, unread: number[]): void {
+  #read(kind: AddrKind, kw: KindWords, g: number, unread: number[]): void {
     if (!unread.length) return;
     const base = kind * L.SL_ADDR_FILTER_WORDS;
-    const set = (w: number, v: Buffer, off: number) => { kw.lo[w] = v.readUInt32LE(off); kw.hi[w] = v.readUInt32LE(off + 4); kw.state[w] = 1; };
+    const set = (w: number, v: Buffer | undefined, off: number) => {
+      kw.lo[w] = v ? v.readUInt32LE(off) : 0; kw.hi[w] = v ? v.readUInt32LE(off + 4) : 0; kw.state[w] = 1; kw.stamp[w] = g;
+    };
     if (unread.length < READ_BATCH_MIN) {
-      for (const w of unread) {
-        const v = this.#map.lookup(u32Key(base + w));
-        if (v) set(w, v, 0); else { kw.lo[w] = 0; kw.hi[w] = 0; kw.state[w] = 1; }
-      }
+      for (const w of unread) set(w, this.#map.lookup(u32Key(base + w)), 0);
       return;
     }
     const n = L.SL_ADDR_FILTER_WORDS, values = Buffer.allocUnsafe(8 * n);
     this.#map.lookupRange(base, n, values);
     // Words this change already knows keep what it knows (it may have written them).
-    for (let w = 0; w < n; w++) if (!kw.state[w]) set(w, values, 8 * w);
+    for (let w = 0; w < n; w++) if (kw.stamp[w] !== g) set(w, values, 8 * w);
   }
 
   /**

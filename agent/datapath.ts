@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
-import { AddrFilter, FilterWords } from './addr-filter.ts';
+import { AddrFilter, type FilterWords } from './addr-filter.ts';
 import { canonicalIp, cidrText, familyOf, parseCidr, type Family } from '../common/ip.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
@@ -379,7 +379,7 @@ export class Datapath {
     if (this.#undo) throw new Error('a datapath change is already in progress');
     this.#goneUdpBackends = 0;
     this.#undo = this.#checkpoint();
-    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0, filterWords: new FilterWords() };
+    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0, filterWords: this.#addrFilter.begin() };
   }
 
   /** Programs @specs (IPv4 first: a load from nothing gives them the ids and Maglev runs they would have without IPv6 ones) and writes them. */

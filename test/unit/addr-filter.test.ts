@@ -4,7 +4,7 @@
 // datapath's is proven by every integration test through a ClusterIP (a wrong bit would leave the
 // service untranslated); here the fake maps, no root or BPF needed.
 import { describe, expect, it } from 'vitest';
-import { addrSlot, addrSlot6, AddrFilter, FilterWords, ip4Bytes } from '../../agent/addr-filter.ts';
+import { addrSlot, addrSlot6, AddrFilter, ip4Bytes } from '../../agent/addr-filter.ts';
 import { ipBytes } from '../../common/ip.ts';
 import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, type MapSizes } from '../../agent/datapath.ts';
@@ -148,7 +148,7 @@ describe('the address filter', () => {
 
     // A change in three parts of 100 addresses each, the first one repeated by the last part.
     const ips = Array.from({ length: 300 }, (_, i) => `10.97.${i >> 8}.${i & 255}`);
-    const tx = new MapTransaction(), words = new FilterWords();
+    const tx = new MapTransaction(), words = f.begin();
     Object.assign(calls, { lookup: 0, lookupRange: 0, update: 0, updateBatch: 0, batched: 0 });
     const written = [0, 1, 2].map((p) => f.add(L.SL_ADDR_FRONTEND, [...ips.slice(100 * p, 100 * (p + 1)), ...(p === 2 ? ['10.96.0.1'] : [])], tx, words));
     expect(calls.lookup).toBe(0);
