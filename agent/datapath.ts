@@ -580,7 +580,7 @@ export class Datapath {
   #program(tx: MapTransaction, w: Writes, key: string, { s, want }: Spec): boolean {
     const cur = this.#frontends.get(key);
     const backends = want.table, n = backends.size;
-    // Ids of the backends kept; what each record is (0 new, 1 same, 2 flags changed); ids of those gone.
+    // Ids of the backends kept; what each record is (0 new, 1 same, 2 flags changed).
     const state = this.#stateScratch(n);
     // Records of the current table not in the next (their backends are deleted after the new entry is published).
     const gone: number[] = [];
