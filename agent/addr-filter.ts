@@ -6,7 +6,7 @@
 import os from 'node:os';
 import * as L from './bpf/layout.ts';
 import { ipBytes } from '../common/ip.ts';
-import { u32Key, type BpfMap } from './maps/map.ts';
+import { PackedEntries, u32Key, type BpfMap } from './maps/map.ts';
 import type { MapTransaction } from './maps/transaction.ts';
 
 export type AddrKind = typeof L.SL_ADDR_FRONTEND | typeof L.SL_ADDR_REPLY_SRC;
@@ -26,9 +26,7 @@ export type FilterAddr = string | { buf: Buffer; off: number; v6?: boolean };
 
 /** Word index and bit of the address whose 4 network-order bytes start at @buf[@off], as the datapath computes them. */
 export function addrSlot(kind: AddrKind, buf: Buffer, off = 0): { word: number; bit: bigint } {
-  // The datapath reads the __be32 as a host-order u32, then hashes it to 19 bits (slotOf()).
-  const a = LE ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
-  return slotOf(kind, a);
+  return slotBig(kind, hostU32(buf, off));
 }
 
 /**
@@ -37,23 +35,38 @@ export function addrSlot(kind: AddrKind, buf: Buffer, off = 0): { word: number; 
  * IPv4 address is.
  */
 export function addrSlot6(kind: AddrKind, buf: Buffer, off = 0): { word: number; bit: bigint } {
-  const w = (i: number) => (LE ? buf.readUInt32LE(off + 4 * i) : buf.readUInt32BE(off + 4 * i));
-  return slotOf(kind, (w(0) ^ w(1) ^ w(2) ^ w(3)) >>> 0);
+  return slotBig(kind, fold6(buf, off));
 }
 
-/** addr_filter_slot() in C: MurmurHash3's 32-bit finalizer, its top 19 bits. */
-function slotOf(kind: AddrKind, a: number): { word: number; bit: bigint } {
-  let x = a >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  const h = ((x ^ (x >>> 16)) >>> 0) >>> L.SL_ADDR_FILTER_SHIFT;
+/** The __be32 at @buf[@off] read as a host-order u32, as the datapath reads it. */
+function hostU32(buf: Buffer, off: number): number {
+  return LE ? buf.readUInt32LE(off) : buf.readUInt32BE(off);
+}
+
+function fold6(buf: Buffer, off: number): number {
+  return (hostU32(buf, off) ^ hostU32(buf, off + 4) ^ hostU32(buf, off + 8) ^ hostU32(buf, off + 12)) >>> 0;
+}
+
+function slotBig(kind: AddrKind, a: number): { word: number; bit: bigint } {
+  const h = hash19(a);
   return { word: kind * L.SL_ADDR_FILTER_WORDS + (h >>> 6), bit: 1n << BigInt(h & 63) };
 }
 
-/** The slot of an address given as text of either family or as bytes. */
-function slotOfAddr(kind: AddrKind, a: FilterAddr): { word: number; bit: bigint } {
-  if (typeof a !== 'string') return a.v6 ? addrSlot6(kind, a.buf, a.off) : addrSlot(kind, a.buf, a.off);
-  return a.includes(':') ? addrSlot6(kind, ipBytes(a)) : addrSlot(kind, ip4Bytes(a));
+/** addr_filter_slot() in C: MurmurHash3's 32-bit finalizer, its top 19 bits (word h >> 6, bit h & 63 within the kind's half). */
+function hash19(a: number): number {
+  let x = a >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return ((x ^ (x >>> 16)) >>> 0) >>> L.SL_ADDR_FILTER_SHIFT;
+}
+
+/** The host-order u32 the datapath hashes for an address given as text of either family or as bytes. */
+function hashInput(a: FilterAddr): number {
+  if (typeof a !== 'string') return a.v6 ? fold6(a.buf, a.off) : hostU32(a.buf, a.off);
+  if (a.includes(':')) return fold6(ipBytes(a), 0);
+  // Network order (a << 24 | ...) as parsed; the datapath's host-order read of those bytes is its byte swap on LE.
+  const n = L.ipToU32(a);
+  return LE ? (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0 : n;
 }
 
 export function ip4Bytes(ip: string): Buffer {
@@ -62,44 +75,131 @@ export function ip4Bytes(ip: string): Buffer {
   return b;
 }
 
-/** The filter as the agent writes it: bits gathered per word, each changed word written once. */
+/**
+ * Fewer words than this to read: a lookup each; more: the whole half of their kind with one
+ * lookup_batch (8,192 words, a few ms: once per change, whatever its parts).
+ */
+const READ_BATCH_MIN = 32;
+
+/**
+ * One kind's words as a change has read or written them (FilterWords), as two u32 halves each
+ * (the u64's low and high 32 bits), and what is known of each: 0 not read, 1 read, 2 written by
+ * this change (logged for undo). Kept by the AddrFilter and shared by its changes: an entry counts
+ * for the change whose generation its stamp holds (a change starts with nothing known, without
+ * clearing or allocating 72 KiB: a one-service delta pays for what it touches).
+ */
+interface KindWords { lo: Uint32Array; hi: Uint32Array; state: Uint8Array; stamp: Uint32Array }
+
+/**
+ * The words a change (a MapTransaction) has read or written so far, carried from one AddrFilter.add()
+ * to the next when a change sets bits in parts (a snapshot's parts): each word is read from the map
+ * and logged for undo once per change, not once per part. From AddrFilter.begin(); one change at a
+ * time (the datapath makes one at a time): beginning the next one forgets this one's words.
+ */
+export class FilterWords {
+  readonly gen: number;
+
+  constructor(gen: number) {
+    this.gen = gen;
+  }
+}
+
+// Per add(): the bits wanted in each word of a kind (reused; cleared word by word after each call).
+const wantLo = new Uint32Array(L.SL_ADDR_FILTER_WORDS), wantHi = new Uint32Array(L.SL_ADDR_FILTER_WORDS);
+
+/**
+ * The filter as the agent writes it: bits gathered per word, the words it does not know yet read
+ * with one lookup_batch (a few: a lookup each), each changed word written once per call, all of them
+ * in one update_batch.
+ */
 export class AddrFilter {
   readonly #map: BpfMap;
+  readonly #kinds: Array<KindWords | undefined> = [];
+  #gen = 0;
 
   constructor(map: BpfMap) {
     this.#map = map;
   }
 
+  /** A change's FilterWords: nothing read or written yet. */
+  begin(): FilterWords {
+    this.#gen = (this.#gen + 1) >>> 0 || 1;
+    if (this.#gen === 1) for (const k of this.#kinds) k?.stamp.fill(0);
+    return new FilterWords(this.#gen);
+  }
+
+  #of(kind: AddrKind): KindWords {
+    let k = this.#kinds[kind];
+    if (!k) {
+      const n = L.SL_ADDR_FILTER_WORDS;
+      k = this.#kinds[kind] = { lo: new Uint32Array(n), hi: new Uint32Array(n), state: new Uint8Array(n), stamp: new Uint32Array(n) };
+    }
+    return k;
+  }
+
   /**
    * Set the bits of the addresses (text of either family, or bytes: FilterAddr) of @kind; returns
    * the words written. Through @tx when given, so a failed change undoes them with the rest.
-   * @words: the words this change (@tx) has read or written so far, carried from one call to the
-   * next when a change sets bits in parts (a snapshot's parts): a word is read from the map and
-   * logged for undo once per change, not once per part.
+   * @words: what this change (@tx) has read or written so far (FilterWords), carried from one call
+   * to the next when a change sets bits in parts.
    */
-  add(kind: AddrKind, addrs: Iterable<FilterAddr>, tx?: MapTransaction, words?: Map<number, { v: bigint; logged: boolean }>): number {
-    const want = new Map<number, bigint>();
+  add(kind: AddrKind, addrs: Iterable<FilterAddr>, tx?: MapTransaction, words = this.begin()): number {
+    if (words.gen !== this.#gen) throw new Error('these address filter words belong to a change that is over');
+    const kw = this.#of(kind), { lo, hi, state, stamp } = kw, g = words.gen;
+    // The words this call touches, and of those the ones not read yet.
+    const touched: number[] = [], unread: number[] = [];
     for (const a of addrs) {
-      const { word, bit } = slotOfAddr(kind, a);
-      want.set(word, (want.get(word) ?? 0n) | bit);
+      const h = hash19(hashInput(a)), w = h >>> 6, b = h & 63;
+      if (!wantLo[w] && !wantHi[w]) { touched.push(w); if (stamp[w] !== g) unread.push(w); }
+      if (b < 32) wantLo[w] = wantLo[w]! | (1 << b); else wantHi[w] = wantHi[w]! | (1 << (b - 32));
     }
-    let written = 0;
-    for (const [word, bits] of want) {
-      const key = u32Key(word);
-      const known = words?.get(word);
-      const cur = known?.v ?? this.#map.lookup(key)?.readBigUInt64LE(0) ?? 0n;
-      if ((cur & bits) === bits) { if (!known) words?.set(word, { v: cur, logged: false }); continue; }
-      // Read-modify-write: the datapath may OR a REPLY_SRC bit into this word meanwhile, and
-      // that bit would be lost here, but it sets it again on its next flow to that backend.
-      const v = Buffer.alloc(8);
-      v.writeBigUInt64LE(cur | bits);
-      if (tx && known?.logged) tx.overwrite(this.#map, key, v);
-      else if (tx) tx.update(this.#map, key, v);
-      else this.#map.update(key, v);
-      words?.set(word, { v: cur | bits, logged: !!tx });
-      written++;
+    try {
+      this.#read(kind, kw, g, unread);
+      const base = kind * L.SL_ADDR_FILTER_WORDS;
+      // First writes of this change (logged with the value read) and words it wrote before (not logged again).
+      const first = new PackedEntries(4, 8, Math.max(1, touched.length)), again = new PackedEntries(4, 8, 1);
+      const prevs = Buffer.allocUnsafe(8 * touched.length);
+      for (const w of touched) {
+        const nlo = (lo[w]! | wantLo[w]!) >>> 0, nhi = (hi[w]! | wantHi[w]!) >>> 0;
+        if (nlo === lo[w] && nhi === hi[w]) continue;
+        // Read-modify-write: the datapath may OR a REPLY_SRC bit into this word meanwhile, and
+        // that bit would be lost here, but it sets it again on its next flow to that backend.
+        const out = state[w] === 2 && tx ? again : first;
+        if (out === first) { prevs.writeUInt32LE(lo[w]!, 8 * first.count); prevs.writeUInt32LE(hi[w]!, 8 * first.count + 4); }
+        const i = out.add();
+        out.keys.writeUInt32LE(base + w, out.keyAt(i));
+        out.values.writeUInt32LE(nlo, out.valueAt(i));
+        out.values.writeUInt32LE(nhi, out.valueAt(i) + 4);
+        lo[w] = nlo; hi[w] = nhi;
+        if (tx) state[w] = 2;
+      }
+      if (tx) {
+        tx.updateBatch(this.#map, first.keys, first.values, first.count, prevs);
+        tx.overwriteBatch(this.#map, again.keys, again.values, again.count);
+      } else if (first.count) {
+        this.#map.updateBatch(first.keys, first.values, first.count);
+      }
+      return first.count + again.count;
+    } finally {
+      for (const w of touched) { wantLo[w] = 0; wantHi[w] = 0; }
     }
-    return written;
+  }
+
+  /** Reads the words @unread (indexes within @kind's half) into @kw: a lookup each when few, else the whole half with one lookup_batch. */
+  #read(kind: AddrKind, kw: KindWords, g: number, unread: number[]): void {
+    if (!unread.length) return;
+    const base = kind * L.SL_ADDR_FILTER_WORDS;
+    const set = (w: number, v: Buffer | undefined, off: number) => {
+      kw.lo[w] = v ? v.readUInt32LE(off) : 0; kw.hi[w] = v ? v.readUInt32LE(off + 4) : 0; kw.state[w] = 1; kw.stamp[w] = g;
+    };
+    if (unread.length < READ_BATCH_MIN) {
+      for (const w of unread) set(w, this.#map.lookup(u32Key(base + w)), 0);
+      return;
+    }
+    const n = L.SL_ADDR_FILTER_WORDS, values = Buffer.allocUnsafe(8 * n);
+    this.#map.lookupRange(base, n, values);
+    // Words this change already knows keep what it knows (it may have written them).
+    for (let w = 0; w < n; w++) if (kw.stamp[w] !== g) set(w, values, 8 * w);
   }
 
   /**

@@ -81,7 +81,7 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
       if (m < 0 || cmpKey(tmp, i * stride, out, m * stride, klen) !== 0) m++;
-      tmp.copy(out, m * stride, i * stride, (i + 1) * stride);
+      for (let b = 0; b < stride; b++) out[m * stride + b] = tmp[i * stride + b]!;
       pos[i] = m;
     }
     const size = m + 1;
@@ -138,9 +138,9 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
   /**
    * Walks @cur (may be undefined: nothing programmed) against @next, both sorted: gives every
    * record of `next` also in `cur` cur's id, marks in @state what each `next` record is (0 new,
-   * 1 same, 2 flags changed), calls @gone with the id of each `cur` record not in `next`.
+   * 1 same, 2 flags changed), calls @gone with the id and record of each `cur` record not in `next`.
    */
-  static diff(cur: BackendTable | undefined, next: BackendTable, state?: Uint8Array, gone?: (id: number) => void): BackendDiff {
+  static diff(cur: BackendTable | undefined, next: BackendTable, state?: Uint8Array, gone?: (id: number, record: number) => void): BackendDiff {
     const d: BackendDiff = { added: 0, removed: 0, flagsChanged: 0 };
     if (!cur || !cur.size) {
       d.added = next.size;
@@ -152,7 +152,7 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
     let i = 0, j = 0;
     while (i < cur.size || j < next.size) {
       const c = i >= cur.size ? 1 : j >= next.size ? -1 : cmpKey(a, i * s, b, j * s, klen);
-      if (c < 0) { d.removed++; gone?.(a.readUInt32LE(i * s + s - 4)); i++; continue; }
+      if (c < 0) { d.removed++; gone?.(a.readUInt32LE(i * s + s - 4), i); i++; continue; }
       if (c > 0) { d.added++; if (state) state[j] = 0; j++; continue; }
       const same = a[i * s + klen] === b[j * s + klen];
       if (!same) d.flagsChanged++;
@@ -160,6 +160,20 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
       i++; j++;
     }
     return d;
+  }
+
+  /**
+   * Record @r as sl_backends (sl_backends6, by the table's family) holds it, with @proto (IPPROTO_*)
+   * and @svcId, into @out at @off: what the datapath writes for it, without parsing its address again.
+   */
+  writeValue(r: number, proto: number, svcId: number, out: Buffer, off: number): void {
+    const s = strideOf(this.family), k = keyLenOf(this.family), v = this.family === 4 ? VALUE4 : VALUE6, src = r * s;
+    const rec = this.records;
+    for (let i = 0; i < k - 2; i++) out[off + v.ip + i] = rec[src + i]!;
+    out.writeUInt16LE(this.records.readUInt16BE(src + k - 2), off + v.port);
+    out[off + v.proto] = proto;
+    out[off + v.flags] = this.records[src + k]!;
+    out.writeUInt32LE(svcId >>> 0, off + v.svcId);
   }
 
   get(key: string): ProgrammedBackend | undefined {
@@ -197,6 +211,13 @@ export class BackendTable implements ReadonlyMap<string, ProgrammedBackend> {
     return { id: this.idAt(r), ip: this.ipAt(r), port: this.portAt(r), terminating: !!(f & L.SL_BE_F_TERMINATING), local: !!(f & L.SL_BE_F_LOCAL) };
   }
 }
+
+/** Field offsets of struct sl_backend and sl_backend6 (agent/bpf/layout.ts). */
+function valueOffsets(c: typeof L.backend | typeof L.backend6) {
+  const at = (name: string) => c.fields.find((f) => f.name === name)!.offset;
+  return { ip: at('ip'), port: at('port'), proto: at('proto'), flags: at('flags'), svcId: at('svc_id') };
+}
+const VALUE4 = valueOffsets(L.backend), VALUE6 = valueOffsets(L.backend6);
 
 let scratchBuf = Buffer.allocUnsafeSlow(4096);
 

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as bpf from './bpf/libbpf.ts';
 import * as L from './bpf/layout.ts';
-import { AddrFilter } from './addr-filter.ts';
+import { AddrFilter, type FilterWords } from './addr-filter.ts';
 import { canonicalIp, cidrText, familyOf, parseCidr, type Family } from '../common/ip.ts';
 import { copyEntries, finishMigration, prepareMigration, recordLayoutVersion, type Migration } from './bpf/migrate.ts';
 import { datapathObjects, openObjects, type LoadedObjects } from './bpf/objects.ts';
@@ -25,7 +25,7 @@ import { decodeBackend, decodeFrontend, dropsWhenEmpty, frontendKey, shortCircui
 import { MAGLEV_MAX_BACKENDS, maglevRunWords, maglevSize, writeMaglevRun } from './maglev.ts';
 import type { PortRange } from './masquerade-ports.ts';
 import { libbpfMaps } from './maps/libbpf-map.ts';
-import { packed, PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
+import { PackedEntries, sumPerCpu, typedMaps, u32Key, type BpfMap, type DatapathMaps, type MapReader, type MapSizes } from './maps/map.ts';
 import { MapTransaction, MapWriteError } from './maps/transaction.ts';
 import { SlotAllocator, type AllocatorCheckpoint } from './slot-allocator.ts';
 
@@ -305,7 +305,7 @@ export class Datapath {
     this.#checkCapacity(specs, removeKeys);
     const ch = this.#open();
     return this.#guard(ch, () => {
-      for (const k of removeKeys) { ch.freed.add(this.#frontends.get(k)!.svcId); this.#remove(ch.tx, k); ch.removed++; }
+      this.#remove(ch, removeKeys);
       this.#write(ch, specs);
       return this.#commit(ch);
     });
@@ -350,12 +350,7 @@ export class Datapath {
           const keys = new Set<string>();
           for (const k of remove) { keys.add(k); const c = shortCircuitKey(k); if (c) keys.add(c); }
           for (const k of ch.touched) { const c = shortCircuitKey(k); if (c) keys.add(c); }
-          for (const k of keys) {
-            if (!this.#frontends.has(k) || ch.touched.has(k)) continue;
-            ch.freed.add(this.#frontends.get(k)!.svcId);
-            this.#remove(ch.tx, k);
-            ch.removed++;
-          }
+          this.#remove(ch, [...keys].filter((k) => this.#frontends.has(k) && !ch.touched.has(k)));
           return this.#commit(ch);
         });
       },
@@ -384,7 +379,7 @@ export class Datapath {
     if (this.#undo) throw new Error('a datapath change is already in progress');
     this.#goneUdpBackends = 0;
     this.#undo = this.#checkpoint();
-    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0, filterWords: new Map() };
+    return { tx: new MapTransaction(), saved: this.#undo, freed: new Set(), touched: new Set(), changed: 0, removed: 0, filterWords: this.#addrFilter.begin() };
   }
 
   /** Programs @specs (IPv4 first: a load from nothing gives them the ids and Maglev runs they would have without IPv6 ones) and writes them. */
@@ -491,22 +486,55 @@ export class Datapath {
     if (slots > free) throw new CapacityError('sl_maglev', slots, free);
   }
 
-  #remove(tx: MapTransaction, key: string): void {
-    const fe = this.#frontends.get(key)!;
-    const f = this.#famOf(fe.vip);
-    tx.delete(f.services, f.svcKey.encode(svcKeyOf(fe)));
-    this.#deleteBackends(tx, f, fe.backends.ids(), fe.proto);
-    for (const r of fe.sourceRanges) tx.delete(f.srcRanges, srcRangeKey(f, fe.svcId, r));
-    this.#backendCount -= fe.backends.size;
-    this.#alloc.free(fe.maglevBase, fe.maglevWords);
-    this.#freeSvcIds.push(fe.svcId);
-    this.#setFrontend(key, undefined);
+  /**
+   * Remove the frontends @keys (all in the view): their service entries first, one batch per family
+   * (packets stop using what they referenced), then their backends, one batch per family, logged for
+   * undo with the values the view says they hold (what this agent wrote: sl_backends is written by
+   * the agent alone), not a lookup each; then their source ranges. Their runs, ids and view go.
+   */
+  #remove(ch: Change, keys: readonly string[]): void {
+    if (!keys.length) return;
+    const tx = ch.tx, gone = keys.map((k) => this.#frontends.get(k)!);
+    for (const f of [this.#fam[4], this.#fam[6]]) {
+      const mine = gone.filter((fe) => this.#famOf(fe.vip) === f);
+      if (!mine.length) continue;
+      const ks = f.services.keySize, svc = Buffer.alloc(ks * mine.length);
+      mine.forEach((fe, i) => f.svcKey.encode(svcKeyOf(fe), svc, i * ks));
+      // Looked up for undo: the entry as the maps hold it (an adopted one may say more than the view).
+      tx.deleteBatch(f.services, svc, mine.length);
+    }
+    for (const f of [this.#fam[4], this.#fam[6]]) {
+      let n = 0, udp = 0;
+      for (const fe of gone) if (this.#famOf(fe.vip) === f) n += fe.backends.size;
+      const out = new PackedEntries(4, f.backends.valueSize, Math.max(1, n));
+      for (const fe of gone) {
+        if (this.#famOf(fe.vip) !== f || !fe.backends.size) continue;
+        const proto = L.IPPROTO[fe.proto];
+        for (let r = 0; r < fe.backends.size; r++) {
+          const i = out.add();
+          out.keys.writeUInt32LE(fe.backends.idAt(r), out.keyAt(i));
+          fe.backends.writeValue(r, proto, fe.svcId, out.values, out.valueAt(i));
+        }
+        if (fe.proto === 'UDP') udp += fe.backends.size;
+      }
+      this.#deleteBackends(tx, f, out, udp);
+    }
+    for (const fe of gone) {
+      const f = this.#famOf(fe.vip);
+      for (const r of fe.sourceRanges) tx.delete(f.srcRanges, srcRangeKey(f, fe.svcId, r));
+      this.#backendCount -= fe.backends.size;
+      this.#alloc.free(fe.maglevBase, fe.maglevWords);
+      this.#freeSvcIds.push(fe.svcId);
+      ch.freed.add(fe.svcId);
+      this.#setFrontend(fe.key, undefined);
+      ch.removed++;
+    }
   }
 
   /** The map writes of a change's programmed frontends, collected to be made a batch per map and step. */
   #writes(freed: Set<number>): Writes {
     return {
-      4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], freed, goneBackends: [], goneRanges: [], vips: [],
+      4: familyWrites(this.#fam[4]), 6: familyWrites(this.#fam[6]), stats: [], freed, goneRanges: [], vips: [],
     };
   }
 
@@ -536,14 +564,15 @@ export class Datapath {
     // the others belong to no frontend before or after a rollback: reset without reading them first.
     for (const [ids, write] of [[w.stats.filter((id) => w.freed.has(id)), 'updateBatch'], [w.stats.filter((id) => !w.freed.has(id)), 'resetBatch']] as const) {
       if (!ids.length) continue;
-      const keys = packed(ids.map(u32Key), 4);
+      const keys = Buffer.allocUnsafe(4 * ids.length);
+      for (let i = 0; i < ids.length; i++) keys.writeUInt32LE(ids[i]!, 4 * i);
       for (const map of [m.sl_svc_stats, m.sl_sock_stats]) tx[write](map, keys, Buffer.alloc(map.valueSize * ids.length), ids.length);
     }
     for (const f of fams) {
       tx.insertBatch(f.maps.services, f.newServices.keys, f.newServices.values, f.newServices.count);
       if (f.services.count) tx.updateBatch(f.maps.services, f.services.keys, f.services.values, f.services.count);
     }
-    for (const g of w.goneBackends) this.#deleteBackends(tx, g.fam, g.ids, g.proto);
+    for (const f of fams) this.#deleteBackends(tx, f.maps, f.goneBackends, f.goneUdp);
     for (const g of w.goneRanges) tx.delete(g.fam.srcRanges, g.key);
   }
 
@@ -551,13 +580,14 @@ export class Datapath {
   #program(tx: MapTransaction, w: Writes, key: string, { s, want }: Spec): boolean {
     const cur = this.#frontends.get(key);
     const backends = want.table, n = backends.size;
-    // Ids of the backends kept; what each record is (0 new, 1 same, 2 flags changed); ids of those gone.
+    // Ids of the backends kept; what each record is (0 new, 1 same, 2 flags changed).
     const state = this.#stateScratch(n);
+    // Records of the current table not in the next (their backends are deleted after the new entry is published).
     const gone: number[] = [];
-    const d = BackendTable.diff(cur?.backends, backends, state, (id) => gone.push(id));
+    const d = BackendTable.diff(cur?.backends, backends, state, (_id, r) => gone.push(r));
     const tableChanged = !cur || d.added > 0 || d.removed > 0;
     const whenEmpty = dropsWhenEmpty(s) ? 'drop' as const : 'reject' as const;
-    const ranges = [...new Set((s.sourceRanges ?? []).map((r) => normaliseRange(s, r)))].sort();
+    const ranges = s.sourceRanges?.length ? [...new Set(s.sourceRanges.map((r) => normaliseRange(s, r)))].sort() : NO_RANGES;
     if (cur && !tableChanged && !d.flagsChanged && cur.name === s.name && cur.affinityTimeout === s.affinityTimeout && cur.localOnly === !!s.localOnly &&
         cur.whenEmpty === whenEmpty && cur.sourceRanges.join() === ranges.join()) {
       return false;
@@ -582,7 +612,7 @@ export class Datapath {
       const out = st === 2 ? fw.backends : fw.newBackends;
       const j = out.add();
       out.keys.writeUInt32LE(id, out.keyAt(j));
-      fam.backend.encode({ ip: b.ip, port: b.port, proto, flags: backends.flagsAt(r), svc_id: svcId }, out.values, out.valueAt(j));
+      backends.writeValue(r, proto, svcId, out.values, out.valueAt(j));
     }
 
     let base = cur?.maglevBase ?? 0, size = cur?.maglevSize ?? 0, words = cur?.maglevWords ?? 0;
@@ -605,12 +635,11 @@ export class Datapath {
     const fe: ProgrammedFrontend = {
       key, vip: s.vip, port: s.port, proto: s.proto, scope: s.scope ?? 0, name: s.name.slice(0, L.SL_NAME_LEN - 1),
       svcId, maglevBase: base, maglevSize: size, maglevWords: words, affinityTimeout: s.affinityTimeout, localOnly: !!s.localOnly, backends,
-      whenEmpty, sourceRanges: ranges.length ? ranges : NO_RANGES as string[],
+      whenEmpty, sourceRanges: ranges as string[],
     };
     if (!cur) w.stats.push(svcId);
     // Ranges before the entry that turns their check on; stale ones after it no longer needs them.
-    const oldRanges = new Set(cur?.sourceRanges);
-    for (const r of ranges) if (!oldRanges.has(r)) tx.update(fam.srcRanges, srcRangeKey(fam, svcId, r), Buffer.from([1]));
+    for (const r of ranges) if (!cur?.sourceRanges.includes(r)) tx.update(fam.srcRanges, srcRangeKey(fam, svcId, r), Buffer.from([1]));
     // Its address in the filter first (#flush sets every frontend's bit before the service entries):
     // packets to an address without its bit skip the lookup. Kept when the frontend goes (its flows'
     // SERVICE entries may outlive it; a stale bit only costs a lookup). Either family: IPv6 folded.
@@ -629,7 +658,15 @@ export class Datapath {
 
     if (cur) {
       if (tableChanged) this.#alloc.free(cur.maglevBase, cur.maglevWords);
-      if (gone.length) w.goneBackends.push({ fam, ids: gone, proto: s.proto });
+      if (gone.length) {
+        const out = fw.goneBackends, p = L.IPPROTO[cur.proto];
+        for (const r of gone) {
+          const i = out.add();
+          out.keys.writeUInt32LE(cur.backends.idAt(r), out.keyAt(i));
+          cur.backends.writeValue(r, p, cur.svcId, out.values, out.valueAt(i));
+        }
+        if (cur.proto === 'UDP') fw.goneUdp += gone.length;
+      }
       for (const r of cur.sourceRanges) if (!ranges.includes(r)) w.goneRanges.push({ fam, key: srcRangeKey(fam, svcId, r) });
     }
     this.#backendCount += n - (cur?.backends.size ?? 0);
@@ -648,15 +685,14 @@ export class Datapath {
     return this.#freeSvcIds.pop() ?? this.#nextSvcId++;
   }
 
-  /** Delete backends; counted for the stale-socket sweep, and for the UDP conntrack flush if UDP. */
-  #deleteBackends(tx: MapTransaction, fam: FamilyMaps, ids: ArrayLike<number>, proto: Proto): void {
-    if (ids.length) {
-      const keys = Buffer.allocUnsafe(4 * ids.length);
-      for (let i = 0; i < ids.length; i++) keys.writeUInt32LE(ids[i]!, 4 * i);
-      tx.deleteBatch(fam.backends, keys, ids.length);
-    }
-    this.#backendsRemoved += ids.length;
-    if (proto === 'UDP') this.#goneUdpBackends += ids.length;
+  /**
+   * Delete the backends packed in @gone (ids, with the values they hold: logged for undo as they
+   * are, no lookup each); counted for the stale-socket sweep, and @udp of them for the UDP conntrack flush.
+   */
+  #deleteBackends(tx: MapTransaction, fam: FamilyMaps, gone: PackedEntries, udp: number): void {
+    tx.deleteBatch(fam.backends, gone.keys, gone.count, gone.values);
+    this.#backendsRemoved += gone.count;
+    this.#goneUdpBackends += udp;
   }
 
   /**
@@ -726,12 +762,17 @@ interface FamilyWrites {
   /** Entries of frontends the view does not hold; and of frontends it does. */
   newServices: PackedEntries;
   services: PackedEntries;
+  /** What the replaced entries referenced and the new ones do not: backend ids, with the values they hold. */
+  goneBackends: PackedEntries;
+  /** How many of goneBackends are UDP. */
+  goneUdp: number;
 }
 
 function familyWrites(f: FamilyMaps): FamilyWrites {
   return {
     maps: f, newBackends: new PackedEntries(4, f.backends.valueSize), backends: new PackedEntries(4, f.backends.valueSize),
     newServices: new PackedEntries(f.services.keySize, f.services.valueSize), services: new PackedEntries(f.services.keySize, f.services.valueSize),
+    goneBackends: new PackedEntries(4, f.backends.valueSize, 1), goneUdp: 0,
   };
 }
 
@@ -764,7 +805,7 @@ interface Change {
   changed: number;
   removed: number;
   /** Address filter words read or written so far (AddrFilter.add): each read and logged once per change. */
-  filterWords: Map<number, { v: bigint; logged: boolean }>;
+  filterWords: FilterWords;
 }
 
 /** A change's writes collected by #program, made by #flush. */
@@ -775,8 +816,7 @@ interface Writes {
   stats: number[];
   /** Service ids this change's removals gave up (a new frontend may take one). */
   freed: Set<number>;
-  /** What the replaced entries referenced and the new ones do not. */
-  goneBackends: Array<{ fam: FamilyMaps; ids: number[]; proto: Proto }>;
+  /** Source ranges the replaced entries had and the new ones do not. */
   goneRanges: Array<{ fam: FamilyMaps; key: Buffer }>;
   /** Addresses of the programmed frontends, for the address filter. */
   vips: string[];
@@ -854,8 +894,8 @@ function normalise(s: Frontend): Frontend {
   if (v6) checkIp6(s.name, 'vip', s.vip);
   else L.ipToU32(s.vip);
   for (const b of s.backends) {
+    // An IPv4 backend's address is parsed (and refused) as its table is built (BackendTable.wanted).
     if (v6) checkIp6(s.name, 'backend', b.ip);
-    else L.ipToU32(b.ip);
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw new Error(`${s.name}: backend port ${b.port} is out of range`);
   }
   if (s.backends.length > MAGLEV_MAX_BACKENDS) {

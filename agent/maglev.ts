@@ -34,10 +34,17 @@ function isPrime(n: number): boolean {
  */
 export function maglevSize(backends: number): number {
   if (backends * SLOTS_PER_BACKEND >= MAGLEV_MAX_SIZE) return MAGLEV_MAX_SIZE;
-  let m = Math.max(2, backends * SLOTS_PER_BACKEND);
+  // Asked twice per frontend of every change (capacity check, then programming): found once per count.
+  let m = sizes.get(backends);
+  if (m !== undefined) return m;
+  m = Math.max(2, backends * SLOTS_PER_BACKEND);
   while (!isPrime(m)) m++;
+  sizes.set(backends, m);
   return m;
 }
+
+/** maglevSize() by backend count (at most MAGLEV_MAX_SIZE / SLOTS_PER_BACKEND entries). */
+const sizes = new Map<number, number>();
 
 /** MurmurHash3 x86 32-bit of a UTF-8 string: stable across nodes, processes and versions. */
 export function murmur3(text: string, seed: number): number {

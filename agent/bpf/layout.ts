@@ -54,31 +54,20 @@ export class StructCodec<T extends Record<string, unknown>> {
       return field;
     });
     this.size = Math.ceil(off / maxAlign) * maxAlign;
+    for (const fl of this.fields) this.#writers.push(writerOf(fl));
   }
 
   encode(value: Partial<T>, buf: Buffer = Buffer.alloc(this.size), base = 0): Buffer {
-    for (const fl of this.fields) {
-      const v = value[fl.name as keyof T];
-      const o = base + fl.offset;
-      switch (fl.type) {
-        case 'u8': buf.writeUInt8(Number(v ?? 0), o); break;
-        case 'u16': buf.writeUInt16LE(Number(v ?? 0), o); break;
-        case 'u32': buf.writeUInt32LE(Number(v ?? 0) >>> 0, o); break;
-        case 'u64': buf.writeBigUInt64LE(BigInt((v as bigint | number | undefined) ?? 0), o); break;
-        case 'be16': buf.writeUInt16BE(Number(v ?? 0), o); break;
-        case 'ip4': case 'be32ip': writeIp(String(v ?? '0.0.0.0'), buf, o); break;
-        case 'ip6': case 'be32ip6': writeIp6(String(v ?? '::'), buf, o); break;
-        default: if (fl.type.startsWith('bytes')) {
-          buf.fill(0, o, o + fl.size);
-          (v as Buffer | undefined)?.copy(buf, o, 0, fl.size);
-        } else {
-          buf.fill(0, o, o + fl.size);
-          buf.write(String(v ?? '').slice(0, fl.size - 1), o, 'utf8');
-        }
-      }
+    const w = this.#writers;
+    for (let i = 0; i < w.length; i++) {
+      const fl = this.fields[i]!;
+      w[i]!(buf, base + fl.offset, value[fl.name as keyof T]);
     }
     return buf;
   }
+
+  /** One writer per field, chosen once by its type (encode() runs for every key and value a change writes). */
+  readonly #writers: Array<(buf: Buffer, o: number, v: unknown) => void> = [];
 
   decode(buf: Buffer, base = 0): T {
     const out: Record<string, unknown> = {};
@@ -102,6 +91,42 @@ export class StructCodec<T extends Record<string, unknown>> {
     }
     return out as T;
   }
+}
+
+/** How encode() writes field @fl at a byte offset: what a switch over its type did per call, decided once. */
+function writerOf(fl: Field): (buf: Buffer, o: number, v: unknown) => void {
+  const size = fl.size;
+  switch (fl.type) {
+    case 'u8': return (buf, o, v) => { buf.writeUInt8(Number(v ?? 0), o); };
+    case 'u16': return (buf, o, v) => { buf.writeUInt16LE(Number(v ?? 0), o); };
+    case 'u32': return (buf, o, v) => { buf.writeUInt32LE(Number(v ?? 0) >>> 0, o); };
+    case 'u64': return (buf, o, v) => { buf.writeBigUInt64LE(BigInt((v as bigint | number | undefined) ?? 0), o); };
+    case 'be16': return (buf, o, v) => { buf.writeUInt16BE(Number(v ?? 0), o); };
+    case 'ip4': case 'be32ip': return (buf, o, v) => { writeIp(String(v ?? '0.0.0.0'), buf, o); };
+    case 'ip6': case 'be32ip6': return (buf, o, v) => { writeIp6(String(v ?? '::'), buf, o); };
+  }
+  if (fl.type.startsWith('bytes')) {
+    return (buf, o, v) => {
+      buf.fill(0, o, o + size);
+      (v as Buffer | undefined)?.copy(buf, o, 0, size);
+    };
+  }
+  return (buf, o, v) => {
+    const text = String(v ?? '');
+    // ASCII (names are): written a byte at a time, NUL-padded; anything else through utf8 as before.
+    let i = 0;
+    for (const n = Math.min(text.length, size - 1); i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[o + i] = c;
+    }
+    if (i < text.length && i < size - 1) {
+      buf.fill(0, o, o + size);
+      buf.write(text.slice(0, size - 1), o, 'utf8');
+      return;
+    }
+    buf.fill(0, o + i, o + size);
+  };
 }
 
 function codec<const F extends readonly (readonly [string, FieldType])[]>(name: string, spec: F) {

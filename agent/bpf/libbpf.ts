@@ -335,6 +335,23 @@ export function mapDeleteBatch(fd: number, keys: Buffer, count: number): void {
 }
 
 /**
+ * Values of an array map's keys `first` .. `first + count - 1`, packed into `values`, with
+ * lookup_batch (a batch over an array map starts after the key passed in: `first - 1`, or none for 0).
+ */
+export function mapLookupRange(fd: number, first: number, count: number, valueSize: number, values: Buffer): void {
+  const keys = Buffer.allocUnsafe(4 * count), after = Buffer.alloc(4), out = Buffer.alloc(4);
+  for (let done = 0; done < count;) {
+    const n = [count - done];
+    after.writeUInt32LE((first + done - 1) >>> 0);
+    const ret = f.lookup_batch(fd, first + done > 0 ? after : null, out, keys.subarray(4 * done), values.subarray(valueSize * done), n, batchOpts) as number;
+    if (ret < 0 && ret !== -ENOENT) check('map lookup batch', ret);
+    const got = n[0] ?? 0;
+    done += got;
+    if (done < count && (ret === -ENOENT || !got)) throw new LibbpfError(`map lookup batch: read ${done} of keys ${first}..${first + count - 1}`, ENOENT);
+  }
+}
+
+/**
  * Read the whole map with lookup_batch, `chunk` entries per syscall. Falls back to key iteration
  * for map types without batch support. Values of per-CPU maps come as the kernel lays them out.
  */

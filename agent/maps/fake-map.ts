@@ -139,6 +139,16 @@ export class FakeMap implements BpfMap {
     for (let i = 0; i < count; i++) this.#delete(keys.subarray(i * this.keySize, (i + 1) * this.keySize), 'map delete batch');
   }
 
+  lookupRange(first: number, count: number, values: Buffer): void {
+    if (this.kind !== 'array') throw new Error(`${this.name}: lookupRange reads array maps only`);
+    if (first < 0 || first + count > this.maxEntries) throw new RangeError(`${this.name}: keys ${first}..${first + count - 1} are outside its ${this.maxEntries}`);
+    const key = Buffer.alloc(4);
+    for (let i = 0; i < count; i++) {
+      key.writeUInt32LE(first + i);
+      this.lookup(key)!.copy(values, i * this.valueSize);
+    }
+  }
+
   entries(): MapEntry[] {
     if (this.#isArray()) {
       return Array.from({ length: this.maxEntries }, (_, i) => {

@@ -72,6 +72,12 @@ export class LibbpfMap implements BpfMap {
     if (count) this.#named(() => bpf.mapDeleteBatch(this.fd, keys, count));
   }
 
+  lookupRange(first: number, count: number, values: Buffer): void {
+    if (this.kind !== 'array') throw new Error(`${this.name}: lookupRange reads array maps only`);
+    if (first < 0 || first + count > this.maxEntries) throw new RangeError(`${this.name}: keys ${first}..${first + count - 1} are outside its ${this.maxEntries}`);
+    if (count) this.#named(() => bpf.mapLookupRange(this.fd, first, count, this.valueSize, values));
+  }
+
   entries(): MapEntry[] {
     return this.#named(() => bpf.mapDump(this.fd, this.keySize, this.valueSize, 4096));
   }

@@ -32,6 +32,8 @@ export interface BpfMap {
   updateBatch(keys: Buffer, values: Buffer, count: number): void;
   /** Keys already absent are fine; may have deleted a prefix when it throws. */
   deleteBatch(keys: Buffer, count: number): void;
+  /** Array maps: the values of keys `first` .. `first + count - 1`, packed into `values` (one lookup_batch, not a lookup each). */
+  lookupRange(first: number, count: number, values: Buffer): void;
   /** A snapshot of every entry, in the map's iteration order. */
   entries(): MapEntry[];
   /**

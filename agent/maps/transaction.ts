@@ -9,11 +9,12 @@ import { BPF_ANY, type BpfMap, type U32Region, type UpdateFlag } from './map.ts'
 
 /**
  * One write's undo, or a batch's: the batch keeps its keys and previous values packed (one Buffer
- * each, a presence byte per key), not two Buffers per key: a snapshot of 100,000 backends otherwise
- * holds 200,000 small Buffers until it commits. A batch of keys known to be new keeps only its keys.
+ * each, a presence byte per key, or none when every key was present), not two Buffers per key: a
+ * snapshot of 100,000 backends otherwise holds 200,000 small Buffers until it commits. A batch of
+ * keys known to be new keeps only its keys.
  */
 type Undo = { map: BpfMap; key: Buffer; prev: Buffer | undefined }
-  | { map: BpfMap; keys: Buffer; count: number; prevs: Buffer; present: Uint8Array }
+  | { map: BpfMap; keys: Buffer; count: number; prevs: Buffer; present: Uint8Array | undefined }
   | { map: BpfMap; inserted: Buffer; count: number };
 
 /** A map write that failed, naming the map and the operation. */
@@ -62,8 +63,20 @@ export class MapTransaction {
     this.#run(map, 'delete', () => map.delete(key));
   }
 
-  updateBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number): void {
-    this.#recordBatch(map, keys, count);
+  /**
+   * @prevs: the values the keys hold now, when the caller knows them (read in bulk, or written by
+   * it: its view of the map), packed as `values`; every key is then taken as present and logged with
+   * its value, without a lookup per key. Otherwise each key is looked up first.
+   */
+  updateBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number, prevs?: Buffer): void {
+    if (!count) return;
+    if (prevs) this.#logBatch(map, keys, count, prevs); else this.#recordBatch(map, keys, count);
+    this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
+  }
+
+  /** overwrite() for a batch: keys this transaction has already logged, written again, not logged. */
+  overwriteBatch(map: BpfMap, keys: Buffer, values: Buffer, count: number): void {
+    if (!count) return;
     this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
   }
 
@@ -88,8 +101,13 @@ export class MapTransaction {
     this.#run(map, 'batch update', () => map.updateBatch(keys, values, count));
   }
 
-  deleteBatch(map: BpfMap, keys: Buffer, count: number): void {
-    this.#recordBatch(map, keys, count);
+  /**
+   * @prevs as for updateBatch(): the values the keys hold, known to the caller (what it wrote), so
+   * that recording a delete of 100,000 backends costs no lookup each; a rollback writes them back.
+   */
+  deleteBatch(map: BpfMap, keys: Buffer, count: number, prevs?: Buffer): void {
+    if (!count) return;
+    if (prevs) this.#logBatch(map, keys, count, prevs); else this.#recordBatch(map, keys, count);
     this.#run(map, 'batch delete', () => map.deleteBatch(keys, count));
   }
 
@@ -134,7 +152,7 @@ export class MapTransaction {
       }
       const { map, keys, prevs, present } = u, ks = map.keySize, vs = map.valueSize;
       for (let i = u.count - 1; i >= 0; i--) {
-        undo(map, keys.subarray(i * ks, (i + 1) * ks), present[i] ? prevs.subarray(i * vs, (i + 1) * vs) : undefined);
+        undo(map, keys.subarray(i * ks, (i + 1) * ks), !present || present[i] ? prevs.subarray(i * vs, (i + 1) * vs) : undefined);
       }
     }
     this.#log = [];
@@ -143,6 +161,12 @@ export class MapTransaction {
 
   #record(map: BpfMap, key: Buffer): void {
     this.#log.push({ map, key: Buffer.from(key), prev: map.lookup(key) });
+  }
+
+  #logBatch(map: BpfMap, keys: Buffer, count: number, prevs: Buffer): void {
+    const ks = map.keySize, vs = map.valueSize;
+    if (prevs.length < count * vs) throw new RangeError(`${map.name}: ${count} previous values need ${count * vs} bytes, got ${prevs.length}`);
+    this.#log.push({ map, keys: Buffer.from(keys.subarray(0, count * ks)), count, prevs: Buffer.from(prevs.subarray(0, count * vs)), present: undefined });
   }
 
   #recordBatch(map: BpfMap, keys: Buffer, count: number): void {

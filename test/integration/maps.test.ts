@@ -9,7 +9,7 @@ import { fakeMaps } from '../../agent/maps/fake-map.ts';
 import { LibbpfMap, mmapRegion } from '../../agent/maps/libbpf-map.ts';
 import { BPF_EXIST, BPF_NOEXIST, u32Key, type BpfMap } from '../../agent/maps/map.ts';
 import { MapWriteError } from '../../agent/maps/transaction.ts';
-import { SL_MAGLEV_CHUNK } from '../../agent/bpf/layout.ts';
+import { SL_ADDR_FILTER_WORDS, SL_MAGLEV_CHUNK, svcKey } from '../../agent/bpf/layout.ts';
 import { maglevRunLookup } from '../../agent/maglev.ts';
 
 const SIZES: MapSizes = { services: 16, backends: 8, maglev: 4096, ct: 64, affinity: 64 };
@@ -137,5 +137,44 @@ describe('map layer on kernel maps', () => {
     } finally {
       map.close();
     }
+  });
+
+  it('lookupRange reads an array map\'s keys as lookups do, from key 0 and across the filter\'s two halves', () => {
+    const filter = dp.maps.sl_addr_filter;
+    const words = [0, 1, 7, SL_ADDR_FILTER_WORDS - 1, SL_ADDR_FILTER_WORDS, SL_ADDR_FILTER_WORDS + 3];
+    const saved = words.map((w) => filter.lookup(u32Key(w))!);
+    try {
+      words.forEach((w, i) => filter.update(u32Key(w), Buffer.from([i + 1, 0, 0, 0, 0, 0, 0, 0x80])));
+      for (const [first, count] of [[0, 9], [SL_ADDR_FILTER_WORDS - 2, 6], [2 * SL_ADDR_FILTER_WORDS - 1, 1]] as const) {
+        const got = Buffer.alloc(8 * count);
+        filter.lookupRange(first, count, got);
+        const want = Buffer.concat(Array.from({ length: count }, (_, i) => filter.lookup(u32Key(first + i))!));
+        expect(got.toString('hex'), `keys ${first}..${first + count - 1}`).toBe(want.toString('hex'));
+      }
+      expect(() => filter.lookupRange(2 * SL_ADDR_FILTER_WORDS - 1, 2, Buffer.alloc(16))).toThrow(RangeError);
+    } finally {
+      words.forEach((w, i) => filter.update(u32Key(w), saved[i]!));
+    }
+  });
+
+  it('a change that removed frontends and then fails is undone: service entries as read, backends as the view holds them', () => {
+    dp.apply([fe('10.96.2.1', ['10.0.1.1', '10.0.1.2', '10.0.1.3'])]);
+    const before = dump(dp), frontends = new Map(dp.frontends);
+    // Another writer fills sl_services after the capacity check: the first new entry cannot be added.
+    const services = dp.maps.sl_services, strangers: Buffer[] = [];
+    for (let i = 1; services.count() < services.maxEntries; i++) {
+      const k = svcKey.encode({ vip: `198.51.100.${i}`, port: 9, proto: 6, scope: 0 });
+      strangers.push(k);
+      services.update(k, Buffer.alloc(services.valueSize));
+    }
+    const filled = dump(dp);
+    const change = () => dp.apply([fe('10.96.2.2', ['10.0.1.4']), fe('10.96.2.3', ['10.0.1.5'])], ['10.96.2.1:80/TCP']);
+    expect(change).toThrow(/^batch update on sl_services failed: .*\(errno 7\); the change was undone/);
+    expect(dump(dp)).toEqual(filled);
+    expect(dp.frontends).toEqual(frontends);
+    for (const k of strangers) services.delete(k);
+    expect(dump(dp)).toEqual(before);
+    expect(change()).toEqual({ changed: 2, removed: 1, udpBackendsGone: 0 });
+    expect(dp.frontends.has('10.96.2.1:80/TCP')).toBe(false);
   });
 });

@@ -129,4 +129,37 @@ describe('the address filter', () => {
     expect(bit(addrSlot(L.SL_ADDR_FRONTEND, ip4Bytes('10.96.0.1')))).toBe(true);
     expect(bitsSet(maps.maps.sl_addr_filter)).toBe(2);
   });
+
+  it('reads the words of a change once (the whole half in one batch when many), writes each call\'s in one batch, and undoes them all', () => {
+    const maps = fakeMaps(SIZES);
+    const raw = maps.maps.sl_addr_filter;
+    const calls = { lookup: 0, lookupRange: 0, update: 0, updateBatch: 0, batched: 0 };
+    const lookup = raw.lookup.bind(raw), lookupRange = raw.lookupRange.bind(raw), update = raw.update.bind(raw), updateBatch = raw.updateBatch.bind(raw);
+    raw.lookup = (k) => { calls.lookup++; return lookup(k); };
+    // (The fake reads a range with its own lookups: not the filter's.)
+    raw.lookupRange = (f, n, v) => { calls.lookupRange++; const l = calls.lookup; lookupRange(f, n, v); calls.lookup = l; };
+    raw.update = (k, v, fl) => { calls.update++; update(k, v, fl); };
+    raw.updateBatch = (k, v, n) => { calls.updateBatch++; calls.batched += n; updateBatch(k, v, n); };
+    const f = new AddrFilter(raw);
+    f.add(L.SL_ADDR_FRONTEND, ['10.96.0.1']);
+    // One word to read: a lookup; written in a batch (of one).
+    expect(calls).toEqual({ lookup: 1, lookupRange: 0, update: 0, updateBatch: 1, batched: 1 });
+    const before = bitsSet(raw);
+
+    // A change in three parts of 100 addresses each, the first one repeated by the last part.
+    const ips = Array.from({ length: 300 }, (_, i) => `10.97.${i >> 8}.${i & 255}`);
+    const tx = new MapTransaction(), words = f.begin();
+    Object.assign(calls, { lookup: 0, lookupRange: 0, update: 0, updateBatch: 0, batched: 0 });
+    const written = [0, 1, 2].map((p) => f.add(L.SL_ADDR_FRONTEND, [...ips.slice(100 * p, 100 * (p + 1)), ...(p === 2 ? ['10.96.0.1'] : [])], tx, words));
+    expect(calls.lookup).toBe(0);
+    expect(calls.lookupRange).toBe(1);
+    expect(calls.update).toBe(0);
+    expect(calls.updateBatch).toBeLessThanOrEqual(6);
+    expect(calls.batched).toBe(written.reduce((a, b) => a + b, 0));
+    for (const ip of ['10.96.0.1', ...ips]) expect(has(raw, L.SL_ADDR_FRONTEND, ip), ip).toBe(true);
+    expect(bitsSet(raw)).toBeGreaterThan(before + 250);
+    expect(tx.rollback()).toEqual([]);
+    expect(bitsSet(raw)).toBe(before);
+    expect(has(raw, L.SL_ADDR_FRONTEND, '10.96.0.1')).toBe(true);
+  });
 });

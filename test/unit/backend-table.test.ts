@@ -23,6 +23,25 @@ describe('BackendTable', () => {
     expect(table.records.length).toBe(4 * 12);
   });
 
+  it('writes each record as sl_backends / sl_backends6 hold it: the bytes the struct codec gives', () => {
+    for (const family of [4, 6] as const) {
+      const list = Array.from({ length: 40 }, (_, i) => ({
+        ip: family === 4 ? `10.${i}.${255 - i}.${i * 3}` : `fd00:${i.toString(16)}::${((i * 7919) % 65536).toString(16)}`,
+        port: 1 + ((i * 1543) % 65535), terminating: i % 3 === 0, local: i % 5 === 0, id: 1000 + i,
+      }));
+      const { table } = BackendTable.wanted(family, list);
+      const codec = family === 4 ? L.backend : L.backend6;
+      for (let r = 0; r < table.size; r++) {
+        const out = Buffer.alloc(codec.size + 3);
+        table.writeValue(r, 17, 4242, out, 3);
+        const flags = table.flagsAt(r);
+        const want = codec.encode({ ip: table.ipAt(r), port: table.portAt(r), proto: 17, flags, svc_id: 4242 });
+        expect(out.subarray(3).toString('hex'), `IPv${family} record ${r}`).toBe(want.toString('hex'));
+        expect(flags).toBe((list.find((b) => b.id === table.idAt(r))!.terminating ? L.SL_BE_F_TERMINATING : 0) | (list.find((b) => b.id === table.idAt(r))!.local ? L.SL_BE_F_LOCAL : 0));
+      }
+    }
+  });
+
   it('holds IPv6 backends (24 bytes each) and reads them back canonical', () => {
     const { table } = BackendTable.wanted(6, [{ ip: 'fd00::2', port: 53 }, { ip: 'fd00::1:0', port: 53 }, { ip: 'fd00::2', port: 5353, id: 7 }]);
     expect([...table.keys()]).toEqual(['fd00::2:53', 'fd00::2:5353', 'fd00::1:0:53']);

@@ -164,4 +164,38 @@ describe('Datapath.apply rolls back a failed write', () => {
       .toThrow('default/huge:http: 65536 backends exceed the 65535 one frontend can hold (a Maglev slot names its backend in 16 bits)');
     expect(dump(maps)).toEqual(before);
   });
+
+  it('removals look nothing up in sl_backends (the view knows each value); over adopted maps, a fault at any of their writes still undoes them byte for byte', () => {
+    // Frontends adopted from the maps (an agent restarted over its pins), then every one removed.
+    const count = (maps: ReturnType<typeof fakeMaps>) => {
+      const n = { backends: 0 };
+      const m = maps.maps.sl_backends, lookup = m.lookup.bind(m);
+      m.lookup = (k) => { n.backends++; return lookup(k); };
+      return n;
+    };
+    const adopt = () => {
+      const { maps } = setup();
+      const dp = Datapath.fromMaps(maps, { node: 'n1', sizes: SIZES });
+      return { maps, dp, rec: new Reconciler(dp, NODE) };
+    };
+    const ok = adopt();
+    const lookups = count(ok.maps);
+    ok.maps.faults.writes = 0;
+    const adopted = ok.dp.frontends.size;
+    expect(adopted).toBe(9);
+    expect(ok.rec.applySnapshot([]).removed).toBe(adopted);
+    expect(lookups.backends).toBe(0);
+    expect(ok.maps.maps.sl_backends.count()).toBe(0);
+    const total = ok.maps.faults.writes;
+    expect(total).toBeGreaterThan(adopted);
+    for (let n = 1; n <= total; n++) {
+      const { maps, dp, rec } = adopt();
+      const before = dump(maps), viewBefore = view(dp, rec);
+      maps.faults.writes = 0;
+      maps.faults.add({ at: n, errno: EPERM });
+      expect(nackReason(() => rec.applySnapshot([])), `write ${n}`).toMatch(/the change was undone/);
+      expect(dump(maps), `maps after a fault at write ${n} of ${total}`).toEqual(before);
+      expect(view(dp, rec), `view after a fault at write ${n}`).toEqual(viewBefore);
+    }
+  });
 });

@@ -49,4 +49,40 @@ describe('MapTransaction', () => {
     expect(tx.rollback()).toEqual([]);
     expect(dump(m)).toEqual(before);
   });
+
+  it('deleteBatch and updateBatch with the values the caller knows: no lookup, and rollback writes those values back', () => {
+    const m = hash();
+    for (const id of [1, 2, 3, 4]) m.update(u32Key(id), Buffer.alloc(8, id));
+    const before = dump(m);
+    let lookups = 0;
+    const lookup = m.lookup.bind(m);
+    m.lookup = (k) => { lookups++; return lookup(k); };
+    const tx = new MapTransaction();
+    const del = batch([1, 2], 0), upd = batch([3, 4], 9);
+    // The values the keys hold, as the caller's view has them.
+    for (const [p, ids] of [[del, [1, 2]], [upd, [3, 4]]] as const) ids.forEach((id, i) => p.values.fill(id, p.valueAt(i), p.valueAt(i) + 8));
+    tx.deleteBatch(m, del.keys, del.count, del.values);
+    tx.updateBatch(m, upd.keys, batch([3, 4], 9).values, upd.count, upd.values);
+    // Written again by the same change: not logged a second time (its first undo restores the original).
+    tx.overwriteBatch(m, upd.keys, batch([3, 4], 5).values, upd.count);
+    expect(lookups).toBe(0);
+    expect(dump(m)).toEqual(['03000000=0505050505050505', '04000000=0505050505050505']);
+    expect(tx.rollback()).toEqual([]);
+    expect(dump(m)).toEqual(before);
+  });
+
+  it('a delete batch failing partway with known values is undone, the keys it did delete put back', () => {
+    const faults = new Faults();
+    const m = hash(faults);
+    for (const id of [1, 2, 3]) m.update(u32Key(id), Buffer.alloc(8, id));
+    const before = dump(m);
+    const tx = new MapTransaction();
+    const del = batch([1, 2, 3], 0);
+    [1, 2, 3].forEach((id, i) => del.values.fill(id, del.valueAt(i), del.valueAt(i) + 8));
+    faults.add({ at: 2, errno: EPERM, kind: 'delete' });
+    expect(() => tx.deleteBatch(m, del.keys, del.count, del.values)).toThrow(MapWriteError);
+    expect(m.count()).toBe(2);
+    expect(tx.rollback()).toEqual([]);
+    expect(dump(m)).toEqual(before);
+  });
 });
