@@ -19,11 +19,16 @@ export function tcpFrame(src: string, sport: number, dst: string, dport: number,
   for (let i = 14; i < 34; i += 2) sum += b.readUInt16BE(i);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
   b.writeUInt16BE(~sum & 0xffff, 24);
-  b.writeUInt16BE(sport, 34);
-  b.writeUInt16BE(dport, 36);
-  b[46] = 0x50;
-  b[47] = flags;
-  b.writeUInt16BE(65535, 48);
+  return tcpHeader(b, 34, sport, dport, flags);
+}
+
+/** A 20-byte TCP header at @at of @b (no checksum: test runs do not verify it); returns @b. */
+function tcpHeader(b: Buffer, at: number, sport: number, dport: number, flags: number): Buffer {
+  b.writeUInt16BE(sport, at);
+  b.writeUInt16BE(dport, at + 2);
+  b[at + 12] = 0x50;
+  b[at + 13] = flags;
+  b.writeUInt16BE(65535, at + 14);
   return b;
 }
 
@@ -48,10 +53,5 @@ export function tcp6Frame(src: string, sport: number, dst: string, dport: number
   b[21] = 64;
   ip6(src).copy(b, 22);
   ip6(dst).copy(b, 38);
-  b.writeUInt16BE(sport, 54);
-  b.writeUInt16BE(dport, 56);
-  b[66] = 0x50;
-  b[67] = flags;
-  b.writeUInt16BE(65535, 68);
-  return b;
+  return tcpHeader(b, 54, sport, dport, flags);
 }
