@@ -117,7 +117,11 @@ describe('packed slices and services kept as their encoding', () => {
     const multi: KubeEndpointSlice = {
       metadata: { name: 'v6', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv6',
       ports: [{ name: 'a', port: 80, protocol: 'TCP' }, { name: 'b', port: 53, protocol: 'UDP' }],
-      endpoints: [{ addresses: ['fd00::1'], conditions: { ready: false, serving: true, terminating: true } }, { addresses: ['FD00:0::2'], conditions: {} }],
+      endpoints: [
+        { addresses: ['fd00::1'], conditions: { ready: false, serving: true, terminating: true }, targetRef: { kind: 'Pod', namespace: 'other', name: 'p' } },
+        { addresses: ['FD00:0::2'], conditions: {}, targetRef: { kind: '', name: '/odd' } },
+        { addresses: ['fd00::3'], targetRef: { name: '/odd' } }, { addresses: ['fd00::4'], targetRef: { kind: 'Node', name: 'n' } },
+      ],
     };
     const noService: KubeEndpointSlice = { metadata: { name: 'orphan' }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'] }] };
     for (const p of [one, parseSlice(multi), parseSlice(noService), parseSlice({ metadata: { name: 'f' }, addressType: 'FQDN' })]) {
@@ -125,7 +129,10 @@ describe('packed slices and services kept as their encoding', () => {
       expect(unpackSlice(packed)).toStrictEqual({ ...p, errors: [] });
       expect(packed.length).toBeLessThan(JSON.stringify(p).length);
     }
-    expect(parseSlice(multi).endpoints.map((e) => [e.ip, e.port, e.ready, e.serving, e.terminating])).toEqual([['fd00::1', 0, false, true, true], ['fd00::2', 0, true, true, false]]);
+    expect(parseSlice(multi).endpoints.map((e) => [e.ip, e.port, e.ready, e.serving, e.terminating, e.targetRef])).toEqual([
+      ['fd00::1', 0, false, true, true, 'Pod/other/p'], ['fd00::2', 0, true, true, false, '/ns//odd'], ['fd00::3', 0, true, true, false, 'Pod/ns//odd'],
+      ['fd00::4', 0, true, true, false, 'Node/ns/n'],
+    ]);
   });
 
   it('a service every node sees alike keeps no model; modelOf rebuilds the one buildService makes; a change no node is sent bumps nothing', () => {
