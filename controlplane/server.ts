@@ -93,7 +93,9 @@ interface InFlight {
   version: number;
   nonce: string;
   snapshot: boolean;
-  /** Revision each carried key had on the agent before this update (undefined: absent). */
+  /** Services carried (upserts and removals). */
+  services: number;
+  /** Deltas: revision each carried key had on the agent before this update (undefined: absent). A snapshot's is empty (a nacked one is resent whole). */
   prevRevs: Map<string, number | undefined>;
 }
 
@@ -338,7 +340,7 @@ export class StateServer {
         this.log.debug({ node: s.node, version }, 'ack');
       } else {
         this.metrics.nacks.inc();
-        this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.prevRevs.size, error: clip(m.ack.error, 1000) }, 'agent rejected update (nack)');
+        this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.services, error: clip(m.ack.error, 1000) }, 'agent rejected update (nack)');
         // The agent kept its previous state: forget what this update carried.
         s.nodeSent = undefined;
         if (inflight.snapshot) {
@@ -405,7 +407,6 @@ export class StateServer {
         const e = this.store.get(key)!;
         upserts.push(this.store.encodedFor(e, s.node));
         s.sent.set(key, e.rev);
-        prevRevs.set(key, undefined);
       }
     } else {
       if (s.pending.size === 0 && !nodeChanged) return;
@@ -431,7 +432,7 @@ export class StateServer {
     if (node.known) s.nodeSeen = true;
     const version = this.clock.next();
     const nonce = randomBytes(8).toString('hex');
-    s.inflight = { version, nonce, snapshot, prevRevs };
+    s.inflight = { version, nonce, snapshot, services: upserts.length + removals.length, prevRevs };
     const header: StateUpdateMsg = { version, nonce, snapshot, removals, serverId: this.serverId, node };
     this.metrics.updatesSent.inc({ kind: snapshot ? 'snapshot' : 'delta' });
     this.log.debug({ node: s.node, version, snapshot, upserts: upserts.length, removals: removals.length, trace: traceFields('cpSend') }, 'update sent');
