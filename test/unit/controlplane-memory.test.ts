@@ -146,6 +146,8 @@ describe('packed slices and services kept as their encoding', () => {
     store.upsertService(svc('local', { externalTrafficPolicy: 'Local' }));
     store.upsertSlice(slice('local', eps));
     store.flush();
+    expect(store.get('default/plain')!.encoded).toBeUndefined(); // before the initial sync: encoded when synced
+    store.markSynced();
     const plain = store.get('default/plain')!;
     expect(plain.model).toBeUndefined();
     const whole = buildService(s, [parseSlice(slice('plain', eps))]).model!;
