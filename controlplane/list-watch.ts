@@ -81,10 +81,17 @@ async function get(conn: KubeConnection, pathAndQuery: string, signal: AbortSign
   });
 }
 
+/**
+ * The response body as text. Decoded chunk by chunk into V8 strings, not joined into one Buffer
+ * first: a list page is ~1 MB, and a Buffer of that size is malloc'd outside V8's heap, where
+ * glibc's dynamic mmap threshold soon keeps it in the main arena (issue 14: fragmentation that
+ * stays in the RSS after the list).
+ */
 async function body(res: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const c of res) text += c as string;
+  return text;
 }
 
 /** The API server's Status message of a failed request, or the HTTP reason. */

@@ -153,7 +153,7 @@ export interface ParsedSlice {
 }
 
 /** Shared by every endpoint without hints (never mutated: models are read-only once built). */
-const NO_HINTS: string[] = Object.freeze([]) as unknown as string[];
+export const NO_HINTS: string[] = Object.freeze([]) as unknown as string[];
 
 /**
  * `a` as an array of exactly its length, for arrays kept in the store. V8 grows an array built

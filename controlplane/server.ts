@@ -9,6 +9,10 @@
 // unknown" and re-sent with the next change (never resent on their own, so no nack loop).
 // Every update also carries the node's state (being deleted or not, node-state.ts); a change to it
 // alone goes out as an update without services.
+// Snapshots are written one at a time (issue 14): each is one buffer of the whole state (~0.7 KB
+// per service, plus grpc-js's framed copy of it), so agents connecting together (every agent, after
+// a control plane restart) are served one after another, not all built at once. An agent that
+// does not read holds the others back for at most snapshotWriteWaitMs.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -81,13 +85,17 @@ export interface StateServerOptions {
   logger: Logger;
   metrics: ControlPlaneMetrics;
   serverId?: string;
+  /** How long a snapshot's write may hold back the next agent's snapshot (default 10 s). */
+  snapshotWriteWaitMs?: number;
 }
 
 interface InFlight {
   version: number;
   nonce: string;
   snapshot: boolean;
-  /** Revision each carried key had on the agent before this update (undefined: absent). */
+  /** Services carried (upserts and removals). */
+  services: number;
+  /** Deltas: revision each carried key had on the agent before this update (undefined: absent). A snapshot's is empty (a nacked one is resent whole). */
   prevRevs: Map<string, number | undefined>;
 }
 
@@ -120,6 +128,8 @@ class AgentSession {
   parked = false;
   inflight: InFlight | null = null;
   lastAckedVersion = 0;
+  /** While this agent's snapshot is being written: the timer that stops it holding back the next. */
+  snapshotWait: NodeJS.Timeout | undefined;
   readonly call: Call;
   readonly peer: string;
   constructor(call: Call) {
@@ -135,6 +145,10 @@ export class StateServer {
   private readonly metrics: ControlPlaneMetrics;
   private readonly clock = new VersionClock();
   private readonly sessions = new Set<AgentSession>();
+  /** The agent whose snapshot is being written (null: none); the agents waiting for theirs, in order. */
+  private snapshotWriting: AgentSession | null = null;
+  private readonly snapshotQueue = new Set<AgentSession>();
+  private readonly snapshotWriteWaitMs: number;
   private server: grpc.Server | null = null;
   private socketPath: string | null = null;
   private closing = false;
@@ -147,6 +161,7 @@ export class StateServer {
     this.log = opts.logger;
     this.metrics = opts.metrics;
     this.serverId = opts.serverId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.snapshotWriteWaitMs = opts.snapshotWriteWaitMs ?? 10_000;
     this.store.on('change', this.onChange);
     this.store.on('synced', this.onSynced);
     this.store.on('node', this.onNode);
@@ -261,6 +276,8 @@ export class StateServer {
     const finish = (reason: string, err?: Error): void => {
       if (s.closed && !this.sessions.has(s)) return;
       s.closed = true;
+      this.snapshotQueue.delete(s);
+      if (this.snapshotWriting === s) this.snapshotWritten(s);
       // A stream that ends without a Hello and nothing else refused: frames too large or cut short.
       if (!s.helloReceived && !s.refused && !this.closing) this.reject(s, 'no-hello', { peer: s.peer, reason, err: clip(err?.message) }, 'stream ended without a Hello');
       if (this.sessions.delete(s)) {
@@ -323,7 +340,7 @@ export class StateServer {
         this.log.debug({ node: s.node, version }, 'ack');
       } else {
         this.metrics.nacks.inc();
-        this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.prevRevs.size, error: clip(m.ack.error, 1000) }, 'agent rejected update (nack)');
+        this.log.warn({ node: s.node, agentId: s.agentId, version, snapshot: inflight.snapshot, services: inflight.services, error: clip(m.ack.error, 1000) }, 'agent rejected update (nack)');
         // The agent kept its previous state: forget what this update carried.
         s.nodeSent = undefined;
         if (inflight.snapshot) {
@@ -373,6 +390,7 @@ export class StateServer {
   /** Sends the next update if none is in flight and there is something to send. */
   private pump(s: AgentSession): void {
     if (s.closed || !s.helloReceived || s.inflight || s.parked || !this.store.synced) return;
+    if (s.needSnapshot && this.snapshotWriting !== null && this.snapshotWriting !== s) { this.snapshotQueue.add(s); return; }
     const node = nodeStateFor(this.store.nodeDeletionOf(s.node), s.nodeSeen);
     const nodeChanged = !sameNodeState(s.nodeSent, node);
     const upserts: string[] = [];
@@ -389,7 +407,6 @@ export class StateServer {
         const e = this.store.get(key)!;
         upserts.push(this.store.encodedFor(e, s.node));
         s.sent.set(key, e.rev);
-        prevRevs.set(key, undefined);
       }
     } else {
       if (s.pending.size === 0 && !nodeChanged) return;
@@ -415,14 +432,43 @@ export class StateServer {
     if (node.known) s.nodeSeen = true;
     const version = this.clock.next();
     const nonce = randomBytes(8).toString('hex');
-    s.inflight = { version, nonce, snapshot, prevRevs };
+    s.inflight = { version, nonce, snapshot, services: upserts.length + removals.length, prevRevs };
     const header: StateUpdateMsg = { version, nonce, snapshot, removals, serverId: this.serverId, node };
     this.metrics.updatesSent.inc({ kind: snapshot ? 'snapshot' : 'delta' });
     this.log.debug({ node: s.node, version, snapshot, upserts: upserts.length, removals: removals.length, trace: traceFields('cpSend') }, 'update sent');
+    if (!snapshot) {
+      try {
+        s.call.write(encodeStateUpdate(header, upserts));
+      } catch (e) {
+        this.log.warn({ node: s.node, err: (e as Error).message }, 'write failed');
+      }
+      return;
+    }
+    this.snapshotWriting = s;
+    const wait = setTimeout(() => {
+      this.log.warn({ node: s.node, agentId: s.agentId, waitMs: this.snapshotWriteWaitMs }, 'snapshot not written yet (agent not reading?): serving the next agent');
+      this.snapshotWritten(s);
+    }, this.snapshotWriteWaitMs);
+    wait.unref();
+    s.snapshotWait = wait;
     try {
-      s.call.write(encodeStateUpdate(header, upserts));
+      s.call.write(encodeStateUpdate(header, upserts), () => this.snapshotWritten(s));
     } catch (e) {
       this.log.warn({ node: s.node, err: (e as Error).message }, 'write failed');
+      this.snapshotWritten(s);
+    }
+  }
+
+  /** `s`'s snapshot was written (or its stream ended, or it waited too long): the next agent's turn. */
+  private snapshotWritten(s: AgentSession): void {
+    clearTimeout(s.snapshotWait);
+    s.snapshotWait = undefined;
+    if (this.snapshotWriting !== s) return;
+    this.snapshotWriting = null;
+    for (const next of this.snapshotQueue) {
+      this.snapshotQueue.delete(next);
+      this.pump(next);
+      if (this.snapshotWriting !== null) return;
     }
   }
 }

@@ -2,12 +2,14 @@
 // Services, EndpointSlices and Nodes' zones in, node-independent service models out (projected per
 // node on demand). Changes are batched: every
 // mutation marks service keys dirty and a flush (scheduled on the next macrotask, or forced with
-// flush()) rebuilds only those services and emits 'change' with the keys whose model changed.
+// flush()) rebuilds only those services and emits 'change' with the keys whose message changed.
 //
-// Memory (issue 14): each service's desired state is held once as a model (sharing the parsed
-// slices' endpoint objects) plus the encoded bytes agents are sent, made on first use: one copy
-// for a service every node sees alike, and for one whose view depends on the node (policy Local,
-// topology hints) one copy per distinct view (viewClass: nodes the model does not mention share
+// Memory (issue 14): what is kept is the inputs, compact, and the outputs, encoded. Slices are
+// kept packed (packed-slice.ts: one string each, unpacked only when their service is rebuilt). A
+// service every node sees alike keeps only the encoded bytes agents are sent (made when it is
+// rebuilt, and compared to tell whether it changed); its model is rebuilt on demand (modelOf). A
+// service whose view depends on the node (policy Local, topology hints) keeps its model and one
+// encoding per distinct view, made on first use (viewClass: nodes the model does not mention share
 // one), never one per node.
 import { EventEmitter } from 'node:events';
 import {
@@ -16,6 +18,7 @@ import {
 } from './model.ts';
 import { ZONE_LABEL } from './topology.ts';
 import { encodeUpsert, type Service } from '../proto/contract.ts';
+import { packSlice, unpackSlice } from './packed-slice.ts';
 import { mark } from '../common/trace.ts';
 
 /** Set by the EndpointSlice controller: when the change that produced this slice version happened. */
@@ -23,7 +26,8 @@ export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trig
 
 export interface ServiceEntry {
   key: string;
-  model: ServiceModel;
+  /** Node-dependent services only (the others: modelOf rebuilds it). */
+  model: ServiceModel | undefined;
   /** Store-wide revision at which this model last changed. */
   rev: number;
   endpointCount: number;
@@ -32,10 +36,10 @@ export interface ServiceEntry {
   /** The per-node message differs between nodes (policy Local or hints). */
   nodeDependent: boolean;
   /** The encoded message (encodeUpsert) every node is sent; node-independent models only. */
-  encoded?: string;
+  encoded: string | undefined;
   /** Node-dependent models: the nodes the model mentions, and the encoded message per viewClass. */
-  named?: Set<string>;
-  views?: Map<string, string>;
+  named: Set<string> | undefined;
+  views: Map<string, string> | undefined;
 }
 
 export interface StoreEvents {
@@ -49,8 +53,15 @@ export interface StoreEvents {
 
 export class StateStore extends EventEmitter<StoreEvents> {
   private readonly rawServices = new Map<string, KubeService>();
-  private readonly slices = new Map<string, ParsedSlice>();
-  private readonly slicesByService = new Map<string, Set<string>>();
+  /** slice key -> the slice packed (packed-slice.ts). */
+  private readonly slices = new Map<string, string>();
+  /** Slices parsed since the last flush, by key: the flush uses them instead of unpacking. */
+  private readonly fresh = new Map<string, ParsedSlice>();
+  /**
+   * service key -> its slices' keys: the key alone for a service with one slice (most), else an
+   * array of exactly its length (a Set per service cost ~150 bytes: 1.5 MiB at 10,000 services).
+   */
+  private readonly slicesByService = new Map<string, string | readonly string[]>();
   /** slice key -> its endpoints.kubernetes.io/last-change-trigger-time annotation. */
   private readonly triggerTimes = new Map<string, string>();
   private readonly entries = new Map<string, ServiceEntry>();
@@ -78,25 +89,26 @@ export class StateStore extends EventEmitter<StoreEvents> {
 
   upsertSlice(slice: KubeEndpointSlice): void {
     const parsed = parseSlice(slice);
-    const old = this.slices.get(parsed.key);
+    const old = this.sliceOf(parsed.key);
     if (old) this.unlinkSlice(old);
-    this.slices.set(parsed.key, parsed);
+    this.slices.set(parsed.key, packSlice(parsed));
+    if (parsed.service) this.fresh.set(parsed.key, parsed);
     const trigger = slice.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION];
     if (trigger && !Number.isNaN(Date.parse(trigger))) this.triggerTimes.set(parsed.key, trigger);
     else this.triggerTimes.delete(parsed.key);
     if (parsed.service) {
-      let set = this.slicesByService.get(parsed.service);
-      if (!set) this.slicesByService.set(parsed.service, (set = new Set()));
-      set.add(parsed.key);
+      const keys = this.sliceKeysOf(parsed.service);
+      if (!keys.includes(parsed.key)) this.slicesByService.set(parsed.service, keys.length === 0 ? parsed.key : [...keys, parsed.key]);
       this.markDirty(parsed.service);
     }
     this.setErrors(`EndpointSlice ${parsed.key}`, parsed.errors);
   }
 
   deleteSlice(key: string): void {
-    const old = this.slices.get(key);
+    const old = this.sliceOf(key);
     if (!old) return;
     this.slices.delete(key);
+    this.fresh.delete(key);
     this.triggerTimes.delete(key);
     this.unlinkSlice(old);
     this.setErrors(`EndpointSlice ${key}`, []);
@@ -182,6 +194,10 @@ export class StateStore extends EventEmitter<StoreEvents> {
   markSynced(): void {
     if (this.syncedFlag) return;
     this.flush();
+    // Encoded in one go now rather than service by service during the list: the encodings are
+    // then allocated together, not interleaved with the list's garbage (issue 14: V8 heap pages
+    // left partly used after the list, ~110 MiB at 100,000 services).
+    for (const e of this.entries.values()) if (!e.model) this.encodedFor(e, '');
     this.syncedFlag = true;
     this.emit('synced');
   }
@@ -211,14 +227,27 @@ export class StateStore extends EventEmitter<StoreEvents> {
     return this.objectErrors.size;
   }
 
+  /**
+   * A service's node-independent model: the one kept (node-dependent services), else rebuilt from
+   * the store's current Service and slices (for a service every node sees alike only its encoding
+   * is kept; once flushed, the rebuilt model is the one that encoding was made from).
+   */
+  modelOf(entry: ServiceEntry | string): ServiceModel | undefined {
+    const e = typeof entry === 'string' ? this.entries.get(entry) : entry;
+    if (!e) return undefined;
+    return e.model ?? this.build(e.key)?.model ?? undefined;
+  }
+
   /** The message for one node (built on each call: what is sent is encodedFor's). */
   viewFor(entry: ServiceEntry, nodeName: string): Service {
-    return projectForNode(entry.model, { name: nodeName, zone: this.zoneOf(nodeName) });
+    const model = this.modelOf(entry);
+    if (!model) throw new Error(`service ${entry.key} has no model`);
+    return projectForNode(model, { name: nodeName, zone: this.zoneOf(nodeName) });
   }
 
   /** The message for one node, encoded as an upsert of a StateUpdate (encodeUpsert); cached per entry. */
   encodedFor(entry: ServiceEntry, nodeName: string): string {
-    if (!entry.nodeDependent) return (entry.encoded ??= encodeUpsert(this.viewFor(entry, nodeName)));
+    if (!entry.model) return (entry.encoded ??= encodeUpsert(projectForNode(this.modelOf(entry)!, '')));
     const node = { name: nodeName, zone: this.zoneOf(nodeName) };
     const cls = viewClass(entry.named ??= nodesNamed(entry.model), entry.hinted, node);
     entry.views ??= new Map();
@@ -228,6 +257,31 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+  /** A slice by key: parsed since the last flush, or unpacked. */
+  private sliceOf(key: string): ParsedSlice | undefined {
+    const f = this.fresh.get(key);
+    if (f) return f;
+    const packed = this.slices.get(key);
+    return packed === undefined ? undefined : unpackSlice(packed);
+  }
+
+  /** Builds a service's model from its Service and slices (null: no Service, or not modelled). */
+  private build(key: string): { model: ServiceModel | null; errors: ModelError[] } | null {
+    const raw = this.rawServices.get(key);
+    if (!raw) return null;
+    const sliceKeys = this.sliceKeysOf(key);
+    const parsed: ParsedSlice[] = [];
+    for (const k of sliceKeys) { const p = this.sliceOf(k); if (p) parsed.push(p); }
+    const r = buildService(raw, parsed);
+    if (r.model) r.model.lastChangeTriggerTime = this.latestTrigger(sliceKeys);
+    return r;
+  }
+
+  private sliceKeysOf(service: string): readonly string[] {
+    const v = this.slicesByService.get(service);
+    return v === undefined ? [] : typeof v === 'string' ? [v] : v;
+  }
+
   /** The latest trigger time among a service's slices (kube-proxy measures from each change). */
   private latestTrigger(sliceKeys: Iterable<string>): string {
     let best = '', bestMs = -Infinity;
@@ -240,11 +294,9 @@ export class StateStore extends EventEmitter<StoreEvents> {
 
   private unlinkSlice(p: ParsedSlice): void {
     if (!p.service) return;
-    const set = this.slicesByService.get(p.service);
-    if (set) {
-      set.delete(p.key);
-      if (set.size === 0) this.slicesByService.delete(p.service);
-    }
+    const rest = this.sliceKeysOf(p.service).filter((k) => k !== p.key);
+    if (rest.length === 0) this.slicesByService.delete(p.service);
+    else this.slicesByService.set(p.service, rest.length === 1 ? rest[0]! : rest);
     this.markDirty(p.service);
   }
 
@@ -275,26 +327,16 @@ export class StateStore extends EventEmitter<StoreEvents> {
   /** Rebuilds dirty services now; emits 'change' with the keys whose model changed. */
   flush(): void {
     this.flushScheduled = false;
-    if (this.dirty.size === 0) return;
+    if (this.dirty.size === 0) { this.fresh.clear(); return; }
     mark('cpFlush');
     const changed = new Set<string>();
     const keys = [...this.dirty];
     this.dirty.clear();
     for (const key of keys) {
-      const raw = this.rawServices.get(key);
       const prev = this.entries.get(key);
-      let model: ServiceModel | null = null;
-      if (raw) {
-        const sliceKeys = this.slicesByService.get(key);
-        const parsed: ParsedSlice[] = [];
-        if (sliceKeys) for (const k of sliceKeys) { const p = this.slices.get(k); if (p) parsed.push(p); }
-        const r = buildService(raw, parsed);
-        model = r.model;
-        if (model && sliceKeys) model.lastChangeTriggerTime = this.latestTrigger(sliceKeys);
-        this.setErrors(`Service ${key}`, r.errors);
-      } else {
-        this.setErrors(`Service ${key}`, []);
-      }
+      const r = this.build(key);
+      const model = r?.model ?? null;
+      this.setErrors(`Service ${key}`, r?.errors ?? []);
       if (!model) {
         if (prev) {
           this.entries.delete(key);
@@ -303,12 +345,23 @@ export class StateStore extends EventEmitter<StoreEvents> {
         }
         continue;
       }
-      if (prev && sameModel(prev.model, model)) continue;
+      const nodeDependent = dependsOnNode(model);
+      // A service every node sees alike: its message is the same for any node; keep only that.
+      // Before the initial sync nothing is sent, so nothing is compared: encoded at markSynced.
+      const encoded = nodeDependent || !this.syncedFlag ? undefined : encodeUpsert(projectForNode(model, ''));
       const endpointCount = model.ports.reduce((n, p) => n + p.endpoints.length, 0);
       this.endpointTotal += endpointCount - (prev?.endpointCount ?? 0);
-      this.entries.set(key, { key, model, rev: ++this.revCounter, endpointCount, hinted: usesHints(model), nodeDependent: dependsOnNode(model) });
+      if (prev && (nodeDependent ? prev.model !== undefined && sameModel(prev.model, model) : encoded !== undefined && prev.encoded === encoded)) {
+        prev.endpointCount = endpointCount; // an endpoint no node is sent (neither ready nor serving) may have come or gone
+        continue;
+      }
+      this.entries.set(key, {
+        key, model: nodeDependent ? model : undefined, rev: ++this.revCounter, endpointCount, hinted: usesHints(model), nodeDependent,
+        encoded, named: undefined, views: undefined,
+      });
       changed.add(key);
     }
+    this.fresh.clear();
     if (changed.size > 0) this.emit('change', changed);
   }
 }

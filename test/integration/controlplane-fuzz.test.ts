@@ -131,7 +131,7 @@ describe(`fuzzing the Kubernetes source through real informers (seed ${SEED})`, 
     store.on('errors', (key, errs) => { if (errs.length > 0) reports.set(key.replace(/ \(shape\)$/, ''), (reports.get(key.replace(/ \(shape\)$/, '')) ?? 0) + 1); });
     source = new KubernetesSource({ store, logger: log, kubeConfig: kc, restartBackoffInitialMs: 100, restartBackoffMaxMs: 1000, onSourceError: () => { sourceErrors++; } });
     source.start();
-    await waitFor('synced', () => store.synced && store.get('default/canary')?.model.ports[0]?.endpoints.length === 1);
+    await waitFor('synced', () => store.synced && store.modelOf('default/canary')?.ports[0]?.endpoints.length === 1);
   });
   afterAll(async () => {
     await source?.stop();
@@ -140,6 +140,7 @@ describe(`fuzzing the Kubernetes source through real informers (seed ${SEED})`, 
 
   it('survives 2,000 malformed Services and EndpointSlices, two versions each: canary intact, every rejection reported, at most once per version', async () => {
     const canary = store.get('default/canary')!;
+    const canaryModel = store.modelOf(canary);
     const r = prng(SEED);
     const N = 1000;
     const versions = new Map<string, number>();
@@ -171,7 +172,8 @@ describe(`fuzzing the Kubernetes source through real informers (seed ${SEED})`, 
     expect(sourceErrors).toBe(0);
     // the canary never changed (same revision: not even an update was sent)
     expect(store.get('default/canary')!.rev).toBe(canary.rev);
-    expect(store.get('default/canary')!.model).toStrictEqual(canary.model);
+    expect(store.modelOf('default/canary')!).toStrictEqual(canaryModel);
+    expect(store.get('default/canary')!.encoded).toBe(canary.encoded);
     // rejections were reported, each object version at most once
     let rejected = 0;
     for (const [key, n] of reports) {
@@ -207,6 +209,7 @@ describe(`fuzzing the manifests source with malformed YAML (seed ${SEED})`, () =
       await src.start();
       store.flush();
       const canary = store.get('default/canary')!;
+      const canaryModel = store.modelOf(canary);
       const r = prng(SEED);
       const base = `apiVersion: v1
 kind: Service
@@ -247,7 +250,8 @@ status: {podIP: 10.244.9.9}
       await src.scan();
       await src.scan(); // a rescan must not report again
       store.flush();
-      expect(store.get('default/canary')!.model).toStrictEqual(canary.model);
+      expect(store.modelOf('default/canary')!).toStrictEqual(canaryModel);
+      expect(store.get('default/canary')!.encoded).toBe(canary.encoded);
       expect(store.get('default/canary')!.rev).toBe(canary.rev);
       const bad = src.fileErrors;
       expect(bad.length).toBeGreaterThan(files / 3);

@@ -42,7 +42,7 @@ async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<
   }
 }
 const eps = (store: StateStore, key: string, port = 0): string[] =>
-  (store.get(key)?.model.ports[port]?.endpoints ?? []).map((e) => `${e.ip}:${e.port}${e.ready ? '' : e.terminating ? '(terminating)' : '(unready)'}@${e.nodeName}`);
+  (store.modelOf(key)?.ports[port]?.endpoints ?? []).map((e) => `${e.ip}:${e.port}${e.ready ? '' : e.terminating ? '(terminating)' : '(unready)'}@${e.nodeName}`);
 
 const deployment = (replicas: number, ips = '10.244.1.10,10.244.2.10,10.244.1.11,10.244.2.11'): string => `
 apiVersion: apps/v1
@@ -69,7 +69,7 @@ describe('manifests source', () => {
     fs.writeFileSync(path.join(dir, 'many.yaml'), many + '---\nkind: Service\nmetadata: {name: fixed}\nspec: {clusterIP: 10.96.0.50, ports: [{port: 53, protocol: UDP}]}\n');
     const a = await start(dir, { stateFile: path.join(root, 'state', 'alloc.json') });
     const ips = new Map<string, string>();
-    for (const k of a.store.keys()) ips.set(k, a.store.get(k)!.model.clusterIps[0]!);
+    for (const k of a.store.keys()) ips.set(k, a.store.modelOf(k)!.clusterIps[0]!);
     expect(ips.size).toBe(41);
     expect(new Set(ips.values()).size).toBe(41); // no duplicates
     expect(ips.get('default/fixed')).toBe('10.96.0.50');
@@ -89,7 +89,7 @@ describe('manifests source', () => {
     fs.writeFileSync(path.join(dir, 'claim.yaml'), `kind: Service\nmetadata: {name: claimer}\nspec: {clusterIP: ${victimIp}, ports: [{port: 80}]}\n`);
     const b = await start(dir, { stateFile: path.join(root, 'state', 'alloc.json') });
     const after = new Map<string, string>();
-    for (const k of b.store.keys()) after.set(k, b.store.get(k)!.model.clusterIps[0]!);
+    for (const k of b.store.keys()) after.set(k, b.store.modelOf(k)!.clusterIps[0]!);
     expect(after.size).toBe(41);
     expect(after.has('default/claimer')).toBe(false);
     for (const [k, ip] of ips) expect(after.get(k)).toBe(ip); // stable, the victim included
@@ -201,10 +201,10 @@ spec: {clusterIP: 10.96.0.93, selector: {app: web, tier: front}, ports: [{name: 
     const { store } = await start(dir);
     const sent = (key: string, node: string): string[] => store.viewFor(store.get(key)!, node).ports[0]!.endpoints.map((e) => `${e.ip}${e.cluster ? '' : '(not cluster)'}`);
     expect(store.get('default/theirs')).toBeUndefined();
-    expect(store.get('default/web')!.model.ports[0]!.endpoints.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([
+    expect(store.modelOf('default/web')!.ports[0]!.endpoints.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([
       ['10.244.1.10', ['zone-1'], []], ['10.244.2.10', ['zone-2'], []],
     ]);
-    expect(store.get('default/near')!.model.ports[0]!.endpoints.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([
+    expect(store.modelOf('default/near')!.ports[0]!.endpoints.map((e) => [e.ip, e.zoneHints, e.nodeHints])).toEqual([
       ['10.244.1.10', ['zone-1'], ['node-a']], ['10.244.2.10', ['zone-2'], ['node-b']],
     ]);
     expect(sent('default/web', 'node-a')).toEqual(['10.244.1.10']);
@@ -271,7 +271,7 @@ spec:
 });
 
 const svcYaml = (name: string, extra: string): string => `kind: Service\nmetadata: {name: ${name}}\nspec: {${extra}}\n`;
-const ipOf = (store: StateStore, key: string): string | undefined => store.get(key)?.model.clusterIps[0];
+const ipOf = (store: StateStore, key: string): string | undefined => store.modelOf(key)?.clusterIps[0];
 
 describe('manifests source allocates as the API server does (finding 1)', () => {
   it('first come, first served: aaa-steal cannot take web\'s clusterIP, live or across a restart; the error names both', async () => {
@@ -285,7 +285,7 @@ describe('manifests source allocates as the API server does (finding 1)', () => 
     await a.src.scan();
     a.store.flush();
     expect([...a.store.keys()]).toEqual(['default/web']);
-    expect(a.store.get('default/web')!.model.ports[0]!.nodePort).toBe(30080);
+    expect(a.store.modelOf('default/web')!.ports[0]!.nodePort).toBe(30080);
     expect(a.store.errors()).toEqual([{
       kind: 'Service', object: 'default/aaa-steal', field: 'spec.clusterIP',
       message: 'cluster IP 10.96.0.80 is already allocated to Service default/web (first come, first served); service refused',
@@ -369,7 +369,7 @@ describe('manifests source: files (findings 2 and 3)', () => {
     // even on a loaded machine) can see the writes.
     const { store } = await start(dir, { rescanIntervalMs: 600_000, debounceMs: 300 });
     const seen = new Set<number>();
-    store.on('change', () => { const p = store.get('default/s')?.model.ports[0]?.port; if (p) seen.add(p); });
+    store.on('change', () => { const p = store.modelOf('default/s')?.ports[0]?.port; if (p) seen.add(p); });
     // 4 s of writes 20 ms apart, each a new port: a trailing debounce alone never fires during them.
     const end = Date.now() + 4000;
     for (let port = 1000; Date.now() < end; port++) {
@@ -380,7 +380,7 @@ describe('manifests source: files (findings 2 and 3)', () => {
     const during = seen.size;
     // A scan at most 5 debounce periods (1.5 s) after a burst starts: two or three in 4 s.
     expect(during).toBeGreaterThanOrEqual(1);
-    await waitFor('the last write', () => store.get('default/s')!.model.ports[0]!.port > 1000 && seen.size > during);
+    await waitFor('the last write', () => store.modelOf('default/s')!.ports[0]!.port > 1000 && seen.size > during);
   });
 
   it('re-parses only the file that changed', async () => {
@@ -395,7 +395,7 @@ describe('manifests source: files (findings 2 and 3)', () => {
     await src.scan();
     store.flush();
     expect(src.parses).toBe(31);
-    expect(store.get('default/s7')!.model.ports[0]!.port).toBe(8080);
+    expect(store.modelOf('default/s7')!.ports[0]!.port).toBe(8080);
   });
 
   it('keeps the event loop responsive while a 5 MB file and a 100k-key document are handled; other Services keep updating meanwhile', async () => {
@@ -415,7 +415,7 @@ describe('manifests source: files (findings 2 and 3)', () => {
       await waitFor('the 100k-key document in the parser', () => src.parsing.length > 0, 10_000);
       parseStart = performance.now();
       fs.writeFileSync(path.join(dir, 'web.yaml'), web.replace('port: 80', 'port: 81'));
-      await waitFor('web updated', () => store.get('default/web')?.model.ports[0]?.port === 81, 30_000);
+      await waitFor('web updated', () => store.modelOf('default/web')?.ports[0]?.port === 81, 30_000);
       parsingWhenUpdated = src.parsing.map((f) => path.basename(f));
       await waitFor('the 100k-key document parsed', () => !src.busy, 60_000);
       parseEnd = performance.now();
@@ -443,7 +443,7 @@ describe('manifests source: files (findings 2 and 3)', () => {
     fs.writeFileSync(path.join(dir, 'web.yaml'), web.replace('port: 80', 'port: 81'));
     await src.scan();
     store.flush();
-    expect(store.get('default/web')!.model.ports[0]!.port).toBe(81);
+    expect(store.modelOf('default/web')!.ports[0]!.port).toBe(81);
     expect(counted).toEqual(['timeout']); // not parsed again while unchanged
   });
 
@@ -508,7 +508,7 @@ describe('manifests source: files (findings 2 and 3)', () => {
     fs.writeFileSync(file, web.replace('port: 80', 'port: 81'));
     await src.scan();
     store.flush();
-    expect(store.get('default/web')!.model.ports[0]!.port).toBe(81);
+    expect(store.modelOf('default/web')!.ports[0]!.port).toBe(81);
     expect(store.errors()).toEqual([]);
     // really gone: the Service goes
     fs.rmSync(file);

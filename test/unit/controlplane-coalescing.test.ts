@@ -1,6 +1,8 @@
 // A slow agent never makes the server buffer without bound: while one update is unacknowledged,
 // changes coalesce into a pending set of service keys, and the update after the ack carries the
 // newest state. Also: nack handling (logged/counted, no resend loop, retried with the next change).
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { StateStore } from '../../controlplane/store.ts';
@@ -36,12 +38,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function setup(n: number): Promise<{ store: StateStore; server: StateServer; target: string; metrics: ReturnType<typeof createMetrics> }> {
+async function setup(n: number, snapshotWriteWaitMs?: number): Promise<{ store: StateStore; server: StateServer; target: string; metrics: ReturnType<typeof createMetrics> }> {
   const store = new StateStore();
   for (let i = 0; i < n; i++) { store.upsertService(service(i)); store.upsertSlice(sliceFor(i, 1)); }
   store.markSynced();
   const metrics = createMetrics(store);
-  const server = new StateServer({ store, logger: log, metrics });
+  const server = new StateServer({ store, logger: log, metrics, snapshotWriteWaitMs });
   const target = privateSocketAddress();
   await server.listen(target);
   cleanup.push(() => server.close());
@@ -176,4 +178,56 @@ describe('large snapshots', () => {
     const bytes = pb.StateUpdate.encode({ version: u.version, snapshot: true, upserts: [...u.upserts] }).finish().length;
     expect(bytes).toBeGreaterThan(4 << 20);
   }, 120_000);
+});
+
+/**
+ * An agent that says Hello and then reads nothing: HTTP/2 flow control stops the server's write of
+ * its snapshot after the first window (64 KiB). Returns a function that closes its stream.
+ */
+function stuckAgent(target: string, node: string): () => void {
+  const session = http2.connect('http://localhost', { createConnection: () => net.connect(target.slice('unix:'.length)) });
+  session.on('error', () => { /* closed by the test */ });
+  const req = session.request({ ':method': 'POST', ':path': '/sluice.v1.StateService/Stream', 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => { /* closed by the test */ });
+  req.pause();
+  const hello = pb.AgentMessage.encode({ hello: { nodeName: node, agentId: `${node}-1` } }).finish();
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(hello.length, 1);
+  req.write(Buffer.concat([head, hello]));
+  return () => { req.close(); session.close(); };
+}
+
+describe('snapshots written one at a time', () => {
+  // Each snapshot is one buffer of the whole state: agents connecting together are served one after
+  // another, so only one is held at a time (docs/benchmarks.md, "Control plane memory").
+  it('the next agent\'s snapshot waits for the one being written; an agent that reads nothing holds it back only until its stream ends or the wait runs out', async () => {
+    const N = 3000; // a snapshot well over HTTP/2's initial 64 KiB window
+    const { server, target } = await setup(N, 60_000);
+    const close = stuckAgent(target, 'stuck');
+    cleanup.push(async () => close());
+    await waitFor(() => server.agents().some((a) => a.node === 'stuck' && a.inflight));
+    let got: StateUpdate | undefined;
+    const c = connectStateStream({ target, nodeName: 'n2', onUpdate: async (u) => { got ??= u; } });
+    cleanup.push(async () => c.close());
+    await waitFor(() => server.agents().some((a) => a.node === 'n2'));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(got).toBeUndefined(); // held back: the stuck agent's snapshot is still being written
+    expect(server.agents().find((a) => a.node === 'n2')!.inflight).toBe(false);
+    close(); // its stream ends: the next snapshot goes at once
+    await waitFor(() => got !== undefined, 10_000);
+    expect(got!.snapshot).toBe(true);
+    expect(got!.upserts).toHaveLength(N);
+
+    // With a short wait, an agent that reads nothing delays the next one by about that wait.
+    const short = await setup(N, 300);
+    const close2 = stuckAgent(short.target, 'stuck');
+    cleanup.push(async () => close2());
+    await waitFor(() => short.server.agents().some((a) => a.node === 'stuck' && a.inflight));
+    let got2: StateUpdate | undefined;
+    const c2 = connectStateStream({ target: short.target, nodeName: 'n3', onUpdate: async (u) => { got2 ??= u; } });
+    cleanup.push(async () => c2.close());
+    await waitFor(() => got2 !== undefined, 10_000);
+    expect(got2!.upserts).toHaveLength(N);
+    expect(short.server.agents().find((a) => a.node === 'stuck')!.inflight).toBe(true); // still unacknowledged, not resent
+  }, 60_000);
 });

@@ -5,12 +5,15 @@
 // - an update assembled from per-service encodings decodes as the message encoded in one go;
 // - the store's cached per-view encodings are, for every node, the encoding of that node's own
 //   projection, and nodes the model does not mention share one copy;
+// - a slice packed by the store unpacks to exactly what parseSlice made of it, and a service every
+//   node sees alike keeps only its encoding, its model rebuilt on demand being the one built in one go;
 // - the control plane does not load @kubernetes/client-node.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { slimObject, shapeErrors } from '../../controlplane/kube-shape.ts';
 import { buildService, parseSlice, projectForNode, type KubeEndpointSlice, type KubeService } from '../../controlplane/model.ts';
 import { StateStore } from '../../controlplane/store.ts';
+import { packSlice, unpackSlice } from '../../controlplane/packed-slice.ts';
 import { encodeStateUpdate, encodeUpsert, pb, toStateUpdate } from '../../proto/contract.ts';
 
 const svc = (name: string, extra: Partial<NonNullable<KubeService['spec']>> = {}): KubeService => ({
@@ -88,7 +91,7 @@ describe('per-view encodings in the store', () => {
       const e = store.get(key)!;
       for (const n of nodes) {
         const got = store.encodedFor(e, n);
-        expect(got, `${key} on ${n}`).toBe(encodeUpsert(projectForNode(e.model, { name: n, zone: store.zoneOf(n) })));
+        expect(got, `${key} on ${n}`).toBe(encodeUpsert(projectForNode(store.modelOf(e)!, { name: n, zone: store.zoneOf(n) })));
         expect(store.encodedFor(e, n)).toBe(got);
       }
     }
@@ -100,8 +103,79 @@ describe('per-view encodings in the store', () => {
     expect(hinted.views!.size).toBe(5);
     // a node changing zone gets its new zone's view
     store.upsertNode('node-x', { 'topology.kubernetes.io/zone': 'z2' });
-    expect(store.encodedFor(store.get('default/hinted')!, 'node-x')).toBe(encodeUpsert(projectForNode(hinted.model, { name: 'node-x', zone: 'z2' })));
+    expect(store.encodedFor(store.get('default/hinted')!, 'node-x')).toBe(encodeUpsert(projectForNode(hinted.model!, { name: 'node-x', zone: 'z2' })));
     expect(store.get('default/plain')!.encoded).toBeDefined();
+  });
+});
+
+describe('packed slices and services kept as their encoding', () => {
+  it('a packed slice unpacks to what parseSlice made of it (conditions, hints, several ports, IPv6, odd strings)', () => {
+    const one = parseSlice(slice('web', [
+      { ip: '10.244.1.1', node: 'node-a', zones: ['z2', 'z1'], nodes: ['node-a'] }, { ip: '10.244.2.1', node: '', ready: false },
+      { ip: '10.244.3.1', node: 'n"\\,[é\u2028', zones: ['z1'] },
+    ]));
+    const multi: KubeEndpointSlice = {
+      metadata: { name: 'v6', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv6',
+      ports: [{ name: 'a', port: 80, protocol: 'TCP' }, { name: 'b', port: 53, protocol: 'UDP' }],
+      endpoints: [
+        { addresses: ['fd00::1'], conditions: { ready: false, serving: true, terminating: true }, targetRef: { kind: 'Pod', namespace: 'other', name: 'p' } },
+        { addresses: ['FD00:0::2'], conditions: {}, targetRef: { kind: '', name: '/odd' } },
+        { addresses: ['fd00::3'], targetRef: { name: '/odd' } }, { addresses: ['fd00::4'], targetRef: { kind: 'Node', name: 'n' } },
+      ],
+    };
+    const noService: KubeEndpointSlice = { metadata: { name: 'orphan' }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'] }] };
+    for (const p of [one, parseSlice(multi), parseSlice(noService), parseSlice({ metadata: { name: 'f' }, addressType: 'FQDN' })]) {
+      const packed = packSlice(p);
+      expect(unpackSlice(packed)).toStrictEqual({ ...p, errors: [] });
+      expect(packed.length).toBeLessThan(JSON.stringify(p).length);
+    }
+    expect(parseSlice(multi).endpoints.map((e) => [e.ip, e.port, e.ready, e.serving, e.terminating, e.targetRef])).toEqual([
+      ['fd00::1', 0, false, true, true, 'Pod/other/p'], ['fd00::2', 0, true, true, false, '/ns//odd'], ['fd00::3', 0, true, true, false, 'Pod/ns//odd'],
+      ['fd00::4', 0, true, true, false, 'Node/ns/n'],
+    ]);
+  });
+
+  it('a service every node sees alike keeps no model; modelOf rebuilds the one buildService makes; a change no node is sent bumps nothing', () => {
+    const store = new StateStore();
+    const changes: string[][] = [];
+    store.on('change', (keys) => changes.push([...keys]));
+    const s = svc('plain');
+    const eps = [{ ip: '10.244.1.3', node: 'node-a' }, { ip: '10.244.1.4', node: 'node-b', ready: false }];
+    store.upsertService(s);
+    store.upsertSlice(slice('plain', eps));
+    store.upsertService(svc('local', { externalTrafficPolicy: 'Local' }));
+    store.upsertSlice(slice('local', eps));
+    store.flush();
+    expect(store.get('default/plain')!.encoded).toBeUndefined(); // before the initial sync: encoded when synced
+    store.markSynced();
+    const plain = store.get('default/plain')!;
+    expect(plain.model).toBeUndefined();
+    const whole = buildService(s, [parseSlice(slice('plain', eps))]).model!;
+    whole.lastChangeTriggerTime = '2026-11-29T10:00:00Z';
+    expect(store.modelOf('default/plain')).toStrictEqual(whole);
+    expect(plain.encoded).toBe(encodeUpsert(projectForNode(whole, 'node-z')));
+    expect(store.get('default/local')!.model).toBeDefined(); // node-dependent: kept, views made from it
+    expect(store.endpointCount).toBe(4);
+    // an endpoint neither ready nor serving is in the model but in no node's message: nothing to send
+    const withGone = slice('plain', [...eps, { ip: '10.244.1.5', node: 'node-c' }]);
+    withGone.endpoints![2]!.conditions = { ready: false, serving: false };
+    store.upsertSlice(withGone);
+    changes.length = 0;
+    store.flush();
+    expect(changes).toEqual([]);
+    expect(store.get('default/plain')!.rev).toBe(plain.rev);
+    expect(store.endpointCount).toBe(5);
+    expect(store.modelOf('default/plain')!.ports[0]!.endpoints.map((e) => e.ip)).toEqual(['10.244.1.3', '10.244.1.4', '10.244.1.5']);
+    // a ready one is sent
+    store.upsertSlice(slice('plain', [...eps, { ip: '10.244.1.5', node: 'node-c' }]));
+    store.flush();
+    expect(changes).toEqual([['default/plain']]);
+    expect(store.get('default/plain')!.rev).toBeGreaterThan(plain.rev);
+    // deleting the slice leaves the service without endpoints
+    store.deleteSlice('default/plain-abc');
+    store.flush();
+    expect(store.modelOf('default/plain')!.ports[0]!.endpoints).toEqual([]);
+    expect(store.endpointCount).toBe(2);
   });
 });
 
