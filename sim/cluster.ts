@@ -319,8 +319,10 @@ export class SimCluster {
     this.#destroyed = true;
     for (const p of this.#procs) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
     for (const ns of [...this.#namespaces].reverse()) deleteNamespaceSync(ns);
-    for (const n of this.nodes.values()) {
-      try { removeCgroupSync(n.cgroup); } catch (e) { process.stderr.write(`${(e as Error).message}\n`); }
+    // Every cgroup made, not only the nodes': one made for a node whose setup then failed is in no
+    // node yet. A node's removal takes its pods' with it (the rest are then gone).
+    for (const dir of this.#cgroups.values()) {
+      try { removeCgroupSync(dir); } catch (e) { process.stderr.write(`${(e as Error).message}\n`); }
     }
     deletePinsSync(this.runId);
     live.delete(this);

@@ -1,10 +1,11 @@
 // The harness cleans up after itself when it is interrupted (Ctrl-C: SIGINT) or fails: no
-// namespace, pinned map, status directory or process of its run is left. A child process builds a
+// namespace, cgroup, pinned map, status directory or process of its run is left. A child process builds a
 // cluster with a node, a pod and a running agent, then is interrupted or throws.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { cgroupV2Mount } from '../../sim/cgroup.ts';
 import { NODE_BIN, REPO } from '../../sim/cluster.ts';
 import { listNamespaces, PIN_ROOT, RUN_DIR } from '../../sim/netns.ts';
 
@@ -36,6 +37,7 @@ async function runAndStop(how: 'SIGINT' | 'fail'): Promise<{ runId: string; agen
   });
   // While up: its namespaces and the agent exist (so the checks below can fail).
   expect(listNamespaces().filter((n) => n.startsWith(`sluice-${up.runId}-`)).length).toBeGreaterThanOrEqual(3);
+  expect(fs.readdirSync(cgroupV2Mount()).filter((d) => d.startsWith(`sluice-${up.runId}-`))).toEqual([`sluice-${up.runId}-a`]);
   expect(alive(up.agent)).toBe(true);
   if (how === 'SIGINT') p.kill('SIGINT'); else p.stdin.write('fail\n');
   const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 30000))]);
@@ -48,6 +50,7 @@ function leftovers(runId: string, agent: number): string[] {
     const dirs = fs.existsSync(root) ? fs.readdirSync(root) : [];
     left.push(...dirs.filter((d) => d === runId || d.startsWith(`${runId}-`)).map((d) => `${root}/${d}`));
   }
+  left.push(...fs.readdirSync(cgroupV2Mount()).filter((d) => d.startsWith(`sluice-${runId}-`)).map((d) => `cgroup ${d}`));
   if (alive(agent)) left.push(`agent pid ${agent}`);
   return left;
 }
