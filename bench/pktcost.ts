@@ -18,7 +18,8 @@ import { SimAgent } from '../sim/agent.ts';
 import { REPO, SimCluster, type SimPod } from '../sim/cluster.ts';
 import { nsRun, sleep, waitFor } from '../sim/netns.ts';
 import { benchServices, CRR_PORT, stateFile, TARGET_VIP } from './lib/model.ts';
-import { ip4, tcpFrame } from './lib/frames.ts';
+import { ipBytes } from '../common/ip.ts';
+import { tcpFrame } from './lib/frames.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 
 const SERVICES = Number(process.env.PKTCOST_SERVICES ?? 10000);
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
     measure(F, 'pod -> ClusterIP, TCP SYN reusing a closed flow\'s tuple (port reuse), one run each', (i) => tcpFrame(client.ip, REUSED + i, TARGET_VIP, CRR_PORT, TCP_SYN), false);
     measure(F, 'pod -> ClusterIP, TCP ACK of an established flow (conntrack hit)', () => tcpFrame(client.ip, 2000, TARGET_VIP, CRR_PORT, TCP_ACK), true);
     // The reply: from whichever backend Maglev gave the flow (its REPLY entry puts the ClusterIP back).
-    const replyFrom = [be1, be2].find((be) => progTestRun(progs[T]!, tcpFrame(be.ip, CRR_PORT, client.ip, 2001, TCP_ACK), 1).out.subarray(26, 30).equals(ip4(TARGET_VIP)));
+    const replyFrom = [be1, be2].find((be) => progTestRun(progs[T]!, tcpFrame(be.ip, CRR_PORT, client.ip, 2001, TCP_ACK), 1).out.subarray(26, 30).equals(ipBytes(TARGET_VIP)));
     if (!replyFrom) throw new Error('no reverse translation for the flow from port 2001');
     measure(T, 'backend -> pod, TCP ACK of a translated flow (reverse NAT)', () => tcpFrame(replyFrom.ip, CRR_PORT, client.ip, 2001, TCP_ACK), true);
     measure(F, 'pod -> ClusterIP, TCP FIN of an established flow', () => tcpFrame(client.ip, 2002, TARGET_VIP, CRR_PORT, TCP_FIN | TCP_ACK), true);

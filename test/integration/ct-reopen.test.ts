@@ -11,7 +11,8 @@ import * as L from '../../agent/bpf/layout.ts';
 import { Datapath, DEFAULT_PIN_ROOT, pinDir } from '../../agent/datapath.ts';
 import { Reconciler } from '../../agent/reconciler.ts';
 import { toService, type ServiceJson } from '../../proto/contract.ts';
-import { ip6, tcp6Frame, tcpFrame } from '../../bench/lib/frames.ts';
+import { ipBytes } from '../../common/ip.ts';
+import { tcp6Frame, tcpFrame } from '../../bench/lib/frames.ts';
 
 const node = `sluice-ctreopen-${process.pid}`;
 const VIP = '10.96.0.10', CLIENT = '10.244.1.10', BACKENDS = ['10.244.1.2', '10.244.1.3', '10.244.1.4'];
@@ -47,7 +48,7 @@ const ctGet = (saddr: string, sport: number, daddr: string, dport: number, dir: 
 };
 const service4 = (sport: number) => ctGet(CLIENT, sport, VIP, 80, L.SL_CT_DIR_SERVICE);
 const reply4 = (be: string, sport: number) => ctGet(be, 8080, CLIENT, sport, L.SL_CT_DIR_REPLY);
-const hex6 = (a: string) => ip6(a).toString('hex');
+const hex6 = (a: string) => ipBytes(a).toString('hex');
 const dst6 = (out: Buffer) => out.subarray(38, 54).toString('hex');
 const src6 = (out: Buffer) => out.subarray(22, 38).toString('hex');
 const ct6Get = (saddr: string, sport: number, daddr: string, dport: number, dir: number) => {
